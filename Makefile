@@ -1,0 +1,57 @@
+# Nimbus — the two commands a newcomer needs are `make up` and `make test`.
+SHELL := /bin/bash
+SWIFT ?= swift
+SWIFT_BUILD_FLAGS ?=
+PYTHON := .venv/bin/python
+BIN := .build/debug
+
+.PHONY: deps build release protos migrations generate check-generated test test-swift test-python fuzz up down bench-rpc bench-pg clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+
+release: deps
+	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS)
+
+## Code generation: everything generated is committed; these regenerate it.
+protos: deps
+	scripts/gen-protos.sh
+
+migrations:
+	scripts/gen-migrations.sh
+
+generate: protos migrations
+
+## Fails when committed generated code differs from a fresh generation.
+check-generated: deps
+	scripts/check-generated.sh
+
+## Every test against real components (PostgreSQL, podman, grpcio …) that the tests start themselves.
+test: deps check-generated build test-swift test-python fuzz
+
+test-swift:
+	$(SWIFT) test $(SWIFT_BUILD_FLAGS) --no-parallel 2>&1 | tee .build/swift-test.log; exit $${PIPESTATUS[0]}
+
+test-python:
+	NIMBUS_BIN=$(BIN) $(PYTHON) -m pytest -q Tests/python
+
+fuzz:
+	scripts/fuzz.sh
+
+up: deps
+	scripts/up.sh
+
+down:
+	scripts/down.sh
+
+bench-rpc: deps
+	Benchmarks/rpc.sh
+
+bench-pg: deps
+	Benchmarks/postgres.sh
+
+clean:
+	rm -rf .build .venv .run

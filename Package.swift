@@ -1,0 +1,105 @@
+// swift-tools-version:6.1
+// Nimbus — a self-hosted cloud platform. The target list mirrors the layers of
+// ARCHITECTURE.md §2: C → generated → wire/data/platform → domains → executables.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let log = Target.Dependency.product(name: "Logging", package: "swift-log")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+
+let package = Package(
+    name: "Nimbus",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "nimbus-identity", targets: ["nimbus-identity"]),
+        .executable(name: "nimbus-compute", targets: ["nimbus-compute"]),
+        .executable(name: "nimbus-storage", targets: ["nimbus-storage"]),
+        .executable(name: "nimbus-database", targets: ["nimbus-database"]),
+        .executable(name: "nimbus-gateway", targets: ["nimbus-gateway"]),
+        .executable(name: "nimbus", targets: ["nimbus"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // ── C layer: Debian -dev packages and one shim for macros and syscalls Glibc hides ──
+        .systemLibrary(name: "CNGHTTP2", path: "Sources/C/CNGHTTP2", pkgConfig: "libnghttp2",
+                       providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "CProtobufC", path: "Sources/C/CProtobufC", pkgConfig: "libprotobuf-c",
+                       providers: [.apt(["libprotobuf-c-dev"])]),
+        .systemLibrary(name: "CLibPQ", path: "Sources/C/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/C/COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/C/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "CNimbusShims", dependencies: ["COpenSSL"], path: "Sources/C/CNimbusShims"),
+
+        // ── generated: protoc-c output, the Swift types over it, and the generator itself ──
+        .target(name: "NimbusProtoC", dependencies: ["CProtobufC"], path: "Sources/Generated/NimbusProtoC"),
+        .target(name: "NimbusProto", dependencies: ["NimbusProtoC", "NimbusProtoRuntime", "NimbusRPCCore", "CProtobufC"],
+                path: "Sources/Generated/NimbusProto", swiftSettings: swiftSettings),
+        .target(name: "ProtocPluginC", dependencies: ["CProtobufC"], path: "Sources/Generated/ProtocPluginC"),
+        .executableTarget(name: "protoc-gen-nimbus-swift", dependencies: ["ProtocPluginC", "CProtobufC"],
+                          path: "Sources/Tools/protoc-gen-nimbus-swift", swiftSettings: swiftSettings),
+
+        // ── wire: RPC vocabulary, protobuf-c bridge, HTTP/2 + HTTP/1.1 transport, gRPC ──
+        .target(name: "NimbusRPCCore", path: "Sources/Wire/NimbusRPCCore", swiftSettings: swiftSettings),
+        .target(name: "NimbusProtoRuntime", dependencies: ["CProtobufC", "NimbusRPCCore"],
+                path: "Sources/Wire/NimbusProtoRuntime", swiftSettings: swiftSettings),
+        .target(name: "NimbusHTTP", dependencies: ["CNGHTTP2", "COpenSSL", "CNimbusShims", log, metrics],
+                path: "Sources/Wire/NimbusHTTP", swiftSettings: swiftSettings),
+        .target(name: "NimbusGRPC", dependencies: ["NimbusHTTP", "NimbusRPCCore", "NimbusProto", log, metrics],
+                path: "Sources/Wire/NimbusGRPC", swiftSettings: swiftSettings),
+
+        // ── data: libpq pool, rows, transactions, errors, migrator ──
+        .target(name: "NimbusPostgres", dependencies: ["CLibPQ", "CNimbusShims", "COpenSSL", log, metrics],
+                path: "Sources/Data/NimbusPostgres", swiftSettings: swiftSettings),
+
+        // ── platform: config, logging, metrics, crypto, principal ──
+        .target(name: "NimbusPlatform", dependencies: ["COpenSSL", "CNimbusShims", "NimbusRPCCore", log, metrics, prometheus, lifecycle],
+                path: "Sources/Platform/NimbusPlatform", swiftSettings: swiftSettings),
+        .target(name: "NimbusService", dependencies: ["NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusPostgres", "NimbusMigrations", log, metrics, prometheus, lifecycle, argumentParser],
+                path: "Sources/Platform/NimbusService", swiftSettings: swiftSettings),
+
+        // SQL from Migrations/<service>/ compiled into the binaries (generated; `make migrations`).
+        .target(name: "NimbusMigrations", path: "Sources/Generated/NimbusMigrations", swiftSettings: swiftSettings),
+
+        // ── domains ──
+        .target(name: "NimbusIdentity", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusIdentity", swiftSettings: swiftSettings),
+        .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusProto", "CCurl"], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
+        .target(name: "NimbusStorage", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusStorage", swiftSettings: swiftSettings),
+        .target(name: "NimbusDatabases", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusDatabases", swiftSettings: swiftSettings),
+        .target(name: "NimbusGateway", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusGateway", swiftSettings: swiftSettings),
+
+        // ── executables: a page of wiring each ──
+        .executableTarget(name: "nimbus-identity", dependencies: ["NimbusIdentity"], path: "Sources/Executables/nimbus-identity", swiftSettings: swiftSettings),
+        .executableTarget(name: "nimbus-compute", dependencies: ["NimbusCompute"], path: "Sources/Executables/nimbus-compute", swiftSettings: swiftSettings),
+        .executableTarget(name: "nimbus-storage", dependencies: ["NimbusStorage"], path: "Sources/Executables/nimbus-storage", swiftSettings: swiftSettings),
+        .executableTarget(name: "nimbus-database", dependencies: ["NimbusDatabases"], path: "Sources/Executables/nimbus-database", swiftSettings: swiftSettings),
+        .executableTarget(name: "nimbus-gateway", dependencies: ["NimbusGateway"], path: "Sources/Executables/nimbus-gateway", swiftSettings: swiftSettings),
+        .executableTarget(name: "nimbus", dependencies: ["NimbusProto", "NimbusGRPC", "NimbusPlatform", argumentParser],
+                          path: "Sources/Executables/nimbus", swiftSettings: swiftSettings),
+
+        // ── test support and tests (mirroring Sources/) ──
+        .target(name: "NimbusTestSupport", dependencies: ["NimbusPostgres", "NimbusPlatform", log],
+                path: "Tests/Support/NimbusTestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusProtoTests", dependencies: ["NimbusProto", "NimbusTestSupport"], path: "Tests/NimbusProtoTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusWireTests", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusTestSupport"], path: "Tests/NimbusWireTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusPostgresTests", dependencies: ["NimbusPostgres", "NimbusService", "NimbusTestSupport"], path: "Tests/NimbusPostgresTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusPlatformTests", dependencies: ["NimbusPlatform", "NimbusService", "NimbusTestSupport"], path: "Tests/NimbusPlatformTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusIdentityTests", dependencies: ["NimbusIdentity", "NimbusTestSupport"], path: "Tests/NimbusIdentityTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusComputeTests", dependencies: ["NimbusCompute", "NimbusTestSupport"], path: "Tests/NimbusComputeTests", swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,4 @@
+import NimbusCompute
+import NimbusService
+
+await ServiceMain.run(ComputeServiceDefinition.self)

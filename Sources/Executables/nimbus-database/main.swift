@@ -1,0 +1,4 @@
+import NimbusDatabases
+import NimbusService
+
+await ServiceMain.run(DatabasesServiceDefinition.self)

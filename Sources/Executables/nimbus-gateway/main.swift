@@ -1,0 +1,4 @@
+import NimbusGateway
+import NimbusService
+
+await ServiceMain.run(GatewayServiceDefinition.self)

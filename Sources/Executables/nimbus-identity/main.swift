@@ -1,0 +1,4 @@
+import NimbusIdentity
+import NimbusService
+
+await ServiceMain.run(IdentityServiceDefinition.self)

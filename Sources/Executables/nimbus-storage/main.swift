@@ -1,0 +1,4 @@
+import NimbusStorage
+import NimbusService
+
+await ServiceMain.run(StorageServiceDefinition.self)

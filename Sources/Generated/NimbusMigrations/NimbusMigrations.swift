@@ -1,0 +1,1 @@
+// Generated from Migrations/ by `make migrations`.

@@ -1,0 +1,2 @@
+// Generated Swift types and service stubs land here (`make protos`).
+import NimbusRPCCore

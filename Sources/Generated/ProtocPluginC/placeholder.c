@@ -1,0 +1,1 @@
+// Placeholder until `make protos` generates this target.

@@ -1,0 +1,16 @@
+import NimbusRPCCore
+
+/// What distinguishes one Nimbus service executable from another. Each executable's `main`
+/// names its definition and hands it to `ServiceRoot`; everything else is shared.
+public protocol ServiceDefinition: Sendable {
+    /// Executable name, e.g. `nimbus-identity`.
+    static var executableName: String { get }
+    /// One line for `--help`.
+    static var abstract: String { get }
+    /// The PostgreSQL schema the service owns (`identity`, `compute`, …), or nil for none.
+    static var schema: String? { get }
+    /// The default `--listen` port (ARCHITECTURE.md §3).
+    static var defaultPort: Int { get }
+    /// The environment variable that overrides `DATABASE_URL` for this service alone.
+    static var databaseURLEnvironment: String { get }
+}

@@ -1,0 +1,2 @@
+import Testing
+@Test func placeholderNimbusIdentityTests() { #expect(Bool(true)) }
