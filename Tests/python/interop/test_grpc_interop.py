@@ -76,11 +76,12 @@ def test_three_mebibyte_message_round_trips(echo):
     assert response.payload == payload
 
 
-def test_over_limit_message_is_resource_exhausted(echo):
+def test_over_limit_message_is_resource_exhausted(echo, server):
     pb2, stub, _ = echo
     with pytest.raises(grpc.RpcError) as error:
         stub.Say(pb2.EchoRequest(payload=b"\x01" * (MAX_MESSAGE + 1)), timeout=20)
     assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert '"rpc.code":"RESOURCE_EXHAUSTED"' in server.log().replace(" ", "")  # the server refused it
     # The connection stays usable.
     assert stub.Say(pb2.EchoRequest(text="after"), timeout=5).text == "after"
 
