@@ -118,6 +118,8 @@ def stop_server(server):
     except subprocess.TimeoutExpired:
         server.process.kill()
         pytest.fail("server did not stop within 10 s of SIGTERM")
+    if server.process.returncode != 0:
+        pytest.fail(f"server exited with {server.process.returncode} after SIGTERM\n{server.log()[-4000:]}")
 
 
 @pytest.fixture(scope="module", params=["h2c", "tls"])

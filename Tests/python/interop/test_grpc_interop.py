@@ -252,3 +252,22 @@ def test_mutual_tls(mtls_server, stubs):
         with pytest.raises(grpc.RpcError) as error:
             pb2_grpc.EchoStub(channel).Say(pb2.EchoRequest(text="anonymous"), timeout=5)
         assert error.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_graceful_shutdown_drains_in_flight_calls(echo_server_binary, pki, tmp_path, stubs):
+    from conftest import start_server
+
+    pb2, pb2_grpc = stubs
+    running = start_server(echo_server_binary, "h2c", pki, tmp_path)
+    try:
+        with running.channel() as channel:
+            stub = pb2_grpc.EchoStub(channel)
+            assert stub.Say(pb2.EchoRequest(text="warm"), timeout=5).text == "warm"
+            in_flight = stub.Say.future(pb2.EchoRequest(text="drained", delay_ms=700), timeout=10)
+            time.sleep(0.2)
+            running.process.terminate()  # SIGTERM: GOAWAY, drain, exit
+            assert in_flight.result().text == "drained"
+        assert running.process.wait(timeout=10) == 0
+    finally:
+        if running.process.poll() is None:
+            running.process.kill()
