@@ -177,3 +177,14 @@ import Testing
         #expect(HTTPProblem(RPCError(.unauthenticated, "no key")).headers.first?.value == "Bearer")
     }
 }
+
+@Suite struct EncodedSlashRoutingTests {
+    @Test func multiSegmentVariableMayArriveEncoded() throws {
+        let router = try HTTPRouter(descriptors: Fixtures.descriptors)
+        guard case .matched(let match) = router.route(method: "GET", path: "/v1/projects%2Fp1%2Finstances%2Fi1") else {
+            Issue.record("encoded slashes did not route"); return
+        }
+        #expect(match.route.method.name == "GetByName")
+        #expect(match.pathBindings.first?.value == "projects/p1/instances/i1")
+    }
+}

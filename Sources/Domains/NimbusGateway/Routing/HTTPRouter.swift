@@ -63,11 +63,21 @@ public struct HTTPRouter: Sendable {
     /// `path` is the raw request target path (no query), still percent-encoded.
     public func route(method: String, path: String) -> Outcome {
         guard let (segments, verb) = Self.split(path) else { return .notFound }
+        // OpenAPI clients send a multi-segment variable (`{name=projects/*}`) as one encoded
+        // segment (`projects%2Fp1`): also read the path with those slashes restored.
+        let unescaped = path.contains("%2F") || path.contains("%2f")
+            ? Self.percentDecode(path).flatMap { Self.split($0.replacingPercent()) } : nil
         var allowed: [String] = []
         for route in routes {
             var bindings = route.template.match(segments.decoded, verb: nil)
             if bindings == nil, let verb, route.template.verb != nil {
                 bindings = route.template.match(segments.decodedWithoutVerb, verb: verb)
+            }
+            if bindings == nil, let (alternative, altVerb) = unescaped {
+                bindings = route.template.match(alternative.decoded, verb: nil)
+                if bindings == nil, let altVerb, route.template.verb != nil {
+                    bindings = route.template.match(alternative.decodedWithoutVerb, verb: altVerb)
+                }
             }
             guard let bindings else { continue }
             if route.rule.method == method || (method == "HEAD" && route.rule.method == "GET") {
@@ -129,5 +139,14 @@ public struct HTTPRouter: Sendable {
             }
         }
         return String(validating: bytes, as: UTF8.self)
+    }
+}
+
+extension String {
+    /// After decoding once, a literal `%` must not be decoded again by `split`.
+    fileprivate func replacingPercent() -> String {
+        var out = ""
+        for c in self { if c == "%" { out += "%25" } else { out.append(c) } }
+        return out
     }
 }
