@@ -65,4 +65,8 @@ extension Permission {
     /// Operator of the whole installation: set quotas, create tenants for others, force-delete
     /// a tenant. Never part of a tenant role; granted only to users flagged as platform admins.
     public static let platformAdmin: Permission = "platform:admin"
+
+    /// Service-to-service calls (Authenticate, ReserveQuota, ReleaseQuota, AppendAuditEvents).
+    /// Held only by service principals, which a service signs for itself.
+    public static let serviceInternal: Permission = "service:internal"
 }

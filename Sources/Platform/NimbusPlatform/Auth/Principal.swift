@@ -20,6 +20,14 @@ public struct Principal: Sendable, Hashable, CustomStringConvertible {
     public var isPlatformAdmin: Bool { permissions.contains(.platformAdmin) }
 
     public var description: String { "user \(userID) in tenant \(tenantID) as \(role)" }
+
+    /// The principal a service acts as for its own internal calls (outbox delivery, quota
+    /// release after a failure), e.g. `.service("nimbus-compute")`. It belongs to no tenant;
+    /// the request names the tenant.
+    public static func service(_ name: String) -> Principal {
+        Principal(userID: "service:\(name)", tenantID: "", role: "service", permissions: [.serviceInternal])
+    }
+    public var isService: Bool { role == "service" && permissions.contains(.serviceInternal) }
 }
 
 // MARK: - Canonical encoding
