@@ -15,7 +15,7 @@ Behaviour beyond plain echo (driven by EchoRequest fields and request metadata):
 - initial metadata carries x-server-port (which replica answered);
 - request metadata whose key starts with "x-" comes back as initial and trailing metadata;
   "x-time-remaining" (initial metadata) carries the deadline the server saw, in milliseconds.
-- text "tag:<name>" marks the call; Say(text="query:<name>") answers with what the handler of
+- text "tag:<name>" marks the call (Expand records "sent <n>" as it goes); Say(text="query:<name>") answers with what the handler of
   that call observed: "cancelled", "deadline", "completed" or "unknown".
 """
 
@@ -78,11 +78,12 @@ class Observations:
         self.lock = threading.Lock()
         self.by_tag = {}
 
-    def record(self, tag, what):
+    def record(self, tag, what, quiet=False):
         if tag:
             with self.lock:
                 self.by_tag[tag] = what
-            print(f"OBSERVED {tag} {what}", flush=True)
+            if not quiet:
+                print(f"OBSERVED {tag} {what}", flush=True)
 
     def get(self, tag):
         with self.lock:
@@ -138,6 +139,8 @@ def build_servicer(echo_pb2, echo_pb2_grpc, observations):
                 if request.delay_ms and not wait(request, context):
                     return
                 yield echo_pb2.EchoResponse(text=request.text, index=index, payload=request.payload)
+                # Progress: how far the generator got (flow control holds it back when the client reads slowly).
+                observations.record(tag_of(request), f"sent {index + 1}", quiet=True)
             observations.record(tag_of(request), "completed")
             context.set_trailing_metadata(trailing)
 
