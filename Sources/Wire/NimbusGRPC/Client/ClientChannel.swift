@@ -1,5 +1,8 @@
 import NimbusHTTP
 import NimbusRPCCore
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 
 /// A gRPC client over HTTP/2 (h2c or TLS) to one service that may run as several replicas.
 /// Generated stubs (`XxxClient(transport:)`) and the gateway's pass-through call through it.
@@ -24,6 +27,7 @@ public final class GRPCChannel: RPCClientTransport {
     /// stays on one loop); nil starts `configuration.eventLoopThreads` loops owned by the channel.
     public init(configuration: Configuration, group: EventLoopGroup? = nil) throws {
         try configuration.validate()
+        Self.ignoreBrokenPipes
         self.configuration = configuration
         let tlsContext: TLSContext?
         if let tls = configuration.tls {
@@ -281,6 +285,12 @@ public final class GRPCChannel: RPCClientTransport {
             return result
         }
     }
+
+    /// A write to a socket the peer already closed must be an error (EPIPE), not a process-ending
+    /// SIGPIPE: a server restarting under us is routine for a client.
+    static let ignoreBrokenPipes: Void = {
+        _ = signal(SIGPIPE, SIG_IGN)
+    }()
 
     static func isIPLiteral(_ host: String) -> Bool {
         host.contains(":") || host.allSatisfy { $0.isNumber || $0 == "." }
