@@ -86,14 +86,14 @@ public final class GRPCChannel: RPCClientTransport {
     public func shutdown(timeout: Duration = .seconds(10)) async {
         pool.close(graceful: true)
         let giveUp = ContinuousClock.now + timeout
-        while pool.liveConnectionCount > 0 && ContinuousClock.now < giveUp {
+        while pool.openConnectionCount > 0 && ContinuousClock.now < giveUp {
             try? await Task.sleep(for: .milliseconds(20))
         }
         close()
     }
 
-    /// Established connections (for tests and metrics).
-    public var connectionCount: Int { pool.liveConnectionCount }
+    /// Connections ready for new calls (for tests and metrics).
+    public var connectionCount: Int { pool.readyConnectionCount }
 
     // MARK: - RPCClientTransport
 

@@ -21,6 +21,8 @@ final class ClientConnectionPool: Sendable {
         var balancer: ClientLoadBalancer
         var slots: [[Slot]]
         var addresses: [SocketAddress?]
+        /// Every connection not yet closed, in a slot or draining outside one.
+        var open: [ObjectIdentifier: HTTP2ClientConnection] = [:]
         var closed = false
     }
 
@@ -135,7 +137,10 @@ final class ClientConnectionPool: Sendable {
             self?.connection(connection, endpoint: endpoint, slot: slot, changedTo: newState, error: error)
         }
         // The slot holds the connection before its first state change can look for it.
-        state.withLock { $0.slots[endpoint][slot].connection = connection }
+        state.withLock {
+            $0.slots[endpoint][slot].connection = connection
+            $0.open[ObjectIdentifier(connection)] = connection
+        }
         connection.connect()
     }
 
@@ -157,6 +162,7 @@ final class ClientConnectionPool: Sendable {
                 state.balancer.recordDisconnected(endpoint)
                 if owned && state.slots[endpoint][slot].waiters.isEmpty { state.slots[endpoint][slot].connection = nil }
             case .closed:
+                state.open[ObjectIdentifier(connection)] = nil
                 if owned { swap(&waiters, &state.slots[endpoint][slot].waiters) }
                 if owned { state.slots[endpoint][slot].connection = nil }
                 if waiters.isEmpty && !connectionWasNeverReady(error) {
@@ -188,15 +194,16 @@ final class ClientConnectionPool: Sendable {
     func close(graceful: Bool) {
         let connections = state.withLock { state -> [HTTP2ClientConnection] in
             state.closed = true
-            return state.slots.flatMap { $0.compactMap(\.connection) }
+            return Array(state.open.values)
         }
         for connection in connections { connection.close(graceful: graceful) }
     }
 
-    /// Open connections (ready or draining), for tests and metrics.
-    var liveConnectionCount: Int {
-        state.withLock { state in
-            state.slots.flatMap { $0 }.filter { $0.connection.map { $0.state == .ready } ?? false }.count
-        }
+    /// Connections ready for new calls, for tests and metrics.
+    var readyConnectionCount: Int {
+        state.withLock { state in state.open.values.filter { $0.state == .ready }.count }
     }
+
+    /// Connections not yet closed (connecting, ready or draining).
+    var openConnectionCount: Int { state.withLock { $0.open.count } }
 }
