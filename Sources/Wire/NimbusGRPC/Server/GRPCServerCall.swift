@@ -10,29 +10,33 @@ import NimbusRPCCore
 /// loop as executor; reads and writes called from elsewhere hop back first.
 final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
     let stream: HTTP2ServerStream
-    let method: ServerMethod
+    let entry: GRPCMethodEntry
+    var method: ServerMethod { entry.method }
     let router: GRPCRouter
     let context: ServerContext
     let loop: EventLoop
     private let started: ContinuousClock.Instant
-    private var deframer: GRPCMessageDeframer
-    private var messages: [[UInt8]] = []
-    private var messagesHead = 0
-    private var requestEnded = false
-    private var pendingConsume = 0
-    private var readWaiter: CheckedContinuation<[UInt8]?, any Error>?
-    private var writeWaiter: CheckedContinuation<Void, any Error>?
-    private var task: Task<Void, Never>?
-    private var deadlineTimer: EventLoopTimer?
-    private var headersSent = false
-    private(set) var finished = false
+    @exclusivity(unchecked) private var deframer: GRPCMessageDeframer
+    @exclusivity(unchecked) private var messages: [[UInt8]] = []
+    @exclusivity(unchecked) private var messagesHead = 0
+    @exclusivity(unchecked) private var unaryRequest: [UInt8]?
+    @exclusivity(unchecked) private var unaryCount = 0
+    @exclusivity(unchecked) private var requestEnded = false
+    @exclusivity(unchecked) private var pendingConsume = 0
+    @exclusivity(unchecked) private var readWaiter: CheckedContinuation<[UInt8]?, any Error>?
+    @exclusivity(unchecked) private var writeWaiter: CheckedContinuation<Void, any Error>?
+    @exclusivity(unchecked) private var task: Task<Void, Never>?
+    @exclusivity(unchecked) private var deadlineTimer: EventLoopTimer?
+    @exclusivity(unchecked) private var headersSent = false
+    @exclusivity(unchecked) private(set) var finished = false
 
     /// Buffered response bytes above which a streaming writer waits for the peer.
     private static let writeHighWater = 256 << 10
 
-    init(stream: HTTP2ServerStream, head: HTTP2RequestHead, method: ServerMethod, router: GRPCRouter) {
+    init(stream: HTTP2ServerStream, head: HTTP2RequestHead, entry: GRPCMethodEntry, router: GRPCRouter) {
         self.stream = stream
-        self.method = method
+        self.entry = entry
+        let method = entry.method
         self.router = router
         self.loop = stream.loop
         self.deframer = GRPCMessageDeframer(maxMessageSize: router.configuration.maxReceiveMessageSize)
@@ -72,15 +76,13 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
             stream.consume(bytes.count)
             return
         }
-        deframer.append(bytes)
         let backlog = messages.count - messagesHead
         do {
-            while let message = try deframer.next() { deliver(message) }
+            try deframer.process(bytes) { message in deliver(message) }
         } catch {
             stream.consume(bytes.count)
             switch error.kind {
             case .messageTooLarge: finish(RPCError(.resourceExhausted, "\(error)"))
-            case .compressedMessage: finish(RPCError(.internal, "\(error)"))
             default: finish(RPCError(.internal, "\(error)"))
             }
             return
@@ -104,15 +106,13 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
         }
         switch method.handler {
         case .unary(let handler):
-            let count = messages.count - messagesHead
-            guard count == 1 else {
-                finish(RPCError(count == 0 ? .internal : .unimplemented,
-                                count == 0 ? "unary call ended without a request message" : "unary call received \(count) request messages"))
+            guard unaryCount == 1, let request = unaryRequest else {
+                finish(RPCError(unaryCount == 0 ? .internal : .unimplemented,
+                                unaryCount == 0 ? "unary call ended without a request message" : "unary call received \(unaryCount) request messages"))
                 return
             }
-            startUnary(handler, request: messages[messagesHead])
-            messages.removeAll()
-            messagesHead = 0
+            unaryRequest = nil
+            startUnary(handler, request: request)
         case .streaming:
             if let waiter = readWaiter, messagesHead == messages.count {
                 readWaiter = nil
@@ -131,10 +131,7 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
         stream.onOutboundDrained = nil
     }
 
-    private var isUnary: Bool {
-        if case .unary = method.handler { return true }
-        return false
-    }
+    private var isUnary: Bool { entry.isUnary }
 
     // MARK: running the handler
 
@@ -147,7 +144,11 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
             } catch {
                 result = .failure(error)
             }
-            onLoop { self.completeUnary(result) }
+            if loop.inEventLoop {
+                self.completeUnary(result)
+            } else {
+                loop.execute { self.completeUnary(result) }
+            }
         }
     }
 
@@ -192,6 +193,11 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
     // MARK: request stream
 
     private func deliver(_ message: [UInt8]) {
+        if entry.isUnary {
+            unaryCount += 1
+            if unaryCount == 1 { unaryRequest = message }
+            return
+        }
         if let waiter = readWaiter {
             readWaiter = nil
             waiter.resume(returning: message)
@@ -290,10 +296,10 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
             pendingConsume = 0
         }
         let elapsed = ContinuousClock.now - started
-        router.metrics.record(method.descriptor, code: status.code, nanoseconds: elapsed.nanosecondsClamped)
+        entry.record(code: status.code, nanoseconds: elapsed.nanosecondsClamped)
         if router.configuration.accessLog {
             var metadata: Logger.Metadata = [
-                "rpc.method": "\(method.descriptor.path)", "rpc.code": "\(status.code)",
+                "rpc.method": "\(entry.path)", "rpc.code": "\(status.code)",
                 "rpc.duration_ms": "\(Double(elapsed.nanosecondsClamped) / 1e6)", "peer": "\(stream.peer)",
             ]
             if let requestID = context.metadata["x-request-id"] { metadata["request.id"] = "\(requestID)" }
@@ -306,9 +312,31 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
         if status.code == .ok {
             block.add("grpc-status", "0")
         } else {
-            block.add("grpc-status", "\(status.code.rawValue)")
+            block.add("grpc-status", statusText(status.code))
             if !status.message.isEmpty { block.add("grpc-message", GRPCStatusMessage.encode(status.message)) }
             for field in status.metadata.headerFields { block.add(field.name, field.value) }
+        }
+    }
+
+    private static func statusText(_ code: RPCCode) -> StaticString {
+        switch code.rawValue {
+        case 1: "1"
+        case 2: "2"
+        case 3: "3"
+        case 4: "4"
+        case 5: "5"
+        case 6: "6"
+        case 7: "7"
+        case 8: "8"
+        case 9: "9"
+        case 10: "10"
+        case 11: "11"
+        case 12: "12"
+        case 13: "13"
+        case 14: "14"
+        case 15: "15"
+        case 16: "16"
+        default: "2"  // not a gRPC code: UNKNOWN
         }
     }
 
