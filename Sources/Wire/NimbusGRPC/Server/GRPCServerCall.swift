@@ -61,12 +61,15 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
     /// Arms the deadline and, for streaming methods, starts the handler at once.
     func start() {
         if let timeout {
-            deadlineTimer = loop.scheduleTimer(after: timeout) { [unowned self] in
-                self.deadlineTimer = nil
-                self.finish(RPCError(.deadlineExceeded, "deadline exceeded"))
-            }
+            // A strong capture (no box allocation); `finish` always cancels the timer.
+            deadlineTimer = loop.scheduleTimer(after: timeout) { self.deadlineExpired() }
         }
         if case .streaming(let handler) = method.handler { startStreaming(handler) }
+    }
+
+    private func deadlineExpired() {
+        deadlineTimer = nil
+        finish(RPCError(.deadlineExceeded, "deadline exceeded"))
     }
 
     // MARK: HTTP2StreamHandler
@@ -105,14 +108,13 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
             return
         }
         switch method.handler {
-        case .unary(let handler):
-            guard unaryCount == 1, let request = unaryRequest else {
+        case .unary:
+            guard unaryCount == 1, unaryRequest != nil else {
                 finish(RPCError(unaryCount == 0 ? .internal : .unimplemented,
                                 unaryCount == 0 ? "unary call ended without a request message" : "unary call received \(unaryCount) request messages"))
                 return
             }
-            unaryRequest = nil
-            startUnary(handler, request: request)
+            startUnary()
         case .streaming:
             if let waiter = readWaiter, messagesHead == messages.count {
                 readWaiter = nil
@@ -135,20 +137,24 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
 
     // MARK: running the handler
 
-    private func startUnary(_ handler: @escaping @Sendable ([UInt8], ServerContext) async throws -> [UInt8], request: [UInt8]) {
-        let context = self.context
-        task = Task(executorPreference: loop) { [self] in
-            let result: Result<[UInt8], any Error>
-            do {
-                result = .success(try await handler(request, context))
-            } catch {
-                result = .failure(error)
-            }
-            if loop.inEventLoop {
-                self.completeUnary(result)
-            } else {
-                loop.execute { self.completeUnary(result) }
-            }
+    /// The task captures only `self` (no closure box); the request waits in `unaryRequest`.
+    private func startUnary() {
+        task = Task(executorPreference: loop) { [self] in await self.runUnary() }
+    }
+
+    private func runUnary() async {
+        guard case .unary(let handler) = entry.method.handler, let request = unaryRequest else { return }
+        unaryRequest = nil
+        let result: Result<[UInt8], any Error>
+        do {
+            result = .success(try await handler(request, context))
+        } catch {
+            result = .failure(error)
+        }
+        if loop.inEventLoop {
+            completeUnary(result)
+        } else {
+            loop.execute { self.completeUnary(result) }
         }
     }
 
@@ -255,10 +261,13 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
     private func sendHeadersIfNeeded() {
         guard !headersSent else { return }
         headersSent = true
-        var headers = HTTP2HeaderBlock()
-        headers.add(":status", "200")
-        headers.add("content-type", "application/grpc")
-        for field in context.responseHeaders.headerFields { headers.add(field.name, field.value) }
+        let metadata = context.responseHeaders
+        if metadata.isEmpty {
+            stream.sendResponseHead(Self.responseHead)
+            return
+        }
+        var headers = Self.responseHead
+        for field in metadata.headerFields { headers.add(field.name, field.value) }
         stream.sendResponseHead(headers)
     }
 
@@ -274,10 +283,15 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
         let status = error ?? RPCError(.ok, "")
         if sendStatus {
             if headersSent {
-                var trailers = HTTP2HeaderBlock()
-                Self.addStatus(status, to: &trailers)
-                for field in context.responseTrailers.headerFields { trailers.add(field.name, field.value) }
-                stream.finish(trailers: trailers)
+                let metadata = context.responseTrailers
+                if status.code == .ok && metadata.isEmpty {
+                    stream.finish(trailers: Self.okTrailers)
+                } else {
+                    var trailers = HTTP2HeaderBlock()
+                    Self.addStatus(status, to: &trailers)
+                    for field in metadata.headerFields { trailers.add(field.name, field.value) }
+                    stream.finish(trailers: trailers)
+                }
             } else {
                 Self.sendTrailersOnly(stream, status, extra: context.responseHeaders, context.responseTrailers)
             }
@@ -307,6 +321,19 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
             router.logger.info("rpc", metadata: metadata)
         }
     }
+
+    /// Shared constant blocks for the common case (no custom metadata): no per-call building.
+    static let responseHead: HTTP2HeaderBlock = {
+        var block = HTTP2HeaderBlock()
+        block.add(":status", "200")
+        block.add("content-type", "application/grpc")
+        return block
+    }()
+    static let okTrailers: HTTP2HeaderBlock = {
+        var block = HTTP2HeaderBlock()
+        block.add("grpc-status", "0")
+        return block
+    }()
 
     static func addStatus(_ status: RPCError, to block: inout HTTP2HeaderBlock) {
         if status.code == .ok {

@@ -3,7 +3,7 @@ import CNGHTTP2
 /// Header fields to hand to nghttp2. Static fields point at constant storage (NO_COPY);
 /// dynamic ones are packed into one buffer that lives for the duration of the submit call
 /// (nghttp2 copies them).
-public struct HTTP2HeaderBlock {
+public struct HTTP2HeaderBlock: @unchecked Sendable {  // StaticStrings and Strings only
     enum Field {
         case constant(StaticString, StaticString)
         case dynamic(String, String)

@@ -69,6 +69,7 @@ public final class HTTP2ServerStream {
         self.loop = loop
         self.peer = peer
         self.peerCertificateSubject = peerCertificateSubject
+        head.fields.reserveCapacity(8)
     }
 
     /// Response bytes queued and not yet handed to nghttp2.
