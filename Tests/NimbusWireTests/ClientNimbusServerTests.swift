@@ -93,5 +93,10 @@ struct ClientNimbusServerTests {
         try await Task.sleep(for: .milliseconds(200))
         other.close()
         _ = await expectRPCError(.unavailable) { _ = try await cut.value }
+        // The server outlives a client that vanished mid-call (its handler finishes into a closed stream).
+        try await Task.sleep(for: .milliseconds(2200))
+        let fresh = try GRPCChannel(endpoints: "127.0.0.1:\(server.port)")
+        defer { fresh.close() }
+        #expect(try await TestingV1.EchoClient(transport: fresh).say(TestingV1.EchoRequest(text: "alive")).text == "alive")
     }
 }

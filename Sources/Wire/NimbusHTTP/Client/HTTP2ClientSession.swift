@@ -133,10 +133,12 @@ public final class HTTP2ClientSession {
         nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
     }
 
-    /// GOAWAY(NO_ERROR): we open no more streams; the open ones may finish.
+    /// GOAWAY(NO_ERROR): we open no more streams; the open ones may finish. (Not
+    /// `terminate_session`, which stops the session at once.) A client accepts no pushed
+    /// streams, so the last stream id it processed is 0.
     public func goAway() {
         guard let session else { return }
-        nghttp2_session_terminate_session(session, NGHTTP2_NO_ERROR.rawValue)
+        nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, NGHTTP2_NO_ERROR.rawValue, nil, 0)
     }
 
     // MARK: - Bytes in and out
