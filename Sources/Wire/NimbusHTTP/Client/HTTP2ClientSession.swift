@@ -179,6 +179,12 @@ public final class HTTP2ClientSession {
     /// Streams opened (or queued) and not yet closed.
     public var openStreams: Int { streams.count }
 
+    /// Stream ids run out at 2^31: a long-lived connection retires itself well before.
+    public var nearlyOutOfStreamIDs: Bool {
+        guard let session else { return true }
+        return nghttp2_session_get_next_stream_id(session) > UInt32(Int32.max) - (1 << 20)
+    }
+
     /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS (unbounded until it says otherwise).
     public var peerMaxConcurrentStreams: UInt32 {
         guard let session else { return 0 }
