@@ -7,12 +7,11 @@
 #   Sources/Generated/NimbusProto    Swift types and service stubs (protoc-gen-nimbus-swift)
 # Output is deterministic: sorted file lists, no timestamps, no absolute paths.
 #
-# Environment: NIMBUS_GEN_ROOT=<dir> writes into another copy of the tree (check-generated.sh);
-# PROTOBUF_INCLUDE (default /usr/include) is where google/protobuf/*.proto live.
+# Environment: PROTOBUF_INCLUDE (default /usr/include) is where google/protobuf/*.proto live;
+# NIMBUS_PLUGIN=<path> uses a prebuilt plugin instead of building it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$PWD
-out=${NIMBUS_GEN_ROOT:-$repo}
+out=$PWD
 wkt_include=${PROTOBUF_INCLUDE:-/usr/include}
 [ -d /opt/swift/usr/bin ] && export PATH="/opt/swift/usr/bin:$PATH"
 
@@ -66,13 +65,9 @@ if [ -d "$tmp/pluginc" ]; then
   install_c_target "$tmp/pluginc" "$plugin_c" ProtocPluginC
 fi
 
-# ── 2. The plugin, built from the (possibly just regenerated) bootstrap ──
-if [ "$out" != "$repo" ]; then
-  # Building in the scratch copy keeps the check honest: the plugin is built from its sources there.
-  build_dir="$repo/.build"
-  (cd "$out" && swift build --scratch-path "$build_dir" --product protoc-gen-nimbus-swift >&2) ||
-    die "building protoc-gen-nimbus-swift failed"
-  plugin="$(cd "$out" && swift build --scratch-path "$build_dir" --show-bin-path)/protoc-gen-nimbus-swift"
+# ── 2. The plugin, built from the committed (or just regenerated) bootstrap ──
+if [ -n "${NIMBUS_PLUGIN:-}" ]; then
+  plugin=$NIMBUS_PLUGIN  # prebuilt (check-generated.sh builds it once in the real tree)
 else
   swift build --product protoc-gen-nimbus-swift >&2 || die "building protoc-gen-nimbus-swift failed"
   plugin="$(swift build --show-bin-path)/protoc-gen-nimbus-swift"
