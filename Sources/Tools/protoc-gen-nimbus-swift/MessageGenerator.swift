@@ -51,7 +51,7 @@ struct MessageGenerator {
         return result
     }
 
-    private func propertyName(_ field: FieldModel) -> String { Naming.lowerCamel(field.name) }
+    private func propertyName(_ field: FieldModel) -> String { Naming.property(field.name) }
 
     // ── the struct ──
 
@@ -85,7 +85,7 @@ struct MessageGenerator {
                         w.line("public var \(name): [\(key.swiftType): \(value.swiftType)] = [:]")
                     }
                 case .oneof(let oneofName, _):
-                    w.line("public var \(Naming.escaped(Naming.lowerCamel(oneofName))): \(Naming.upperCamel(oneofName))? = nil")
+                    w.line("public var \(Naming.escaped(Naming.property(oneofName))): \(Naming.upperCamel(oneofName))? = nil")
                 }
             }
             if !members.isEmpty { w.line() }
@@ -109,7 +109,7 @@ struct MessageGenerator {
                         params.append("\(Naming.escaped(name)): \(type) = \(zero)")
                         assigns.append("self.\(Naming.escaped(name)) = \(Naming.escaped(name))")
                     case .oneof(let oneofName, _):
-                        let name = Naming.lowerCamel(oneofName)
+                        let name = Naming.property(oneofName)
                         params.append("\(Naming.escaped(name)): \(Naming.upperCamel(oneofName))? = nil")
                         assigns.append("self.\(Naming.escaped(name)) = \(Naming.escaped(name))")
                     }
@@ -219,7 +219,7 @@ struct MessageGenerator {
                 }
             }
         case .oneof(let oneofName, let cases):
-            let name = "self." + Naming.escaped(Naming.lowerCamel(oneofName))
+            let name = "self." + Naming.escaped(Naming.property(oneofName))
             w.block("switch m.\(oneofName.lowercased())_case.rawValue") { w in
                 for (field, codec) in cases {
                     let caseName = Naming.escaped(propertyName(field))
@@ -238,7 +238,7 @@ struct MessageGenerator {
     private func emitEncode(_ member: Member, into w: inout SwiftWriter) throws {
         switch member {
         case .field(let field, let shape):
-            let name = Naming.escaped(propertyName(field))
+            let name = "self." + Naming.escaped(propertyName(field))
             let cField = Naming.cField(field.name)
             let nField = "n_" + Naming.cFieldRaw(field.name)
             switch shape {
@@ -267,7 +267,7 @@ struct MessageGenerator {
                 }
             }
         case .oneof(let oneofName, let cases):
-            w.block("switch \(Naming.escaped(Naming.lowerCamel(oneofName)))") { w in
+            w.block("switch self.\(Naming.escaped(Naming.property(oneofName)))") { w in
                 for (field, codec) in cases {
                     w.line("case .\(Naming.escaped(propertyName(field)))(let v)?:")
                     w.indented { w in
