@@ -123,3 +123,11 @@ struct EchoImplementation: TestingV1.EchoService {
         #expect(GrpcHealthV1.HealthMethods.fileDescriptors.map(\.name) == ["grpc/health/v1/health.proto"])
     }
 }
+
+@Test func httpRulesComeFromTheGoogleApiHttpOption() {
+    let rules = TestingV1.EchoMethods.httpRules
+    #expect(rules.count == 2)
+    #expect(rules[TestingV1.EchoMethods.say] == GoogleApi.HttpRule(pattern: .post("/v1/echo:say"), body: "*"))
+    #expect(rules[TestingV1.EchoMethods.expand]?.pattern == .get("/v1/echo/{text}:expand"))
+    #expect(rules[TestingV1.EchoMethods.chat] == nil)
+}

@@ -559,6 +559,11 @@ extension TestingV1 {
         public static let collect = MethodDescriptor(service: serviceName, method: "Collect", kind: .clientStreaming)
         public static let chat = MethodDescriptor(service: serviceName, method: "Chat", kind: .bidirectionalStreaming)
         public static let all: [MethodDescriptor] = [say, expand, collect, chat]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [
+            say: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "IgwvdjEvZWNobzpzYXk6ASo="),
+            expand: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EhYvdjEvZWNoby97dGV4dH06ZXhwYW5k"),
+        ]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { TestingV1.EchoProtoFile.descriptorsWithDependencies }
     }

@@ -91,7 +91,9 @@ struct Generator {
             }
             for m in file.messages { try messages.emitBridge(m, into: &w) }
             if file.name == "google/protobuf/timestamp.proto" { emitTimestampConversions(into: &w) }
-            let services = ServiceGenerator(registry: registry, namespace: ns, fileEnum: fileEnum(file))
+            let services = ServiceGenerator(
+                registry: registry, namespace: ns, fileEnum: fileEnum(file),
+                hasHTTPRules: file.dependencies.contains("google/api/annotations.proto"))
             for s in file.services { try services.emit(s, into: &w) }
         } else {
             w.line()

@@ -57,6 +57,9 @@ struct MethodModel {
     var outputType: String
     var clientStreaming: Bool
     var serverStreaming: Bool
+    /// The serialized `google.api.HttpRule` of the method's `google.api.http` option, if any
+    /// (protobuf-c keeps the extension as an unknown field of MethodOptions).
+    var httpRule: [UInt8]?
 }
 
 struct GeneratorError: Error, CustomStringConvertible {
