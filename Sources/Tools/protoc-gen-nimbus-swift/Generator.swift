@@ -71,7 +71,7 @@ struct Generator {
         w.line("import NimbusProtoRuntime")
         w.line("import NimbusRPCCore")
 
-        if file.isProto3 {
+        do {
             let messages = MessageGenerator(registry: registry)
             if !file.messages.isEmpty || !file.enums.isEmpty {
                 w.line()
@@ -95,9 +95,6 @@ struct Generator {
                 registry: registry, namespace: ns, fileEnum: fileEnum(file),
                 hasHTTPRules: file.dependencies.contains("google/api/annotations.proto"))
             for s in file.services { try services.emit(s, into: &w) }
-        } else {
-            w.line()
-            w.line("// \(file.name) is \(file.syntax): only its descriptor is generated in Swift (its C types exist).")
         }
         try emitDescriptor(file, into: &w)
         return w.text

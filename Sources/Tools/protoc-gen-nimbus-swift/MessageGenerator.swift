@@ -11,11 +11,15 @@ struct MessageGenerator {
     private enum FieldShape {
         case singular(ValueCodec)
         case optional(ValueCodec)  // message-typed: presence
+        /// proto2 `optional` scalar, string or bytes: `hasFlag` is protoc-c's `has_x` member,
+        /// nil for strings (absent is a NULL pointer).
+        case presence(ValueCodec, hasFlag: String?)
         case repeated(ValueCodec)
         case map(key: ValueCodec, value: ValueCodec, entryCType: String)
     }
 
     private func members(of m: MessageModel) throws -> [Member] {
+        let isProto3 = try registry.message(m.fullName).1.isProto3
         var result: [Member] = []
         var emittedOneofs: Set<Int> = []
         for field in m.fields {
@@ -44,6 +48,9 @@ struct MessageGenerator {
                 result.append(.field(field, .repeated(codec)))
             } else if codec.isMessagePointer {
                 result.append(.field(field, .optional(codec)))
+            } else if !isProto3 && !field.isRequired {
+                let hasFlag = field.kind == .string ? nil : "has_" + Naming.cFieldRaw(field.name)
+                result.append(.field(field, .presence(codec, hasFlag: hasFlag)))
             } else {
                 result.append(.field(field, .singular(codec)))
             }
@@ -79,6 +86,8 @@ struct MessageGenerator {
                             w.line("}")
                             w.line("private var \(storage) = ProtoBox<\(codec.swiftType)?>(nil)")
                         }
+                    case .presence(let codec, _):
+                        w.line("public var \(name): \(codec.swiftType)? = nil")
                     case .repeated(let codec):
                         w.line("public var \(name): [\(codec.swiftType)] = []")
                     case .map(let key, let value, _):
@@ -102,7 +111,7 @@ struct MessageGenerator {
                         let zero: String
                         switch shape {
                         case .singular(let c): type = c.swiftType; zero = c.defaultValue
-                        case .optional(let c): type = c.swiftType + "?"; zero = "nil"
+                        case .optional(let c), .presence(let c, _): type = c.swiftType + "?"; zero = "nil"
                         case .repeated(let c): type = "[\(c.swiftType)]"; zero = "[]"
                         case .map(let k, let v, _): type = "[\(k.swiftType): \(v.swiftType)]"; zero = "[:]"
                         }
@@ -200,6 +209,10 @@ struct MessageGenerator {
                 w.line("\(name) = \(decodeExpr(codec, "m.\(cField)"))")
             case .optional(let codec):
                 w.line("if let p = m.\(cField) { \(name) = \(decodeExpr(codec, "p")) }")
+            case .presence(let codec, let hasFlag?):
+                w.line("if m.\(hasFlag) != 0 { \(name) = \(decodeExpr(codec, "m.\(cField)")) }")
+            case .presence(let codec, nil):
+                w.line("if let p = m.\(cField) { \(name) = \(decodeExpr(codec, "p")) }")
             case .repeated(let codec):
                 let elements = "ProtoRuntime.array(m.\(cField), m.n_\(Naming.cFieldRaw(field.name)))"
                 if codec.isMessagePointer {
@@ -244,8 +257,10 @@ struct MessageGenerator {
             switch shape {
             case .singular(let codec):
                 w.line("c.pointee.\(cField) = \(codec.encode(name))")
-            case .optional(let codec):
+            case .optional(let codec), .presence(let codec, nil):
                 w.line("if let v = \(name) { c.pointee.\(cField) = \(codec.encode("v")) }")
+            case .presence(let codec, let hasFlag?):
+                w.line("if let v = \(name) { c.pointee.\(hasFlag) = 1; c.pointee.\(cField) = \(codec.encode("v")) }")
             case .repeated(let codec):
                 w.line("c.pointee.\(nField) = \(name).count")
                 if codec.isMessagePointer {

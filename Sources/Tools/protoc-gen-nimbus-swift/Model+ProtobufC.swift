@@ -70,6 +70,7 @@ extension FieldModel {
             name: str(f.name),
             number: f.number,
             isRepeated: f.label.rawValue == 3,
+            isRequired: f.label.rawValue == 2,
             kind: Kind(rawValue: Int32(truncatingIfNeeded: f.type.rawValue)) ?? .group,
             typeName: qualifiedTypeName(f.type_name),
             oneofIndex: f.has_oneof_index != 0 ? Int(f.oneof_index) : nil,

@@ -32,6 +32,7 @@ struct FieldModel {
     var name: String
     var number: Int32
     var isRepeated: Bool
+    var isRequired: Bool
     var kind: Kind
     /// Fully qualified type name of a message or enum field, without a leading dot.
     var typeName: String

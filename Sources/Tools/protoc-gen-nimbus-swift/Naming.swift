@@ -85,8 +85,8 @@ enum Naming {
     }
 
     /// Type names that would clash with Swift's own member types (`X.Type`, `X.Protocol`).
-    static func typeName(_ protoName: String) -> String {
-        ["Type", "Protocol", "Self", "Any"].contains(protoName) ? protoName + "Message" : protoName
+    static func typeName(_ protoName: String, isEnum: Bool = false) -> String {
+        ["Type", "Protocol", "Self", "Any"].contains(protoName) ? protoName + (isEnum ? "Enum" : "Message") : protoName
     }
 
     // ── protoc-c ──

@@ -24,10 +24,6 @@ struct ServiceGenerator {
 
     private func methods(_ s: ServiceModel) throws -> [Method] {
         try s.methods.map { m in
-            for type in [m.inputType, m.outputType] {
-                let (_, file) = try registry.message(type)
-                guard file.isProto3 else { throw GeneratorError("\(s.fullName).\(m.name): \(type) is from a proto2 file") }
-            }
             return Method(model: m, swiftName: Naming.escaped(Naming.lowerCamel(m.name)),
                           input: try registry.swiftName(m.inputType), output: try registry.swiftName(m.outputType))
         }
