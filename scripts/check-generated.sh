@@ -39,14 +39,14 @@ compare() {
 }
 
 echo "check-generated: regenerating protos in a scratch copy" >&2
-NIMBUS_PLUGIN="$plugin" "$copy/scripts/gen-protos.sh" >&2
+(cd "$copy" && NIMBUS_PLUGIN="$plugin" scripts/gen-protos.sh) >&2
 for dir in Sources/Generated/ProtocPluginC Sources/Generated/NimbusProtoC Sources/Generated/NimbusProto; do
   compare "$dir" "make protos"
 done
 
 if [ -x "$repo/scripts/gen-migrations.sh" ]; then
   echo "check-generated: regenerating migrations in a scratch copy" >&2
-  "$copy/scripts/gen-migrations.sh" >&2
+  (cd "$copy" && scripts/gen-migrations.sh) >&2
   compare Sources/Generated/NimbusMigrations "make migrations"
 fi
 
