@@ -19,7 +19,7 @@ extension IdentityCore {
         let before = try PageToken.decode(pageToken, parts: 1).flatMap { Int64($0[0]) }
         func nonEmpty(_ s: String) -> String? { s.isEmpty ? nil : s }
         let rows = try await db.query("""
-            SELECT \(AuditWriter.entryColumns) FROM audit_events e
+            SELECT \(AuditWriter.entryColumns) FROM identity.audit_events e
             WHERE e.tenant_id = $1::uuid AND ($2::bigint IS NULL OR e.seq < $2::bigint)
               AND ($3::text IS NULL OR e.action = $3) AND ($4::text IS NULL OR e.resource_type = $4)
               AND ($5::text IS NULL OR e.resource_id = $5) AND ($6::text IS NULL OR e.actor_user_id = $6)
@@ -70,12 +70,12 @@ extension IdentityCore {
         return try await db.transaction { tx in
             // One snapshot for head and entries: appends committed meanwhile are not half-seen.
             _ = try await tx.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", [])
-            let headRow = try await tx.one("SELECT seq, encode(hash, 'hex') AS hash FROM audit_chain_heads WHERE tenant_id = $1::uuid", tenantID)
+            let headRow = try await tx.one("SELECT seq, encode(hash, 'hex') AS hash FROM identity.audit_chain_heads WHERE tenant_id = $1::uuid", tenantID)
             var entries: [AuditEntry] = []
             var after: Int64 = 0
             while true {
                 let rows = try await tx.query("""
-                    SELECT \(AuditWriter.entryColumns) FROM audit_events e WHERE e.tenant_id = $1::uuid AND e.seq > $2::bigint
+                    SELECT \(AuditWriter.entryColumns) FROM identity.audit_events e WHERE e.tenant_id = $1::uuid AND e.seq > $2::bigint
                     ORDER BY e.seq LIMIT 5000
                     """, tenantID, String(after))
                 entries += rows.map(AuditWriter.entry)

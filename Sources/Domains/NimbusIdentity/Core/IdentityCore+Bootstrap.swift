@@ -22,9 +22,9 @@ extension IdentityCore {
         let hash = try hasher.hash(plain)
         return try await transaction { tx in
             _ = try await tx.query("SELECT pg_advisory_xact_lock(hashtext('nimbus-identity-bootstrap'))::text AS x", [])
-            if try await tx.one("SELECT 1 AS x FROM users LIMIT 1") != nil { return nil }
+            if try await tx.one("SELECT 1 AS x FROM identity.users LIMIT 1") != nil { return nil }
             guard let row = try await tx.one("""
-                INSERT INTO users AS u (email, name, password_hash, is_platform_admin) VALUES ($1, $2, $3, true)
+                INSERT INTO identity.users AS u (email, name, password_hash, is_platform_admin) VALUES ($1, $2, $3, true)
                 RETURNING \(UserRecord.columns)
                 """, email, "Administrator", hash)
             else { throw IdentityError(.internal, "insert returned nothing") }

@@ -30,7 +30,7 @@ extension IdentityCore {
             try actor.requireTenant(tenantID, "tenant")
             try actor.require(.quotaRead)
         }
-        guard let row = try await db.query("SELECT \(Self.quotaColumns) FROM tenant_quotas q WHERE q.tenant_id = $1::uuid", [tenantID]).first
+        guard let row = try await db.query("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", [tenantID]).first
         else { throw IdentityError.notFound("tenant") }
         return Self.quota(row)
     }
@@ -43,7 +43,7 @@ extension IdentityCore {
         return try await transaction { tx in
             let values = limits.named.map { String($0.value) }
             guard let row = try await tx.query("""
-                UPDATE tenant_quotas q SET max_instances = $2::bigint, max_vcpus = $3::bigint, max_memory_mb = $4::bigint,
+                UPDATE identity.tenant_quotas q SET max_instances = $2::bigint, max_vcpus = $3::bigint, max_memory_mb = $4::bigint,
                     max_storage_gb = $5::bigint, max_buckets = $6::bigint, max_databases = $7::bigint,
                     version = version + 1, updated_at = now()
                 WHERE q.tenant_id = $1::uuid RETURNING \(Self.quotaColumns)
@@ -65,14 +65,14 @@ extension IdentityCore {
         let values = deltas.named.map { String($0.value) }
         return try await transaction { tx in
             let inserted = try await tx.query("""
-                INSERT INTO quota_reservations (tenant_id, idempotency_key, instances, vcpus, memory_mb, storage_gb, buckets, databases)
+                INSERT INTO identity.quota_reservations (tenant_id, idempotency_key, instances, vcpus, memory_mb, storage_gb, buckets, databases)
                 SELECT $1::uuid, $2, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::bigint
-                WHERE EXISTS (SELECT 1 FROM tenant_quotas WHERE tenant_id = $1::uuid)
+                WHERE EXISTS (SELECT 1 FROM identity.tenant_quotas WHERE tenant_id = $1::uuid)
                 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING 1 AS x
                 """, [tenantID, idempotencyKey] + values)
             if inserted.isEmpty {
                 guard let existing = try await tx.one("""
-                    SELECT instances, vcpus, memory_mb, storage_gb, buckets, databases FROM quota_reservations
+                    SELECT instances, vcpus, memory_mb, storage_gb, buckets, databases FROM identity.quota_reservations
                     WHERE tenant_id = $1::uuid AND idempotency_key = $2
                     """, tenantID, idempotencyKey)
                 else { throw IdentityError.notFound("tenant") }
@@ -80,12 +80,12 @@ extension IdentityCore {
                 guard previous == deltas.named.map(\.value) else {
                     throw IdentityError(.alreadyExists, "idempotency_key was already used with different amounts")
                 }
-                guard let row = try await tx.one("SELECT \(Self.quotaColumns) FROM tenant_quotas q WHERE q.tenant_id = $1::uuid", tenantID)
+                guard let row = try await tx.one("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", tenantID)
                 else { throw IdentityError.notFound("tenant") }
                 return (Self.quota(row), true)
             }
             if let row = try await tx.query("""
-                UPDATE tenant_quotas q SET
+                UPDATE identity.tenant_quotas q SET
                     used_instances = used_instances + $2::bigint, used_vcpus = used_vcpus + $3::bigint,
                     used_memory_mb = used_memory_mb + $4::bigint, used_storage_gb = used_storage_gb + $5::bigint,
                     used_buckets = used_buckets + $6::bigint, used_databases = used_databases + $7::bigint,
@@ -99,7 +99,7 @@ extension IdentityCore {
                 return (Self.quota(row), false)
             }
             // Over a limit: say which, and roll the reservation row back with the transaction.
-            guard let row = try await tx.one("SELECT \(Self.quotaColumns) FROM tenant_quotas q WHERE q.tenant_id = $1::uuid", tenantID)
+            guard let row = try await tx.one("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", tenantID)
             else { throw IdentityError.notFound("tenant") }
             let over = Self.quota(row).overages(adding: deltas)
             throw IdentityError(.resourceExhausted, "quota exceeded: \(over.joined(separator: "; "))")
@@ -112,14 +112,14 @@ extension IdentityCore {
         try internalCaller(actor, tenantID: tenantID)
         return try await transaction { tx in
             let released = try await tx.query("""
-                UPDATE quota_reservations SET state = 'released', released_at = now()
+                UPDATE identity.quota_reservations SET state = 'released', released_at = now()
                 WHERE tenant_id = $1::uuid AND idempotency_key = $2 AND state = 'reserved'
                 RETURNING instances, vcpus, memory_mb, storage_gb, buckets, databases
                 """, tenantID, idempotencyKey).first
             if let released {
                 let values = ["instances", "vcpus", "memory_mb", "storage_gb", "buckets", "databases"].map { String(released.int64($0)) }
                 guard let row = try await tx.query("""
-                    UPDATE tenant_quotas q SET
+                    UPDATE identity.tenant_quotas q SET
                         used_instances = used_instances - $2::bigint, used_vcpus = used_vcpus - $3::bigint,
                         used_memory_mb = used_memory_mb - $4::bigint, used_storage_gb = used_storage_gb - $5::bigint,
                         used_buckets = used_buckets - $6::bigint, used_databases = used_databases - $7::bigint,
@@ -129,10 +129,10 @@ extension IdentityCore {
                 else { throw IdentityError.notFound("tenant") }
                 return (Self.quota(row), true)
             }
-            guard try await tx.one("SELECT 1 AS x FROM quota_reservations WHERE tenant_id = $1::uuid AND idempotency_key = $2",
+            guard try await tx.one("SELECT 1 AS x FROM identity.quota_reservations WHERE tenant_id = $1::uuid AND idempotency_key = $2",
                                    tenantID, idempotencyKey) != nil
             else { throw IdentityError.notFound("reservation") }
-            guard let row = try await tx.one("SELECT \(Self.quotaColumns) FROM tenant_quotas q WHERE q.tenant_id = $1::uuid", tenantID)
+            guard let row = try await tx.one("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", tenantID)
             else { throw IdentityError.notFound("tenant") }
             return (Self.quota(row), false)
         }
