@@ -67,9 +67,8 @@ extension IdentityCore {
         let tenantID = tenantID.isEmpty ? actor.tenantID : try Validate.uuid(tenantID, "tenant_id")
         try actor.requireTenant(tenantID, "tenant")
         try actor.require(.auditRead)
-        return try await db.transaction { tx in
-            // One snapshot for head and entries: appends committed meanwhile are not half-seen.
-            _ = try await tx.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", [])
+        // One snapshot for head and entries: appends committed meanwhile are not half-seen.
+        return try await db.transaction(snapshot: true) { tx in
             let headRow = try await tx.one("SELECT seq, encode(hash, 'hex') AS hash FROM identity.audit_chain_heads WHERE tenant_id = $1::uuid", tenantID)
             var entries: [AuditEntry] = []
             var after: Int64 = 0
