@@ -12,6 +12,7 @@ let log = Target.Dependency.product(name: "Logging", package: "swift-log")
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let unixSignals = Target.Dependency.product(name: "UnixSignals", package: "swift-service-lifecycle")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 
 let package = Package(
@@ -63,6 +64,7 @@ let package = Package(
         .target(name: "NimbusGRPC", dependencies: ["NimbusHTTP", "NimbusRPCCore", "NimbusProto", log, metrics],
                 path: "Sources/Wire/NimbusGRPC", swiftSettings: swiftSettings),
 
+        .executableTarget(name: "nimbus-echo-server", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusPlatform", "NimbusProto", log], path: "Sources/Tools/nimbus-echo-server", swiftSettings: swiftSettings),
         // ── data: libpq pool, rows, transactions, errors, migrator ──
         .target(name: "NimbusPostgres", dependencies: ["CLibPQ", "CNimbusShims", "COpenSSL", log, metrics],
                 path: "Sources/Data/NimbusPostgres", swiftSettings: swiftSettings),
@@ -70,7 +72,7 @@ let package = Package(
         // ── platform: config, logging, metrics, crypto, principal ──
         .target(name: "NimbusPlatform", dependencies: ["COpenSSL", "CNimbusShims", "NimbusRPCCore", log, metrics, prometheus, lifecycle],
                 path: "Sources/Platform/NimbusPlatform", swiftSettings: swiftSettings),
-        .target(name: "NimbusService", dependencies: ["NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusPostgres", "NimbusMigrations", log, metrics, prometheus, lifecycle, argumentParser],
+        .target(name: "NimbusService", dependencies: ["NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusPostgres", "NimbusMigrations", log, metrics, prometheus, lifecycle, unixSignals, argumentParser],
                 path: "Sources/Platform/NimbusService", swiftSettings: swiftSettings),
 
         // SQL from Migrations/<service>/ compiled into the binaries (generated; `make migrations`).

@@ -1,2 +1,0 @@
-// Generated Swift types and service stubs land here (`make protos`).
-import NimbusRPCCore

@@ -1,1 +1,0 @@
-// Placeholder until `make protos` generates this target.

@@ -1,0 +1,107 @@
+import ProtocPluginC
+
+// Reading the protobuf-c structs of a decoded CodeGeneratorRequest into the model. The only
+// file of the plugin besides main.swift that touches C.
+
+private func str(_ p: UnsafeMutablePointer<CChar>?) -> String {
+    guard let p else { return "" }
+    return String(cString: p)
+}
+
+private func list<T>(_ p: UnsafeMutablePointer<T>?, _ n: Int) -> UnsafeBufferPointer<T> {
+    guard let p, n > 0 else { return UnsafeBufferPointer(start: nil, count: 0) }
+    return UnsafeBufferPointer(start: p, count: n)
+}
+
+private func qualifiedTypeName(_ p: UnsafeMutablePointer<CChar>?) -> String {
+    let s = str(p)
+    return s.hasPrefix(".") ? String(s.dropFirst()) : s
+}
+
+extension FileModel {
+    init(_ file: UnsafeMutablePointer<Google__Protobuf__FileDescriptorProto>) {
+        let f = file.pointee
+        let package = str(f.package)
+        let prefix = package.isEmpty ? "" : package + "."
+        self.init(
+            name: str(f.name),
+            package: package,
+            syntax: str(f.syntax).isEmpty ? "proto2" : str(f.syntax),
+            dependencies: list(f.dependency, f.n_dependency).map { str($0) },
+            messages: list(f.message_type, f.n_message_type).compactMap { $0.map { MessageModel($0, prefix: prefix) } },
+            enums: list(f.enum_type, f.n_enum_type).compactMap { $0.map { EnumModel($0, prefix: prefix) } },
+            services: list(f.service, f.n_service).compactMap { $0.map { ServiceModel($0, prefix: prefix) } },
+            serializedDescriptor: Self.serializeWithoutSourceInfo(file))
+    }
+
+    /// Packs the descriptor as protoc gave it (options and unknown option extensions included)
+    /// minus `source_code_info`, which is only comments and positions.
+    private static func serializeWithoutSourceInfo(_ file: UnsafeMutablePointer<Google__Protobuf__FileDescriptorProto>) -> [UInt8] {
+        let saved = file.pointee.source_code_info
+        file.pointee.source_code_info = nil
+        defer { file.pointee.source_code_info = saved }
+        let size = google__protobuf__file_descriptor_proto__get_packed_size(file)
+        var bytes = [UInt8](repeating: 0, count: size)
+        let written = bytes.withUnsafeMutableBufferPointer { google__protobuf__file_descriptor_proto__pack(file, $0.baseAddress) }
+        precondition(written == size)
+        return bytes
+    }
+}
+
+extension MessageModel {
+    init(_ message: UnsafeMutablePointer<Google__Protobuf__DescriptorProto>, prefix: String) {
+        let m = message.pointee
+        let fullName = prefix + str(m.name)
+        self.init(
+            name: str(m.name),
+            fullName: fullName,
+            fields: list(m.field, m.n_field).compactMap { $0.map { FieldModel($0) } },
+            nested: list(m.nested_type, m.n_nested_type).compactMap { $0.map { MessageModel($0, prefix: fullName + ".") } },
+            enums: list(m.enum_type, m.n_enum_type).compactMap { $0.map { EnumModel($0, prefix: fullName + ".") } },
+            oneofs: list(m.oneof_decl, m.n_oneof_decl).compactMap { $0.map { str($0.pointee.name) } },
+            isMapEntry: m.options.map { $0.pointee.has_map_entry != 0 && $0.pointee.map_entry != 0 } ?? false)
+    }
+}
+
+extension FieldModel {
+    init(_ field: UnsafeMutablePointer<Google__Protobuf__FieldDescriptorProto>) {
+        let f = field.pointee
+        self.init(
+            name: str(f.name),
+            number: f.number,
+            isRepeated: f.label.rawValue == 3,
+            kind: Kind(rawValue: Int32(truncatingIfNeeded: f.type.rawValue)) ?? .group,
+            typeName: qualifiedTypeName(f.type_name),
+            oneofIndex: f.has_oneof_index != 0 ? Int(f.oneof_index) : nil,
+            isProto3Optional: f.has_proto3_optional != 0 && f.proto3_optional != 0)
+    }
+}
+
+extension EnumModel {
+    init(_ e: UnsafeMutablePointer<Google__Protobuf__EnumDescriptorProto>, prefix: String) {
+        self.init(
+            name: str(e.pointee.name),
+            fullName: prefix + str(e.pointee.name),
+            values: list(e.pointee.value, e.pointee.n_value).compactMap { v in
+                v.map { (name: str($0.pointee.name), number: $0.pointee.number) }
+            })
+    }
+}
+
+extension ServiceModel {
+    init(_ s: UnsafeMutablePointer<Google__Protobuf__ServiceDescriptorProto>, prefix: String) {
+        self.init(
+            name: str(s.pointee.name),
+            fullName: prefix + str(s.pointee.name),
+            methods: list(s.pointee.method, s.pointee.n_method).compactMap { m in
+                m.map {
+                    MethodModel(
+                        name: str($0.pointee.name),
+                        inputType: qualifiedTypeName($0.pointee.input_type),
+                        outputType: qualifiedTypeName($0.pointee.output_type),
+                        clientStreaming: $0.pointee.client_streaming != 0,
+                        serverStreaming: $0.pointee.server_streaming != 0)
+                }
+            })
+    }
+}

@@ -1,0 +1,72 @@
+import Logging
+import NimbusHTTP
+import NimbusRPCCore
+
+/// Maps `:path` to a method and opens a `GRPCServerCall` per request stream. Requests that
+/// are not gRPC (wrong method or content-type) or name an unknown method are answered here.
+final class GRPCRouter: HTTP2RequestRouter {
+    let methods: [String: ServerMethod]
+    let configuration: GRPCServerConfiguration
+    let metrics = GRPCServerMetrics()
+    let logger: Logger
+
+    init(services: [any RPCService], configuration: GRPCServerConfiguration, logger: Logger) {
+        var methods: [String: ServerMethod] = [:]
+        for service in services {
+            for method in service.methods { methods[method.descriptor.path] = method }
+        }
+        self.methods = methods
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    func openStream(_ stream: HTTP2ServerStream, head: HTTP2RequestHead) -> any HTTP2StreamHandler {
+        guard head.method == "POST" else {
+            var headers = HTTP2HeaderBlock()
+            headers.add(":status", "405")
+            headers.add("allow", "POST")
+            stream.sendHeadersOnly(headers)
+            return DiscardingStreamHandler(stream: stream)
+        }
+        let contentType = head.first("content-type") ?? ""
+        guard contentType.hasPrefix("application/grpc") else {
+            var headers = HTTP2HeaderBlock()
+            headers.add(":status", "415")
+            headers.add("content-type", "text/plain")
+            stream.sendHeadersOnly(headers)
+            return DiscardingStreamHandler(stream: stream)
+        }
+        guard let method = methods[head.path] else {
+            GRPCServerCall.sendTrailersOnly(stream, RPCError(.unimplemented, "Method not found: \(head.path)"))
+            recordRejected(head.path, code: .unimplemented)
+            return DiscardingStreamHandler(stream: stream)
+        }
+        if let encoding = head.first("grpc-encoding"), encoding != "identity" {
+            GRPCServerCall.sendTrailersOnly(stream, RPCError(.unimplemented, "grpc-encoding \(encoding) is not supported"))
+            return DiscardingStreamHandler(stream: stream)
+        }
+        let call = GRPCServerCall(stream: stream, head: head, method: method, router: self)
+        call.start()
+        return call
+    }
+
+    private func recordRejected(_ path: String, code: RPCCode) {
+        let parts = path.split(separator: "/", maxSplits: 1)
+        let descriptor = MethodDescriptor(
+            service: parts.first.map(String.init) ?? "unknown", method: parts.count > 1 ? String(parts[1]) : "unknown", kind: .unary)
+        if configuration.accessLog {
+            logger.info("rpc", metadata: ["rpc.method": "\(path)", "rpc.code": "\(code)"])
+        }
+        // Unknown paths share one series so a scanner cannot blow up metric cardinality.
+        metrics.record(MethodDescriptor(service: "unknown", method: "unknown", kind: descriptor.kind), code: code, nanoseconds: 0)
+    }
+}
+
+/// Answers nothing further and returns request bytes to the window at once.
+final class DiscardingStreamHandler: HTTP2StreamHandler {
+    let stream: HTTP2ServerStream
+    init(stream: HTTP2ServerStream) { self.stream = stream }
+    func streamReceivedData(_ bytes: UnsafeRawBufferPointer) { stream.consume(bytes.count) }
+    func streamReceivedEnd() {}
+    func streamClosed(errorCode: UInt32) {}
+}

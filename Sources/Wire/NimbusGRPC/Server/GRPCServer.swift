@@ -1,0 +1,86 @@
+import Logging
+import NimbusHTTP
+import NimbusRPCCore
+import Synchronization
+
+/// A gRPC server over HTTP/2 (h2c with prior knowledge, or TLS with ALPN h2 and optional
+/// mTLS) hosting `services`, and on the same port an HTTP/1.1 server answering `/healthz`,
+/// `/readyz`, `/metrics` and whatever `http1` serves (the gateway's REST face).
+///
+///     let server = try GRPCServer(configuration: config, services: [users, health.service])
+///     try await server.run()   // until cancelled or `shutdown(gracePeriod:)`
+public final class GRPCServer: Sendable {
+    public let configuration: GRPCServerConfiguration
+    private let http: HTTPServer
+    private let state = Mutex<State>(State())
+    private let logger: Logger
+
+    private struct State {
+        var started = false
+        var finished = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// - Parameters:
+    ///   - http1: serves HTTP/1.1 requests other than the operational endpoints (404 if nil).
+    ///   - operational: readiness and metrics closures behind `/readyz` and `/metrics`.
+    public init(configuration: GRPCServerConfiguration, services: [any RPCService], http1: HTTP1Handler? = nil,
+                operational: HTTPOperationalEndpoints = HTTPOperationalEndpoints(),
+                logger: Logger = Logger(label: "nimbus.grpc")) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let router = GRPCRouter(services: services, configuration: configuration, logger: logger)
+        http = try HTTPServer(configuration: configuration.httpConfiguration, router: router,
+                              http1: operational.handler(fallback: http1), logger: logger)
+    }
+
+    /// The bound port (after `start`).
+    public var port: Int { http.port }
+
+    /// The server's event loops (e.g. to pin related work next to the connections).
+    public var loops: [EventLoop] { http.loops }
+
+    /// Binds and starts accepting; returns at once.
+    public func start() async throws {
+        let first = state.withLock { state -> Bool in
+            defer { state.started = true }
+            return !state.started
+        }
+        guard first else { return }
+        try await http.start()
+    }
+
+    /// Starts (if needed) and serves until `shutdown` finishes. Cancelling the calling task
+    /// shuts down gracefully with a 10 s grace period.
+    public func run() async throws {
+        try await start()
+        await withTaskCancellationHandler {
+            await waitUntilFinished()
+        } onCancel: {
+            Task { await self.shutdown(gracePeriod: .seconds(10)) }
+        }
+    }
+
+    /// GOAWAY to every client, in-flight calls drain for up to `gracePeriod`, then the rest
+    /// is cancelled and the loops stop.
+    public func shutdown(gracePeriod: Duration) async {
+        await http.shutdown(gracePeriod: gracePeriod)
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.finished = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func waitUntilFinished() async {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state -> Bool in
+                if state.finished { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+/// A gRPC length-prefixed message violated the protocol or a limit.
+public struct GRPCFramingError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// The 5-byte prefix announced more than the configured limit.
+        case messageTooLarge(size: Int, limit: Int)
+        /// The compressed flag was set but no compression was negotiated.
+        case compressedMessage
+        /// The flag byte was neither 0 nor 1.
+        case invalidFlag(UInt8)
+        /// The stream ended inside a message.
+        case truncated(missing: Int)
+    }
+    public var kind: Kind
+    public init(_ kind: Kind) { self.kind = kind }
+
+    public var description: String {
+        switch kind {
+        case .messageTooLarge(let size, let limit): "message of \(size) bytes exceeds the limit of \(limit) bytes"
+        case .compressedMessage: "compressed message received but no grpc-encoding was negotiated"
+        case .invalidFlag(let flag): "invalid message flag \(flag)"
+        case .truncated(let missing): "stream ended \(missing) bytes short of a complete message"
+        }
+    }
+}
+
+/// Writes gRPC length-prefixed messages: flag byte (0 = uncompressed), 4-byte big-endian length.
+public enum GRPCMessageFramer {
+    public static let prefixLength = 5
+
+    /// Appends one framed message to `buffer`.
+    @inlinable
+    public static func append(_ message: [UInt8], to buffer: inout [UInt8]) {
+        let length = UInt32(truncatingIfNeeded: message.count)
+        buffer.reserveCapacity(buffer.count + 5 + message.count)
+        buffer.append(0)
+        buffer.append(UInt8(truncatingIfNeeded: length >> 24))
+        buffer.append(UInt8(truncatingIfNeeded: length >> 16))
+        buffer.append(UInt8(truncatingIfNeeded: length >> 8))
+        buffer.append(UInt8(truncatingIfNeeded: length))
+        buffer.append(contentsOf: message)
+    }
+
+    public static func frame(_ message: [UInt8]) -> [UInt8] {
+        var buffer: [UInt8] = []
+        append(message, to: &buffer)
+        return buffer
+    }
+}
+
+/// Reassembles gRPC messages from bytes split across DATA frames in any way. The size limit is
+/// checked on the 5-byte prefix, before any of the message is buffered.
+public struct GRPCMessageDeframer: Sendable {
+    public let maxMessageSize: Int
+    private var buffer: [UInt8] = []
+    private var readIndex = 0
+    /// Length of the message whose prefix has been read, if any.
+    private var pendingLength: Int?
+
+    public init(maxMessageSize: Int) {
+        self.maxMessageSize = maxMessageSize
+    }
+
+    /// True when bytes of an incomplete message (or prefix) are held.
+    public var hasPartialMessage: Bool { pendingLength != nil || readIndex < buffer.count }
+    public var bufferedByteCount: Int { buffer.count - readIndex }
+
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        compactIfNeeded()
+        buffer.append(contentsOf: bytes)
+    }
+
+    public mutating func append(_ bytes: [UInt8]) {
+        compactIfNeeded()
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// The next complete message, nil when more bytes are needed; throws on a protocol
+    /// violation or an over-limit size (after which the deframer must not be used).
+    public mutating func next() throws(GRPCFramingError) -> [UInt8]? {
+        if pendingLength == nil {
+            guard buffer.count - readIndex >= 5 else { return nil }
+            let flag = buffer[readIndex]
+            if flag == 1 { throw GRPCFramingError(.compressedMessage) }
+            if flag != 0 { throw GRPCFramingError(.invalidFlag(flag)) }
+            let length = Int(buffer[readIndex + 1]) << 24 | Int(buffer[readIndex + 2]) << 16
+                | Int(buffer[readIndex + 3]) << 8 | Int(buffer[readIndex + 4])
+            if length > maxMessageSize {
+                throw GRPCFramingError(.messageTooLarge(size: length, limit: maxMessageSize))
+            }
+            readIndex += 5
+            pendingLength = length
+        }
+        let length = pendingLength!
+        guard buffer.count - readIndex >= length else { return nil }
+        let message = Array(buffer[readIndex..<readIndex + length])
+        readIndex += length
+        pendingLength = nil
+        if readIndex == buffer.count {
+            buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 16)
+            readIndex = 0
+        }
+        return message
+    }
+
+    /// Call at end of stream: throws if a message was cut off.
+    public func finish() throws(GRPCFramingError) {
+        guard hasPartialMessage else { return }
+        let missing = (pendingLength ?? 5) - (buffer.count - readIndex)
+        throw GRPCFramingError(.truncated(missing: max(missing, 1)))
+    }
+
+    private mutating func compactIfNeeded() {
+        if readIndex > 0 && readIndex >= buffer.count / 2 {
+            buffer.removeFirst(readIndex)
+            readIndex = 0
+        }
+    }
+}

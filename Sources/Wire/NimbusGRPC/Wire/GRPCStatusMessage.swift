@@ -1,0 +1,54 @@
+/// `grpc-message` percent-encoding: bytes outside printable ASCII (0x20–0x7E) and `%` itself
+/// are sent as `%XX` of the UTF-8 bytes.
+public enum GRPCStatusMessage {
+    public static func encode(_ message: String) -> String {
+        var needsEncoding = false
+        for byte in message.utf8 where byte < 0x20 || byte > 0x7E || byte == UInt8(ascii: "%") {
+            needsEncoding = true
+            break
+        }
+        if !needsEncoding { return message }
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(message.utf8.count * 3)
+        for byte in message.utf8 {
+            if byte < 0x20 || byte > 0x7E || byte == UInt8(ascii: "%") {
+                out.append(UInt8(ascii: "%"))
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0x0F)])
+            } else {
+                out.append(byte)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes leniently, as the spec asks: a malformed `%` sequence is kept as is.
+    public static func decode(_ value: String) -> String {
+        let bytes = Array(value.utf8)
+        guard bytes.contains(UInt8(ascii: "%")) else { return value }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == UInt8(ascii: "%"), i + 2 < bytes.count,
+               let high = hexValue(bytes[i + 1]), let low = hexValue(bytes[i + 2]) {
+                out.append(high << 4 | low)
+                i += 3
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

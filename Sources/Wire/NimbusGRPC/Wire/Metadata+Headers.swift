@@ -1,0 +1,44 @@
+import NimbusRPCCore
+
+/// Mapping between gRPC custom metadata and HTTP/2 header fields.
+extension Metadata {
+    /// Header names the gRPC transport owns; never surfaced as custom metadata.
+    static func isReserved(_ name: String) -> Bool {
+        if name.hasPrefix(":") { return true }
+        switch name {
+        case "content-type", "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding",
+             "grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-message-type",
+             "content-length", "connection", "host", "transfer-encoding":
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Adds one received header as metadata: `-bin` values are base64-decoded (padded or not);
+    /// an undecodable `-bin` value is dropped. Returns false for reserved names.
+    @discardableResult
+    public mutating func addReceivedHeader(name: String, value: String) -> Bool {
+        if Metadata.isReserved(name) { return false }
+        if name.hasSuffix("-bin") {
+            guard let bytes = GRPCBase64.decode(value) else { return false }
+            add(name, binary: bytes)
+        } else {
+            add(name, value)
+        }
+        return true
+    }
+
+    /// The metadata as header fields (`-bin` values base64, unpadded; reserved names skipped).
+    public var headerFields: [(name: String, value: String)] {
+        var fields: [(name: String, value: String)] = []
+        fields.reserveCapacity(entries.count)
+        for (key, value) in self where !Metadata.isReserved(key) {
+            switch value {
+            case .string(let text): fields.append((key, key.hasSuffix("-bin") ? GRPCBase64.encode(Array(text.utf8)) : text))
+            case .binary(let bytes): fields.append((key, GRPCBase64.encode(bytes)))
+            }
+        }
+        return fields
+    }
+}

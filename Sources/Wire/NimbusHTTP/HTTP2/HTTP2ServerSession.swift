@@ -1,0 +1,383 @@
+import CNGHTTP2
+
+/// HTTP/2 settings a server advertises and enforces.
+public struct HTTP2Settings: Sendable {
+    public var maxConcurrentStreams: UInt32 = 1024
+    /// Per-stream receive window (SETTINGS_INITIAL_WINDOW_SIZE).
+    public var initialWindowSize: UInt32 = 1 << 20
+    /// Connection-level receive window.
+    public var connectionWindowSize: Int32 = 16 << 20
+    public var maxHeaderListSize: UInt32 = 64 << 10
+    /// Send a PING when the connection was quiet this long; nil disables keepalive.
+    public var keepaliveInterval: Duration? = .seconds(60)
+    /// Close when a keepalive PING is not answered within this time.
+    public var keepaliveTimeout: Duration = .seconds(20)
+    /// Close (GOAWAY) after this long without open streams; nil keeps idle connections.
+    public var idleTimeout: Duration? = .seconds(300)
+
+    public init() {}
+}
+
+/// One nghttp2 server session: confined to its connection's loop, fed by `receive`, drained
+/// by `produceOutput` at tick end (so a tick's frames leave in one write).
+final class HTTP2ServerSession: ConnectionCodec {
+    let session: OpaquePointer
+    unowned let connection: ServerConnection
+    let router: any HTTP2RequestRouter
+    let settings: HTTP2Settings
+    private var streams: [Int32: HTTP2ServerStream] = [:]
+    private var draining = false
+    private var failed = false
+    private var lastActivity = MonotonicTime.now()
+    private var pingSentAt: UInt64?
+    private var idleSince: UInt64? = MonotonicTime.now()
+    private var timer: EventLoopTimer?
+
+    init(connection: ServerConnection, router: any HTTP2RequestRouter, settings: HTTP2Settings) throws {
+        self.connection = connection
+        self.router = router
+        self.settings = settings
+        var option: OpaquePointer?
+        nghttp2_option_new(&option)
+        defer { nghttp2_option_del(option) }
+        // Backpressure: windows reopen only as the application consumes what it read.
+        nghttp2_option_set_no_auto_window_update(option, 1)
+        var raw: OpaquePointer?
+        // The session's user data is set below, once `self` is fully initialized.
+        guard nghttp2_session_server_new2(&raw, HTTP2ServerCallbacks.shared.callbacks, nil, option) == 0, let raw else {
+            throw SocketError(call: "nghttp2_session_server_new2", errno: 12)
+        }
+        session = raw
+        nghttp2_session_set_user_data(session, Unmanaged.passUnretained(self).toOpaque())
+        var entries = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: settings.maxConcurrentStreams),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: settings.initialWindowSize),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: settings.maxHeaderListSize),
+        ]
+        nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
+        nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, settings.connectionWindowSize)
+        scheduleTimer()
+    }
+
+    deinit { nghttp2_session_del(session) }
+
+    // MARK: ConnectionCodec
+
+    func receive(_ bytes: UnsafeRawBufferPointer) throws {
+        lastActivity = MonotonicTime.now()
+        let rc = nghttp2_session_mem_recv(session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
+        if rc < 0 { throw HTTP2Error(operation: "receive", code: Int32(rc)) }
+    }
+
+    func produceOutput(into buffer: inout OutboundBuffer) throws {
+        while buffer.pendingCount < 256 << 10 {
+            var data: UnsafePointer<UInt8>?
+            let n = nghttp2_session_mem_send(session, &data)
+            if n < 0 { throw HTTP2Error(operation: "send", code: Int32(n)) }
+            if n == 0 { return }
+            buffer.append(UnsafeRawBufferPointer(start: data, count: n))
+        }
+    }
+
+    var hasMoreOutput: Bool { nghttp2_session_want_write(session) != 0 }
+
+    var wantsClose: Bool {
+        failed || (nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0)
+    }
+
+    var isIdle: Bool { streams.isEmpty }
+
+    func beginGracefulShutdown() {
+        guard !draining else { return }
+        draining = true
+        nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue),
+                              nghttp2_session_get_last_proc_stream_id(session), UInt32(NGHTTP2_NO_ERROR.rawValue), nil, 0)
+        // nghttp2 stops wanting to read once GOAWAY is out and no stream remains open.
+        connection.scheduleFlush()
+    }
+
+    func connectionClosed() {
+        if let timer { connection.loop.cancelTimer(timer) }
+        timer = nil
+        let open = streams
+        streams.removeAll()
+        for stream in open.values where !stream.isClosed {
+            stream.isClosed = true
+            stream.handler?.streamClosed(errorCode: UInt32(NGHTTP2_CANCEL.rawValue))
+            stream.handler = nil
+        }
+    }
+
+    // MARK: keepalive and idle
+
+    private func scheduleTimer() {
+        var period = Duration.seconds(3600)
+        if let keepalive = settings.keepaliveInterval { period = min(period, keepalive) }
+        if let idle = settings.idleTimeout { period = min(period, idle) }
+        period = min(period, settings.keepaliveTimeout)
+        timer = connection.loop.scheduleTimer(after: period) { [unowned self] in
+            self.timer = nil
+            self.checkTimers()
+            if !self.connection.isClosed { self.scheduleTimer() }
+        }
+    }
+
+    private func checkTimers() {
+        let now = MonotonicTime.now()
+        if let sent = pingSentAt, now - sent > settings.keepaliveTimeout.nanoseconds {
+            connection.close()  // the peer stopped answering
+            return
+        }
+        if pingSentAt == nil, let keepalive = settings.keepaliveInterval, now - lastActivity >= keepalive.nanoseconds {
+            pingSentAt = now
+            nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
+            connection.scheduleFlush()
+        }
+        if let idle = settings.idleTimeout, let since = idleSince, now - since >= idle.nanoseconds {
+            beginGracefulShutdown()
+        }
+    }
+
+    // MARK: stream operations (called by HTTP2ServerStream)
+
+    func submitResponse(_ stream: HTTP2ServerStream, headers: HTTP2HeaderBlock, withBody: Bool) {
+        let rc: Int32 = headers.withNVs { nvs, count in
+            if withBody {
+                var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: http2ReadResponseData)
+                return nghttp2_submit_response(session, stream.id, nvs, count, &provider)
+            }
+            return nghttp2_submit_response(session, stream.id, nvs, count, nil)
+        }
+        if rc != 0 { nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, UInt32(NGHTTP2_INTERNAL_ERROR.rawValue)) }
+        connection.scheduleFlush()
+    }
+
+    func resumeIfDeferred(_ stream: HTTP2ServerStream) {
+        if stream.dataDeferred {
+            stream.dataDeferred = false
+            nghttp2_session_resume_data(session, stream.id)
+        }
+        connection.scheduleFlush()
+    }
+
+    func consume(_ stream: HTTP2ServerStream, _ count: Int) {
+        nghttp2_session_consume(session, stream.id, count)
+        connection.scheduleFlush()
+    }
+
+    func reset(_ stream: HTTP2ServerStream, errorCode: UInt32) {
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, errorCode)
+        connection.scheduleFlush()
+    }
+
+    // MARK: callbacks from nghttp2 (during receive / produceOutput)
+
+    fileprivate func beginHeaders(streamID: Int32) {
+        streams[streamID] = HTTP2ServerStream(
+            id: streamID, session: self, loop: connection.loop, peer: connection.peerDescription,
+            peerCertificateSubject: connection.peerCertificateSubject)
+        idleSince = nil
+    }
+
+    fileprivate func header(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
+        guard let stream = streams[streamID], stream.handler == nil else { return }  // trailers ignored
+        let valueString = String(decoding: value, as: UTF8.self)
+        if name.first == UInt8(ascii: ":") {
+            switch name.count {
+            case 5 where name.elementsEqual(":path".utf8): stream.head.path = valueString
+            case 7 where name.elementsEqual(":method".utf8): stream.head.method = valueString
+            case 7 where name.elementsEqual(":scheme".utf8): stream.head.scheme = valueString
+            case 10 where name.elementsEqual(":authority".utf8): stream.head.authority = valueString
+            default: break
+            }
+        } else {
+            stream.head.fields.append((String(decoding: name, as: UTF8.self), valueString))
+        }
+    }
+
+    fileprivate func requestHeadersComplete(streamID: Int32, endStream: Bool) {
+        guard let stream = streams[streamID] else { return }
+        if stream.handler == nil {
+            stream.handler = router.openStream(stream, head: stream.head)
+            stream.head.fields = []
+        }
+        if endStream { receivedEnd(stream) }
+    }
+
+    fileprivate func dataChunk(streamID: Int32, bytes: UnsafeRawBufferPointer) {
+        guard let stream = streams[streamID], let handler = stream.handler else {
+            // Nobody will consume these: return them to the connection window at once.
+            nghttp2_session_consume_connection(session, bytes.count)
+            return
+        }
+        stream.unconsumed += bytes.count
+        handler.streamReceivedData(bytes)
+    }
+
+    fileprivate func dataEnded(streamID: Int32) {
+        guard let stream = streams[streamID] else { return }
+        receivedEnd(stream)
+    }
+
+    private func receivedEnd(_ stream: HTTP2ServerStream) {
+        guard !stream.receivedEnd else { return }
+        stream.receivedEnd = true
+        stream.handler?.streamReceivedEnd()
+    }
+
+    fileprivate func pingAcknowledged() { pingSentAt = nil }
+
+    fileprivate func streamClosed(streamID: Int32, errorCode: UInt32) {
+        guard let stream = streams.removeValue(forKey: streamID) else { return }
+        if stream.unconsumed > 0 {
+            nghttp2_session_consume_connection(session, stream.unconsumed)
+            stream.unconsumed = 0
+        }
+        stream.isClosed = true
+        stream.onOutboundDrained = nil
+        stream.handler?.streamClosed(errorCode: errorCode)
+        stream.handler = nil
+        if streams.isEmpty { idleSince = MonotonicTime.now() }
+    }
+
+    /// After our END_STREAM went out: if the client has not finished sending, tell it to stop
+    /// with RST_STREAM(NO_ERROR) (gRPC's rule for trailers that precede the request's end).
+    fileprivate func sentEndStream(streamID: Int32) {
+        guard let stream = streams[streamID], !stream.receivedEnd else { return }
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, UInt32(NGHTTP2_NO_ERROR.rawValue))
+    }
+
+    /// Copies queued response bytes into nghttp2's frame buffer; defers when empty, and ends
+    /// with trailers (or END_STREAM) once everything is out.
+    fileprivate func readResponseData(streamID: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int,
+                                      flags: UnsafeMutablePointer<UInt32>) -> Int {
+        guard let stream = streams[streamID] else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+        let available = stream.outbound.count - stream.outboundOffset
+        let n = min(available, length)
+        if n > 0 {
+            stream.outbound.withUnsafeBufferPointer { source in
+                buffer.update(from: source.baseAddress! + stream.outboundOffset, count: n)
+            }
+            stream.outboundOffset += n
+        }
+        if stream.outboundOffset == stream.outbound.count {
+            stream.outbound.removeAll(keepingCapacity: stream.outbound.capacity <= 64 << 10)
+            stream.outboundOffset = 0
+            if let trailers = stream.pendingTrailers {
+                stream.pendingTrailers = nil
+                stream.endAfterData = true
+                flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
+                let rc = trailers.withNVs { nghttp2_submit_trailer(session, streamID, $0, $1) }
+                if rc != 0 { return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
+            } else if stream.endAfterData {
+                flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+            } else {
+                if let drained = stream.onOutboundDrained { connection.loop.executeInLoop(drained) }
+                if n == 0 {
+                    stream.dataDeferred = true
+                    return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+                }
+            }
+        }
+        return n
+    }
+}
+
+/// An nghttp2 call failed.
+public struct HTTP2Error: Error, Sendable, CustomStringConvertible {
+    public var operation: String
+    public var code: Int32
+    public var description: String {
+        "HTTP/2 \(operation) failed: \(String(cString: nghttp2_strerror(code))) (\(code))"
+    }
+}
+
+/// The callback table, built once; nghttp2 copies it into each session.
+final class HTTP2ServerCallbacks: @unchecked Sendable {
+    static let shared = HTTP2ServerCallbacks()
+    let callbacks: OpaquePointer
+
+    private init() {
+        var raw: OpaquePointer?
+        precondition(nghttp2_session_callbacks_new(&raw) == 0, "nghttp2_session_callbacks_new")
+        callbacks = raw!
+        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, http2OnBeginHeaders)
+        nghttp2_session_callbacks_set_on_header_callback(callbacks, http2OnHeader)
+        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, http2OnFrameRecv)
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, http2OnDataChunk)
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, http2OnStreamClose)
+        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, http2OnFrameSend)
+    }
+}
+
+@inline(__always)
+private func serverSession(_ userData: UnsafeMutableRawPointer?) -> HTTP2ServerSession {
+    Unmanaged<HTTP2ServerSession>.fromOpaque(userData!).takeUnretainedValue()
+}
+
+private func http2OnBeginHeaders(_: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ userData: UnsafeMutableRawPointer?) -> Int32 {
+    let frame = frame!.pointee
+    if frame.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) && frame.headers.cat == NGHTTP2_HCAT_REQUEST {
+        serverSession(userData).beginHeaders(streamID: frame.hd.stream_id)
+    }
+    return 0
+}
+
+private func http2OnHeader(
+    _: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ name: UnsafePointer<UInt8>?, _ nameLength: Int,
+    _ value: UnsafePointer<UInt8>?, _ valueLength: Int, _: UInt8, _ userData: UnsafeMutableRawPointer?
+) -> Int32 {
+    let frame = frame!.pointee
+    guard frame.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
+    serverSession(userData).header(
+        streamID: frame.hd.stream_id,
+        name: UnsafeBufferPointer(start: name, count: nameLength),
+        value: UnsafeBufferPointer(start: value, count: valueLength))
+    return 0
+}
+
+private func http2OnFrameRecv(_: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ userData: UnsafeMutableRawPointer?) -> Int32 {
+    let frame = frame!.pointee
+    let session = serverSession(userData)
+    let endStream = frame.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+    switch UInt32(frame.hd.type) {
+    case NGHTTP2_HEADERS.rawValue:
+        session.requestHeadersComplete(streamID: frame.hd.stream_id, endStream: endStream)
+    case NGHTTP2_DATA.rawValue:
+        if endStream { session.dataEnded(streamID: frame.hd.stream_id) }
+    case NGHTTP2_PING.rawValue:
+        if frame.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 { session.pingAcknowledged() }
+    default:
+        break
+    }
+    return 0
+}
+
+private func http2OnDataChunk(
+    _: OpaquePointer?, _: UInt8, _ streamID: Int32, _ data: UnsafePointer<UInt8>?, _ length: Int, _ userData: UnsafeMutableRawPointer?
+) -> Int32 {
+    serverSession(userData).dataChunk(streamID: streamID, bytes: UnsafeRawBufferPointer(start: data, count: length))
+    return 0
+}
+
+private func http2OnStreamClose(_: OpaquePointer?, _ streamID: Int32, _ errorCode: UInt32, _ userData: UnsafeMutableRawPointer?) -> Int32 {
+    serverSession(userData).streamClosed(streamID: streamID, errorCode: errorCode)
+    return 0
+}
+
+private func http2OnFrameSend(_: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ userData: UnsafeMutableRawPointer?) -> Int32 {
+    let frame = frame!.pointee
+    let type = UInt32(frame.hd.type)
+    if (type == NGHTTP2_HEADERS.rawValue || type == NGHTTP2_DATA.rawValue)
+        && frame.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 {
+        serverSession(userData).sentEndStream(streamID: frame.hd.stream_id)
+    }
+    return 0
+}
+
+private func http2ReadResponseData(
+    _: OpaquePointer?, _ streamID: Int32, _ buffer: UnsafeMutablePointer<UInt8>?, _ length: Int,
+    _ flags: UnsafeMutablePointer<UInt32>?, _: UnsafeMutablePointer<nghttp2_data_source>?, _ userData: UnsafeMutableRawPointer?
+) -> Int {
+    serverSession(userData).readResponseData(streamID: streamID, into: buffer!, length: length, flags: flags!)
+}

@@ -1,0 +1,169 @@
+import Logging
+
+/// One accepted connection on one loop: TLS handshake, HTTP/2-preface sniffing, then a codec.
+/// Reads feed the codec; output is flushed once per loop tick.
+final class ServerConnection: EventLoopIOHandler, EventLoopFlushable {
+    let loop: EventLoop
+    let stream: ByteStream
+    let peerDescription: String
+    private(set) var peerCertificateSubject: String?
+    private unowned let owner: ServerLoopState
+    private var codec: (any ConnectionCodec)?
+    private var handshaking: Bool
+    private var sniffed: [UInt8] = []
+    private var outbound = OutboundBuffer()
+    private var flushScheduled = false
+    private var writeArmed = false
+    private(set) var isClosed = false
+    private var shutdownRequested = false
+
+    static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+
+    init(loop: EventLoop, stream: ByteStream, peer: SocketAddress, owner: ServerLoopState) {
+        self.loop = loop
+        self.stream = stream
+        self.peerDescription = peer.description
+        self.owner = owner
+        self.handshaking = stream.tls != nil
+    }
+
+    var isIdle: Bool { codec?.isIdle ?? true }
+
+    func start() throws {
+        try loop.register(stream.socket.fd, events: .readable, handler: self)
+        if handshaking { continueHandshake() }
+    }
+
+    // MARK: I/O
+
+    func handleIO(readable: Bool, writable: Bool, hangup: Bool) {
+        if isClosed { return }
+        if handshaking {
+            continueHandshake()
+            return
+        }
+        if writable { scheduleFlush() }
+        if readable { readAvailable() }
+    }
+
+    private func continueHandshake() {
+        do {
+            switch try stream.tls!.handshake() {
+            case .complete:
+                handshaking = false
+                peerCertificateSubject = stream.tls!.peerCertificateSubject
+                setWriteInterest(false)
+                readAvailable()  // the client may have sent data along with its Finished
+            case .wantRead:
+                setWriteInterest(false)
+            case .wantWrite:
+                setWriteInterest(true)
+            }
+        } catch {
+            owner.logger.debug("TLS handshake failed", metadata: ["peer": "\(peerDescription)", "error": "\(error)"])
+            close()
+        }
+    }
+
+    private func readAvailable() {
+        let buffer = owner.readBuffer
+        do {
+            while !isClosed {
+                switch try stream.read(into: buffer) {
+                case .bytes(let n):
+                    try deliver(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                    if stream.tls == nil && n < buffer.count { scheduleFlush(); return }
+                case .wouldBlock(let wantsWrite):
+                    if wantsWrite { setWriteInterest(true) }
+                    scheduleFlush()
+                    return
+                case .eof:
+                    close()
+                    return
+                }
+            }
+        } catch {
+            owner.logger.debug("connection failed", metadata: ["peer": "\(peerDescription)", "error": "\(error)"])
+            // Try to get a GOAWAY or error response out before closing.
+            flushAtTickEnd()
+            close()
+        }
+    }
+
+    private func deliver(_ bytes: UnsafeRawBufferPointer) throws {
+        if let codec {
+            try codec.receive(bytes)
+            return
+        }
+        // Sniff: the HTTP/2 client preface selects HTTP/2, anything else is HTTP/1.1.
+        sniffed.append(contentsOf: bytes)
+        let preface = Self.preface
+        let compared = min(sniffed.count, preface.count)
+        if sniffed[0..<compared].elementsEqual(preface[0..<compared]) {
+            if compared < preface.count { return }
+            codec = try HTTP2ServerSession(connection: self, router: owner.server.router, settings: owner.server.configuration.http2)
+        } else {
+            codec = HTTP1ServerConnection(connection: self, handler: owner.server.http1Handler, limits: owner.server.configuration.http1)
+        }
+        let buffered = sniffed
+        sniffed = []
+        if shutdownRequested { codec!.beginGracefulShutdown() }
+        try buffered.withUnsafeBytes { try codec!.receive($0) }
+    }
+
+    // MARK: output
+
+    func scheduleFlush() {
+        guard !flushScheduled, !isClosed else { return }
+        flushScheduled = true
+        loop.flushAtTickEnd(self)
+    }
+
+    func flushAtTickEnd() {
+        flushScheduled = false
+        guard !isClosed, !handshaking else { return }
+        do {
+            while true {
+                if let codec { try codec.produceOutput(into: &outbound) }
+                if outbound.isEmpty { break }
+                if try !outbound.flush(to: stream) {
+                    setWriteInterest(true)
+                    return
+                }
+                if !(codec?.hasMoreOutput ?? false) { break }
+            }
+            setWriteInterest(false)
+            if let codec, codec.wantsClose { close() }
+        } catch {
+            owner.logger.debug("write failed", metadata: ["peer": "\(peerDescription)", "error": "\(error)"])
+            close()
+        }
+    }
+
+    private func setWriteInterest(_ on: Bool) {
+        guard on != writeArmed, !isClosed else { return }
+        writeArmed = on
+        try? loop.modify(stream.socket.fd, events: on ? [.readable, .writable] : .readable)
+    }
+
+    // MARK: lifecycle
+
+    func beginGracefulShutdown() {
+        shutdownRequested = true
+        if let codec {
+            codec.beginGracefulShutdown()
+        } else {
+            close()  // not yet speaking a protocol: nothing to drain
+        }
+    }
+
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        loop.deregister(stream.socket.fd)
+        stream.close()
+        codec?.connectionClosed()
+        codec = nil
+        owner.connectionClosed(self)
+    }
+}

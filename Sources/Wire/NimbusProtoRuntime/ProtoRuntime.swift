@@ -1,0 +1,112 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import CProtobufC
+import NimbusRPCCore
+
+/// Conversions between protobuf-c field values and Swift values, used by generated code.
+public enum ProtoRuntime {
+    /// Packs a protobuf-c message struct (any generated struct starts with its
+    /// `ProtobufCMessage base`).
+    public static func pack<T>(_ message: UnsafeMutablePointer<T>) -> [UInt8] {
+        message.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { base in
+            let size = protobuf_c_message_get_packed_size(base)
+            guard size > 0 else { return [] }
+            return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+                count = protobuf_c_message_pack(base, buffer.baseAddress)
+                precondition(count == size, "protobuf-c packed \(count) bytes, expected \(size)")
+            }
+        }
+    }
+
+    /// A decoded string; proto3 strings must be valid UTF-8, anything else is malformed.
+    public static func string(_ p: UnsafePointer<CChar>?, in messageName: String) throws(ProtoDecodingError) -> String {
+        guard let p, p.pointee != 0 else { return "" }
+        guard let s = String(validatingCString: p) else { throw ProtoDecodingError(messageName: messageName) }
+        return s
+    }
+
+    public static func data(_ binary: ProtobufCBinaryData) -> Data {
+        guard binary.len > 0, let p = binary.data else { return Data() }
+        return Data(bytes: p, count: binary.len)
+    }
+
+    /// The `count` values at `p` (protobuf-c's `n_x` / `x` pairs).
+    public static func array<T>(_ p: UnsafeMutablePointer<T>?, _ count: Int) -> UnsafeBufferPointer<T> {
+        guard let p, count > 0 else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: p, count: count)
+    }
+
+    public static func unwrap<T>(_ p: UnsafeMutablePointer<T>?, in messageName: String) throws(ProtoDecodingError) -> UnsafeMutablePointer<T> {
+        guard let p else { throw ProtoDecodingError(messageName: messageName) }
+        return p
+    }
+
+    /// `google.protobuf.Timestamp` parts of a date (nanoseconds rounded, normalized to 0..<1e9).
+    public static func timestamp(_ date: Date) -> (seconds: Int64, nanos: Int32) {
+        let interval = date.timeIntervalSince1970
+        var seconds = interval.rounded(.down)
+        var nanos = ((interval - seconds) * 1_000_000_000).rounded()
+        if nanos >= 1_000_000_000 { seconds += 1; nanos -= 1_000_000_000 }
+        return (Int64(seconds), Int32(nanos))
+    }
+
+    public static func date(seconds: Int64, nanos: Int32) -> Date {
+        Date(timeIntervalSince1970: Double(seconds) + Double(nanos) / 1_000_000_000)
+    }
+
+    /// Map keys in a fixed order so that encoding a dictionary is deterministic.
+    public static func sortedKeys<K: Comparable, V>(_ map: [K: V]) -> [(key: K, value: V)] {
+        map.sorted { $0.key < $1.key }
+    }
+
+    public static func sortedKeys<V>(_ map: [Bool: V]) -> [(key: Bool, value: V)] {
+        map.sorted { !$0.key && $1.key }
+    }
+}
+
+extension ProtoRuntime {
+    /// Decodes base64 text (whitespace ignored), as generated code embeds descriptors.
+    public static func bytes(base64 text: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count * 3 / 4)
+        var buffer: UInt32 = 0
+        var bits = 0
+        for c in text.utf8 {
+            let v: UInt32
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = UInt32(c - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = UInt32(c - UInt8(ascii: "a") + 26)
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt32(c - UInt8(ascii: "0") + 52)
+            case UInt8(ascii: "+"): v = 62
+            case UInt8(ascii: "/"): v = 63
+            default: continue  // padding, whitespace
+            }
+            buffer = (buffer << 6) | v
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8((buffer >> UInt32(bits)) & 0xFF))
+            }
+        }
+        return out
+    }
+}
+
+extension ProtoRuntime {
+    /// Unpacks `bytes` as the message `descriptor` describes, lets `read` convert the protobuf-c
+    /// struct, then frees it. Malformed bytes throw `ProtoDecodingError`.
+    public static func unpack<C, R>(
+        _ bytes: [UInt8], descriptor: UnsafePointer<ProtobufCMessageDescriptor>, as type: C.Type,
+        messageName: String, _ read: (UnsafePointer<C>) throws -> R
+    ) throws -> R {
+        let unpacked = bytes.withUnsafeBufferPointer {
+            protobuf_c_message_unpack(descriptor, nil, $0.count, $0.baseAddress)
+        }
+        guard let unpacked else { throw ProtoDecodingError(messageName: messageName) }
+        defer { protobuf_c_message_free_unpacked(unpacked, nil) }
+        return try read(UnsafeRawPointer(unpacked).assumingMemoryBound(to: C.self))
+    }
+}

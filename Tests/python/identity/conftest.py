@@ -1,0 +1,108 @@
+"""Fixtures for the identity interop suite: a throwaway PostgreSQL (initdb as the postgres
+user), the real nimbus-identity binary (bootstrap, then serve), and Python stubs generated
+from Protos/ with grpcio-tools."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+BIN = Path(os.environ.get("NIMBUS_BIN", ROOT / ".build" / "debug"))
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PRINCIPAL_KEY = "python-suite-principal-key-0123456789abcdef"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def as_postgres(args, **kw):
+    if os.geteuid() == 0:
+        args = ["runuser", "-u", "postgres", "--", *args]
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kw)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server of our own on a free loopback port; yields its URL."""
+    if os.environ.get("NIMBUS_TEST_DATABASE_URL"):
+        yield os.environ["NIMBUS_TEST_DATABASE_URL"]
+        return
+    base = Path(tempfile.mkdtemp(prefix="nimbus-identity-pg-"))
+    os.chmod(base, 0o777)
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+    data, port = base / "data", free_port()
+    as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"])
+    as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "-o",
+                 f"-p {port} -c listen_addresses=127.0.0.1 -k {base} -c fsync=off", "start"])
+    try:
+        yield f"postgres://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"])
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stubs(tmp_path_factory):
+    """Python modules generated from Protos/ (as any grpcio user would)."""
+    import grpc_tools
+    out = tmp_path_factory.mktemp("stubs")
+    include = Path(grpc_tools.__file__).parent / "_proto"
+    protos = [str(p.relative_to(ROOT / "Protos")) for p in (ROOT / "Protos").rglob("*.proto")
+              if p.parts[-4:-1] == ("nimbus", "identity", "v1") or "google/api" in str(p)]
+    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", f"-I{ROOT / 'Protos'}", f"-I{include}",
+                    f"--python_out={out}", f"--grpc_python_out={out}", *protos], check=True)
+    sys.path.insert(0, str(out))
+    from nimbus.identity.v1 import identity_pb2, identity_pb2_grpc
+    return identity_pb2, identity_pb2_grpc
+
+
+class IdentityServer:
+    def __init__(self, address, admin_key, admin_email, process):
+        self.address, self.admin_key, self.admin_email, self.process = address, admin_key, admin_email, process
+
+
+@pytest.fixture(scope="session")
+def identity(postgres, tmp_path_factory):
+    """Bootstraps the first admin with the real binary, then serves on a free port."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NIMBUS_")}
+    env.update({"NIMBUS_IDENTITY_DATABASE_URL": postgres, "NIMBUS_PRINCIPAL_KEY": PRINCIPAL_KEY,
+                "NIMBUS_LOG_FORMAT": "text", "NIMBUS_SCRYPT_TEST_PARAMETERS": "1"})
+    boot = subprocess.run([str(BIN / "nimbus-identity"), "bootstrap", "--email", "admin@example.com",
+                           "--password", "bootstrap-password-1", "--tenant", "acme"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert boot.returncode == 0, boot.stderr
+    match = re.search(r"nmb_[a-z0-9]{12}_[A-Za-z0-9_-]{43}", boot.stdout)
+    assert match, boot.stdout
+    address = f"127.0.0.1:{free_port()}"
+    log = open(tmp_path_factory.mktemp("identity") / "identity.log", "w")
+    process = subprocess.Popen([str(BIN / "nimbus-identity"), "serve", "--listen", address],
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    host, port = address.split(":")
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            socket.create_connection((host, int(port)), timeout=0.5).close()
+            break
+        except OSError:
+            assert process.poll() is None, f"nimbus-identity exited with {process.returncode}"
+            time.sleep(0.1)
+    else:
+        raise AssertionError("nimbus-identity did not start listening")
+    yield IdentityServer(address, match.group(0), "admin@example.com", process)
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
