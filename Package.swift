@@ -91,7 +91,7 @@ let package = Package(
         .executableTarget(name: "nimbus-storage", dependencies: ["NimbusStorage"], path: "Sources/Executables/nimbus-storage", swiftSettings: swiftSettings),
         .executableTarget(name: "nimbus-database", dependencies: ["NimbusDatabases"], path: "Sources/Executables/nimbus-database", swiftSettings: swiftSettings),
         .executableTarget(name: "nimbus-gateway", dependencies: ["NimbusGateway"], path: "Sources/Executables/nimbus-gateway", swiftSettings: swiftSettings),
-        .executableTarget(name: "nimbus", dependencies: ["NimbusProto", "NimbusGRPC", "NimbusPlatform", argumentParser],
+        .executableTarget(name: "nimbus", dependencies: ["NimbusProto", "NimbusGRPC", "NimbusPlatform", "NimbusGateway", argumentParser],
                           path: "Sources/Executables/nimbus", swiftSettings: swiftSettings),
 
         // ── test support and tests (mirroring Sources/) ──
