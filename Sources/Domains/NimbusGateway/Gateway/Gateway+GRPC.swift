@@ -51,6 +51,7 @@ extension Gateway {
         do {
             let (options, _, _) = try await prepare(method, context: context)
             let response = try await upstream(for: method.service).unary(method, request: request, options: options)
+            didForward(method)
             for (key, value) in response.initialMetadata where key != "x-request-id" { context.addResponseHeader(key, value: value) }
             for (key, value) in response.trailingMetadata { context.addTrailer(key, value: value) }
             return response.message
@@ -72,6 +73,7 @@ extension Gateway {
             }, responses: { stream in
                 for try await message in stream { try await responses.write(message) }
             })
+            didForward(method)
         } catch {
             code = RPCError(mapping: error).code
             throw error

@@ -100,6 +100,7 @@ extension Gateway {
                 body = JSONWriter.serialize(.array(messages))
             } else {
                 let response = try await transport.unary(route.rpcMethod, request: message, options: options)
+                didForward(route.rpcMethod)
                 body = try rest.responseBody(for: route, response: response.message)
             }
         } catch let error as RPCError {

@@ -34,6 +34,8 @@ public final class Gateway: Sendable {
     let rest: RESTTranscoder
     let upstreams: [String: any RPCClientTransport]
     let authenticator: any CallerAuthenticator
+    /// The cache inside `authenticator`, when there is one, to clear after identity changes.
+    let authCache: CachingAuthenticator?
     let limits: GatewayRateLimits
     let logger: Logger
     let metrics = GatewayMetrics()
@@ -50,6 +52,7 @@ public final class Gateway: Sendable {
         self.descriptors = descriptors
         self.upstreams = upstreams
         self.authenticator = authenticator
+        authCache = authenticator as? CachingAuthenticator
         self.limits = limits
         self.logger = logger
         let exposed = Set(upstreams.keys)
@@ -116,6 +119,12 @@ public final class Gateway: Sendable {
         metadata.add("retry-after", String(decision.retryAfterSeconds))
         return RPCError(.resourceExhausted, "rate limit exceeded for this \(scope); retry after \(decision.retryAfterSeconds)s",
                         metadata: metadata)
+    }
+
+    /// Called after an upstream call succeeded: identity changes clear the auth cache before
+    /// the response leaves, so they are effective on the caller's next request.
+    func didForward(_ method: MethodDescriptor) {
+        if let authCache, CachingAuthenticator.invalidates(method) { authCache.invalidateAll() }
     }
 
     func upstream(for service: String) throws -> any RPCClientTransport {

@@ -10,6 +10,7 @@ import NimbusPlatform
 /// | `NIMBUS_GATEWAY_REST_TIMEOUT_MS` | deadline of a REST call upstream (30000) |
 /// | `NIMBUS_GATEWAY_CORS_ORIGINS` | comma-separated allowed origins; empty turns CORS off (empty) |
 /// | `NIMBUS_GATEWAY_EMIT_DEFAULTS` | print unpopulated fields in REST responses (false) |
+/// | `NIMBUS_GATEWAY_AUTH_CACHE_MS` | cache successful authentications this long (0: off, at most 30000; see `CachingAuthenticator`) |
 public struct GatewaySettings: Sendable, Equatable {
     public var keyRate: Double
     public var keyBurst: Double
@@ -19,6 +20,7 @@ public struct GatewaySettings: Sendable, Equatable {
     public var restTimeoutMilliseconds: Int
     public var corsOrigins: [String]
     public var emitDefaults: Bool
+    public var authCacheMilliseconds: Int
 
     public static func resolve(_ source: ConfigSource) throws -> GatewaySettings {
         func number(_ variable: String, _ defaultValue: Double, _ range: ClosedRange<Double>) throws -> Double {
@@ -40,7 +42,9 @@ public struct GatewaySettings: Sendable, Equatable {
             corsOrigins: source.string(flag: nil, env: "NIMBUS_GATEWAY_CORS_ORIGINS", default: "")
                 .split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty },
             emitDefaults: try source.bool(flag: nil, env: "NIMBUS_GATEWAY_EMIT_DEFAULTS", default: false,
-                                          setting: "NIMBUS_GATEWAY_EMIT_DEFAULTS"))
+                                          setting: "NIMBUS_GATEWAY_EMIT_DEFAULTS"),
+            authCacheMilliseconds: try source.int(flag: nil, env: "NIMBUS_GATEWAY_AUTH_CACHE_MS", default: 0,
+                                                  range: 0...30_000, setting: "NIMBUS_GATEWAY_AUTH_CACHE_MS"))
         for origin in settings.corsOrigins where origin != "*" && !(origin.hasPrefix("http://") || origin.hasPrefix("https://")) {
             throw ConfigError(setting: "NIMBUS_GATEWAY_CORS_ORIGINS", problem: "'\(origin)' is not an origin like https://app.example.com")
         }
@@ -51,6 +55,11 @@ public struct GatewaySettings: Sendable, Equatable {
         GatewayRateLimits(
             perKey: keyRate > 0 ? .init(capacity: keyBurst, refillPerSecond: keyRate) : nil,
             perIP: ipRate > 0 ? .init(capacity: ipBurst, refillPerSecond: ipRate) : nil)
+    }
+
+    /// Identity's authenticator, behind the cache when one is configured.
+    public func authenticator(_ identity: any CallerAuthenticator) -> any CallerAuthenticator {
+        authCacheMilliseconds > 0 ? CachingAuthenticator(upstream: identity, ttl: .milliseconds(authCacheMilliseconds)) : identity
     }
 
     public var configuration: Gateway.Configuration {
