@@ -16,6 +16,7 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
     let context: ServerContext
     let loop: EventLoop
     private let started: ContinuousClock.Instant
+    // Loop-confined state: runtime exclusivity checks are off for it (they cost ~4% of a call).
     @exclusivity(unchecked) private var deframer: GRPCMessageDeframer
     @exclusivity(unchecked) private var messages: [[UInt8]] = []
     @exclusivity(unchecked) private var messagesHead = 0
