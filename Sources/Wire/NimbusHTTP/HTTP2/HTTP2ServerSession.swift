@@ -35,6 +35,8 @@ final class HTTP2ServerSession: ConnectionCodec {
     @exclusivity(unchecked) private var pingSentAt: UInt64?
     @exclusivity(unchecked) private var idleSince: UInt64? = MonotonicTime.now()
     @exclusivity(unchecked) private var timer: EventLoopTimer?
+    /// The connection is gone (`connection` must not be touched any more).
+    @exclusivity(unchecked) private var closed = false
 
     init(connection: ServerConnection, router: any HTTP2RequestRouter, settings: HTTP2Settings) throws {
         self.connection = connection
@@ -100,6 +102,7 @@ final class HTTP2ServerSession: ConnectionCodec {
     }
 
     func connectionClosed() {
+        closed = true
         if let timer { connection.loop.cancelTimer(timer) }
         timer = nil
         let open = streams
@@ -119,9 +122,11 @@ final class HTTP2ServerSession: ConnectionCodec {
         if let idle = settings.idleTimeout { period = min(period, idle) }
         period = min(period, settings.keepaliveTimeout)
         timer = connection.loop.scheduleTimer(after: period) { [unowned self] in
-            self.timer = nil
-            self.checkTimers()
-            if !self.connection.isClosed { self.scheduleTimer() }
+            // Alive here (closing cancels the timer); keep it so while `checkTimers` may close.
+            let session = self
+            session.timer = nil
+            session.checkTimers()
+            if !session.closed { session.scheduleTimer() }
         }
     }
 
