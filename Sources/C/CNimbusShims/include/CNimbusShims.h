@@ -11,3 +11,5 @@ int CNimbusShims_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flag
 // OpenSSL's SSL_CTX_set_* helpers that are macros over SSL_CTX_ctrl.
 long CNimbusShims_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version);
 long CNimbusShims_SSL_set_tlsext_host_name(SSL *ssl, const char *name);
+
+#include "CNimbusShims_Crypto.h"

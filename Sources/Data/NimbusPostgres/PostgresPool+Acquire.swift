@@ -1,0 +1,168 @@
+import CoreMetrics
+import Synchronization
+import Logging
+
+extension PostgresPool {
+    private enum AcquireStep {
+        case use(PostgresSession)
+        case connect(id: Int)
+        case wait
+        case fail(PostgresError)
+    }
+
+    func acquire() async throws -> PostgresSession {
+        if Task.isCancelled { throw CancellationError() }
+        var expired: [PostgresSession] = []
+        let step = state.withLock { s -> AcquireStep in
+            if s.closed { return .fail(PostgresError(kind: .poolClosed, message: "the pool \(name) is closed")) }
+            while let session = s.idle.popLast() {
+                if isExpired(session, now: .now) {
+                    s.open -= 1
+                    s.discarded += 1
+                    expired.append(session)
+                    continue
+                }
+                s.checkedOut += 1
+                return .use(session)
+            }
+            if s.open < configuration.maxConnections {
+                s.open += 1
+                s.checkedOut += 1
+                s.nextID += 1
+                return .connect(id: s.nextID)
+            }
+            return .wait
+        }
+        for session in expired { session.close() }
+        switch step {
+        case .use(let session):
+            session.markCheckedOut()
+            return session
+        case .connect(let id):
+            do {
+                return try await PostgresSession.connect(id: id, configuration: configuration)
+            } catch {
+                state.withLock { s in s.open -= 1; s.checkedOut -= 1; s.connectFailures += 1 }
+                metrics.connectFailures.increment()
+                connectForWaitersIfPossible()
+                throw error
+            }
+        case .wait:
+            return try await waitForConnection()
+        case .fail(let error):
+            throw error
+        }
+    }
+
+    private func waitForConnection() async throws -> PostgresSession {
+        let id = state.withLock { s -> Int in s.nextID += 1; return s.nextID }
+        let timeout = configuration.acquireTimeout
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            if !Task.isCancelled { self?.failWaiter(id: id, timedOut: true) }
+        }
+        defer { timer.cancel() }
+        let session = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PostgresSession, any Error>) in
+                var immediate: PostgresSession?
+                var closed = false
+                state.withLock { s in
+                    if s.closed { closed = true; return }
+                    // A connection may have come back between the first look and now.
+                    if let session = s.idle.popLast() {
+                        s.checkedOut += 1
+                        immediate = session
+                        return
+                    }
+                    s.waiters.append(Waiter(id: id, continuation: continuation, enqueued: .now))
+                }
+                if let immediate { continuation.resume(returning: immediate) }
+                else if closed { continuation.resume(throwing: PostgresError(kind: .poolClosed, message: "the pool \(name) is closed")) }
+            }
+        } onCancel: {
+            failWaiter(id: id, timedOut: false)
+        }
+        session.markCheckedOut()
+        return session
+    }
+
+    private func failWaiter(id: Int, timedOut: Bool) {
+        let waiter = state.withLock { s -> Waiter? in
+            guard let index = s.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            if timedOut { s.timeouts += 1 }
+            return s.waiters.remove(at: index)
+        }
+        guard let waiter else { return }
+        if timedOut {
+            metrics.acquireTimeouts.increment()
+            let stats = statistics
+            waiter.continuation.resume(throwing: PostgresError(
+                kind: .poolTimeout,
+                message: "no connection free in pool \(name) after \(configuration.acquireTimeout) "
+                    + "(\(stats.inUse) of \(configuration.maxConnections) in use, \(stats.waiting) waiting)"))
+        } else {
+            waiter.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Returns a borrowed connection: handed to the longest waiter, kept idle, or closed when
+    /// broken, cancelled mid-statement, past its lifetime, or the pool is closed.
+    func release(_ session: PostgresSession) {
+        let now = ContinuousClock.now
+        let discard = session.mustDiscard || now - session.createdAt >= configuration.maxLifetime
+        var handTo: Waiter?
+        var close = false
+        state.withLock { s in
+            s.checkedOut -= 1
+            if discard || s.closed {
+                s.open -= 1
+                s.discarded += 1
+                close = true
+                return
+            }
+            if !s.waiters.isEmpty {
+                handTo = s.waiters.removeFirst()
+                s.checkedOut += 1
+                return
+            }
+            session.lastReleased = now
+            s.idle.append(session)
+        }
+        if let handTo {
+            metrics.recordWait(now - handTo.enqueued)
+            handTo.continuation.resume(returning: session)
+        }
+        if close {
+            if session.mustDiscard { logger.debug("discarding a broken or cancelled connection", metadata: ["db.pool": "\(name)"]) }
+            session.close()
+            connectForWaitersIfPossible()
+        }
+    }
+
+    /// After a connection was discarded or failed to open, waiters would otherwise sit until
+    /// their timeout although there is room: open one for the longest waiter.
+    func connectForWaitersIfPossible() {
+        let id = state.withLock { s -> Int? in
+            guard !s.closed, !s.waiters.isEmpty, s.open < configuration.maxConnections else { return nil }
+            s.open += 1
+            s.nextID += 1
+            return s.nextID
+        }
+        guard let id else { return }
+        Task { [self] in
+            do {
+                let session = try await PostgresSession.connect(id: id, configuration: configuration)
+                state.withLock { $0.checkedOut += 1 }
+                release(session)
+            } catch {
+                state.withLock { s in s.open -= 1; s.connectFailures += 1 }
+                metrics.connectFailures.increment()
+                logger.warning("cannot open a PostgreSQL connection", metadata: ["db.pool": "\(name)", "error": "\(error)"])
+            }
+        }
+    }
+
+    func isExpired(_ session: PostgresSession, now: ContinuousClock.Instant) -> Bool {
+        now - session.createdAt >= configuration.maxLifetime || session.mustDiscard
+    }
+}

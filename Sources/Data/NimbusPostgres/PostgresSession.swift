@@ -1,0 +1,303 @@
+import CLibPQ
+import Foundation
+import Synchronization
+
+/// One libpq connection and the worker thread that alone touches it. The only call made from
+/// other threads is `cancel`, through libpq's thread-safe `PQcancel`.
+final class PostgresSession: @unchecked Sendable {
+    let id: Int
+    let createdAt: ContinuousClock.Instant
+    /// Pool bookkeeping, touched only under the pool's lock.
+    var lastReleased: ContinuousClock.Instant
+
+    private let worker: PostgresWorker
+    private let configuration: PostgresConfiguration
+    // Worker-thread state.
+    private var conn: OpaquePointer?
+    private var statements: [String: String] = [:]
+    private var statementOrder: [String] = []
+    private var statementCounter = 0
+
+    /// Cross-thread state: the cancel handle and whether a cancel was ever sent.
+    private struct Shared {
+        var cancelHandle: CancelHandle?
+        var running: CancelToken?
+        var poisoned = false
+        var broken = false
+        /// Set when a checkout begins; the first job then verifies the socket is still alive.
+        var verifyOnNextJob = false
+    }
+    private let shared = Mutex(Shared())
+
+    private init(id: Int, configuration: PostgresConfiguration) {
+        self.id = id
+        self.configuration = configuration
+        self.createdAt = .now
+        self.lastReleased = .now
+        self.worker = PostgresWorker(name: "nimbus-pg-\(id)")
+    }
+
+    /// Opens a connection on a new worker thread.
+    static func connect(id: Int, configuration: PostgresConfiguration) async throws -> PostgresSession {
+        let session = PostgresSession(id: id, configuration: configuration)
+        do {
+            try await session.onWorker(token: nil) { try $0.open() }
+        } catch {
+            session.worker.stop()
+            throw error
+        }
+        return session
+    }
+
+    /// True when the pool must not reuse this connection (cancel sent, socket dead).
+    var mustDiscard: Bool { shared.withLock { $0.poisoned || $0.broken } }
+
+    func markCheckedOut() {
+        shared.withLock { $0.verifyOnNextJob = true }
+    }
+
+    /// Closes the connection and ends the worker thread.
+    func close() {
+        worker.submit { [self] in
+            shared.withLock { s in
+                if let h = s.cancelHandle { PQfreeCancel(h.pointer); s.cancelHandle = nil }
+                s.broken = true
+            }
+            if let conn { PQfinish(conn) }
+            conn = nil
+        }
+        worker.stop()
+    }
+
+    // MARK: running work on the worker
+
+    /// Runs `body` on the worker thread; the calling task suspends, never blocks. Task
+    /// cancellation sends a cancel request to the server for the running statement.
+    func run<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        let token = CancelToken()
+        return try await withTaskCancellationHandler {
+            try await onWorker(token: token, body)
+        } onCancel: {
+            cancel(token)
+        }
+    }
+
+    private func onWorker<T: Sendable>(token: CancelToken?, _ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            worker.submit { [self] in
+                let (cancelled, verify) = shared.withLock { s -> (Bool, Bool) in
+                    guard let token else { return (false, false) }
+                    if token.isCancelled { return (true, false) }
+                    s.running = token
+                    defer { s.verifyOnNextJob = false }
+                    return (false, s.verifyOnNextJob)
+                }
+                if cancelled {
+                    continuation.resume(throwing: PostgresError(kind: .queryCanceled, sqlState: "57014", message: "cancelled before it was sent"))
+                    return
+                }
+                let result = Result { () throws -> T in
+                    if verify { try reviveIfDead() }
+                    return try body(self)
+                }
+                if token != nil { shared.withLock { $0.running = nil } }
+                continuation.resume(with: result)
+            }
+        }
+    }
+
+    private func cancel(_ token: CancelToken) {
+        shared.withLock { s in
+            token.isCancelled = true
+            guard s.running === token, let handle = s.cancelHandle else { return }
+            var buffer = [CChar](repeating: 0, count: 256)
+            _ = PQcancel(handle.pointer, &buffer, Int32(buffer.count))
+            // A late cancel could hit the next statement on this backend: never reuse it.
+            s.poisoned = true
+        }
+    }
+
+    // MARK: worker-thread operations
+
+    private func open() throws {
+        var keys = ["dbname", "fallback_application_name"]
+        var values = [configuration.dsn.raw, configuration.applicationName]
+        if !configuration.dsn.parameters.contains(where: { $0.key == "connect_timeout" }) {
+            keys.append("connect_timeout")
+            values.append(String(max(1, configuration.connectTimeout.components.seconds)))
+        }
+        let c = withCStringArray(keys) { k in withCStringArray(values) { v in PQconnectdbParams(k, v, 1) } }
+        conn = c
+        guard let c, PQstatus(c) == CONNECTION_OK else {
+            let message = c.map { Self.connectionMessage($0) } ?? "out of memory"
+            if let c { PQfinish(c) }
+            conn = nil
+            shared.withLock { $0.broken = true }
+            throw PostgresError(kind: .connectionFailure, message: "cannot connect to \(configuration.dsn): \(message)")
+        }
+        PQsetNoticeProcessor(c, { _, _ in }, nil)  // notices are not errors; keep stderr clean
+        var setup = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3"
+        if let timeout = configuration.statementTimeout {
+            setup += "; SET statement_timeout = \(timeout.nimbusMilliseconds)"
+        }
+        _ = try executeScript(setup)
+        statements = [:]
+        statementOrder = []
+        let handle = PQgetCancel(c).map(CancelHandle.init)
+        shared.withLock { s in
+            if let h = s.cancelHandle { PQfreeCancel(h.pointer) }
+            s.cancelHandle = handle
+            s.broken = false
+        }
+    }
+
+    /// A connection idle in the pool may have been closed by the server (restart, idle timeout).
+    /// The socket is then readable; if consuming shows it dead, reconnect once.
+    private func reviveIfDead() throws {
+        guard let c = conn else { return try open() }
+        if PQstatus(c) == CONNECTION_OK {
+            var fds = pollfd(fd: PQsocket(c), events: Int16(POLLIN), revents: 0)
+            let ready = poll(&fds, 1, 0)
+            if ready == 0 { return }
+            if PQconsumeInput(c) == 1, PQstatus(c) == CONNECTION_OK {
+                return  // only notifications or parameter status
+            }
+        }
+        PQfinish(c)
+        conn = nil
+        try open()
+    }
+
+    /// Prepared (cached per connection) or one-shot extended-protocol execution.
+    func execute(_ sql: String, _ binds: [any PostgresEncodable], prepared: Bool) throws -> PostgresResult {
+        guard let c = conn else { throw brokenError() }
+        let types = binds.map { type(of: $0).postgresType.rawValue }
+        let texts = binds.map { $0.postgresText() }
+        if !prepared || configuration.preparedStatementCacheSize == 0 {
+            let r = withCStringArray(texts) { values in
+                PQexecParams(c, sql, Int32(binds.count), types, values, nil, nil, 0)
+            }
+            return try check(r)
+        }
+        let key = types.isEmpty ? sql : sql + "\u{0}" + types.map(String.init).joined(separator: ",")
+        var retried = false
+        while true {
+            let name = try preparedName(for: key, sql: sql, types: types)
+            let r = withCStringArray(texts) { values in
+                PQexecPrepared(c, name, Int32(binds.count), values, nil, nil, 0)
+            }
+            do {
+                return try check(r)
+            } catch let error as PostgresError where !retried && error.sqlState == "0A000"
+                && error.message.contains("cached plan") && PQtransactionStatus(c) == PQTRANS_IDLE {
+                // A migration changed a table under a cached statement: prepare it again once.
+                forget(key: key)
+                retried = true
+            }
+        }
+    }
+
+    private func preparedName(for key: String, sql: String, types: [UInt32]) throws -> String {
+        if let name = statements[key] { return name }
+        guard let c = conn else { throw brokenError() }
+        if statements.count >= configuration.preparedStatementCacheSize, let oldest = statementOrder.first {
+            forget(key: oldest)
+        }
+        statementCounter += 1
+        let name = "nimbus_\(statementCounter)"
+        _ = try check(PQprepare(c, name, sql, Int32(types.count), types))
+        statements[key] = name
+        statementOrder.append(key)
+        return name
+    }
+
+    private func forget(key: String) {
+        guard let name = statements.removeValue(forKey: key), let c = conn else { return }
+        statementOrder.removeAll { $0 == key }
+        if PQtransactionStatus(c) == PQTRANS_IDLE {
+            PQclear(PQexec(c, "DEALLOCATE \(name)"))  // name is ours, never user text
+        }
+    }
+
+    /// Simple-protocol execution of one or more statements without parameters (scripts, DDL).
+    func executeScript(_ sql: String) throws -> PostgresResult {
+        guard let c = conn else { throw brokenError() }
+        return try check(PQexec(c, sql))
+    }
+
+    var transactionStatus: PGTransactionStatusType {
+        conn.map { PQtransactionStatus($0) } ?? PQTRANS_UNKNOWN
+    }
+
+    // MARK: results and errors
+
+    private func check(_ result: OpaquePointer?) throws -> PostgresResult {
+        guard let result else { throw connectionError() }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            return PostgresResult(result)
+        default:
+            let error = Self.error(from: result)
+            PQclear(result)
+            if let c = conn, PQstatus(c) != CONNECTION_OK {
+                shared.withLock { $0.broken = true }
+                var e = error
+                e.kind = .connectionFailure
+                throw e
+            }
+            if error.kind == .connectionFailure { shared.withLock { $0.broken = true } }
+            throw error
+        }
+    }
+
+    private func connectionError() -> PostgresError {
+        shared.withLock { $0.broken = true }
+        return PostgresError(kind: .connectionFailure, message: conn.map { Self.connectionMessage($0) } ?? "no connection")
+    }
+
+    private func brokenError() -> PostgresError {
+        PostgresError(kind: .connectionFailure, message: "the connection is closed")
+    }
+
+    private static func connectionMessage(_ c: OpaquePointer) -> String {
+        String(cString: PQerrorMessage(c)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func error(from result: OpaquePointer) -> PostgresError {
+        func field(_ code: Character) -> String? {
+            guard let p = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
+            return String(cString: p)
+        }
+        let state = field("C")
+        let message = field("M") ?? String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+        return PostgresError(
+            kind: state.map(PostgresError.kind(forSQLState:)) ?? .connectionFailure,
+            sqlState: state, message: message, constraint: field("n"), schema: field("s"),
+            table: field("t"), column: field("c"), detail: field("D"))
+    }
+}
+
+/// libpq's PGcancel, whose use from any thread libpq documents as safe.
+struct CancelHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
+/// Marks one statement's cancellation; compared by identity.
+final class CancelToken: @unchecked Sendable {
+    // Read and written only under the session's `shared` lock.
+    var isCancelled = false
+}
+
+/// Calls `body` with a C array of C strings (NULL for nil) valid for the call's duration.
+func withCStringArray<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    let copies: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } ?? nil }
+    defer { for p in copies { free(p) } }
+    return body(copies.map { $0.map { UnsafePointer($0) } })
+}
+
+func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let copies: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
+    defer { for p in copies { free(p) } }
+    let pointers = copies.map { $0.map { UnsafePointer($0) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import NimbusPlatform
+import NimbusRPCCore
+
+/// Appends to a tenant's hash chain inside the caller's transaction, so an audit entry
+/// commits or rolls back with the change it describes.
+enum AuditWriter {
+    /// Appends `draft` and returns the stored entry, or nil when `eventID` is already present
+    /// (delivery is at-least-once; the event id makes it idempotent).
+    @discardableResult
+    static func append(_ draft: AuditDraft, in tx: any SQLExecutor) async throws -> AuditEntry? {
+        if try await tx.one("SELECT 1 AS x FROM identity.audit_events WHERE event_id = $1", draft.eventID) != nil { return nil }
+        // The head row's lock serializes appends per tenant; the first append creates it.
+        _ = try await tx.query(
+            "INSERT INTO identity.audit_chain_heads (tenant_id, seq, hash) VALUES ($1::uuid, 0, decode($2, 'hex')) ON CONFLICT (tenant_id) DO NOTHING",
+            draft.tenantID, SQLText.hex(AuditChain.genesis))
+        guard let head = try await tx.one(
+            "SELECT seq, encode(hash, 'hex') AS hash FROM identity.audit_chain_heads WHERE tenant_id = $1::uuid FOR UPDATE", draft.tenantID),
+            let previous = head.bytes("hash")
+        else { throw IdentityError(.internal, "audit chain head missing") }
+
+        var entry = AuditEntry(
+            tenantID: draft.tenantID, seq: head.int64("seq") + 1, eventID: draft.eventID,
+            actorUserID: draft.actorUserID, actorKeyID: draft.actorKeyID, action: draft.action,
+            resourceType: draft.resourceType, resourceID: draft.resourceID, outcome: draft.outcome,
+            requestID: draft.requestID, source: draft.source, occurredAtMicros: draft.occurredAtMicros,
+            metadata: draft.metadata, prevHash: previous, hash: [])
+        entry.hash = entry.computeHash()
+
+        _ = try await tx.query("""
+            INSERT INTO identity.audit_events (tenant_id, seq, event_id, actor_user_id, actor_key_id, action, resource_type,
+                resource_id, outcome, request_id, source, occurred_at, metadata, prev_hash, hash)
+            VALUES ($1::uuid, $2::bigint, $3, $4, $5, $6, $7, $8, $9, $10, $11, \(SQLText.timestamp("$12")), $13::jsonb,
+                decode($14, 'hex'), decode($15, 'hex'))
+            """,
+            [entry.tenantID, String(entry.seq), entry.eventID, entry.actorUserID, entry.actorKeyID, entry.action,
+             entry.resourceType, entry.resourceID, entry.outcome.rawValue, entry.requestID, entry.source,
+             String(entry.occurredAtMicros), try metadataJSON(entry.metadata), SQLText.hex(entry.prevHash), SQLText.hex(entry.hash)])
+        _ = try await tx.query(
+            "UPDATE identity.audit_chain_heads SET seq = $2::bigint, hash = decode($3, 'hex') WHERE tenant_id = $1::uuid",
+            entry.tenantID, String(entry.seq), SQLText.hex(entry.hash))
+        return entry
+    }
+
+    static func metadataJSON(_ metadata: [String: String]) throws -> String {
+        let data = try JSONSerialization.data(withJSONObject: metadata, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func metadata(fromJSON text: String) -> [String: String] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return [:] }
+        return object.compactMapValues { $0 as? String }
+    }
+
+    static let entryColumns = """
+        e.tenant_id::text AS tenant_id, e.seq, e.event_id, e.actor_user_id, e.actor_key_id, e.action, e.resource_type, \
+        e.resource_id, e.outcome, e.request_id, e.source, \(SQLText.micros(column: "e.occurred_at", as: "occurred_us")), \
+        e.metadata::text AS metadata, encode(e.prev_hash, 'hex') AS prev_hash, encode(e.hash, 'hex') AS hash
+        """
+
+    static func entry(_ row: SQLRow) -> AuditEntry {
+        AuditEntry(
+            tenantID: row.string("tenant_id"), seq: row.int64("seq"), eventID: row.string("event_id"),
+            actorUserID: row.string("actor_user_id"), actorKeyID: row.string("actor_key_id"), action: row.string("action"),
+            resourceType: row.string("resource_type"), resourceID: row.string("resource_id"),
+            outcome: AuditOutcomeValue(rawValue: row.string("outcome")) ?? .failure, requestID: row.string("request_id"),
+            source: row.string("source"), occurredAtMicros: row.int64("occurred_us"),
+            metadata: metadata(fromJSON: row.string("metadata")), prevHash: row.bytes("prev_hash") ?? [],
+            hash: row.bytes("hash") ?? [])
+    }
+}

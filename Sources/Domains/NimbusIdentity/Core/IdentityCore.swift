@@ -1,0 +1,68 @@
+import Foundation
+import Logging
+import NimbusPlatform
+import NimbusRPCCore
+
+/// Identity's operations over plain Swift values: every check (tenant scope, permission,
+/// validation), every SQL statement and every audit entry. The RPC handlers only translate
+/// messages to and from these calls.
+final class IdentityCore: Sendable {
+    let db: any SQLDatabase
+    let signer: PrincipalSigner
+    let hasher: PasswordHasher
+    let cache: AuthCache
+    let lastUsed: LastUsedRecorder
+    let throttle: LoginThrottle
+    let logger: Logger
+    /// How long a Login session key lives.
+    let sessionLifetime: TimeInterval
+    let now: @Sendable () -> Date
+    /// A hash of a random password with this hasher's parameters: verified against when an
+    /// email is unknown, so both paths cost the same.
+    let decoyHash: String
+
+    init(db: any SQLDatabase, signer: PrincipalSigner, hasher: PasswordHasher, logger: Logger,
+         throttle: LoginThrottle = LoginThrottle(), sessionLifetime: TimeInterval = 12 * 3600,
+         now: @escaping @Sendable () -> Date = { Date() }) {
+        self.db = db
+        self.signer = signer
+        self.hasher = hasher
+        self.cache = AuthCache()
+        self.lastUsed = LastUsedRecorder()
+        self.throttle = throttle
+        self.logger = logger
+        self.sessionLifetime = sessionLifetime
+        self.now = now
+        self.decoyHash = (try? hasher.hash(UUID().uuidString)) ?? "$scrypt$ln=15,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    }
+
+    /// A transaction whose constraint violations surface as domain errors.
+    func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+        try await mappingSQLErrors { try await db.transaction(body) }
+    }
+
+    func query(_ sql: String, _ parameters: String?...) async throws -> [SQLRow] {
+        try await mappingSQLErrors { try await db.query(sql, parameters) }
+    }
+
+    /// An identity-produced audit draft for `actor` in `tenantID`.
+    func audit(_ actor: Actor, tenant tenantID: String, action: String, resourceType: String, resourceID: String,
+               metadata: [String: String] = [:]) -> AuditDraft {
+        AuditDraft(
+            eventID: UUID().uuidString.lowercased(), tenantID: tenantID.isEmpty ? platformAuditTenant : tenantID,
+            actorUserID: actor.userID, actorKeyID: actor.principal.keyID, action: action, resourceType: resourceType,
+            resourceID: resourceID, outcome: .success, requestID: actor.requestID, source: "nimbus-identity",
+            occurredAtMicros: Int64((now().timeIntervalSince1970 * 1_000_000).rounded(.down)), metadata: metadata)
+    }
+
+    /// Resolves a role name for `tenantID`: a built-in role or one of the tenant's custom roles.
+    func roleID(named name: String, tenant tenantID: String, in tx: any SQLExecutor) async throws -> String {
+        let name = name.isEmpty ? BuiltInRole.viewer.rawValue : name
+        guard let row = try await tx.one(
+            "SELECT id::text AS id FROM identity.roles WHERE name = $1 AND (tenant_id IS NULL OR tenant_id = $2::uuid)", name, tenantID)
+        else { throw IdentityError.notFound("role '\(name)'") }
+        return row.string("id")
+    }
+
+    func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down)) }
+}
