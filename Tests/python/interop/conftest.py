@@ -124,7 +124,9 @@ def stop_server(server):
 
 @pytest.fixture(scope="module", params=["h2c", "tls"])
 def server(request, echo_server_binary, pki, tmp_path_factory):
-    running = start_server(echo_server_binary, request.param, pki, tmp_path_factory.mktemp("server"))
+    # TLS runs on two event loops (SO_REUSEPORT listeners), h2c on one.
+    extra = ["--threads", "2"] if request.param == "tls" else []
+    running = start_server(echo_server_binary, request.param, pki, tmp_path_factory.mktemp("server"), extra=extra)
     yield running
     stop_server(running)
 

@@ -16,6 +16,7 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
     let context: ServerContext
     let loop: EventLoop
     private let started: ContinuousClock.Instant
+    // Loop-confined state: runtime exclusivity checks are off for it (they cost ~4% of a call).
     @exclusivity(unchecked) private var deframer: GRPCMessageDeframer
     @exclusivity(unchecked) private var messages: [[UInt8]] = []
     @exclusivity(unchecked) private var messagesHead = 0
@@ -162,7 +163,7 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
         let context = self.context
         let requests = RPCMessageStream<[UInt8]> { [self] in try await self.nextMessage() }
         let responses = RPCMessageWriter<[UInt8]> { [self] in try await self.write($0) }
-        stream.onOutboundDrained = { [unowned self] in self.resumeWriter() }
+        stream.onOutboundDrained = { [weak self] in self?.resumeWriter() }
         task = Task(executorPreference: loop) { [self] in
             let error: (any Error)?
             do {
