@@ -99,4 +99,35 @@ struct ClientNimbusServerTests {
         defer { fresh.close() }
         #expect(try await TestingV1.EchoClient(transport: fresh).say(TestingV1.EchoRequest(text: "alive")).text == "alive")
     }
+
+    @Test func channelOnTheServersLoopsStaysOnTheCallersLoop() async throws {
+        let upstream = try await Self.startServer()
+        defer { Task { await upstream.shutdown(gracePeriod: .seconds(1)) } }
+        // A "gateway" server whose loops the channel shares.
+        var gatewayConfiguration = GRPCServerConfiguration(port: 0, threads: 2)
+        gatewayConfiguration.accessLog = false
+        let gateway = try GRPCServer(configuration: gatewayConfiguration, services: [LocalEcho()])
+        try await gateway.start()
+        defer { Task { await gateway.shutdown(gracePeriod: .seconds(1)) } }
+        var configuration = GRPCChannel.Configuration(endpoints: [ClientEndpoint(host: "127.0.0.1", port: upstream.port)])
+        configuration.connectionsPerEndpoint = 2
+        let channel = try GRPCChannel(configuration: configuration, loops: gateway.loops)
+        defer { channel.close() }
+        let echo = TestingV1.EchoClient(transport: channel)
+        for loop in gateway.loops {
+            let texts = try await Task(executorPreference: loop) {
+                var texts: [String] = []
+                for i in 0..<20 { texts.append(try await echo.say(TestingV1.EchoRequest(text: "l\(i)")).text) }
+                return texts
+            }.value
+            #expect(texts == (0..<20).map { "l\($0)" })
+        }
+        // One connection per calling loop, not more.
+        #expect(channel.connectionCount == 2)
+        // close() leaves loops it does not own running: the gateway still serves.
+        channel.close()
+        let direct = try GRPCChannel(endpoints: "127.0.0.1:\(gateway.port)")
+        defer { direct.close() }
+        #expect(try await TestingV1.EchoClient(transport: direct).say(TestingV1.EchoRequest(text: "up")).text == "up")
+    }
 }

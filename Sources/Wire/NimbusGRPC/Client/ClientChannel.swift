@@ -17,36 +17,38 @@ import NimbusRPCCore
 public final class GRPCChannel: RPCClientTransport {
     public let configuration: Configuration
     let pool: ClientConnectionPool
-    let group: EventLoopGroup
-    let ownsGroup: Bool
+    /// The loops the channel started itself (nil when it runs on someone else's).
+    let ownedGroup: EventLoopGroup?
     let scheme: String
     let authorities: [String]
     let maxAttempts: Int
 
-    /// `group`: event loops to run the connections on (e.g. the server's, so a gateway request
-    /// stays on one loop); nil starts `configuration.eventLoopThreads` loops owned by the channel.
-    public init(configuration: Configuration, group: EventLoopGroup? = nil) throws {
+    /// Starts `configuration.eventLoopThreads` event loops owned by the channel (stopped by
+    /// `close`), or runs on `group`'s loops, which the channel leaves running.
+    public convenience init(configuration: Configuration, group: EventLoopGroup? = nil) throws {
+        if let group {
+            try configuration.validate()
+            try self.init(configuration: configuration, loops: group.loops, ownedGroup: nil, tlsContext: Self.makeTLSContext(configuration.tls))
+        } else {
+            try configuration.validate()
+            let tls = try Self.makeTLSContext(configuration.tls)  // fail before starting threads
+            let owned = try EventLoopGroup(threads: configuration.eventLoopThreads, name: "nimbus-grpc-client")
+            try self.init(configuration: configuration, loops: owned.loops, ownedGroup: owned, tlsContext: tls)
+        }
+    }
+
+    /// Runs on existing loops, e.g. a server's (`GRPCServer.loops`): a handler that calls an
+    /// upstream from its loop then uses a connection on that same loop, with no thread hop.
+    public convenience init(configuration: Configuration, loops: [EventLoop]) throws {
         try configuration.validate()
+        try self.init(configuration: configuration, loops: loops, ownedGroup: nil, tlsContext: Self.makeTLSContext(configuration.tls))
+    }
+
+    private init(configuration: Configuration, loops: [EventLoop], ownedGroup: EventLoopGroup?, tlsContext: TLSContext?) throws {
         Self.ignoreBrokenPipes
         self.configuration = configuration
-        let tlsContext: TLSContext?
-        if let tls = configuration.tls {
-            do {
-                tlsContext = try TLSContext.client(.init(trustRootsPath: tls.caFile, certificateChainPath: tls.certificateFile,
-                                                         privateKeyPath: tls.privateKeyFile, verifyPeer: tls.verifyPeer, alpn: ["h2"]))
-            } catch {
-                throw ClientConfigurationError.tls("\(error)")
-            }
-        } else {
-            tlsContext = nil
-        }
-        if let group {
-            self.group = group
-            ownsGroup = false
-        } else {
-            self.group = try EventLoopGroup(threads: configuration.eventLoopThreads, name: "nimbus-grpc-client")
-            ownsGroup = true
-        }
+        guard !loops.isEmpty else { throw ClientConfigurationError.invalid("no event loop to run on") }
+        self.ownedGroup = ownedGroup
         scheme = tlsContext == nil ? "http" : "https"
         let targets = configuration.endpoints.map { endpoint in
             ClientConnectionPool.Target(endpoint: endpoint, tls: tlsContext,
@@ -65,7 +67,7 @@ public final class GRPCChannel: RPCClientTransport {
         options.keepaliveInterval = configuration.keepalive?.interval
         options.keepaliveTimeout = configuration.keepalive?.timeout ?? .seconds(10)
         pool = ClientConnectionPool(targets: targets, connectionsPerEndpoint: configuration.connectionsPerEndpoint, policy: policy,
-                                    group: self.group, connectionOptions: options,
+                                    loops: loops, connectionOptions: options,
                                     streamsBeforeSpreading: configuration.streamsPerConnectionBeforeSpreading)
         maxAttempts = configuration.maxAttempts ?? min(configuration.endpoints.count + 1, 5)
     }
@@ -79,7 +81,7 @@ public final class GRPCChannel: RPCClientTransport {
     /// channel's own loops. Never call it from an event-loop thread.
     public func close() {
         pool.close(graceful: false)
-        if ownsGroup { group.shutdown() }
+        ownedGroup?.shutdown()
     }
 
     /// Sends GOAWAY on every connection, lets open calls finish (up to `timeout`), then closes.
@@ -299,6 +301,16 @@ public final class GRPCChannel: RPCClientTransport {
             }
             if let error = statusBeforeReturn?.error { throw error }
             return result
+        }
+    }
+
+    static func makeTLSContext(_ tls: TLS?) throws -> TLSContext? {
+        guard let tls else { return nil }
+        do {
+            return try TLSContext.client(.init(trustRootsPath: tls.caFile, certificateChainPath: tls.certificateFile,
+                                               privateKeyPath: tls.privateKeyFile, verifyPeer: tls.verifyPeer, alpn: ["h2"]))
+        } catch {
+            throw ClientConfigurationError.tls("\(error)")
         }
     }
 

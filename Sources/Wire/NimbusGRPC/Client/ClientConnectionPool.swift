@@ -31,16 +31,19 @@ final class ClientConnectionPool: Sendable {
     }
 
     let targets: [Target]
-    let group: EventLoopGroup
+    /// The loops connections run on (the channel's own, or shared with a server).
+    let loops: [EventLoop]
+    private let nextLoop = Atomic<Int>(0)
     let connectionOptions: HTTP2ClientConnection.Options
     /// A new connection opens once every live one carries this many streams.
     let streamsBeforeSpreading: Int
     private let state: Mutex<State>
 
-    init(targets: [Target], connectionsPerEndpoint: Int, policy: ClientLoadBalancer.Policy, group: EventLoopGroup,
+    init(targets: [Target], connectionsPerEndpoint: Int, policy: ClientLoadBalancer.Policy, loops: [EventLoop],
          connectionOptions: HTTP2ClientConnection.Options, streamsBeforeSpreading: Int = 100) {
         self.targets = targets
-        self.group = group
+        precondition(!loops.isEmpty, "a connection pool needs an event loop")
+        self.loops = loops
         self.connectionOptions = connectionOptions
         self.streamsBeforeSpreading = streamsBeforeSpreading
         state = Mutex(State(balancer: ClientLoadBalancer(endpointCount: targets.count, policy: policy),
@@ -61,6 +64,7 @@ final class ClientConnectionPool: Sendable {
 
     /// A ready connection to `endpoint`, connecting if none has room.
     func connection(to endpoint: Int) async throws -> HTTP2ClientConnection {
+        if let ready = readyConnection(to: endpoint) { return ready }
         let address = try resolve(endpoint)
         enum Step {
             case use(HTTP2ClientConnection)
@@ -92,7 +96,10 @@ final class ClientConnectionPool: Sendable {
                 }
                 if let best {
                     // Busy: spread future calls onto another connection, but do not make this one wait.
-                    if best.activeStreams >= streamsBeforeSpreading, connecting == nil, let free,
+                    // Also open one on the caller's loop when it runs on one of ours and has none.
+                    let callerLoopLacksOne = loops.contains { $0.inEventLoop }
+                        && !state.slots[endpoint].contains { $0.connection?.loop.inEventLoop == true }
+                    if best.activeStreams >= streamsBeforeSpreading || callerLoopLacksOne, connecting == nil, let free,
                        state.balancer.mayConnect(endpoint, now: .now) {
                         return .spread(best, fresh: makeConnection(&state, endpoint: endpoint, slot: free, address: address))
                     }
@@ -121,6 +128,27 @@ final class ClientConnectionPool: Sendable {
         }
     }
 
+    /// The fast path: the least busy ready connection when it still has room, without suspending.
+    private func readyConnection(to endpoint: Int) -> HTTP2ClientConnection? {
+        state.withLock { state in
+            var best: HTTP2ClientConnection?
+            var bestStreams = Int.max
+            for slot in state.slots[endpoint] {
+                guard let connection = slot.connection, connection.state == .ready else { continue }
+                let streams = connection.activeStreams
+                // A connection on the caller's own loop (e.g. a gateway handler on a shared group)
+                // saves two thread hops per call.
+                if connection.loop.inEventLoop && streams < streamsBeforeSpreading { return connection }
+                if streams < bestStreams { best = connection; bestStreams = streams }
+            }
+            guard !state.closed, bestStreams < streamsBeforeSpreading else { return nil }
+            // While a slot is free, a caller on a loop without a connection there makes one.
+            if let best, !best.loop.inEventLoop, loops.contains(where: { $0.inEventLoop }),
+               state.slots[endpoint].contains(where: { $0.connection == nil || $0.connection?.state != .ready }) { return nil }
+            return best
+        }
+    }
+
     private func resolve(_ endpoint: Int) throws -> SocketAddress {
         if let cached = state.withLock({ $0.addresses[endpoint] }) { return cached }
         let target = targets[endpoint].endpoint
@@ -138,8 +166,9 @@ final class ClientConnectionPool: Sendable {
     /// meanwhile); it starts connecting when the caller calls `connect()` after the lock.
     private func makeConnection(_ state: inout State, endpoint: Int, slot: Int, address: SocketAddress) -> HTTP2ClientConnection {
         let target = targets[endpoint]
+        let loop = loops.first { $0.inEventLoop } ?? loops[nextLoop.wrappingAdd(1, ordering: .relaxed).oldValue % loops.count]
         let connection = HTTP2ClientConnection(
-            loop: group.next(), address: address, tls: target.tls, serverName: target.serverName, options: connectionOptions
+            loop: loop, address: address, tls: target.tls, serverName: target.serverName, options: connectionOptions
         ) { [weak self] connection, newState, error in
             self?.connection(connection, endpoint: endpoint, slot: slot, changedTo: newState, error: error)
         }

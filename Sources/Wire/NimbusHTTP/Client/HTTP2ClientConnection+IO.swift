@@ -31,6 +31,8 @@ extension HTTP2ClientConnection: EventLoopIOHandler, EventLoopFlushable {
             try continueHandshake()
         } else {
             stream = ByteStream(socket: socket, tls: nil)
+            // Writability was only wanted for the connect; left armed it would spin the loop.
+            try loop.modify(socket.fd, events: .readable)
             try sessionReady()
         }
     }
