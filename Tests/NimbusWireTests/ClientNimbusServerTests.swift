@@ -1,5 +1,6 @@
 import Foundation
 import NimbusGRPC
+import NimbusHTTP
 import NimbusProto
 import NimbusRPCCore
 import Testing
@@ -129,5 +130,28 @@ struct ClientNimbusServerTests {
         let direct = try GRPCChannel(endpoints: "127.0.0.1:\(gateway.port)")
         defer { direct.close() }
         #expect(try await TestingV1.EchoClient(transport: direct).say(TestingV1.EchoRequest(text: "up")).text == "up")
+    }
+}
+
+/// Peers that accept TCP and then say nothing: the call's deadline still holds.
+@Suite("Client deadlines against a silent peer")
+struct ClientSilentPeerTests {
+    @Test(arguments: ClientTransport.allCases)
+    func deadlineHoldsWhileConnectingOrWaiting(_ transport: ClientTransport) async throws {
+        // Listening but never accepting: TCP completes in the backlog, nothing else ever comes.
+        let listener = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0))
+        defer { listener.close() }
+        let port = try listener.localAddress().port
+        var configuration = GRPCChannel.Configuration(endpoints: [ClientEndpoint(host: "127.0.0.1", port: port)])
+        if transport == .tls { configuration.tls = GRPCChannel.TLS(serverName: "localhost") }
+        configuration.connectTimeout = .seconds(20)
+        let channel = try GRPCChannel(configuration: configuration)
+        defer { channel.close() }
+        let started = ContinuousClock.now
+        _ = await expectRPCError(.deadlineExceeded) {
+            _ = try await TestingV1.EchoClient(transport: channel).say(TestingV1.EchoRequest(text: "x"), options: CallOptions(timeout: .milliseconds(300)))
+        }
+        let elapsed = ContinuousClock.now - started
+        #expect(elapsed >= .milliseconds(290) && elapsed < .seconds(3), "took \(elapsed)")
     }
 }

@@ -20,7 +20,10 @@ extension GRPCChannel {
         /// HTTP/2 PING while calls are open; nil (the default) sends none.
         public var keepalive: Keepalive?
         /// Reconnect pacing after a failed connect.
-        public var backoff = ClientBackoff()
+        public var backoff = ClientBackoff(initial: .milliseconds(100), maximum: .seconds(3))
+        /// How long a call waits for an endpoint whose reconnect backoff has not ended (e.g. a
+        /// peer restarting) before it fails with UNAVAILABLE; the call's deadline caps it too.
+        public var reconnectWait: Duration = .seconds(3)
         /// Passive ejection: an endpoint failing this many times in a row is skipped for the
         /// cool-down (doubling on each ejection in a row, up to the maximum).
         public var ejectAfterFailures = 3

@@ -178,17 +178,17 @@ public final class GRPCChannel: RPCClientTransport {
             }
             let pick = pool.pickEndpoint(excluding: excluded)
             if let notBefore = pick.notBefore {
-                // Every endpoint is backing off or ejected: wait for the first to come back,
-                // unless the deadline comes first.
-                if let deadline, notBefore >= deadline {
-                    throw lastError ?? RPCError(.unavailable, "no endpoint is reachable before the call's deadline")
+                // Every endpoint is reconnecting with backoff: wait for the first, a little.
+                if notBefore - .now > configuration.reconnectWait || deadline.map({ notBefore >= $0 }) == true {
+                    throw lastError ?? RPCError(.unavailable, "no endpoint of \(configuration.endpoints.map(\.description).joined(separator: ",")) is reachable now")
                 }
                 try? await Task.sleep(until: notBefore, clock: .continuous)
+                if Task.isCancelled { throw RPCError(.cancelled, "the call was cancelled before it started") }
             }
             let connection: HTTP2ClientConnection
             do {
-                connection = try await pool.connection(to: pick.index)
-            } catch let error as RPCError {
+                connection = try await pool.connection(to: pick.index, deadline: deadline)
+            } catch let error as RPCError where error.code == .unavailable {
                 excluded.insert(pick.index)
                 lastError = error
                 continue

@@ -14,7 +14,8 @@ final class ClientConnectionPool: Sendable {
 
     private struct Slot {
         var connection: HTTP2ClientConnection?
-        var waiters: [CheckedContinuation<HTTP2ClientConnection, any Error>] = []
+        /// Calls waiting for this slot's connect, by waiter id.
+        var waiters: [UInt64: CheckedContinuation<HTTP2ClientConnection, any Error>] = [:]
     }
 
     private struct State {
@@ -28,6 +29,7 @@ final class ClientConnectionPool: Sendable {
         /// Connections that reached `.ready` at some point (until they close).
         var wereReady: Set<ObjectIdentifier> = []
         var closed = false
+        var nextWaiterID: UInt64 = 0
     }
 
     let targets: [Target]
@@ -62,8 +64,9 @@ final class ClientConnectionPool: Sendable {
         }
     }
 
-    /// A ready connection to `endpoint`, connecting if none has room.
-    func connection(to endpoint: Int) async throws -> HTTP2ClientConnection {
+    /// A ready connection to `endpoint`, connecting if none has room. A wait for a connect in
+    /// progress ends at `deadline` with DEADLINE_EXCEEDED.
+    func connection(to endpoint: Int, deadline: ContinuousClock.Instant? = nil) async throws -> HTTP2ClientConnection {
         if let ready = readyConnection(to: endpoint) { return ready }
         let address = try resolve(endpoint)
         enum Step {
@@ -71,7 +74,7 @@ final class ClientConnectionPool: Sendable {
             /// Use the busy one now; `fresh` starts connecting for the calls after.
             case spread(HTTP2ClientConnection, fresh: HTTP2ClientConnection)
             /// Wait for a connect in progress, or for `fresh`, which starts connecting.
-            case wait(fresh: HTTP2ClientConnection?)
+            case wait(fresh: HTTP2ClientConnection?, slot: Int, waiter: UInt64)
             case fail(RPCError)
         }
         return try await withCheckedThrowingContinuation { continuation in
@@ -106,13 +109,13 @@ final class ClientConnectionPool: Sendable {
                     return .use(best)
                 }
                 if let connecting {
-                    state.slots[endpoint][connecting].waiters.append(continuation)
-                    return .wait(fresh: nil)
+                    let waiter = Self.addWaiter(&state, continuation, endpoint: endpoint, slot: connecting)
+                    return .wait(fresh: nil, slot: connecting, waiter: waiter)
                 }
                 if let free, state.balancer.mayConnect(endpoint, now: .now) {
                     let fresh = makeConnection(&state, endpoint: endpoint, slot: free, address: address)
-                    state.slots[endpoint][free].waiters.append(continuation)
-                    return .wait(fresh: fresh)
+                    let waiter = Self.addWaiter(&state, continuation, endpoint: endpoint, slot: free)
+                    return .wait(fresh: fresh, slot: free, waiter: waiter)
                 }
                 return .fail(RPCError(.unavailable, "\(targets[endpoint].endpoint) is unreachable; reconnecting with backoff"))
             }
@@ -122,14 +125,33 @@ final class ClientConnectionPool: Sendable {
                 fresh.connect()
                 continuation.resume(returning: connection)
             case .fail(let error): continuation.resume(throwing: error)
-            case .wait(let fresh):
+            case .wait(let fresh, let slot, let waiter):
                 fresh?.connect()
+                if let deadline { expire(endpoint: endpoint, slot: slot, waiter: waiter, at: deadline) }
             }
         }
     }
 
+    private static func addWaiter(_ state: inout State, _ continuation: CheckedContinuation<HTTP2ClientConnection, any Error>,
+                                  endpoint: Int, slot: Int) -> UInt64 {
+        state.nextWaiterID &+= 1
+        state.slots[endpoint][slot].waiters[state.nextWaiterID] = continuation
+        return state.nextWaiterID
+    }
+
+    /// Gives up on a waiter at its call's deadline (a connect may take up to connectTimeout).
+    private func expire(endpoint: Int, slot: Int, waiter: UInt64, at deadline: ContinuousClock.Instant) {
+        Task { [weak self] in
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            guard let self else { return }
+            let continuation = self.state.withLock { $0.slots[endpoint][slot].waiters.removeValue(forKey: waiter) }
+            continuation?.resume(throwing: RPCError(.deadlineExceeded,
+                                                    "the call's deadline passed while connecting to \(self.targets[endpoint].endpoint)"))
+        }
+    }
+
     /// The fast path: the least busy ready connection when it still has room, without suspending.
-    private func readyConnection(to endpoint: Int) -> HTTP2ClientConnection? {
+    func readyConnection(to endpoint: Int) -> HTTP2ClientConnection? {
         state.withLock { state in
             var best: HTTP2ClientConnection?
             var bestStreams = Int.max
@@ -179,7 +201,7 @@ final class ClientConnectionPool: Sendable {
 
     private func connection(_ connection: HTTP2ClientConnection, endpoint: Int, slot: Int,
                             changedTo newState: HTTP2ClientConnection.State, error: (any Error)?) {
-        var waiters: [CheckedContinuation<HTTP2ClientConnection, any Error>] = []
+        var waiters: [UInt64: CheckedContinuation<HTTP2ClientConnection, any Error>] = [:]
         var closeNow = false
         state.withLock { state in
             let owned = state.slots[endpoint][slot].connection === connection
@@ -213,11 +235,11 @@ final class ClientConnectionPool: Sendable {
             }
         }
         if newState == .ready {
-            for waiter in waiters { waiter.resume(returning: connection) }
+            for waiter in waiters.values { waiter.resume(returning: connection) }
             if closeNow { connection.close(graceful: false) }
         } else if newState == .closed {
             let failure = RPCError(.unavailable, "cannot connect to \(targets[endpoint].endpoint): \(error.map { "\($0)" } ?? "closed")", cause: error)
-            for waiter in waiters { waiter.resume(throwing: failure) }
+            for waiter in waiters.values { waiter.resume(throwing: failure) }
         }
     }
 

@@ -57,12 +57,22 @@ struct ClientLoadBalancer {
             }
             if excluding.isEmpty { break }
         }
-        // Nothing usable now: the one that becomes usable first (never fail just because all are
-        // ejected — ejection is a preference, not a verdict).
+        // Nothing usable now. Ejection is a preference, not a verdict: with every endpoint out,
+        // ignore it and take, in round-robin order, the first whose reconnect backoff ends soonest.
         var best = cursor % count
-        for index in 0..<count where usableAt(index, now: now) < usableAt(best, now: now) { best = index }
+        for step in 0..<count {
+            let index = (cursor + step) % count
+            if connectableAt(index, now: now) < connectableAt(best, now: now) { best = index }
+        }
         cursor = (best + 1) % count
-        return Pick(index: best, notBefore: usableAt(best, now: now))
+        let at = connectableAt(best, now: now)
+        return Pick(index: best, notBefore: at > now ? at : nil)
+    }
+
+    private func connectableAt(_ index: Int, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        let state = endpoints[index]
+        guard state.liveConnections == 0, let next = state.nextConnectAt, next > now else { return now }
+        return next
     }
 
     /// When the endpoint may take a call: now if it has a live connection and is not ejected,
