@@ -288,18 +288,23 @@ public final class GRPCChannel: RPCClientTransport {
                 if let requestError, !(requestError is RPCError) { throw requestError }
                 throw error
             }
-            let statusBeforeReturn = call.status
-            if statusBeforeReturn == nil {
+            let status = call.status
+            if status == nil {
                 // The caller stopped reading before the end: the call is over for us.
                 call.cancel(.cancelled, "the client stopped reading responses")
-                group.cancelAll()
             }
+            // Whatever the request producer still waits for, the call is over: stop it.
+            group.cancelAll()
             do {
                 try await group.waitForAll()
-            } catch let error as RPCError {
-                if statusBeforeReturn != nil, statusBeforeReturn?.error == nil { throw error }
+            } catch is CancellationError {
+            } catch let error as RPCError where error.code == .cancelled {
+            } catch {
+                // The producer failed on its own (not because we stopped it) on a call that
+                // otherwise ended OK: that failure is the caller's to see.
+                if status != nil && status?.error == nil { throw error }
             }
-            if let error = statusBeforeReturn?.error { throw error }
+            if let error = status?.error { throw error }
             return result
         }
     }
