@@ -1,3 +1,4 @@
+import Logging
 import NimbusHTTP
 
 extension GRPCChannel {
@@ -35,6 +36,8 @@ extension GRPCChannel {
         /// Event-loop threads when the channel owns its loops (no group passed to init).
         public var eventLoopThreads = 1
         public var userAgent = "nimbus-grpc-swift/1"
+        /// Connection events (debug) and endpoint ejections (info); nil logs nothing.
+        public var logger: Logger?
 
         public init(endpoints: [ClientEndpoint], tls: TLS? = nil) {
             self.endpoints = endpoints

@@ -1,3 +1,4 @@
+import Logging
 import NimbusHTTP
 import NimbusRPCCore
 #if canImport(Glibc)
@@ -68,7 +69,8 @@ public final class GRPCChannel: RPCClientTransport {
         options.keepaliveTimeout = configuration.keepalive?.timeout ?? .seconds(10)
         pool = ClientConnectionPool(targets: targets, connectionsPerEndpoint: configuration.connectionsPerEndpoint, policy: policy,
                                     loops: loops, connectionOptions: options,
-                                    streamsBeforeSpreading: configuration.streamsPerConnectionBeforeSpreading)
+                                    streamsBeforeSpreading: configuration.streamsPerConnectionBeforeSpreading,
+                                    logger: configuration.logger ?? Logger(label: "nimbus.grpc.client", factory: { _ in SwiftLogNoOpLogHandler() }))
         maxAttempts = configuration.maxAttempts ?? min(configuration.endpoints.count + 1, 5)
     }
 

@@ -1,3 +1,4 @@
+import Logging
 import NimbusHTTP
 import NimbusRPCCore
 import Synchronization
@@ -37,12 +38,15 @@ final class ClientConnectionPool: Sendable {
     let loops: [EventLoop]
     private let nextLoop = Atomic<Int>(0)
     let connectionOptions: HTTP2ClientConnection.Options
+    let logger: Logger
     /// A new connection opens once every live one carries this many streams.
     let streamsBeforeSpreading: Int
     private let state: Mutex<State>
 
     init(targets: [Target], connectionsPerEndpoint: Int, policy: ClientLoadBalancer.Policy, loops: [EventLoop],
-         connectionOptions: HTTP2ClientConnection.Options, streamsBeforeSpreading: Int = 100) {
+         connectionOptions: HTTP2ClientConnection.Options, streamsBeforeSpreading: Int = 100,
+         logger: Logger = Logger(label: "nimbus.grpc.client", factory: { _ in SwiftLogNoOpLogHandler() })) {
+        self.logger = logger
         self.targets = targets
         precondition(!loops.isEmpty, "a connection pool needs an event loop")
         self.loops = loops
@@ -59,9 +63,12 @@ final class ClientConnectionPool: Sendable {
     }
 
     func recordCallOutcome(endpoint: Int, failed: Bool) {
-        state.withLock { state in
-            if failed { state.balancer.recordFailure(endpoint, now: .now) } else { state.balancer.recordSuccess(endpoint) }
+        let coolDown = state.withLock { state -> Duration? in
+            if failed { return state.balancer.recordFailure(endpoint, now: .now) }
+            state.balancer.recordSuccess(endpoint)
+            return nil
         }
+        if let coolDown { logEjection(endpoint, coolDown) }
     }
 
     /// A ready connection to `endpoint`, connecting if none has room. A wait for a connect in
@@ -132,6 +139,11 @@ final class ClientConnectionPool: Sendable {
         }
     }
 
+    private func logEjection(_ endpoint: Int, _ coolDown: Duration) {
+        logger.info("endpoint ejected after repeated failures",
+                    metadata: ["grpc.peer": "\(targets[endpoint].endpoint)", "grpc.ejection_seconds": "\(coolDown.clientSeconds)"])
+    }
+
     private static func addWaiter(_ state: inout State, _ continuation: CheckedContinuation<HTTP2ClientConnection, any Error>,
                                   endpoint: Int, slot: Int) -> UInt64 {
         state.nextWaiterID &+= 1
@@ -179,7 +191,8 @@ final class ClientConnectionPool: Sendable {
             state.withLock { $0.addresses[endpoint] = address }
             return address
         } catch {
-            state.withLock { $0.balancer.recordConnectFailure(endpoint, now: .now, unitRandom: Double.random(in: 0..<1)) }
+            let coolDown = state.withLock { $0.balancer.recordConnectFailure(endpoint, now: .now, unitRandom: Double.random(in: 0..<1)) }
+            if let coolDown { logEjection(endpoint, coolDown) }
             throw RPCError(.unavailable, "cannot resolve \(target)", cause: error)
         }
     }
@@ -203,6 +216,7 @@ final class ClientConnectionPool: Sendable {
                             changedTo newState: HTTP2ClientConnection.State, error: (any Error)?) {
         var waiters: [UInt64: CheckedContinuation<HTTP2ClientConnection, any Error>] = [:]
         var closeNow = false
+        var ejectedFor: Duration?
         state.withLock { state in
             let owned = state.slots[endpoint][slot].connection === connection
             let id = ObjectIdentifier(connection)
@@ -229,11 +243,19 @@ final class ClientConnectionPool: Sendable {
                     state.balancer.recordDisconnected(endpoint)
                 } else if wasOpen && !wasReady && !state.closed && !closedByUs(error) {
                     // It never got ready: a failed connect attempt (refused, timeout, TLS).
-                    state.balancer.recordConnectFailure(endpoint, now: .now, unitRandom: Double.random(in: 0..<1))
+                    ejectedFor = state.balancer.recordConnectFailure(endpoint, now: .now, unitRandom: Double.random(in: 0..<1))
                     state.addresses[endpoint] = nil
                 }
             }
         }
+        let peer = targets[endpoint].endpoint.description
+        switch newState {
+        case .ready: logger.debug("connected", metadata: ["grpc.peer": "\(peer)"])
+        case .draining: logger.debug("draining", metadata: ["grpc.peer": "\(peer)"])
+        case .closed: logger.debug("connection closed", metadata: ["grpc.peer": "\(peer)", "error": "\(error.map { "\($0)" } ?? "none")"])
+        case .connecting: break
+        }
+        if let ejectedFor { logEjection(endpoint, ejectedFor) }
         if newState == .ready {
             for waiter in waiters.values { waiter.resume(returning: connection) }
             if closeNow { connection.close(graceful: false) }

@@ -104,23 +104,28 @@ struct ClientLoadBalancer {
     }
 
     /// A connect attempt failed: back off before the next one, and count towards ejection.
-    mutating func recordConnectFailure(_ index: Int, now: ContinuousClock.Instant, unitRandom: Double) {
+    /// Returns the ejection's cool-down when this failure ejected the endpoint.
+    @discardableResult
+    mutating func recordConnectFailure(_ index: Int, now: ContinuousClock.Instant, unitRandom: Double) -> Duration? {
         let delay = policy.backoff.delay(afterFailures: endpoints[index].connectFailures, unitRandom: unitRandom)
         endpoints[index].connectFailures += 1
         endpoints[index].nextConnectAt = now + delay
-        recordFailure(index, now: now)
+        return recordFailure(index, now: now)
     }
 
     /// A call failed in a way that blames the endpoint (refused, connection lost, UNAVAILABLE).
-    mutating func recordFailure(_ index: Int, now: ContinuousClock.Instant) {
+    /// Returns the ejection's cool-down when this failure ejected the endpoint.
+    @discardableResult
+    mutating func recordFailure(_ index: Int, now: ContinuousClock.Instant) -> Duration? {
         endpoints[index].consecutiveFailures += 1
-        guard endpoints[index].consecutiveFailures >= policy.ejectAfterFailures else { return }
+        guard endpoints[index].consecutiveFailures >= policy.ejectAfterFailures else { return nil }
         // Each ejection in a row doubles the cool-down, up to the maximum.
         let factor = 1 << min(endpoints[index].ejections, 16)
         let coolDown = min(policy.ejectionCoolDown * factor, policy.maxEjectionCoolDown)
         endpoints[index].ejectedUntil = now + coolDown
         endpoints[index].ejections += 1
         endpoints[index].consecutiveFailures = 0
+        return coolDown
     }
 
     /// Whether a fresh connect attempt to the endpoint is allowed now.
