@@ -51,10 +51,14 @@ extension TestingV1 {
     /// `nimbus.testing.v1.EchoRequest`
     public struct EchoRequest: Sendable, Hashable {
         public var text: String = ""
+        /// How many responses Expand sends.
         public var `repeat`: Int32 = 0
+        /// Bytes to send back (size tests).
         public var payload: Data = Data()
+        /// When set, the call fails with this gRPC status code and message.
         public var failWithCode: Int32 = 0
         public var failWithMessage: String = ""
+        /// Milliseconds to wait before answering (deadline tests).
         public var delayMs: Int32 = 0
 
         public init() {}
@@ -95,6 +99,8 @@ extension TestingV1 {
         }
     }
 
+    /// Every field kind, for codec tests.
+    ///
     /// `nimbus.testing.v1.Everything`
     public struct Everything: Sendable, Hashable {
         public var fInt32: Int32 = 0
@@ -131,6 +137,7 @@ extension TestingV1 {
         public var colorById: [Int32: TestingV1.Color] = [:]
         public var createdAt: Date? = nil
         public var rTimestamp: [Date] = []
+        /// The `choice` oneof: at most one of its fields is set.
         public var choice: Choice? = nil
         public var rFixed32: [UInt32] = []
         public var rUint64: [UInt64] = []
@@ -224,6 +231,7 @@ extension TestingV1 {
         public struct Nested: Sendable, Hashable {
             public var name: String = ""
             public var value: Int64 = 0
+            /// Recursion is allowed.
             public var child: TestingV1.Everything.Nested? {
                 get { _child.value }
                 set { _child = ProtoBox(newValue) }
@@ -570,9 +578,13 @@ extension TestingV1 {
 
     /// Server side of `nimbus.testing.v1.Echo`: implement the typed methods; `methods` wires them up.
     public protocol EchoService: RPCService {
+        /// Returns the request's text (and echoes the rest of it).
         func say(_ request: TestingV1.EchoRequest, context: ServerContext) async throws -> TestingV1.EchoResponse
+        /// One response per repetition (EchoRequest.repeat), each with its index.
         func expand(_ request: TestingV1.EchoRequest, responses: RPCMessageWriter<TestingV1.EchoResponse>, context: ServerContext) async throws
+        /// One response joining the texts of all requests.
         func collect(_ requests: RPCMessageStream<TestingV1.EchoRequest>, context: ServerContext) async throws -> TestingV1.EchoResponse
+        /// One response per request, as each arrives.
         func chat(_ requests: RPCMessageStream<TestingV1.EchoRequest>, responses: RPCMessageWriter<TestingV1.EchoResponse>, context: ServerContext) async throws
     }
 

@@ -64,6 +64,7 @@ extension TestingV1 {
         }
         private var _inner = ProtoBox<TestingV1.Keywords.TypeMessage?>(nil)
         public var urlValue: String = ""
+        /// The `union` oneof: at most one of its fields is set.
         public var union: Union? = nil
         public var color: TestingV1.Color = .unspecified
 

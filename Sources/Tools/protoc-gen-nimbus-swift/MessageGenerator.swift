@@ -65,12 +65,15 @@ struct MessageGenerator {
     func emitStruct(_ m: MessageModel, into w: inout SwiftWriter) throws {
         let members = try members(of: m)
         let swiftName = Naming.typeName(m.name)
+        w.doc(m.comment)
+        if m.comment != nil { w.line("///") }
         w.line("/// `\(m.fullName)`")
         try w.block("public struct \(swiftName): Sendable, Hashable") { w in
             for member in members {
                 switch member {
                 case .field(let field, let shape):
                     let name = Naming.escaped(propertyName(field))
+                    w.doc(field.comment)
                     switch shape {
                     case .singular(let codec):
                         w.line("public var \(name): \(codec.swiftType) = \(codec.defaultValue)")
@@ -94,6 +97,7 @@ struct MessageGenerator {
                         w.line("public var \(name): [\(key.swiftType): \(value.swiftType)] = [:]")
                     }
                 case .oneof(let oneofName, _):
+                    w.line("/// The `\(oneofName)` oneof: at most one of its fields is set.")
                     w.line("public var \(Naming.escaped(Naming.property(oneofName))): \(Naming.upperCamel(oneofName))? = nil")
                 }
             }
@@ -136,6 +140,7 @@ struct MessageGenerator {
                 let indirect = cases.contains { $0.1.isMessagePointer && $0.1.swiftType != "Date" }
                 w.block("public \(indirect ? "indirect " : "")enum \(Naming.upperCamel(oneofName)): Sendable, Hashable") { w in
                     for (field, codec) in cases {
+                        w.doc(field.comment)
                         w.line("case \(Naming.escaped(propertyName(field)))(\(codec.swiftType))")
                     }
                 }
