@@ -42,3 +42,9 @@ import Testing
         #expect(TestingV1.MirrorMethods.fileDescriptors.map(\.name).prefix(2) == ["nimbus/testing/v1/naming.proto", "google/protobuf/empty.proto"])
     }
 }
+
+@Test func oneofNamedLikeANestedTypeGetsASuffix() throws {
+    let shape = TestingV1.Shape(kind: .named(.square))
+    #expect(shape.serializedBytes() == [0x10, 0x01])
+    #expect(try TestingV1.Shape(serializedBytes: [0x09, 0, 0, 0, 0, 0, 0, 0xF0, 0x3F]).kind == .radius(1))
+}

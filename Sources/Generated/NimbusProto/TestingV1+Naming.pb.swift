@@ -119,6 +119,56 @@ extension TestingV1 {
             }
         }
     }
+
+    /// A oneof named like a nested type.
+    ///
+    /// `nimbus.testing.v1.Shape`
+    public struct Shape: Sendable, Hashable {
+        /// The `kind` oneof: at most one of its fields is set.
+        public var kind: KindOneof? = nil
+
+        public init() {}
+
+        public init(
+            kind: KindOneof? = nil
+        ) {
+            self.kind = kind
+        }
+
+        /// The `kind` oneof.
+        public enum KindOneof: Sendable, Hashable {
+            case radius(Double)
+            case named(TestingV1.Shape.Kind)
+        }
+
+        /// `nimbus.testing.v1.Shape.Kind`
+        public enum Kind: Sendable, Hashable, RawRepresentable, CaseIterable {
+            case unspecified // = 0
+            case square // = 1
+            /// A value this version does not know (kept as is when re-encoded).
+            case unrecognized(Int32)
+
+            public init() { self = .unspecified }
+
+            public init(rawValue: Int32) {
+                switch rawValue {
+                    case 0: self = .unspecified
+                    case 1: self = .square
+                    default: self = .unrecognized(rawValue)
+                }
+            }
+
+            public var rawValue: Int32 {
+                switch self {
+                    case .unspecified: 0
+                    case .square: 1
+                    case .unrecognized(let value): value
+                }
+            }
+
+            public static let allCases: [Kind] = [.unspecified, .square]
+        }
+    }
 }
 
 extension TestingV1.Keywords: ProtoMessage {
@@ -236,6 +286,49 @@ extension TestingV1.Keywords.TypeMessage: ProtoMessage {
         let c = arena.allocate(Nimbus__Testing__V1__Keywords__Type.self)
         nimbus__testing__v1__keywords__type__init(c)
         c.pointee.kind = arena.string(self.kind)
+        return c
+    }
+}
+
+extension TestingV1.Shape: ProtoMessage {
+    public static let protoMessageName = "nimbus.testing.v1.Shape"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Nimbus__Testing__V1__Shape()
+        nimbus__testing__v1__shape__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Nimbus__Testing__V1__Shape.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Nimbus__Testing__V1__Shape>) throws {
+        self.init()
+        let m = message.pointee
+        switch m.kind_case.rawValue {
+            case 1: self.kind = .radius(m.radius)
+            case 2: self.kind = .named(TestingV1.Shape.Kind(rawValue: Int32(truncatingIfNeeded: m.named.rawValue)))
+            default: break
+        }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__Shape> {
+        let c = arena.allocate(Nimbus__Testing__V1__Shape.self)
+        nimbus__testing__v1__shape__init(c)
+        switch self.kind {
+            case .radius(let v)?:
+                c.pointee.kind_case = .init(rawValue: 1)
+                c.pointee.radius = v
+            case .named(let v)?:
+                c.pointee.kind_case = .init(rawValue: 2)
+                c.pointee.named = Nimbus__Testing__V1__Shape__Kind(rawValue: .init(truncatingIfNeeded: v.rawValue))
+            case nil: break
+        }
         return c
     }
 }
@@ -380,16 +473,20 @@ extension TestingV1 {
                 b3IYDCABKAlIAFIDZm9yEhgKBnN0cnVjdBgNIAEoBUgAUgZzdHJ1Y3QSLgoFY29sb3IYDiABKA4yGC5uaW1idXMudGVzdGluZy52
                 MS5Db2xvclIFY29sb3IaOAoKRmxhZ3NFbnRyeRIQCgNrZXkYASABKAhSA2tleRIUCgV2YWx1ZRgCIAEoDFIFdmFsdWU6AjgBGlYK
                 DVN0YXR1c2VzRW50cnkSEAoDa2V5GAEgASgEUgNrZXkSLwoFdmFsdWUYAiABKA4yGS5uaW1idXMudGVzdGluZy52MS5TdGF0dXNS
-                BXZhbHVlOgI4ARoaCgRUeXBlEhIKBGtpbmQYASABKAlSBGtpbmRCBwoFdW5pb24qWwoGU3RhdHVzEhYKElNUQVRVU19VTlNQRUNJ
-                RklFRBAAEhEKDVNUQVRVU19BQ1RJVkUQARISCg5TVEFUVVNfRU5BQkxFRBABEg4KClNUQVRVU18yRkEQAhoCEAEyjQEKBUFkbWlu
-                EjcKBVJlc2V0EhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5EksKD0dldEhUVFBLZXl3b3Jk
-                cxIbLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzGhsubmltYnVzLnRlc3RpbmcudjEuS2V5d29yZHMyUQoGTWlycm9yEkcKB1Jl
-                ZmxlY3QSGy5uaW1idXMudGVzdGluZy52MS5LZXl3b3JkcxobLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzKAEwAWIGcHJvdG8z
+                BXZhbHVlOgI4ARoaCgRUeXBlEhIKBGtpbmQYASABKAlSBGtpbmRCBwoFdW5pb24ijwEKBVNoYXBlEhgKBnJhZGl1cxgBIAEoAUgA
+                UgZyYWRpdXMSNQoFbmFtZWQYAiABKA4yHS5uaW1idXMudGVzdGluZy52MS5TaGFwZS5LaW5kSABSBW5hbWVkIi0KBEtpbmQSFAoQ
+                S0lORF9VTlNQRUNJRklFRBAAEg8KC0tJTkRfU1FVQVJFEAFCBgoEa2luZCpbCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVE
+                EAASEQoNU1RBVFVTX0FDVElWRRABEhIKDlNUQVRVU19FTkFCTEVEEAESDgoKU1RBVFVTXzJGQRACGgIQATKNAQoFQWRtaW4SNwoF
+                UmVzZXQSFi5nb29nbGUucHJvdG9idWYuRW1wdHkaFi5nb29nbGUucHJvdG9idWYuRW1wdHkSSwoPR2V0SFRUUEtleXdvcmRzEhsu
+                bmltYnVzLnRlc3RpbmcudjEuS2V5d29yZHMaGy5uaW1idXMudGVzdGluZy52MS5LZXl3b3JkczJRCgZNaXJyb3ISRwoHUmVmbGVj
+                dBIbLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzGhsubmltYnVzLnRlc3RpbmcudjEuS2V5d29yZHMoATABYgZwcm90bzM=
                 """),
             dependencies: ["google/protobuf/empty.proto", "nimbus/testing/v1/echo.proto"],
             symbols: [
                 "nimbus.testing.v1.Keywords",
                 "nimbus.testing.v1.Keywords.Type",
+                "nimbus.testing.v1.Shape",
+                "nimbus.testing.v1.Shape.Kind",
                 "nimbus.testing.v1.Status",
                 "nimbus.testing.v1.Admin",
                 "nimbus.testing.v1.Admin.Reset",

@@ -21,10 +21,16 @@ typedef struct Nimbus__Testing__V1__Keywords Nimbus__Testing__V1__Keywords;
 typedef struct Nimbus__Testing__V1__Keywords__FlagsEntry Nimbus__Testing__V1__Keywords__FlagsEntry;
 typedef struct Nimbus__Testing__V1__Keywords__StatusesEntry Nimbus__Testing__V1__Keywords__StatusesEntry;
 typedef struct Nimbus__Testing__V1__Keywords__Type Nimbus__Testing__V1__Keywords__Type;
+typedef struct Nimbus__Testing__V1__Shape Nimbus__Testing__V1__Shape;
 
 
 /* --- enums --- */
 
+typedef enum _Nimbus__Testing__V1__Shape__Kind {
+  NIMBUS__TESTING__V1__SHAPE__KIND__KIND_UNSPECIFIED = 0,
+  NIMBUS__TESTING__V1__SHAPE__KIND__KIND_SQUARE = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NIMBUS__TESTING__V1__SHAPE__KIND)
+} Nimbus__Testing__V1__Shape__Kind;
 typedef enum _Nimbus__Testing__V1__Status {
   NIMBUS__TESTING__V1__STATUS__STATUS_UNSPECIFIED = 0,
   NIMBUS__TESTING__V1__STATUS__STATUS_ACTIVE = 1,
@@ -103,6 +109,30 @@ struct  Nimbus__Testing__V1__Keywords
     , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL, NULL, NULL, (char *)protobuf_c_empty_string, NIMBUS__TESTING__V1__COLOR__COLOR_UNSPECIFIED, NIMBUS__TESTING__V1__KEYWORDS__UNION__NOT_SET, {0} }
 
 
+typedef enum {
+  NIMBUS__TESTING__V1__SHAPE__KIND__NOT_SET = 0,
+  NIMBUS__TESTING__V1__SHAPE__KIND_RADIUS = 1,
+  NIMBUS__TESTING__V1__SHAPE__KIND_NAMED = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NIMBUS__TESTING__V1__SHAPE__KIND__CASE)
+} Nimbus__Testing__V1__Shape__KindCase;
+
+/*
+ * A oneof named like a nested type.
+ */
+struct  Nimbus__Testing__V1__Shape
+{
+  ProtobufCMessage base;
+  Nimbus__Testing__V1__Shape__KindCase kind_case;
+  union {
+    double radius;
+    Nimbus__Testing__V1__Shape__Kind named;
+  };
+};
+#define NIMBUS__TESTING__V1__SHAPE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nimbus__testing__v1__shape__descriptor) \
+    , NIMBUS__TESTING__V1__SHAPE__KIND__NOT_SET, {0} }
+
+
 /* Nimbus__Testing__V1__Keywords__FlagsEntry methods */
 void   nimbus__testing__v1__keywords__flags_entry__init
                      (Nimbus__Testing__V1__Keywords__FlagsEntry         *message);
@@ -131,6 +161,25 @@ Nimbus__Testing__V1__Keywords *
 void   nimbus__testing__v1__keywords__free_unpacked
                      (Nimbus__Testing__V1__Keywords *message,
                       ProtobufCAllocator *allocator);
+/* Nimbus__Testing__V1__Shape methods */
+void   nimbus__testing__v1__shape__init
+                     (Nimbus__Testing__V1__Shape         *message);
+size_t nimbus__testing__v1__shape__get_packed_size
+                     (const Nimbus__Testing__V1__Shape   *message);
+size_t nimbus__testing__v1__shape__pack
+                     (const Nimbus__Testing__V1__Shape   *message,
+                      uint8_t             *out);
+size_t nimbus__testing__v1__shape__pack_to_buffer
+                     (const Nimbus__Testing__V1__Shape   *message,
+                      ProtobufCBuffer     *buffer);
+Nimbus__Testing__V1__Shape *
+       nimbus__testing__v1__shape__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nimbus__testing__v1__shape__free_unpacked
+                     (Nimbus__Testing__V1__Shape *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Nimbus__Testing__V1__Keywords__FlagsEntry_Closure)
@@ -144,6 +193,9 @@ typedef void (*Nimbus__Testing__V1__Keywords__Type_Closure)
                   void *closure_data);
 typedef void (*Nimbus__Testing__V1__Keywords_Closure)
                  (const Nimbus__Testing__V1__Keywords *message,
+                  void *closure_data);
+typedef void (*Nimbus__Testing__V1__Shape_Closure)
+                 (const Nimbus__Testing__V1__Shape *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -207,6 +259,8 @@ extern const ProtobufCMessageDescriptor nimbus__testing__v1__keywords__descripto
 extern const ProtobufCMessageDescriptor nimbus__testing__v1__keywords__flags_entry__descriptor;
 extern const ProtobufCMessageDescriptor nimbus__testing__v1__keywords__statuses_entry__descriptor;
 extern const ProtobufCMessageDescriptor nimbus__testing__v1__keywords__type__descriptor;
+extern const ProtobufCMessageDescriptor nimbus__testing__v1__shape__descriptor;
+extern const ProtobufCEnumDescriptor    nimbus__testing__v1__shape__kind__descriptor;
 extern const ProtobufCServiceDescriptor nimbus__testing__v1__admin__descriptor;
 extern const ProtobufCServiceDescriptor nimbus__testing__v1__mirror__descriptor;
 
