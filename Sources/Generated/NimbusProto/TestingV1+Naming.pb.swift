@@ -67,6 +67,8 @@ extension TestingV1 {
         /// The `union` oneof: at most one of its fields is set.
         public var union: Union? = nil
         public var color: TestingV1.Color = .unspecified
+        public var hash: String = ""
+        public var description: String = ""
 
         public init() {}
 
@@ -83,7 +85,9 @@ extension TestingV1 {
             inner: TestingV1.Keywords.TypeMessage? = nil,
             urlValue: String = "",
             union: Union? = nil,
-            color: TestingV1.Color = .unspecified
+            color: TestingV1.Color = .unspecified,
+            hash: String = "",
+            description: String = ""
         ) {
             self.`default` = `default`
             self.`class` = `class`
@@ -98,6 +102,8 @@ extension TestingV1 {
             self.urlValue = urlValue
             self.union = union
             self.color = color
+            self.hash = hash
+            self.description = description
         }
 
         /// The `union` oneof.
@@ -213,6 +219,8 @@ extension TestingV1.Keywords: ProtoMessage {
             default: break
         }
         self.color = TestingV1.Color(rawValue: Int32(truncatingIfNeeded: m.color.rawValue))
+        self.hash = try ProtoRuntime.string(m.hash, in: Self.protoMessageName)
+        self.description = try ProtoRuntime.string(m.description, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
@@ -255,6 +263,8 @@ extension TestingV1.Keywords: ProtoMessage {
             case nil: break
         }
         c.pointee.color = Nimbus__Testing__V1__Color(rawValue: .init(truncatingIfNeeded: self.color.rawValue))
+        c.pointee.hash = arena.string(self.hash)
+        c.pointee.description = arena.string(self.description)
         return c
     }
 }
@@ -464,22 +474,23 @@ extension TestingV1 {
             name: "nimbus/testing/v1/naming.proto",
             serialized: ProtoRuntime.bytes(base64: """
                 Ch5uaW1idXMvdGVzdGluZy92MS9uYW1pbmcucHJvdG8SEW5pbWJ1cy50ZXN0aW5nLnYxGhtnb29nbGUvcHJvdG9idWYvZW1wdHku
-                cHJvdG8aHG5pbWJ1cy90ZXN0aW5nL3YxL2VjaG8ucHJvdG8irAUKCEtleXdvcmRzEhgKB2RlZmF1bHQYASABKAlSB2RlZmF1bHQS
+                cHJvdG8aHG5pbWJ1cy90ZXN0aW5nL3YxL2VjaG8ucHJvdG8i4gUKCEtleXdvcmRzEhgKB2RlZmF1bHQYASABKAlSB2RlZmF1bHQS
                 FAoFY2xhc3MYAiABKAVSBWNsYXNzEhIKBHNlbGYYAyABKAhSBHNlbGYSFgoGcmVwZWF0GAQgASgDUgZyZXBlYXQSEgoEdHlwZRgF
                 IAEoCVIEdHlwZRIQCgNpbnQYBiADKAlSA2ludBI8CgVmbGFncxgHIAMoCzImLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzLkZs
                 YWdzRW50cnlSBWZsYWdzEkUKCHN0YXR1c2VzGAggAygLMikubmltYnVzLnRlc3RpbmcudjEuS2V5d29yZHMuU3RhdHVzZXNFbnRy
                 eVIIc3RhdHVzZXMSMAoHbm90aGluZxgJIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eVIHbm90aGluZxI2CgVpbm5lchgKIAEo
                 CzIgLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzLlR5cGVSBWlubmVyEhoKCFVSTFZhbHVlGAsgASgJUghVUkxWYWx1ZRISCgNm
                 b3IYDCABKAlIAFIDZm9yEhgKBnN0cnVjdBgNIAEoBUgAUgZzdHJ1Y3QSLgoFY29sb3IYDiABKA4yGC5uaW1idXMudGVzdGluZy52
-                MS5Db2xvclIFY29sb3IaOAoKRmxhZ3NFbnRyeRIQCgNrZXkYASABKAhSA2tleRIUCgV2YWx1ZRgCIAEoDFIFdmFsdWU6AjgBGlYK
-                DVN0YXR1c2VzRW50cnkSEAoDa2V5GAEgASgEUgNrZXkSLwoFdmFsdWUYAiABKA4yGS5uaW1idXMudGVzdGluZy52MS5TdGF0dXNS
-                BXZhbHVlOgI4ARoaCgRUeXBlEhIKBGtpbmQYASABKAlSBGtpbmRCBwoFdW5pb24ijwEKBVNoYXBlEhgKBnJhZGl1cxgBIAEoAUgA
-                UgZyYWRpdXMSNQoFbmFtZWQYAiABKA4yHS5uaW1idXMudGVzdGluZy52MS5TaGFwZS5LaW5kSABSBW5hbWVkIi0KBEtpbmQSFAoQ
-                S0lORF9VTlNQRUNJRklFRBAAEg8KC0tJTkRfU1FVQVJFEAFCBgoEa2luZCpbCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVE
-                EAASEQoNU1RBVFVTX0FDVElWRRABEhIKDlNUQVRVU19FTkFCTEVEEAESDgoKU1RBVFVTXzJGQRACGgIQATKNAQoFQWRtaW4SNwoF
-                UmVzZXQSFi5nb29nbGUucHJvdG9idWYuRW1wdHkaFi5nb29nbGUucHJvdG9idWYuRW1wdHkSSwoPR2V0SFRUUEtleXdvcmRzEhsu
-                bmltYnVzLnRlc3RpbmcudjEuS2V5d29yZHMaGy5uaW1idXMudGVzdGluZy52MS5LZXl3b3JkczJRCgZNaXJyb3ISRwoHUmVmbGVj
-                dBIbLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzGhsubmltYnVzLnRlc3RpbmcudjEuS2V5d29yZHMoATABYgZwcm90bzM=
+                MS5Db2xvclIFY29sb3ISEgoEaGFzaBgPIAEoCVIEaGFzaBIgCgtkZXNjcmlwdGlvbhgQIAEoCVILZGVzY3JpcHRpb24aOAoKRmxh
+                Z3NFbnRyeRIQCgNrZXkYASABKAhSA2tleRIUCgV2YWx1ZRgCIAEoDFIFdmFsdWU6AjgBGlYKDVN0YXR1c2VzRW50cnkSEAoDa2V5
+                GAEgASgEUgNrZXkSLwoFdmFsdWUYAiABKA4yGS5uaW1idXMudGVzdGluZy52MS5TdGF0dXNSBXZhbHVlOgI4ARoaCgRUeXBlEhIK
+                BGtpbmQYASABKAlSBGtpbmRCBwoFdW5pb24ijwEKBVNoYXBlEhgKBnJhZGl1cxgBIAEoAUgAUgZyYWRpdXMSNQoFbmFtZWQYAiAB
+                KA4yHS5uaW1idXMudGVzdGluZy52MS5TaGFwZS5LaW5kSABSBW5hbWVkIi0KBEtpbmQSFAoQS0lORF9VTlNQRUNJRklFRBAAEg8K
+                C0tJTkRfU1FVQVJFEAFCBgoEa2luZCpbCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASEQoNU1RBVFVTX0FDVElWRRAB
+                EhIKDlNUQVRVU19FTkFCTEVEEAESDgoKU1RBVFVTXzJGQRACGgIQATKNAQoFQWRtaW4SNwoFUmVzZXQSFi5nb29nbGUucHJvdG9i
+                dWYuRW1wdHkaFi5nb29nbGUucHJvdG9idWYuRW1wdHkSSwoPR2V0SFRUUEtleXdvcmRzEhsubmltYnVzLnRlc3RpbmcudjEuS2V5
+                d29yZHMaGy5uaW1idXMudGVzdGluZy52MS5LZXl3b3JkczJRCgZNaXJyb3ISRwoHUmVmbGVjdBIbLm5pbWJ1cy50ZXN0aW5nLnYx
+                LktleXdvcmRzGhsubmltYnVzLnRlc3RpbmcudjEuS2V5d29yZHMoATABYgZwcm90bzM=
                 """),
             dependencies: ["google/protobuf/empty.proto", "nimbus/testing/v1/echo.proto"],
             symbols: [

@@ -255,7 +255,7 @@ const ProtobufCMessageDescriptor nimbus__testing__v1__keywords__type__descriptor
   (ProtobufCMessageInit) nimbus__testing__v1__keywords__type__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nimbus__testing__v1__keywords__field_descriptors[14] =
+static const ProtobufCFieldDescriptor nimbus__testing__v1__keywords__field_descriptors[16] =
 {
   {
     "default",
@@ -425,14 +425,40 @@ static const ProtobufCFieldDescriptor nimbus__testing__v1__keywords__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "hash",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Testing__V1__Keywords, hash),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "description",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Testing__V1__Keywords, description),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nimbus__testing__v1__keywords__field_indices_by_name[] = {
   10,   /* field[10] = URLValue */
   1,   /* field[1] = class */
   13,   /* field[13] = color */
   0,   /* field[0] = default */
+  15,   /* field[15] = description */
   6,   /* field[6] = flags */
   11,   /* field[11] = for */
+  14,   /* field[14] = hash */
   9,   /* field[9] = inner */
   5,   /* field[5] = int */
   8,   /* field[8] = nothing */
@@ -445,7 +471,7 @@ static const unsigned nimbus__testing__v1__keywords__field_indices_by_name[] = {
 static const ProtobufCIntRange nimbus__testing__v1__keywords__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor nimbus__testing__v1__keywords__descriptor =
 {
@@ -455,7 +481,7 @@ const ProtobufCMessageDescriptor nimbus__testing__v1__keywords__descriptor =
   "Nimbus__Testing__V1__Keywords",
   "nimbus.testing.v1",
   sizeof(Nimbus__Testing__V1__Keywords),
-  14,
+  16,
   nimbus__testing__v1__keywords__field_descriptors,
   nimbus__testing__v1__keywords__field_indices_by_name,
   1,  nimbus__testing__v1__keywords__number_ranges,

@@ -98,6 +98,8 @@ struct  Nimbus__Testing__V1__Keywords
   Nimbus__Testing__V1__Keywords__Type *inner;
   char *urlvalue;
   Nimbus__Testing__V1__Color color;
+  char *hash;
+  char *description;
   Nimbus__Testing__V1__Keywords__UnionCase union_case;
   union {
     char *for_;
@@ -106,7 +108,7 @@ struct  Nimbus__Testing__V1__Keywords
 };
 #define NIMBUS__TESTING__V1__KEYWORDS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nimbus__testing__v1__keywords__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL, NULL, NULL, (char *)protobuf_c_empty_string, NIMBUS__TESTING__V1__COLOR__COLOR_UNSPECIFIED, NIMBUS__TESTING__V1__KEYWORDS__UNION__NOT_SET, {0} }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL, NULL, NULL, (char *)protobuf_c_empty_string, NIMBUS__TESTING__V1__COLOR__COLOR_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NIMBUS__TESTING__V1__KEYWORDS__UNION__NOT_SET, {0} }
 
 
 typedef enum {
