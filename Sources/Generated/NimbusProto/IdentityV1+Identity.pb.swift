@@ -962,7 +962,7 @@ extension IdentityV1 {
         public var occurTime: Date? = nil
         public var metadata: [IdentityV1.AuditMetadataEntry] = []
         public var prevHash: Data = Data()
-        public var hash: Data = Data()
+        public var hash_: Data = Data()
 
         public init() {}
 
@@ -981,7 +981,7 @@ extension IdentityV1 {
             occurTime: Date? = nil,
             metadata: [IdentityV1.AuditMetadataEntry] = [],
             prevHash: Data = Data(),
-            hash: Data = Data()
+            hash_: Data = Data()
         ) {
             self.eventId = eventId
             self.tenantId = tenantId
@@ -997,7 +997,7 @@ extension IdentityV1 {
             self.occurTime = occurTime
             self.metadata = metadata
             self.prevHash = prevHash
-            self.hash = hash
+            self.hash_ = hash_
         }
     }
 
@@ -3035,7 +3035,7 @@ extension IdentityV1.AuditEvent: ProtoMessage {
         if let p = m.occur_time { self.occurTime = try GoogleProtobuf.Timestamp(cMessage: p).date }
         self.metadata = try ProtoRuntime.array(m.metadata, m.n_metadata).map { try IdentityV1.AuditMetadataEntry(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
         self.prevHash = ProtoRuntime.data(m.prev_hash)
-        self.hash = ProtoRuntime.data(m.hash)
+        self.hash_ = ProtoRuntime.data(m.hash)
     }
 
     /// Builds the protobuf-c struct in `arena`.
@@ -3057,7 +3057,7 @@ extension IdentityV1.AuditEvent: ProtoMessage {
         c.pointee.n_metadata = self.metadata.count
         c.pointee.metadata = arena.array(self.metadata.map { Optional($0.cMessage(in: arena)) })
         c.pointee.prev_hash = arena.binary(self.prevHash)
-        c.pointee.hash = arena.binary(self.hash)
+        c.pointee.hash = arena.binary(self.hash_)
         return c
     }
 }

@@ -67,7 +67,7 @@ extension TestingV1 {
         /// The `union` oneof: at most one of its fields is set.
         public var union: Union? = nil
         public var color: TestingV1.Color = .unspecified
-        public var hash: String = ""
+        public var hash_: String = ""
         public var description: String = ""
 
         public init() {}
@@ -86,7 +86,7 @@ extension TestingV1 {
             urlValue: String = "",
             union: Union? = nil,
             color: TestingV1.Color = .unspecified,
-            hash: String = "",
+            hash_: String = "",
             description: String = ""
         ) {
             self.`default` = `default`
@@ -102,7 +102,7 @@ extension TestingV1 {
             self.urlValue = urlValue
             self.union = union
             self.color = color
-            self.hash = hash
+            self.hash_ = hash_
             self.description = description
         }
 
@@ -219,7 +219,7 @@ extension TestingV1.Keywords: ProtoMessage {
             default: break
         }
         self.color = TestingV1.Color(rawValue: Int32(truncatingIfNeeded: m.color.rawValue))
-        self.hash = try ProtoRuntime.string(m.hash, in: Self.protoMessageName)
+        self.hash_ = try ProtoRuntime.string(m.hash, in: Self.protoMessageName)
         self.description = try ProtoRuntime.string(m.description, in: Self.protoMessageName)
     }
 
@@ -263,7 +263,7 @@ extension TestingV1.Keywords: ProtoMessage {
             case nil: break
         }
         c.pointee.color = Nimbus__Testing__V1__Color(rawValue: .init(truncatingIfNeeded: self.color.rawValue))
-        c.pointee.hash = arena.string(self.hash)
+        c.pointee.hash = arena.string(self.hash_)
         c.pointee.description = arena.string(self.description)
         return c
     }

@@ -70,7 +70,7 @@ enum Naming {
     /// or they clash with members every message has): such fields get a trailing `_`.
     static let reservedMembers: Set<String> = [
         "self", "Self", "init", "deinit", "subscript", "Type", "Protocol", "super",
-        "protoMessageName", "serializedBytes", "cMessage", "hashValue",
+        "protoMessageName", "serializedBytes", "cMessage", "hashValue", "hash",
     ]
 
     /// A field's Swift property name: lowerCamel, `_`-suffixed when reserved (escape it too).
