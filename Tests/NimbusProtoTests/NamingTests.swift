@@ -39,7 +39,7 @@ import Testing
             requests: { try await $0.write(Self.keywords) },
             responses: { try await $0.reduce(into: []) { $0.append($1) } })
         #expect(echoed == [Self.keywords])
-        #expect(TestingV1.MirrorMethods.fileDescriptors.map(\.name).prefix(2) == ["nimbus/testing/v1/naming.proto", "google/protobuf/empty.proto"])
+        #expect(TestingV1.MirrorMethods.fileDescriptors.first?.name == "nimbus/testing/v1/naming.proto")
     }
 }
 

@@ -349,7 +349,13 @@ extension TestingV1 {
         public static let serviceName = "nimbus.testing.v1.Admin"
         public static let reset = MethodDescriptor(service: serviceName, method: "Reset", kind: .unary)
         public static let getHTTPKeywords = MethodDescriptor(service: serviceName, method: "GetHTTPKeywords", kind: .unary)
-        public static let all: [MethodDescriptor] = [reset, getHTTPKeywords]
+        public static let unmapped = MethodDescriptor(service: serviceName, method: "Unmapped", kind: .unary)
+        public static let all: [MethodDescriptor] = [reset, getHTTPKeywords, unmapped]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [
+            reset: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Ig8vdjEvYWRtaW46cmVzZXQ6ASo="),
+            getHTTPKeywords: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EhYvdjEva2V5d29yZHMve2RlZmF1bHR9"),
+        ]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { TestingV1.NamingProtoFile.descriptorsWithDependencies }
     }
@@ -358,6 +364,7 @@ extension TestingV1 {
     public protocol AdminService: RPCService {
         func reset(_ request: GoogleProtobuf.Empty, context: ServerContext) async throws -> GoogleProtobuf.Empty
         func getHTTPKeywords(_ request: TestingV1.Keywords, context: ServerContext) async throws -> TestingV1.Keywords
+        func unmapped(_ request: TestingV1.Keywords, context: ServerContext) async throws -> TestingV1.Keywords
     }
 
     /// Typed client of `nimbus.testing.v1.Admin` over any transport.
@@ -396,6 +403,19 @@ extension TestingV1 {
                 message: try ProtoRPC.decodeResponse(TestingV1.Keywords.self, response.message),
                 initialMetadata: response.initialMetadata, trailingMetadata: response.trailingMetadata)
         }
+
+        /// `Unmapped`: one request, one response.
+        public func unmapped(_ request: TestingV1.Keywords, options: CallOptions? = nil) async throws -> TestingV1.Keywords {
+            try await unmappedWithMetadata(request, options: options).message
+        }
+
+        /// `Unmapped`, with the response metadata.
+        public func unmappedWithMetadata(_ request: TestingV1.Keywords, options: CallOptions? = nil) async throws -> RPCResponse<TestingV1.Keywords> {
+            let response = try await transport.unary(TestingV1.AdminMethods.unmapped, request: request.serializedBytes(), options: options ?? defaultOptions)
+            return RPCResponse(
+                message: try ProtoRPC.decodeResponse(TestingV1.Keywords.self, response.message),
+                initialMetadata: response.initialMetadata, trailingMetadata: response.trailingMetadata)
+        }
     }
 }
 
@@ -413,6 +433,10 @@ extension TestingV1.AdminService {
                 let request = try ProtoRPC.decodeRequest(TestingV1.Keywords.self, bytes)
                 return try await self.getHTTPKeywords(request, context: context).serializedBytes()
             }),
+            ServerMethod(TestingV1.AdminMethods.unmapped, handler: .unary { bytes, context in
+                let request = try ProtoRPC.decodeRequest(TestingV1.Keywords.self, bytes)
+                return try await self.unmapped(request, context: context).serializedBytes()
+            }),
         ]
     }
 }
@@ -423,6 +447,8 @@ extension TestingV1 {
         public static let serviceName = "nimbus.testing.v1.Mirror"
         public static let reflect = MethodDescriptor(service: serviceName, method: "Reflect", kind: .bidirectionalStreaming)
         public static let all: [MethodDescriptor] = [reflect]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [:]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { TestingV1.NamingProtoFile.descriptorsWithDependencies }
     }
@@ -473,26 +499,28 @@ extension TestingV1 {
         public static let descriptor = ProtoFileDescriptor(
             name: "nimbus/testing/v1/naming.proto",
             serialized: ProtoRuntime.bytes(base64: """
-                Ch5uaW1idXMvdGVzdGluZy92MS9uYW1pbmcucHJvdG8SEW5pbWJ1cy50ZXN0aW5nLnYxGhtnb29nbGUvcHJvdG9idWYvZW1wdHku
-                cHJvdG8aHG5pbWJ1cy90ZXN0aW5nL3YxL2VjaG8ucHJvdG8i4gUKCEtleXdvcmRzEhgKB2RlZmF1bHQYASABKAlSB2RlZmF1bHQS
-                FAoFY2xhc3MYAiABKAVSBWNsYXNzEhIKBHNlbGYYAyABKAhSBHNlbGYSFgoGcmVwZWF0GAQgASgDUgZyZXBlYXQSEgoEdHlwZRgF
-                IAEoCVIEdHlwZRIQCgNpbnQYBiADKAlSA2ludBI8CgVmbGFncxgHIAMoCzImLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzLkZs
-                YWdzRW50cnlSBWZsYWdzEkUKCHN0YXR1c2VzGAggAygLMikubmltYnVzLnRlc3RpbmcudjEuS2V5d29yZHMuU3RhdHVzZXNFbnRy
-                eVIIc3RhdHVzZXMSMAoHbm90aGluZxgJIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eVIHbm90aGluZxI2CgVpbm5lchgKIAEo
-                CzIgLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzLlR5cGVSBWlubmVyEhoKCFVSTFZhbHVlGAsgASgJUghVUkxWYWx1ZRISCgNm
-                b3IYDCABKAlIAFIDZm9yEhgKBnN0cnVjdBgNIAEoBUgAUgZzdHJ1Y3QSLgoFY29sb3IYDiABKA4yGC5uaW1idXMudGVzdGluZy52
-                MS5Db2xvclIFY29sb3ISEgoEaGFzaBgPIAEoCVIEaGFzaBIgCgtkZXNjcmlwdGlvbhgQIAEoCVILZGVzY3JpcHRpb24aOAoKRmxh
-                Z3NFbnRyeRIQCgNrZXkYASABKAhSA2tleRIUCgV2YWx1ZRgCIAEoDFIFdmFsdWU6AjgBGlYKDVN0YXR1c2VzRW50cnkSEAoDa2V5
-                GAEgASgEUgNrZXkSLwoFdmFsdWUYAiABKA4yGS5uaW1idXMudGVzdGluZy52MS5TdGF0dXNSBXZhbHVlOgI4ARoaCgRUeXBlEhIK
-                BGtpbmQYASABKAlSBGtpbmRCBwoFdW5pb24ijwEKBVNoYXBlEhgKBnJhZGl1cxgBIAEoAUgAUgZyYWRpdXMSNQoFbmFtZWQYAiAB
-                KA4yHS5uaW1idXMudGVzdGluZy52MS5TaGFwZS5LaW5kSABSBW5hbWVkIi0KBEtpbmQSFAoQS0lORF9VTlNQRUNJRklFRBAAEg8K
-                C0tJTkRfU1FVQVJFEAFCBgoEa2luZCpbCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASEQoNU1RBVFVTX0FDVElWRRAB
-                EhIKDlNUQVRVU19FTkFCTEVEEAESDgoKU1RBVFVTXzJGQRACGgIQATKNAQoFQWRtaW4SNwoFUmVzZXQSFi5nb29nbGUucHJvdG9i
-                dWYuRW1wdHkaFi5nb29nbGUucHJvdG9idWYuRW1wdHkSSwoPR2V0SFRUUEtleXdvcmRzEhsubmltYnVzLnRlc3RpbmcudjEuS2V5
-                d29yZHMaGy5uaW1idXMudGVzdGluZy52MS5LZXl3b3JkczJRCgZNaXJyb3ISRwoHUmVmbGVjdBIbLm5pbWJ1cy50ZXN0aW5nLnYx
-                LktleXdvcmRzGhsubmltYnVzLnRlc3RpbmcudjEuS2V5d29yZHMoATABYgZwcm90bzM=
+                Ch5uaW1idXMvdGVzdGluZy92MS9uYW1pbmcucHJvdG8SEW5pbWJ1cy50ZXN0aW5nLnYxGhxnb29nbGUvYXBpL2Fubm90YXRpb25z
+                LnByb3RvGhtnb29nbGUvcHJvdG9idWYvZW1wdHkucHJvdG8aHG5pbWJ1cy90ZXN0aW5nL3YxL2VjaG8ucHJvdG8i4gUKCEtleXdv
+                cmRzEhgKB2RlZmF1bHQYASABKAlSB2RlZmF1bHQSFAoFY2xhc3MYAiABKAVSBWNsYXNzEhIKBHNlbGYYAyABKAhSBHNlbGYSFgoG
+                cmVwZWF0GAQgASgDUgZyZXBlYXQSEgoEdHlwZRgFIAEoCVIEdHlwZRIQCgNpbnQYBiADKAlSA2ludBI8CgVmbGFncxgHIAMoCzIm
+                Lm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzLkZsYWdzRW50cnlSBWZsYWdzEkUKCHN0YXR1c2VzGAggAygLMikubmltYnVzLnRl
+                c3RpbmcudjEuS2V5d29yZHMuU3RhdHVzZXNFbnRyeVIIc3RhdHVzZXMSMAoHbm90aGluZxgJIAEoCzIWLmdvb2dsZS5wcm90b2J1
+                Zi5FbXB0eVIHbm90aGluZxI2CgVpbm5lchgKIAEoCzIgLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzLlR5cGVSBWlubmVyEhoK
+                CFVSTFZhbHVlGAsgASgJUghVUkxWYWx1ZRISCgNmb3IYDCABKAlIAFIDZm9yEhgKBnN0cnVjdBgNIAEoBUgAUgZzdHJ1Y3QSLgoF
+                Y29sb3IYDiABKA4yGC5uaW1idXMudGVzdGluZy52MS5Db2xvclIFY29sb3ISEgoEaGFzaBgPIAEoCVIEaGFzaBIgCgtkZXNjcmlw
+                dGlvbhgQIAEoCVILZGVzY3JpcHRpb24aOAoKRmxhZ3NFbnRyeRIQCgNrZXkYASABKAhSA2tleRIUCgV2YWx1ZRgCIAEoDFIFdmFs
+                dWU6AjgBGlYKDVN0YXR1c2VzRW50cnkSEAoDa2V5GAEgASgEUgNrZXkSLwoFdmFsdWUYAiABKA4yGS5uaW1idXMudGVzdGluZy52
+                MS5TdGF0dXNSBXZhbHVlOgI4ARoaCgRUeXBlEhIKBGtpbmQYASABKAlSBGtpbmRCBwoFdW5pb24ijwEKBVNoYXBlEhgKBnJhZGl1
+                cxgBIAEoAUgAUgZyYWRpdXMSNQoFbmFtZWQYAiABKA4yHS5uaW1idXMudGVzdGluZy52MS5TaGFwZS5LaW5kSABSBW5hbWVkIi0K
+                BEtpbmQSFAoQS0lORF9VTlNQRUNJRklFRBAAEg8KC0tJTkRfU1FVQVJFEAFCBgoEa2luZCpbCgZTdGF0dXMSFgoSU1RBVFVTX1VO
+                U1BFQ0lGSUVEEAASEQoNU1RBVFVTX0FDVElWRRABEhIKDlNUQVRVU19FTkFCTEVEEAESDgoKU1RBVFVTXzJGQRACGgIQATKPAgoF
+                QWRtaW4SUwoFUmVzZXQSFi5nb29nbGUucHJvdG9idWYuRW1wdHkaFi5nb29nbGUucHJvdG9idWYuRW1wdHkiGoLT5JMCFCIPL3Yx
+                L2FkbWluOnJlc2V0OgEqEmsKD0dldEhUVFBLZXl3b3JkcxIbLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzGhsubmltYnVzLnRl
+                c3RpbmcudjEuS2V5d29yZHMiHoLT5JMCGBIWL3YxL2tleXdvcmRzL3tkZWZhdWx0fRJECghVbm1hcHBlZBIbLm5pbWJ1cy50ZXN0
+                aW5nLnYxLktleXdvcmRzGhsubmltYnVzLnRlc3RpbmcudjEuS2V5d29yZHMyUQoGTWlycm9yEkcKB1JlZmxlY3QSGy5uaW1idXMu
+                dGVzdGluZy52MS5LZXl3b3JkcxobLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzKAEwAWIGcHJvdG8z
                 """),
-            dependencies: ["google/protobuf/empty.proto", "nimbus/testing/v1/echo.proto"],
+            dependencies: ["google/api/annotations.proto", "google/protobuf/empty.proto", "nimbus/testing/v1/echo.proto"],
             symbols: [
                 "nimbus.testing.v1.Keywords",
                 "nimbus.testing.v1.Keywords.Type",
@@ -502,13 +530,14 @@ extension TestingV1 {
                 "nimbus.testing.v1.Admin",
                 "nimbus.testing.v1.Admin.Reset",
                 "nimbus.testing.v1.Admin.GetHTTPKeywords",
+                "nimbus.testing.v1.Admin.Unmapped",
                 "nimbus.testing.v1.Mirror",
                 "nimbus.testing.v1.Mirror.Reflect",
             ])
 
         /// This file followed by its transitive dependencies, each once.
         public static var descriptorsWithDependencies: [ProtoFileDescriptor] {
-            [TestingV1.NamingProtoFile.descriptor, GoogleProtobuf.EmptyProtoFile.descriptor, TestingV1.EchoProtoFile.descriptor, GoogleApi.AnnotationsProtoFile.descriptor, GoogleApi.HttpProtoFile.descriptor, GoogleProtobuf.DescriptorProtoFile.descriptor, GoogleProtobuf.TimestampProtoFile.descriptor]
+            [TestingV1.NamingProtoFile.descriptor, GoogleApi.AnnotationsProtoFile.descriptor, GoogleApi.HttpProtoFile.descriptor, GoogleProtobuf.DescriptorProtoFile.descriptor, GoogleProtobuf.EmptyProtoFile.descriptor, TestingV1.EchoProtoFile.descriptor, GoogleProtobuf.TimestampProtoFile.descriptor]
         }
     }
 }

@@ -598,14 +598,16 @@ const ProtobufCEnumDescriptor nimbus__testing__v1__status__descriptor =
   nimbus__testing__v1__status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor nimbus__testing__v1__admin__method_descriptors[2] =
+static const ProtobufCMethodDescriptor nimbus__testing__v1__admin__method_descriptors[3] =
 {
   { "Reset", &google__protobuf__empty__descriptor, &google__protobuf__empty__descriptor },
   { "GetHTTPKeywords", &nimbus__testing__v1__keywords__descriptor, &nimbus__testing__v1__keywords__descriptor },
+  { "Unmapped", &nimbus__testing__v1__keywords__descriptor, &nimbus__testing__v1__keywords__descriptor },
 };
 const unsigned nimbus__testing__v1__admin__method_indices_by_name[] = {
   1,        /* GetHTTPKeywords */
-  0         /* Reset */
+  0,        /* Reset */
+  2         /* Unmapped */
 };
 const ProtobufCServiceDescriptor nimbus__testing__v1__admin__descriptor =
 {
@@ -614,7 +616,7 @@ const ProtobufCServiceDescriptor nimbus__testing__v1__admin__descriptor =
   "Admin",
   "Nimbus__Testing__V1__Admin",
   "nimbus.testing.v1",
-  2,
+  3,
   nimbus__testing__v1__admin__method_descriptors,
   nimbus__testing__v1__admin__method_indices_by_name
 };
@@ -633,6 +635,14 @@ void nimbus__testing__v1__admin__get_httpkeywords(ProtobufCService *service,
 {
   assert(service->descriptor == &nimbus__testing__v1__admin__descriptor);
   service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void nimbus__testing__v1__admin__unmapped(ProtobufCService *service,
+                                          const Nimbus__Testing__V1__Keywords *input,
+                                          Nimbus__Testing__V1__Keywords_Closure closure,
+                                          void *closure_data)
+{
+  assert(service->descriptor == &nimbus__testing__v1__admin__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void nimbus__testing__v1__admin__init (Nimbus__Testing__V1__Admin_Service *service,
                                        Nimbus__Testing__V1__Admin_ServiceDestroy destroy)
