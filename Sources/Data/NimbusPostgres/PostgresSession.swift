@@ -157,11 +157,9 @@ final class PostgresSession: @unchecked Sendable {
         guard let c = conn else { return try open() }
         if PQstatus(c) == CONNECTION_OK {
             var fds = pollfd(fd: PQsocket(c), events: Int16(POLLIN), revents: 0)
-            let ready = poll(&fds, 1, 0)
-            if ready == 0 { return }
-            if PQconsumeInput(c) == 1, PQstatus(c) == CONNECTION_OK {
-                return  // only notifications or parameter status
-            }
+            if poll(&fds, 1, 0) == 0 { return }
+            // An idle session is sent nothing (Nimbus does not LISTEN) except a server's goodbye
+            // (FATAL 57P01 on shutdown, then EOF): anything readable means start afresh.
         }
         PQfinish(c)
         conn = nil
