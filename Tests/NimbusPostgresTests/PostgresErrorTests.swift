@@ -59,6 +59,21 @@ struct PostgresErrorTests {
         await pool.close()
     }
 
+    @Test("sslmode passes through to libpq")
+    func sslmodePassthrough() async throws {
+        let db = try await TestPostgres.shared.makeDatabase()
+        // The test server has no TLS: requiring it must fail in libpq, proving the setting arrived.
+        var configuration = PostgresConfiguration(dsn: try PostgresDSN(db.tcpAdminDSN.raw + "&sslmode=require"))
+        configuration.minConnections = 0
+        let pool = try PostgresPool(configuration: configuration)
+        let error = await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
+        #expect(error?.kind == .connectionFailure && error?.message.contains("SSL") == true)
+        await pool.close()
+        let plain = try PostgresPool(configuration: PostgresConfiguration(dsn: try PostgresDSN(db.tcpAdminDSN.raw + "&sslmode=disable")))
+        #expect(try await plain.query("SELECT 1").count == 1)
+        await plain.close()
+    }
+
     @Test("a connection failure is typed and never shows the password")
     func connectionFailure() async throws {
         let dsn = try PostgresDSN("postgresql://nobody:s3cret-pw@127.0.0.1:1/nowhere?connect_timeout=1")

@@ -23,6 +23,16 @@ struct PostgresTransactionTests {
             }
         }
         #expect(try await pool.query("SELECT balance FROM accounts").first!.decode(Int.self, at: 0) == 100)
+
+        // A caught statement error aborts the transaction: COMMIT must not pretend it worked.
+        let swallowed = await #expect(throws: PostgresError.self) {
+            try await pool.withTransaction { tx in
+                try await tx.execute("UPDATE accounts SET balance = 1 WHERE id = $1", 1)
+                _ = try? await tx.execute("INSERT INTO accounts VALUES ($1, $2)", 1, 5)
+            }
+        }
+        #expect(swallowed?.sqlState == "25P02")
+        #expect(try await pool.query("SELECT balance FROM accounts").first!.decode(Int.self, at: 0) == 100)
         await pool.close()
     }
 

@@ -223,6 +223,16 @@ final class PostgresSession: @unchecked Sendable {
         return try check(PQexec(c, sql))
     }
 
+    /// COMMIT, which PostgreSQL turns into a silent ROLLBACK when an earlier statement failed
+    /// (and the caller swallowed that error): reported here as an error instead.
+    func commit() throws {
+        let result = try executeScript("COMMIT")
+        if String(cString: PQcmdStatus(result.pointer)) == "ROLLBACK" {
+            throw PostgresError(kind: .misuse, sqlState: "25P02",
+                                message: "the transaction was rolled back: a statement in it failed and its error was caught")
+        }
+    }
+
     var transactionStatus: PGTransactionStatusType {
         conn.map { PQtransactionStatus($0) } ?? PQTRANS_UNKNOWN
     }
