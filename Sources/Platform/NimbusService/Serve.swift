@@ -55,7 +55,8 @@ public struct Serve<Definition: ServiceDefinition>: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: GRPCServerService(server: server, logger: logger))]
-                    + parts.background.map { .init(service: $0) },
+                    + parts.background.map { .init(service: $0) }
+                    + (database.map { [.init(service: DatabaseReadiness(pool: $0, health: server.health, logger: logger))] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.info("serving", metadata: [
