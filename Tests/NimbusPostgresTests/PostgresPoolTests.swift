@@ -119,6 +119,27 @@ struct PostgresPoolTests {
         await pool.close()
     }
 
+    @Test("idle connections beyond minConnections are closed; minConnections stay open")
+    func idleRecycling() async throws {
+        let db = try await TestPostgres.shared.makeDatabase()
+        let pool = try db.makePool(maxConnections: 3) {
+            $0.minConnections = 1
+            $0.maxIdleTime = .milliseconds(200)
+            $0.healthCheckPeriod = .milliseconds(100)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<3 { group.addTask { try await pool.query("SELECT pg_sleep(0.1)") } }
+            try await group.waitForAll()
+        }
+        #expect(pool.statistics.open == 3)
+        var open = 3
+        for _ in 0..<40 where open != 1 { try await Task.sleep(for: .milliseconds(100)); open = pool.statistics.open }
+        #expect(open == 1)
+        #expect(pool.statistics.discarded >= 2)
+        #expect(try await pool.query("SELECT 1").count == 1)
+        await pool.close()
+    }
+
     @Test("statistics count open, idle and in-use connections")
     func statistics() async throws {
         let db = try await TestPostgres.shared.makeDatabase()
