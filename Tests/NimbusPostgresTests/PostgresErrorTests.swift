@@ -1,5 +1,7 @@
 import Foundation
 import NimbusPostgres
+import NimbusRPCCore
+import NimbusService
 import NimbusTestSupport
 import Testing
 
@@ -85,5 +87,21 @@ struct PostgresErrorTests {
         #expect(error?.description.contains("s3cret-pw") == false)
         #expect(error?.description.contains("***") == true)
         await pool.close()
+    }
+}
+
+@Suite("Errors to RPC status")
+struct PostgresErrorRPCTests {
+    @Test("SQLSTATEs map to kinds and kinds to gRPC codes", arguments: [
+        ("23505", RPCCode.alreadyExists), ("23503", .failedPrecondition), ("23514", .invalidArgument),
+        ("23502", .invalidArgument), ("40001", .aborted), ("40P01", .aborted), ("57014", .cancelled),
+        ("08006", .unavailable), ("57P01", .unavailable), ("42601", .internal),
+    ])
+    func mapping(state: String, code: RPCCode) {
+        let error = PostgresError(kind: PostgresError.kind(forSQLState: state), sqlState: state, message: "m",
+                                  constraint: "c_name", detail: "Key (email)=(secret@example.com) already exists.")
+        let rpc = RPCError(mapping: error)
+        #expect(rpc.code == code)
+        #expect(!rpc.message.contains("secret@example.com"))
     }
 }
