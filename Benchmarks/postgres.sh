@@ -26,12 +26,14 @@ run_pgbench() {
 }
 run_pool() { "$bench" "$dsn" "$clients" "$seconds" "$rows" | sed -n 's/^tps=//p'; }
 
-# Alternate the two so drift on a shared machine hits both; keep each one's best.
-best_pg=0; best_pool=0
-for round in 1 2; do
-  pg=$(run_pgbench); pool=$(run_pool)
-  echo "round $round: pgbench -S -M prepared ${pg%.*} tps, PostgresPool $pool tps"
-  best_pg=$(python3 -c "print(max($best_pg, $pg))"); best_pool=$(python3 -c "print(max($best_pool, $pool))")
+# Three rounds, alternating which side goes first, so drift on a shared machine hits both;
+# each round's ratio compares neighbours in time, and the median round is the result.
+ratios=()
+for round in 1 2 3; do
+  if [ $((round % 2)) -eq 1 ]; then pg=$(run_pgbench); pool=$(run_pool); else pool=$(run_pool); pg=$(run_pgbench); fi
+  r=$(python3 -c "print(f'{$pool / $pg:.2f}')")
+  ratios+=("$r")
+  echo "round $round: pgbench -S -M prepared ${pg%.*} tps, PostgresPool $pool tps, ratio ${r}x"
 done
-ratio=$(python3 -c "print(f'{$best_pool / $best_pg:.2f}')")
-echo "clients=$clients seconds=$seconds pgbench=${best_pg%.*} tps pool=${best_pool%.*} tps ratio=${ratio}x (target >= 0.7x)"
+median=$(printf '%s\n' "${ratios[@]}" | sort -n | sed -n 2p)
+echo "clients=$clients seconds=$seconds load=$(cut -d' ' -f1 /proc/loadavg) median ratio=${median}x (PostgresPool / pgbench; target >= 0.7x)"

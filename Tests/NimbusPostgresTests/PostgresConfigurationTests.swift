@@ -51,4 +51,23 @@ struct PostgresConfigurationTests {
         let k = kv.overriding(database: "y")
         #expect(k.database == "y" && k.host == "/tmp")
     }
+
+    @Test("NIMBUS_DB_* variables override the defaults and are validated")
+    func environment() throws {
+        let c = try PostgresConfiguration(dsn: dsn, environment: [
+            "NIMBUS_DB_MAX_CONNECTIONS": "20", "NIMBUS_DB_MIN_CONNECTIONS": "0",
+            "NIMBUS_DB_MAX_IDLE_TIME": "5m", "NIMBUS_DB_ACQUIRE_TIMEOUT": "250ms", "NIMBUS_DB_STATEMENT_TIMEOUT": "0",
+        ])
+        #expect(c.maxConnections == 20 && c.minConnections == 0)
+        #expect(c.maxIdleTime == .seconds(300) && c.acquireTimeout == .milliseconds(250) && c.statementTimeout == nil)
+        #expect(throws: PostgresConfiguration.Invalid.self) {
+            try PostgresConfiguration(dsn: dsn, environment: ["NIMBUS_DB_MAX_CONNECTIONS": "lots"])
+        }
+        #expect(throws: PostgresConfiguration.Invalid.self) {
+            try PostgresConfiguration(dsn: dsn, environment: ["NIMBUS_DB_MAX_LIFETIME": "soon"])
+        }
+        #expect(throws: PostgresConfiguration.Invalid.self) {
+            try PostgresConfiguration(dsn: dsn, environment: ["NIMBUS_DB_MIN_CONNECTIONS": "50"])
+        }
+    }
 }

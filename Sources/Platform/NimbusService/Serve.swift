@@ -30,8 +30,11 @@ public struct Serve<Definition: ServiceDefinition>: AsyncParsableCommand {
         let logger = Logger(label: Definition.executableName)
         if try await MigrationRunner.prepare(config: config, definition: Definition.self, logger: logger) { return }
 
-        let database = try config.database.map { dsn in
-            try PostgresPool(configuration: PostgresConfiguration(dsn: dsn), name: Definition.schema ?? "default", logger: logger)
+        let database = try ServiceFailure.exitOnConfigError(Definition.self) {
+            try config.database.map { dsn in
+                try PostgresPool(configuration: PostgresConfiguration(settingsFrom: dsn, environment: environment),
+                                 name: Definition.schema ?? "default", logger: logger)
+            }
         }
         let serviceEnvironment = ServiceEnvironment(config: config, logger: logger, database: database, environment: environment)
         let parts = try await ServiceFailure.exitOnConfigError(Definition.self) {
