@@ -12,7 +12,7 @@ import h2.events
 import h2.settings
 import pytest
 
-from conftest import start_server, stop_server
+from wire_server import start_server, stop_server
 
 SAY = "/nimbus.testing.v1.Echo/Say"
 CHAT = "/nimbus.wiretest.v1.Bytes/Chat"
