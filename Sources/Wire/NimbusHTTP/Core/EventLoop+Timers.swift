@@ -4,7 +4,10 @@
 /// request rate times the timeout).
 struct TimerQueue {
     private var heap: [(deadline: UInt64, id: UInt64)] = []
-    private var bodies: [UInt64: () -> Void] = [:]
+    /// Bodies wrapped in a struct: a bare closure stored as a dictionary value would be
+    /// reabstracted through a heap-allocated thunk on every schedule.
+    private struct Body { let run: () -> Void }
+    private var bodies: [UInt64: Body] = [:]
     private var nextID: UInt64 = 1
     private var cancelled = 0
 
@@ -20,7 +23,7 @@ struct TimerQueue {
     mutating func schedule(at deadline: UInt64, _ body: @escaping () -> Void) -> EventLoopTimer {
         let id = nextID
         nextID &+= 1
-        bodies[id] = body
+        bodies[id] = Body(run: body)
         heap.append((deadline, id))
         siftUp(heap.count - 1)
         return EventLoopTimer(id: id)
@@ -47,7 +50,7 @@ struct TimerQueue {
     mutating func popDue(now: UInt64) -> (() -> Void)? {
         while let top = heap.first, top.deadline <= now {
             popTop()
-            if let body = bodies.removeValue(forKey: top.id) { return body }
+            if let body = bodies.removeValue(forKey: top.id) { return body.run }
         }
         return nil
     }
