@@ -91,7 +91,7 @@ let package = Package(
         .executableTarget(name: "nimbus-storage", dependencies: ["NimbusStorage"], path: "Sources/Executables/nimbus-storage", swiftSettings: swiftSettings),
         .executableTarget(name: "nimbus-database", dependencies: ["NimbusDatabases"], path: "Sources/Executables/nimbus-database", swiftSettings: swiftSettings),
         .executableTarget(name: "nimbus-gateway", dependencies: ["NimbusGateway"], path: "Sources/Executables/nimbus-gateway", swiftSettings: swiftSettings),
-        .executableTarget(name: "nimbus", dependencies: ["NimbusProto", "NimbusGRPC", "NimbusPlatform", argumentParser],
+        .executableTarget(name: "nimbus", dependencies: ["NimbusProto", "NimbusGRPC", "NimbusPlatform", "NimbusGateway", argumentParser],
                           path: "Sources/Executables/nimbus", swiftSettings: swiftSettings),
 
         // ── test support and tests (mirroring Sources/) ──
@@ -103,6 +103,6 @@ let package = Package(
         .testTarget(name: "NimbusPlatformTests", dependencies: ["NimbusPlatform", "NimbusService", "NimbusTestSupport", log, argumentParser], path: "Tests/NimbusPlatformTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusIdentityTests", dependencies: ["NimbusIdentity", "NimbusTestSupport"], path: "Tests/NimbusIdentityTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusComputeTests", dependencies: ["NimbusCompute", "NimbusTestSupport"], path: "Tests/NimbusComputeTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusGatewayTests", dependencies: ["NimbusGateway", "NimbusTestSupport"], path: "Tests/NimbusGatewayTests", exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusGatewayTests", dependencies: ["NimbusGateway", "NimbusGRPC", "NimbusTestSupport"], path: "Tests/NimbusGatewayTests", exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,4 +1,3 @@
 import NimbusIdentity
-import NimbusService
 
-await ServiceMain.run(IdentityServiceDefinition.self)
+await IdentityMain.run()

@@ -718,10 +718,10 @@ extension ComputeV1.PortMapping: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__PortMapping> {
         let c = arena.allocate(Nimbus__Compute__V1__PortMapping.self)
         nimbus__compute__v1__port_mapping__init(c)
-        c.pointee.container_port = containerPort
-        c.pointee.`protocol` = arena.string(`protocol`)
-        c.pointee.host_port = hostPort
-        c.pointee.host_ip = arena.string(hostIp)
+        c.pointee.container_port = self.containerPort
+        c.pointee.`protocol` = arena.string(self.`protocol`)
+        c.pointee.host_port = self.hostPort
+        c.pointee.host_ip = arena.string(self.hostIp)
         return c
     }
 }
@@ -779,45 +779,45 @@ extension ComputeV1.Instance: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__Instance> {
         let c = arena.allocate(Nimbus__Compute__V1__Instance.self)
         nimbus__compute__v1__instance__init(c)
-        c.pointee.id = arena.string(id)
-        c.pointee.tenant_id = arena.string(tenantId)
-        c.pointee.name = arena.string(name)
-        c.pointee.image = arena.string(image)
-        c.pointee.instance_type = arena.string(instanceType)
-        c.pointee.vpc_id = arena.string(vpcId)
-        c.pointee.state = Nimbus__Compute__V1__InstanceState(rawValue: .init(truncatingIfNeeded: state.rawValue))
-        c.pointee.state_reason = arena.string(stateReason)
-        c.pointee.has_exit_code = (hasExitCode ? Int32(1) : Int32(0))
-        c.pointee.exit_code = exitCode
-        c.pointee.n_command = command.count
-        c.pointee.command = arena.array(command.map { arena.string($0) })
-        c.pointee.n_env = env.count
-        c.pointee.env = arena.array(ProtoRuntime.sortedKeys(env).map { entry in
+        c.pointee.id = arena.string(self.id)
+        c.pointee.tenant_id = arena.string(self.tenantId)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.image = arena.string(self.image)
+        c.pointee.instance_type = arena.string(self.instanceType)
+        c.pointee.vpc_id = arena.string(self.vpcId)
+        c.pointee.state = Nimbus__Compute__V1__InstanceState(rawValue: .init(truncatingIfNeeded: self.state.rawValue))
+        c.pointee.state_reason = arena.string(self.stateReason)
+        c.pointee.has_exit_code = (self.hasExitCode ? Int32(1) : Int32(0))
+        c.pointee.exit_code = self.exitCode
+        c.pointee.n_command = self.command.count
+        c.pointee.command = arena.array(self.command.map { arena.string($0) })
+        c.pointee.n_env = self.env.count
+        c.pointee.env = arena.array(ProtoRuntime.sortedKeys(self.env).map { entry in
             let e = arena.allocate(Nimbus__Compute__V1__Instance__EnvEntry.self)
             nimbus__compute__v1__instance__env_entry__init(e)
             e.pointee.key = arena.string(entry.key)
             e.pointee.value = arena.string(entry.value)
             return Optional(e)
         })
-        c.pointee.n_ports = ports.count
-        c.pointee.ports = arena.array(ports.map { Optional($0.cMessage(in: arena)) })
-        c.pointee.n_published = published.count
-        c.pointee.published = arena.array(published.map { Optional($0.cMessage(in: arena)) })
-        c.pointee.n_labels = labels.count
-        c.pointee.labels = arena.array(ProtoRuntime.sortedKeys(labels).map { entry in
+        c.pointee.n_ports = self.ports.count
+        c.pointee.ports = arena.array(self.ports.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_published = self.published.count
+        c.pointee.published = arena.array(self.published.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_labels = self.labels.count
+        c.pointee.labels = arena.array(ProtoRuntime.sortedKeys(self.labels).map { entry in
             let e = arena.allocate(Nimbus__Compute__V1__Instance__LabelsEntry.self)
             nimbus__compute__v1__instance__labels_entry__init(e)
             e.pointee.key = arena.string(entry.key)
             e.pointee.value = arena.string(entry.value)
             return Optional(e)
         })
-        c.pointee.private_ip = arena.string(privateIp)
-        c.pointee.vcpus = vcpus
-        c.pointee.memory_mb = memoryMb
-        c.pointee.version = version
-        if let v = createTime { c.pointee.create_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
-        if let v = updateTime { c.pointee.update_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
-        if let v = launchTime { c.pointee.launch_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        c.pointee.private_ip = arena.string(self.privateIp)
+        c.pointee.vcpus = self.vcpus
+        c.pointee.memory_mb = self.memoryMb
+        c.pointee.version = self.version
+        if let v = self.createTime { c.pointee.create_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        if let v = self.updateTime { c.pointee.update_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        if let v = self.launchTime { c.pointee.launch_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
         return c
     }
 }
@@ -862,31 +862,31 @@ extension ComputeV1.LaunchInstanceRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__LaunchInstanceRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__LaunchInstanceRequest.self)
         nimbus__compute__v1__launch_instance_request__init(c)
-        c.pointee.name = arena.string(name)
-        c.pointee.image = arena.string(image)
-        c.pointee.instance_type = arena.string(instanceType)
-        c.pointee.n_command = command.count
-        c.pointee.command = arena.array(command.map { arena.string($0) })
-        c.pointee.n_env = env.count
-        c.pointee.env = arena.array(ProtoRuntime.sortedKeys(env).map { entry in
+        c.pointee.name = arena.string(self.name)
+        c.pointee.image = arena.string(self.image)
+        c.pointee.instance_type = arena.string(self.instanceType)
+        c.pointee.n_command = self.command.count
+        c.pointee.command = arena.array(self.command.map { arena.string($0) })
+        c.pointee.n_env = self.env.count
+        c.pointee.env = arena.array(ProtoRuntime.sortedKeys(self.env).map { entry in
             let e = arena.allocate(Nimbus__Compute__V1__LaunchInstanceRequest__EnvEntry.self)
             nimbus__compute__v1__launch_instance_request__env_entry__init(e)
             e.pointee.key = arena.string(entry.key)
             e.pointee.value = arena.string(entry.value)
             return Optional(e)
         })
-        c.pointee.n_ports = ports.count
-        c.pointee.ports = arena.array(ports.map { Optional($0.cMessage(in: arena)) })
-        c.pointee.vpc_id = arena.string(vpcId)
-        c.pointee.n_labels = labels.count
-        c.pointee.labels = arena.array(ProtoRuntime.sortedKeys(labels).map { entry in
+        c.pointee.n_ports = self.ports.count
+        c.pointee.ports = arena.array(self.ports.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.vpc_id = arena.string(self.vpcId)
+        c.pointee.n_labels = self.labels.count
+        c.pointee.labels = arena.array(ProtoRuntime.sortedKeys(self.labels).map { entry in
             let e = arena.allocate(Nimbus__Compute__V1__LaunchInstanceRequest__LabelsEntry.self)
             nimbus__compute__v1__launch_instance_request__labels_entry__init(e)
             e.pointee.key = arena.string(entry.key)
             e.pointee.value = arena.string(entry.value)
             return Optional(e)
         })
-        c.pointee.client_token = arena.string(clientToken)
+        c.pointee.client_token = arena.string(self.clientToken)
         return c
     }
 }
@@ -917,7 +917,7 @@ extension ComputeV1.GetInstanceRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__GetInstanceRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__GetInstanceRequest.self)
         nimbus__compute__v1__get_instance_request__init(c)
-        c.pointee.id = arena.string(id)
+        c.pointee.id = arena.string(self.id)
         return c
     }
 }
@@ -957,20 +957,20 @@ extension ComputeV1.ListInstancesRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListInstancesRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__ListInstancesRequest.self)
         nimbus__compute__v1__list_instances_request__init(c)
-        c.pointee.page_size = pageSize
-        c.pointee.page_token = arena.string(pageToken)
-        c.pointee.state = Nimbus__Compute__V1__InstanceState(rawValue: .init(truncatingIfNeeded: state.rawValue))
-        c.pointee.vpc_id = arena.string(vpcId)
-        c.pointee.name = arena.string(name)
-        c.pointee.n_labels = labels.count
-        c.pointee.labels = arena.array(ProtoRuntime.sortedKeys(labels).map { entry in
+        c.pointee.page_size = self.pageSize
+        c.pointee.page_token = arena.string(self.pageToken)
+        c.pointee.state = Nimbus__Compute__V1__InstanceState(rawValue: .init(truncatingIfNeeded: self.state.rawValue))
+        c.pointee.vpc_id = arena.string(self.vpcId)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.n_labels = self.labels.count
+        c.pointee.labels = arena.array(ProtoRuntime.sortedKeys(self.labels).map { entry in
             let e = arena.allocate(Nimbus__Compute__V1__ListInstancesRequest__LabelsEntry.self)
             nimbus__compute__v1__list_instances_request__labels_entry__init(e)
             e.pointee.key = arena.string(entry.key)
             e.pointee.value = arena.string(entry.value)
             return Optional(e)
         })
-        c.pointee.include_terminated = (includeTerminated ? Int32(1) : Int32(0))
+        c.pointee.include_terminated = (self.includeTerminated ? Int32(1) : Int32(0))
         return c
     }
 }
@@ -1002,9 +1002,9 @@ extension ComputeV1.ListInstancesResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListInstancesResponse> {
         let c = arena.allocate(Nimbus__Compute__V1__ListInstancesResponse.self)
         nimbus__compute__v1__list_instances_response__init(c)
-        c.pointee.n_instances = instances.count
-        c.pointee.instances = arena.array(instances.map { Optional($0.cMessage(in: arena)) })
-        c.pointee.next_page_token = arena.string(nextPageToken)
+        c.pointee.n_instances = self.instances.count
+        c.pointee.instances = arena.array(self.instances.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.next_page_token = arena.string(self.nextPageToken)
         return c
     }
 }
@@ -1036,8 +1036,8 @@ extension ComputeV1.InstanceActionRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__InstanceActionRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__InstanceActionRequest.self)
         nimbus__compute__v1__instance_action_request__init(c)
-        c.pointee.id = arena.string(id)
-        c.pointee.version = version
+        c.pointee.id = arena.string(self.id)
+        c.pointee.version = self.version
         return c
     }
 }
@@ -1070,9 +1070,9 @@ extension ComputeV1.StreamInstanceLogsRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__StreamInstanceLogsRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__StreamInstanceLogsRequest.self)
         nimbus__compute__v1__stream_instance_logs_request__init(c)
-        c.pointee.id = arena.string(id)
-        c.pointee.follow = (follow ? Int32(1) : Int32(0))
-        c.pointee.tail_lines = tailLines
+        c.pointee.id = arena.string(self.id)
+        c.pointee.follow = (self.follow ? Int32(1) : Int32(0))
+        c.pointee.tail_lines = self.tailLines
         return c
     }
 }
@@ -1104,8 +1104,8 @@ extension ComputeV1.LogChunk: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__LogChunk> {
         let c = arena.allocate(Nimbus__Compute__V1__LogChunk.self)
         nimbus__compute__v1__log_chunk__init(c)
-        c.pointee.stream = Nimbus__Compute__V1__LogStream(rawValue: .init(truncatingIfNeeded: stream.rawValue))
-        c.pointee.data = arena.binary(data)
+        c.pointee.stream = Nimbus__Compute__V1__LogStream(rawValue: .init(truncatingIfNeeded: self.stream.rawValue))
+        c.pointee.data = arena.binary(self.data)
         return c
     }
 }
@@ -1136,7 +1136,7 @@ extension ComputeV1.GetInstanceStatsRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__GetInstanceStatsRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__GetInstanceStatsRequest.self)
         nimbus__compute__v1__get_instance_stats_request__init(c)
-        c.pointee.id = arena.string(id)
+        c.pointee.id = arena.string(self.id)
         return c
     }
 }
@@ -1175,15 +1175,15 @@ extension ComputeV1.InstanceStats: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__InstanceStats> {
         let c = arena.allocate(Nimbus__Compute__V1__InstanceStats.self)
         nimbus__compute__v1__instance_stats__init(c)
-        c.pointee.instance_id = arena.string(instanceId)
-        c.pointee.cpu_percent = cpuPercent
-        c.pointee.cpu_total_ns = cpuTotalNs
-        c.pointee.memory_usage_bytes = memoryUsageBytes
-        c.pointee.memory_limit_bytes = memoryLimitBytes
-        c.pointee.pids = pids
-        c.pointee.network_rx_bytes = networkRxBytes
-        c.pointee.network_tx_bytes = networkTxBytes
-        if let v = readTime { c.pointee.read_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        c.pointee.instance_id = arena.string(self.instanceId)
+        c.pointee.cpu_percent = self.cpuPercent
+        c.pointee.cpu_total_ns = self.cpuTotalNs
+        c.pointee.memory_usage_bytes = self.memoryUsageBytes
+        c.pointee.memory_limit_bytes = self.memoryLimitBytes
+        c.pointee.pids = self.pids
+        c.pointee.network_rx_bytes = self.networkRxBytes
+        c.pointee.network_tx_bytes = self.networkTxBytes
+        if let v = self.readTime { c.pointee.read_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
         return c
     }
 }
@@ -1221,14 +1221,14 @@ extension ComputeV1.InstanceType: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__InstanceType> {
         let c = arena.allocate(Nimbus__Compute__V1__InstanceType.self)
         nimbus__compute__v1__instance_type__init(c)
-        c.pointee.id = arena.string(id)
-        c.pointee.name = arena.string(name)
-        c.pointee.vcpus = vcpus
-        c.pointee.memory_mb = memoryMb
-        c.pointee.disk_gb = diskGb
-        c.pointee.network_mbps = networkMbps
-        c.pointee.price_per_hour = arena.string(pricePerHour)
-        c.pointee.category = arena.string(category)
+        c.pointee.id = arena.string(self.id)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.vcpus = self.vcpus
+        c.pointee.memory_mb = self.memoryMb
+        c.pointee.disk_gb = self.diskGb
+        c.pointee.network_mbps = self.networkMbps
+        c.pointee.price_per_hour = arena.string(self.pricePerHour)
+        c.pointee.category = arena.string(self.category)
         return c
     }
 }
@@ -1287,8 +1287,8 @@ extension ComputeV1.ListInstanceTypesResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListInstanceTypesResponse> {
         let c = arena.allocate(Nimbus__Compute__V1__ListInstanceTypesResponse.self)
         nimbus__compute__v1__list_instance_types_response__init(c)
-        c.pointee.n_instance_types = instanceTypes.count
-        c.pointee.instance_types = arena.array(instanceTypes.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_instance_types = self.instanceTypes.count
+        c.pointee.instance_types = arena.array(self.instanceTypes.map { Optional($0.cMessage(in: arena)) })
         return c
     }
 }
@@ -1319,7 +1319,7 @@ extension ComputeV1.GetInstanceTypeRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__GetInstanceTypeRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__GetInstanceTypeRequest.self)
         nimbus__compute__v1__get_instance_type_request__init(c)
-        c.pointee.id = arena.string(id)
+        c.pointee.id = arena.string(self.id)
         return c
     }
 }
@@ -1355,12 +1355,12 @@ extension ComputeV1.Image: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__Image> {
         let c = arena.allocate(Nimbus__Compute__V1__Image.self)
         nimbus__compute__v1__image__init(c)
-        c.pointee.id = arena.string(id)
-        c.pointee.tenant_id = arena.string(tenantId)
-        c.pointee.name = arena.string(name)
-        c.pointee.description = arena.string(description)
-        c.pointee.size_bytes = sizeBytes
-        if let v = createTime { c.pointee.create_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        c.pointee.id = arena.string(self.id)
+        c.pointee.tenant_id = arena.string(self.tenantId)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.description = arena.string(self.description)
+        c.pointee.size_bytes = self.sizeBytes
+        if let v = self.createTime { c.pointee.create_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
         return c
     }
 }
@@ -1392,8 +1392,8 @@ extension ComputeV1.ImportImageMetadata: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ImportImageMetadata> {
         let c = arena.allocate(Nimbus__Compute__V1__ImportImageMetadata.self)
         nimbus__compute__v1__import_image_metadata__init(c)
-        c.pointee.name = arena.string(name)
-        c.pointee.description = arena.string(description)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.description = arena.string(self.description)
         return c
     }
 }
@@ -1428,7 +1428,7 @@ extension ComputeV1.ImportImageRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ImportImageRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__ImportImageRequest.self)
         nimbus__compute__v1__import_image_request__init(c)
-        switch part {
+        switch self.part {
             case .metadata(let v)?:
                 c.pointee.part_case = .init(rawValue: 1)
                 c.pointee.metadata = v.cMessage(in: arena)
@@ -1468,8 +1468,8 @@ extension ComputeV1.ListImagesRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListImagesRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__ListImagesRequest.self)
         nimbus__compute__v1__list_images_request__init(c)
-        c.pointee.page_size = pageSize
-        c.pointee.page_token = arena.string(pageToken)
+        c.pointee.page_size = self.pageSize
+        c.pointee.page_token = arena.string(self.pageToken)
         return c
     }
 }
@@ -1501,9 +1501,9 @@ extension ComputeV1.ListImagesResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListImagesResponse> {
         let c = arena.allocate(Nimbus__Compute__V1__ListImagesResponse.self)
         nimbus__compute__v1__list_images_response__init(c)
-        c.pointee.n_images = images.count
-        c.pointee.images = arena.array(images.map { Optional($0.cMessage(in: arena)) })
-        c.pointee.next_page_token = arena.string(nextPageToken)
+        c.pointee.n_images = self.images.count
+        c.pointee.images = arena.array(self.images.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.next_page_token = arena.string(self.nextPageToken)
         return c
     }
 }
@@ -1534,7 +1534,7 @@ extension ComputeV1.GetImageRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__GetImageRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__GetImageRequest.self)
         nimbus__compute__v1__get_image_request__init(c)
-        c.pointee.id = arena.string(id)
+        c.pointee.id = arena.string(self.id)
         return c
     }
 }
@@ -1565,7 +1565,7 @@ extension ComputeV1.DeleteImageRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__DeleteImageRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__DeleteImageRequest.self)
         nimbus__compute__v1__delete_image_request__init(c)
-        c.pointee.id = arena.string(id)
+        c.pointee.id = arena.string(self.id)
         return c
     }
 }
@@ -1629,12 +1629,12 @@ extension ComputeV1.Vpc: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__Vpc> {
         let c = arena.allocate(Nimbus__Compute__V1__Vpc.self)
         nimbus__compute__v1__vpc__init(c)
-        c.pointee.id = arena.string(id)
-        c.pointee.tenant_id = arena.string(tenantId)
-        c.pointee.name = arena.string(name)
-        c.pointee.cidr = arena.string(cidr)
-        c.pointee.version = version
-        if let v = createTime { c.pointee.create_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        c.pointee.id = arena.string(self.id)
+        c.pointee.tenant_id = arena.string(self.tenantId)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.cidr = arena.string(self.cidr)
+        c.pointee.version = self.version
+        if let v = self.createTime { c.pointee.create_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
         return c
     }
 }
@@ -1666,8 +1666,8 @@ extension ComputeV1.CreateVpcRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__CreateVpcRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__CreateVpcRequest.self)
         nimbus__compute__v1__create_vpc_request__init(c)
-        c.pointee.name = arena.string(name)
-        c.pointee.cidr = arena.string(cidr)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.cidr = arena.string(self.cidr)
         return c
     }
 }
@@ -1698,7 +1698,7 @@ extension ComputeV1.GetVpcRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__GetVpcRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__GetVpcRequest.self)
         nimbus__compute__v1__get_vpc_request__init(c)
-        c.pointee.id = arena.string(id)
+        c.pointee.id = arena.string(self.id)
         return c
     }
 }
@@ -1730,8 +1730,8 @@ extension ComputeV1.ListVpcsRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListVpcsRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__ListVpcsRequest.self)
         nimbus__compute__v1__list_vpcs_request__init(c)
-        c.pointee.page_size = pageSize
-        c.pointee.page_token = arena.string(pageToken)
+        c.pointee.page_size = self.pageSize
+        c.pointee.page_token = arena.string(self.pageToken)
         return c
     }
 }
@@ -1763,9 +1763,9 @@ extension ComputeV1.ListVpcsResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListVpcsResponse> {
         let c = arena.allocate(Nimbus__Compute__V1__ListVpcsResponse.self)
         nimbus__compute__v1__list_vpcs_response__init(c)
-        c.pointee.n_vpcs = vpcs.count
-        c.pointee.vpcs = arena.array(vpcs.map { Optional($0.cMessage(in: arena)) })
-        c.pointee.next_page_token = arena.string(nextPageToken)
+        c.pointee.n_vpcs = self.vpcs.count
+        c.pointee.vpcs = arena.array(self.vpcs.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.next_page_token = arena.string(self.nextPageToken)
         return c
     }
 }
@@ -1796,7 +1796,7 @@ extension ComputeV1.DeleteVpcRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__DeleteVpcRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__DeleteVpcRequest.self)
         nimbus__compute__v1__delete_vpc_request__init(c)
-        c.pointee.id = arena.string(id)
+        c.pointee.id = arena.string(self.id)
         return c
     }
 }
@@ -1843,6 +1843,18 @@ extension ComputeV1 {
         public static let streamInstanceLogs = MethodDescriptor(service: serviceName, method: "StreamInstanceLogs", kind: .serverStreaming)
         public static let getInstanceStats = MethodDescriptor(service: serviceName, method: "GetInstanceStats", kind: .unary)
         public static let all: [MethodDescriptor] = [launchInstance, getInstance, listInstances, stopInstance, startInstance, rebootInstance, terminateInstance, streamInstanceLogs, getInstanceStats]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [
+            launchInstance: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Ig0vdjEvaW5zdGFuY2VzOgEq"),
+            getInstance: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EhIvdjEvaW5zdGFuY2VzL3tpZH0="),
+            listInstances: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Eg0vdjEvaW5zdGFuY2Vz"),
+            stopInstance: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "IhcvdjEvaW5zdGFuY2VzL3tpZH06c3RvcDoBKg=="),
+            startInstance: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "IhgvdjEvaW5zdGFuY2VzL3tpZH06c3RhcnQ6ASo="),
+            rebootInstance: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "IhkvdjEvaW5zdGFuY2VzL3tpZH06cmVib290OgEq"),
+            terminateInstance: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "KhIvdjEvaW5zdGFuY2VzL3tpZH0="),
+            streamInstanceLogs: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EhcvdjEvaW5zdGFuY2VzL3tpZH0vbG9ncw=="),
+            getInstanceStats: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EhgvdjEvaW5zdGFuY2VzL3tpZH0vc3RhdHM="),
+        ]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { ComputeV1.ComputeProtoFile.descriptorsWithDependencies }
     }
@@ -2044,6 +2056,11 @@ extension ComputeV1 {
         public static let listInstanceTypes = MethodDescriptor(service: serviceName, method: "ListInstanceTypes", kind: .unary)
         public static let getInstanceType = MethodDescriptor(service: serviceName, method: "GetInstanceType", kind: .unary)
         public static let all: [MethodDescriptor] = [listInstanceTypes, getInstanceType]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [
+            listInstanceTypes: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EhIvdjEvaW5zdGFuY2UtdHlwZXM="),
+            getInstanceType: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EhcvdjEvaW5zdGFuY2UtdHlwZXMve2lkfQ=="),
+        ]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { ComputeV1.ComputeProtoFile.descriptorsWithDependencies }
     }
@@ -2120,6 +2137,12 @@ extension ComputeV1 {
         public static let getImage = MethodDescriptor(service: serviceName, method: "GetImage", kind: .unary)
         public static let deleteImage = MethodDescriptor(service: serviceName, method: "DeleteImage", kind: .unary)
         public static let all: [MethodDescriptor] = [importImage, listImages, getImage, deleteImage]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [
+            listImages: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EgovdjEvaW1hZ2Vz"),
+            getImage: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Eg8vdjEvaW1hZ2VzL3tpZH0="),
+            deleteImage: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Kg8vdjEvaW1hZ2VzL3tpZH0="),
+        ]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { ComputeV1.ComputeProtoFile.descriptorsWithDependencies }
     }
@@ -2234,6 +2257,13 @@ extension ComputeV1 {
         public static let listVpcs = MethodDescriptor(service: serviceName, method: "ListVpcs", kind: .unary)
         public static let deleteVpc = MethodDescriptor(service: serviceName, method: "DeleteVpc", kind: .unary)
         public static let all: [MethodDescriptor] = [createVpc, getVpc, listVpcs, deleteVpc]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [
+            createVpc: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "IggvdjEvdnBjczoBKg=="),
+            getVpc: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Eg0vdjEvdnBjcy97aWR9"),
+            listVpcs: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EggvdjEvdnBjcw=="),
+            deleteVpc: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Kg0vdjEvdnBjcy97aWR9"),
+        ]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { ComputeV1.ComputeProtoFile.descriptorsWithDependencies }
     }

@@ -10,7 +10,1997 @@ internal import NimbusProtoC
 import NimbusProtoRuntime
 import NimbusRPCCore
 
-// google/protobuf/descriptor.proto is proto2: only its descriptor is generated in Swift (its C types exist).
+extension GoogleProtobuf {
+    /// `google.protobuf.FileDescriptorSet`
+    public struct FileDescriptorSet: Sendable, Hashable {
+        public var file: [GoogleProtobuf.FileDescriptorProto] = []
+
+        public init() {}
+
+        public init(
+            file: [GoogleProtobuf.FileDescriptorProto] = []
+        ) {
+            self.file = file
+        }
+    }
+
+    /// `google.protobuf.FileDescriptorProto`
+    public struct FileDescriptorProto: Sendable, Hashable {
+        public var name: String? = nil
+        public var package: String? = nil
+        public var dependency: [String] = []
+        public var publicDependency: [Int32] = []
+        public var weakDependency: [Int32] = []
+        public var messageType: [GoogleProtobuf.DescriptorProto] = []
+        public var enumType: [GoogleProtobuf.EnumDescriptorProto] = []
+        public var service: [GoogleProtobuf.ServiceDescriptorProto] = []
+        public var `extension`: [GoogleProtobuf.FieldDescriptorProto] = []
+        public var options: GoogleProtobuf.FileOptions? {
+            get { _options.value }
+            set { _options = ProtoBox(newValue) }
+        }
+        private var _options = ProtoBox<GoogleProtobuf.FileOptions?>(nil)
+        public var sourceCodeInfo: GoogleProtobuf.SourceCodeInfo? {
+            get { _sourceCodeInfo.value }
+            set { _sourceCodeInfo = ProtoBox(newValue) }
+        }
+        private var _sourceCodeInfo = ProtoBox<GoogleProtobuf.SourceCodeInfo?>(nil)
+        public var syntax: String? = nil
+
+        public init() {}
+
+        public init(
+            name: String? = nil,
+            package: String? = nil,
+            dependency: [String] = [],
+            publicDependency: [Int32] = [],
+            weakDependency: [Int32] = [],
+            messageType: [GoogleProtobuf.DescriptorProto] = [],
+            enumType: [GoogleProtobuf.EnumDescriptorProto] = [],
+            service: [GoogleProtobuf.ServiceDescriptorProto] = [],
+            `extension`: [GoogleProtobuf.FieldDescriptorProto] = [],
+            options: GoogleProtobuf.FileOptions? = nil,
+            sourceCodeInfo: GoogleProtobuf.SourceCodeInfo? = nil,
+            syntax: String? = nil
+        ) {
+            self.name = name
+            self.package = package
+            self.dependency = dependency
+            self.publicDependency = publicDependency
+            self.weakDependency = weakDependency
+            self.messageType = messageType
+            self.enumType = enumType
+            self.service = service
+            self.`extension` = `extension`
+            self.options = options
+            self.sourceCodeInfo = sourceCodeInfo
+            self.syntax = syntax
+        }
+    }
+
+    /// `google.protobuf.DescriptorProto`
+    public struct DescriptorProto: Sendable, Hashable {
+        public var name: String? = nil
+        public var field: [GoogleProtobuf.FieldDescriptorProto] = []
+        public var `extension`: [GoogleProtobuf.FieldDescriptorProto] = []
+        public var nestedType: [GoogleProtobuf.DescriptorProto] = []
+        public var enumType: [GoogleProtobuf.EnumDescriptorProto] = []
+        public var extensionRange: [GoogleProtobuf.DescriptorProto.ExtensionRange] = []
+        public var oneofDecl: [GoogleProtobuf.OneofDescriptorProto] = []
+        public var options: GoogleProtobuf.MessageOptions? {
+            get { _options.value }
+            set { _options = ProtoBox(newValue) }
+        }
+        private var _options = ProtoBox<GoogleProtobuf.MessageOptions?>(nil)
+        public var reservedRange: [GoogleProtobuf.DescriptorProto.ReservedRange] = []
+        public var reservedName: [String] = []
+
+        public init() {}
+
+        public init(
+            name: String? = nil,
+            field: [GoogleProtobuf.FieldDescriptorProto] = [],
+            `extension`: [GoogleProtobuf.FieldDescriptorProto] = [],
+            nestedType: [GoogleProtobuf.DescriptorProto] = [],
+            enumType: [GoogleProtobuf.EnumDescriptorProto] = [],
+            extensionRange: [GoogleProtobuf.DescriptorProto.ExtensionRange] = [],
+            oneofDecl: [GoogleProtobuf.OneofDescriptorProto] = [],
+            options: GoogleProtobuf.MessageOptions? = nil,
+            reservedRange: [GoogleProtobuf.DescriptorProto.ReservedRange] = [],
+            reservedName: [String] = []
+        ) {
+            self.name = name
+            self.field = field
+            self.`extension` = `extension`
+            self.nestedType = nestedType
+            self.enumType = enumType
+            self.extensionRange = extensionRange
+            self.oneofDecl = oneofDecl
+            self.options = options
+            self.reservedRange = reservedRange
+            self.reservedName = reservedName
+        }
+
+        /// `google.protobuf.DescriptorProto.ExtensionRange`
+        public struct ExtensionRange: Sendable, Hashable {
+            public var start: Int32? = nil
+            public var end: Int32? = nil
+            public var options: GoogleProtobuf.ExtensionRangeOptions? {
+                get { _options.value }
+                set { _options = ProtoBox(newValue) }
+            }
+            private var _options = ProtoBox<GoogleProtobuf.ExtensionRangeOptions?>(nil)
+
+            public init() {}
+
+            public init(
+                start: Int32? = nil,
+                end: Int32? = nil,
+                options: GoogleProtobuf.ExtensionRangeOptions? = nil
+            ) {
+                self.start = start
+                self.end = end
+                self.options = options
+            }
+        }
+
+        /// `google.protobuf.DescriptorProto.ReservedRange`
+        public struct ReservedRange: Sendable, Hashable {
+            public var start: Int32? = nil
+            public var end: Int32? = nil
+
+            public init() {}
+
+            public init(
+                start: Int32? = nil,
+                end: Int32? = nil
+            ) {
+                self.start = start
+                self.end = end
+            }
+        }
+    }
+
+    /// `google.protobuf.ExtensionRangeOptions`
+    public struct ExtensionRangeOptions: Sendable, Hashable {
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.uninterpretedOption = uninterpretedOption
+        }
+    }
+
+    /// `google.protobuf.FieldDescriptorProto`
+    public struct FieldDescriptorProto: Sendable, Hashable {
+        public var name: String? = nil
+        public var number: Int32? = nil
+        public var label: GoogleProtobuf.FieldDescriptorProto.Label? = nil
+        public var type: GoogleProtobuf.FieldDescriptorProto.TypeEnum? = nil
+        public var typeName: String? = nil
+        public var extendee: String? = nil
+        public var defaultValue: String? = nil
+        public var oneofIndex: Int32? = nil
+        public var jsonName: String? = nil
+        public var options: GoogleProtobuf.FieldOptions? {
+            get { _options.value }
+            set { _options = ProtoBox(newValue) }
+        }
+        private var _options = ProtoBox<GoogleProtobuf.FieldOptions?>(nil)
+        public var proto3Optional: Bool? = nil
+
+        public init() {}
+
+        public init(
+            name: String? = nil,
+            number: Int32? = nil,
+            label: GoogleProtobuf.FieldDescriptorProto.Label? = nil,
+            type: GoogleProtobuf.FieldDescriptorProto.TypeEnum? = nil,
+            typeName: String? = nil,
+            extendee: String? = nil,
+            defaultValue: String? = nil,
+            oneofIndex: Int32? = nil,
+            jsonName: String? = nil,
+            options: GoogleProtobuf.FieldOptions? = nil,
+            proto3Optional: Bool? = nil
+        ) {
+            self.name = name
+            self.number = number
+            self.label = label
+            self.type = type
+            self.typeName = typeName
+            self.extendee = extendee
+            self.defaultValue = defaultValue
+            self.oneofIndex = oneofIndex
+            self.jsonName = jsonName
+            self.options = options
+            self.proto3Optional = proto3Optional
+        }
+
+        /// `google.protobuf.FieldDescriptorProto.Type`
+        public enum TypeEnum: Sendable, Hashable, RawRepresentable, CaseIterable {
+            case double // = 1
+            case float // = 2
+            case int64 // = 3
+            case uint64 // = 4
+            case int32 // = 5
+            case fixed64 // = 6
+            case fixed32 // = 7
+            case bool // = 8
+            case string // = 9
+            case group // = 10
+            case message // = 11
+            case bytes // = 12
+            case uint32 // = 13
+            case `enum` // = 14
+            case sfixed32 // = 15
+            case sfixed64 // = 16
+            case sint32 // = 17
+            case sint64 // = 18
+            /// A value this version does not know (kept as is when re-encoded).
+            case unrecognized(Int32)
+
+            public init() { self = .double }
+
+            public init(rawValue: Int32) {
+                switch rawValue {
+                    case 1: self = .double
+                    case 2: self = .float
+                    case 3: self = .int64
+                    case 4: self = .uint64
+                    case 5: self = .int32
+                    case 6: self = .fixed64
+                    case 7: self = .fixed32
+                    case 8: self = .bool
+                    case 9: self = .string
+                    case 10: self = .group
+                    case 11: self = .message
+                    case 12: self = .bytes
+                    case 13: self = .uint32
+                    case 14: self = .`enum`
+                    case 15: self = .sfixed32
+                    case 16: self = .sfixed64
+                    case 17: self = .sint32
+                    case 18: self = .sint64
+                    default: self = .unrecognized(rawValue)
+                }
+            }
+
+            public var rawValue: Int32 {
+                switch self {
+                    case .double: 1
+                    case .float: 2
+                    case .int64: 3
+                    case .uint64: 4
+                    case .int32: 5
+                    case .fixed64: 6
+                    case .fixed32: 7
+                    case .bool: 8
+                    case .string: 9
+                    case .group: 10
+                    case .message: 11
+                    case .bytes: 12
+                    case .uint32: 13
+                    case .`enum`: 14
+                    case .sfixed32: 15
+                    case .sfixed64: 16
+                    case .sint32: 17
+                    case .sint64: 18
+                    case .unrecognized(let value): value
+                }
+            }
+
+            public static let allCases: [TypeEnum] = [.double, .float, .int64, .uint64, .int32, .fixed64, .fixed32, .bool, .string, .group, .message, .bytes, .uint32, .`enum`, .sfixed32, .sfixed64, .sint32, .sint64]
+        }
+
+        /// `google.protobuf.FieldDescriptorProto.Label`
+        public enum Label: Sendable, Hashable, RawRepresentable, CaseIterable {
+            case optional // = 1
+            case required // = 2
+            case repeated // = 3
+            /// A value this version does not know (kept as is when re-encoded).
+            case unrecognized(Int32)
+
+            public init() { self = .optional }
+
+            public init(rawValue: Int32) {
+                switch rawValue {
+                    case 1: self = .optional
+                    case 2: self = .required
+                    case 3: self = .repeated
+                    default: self = .unrecognized(rawValue)
+                }
+            }
+
+            public var rawValue: Int32 {
+                switch self {
+                    case .optional: 1
+                    case .required: 2
+                    case .repeated: 3
+                    case .unrecognized(let value): value
+                }
+            }
+
+            public static let allCases: [Label] = [.optional, .required, .repeated]
+        }
+    }
+
+    /// `google.protobuf.OneofDescriptorProto`
+    public struct OneofDescriptorProto: Sendable, Hashable {
+        public var name: String? = nil
+        public var options: GoogleProtobuf.OneofOptions? {
+            get { _options.value }
+            set { _options = ProtoBox(newValue) }
+        }
+        private var _options = ProtoBox<GoogleProtobuf.OneofOptions?>(nil)
+
+        public init() {}
+
+        public init(
+            name: String? = nil,
+            options: GoogleProtobuf.OneofOptions? = nil
+        ) {
+            self.name = name
+            self.options = options
+        }
+    }
+
+    /// `google.protobuf.EnumDescriptorProto`
+    public struct EnumDescriptorProto: Sendable, Hashable {
+        public var name: String? = nil
+        public var value: [GoogleProtobuf.EnumValueDescriptorProto] = []
+        public var options: GoogleProtobuf.EnumOptions? {
+            get { _options.value }
+            set { _options = ProtoBox(newValue) }
+        }
+        private var _options = ProtoBox<GoogleProtobuf.EnumOptions?>(nil)
+        public var reservedRange: [GoogleProtobuf.EnumDescriptorProto.EnumReservedRange] = []
+        public var reservedName: [String] = []
+
+        public init() {}
+
+        public init(
+            name: String? = nil,
+            value: [GoogleProtobuf.EnumValueDescriptorProto] = [],
+            options: GoogleProtobuf.EnumOptions? = nil,
+            reservedRange: [GoogleProtobuf.EnumDescriptorProto.EnumReservedRange] = [],
+            reservedName: [String] = []
+        ) {
+            self.name = name
+            self.value = value
+            self.options = options
+            self.reservedRange = reservedRange
+            self.reservedName = reservedName
+        }
+
+        /// `google.protobuf.EnumDescriptorProto.EnumReservedRange`
+        public struct EnumReservedRange: Sendable, Hashable {
+            public var start: Int32? = nil
+            public var end: Int32? = nil
+
+            public init() {}
+
+            public init(
+                start: Int32? = nil,
+                end: Int32? = nil
+            ) {
+                self.start = start
+                self.end = end
+            }
+        }
+    }
+
+    /// `google.protobuf.EnumValueDescriptorProto`
+    public struct EnumValueDescriptorProto: Sendable, Hashable {
+        public var name: String? = nil
+        public var number: Int32? = nil
+        public var options: GoogleProtobuf.EnumValueOptions? {
+            get { _options.value }
+            set { _options = ProtoBox(newValue) }
+        }
+        private var _options = ProtoBox<GoogleProtobuf.EnumValueOptions?>(nil)
+
+        public init() {}
+
+        public init(
+            name: String? = nil,
+            number: Int32? = nil,
+            options: GoogleProtobuf.EnumValueOptions? = nil
+        ) {
+            self.name = name
+            self.number = number
+            self.options = options
+        }
+    }
+
+    /// `google.protobuf.ServiceDescriptorProto`
+    public struct ServiceDescriptorProto: Sendable, Hashable {
+        public var name: String? = nil
+        public var method: [GoogleProtobuf.MethodDescriptorProto] = []
+        public var options: GoogleProtobuf.ServiceOptions? {
+            get { _options.value }
+            set { _options = ProtoBox(newValue) }
+        }
+        private var _options = ProtoBox<GoogleProtobuf.ServiceOptions?>(nil)
+
+        public init() {}
+
+        public init(
+            name: String? = nil,
+            method: [GoogleProtobuf.MethodDescriptorProto] = [],
+            options: GoogleProtobuf.ServiceOptions? = nil
+        ) {
+            self.name = name
+            self.method = method
+            self.options = options
+        }
+    }
+
+    /// `google.protobuf.MethodDescriptorProto`
+    public struct MethodDescriptorProto: Sendable, Hashable {
+        public var name: String? = nil
+        public var inputType: String? = nil
+        public var outputType: String? = nil
+        public var options: GoogleProtobuf.MethodOptions? {
+            get { _options.value }
+            set { _options = ProtoBox(newValue) }
+        }
+        private var _options = ProtoBox<GoogleProtobuf.MethodOptions?>(nil)
+        public var clientStreaming: Bool? = nil
+        public var serverStreaming: Bool? = nil
+
+        public init() {}
+
+        public init(
+            name: String? = nil,
+            inputType: String? = nil,
+            outputType: String? = nil,
+            options: GoogleProtobuf.MethodOptions? = nil,
+            clientStreaming: Bool? = nil,
+            serverStreaming: Bool? = nil
+        ) {
+            self.name = name
+            self.inputType = inputType
+            self.outputType = outputType
+            self.options = options
+            self.clientStreaming = clientStreaming
+            self.serverStreaming = serverStreaming
+        }
+    }
+
+    /// `google.protobuf.FileOptions`
+    public struct FileOptions: Sendable, Hashable {
+        public var javaPackage: String? = nil
+        public var javaOuterClassname: String? = nil
+        public var javaMultipleFiles: Bool? = nil
+        public var javaGenerateEqualsAndHash: Bool? = nil
+        public var javaStringCheckUtf8: Bool? = nil
+        public var optimizeFor: GoogleProtobuf.FileOptions.OptimizeMode? = nil
+        public var goPackage: String? = nil
+        public var ccGenericServices: Bool? = nil
+        public var javaGenericServices: Bool? = nil
+        public var pyGenericServices: Bool? = nil
+        public var phpGenericServices: Bool? = nil
+        public var deprecated: Bool? = nil
+        public var ccEnableArenas: Bool? = nil
+        public var objcClassPrefix: String? = nil
+        public var csharpNamespace: String? = nil
+        public var swiftPrefix: String? = nil
+        public var phpClassPrefix: String? = nil
+        public var phpNamespace: String? = nil
+        public var phpMetadataNamespace: String? = nil
+        public var rubyPackage: String? = nil
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            javaPackage: String? = nil,
+            javaOuterClassname: String? = nil,
+            javaMultipleFiles: Bool? = nil,
+            javaGenerateEqualsAndHash: Bool? = nil,
+            javaStringCheckUtf8: Bool? = nil,
+            optimizeFor: GoogleProtobuf.FileOptions.OptimizeMode? = nil,
+            goPackage: String? = nil,
+            ccGenericServices: Bool? = nil,
+            javaGenericServices: Bool? = nil,
+            pyGenericServices: Bool? = nil,
+            phpGenericServices: Bool? = nil,
+            deprecated: Bool? = nil,
+            ccEnableArenas: Bool? = nil,
+            objcClassPrefix: String? = nil,
+            csharpNamespace: String? = nil,
+            swiftPrefix: String? = nil,
+            phpClassPrefix: String? = nil,
+            phpNamespace: String? = nil,
+            phpMetadataNamespace: String? = nil,
+            rubyPackage: String? = nil,
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.javaPackage = javaPackage
+            self.javaOuterClassname = javaOuterClassname
+            self.javaMultipleFiles = javaMultipleFiles
+            self.javaGenerateEqualsAndHash = javaGenerateEqualsAndHash
+            self.javaStringCheckUtf8 = javaStringCheckUtf8
+            self.optimizeFor = optimizeFor
+            self.goPackage = goPackage
+            self.ccGenericServices = ccGenericServices
+            self.javaGenericServices = javaGenericServices
+            self.pyGenericServices = pyGenericServices
+            self.phpGenericServices = phpGenericServices
+            self.deprecated = deprecated
+            self.ccEnableArenas = ccEnableArenas
+            self.objcClassPrefix = objcClassPrefix
+            self.csharpNamespace = csharpNamespace
+            self.swiftPrefix = swiftPrefix
+            self.phpClassPrefix = phpClassPrefix
+            self.phpNamespace = phpNamespace
+            self.phpMetadataNamespace = phpMetadataNamespace
+            self.rubyPackage = rubyPackage
+            self.uninterpretedOption = uninterpretedOption
+        }
+
+        /// `google.protobuf.FileOptions.OptimizeMode`
+        public enum OptimizeMode: Sendable, Hashable, RawRepresentable, CaseIterable {
+            case speed // = 1
+            case codeSize // = 2
+            case liteRuntime // = 3
+            /// A value this version does not know (kept as is when re-encoded).
+            case unrecognized(Int32)
+
+            public init() { self = .speed }
+
+            public init(rawValue: Int32) {
+                switch rawValue {
+                    case 1: self = .speed
+                    case 2: self = .codeSize
+                    case 3: self = .liteRuntime
+                    default: self = .unrecognized(rawValue)
+                }
+            }
+
+            public var rawValue: Int32 {
+                switch self {
+                    case .speed: 1
+                    case .codeSize: 2
+                    case .liteRuntime: 3
+                    case .unrecognized(let value): value
+                }
+            }
+
+            public static let allCases: [OptimizeMode] = [.speed, .codeSize, .liteRuntime]
+        }
+    }
+
+    /// `google.protobuf.MessageOptions`
+    public struct MessageOptions: Sendable, Hashable {
+        public var messageSetWireFormat: Bool? = nil
+        public var noStandardDescriptorAccessor: Bool? = nil
+        public var deprecated: Bool? = nil
+        public var mapEntry: Bool? = nil
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            messageSetWireFormat: Bool? = nil,
+            noStandardDescriptorAccessor: Bool? = nil,
+            deprecated: Bool? = nil,
+            mapEntry: Bool? = nil,
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.messageSetWireFormat = messageSetWireFormat
+            self.noStandardDescriptorAccessor = noStandardDescriptorAccessor
+            self.deprecated = deprecated
+            self.mapEntry = mapEntry
+            self.uninterpretedOption = uninterpretedOption
+        }
+    }
+
+    /// `google.protobuf.FieldOptions`
+    public struct FieldOptions: Sendable, Hashable {
+        public var ctype: GoogleProtobuf.FieldOptions.CType? = nil
+        public var packed: Bool? = nil
+        public var jstype: GoogleProtobuf.FieldOptions.JSType? = nil
+        public var lazy: Bool? = nil
+        public var unverifiedLazy: Bool? = nil
+        public var deprecated: Bool? = nil
+        public var weak: Bool? = nil
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            ctype: GoogleProtobuf.FieldOptions.CType? = nil,
+            packed: Bool? = nil,
+            jstype: GoogleProtobuf.FieldOptions.JSType? = nil,
+            lazy: Bool? = nil,
+            unverifiedLazy: Bool? = nil,
+            deprecated: Bool? = nil,
+            weak: Bool? = nil,
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.ctype = ctype
+            self.packed = packed
+            self.jstype = jstype
+            self.lazy = lazy
+            self.unverifiedLazy = unverifiedLazy
+            self.deprecated = deprecated
+            self.weak = weak
+            self.uninterpretedOption = uninterpretedOption
+        }
+
+        /// `google.protobuf.FieldOptions.CType`
+        public enum CType: Sendable, Hashable, RawRepresentable, CaseIterable {
+            case string // = 0
+            case cord // = 1
+            case stringPiece // = 2
+            /// A value this version does not know (kept as is when re-encoded).
+            case unrecognized(Int32)
+
+            public init() { self = .string }
+
+            public init(rawValue: Int32) {
+                switch rawValue {
+                    case 0: self = .string
+                    case 1: self = .cord
+                    case 2: self = .stringPiece
+                    default: self = .unrecognized(rawValue)
+                }
+            }
+
+            public var rawValue: Int32 {
+                switch self {
+                    case .string: 0
+                    case .cord: 1
+                    case .stringPiece: 2
+                    case .unrecognized(let value): value
+                }
+            }
+
+            public static let allCases: [CType] = [.string, .cord, .stringPiece]
+        }
+
+        /// `google.protobuf.FieldOptions.JSType`
+        public enum JSType: Sendable, Hashable, RawRepresentable, CaseIterable {
+            case jsNormal // = 0
+            case jsString // = 1
+            case jsNumber // = 2
+            /// A value this version does not know (kept as is when re-encoded).
+            case unrecognized(Int32)
+
+            public init() { self = .jsNormal }
+
+            public init(rawValue: Int32) {
+                switch rawValue {
+                    case 0: self = .jsNormal
+                    case 1: self = .jsString
+                    case 2: self = .jsNumber
+                    default: self = .unrecognized(rawValue)
+                }
+            }
+
+            public var rawValue: Int32 {
+                switch self {
+                    case .jsNormal: 0
+                    case .jsString: 1
+                    case .jsNumber: 2
+                    case .unrecognized(let value): value
+                }
+            }
+
+            public static let allCases: [JSType] = [.jsNormal, .jsString, .jsNumber]
+        }
+    }
+
+    /// `google.protobuf.OneofOptions`
+    public struct OneofOptions: Sendable, Hashable {
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.uninterpretedOption = uninterpretedOption
+        }
+    }
+
+    /// `google.protobuf.EnumOptions`
+    public struct EnumOptions: Sendable, Hashable {
+        public var allowAlias: Bool? = nil
+        public var deprecated: Bool? = nil
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            allowAlias: Bool? = nil,
+            deprecated: Bool? = nil,
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.allowAlias = allowAlias
+            self.deprecated = deprecated
+            self.uninterpretedOption = uninterpretedOption
+        }
+    }
+
+    /// `google.protobuf.EnumValueOptions`
+    public struct EnumValueOptions: Sendable, Hashable {
+        public var deprecated: Bool? = nil
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            deprecated: Bool? = nil,
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.deprecated = deprecated
+            self.uninterpretedOption = uninterpretedOption
+        }
+    }
+
+    /// `google.protobuf.ServiceOptions`
+    public struct ServiceOptions: Sendable, Hashable {
+        public var deprecated: Bool? = nil
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            deprecated: Bool? = nil,
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.deprecated = deprecated
+            self.uninterpretedOption = uninterpretedOption
+        }
+    }
+
+    /// `google.protobuf.MethodOptions`
+    public struct MethodOptions: Sendable, Hashable {
+        public var deprecated: Bool? = nil
+        public var idempotencyLevel: GoogleProtobuf.MethodOptions.IdempotencyLevel? = nil
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            deprecated: Bool? = nil,
+            idempotencyLevel: GoogleProtobuf.MethodOptions.IdempotencyLevel? = nil,
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.deprecated = deprecated
+            self.idempotencyLevel = idempotencyLevel
+            self.uninterpretedOption = uninterpretedOption
+        }
+
+        /// `google.protobuf.MethodOptions.IdempotencyLevel`
+        public enum IdempotencyLevel: Sendable, Hashable, RawRepresentable, CaseIterable {
+            case idempotencyUnknown // = 0
+            case noSideEffects // = 1
+            case idempotent // = 2
+            /// A value this version does not know (kept as is when re-encoded).
+            case unrecognized(Int32)
+
+            public init() { self = .idempotencyUnknown }
+
+            public init(rawValue: Int32) {
+                switch rawValue {
+                    case 0: self = .idempotencyUnknown
+                    case 1: self = .noSideEffects
+                    case 2: self = .idempotent
+                    default: self = .unrecognized(rawValue)
+                }
+            }
+
+            public var rawValue: Int32 {
+                switch self {
+                    case .idempotencyUnknown: 0
+                    case .noSideEffects: 1
+                    case .idempotent: 2
+                    case .unrecognized(let value): value
+                }
+            }
+
+            public static let allCases: [IdempotencyLevel] = [.idempotencyUnknown, .noSideEffects, .idempotent]
+        }
+    }
+
+    /// `google.protobuf.UninterpretedOption`
+    public struct UninterpretedOption: Sendable, Hashable {
+        public var name: [GoogleProtobuf.UninterpretedOption.NamePart] = []
+        public var identifierValue: String? = nil
+        public var positiveIntValue: UInt64? = nil
+        public var negativeIntValue: Int64? = nil
+        public var doubleValue: Double? = nil
+        public var stringValue: Data? = nil
+        public var aggregateValue: String? = nil
+
+        public init() {}
+
+        public init(
+            name: [GoogleProtobuf.UninterpretedOption.NamePart] = [],
+            identifierValue: String? = nil,
+            positiveIntValue: UInt64? = nil,
+            negativeIntValue: Int64? = nil,
+            doubleValue: Double? = nil,
+            stringValue: Data? = nil,
+            aggregateValue: String? = nil
+        ) {
+            self.name = name
+            self.identifierValue = identifierValue
+            self.positiveIntValue = positiveIntValue
+            self.negativeIntValue = negativeIntValue
+            self.doubleValue = doubleValue
+            self.stringValue = stringValue
+            self.aggregateValue = aggregateValue
+        }
+
+        /// `google.protobuf.UninterpretedOption.NamePart`
+        public struct NamePart: Sendable, Hashable {
+            public var namePart: String = ""
+            public var isExtension: Bool = false
+
+            public init() {}
+
+            public init(
+                namePart: String = "",
+                isExtension: Bool = false
+            ) {
+                self.namePart = namePart
+                self.isExtension = isExtension
+            }
+        }
+    }
+
+    /// `google.protobuf.SourceCodeInfo`
+    public struct SourceCodeInfo: Sendable, Hashable {
+        public var location: [GoogleProtobuf.SourceCodeInfo.Location] = []
+
+        public init() {}
+
+        public init(
+            location: [GoogleProtobuf.SourceCodeInfo.Location] = []
+        ) {
+            self.location = location
+        }
+
+        /// `google.protobuf.SourceCodeInfo.Location`
+        public struct Location: Sendable, Hashable {
+            public var path: [Int32] = []
+            public var span: [Int32] = []
+            public var leadingComments: String? = nil
+            public var trailingComments: String? = nil
+            public var leadingDetachedComments: [String] = []
+
+            public init() {}
+
+            public init(
+                path: [Int32] = [],
+                span: [Int32] = [],
+                leadingComments: String? = nil,
+                trailingComments: String? = nil,
+                leadingDetachedComments: [String] = []
+            ) {
+                self.path = path
+                self.span = span
+                self.leadingComments = leadingComments
+                self.trailingComments = trailingComments
+                self.leadingDetachedComments = leadingDetachedComments
+            }
+        }
+    }
+
+    /// `google.protobuf.GeneratedCodeInfo`
+    public struct GeneratedCodeInfo: Sendable, Hashable {
+        public var annotation: [GoogleProtobuf.GeneratedCodeInfo.Annotation] = []
+
+        public init() {}
+
+        public init(
+            annotation: [GoogleProtobuf.GeneratedCodeInfo.Annotation] = []
+        ) {
+            self.annotation = annotation
+        }
+
+        /// `google.protobuf.GeneratedCodeInfo.Annotation`
+        public struct Annotation: Sendable, Hashable {
+            public var path: [Int32] = []
+            public var sourceFile: String? = nil
+            public var begin: Int32? = nil
+            public var end: Int32? = nil
+
+            public init() {}
+
+            public init(
+                path: [Int32] = [],
+                sourceFile: String? = nil,
+                begin: Int32? = nil,
+                end: Int32? = nil
+            ) {
+                self.path = path
+                self.sourceFile = sourceFile
+                self.begin = begin
+                self.end = end
+            }
+        }
+    }
+}
+
+extension GoogleProtobuf.FileDescriptorSet: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.FileDescriptorSet"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__FileDescriptorSet()
+        google__protobuf__file_descriptor_set__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__FileDescriptorSet.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__FileDescriptorSet>) throws {
+        self.init()
+        let m = message.pointee
+        self.file = try ProtoRuntime.array(m.file, m.n_file).map { try GoogleProtobuf.FileDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FileDescriptorSet> {
+        let c = arena.allocate(Google__Protobuf__FileDescriptorSet.self)
+        google__protobuf__file_descriptor_set__init(c)
+        c.pointee.n_file = self.file.count
+        c.pointee.file = arena.array(self.file.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.FileDescriptorProto: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.FileDescriptorProto"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__FileDescriptorProto()
+        google__protobuf__file_descriptor_proto__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__FileDescriptorProto.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__FileDescriptorProto>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.package { self.package = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        self.dependency = try ProtoRuntime.array(m.dependency, m.n_dependency).map { try ProtoRuntime.string($0, in: Self.protoMessageName) }
+        self.publicDependency = Array(ProtoRuntime.array(m.public_dependency, m.n_public_dependency))
+        self.weakDependency = Array(ProtoRuntime.array(m.weak_dependency, m.n_weak_dependency))
+        self.messageType = try ProtoRuntime.array(m.message_type, m.n_message_type).map { try GoogleProtobuf.DescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.enumType = try ProtoRuntime.array(m.enum_type, m.n_enum_type).map { try GoogleProtobuf.EnumDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.service = try ProtoRuntime.array(m.service, m.n_service).map { try GoogleProtobuf.ServiceDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.`extension` = try ProtoRuntime.array(m.`extension`, m.n_extension).map { try GoogleProtobuf.FieldDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        if let p = m.options { self.options = try GoogleProtobuf.FileOptions(cMessage: p) }
+        if let p = m.source_code_info { self.sourceCodeInfo = try GoogleProtobuf.SourceCodeInfo(cMessage: p) }
+        if let p = m.syntax { self.syntax = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FileDescriptorProto> {
+        let c = arena.allocate(Google__Protobuf__FileDescriptorProto.self)
+        google__protobuf__file_descriptor_proto__init(c)
+        if let v = self.name { c.pointee.name = arena.string(v) }
+        if let v = self.package { c.pointee.package = arena.string(v) }
+        c.pointee.n_dependency = self.dependency.count
+        c.pointee.dependency = arena.array(self.dependency.map { arena.string($0) })
+        c.pointee.n_public_dependency = self.publicDependency.count
+        c.pointee.public_dependency = arena.array(self.publicDependency)
+        c.pointee.n_weak_dependency = self.weakDependency.count
+        c.pointee.weak_dependency = arena.array(self.weakDependency)
+        c.pointee.n_message_type = self.messageType.count
+        c.pointee.message_type = arena.array(self.messageType.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_enum_type = self.enumType.count
+        c.pointee.enum_type = arena.array(self.enumType.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_service = self.service.count
+        c.pointee.service = arena.array(self.service.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_extension = self.`extension`.count
+        c.pointee.`extension` = arena.array(self.`extension`.map { Optional($0.cMessage(in: arena)) })
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        if let v = self.sourceCodeInfo { c.pointee.source_code_info = v.cMessage(in: arena) }
+        if let v = self.syntax { c.pointee.syntax = arena.string(v) }
+        return c
+    }
+}
+
+extension GoogleProtobuf.DescriptorProto: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.DescriptorProto"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__DescriptorProto()
+        google__protobuf__descriptor_proto__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__DescriptorProto.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__DescriptorProto>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        self.field = try ProtoRuntime.array(m.field, m.n_field).map { try GoogleProtobuf.FieldDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.`extension` = try ProtoRuntime.array(m.`extension`, m.n_extension).map { try GoogleProtobuf.FieldDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.nestedType = try ProtoRuntime.array(m.nested_type, m.n_nested_type).map { try GoogleProtobuf.DescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.enumType = try ProtoRuntime.array(m.enum_type, m.n_enum_type).map { try GoogleProtobuf.EnumDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.extensionRange = try ProtoRuntime.array(m.extension_range, m.n_extension_range).map { try GoogleProtobuf.DescriptorProto.ExtensionRange(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.oneofDecl = try ProtoRuntime.array(m.oneof_decl, m.n_oneof_decl).map { try GoogleProtobuf.OneofDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        if let p = m.options { self.options = try GoogleProtobuf.MessageOptions(cMessage: p) }
+        self.reservedRange = try ProtoRuntime.array(m.reserved_range, m.n_reserved_range).map { try GoogleProtobuf.DescriptorProto.ReservedRange(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.reservedName = try ProtoRuntime.array(m.reserved_name, m.n_reserved_name).map { try ProtoRuntime.string($0, in: Self.protoMessageName) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__DescriptorProto> {
+        let c = arena.allocate(Google__Protobuf__DescriptorProto.self)
+        google__protobuf__descriptor_proto__init(c)
+        if let v = self.name { c.pointee.name = arena.string(v) }
+        c.pointee.n_field = self.field.count
+        c.pointee.field = arena.array(self.field.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_extension = self.`extension`.count
+        c.pointee.`extension` = arena.array(self.`extension`.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_nested_type = self.nestedType.count
+        c.pointee.nested_type = arena.array(self.nestedType.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_enum_type = self.enumType.count
+        c.pointee.enum_type = arena.array(self.enumType.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_extension_range = self.extensionRange.count
+        c.pointee.extension_range = arena.array(self.extensionRange.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_oneof_decl = self.oneofDecl.count
+        c.pointee.oneof_decl = arena.array(self.oneofDecl.map { Optional($0.cMessage(in: arena)) })
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        c.pointee.n_reserved_range = self.reservedRange.count
+        c.pointee.reserved_range = arena.array(self.reservedRange.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_reserved_name = self.reservedName.count
+        c.pointee.reserved_name = arena.array(self.reservedName.map { arena.string($0) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.DescriptorProto.ExtensionRange: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.DescriptorProto.ExtensionRange"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__DescriptorProto__ExtensionRange()
+        google__protobuf__descriptor_proto__extension_range__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__DescriptorProto__ExtensionRange.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__DescriptorProto__ExtensionRange>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_start != 0 { self.start = m.start }
+        if m.has_end != 0 { self.end = m.end }
+        if let p = m.options { self.options = try GoogleProtobuf.ExtensionRangeOptions(cMessage: p) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__DescriptorProto__ExtensionRange> {
+        let c = arena.allocate(Google__Protobuf__DescriptorProto__ExtensionRange.self)
+        google__protobuf__descriptor_proto__extension_range__init(c)
+        if let v = self.start { c.pointee.has_start = 1; c.pointee.start = v }
+        if let v = self.end { c.pointee.has_end = 1; c.pointee.end = v }
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        return c
+    }
+}
+
+extension GoogleProtobuf.DescriptorProto.ReservedRange: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.DescriptorProto.ReservedRange"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__DescriptorProto__ReservedRange()
+        google__protobuf__descriptor_proto__reserved_range__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__DescriptorProto__ReservedRange.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__DescriptorProto__ReservedRange>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_start != 0 { self.start = m.start }
+        if m.has_end != 0 { self.end = m.end }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__DescriptorProto__ReservedRange> {
+        let c = arena.allocate(Google__Protobuf__DescriptorProto__ReservedRange.self)
+        google__protobuf__descriptor_proto__reserved_range__init(c)
+        if let v = self.start { c.pointee.has_start = 1; c.pointee.start = v }
+        if let v = self.end { c.pointee.has_end = 1; c.pointee.end = v }
+        return c
+    }
+}
+
+extension GoogleProtobuf.ExtensionRangeOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.ExtensionRangeOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__ExtensionRangeOptions()
+        google__protobuf__extension_range_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__ExtensionRangeOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__ExtensionRangeOptions>) throws {
+        self.init()
+        let m = message.pointee
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__ExtensionRangeOptions> {
+        let c = arena.allocate(Google__Protobuf__ExtensionRangeOptions.self)
+        google__protobuf__extension_range_options__init(c)
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.FieldDescriptorProto: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.FieldDescriptorProto"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__FieldDescriptorProto()
+        google__protobuf__field_descriptor_proto__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__FieldDescriptorProto.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__FieldDescriptorProto>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if m.has_number != 0 { self.number = m.number }
+        if m.has_label != 0 { self.label = GoogleProtobuf.FieldDescriptorProto.Label(rawValue: Int32(truncatingIfNeeded: m.label.rawValue)) }
+        if m.has_type != 0 { self.type = GoogleProtobuf.FieldDescriptorProto.TypeEnum(rawValue: Int32(truncatingIfNeeded: m.type.rawValue)) }
+        if let p = m.type_name { self.typeName = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.extendee { self.extendee = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.default_value { self.defaultValue = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if m.has_oneof_index != 0 { self.oneofIndex = m.oneof_index }
+        if let p = m.json_name { self.jsonName = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.options { self.options = try GoogleProtobuf.FieldOptions(cMessage: p) }
+        if m.has_proto3_optional != 0 { self.proto3Optional = (m.proto3_optional != 0) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FieldDescriptorProto> {
+        let c = arena.allocate(Google__Protobuf__FieldDescriptorProto.self)
+        google__protobuf__field_descriptor_proto__init(c)
+        if let v = self.name { c.pointee.name = arena.string(v) }
+        if let v = self.number { c.pointee.has_number = 1; c.pointee.number = v }
+        if let v = self.label { c.pointee.has_label = 1; c.pointee.label = Google__Protobuf__FieldDescriptorProto__Label(rawValue: .init(truncatingIfNeeded: v.rawValue)) }
+        if let v = self.type { c.pointee.has_type = 1; c.pointee.type = Google__Protobuf__FieldDescriptorProto__Type(rawValue: .init(truncatingIfNeeded: v.rawValue)) }
+        if let v = self.typeName { c.pointee.type_name = arena.string(v) }
+        if let v = self.extendee { c.pointee.extendee = arena.string(v) }
+        if let v = self.defaultValue { c.pointee.default_value = arena.string(v) }
+        if let v = self.oneofIndex { c.pointee.has_oneof_index = 1; c.pointee.oneof_index = v }
+        if let v = self.jsonName { c.pointee.json_name = arena.string(v) }
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        if let v = self.proto3Optional { c.pointee.has_proto3_optional = 1; c.pointee.proto3_optional = (v ? Int32(1) : Int32(0)) }
+        return c
+    }
+}
+
+extension GoogleProtobuf.OneofDescriptorProto: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.OneofDescriptorProto"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__OneofDescriptorProto()
+        google__protobuf__oneof_descriptor_proto__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__OneofDescriptorProto.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__OneofDescriptorProto>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.options { self.options = try GoogleProtobuf.OneofOptions(cMessage: p) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__OneofDescriptorProto> {
+        let c = arena.allocate(Google__Protobuf__OneofDescriptorProto.self)
+        google__protobuf__oneof_descriptor_proto__init(c)
+        if let v = self.name { c.pointee.name = arena.string(v) }
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        return c
+    }
+}
+
+extension GoogleProtobuf.EnumDescriptorProto: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.EnumDescriptorProto"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__EnumDescriptorProto()
+        google__protobuf__enum_descriptor_proto__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__EnumDescriptorProto.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__EnumDescriptorProto>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        self.value = try ProtoRuntime.array(m.value, m.n_value).map { try GoogleProtobuf.EnumValueDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        if let p = m.options { self.options = try GoogleProtobuf.EnumOptions(cMessage: p) }
+        self.reservedRange = try ProtoRuntime.array(m.reserved_range, m.n_reserved_range).map { try GoogleProtobuf.EnumDescriptorProto.EnumReservedRange(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.reservedName = try ProtoRuntime.array(m.reserved_name, m.n_reserved_name).map { try ProtoRuntime.string($0, in: Self.protoMessageName) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumDescriptorProto> {
+        let c = arena.allocate(Google__Protobuf__EnumDescriptorProto.self)
+        google__protobuf__enum_descriptor_proto__init(c)
+        if let v = self.name { c.pointee.name = arena.string(v) }
+        c.pointee.n_value = self.value.count
+        c.pointee.value = arena.array(self.value.map { Optional($0.cMessage(in: arena)) })
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        c.pointee.n_reserved_range = self.reservedRange.count
+        c.pointee.reserved_range = arena.array(self.reservedRange.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_reserved_name = self.reservedName.count
+        c.pointee.reserved_name = arena.array(self.reservedName.map { arena.string($0) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.EnumDescriptorProto.EnumReservedRange: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.EnumDescriptorProto.EnumReservedRange"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__EnumDescriptorProto__EnumReservedRange()
+        google__protobuf__enum_descriptor_proto__enum_reserved_range__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__EnumDescriptorProto__EnumReservedRange.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__EnumDescriptorProto__EnumReservedRange>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_start != 0 { self.start = m.start }
+        if m.has_end != 0 { self.end = m.end }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumDescriptorProto__EnumReservedRange> {
+        let c = arena.allocate(Google__Protobuf__EnumDescriptorProto__EnumReservedRange.self)
+        google__protobuf__enum_descriptor_proto__enum_reserved_range__init(c)
+        if let v = self.start { c.pointee.has_start = 1; c.pointee.start = v }
+        if let v = self.end { c.pointee.has_end = 1; c.pointee.end = v }
+        return c
+    }
+}
+
+extension GoogleProtobuf.EnumValueDescriptorProto: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.EnumValueDescriptorProto"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__EnumValueDescriptorProto()
+        google__protobuf__enum_value_descriptor_proto__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__EnumValueDescriptorProto.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__EnumValueDescriptorProto>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if m.has_number != 0 { self.number = m.number }
+        if let p = m.options { self.options = try GoogleProtobuf.EnumValueOptions(cMessage: p) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumValueDescriptorProto> {
+        let c = arena.allocate(Google__Protobuf__EnumValueDescriptorProto.self)
+        google__protobuf__enum_value_descriptor_proto__init(c)
+        if let v = self.name { c.pointee.name = arena.string(v) }
+        if let v = self.number { c.pointee.has_number = 1; c.pointee.number = v }
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        return c
+    }
+}
+
+extension GoogleProtobuf.ServiceDescriptorProto: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.ServiceDescriptorProto"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__ServiceDescriptorProto()
+        google__protobuf__service_descriptor_proto__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__ServiceDescriptorProto.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__ServiceDescriptorProto>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        self.method = try ProtoRuntime.array(m.method, m.n_method).map { try GoogleProtobuf.MethodDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        if let p = m.options { self.options = try GoogleProtobuf.ServiceOptions(cMessage: p) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__ServiceDescriptorProto> {
+        let c = arena.allocate(Google__Protobuf__ServiceDescriptorProto.self)
+        google__protobuf__service_descriptor_proto__init(c)
+        if let v = self.name { c.pointee.name = arena.string(v) }
+        c.pointee.n_method = self.method.count
+        c.pointee.method = arena.array(self.method.map { Optional($0.cMessage(in: arena)) })
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        return c
+    }
+}
+
+extension GoogleProtobuf.MethodDescriptorProto: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.MethodDescriptorProto"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__MethodDescriptorProto()
+        google__protobuf__method_descriptor_proto__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__MethodDescriptorProto.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__MethodDescriptorProto>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.input_type { self.inputType = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.output_type { self.outputType = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.options { self.options = try GoogleProtobuf.MethodOptions(cMessage: p) }
+        if m.has_client_streaming != 0 { self.clientStreaming = (m.client_streaming != 0) }
+        if m.has_server_streaming != 0 { self.serverStreaming = (m.server_streaming != 0) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__MethodDescriptorProto> {
+        let c = arena.allocate(Google__Protobuf__MethodDescriptorProto.self)
+        google__protobuf__method_descriptor_proto__init(c)
+        if let v = self.name { c.pointee.name = arena.string(v) }
+        if let v = self.inputType { c.pointee.input_type = arena.string(v) }
+        if let v = self.outputType { c.pointee.output_type = arena.string(v) }
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        if let v = self.clientStreaming { c.pointee.has_client_streaming = 1; c.pointee.client_streaming = (v ? Int32(1) : Int32(0)) }
+        if let v = self.serverStreaming { c.pointee.has_server_streaming = 1; c.pointee.server_streaming = (v ? Int32(1) : Int32(0)) }
+        return c
+    }
+}
+
+extension GoogleProtobuf.FileOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.FileOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__FileOptions()
+        google__protobuf__file_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__FileOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__FileOptions>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.java_package { self.javaPackage = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.java_outer_classname { self.javaOuterClassname = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if m.has_java_multiple_files != 0 { self.javaMultipleFiles = (m.java_multiple_files != 0) }
+        if m.has_java_generate_equals_and_hash != 0 { self.javaGenerateEqualsAndHash = (m.java_generate_equals_and_hash != 0) }
+        if m.has_java_string_check_utf8 != 0 { self.javaStringCheckUtf8 = (m.java_string_check_utf8 != 0) }
+        if m.has_optimize_for != 0 { self.optimizeFor = GoogleProtobuf.FileOptions.OptimizeMode(rawValue: Int32(truncatingIfNeeded: m.optimize_for.rawValue)) }
+        if let p = m.go_package { self.goPackage = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if m.has_cc_generic_services != 0 { self.ccGenericServices = (m.cc_generic_services != 0) }
+        if m.has_java_generic_services != 0 { self.javaGenericServices = (m.java_generic_services != 0) }
+        if m.has_py_generic_services != 0 { self.pyGenericServices = (m.py_generic_services != 0) }
+        if m.has_php_generic_services != 0 { self.phpGenericServices = (m.php_generic_services != 0) }
+        if m.has_deprecated != 0 { self.deprecated = (m.deprecated != 0) }
+        if m.has_cc_enable_arenas != 0 { self.ccEnableArenas = (m.cc_enable_arenas != 0) }
+        if let p = m.objc_class_prefix { self.objcClassPrefix = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.csharp_namespace { self.csharpNamespace = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.swift_prefix { self.swiftPrefix = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.php_class_prefix { self.phpClassPrefix = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.php_namespace { self.phpNamespace = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.php_metadata_namespace { self.phpMetadataNamespace = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.ruby_package { self.rubyPackage = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FileOptions> {
+        let c = arena.allocate(Google__Protobuf__FileOptions.self)
+        google__protobuf__file_options__init(c)
+        if let v = self.javaPackage { c.pointee.java_package = arena.string(v) }
+        if let v = self.javaOuterClassname { c.pointee.java_outer_classname = arena.string(v) }
+        if let v = self.javaMultipleFiles { c.pointee.has_java_multiple_files = 1; c.pointee.java_multiple_files = (v ? Int32(1) : Int32(0)) }
+        if let v = self.javaGenerateEqualsAndHash { c.pointee.has_java_generate_equals_and_hash = 1; c.pointee.java_generate_equals_and_hash = (v ? Int32(1) : Int32(0)) }
+        if let v = self.javaStringCheckUtf8 { c.pointee.has_java_string_check_utf8 = 1; c.pointee.java_string_check_utf8 = (v ? Int32(1) : Int32(0)) }
+        if let v = self.optimizeFor { c.pointee.has_optimize_for = 1; c.pointee.optimize_for = Google__Protobuf__FileOptions__OptimizeMode(rawValue: .init(truncatingIfNeeded: v.rawValue)) }
+        if let v = self.goPackage { c.pointee.go_package = arena.string(v) }
+        if let v = self.ccGenericServices { c.pointee.has_cc_generic_services = 1; c.pointee.cc_generic_services = (v ? Int32(1) : Int32(0)) }
+        if let v = self.javaGenericServices { c.pointee.has_java_generic_services = 1; c.pointee.java_generic_services = (v ? Int32(1) : Int32(0)) }
+        if let v = self.pyGenericServices { c.pointee.has_py_generic_services = 1; c.pointee.py_generic_services = (v ? Int32(1) : Int32(0)) }
+        if let v = self.phpGenericServices { c.pointee.has_php_generic_services = 1; c.pointee.php_generic_services = (v ? Int32(1) : Int32(0)) }
+        if let v = self.deprecated { c.pointee.has_deprecated = 1; c.pointee.deprecated = (v ? Int32(1) : Int32(0)) }
+        if let v = self.ccEnableArenas { c.pointee.has_cc_enable_arenas = 1; c.pointee.cc_enable_arenas = (v ? Int32(1) : Int32(0)) }
+        if let v = self.objcClassPrefix { c.pointee.objc_class_prefix = arena.string(v) }
+        if let v = self.csharpNamespace { c.pointee.csharp_namespace = arena.string(v) }
+        if let v = self.swiftPrefix { c.pointee.swift_prefix = arena.string(v) }
+        if let v = self.phpClassPrefix { c.pointee.php_class_prefix = arena.string(v) }
+        if let v = self.phpNamespace { c.pointee.php_namespace = arena.string(v) }
+        if let v = self.phpMetadataNamespace { c.pointee.php_metadata_namespace = arena.string(v) }
+        if let v = self.rubyPackage { c.pointee.ruby_package = arena.string(v) }
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.MessageOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.MessageOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__MessageOptions()
+        google__protobuf__message_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__MessageOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__MessageOptions>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_message_set_wire_format != 0 { self.messageSetWireFormat = (m.message_set_wire_format != 0) }
+        if m.has_no_standard_descriptor_accessor != 0 { self.noStandardDescriptorAccessor = (m.no_standard_descriptor_accessor != 0) }
+        if m.has_deprecated != 0 { self.deprecated = (m.deprecated != 0) }
+        if m.has_map_entry != 0 { self.mapEntry = (m.map_entry != 0) }
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__MessageOptions> {
+        let c = arena.allocate(Google__Protobuf__MessageOptions.self)
+        google__protobuf__message_options__init(c)
+        if let v = self.messageSetWireFormat { c.pointee.has_message_set_wire_format = 1; c.pointee.message_set_wire_format = (v ? Int32(1) : Int32(0)) }
+        if let v = self.noStandardDescriptorAccessor { c.pointee.has_no_standard_descriptor_accessor = 1; c.pointee.no_standard_descriptor_accessor = (v ? Int32(1) : Int32(0)) }
+        if let v = self.deprecated { c.pointee.has_deprecated = 1; c.pointee.deprecated = (v ? Int32(1) : Int32(0)) }
+        if let v = self.mapEntry { c.pointee.has_map_entry = 1; c.pointee.map_entry = (v ? Int32(1) : Int32(0)) }
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.FieldOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.FieldOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__FieldOptions()
+        google__protobuf__field_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__FieldOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__FieldOptions>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_ctype != 0 { self.ctype = GoogleProtobuf.FieldOptions.CType(rawValue: Int32(truncatingIfNeeded: m.ctype.rawValue)) }
+        if m.has_packed != 0 { self.packed = (m.packed != 0) }
+        if m.has_jstype != 0 { self.jstype = GoogleProtobuf.FieldOptions.JSType(rawValue: Int32(truncatingIfNeeded: m.jstype.rawValue)) }
+        if m.has_lazy != 0 { self.lazy = (m.lazy != 0) }
+        if m.has_unverified_lazy != 0 { self.unverifiedLazy = (m.unverified_lazy != 0) }
+        if m.has_deprecated != 0 { self.deprecated = (m.deprecated != 0) }
+        if m.has_weak != 0 { self.weak = (m.weak != 0) }
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FieldOptions> {
+        let c = arena.allocate(Google__Protobuf__FieldOptions.self)
+        google__protobuf__field_options__init(c)
+        if let v = self.ctype { c.pointee.has_ctype = 1; c.pointee.ctype = Google__Protobuf__FieldOptions__CType(rawValue: .init(truncatingIfNeeded: v.rawValue)) }
+        if let v = self.packed { c.pointee.has_packed = 1; c.pointee.packed = (v ? Int32(1) : Int32(0)) }
+        if let v = self.jstype { c.pointee.has_jstype = 1; c.pointee.jstype = Google__Protobuf__FieldOptions__JSType(rawValue: .init(truncatingIfNeeded: v.rawValue)) }
+        if let v = self.lazy { c.pointee.has_lazy = 1; c.pointee.lazy = (v ? Int32(1) : Int32(0)) }
+        if let v = self.unverifiedLazy { c.pointee.has_unverified_lazy = 1; c.pointee.unverified_lazy = (v ? Int32(1) : Int32(0)) }
+        if let v = self.deprecated { c.pointee.has_deprecated = 1; c.pointee.deprecated = (v ? Int32(1) : Int32(0)) }
+        if let v = self.weak { c.pointee.has_weak = 1; c.pointee.weak = (v ? Int32(1) : Int32(0)) }
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.OneofOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.OneofOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__OneofOptions()
+        google__protobuf__oneof_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__OneofOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__OneofOptions>) throws {
+        self.init()
+        let m = message.pointee
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__OneofOptions> {
+        let c = arena.allocate(Google__Protobuf__OneofOptions.self)
+        google__protobuf__oneof_options__init(c)
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.EnumOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.EnumOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__EnumOptions()
+        google__protobuf__enum_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__EnumOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__EnumOptions>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_allow_alias != 0 { self.allowAlias = (m.allow_alias != 0) }
+        if m.has_deprecated != 0 { self.deprecated = (m.deprecated != 0) }
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumOptions> {
+        let c = arena.allocate(Google__Protobuf__EnumOptions.self)
+        google__protobuf__enum_options__init(c)
+        if let v = self.allowAlias { c.pointee.has_allow_alias = 1; c.pointee.allow_alias = (v ? Int32(1) : Int32(0)) }
+        if let v = self.deprecated { c.pointee.has_deprecated = 1; c.pointee.deprecated = (v ? Int32(1) : Int32(0)) }
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.EnumValueOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.EnumValueOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__EnumValueOptions()
+        google__protobuf__enum_value_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__EnumValueOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__EnumValueOptions>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_deprecated != 0 { self.deprecated = (m.deprecated != 0) }
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumValueOptions> {
+        let c = arena.allocate(Google__Protobuf__EnumValueOptions.self)
+        google__protobuf__enum_value_options__init(c)
+        if let v = self.deprecated { c.pointee.has_deprecated = 1; c.pointee.deprecated = (v ? Int32(1) : Int32(0)) }
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.ServiceOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.ServiceOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__ServiceOptions()
+        google__protobuf__service_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__ServiceOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__ServiceOptions>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_deprecated != 0 { self.deprecated = (m.deprecated != 0) }
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__ServiceOptions> {
+        let c = arena.allocate(Google__Protobuf__ServiceOptions.self)
+        google__protobuf__service_options__init(c)
+        if let v = self.deprecated { c.pointee.has_deprecated = 1; c.pointee.deprecated = (v ? Int32(1) : Int32(0)) }
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.MethodOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.MethodOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__MethodOptions()
+        google__protobuf__method_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__MethodOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__MethodOptions>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_deprecated != 0 { self.deprecated = (m.deprecated != 0) }
+        if m.has_idempotency_level != 0 { self.idempotencyLevel = GoogleProtobuf.MethodOptions.IdempotencyLevel(rawValue: Int32(truncatingIfNeeded: m.idempotency_level.rawValue)) }
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__MethodOptions> {
+        let c = arena.allocate(Google__Protobuf__MethodOptions.self)
+        google__protobuf__method_options__init(c)
+        if let v = self.deprecated { c.pointee.has_deprecated = 1; c.pointee.deprecated = (v ? Int32(1) : Int32(0)) }
+        if let v = self.idempotencyLevel { c.pointee.has_idempotency_level = 1; c.pointee.idempotency_level = Google__Protobuf__MethodOptions__IdempotencyLevel(rawValue: .init(truncatingIfNeeded: v.rawValue)) }
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.UninterpretedOption: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.UninterpretedOption"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__UninterpretedOption()
+        google__protobuf__uninterpreted_option__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__UninterpretedOption.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__UninterpretedOption>) throws {
+        self.init()
+        let m = message.pointee
+        self.name = try ProtoRuntime.array(m.name, m.n_name).map { try GoogleProtobuf.UninterpretedOption.NamePart(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        if let p = m.identifier_value { self.identifierValue = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if m.has_positive_int_value != 0 { self.positiveIntValue = m.positive_int_value }
+        if m.has_negative_int_value != 0 { self.negativeIntValue = m.negative_int_value }
+        if m.has_double_value != 0 { self.doubleValue = m.double_value }
+        if m.has_string_value != 0 { self.stringValue = ProtoRuntime.data(m.string_value) }
+        if let p = m.aggregate_value { self.aggregateValue = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__UninterpretedOption> {
+        let c = arena.allocate(Google__Protobuf__UninterpretedOption.self)
+        google__protobuf__uninterpreted_option__init(c)
+        c.pointee.n_name = self.name.count
+        c.pointee.name = arena.array(self.name.map { Optional($0.cMessage(in: arena)) })
+        if let v = self.identifierValue { c.pointee.identifier_value = arena.string(v) }
+        if let v = self.positiveIntValue { c.pointee.has_positive_int_value = 1; c.pointee.positive_int_value = v }
+        if let v = self.negativeIntValue { c.pointee.has_negative_int_value = 1; c.pointee.negative_int_value = v }
+        if let v = self.doubleValue { c.pointee.has_double_value = 1; c.pointee.double_value = v }
+        if let v = self.stringValue { c.pointee.has_string_value = 1; c.pointee.string_value = arena.binary(v) }
+        if let v = self.aggregateValue { c.pointee.aggregate_value = arena.string(v) }
+        return c
+    }
+}
+
+extension GoogleProtobuf.UninterpretedOption.NamePart: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.UninterpretedOption.NamePart"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__UninterpretedOption__NamePart()
+        google__protobuf__uninterpreted_option__name_part__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__UninterpretedOption__NamePart.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__UninterpretedOption__NamePart>) throws {
+        self.init()
+        let m = message.pointee
+        self.namePart = try ProtoRuntime.string(m.name_part, in: Self.protoMessageName)
+        self.isExtension = (m.is_extension != 0)
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__UninterpretedOption__NamePart> {
+        let c = arena.allocate(Google__Protobuf__UninterpretedOption__NamePart.self)
+        google__protobuf__uninterpreted_option__name_part__init(c)
+        c.pointee.name_part = arena.string(self.namePart)
+        c.pointee.is_extension = (self.isExtension ? Int32(1) : Int32(0))
+        return c
+    }
+}
+
+extension GoogleProtobuf.SourceCodeInfo: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.SourceCodeInfo"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__SourceCodeInfo()
+        google__protobuf__source_code_info__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__SourceCodeInfo.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__SourceCodeInfo>) throws {
+        self.init()
+        let m = message.pointee
+        self.location = try ProtoRuntime.array(m.location, m.n_location).map { try GoogleProtobuf.SourceCodeInfo.Location(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__SourceCodeInfo> {
+        let c = arena.allocate(Google__Protobuf__SourceCodeInfo.self)
+        google__protobuf__source_code_info__init(c)
+        c.pointee.n_location = self.location.count
+        c.pointee.location = arena.array(self.location.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.SourceCodeInfo.Location: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.SourceCodeInfo.Location"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__SourceCodeInfo__Location()
+        google__protobuf__source_code_info__location__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__SourceCodeInfo__Location.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__SourceCodeInfo__Location>) throws {
+        self.init()
+        let m = message.pointee
+        self.path = Array(ProtoRuntime.array(m.path, m.n_path))
+        self.span = Array(ProtoRuntime.array(m.span, m.n_span))
+        if let p = m.leading_comments { self.leadingComments = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.trailing_comments { self.trailingComments = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        self.leadingDetachedComments = try ProtoRuntime.array(m.leading_detached_comments, m.n_leading_detached_comments).map { try ProtoRuntime.string($0, in: Self.protoMessageName) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__SourceCodeInfo__Location> {
+        let c = arena.allocate(Google__Protobuf__SourceCodeInfo__Location.self)
+        google__protobuf__source_code_info__location__init(c)
+        c.pointee.n_path = self.path.count
+        c.pointee.path = arena.array(self.path)
+        c.pointee.n_span = self.span.count
+        c.pointee.span = arena.array(self.span)
+        if let v = self.leadingComments { c.pointee.leading_comments = arena.string(v) }
+        if let v = self.trailingComments { c.pointee.trailing_comments = arena.string(v) }
+        c.pointee.n_leading_detached_comments = self.leadingDetachedComments.count
+        c.pointee.leading_detached_comments = arena.array(self.leadingDetachedComments.map { arena.string($0) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.GeneratedCodeInfo: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.GeneratedCodeInfo"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__GeneratedCodeInfo()
+        google__protobuf__generated_code_info__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__GeneratedCodeInfo.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__GeneratedCodeInfo>) throws {
+        self.init()
+        let m = message.pointee
+        self.annotation = try ProtoRuntime.array(m.annotation, m.n_annotation).map { try GoogleProtobuf.GeneratedCodeInfo.Annotation(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__GeneratedCodeInfo> {
+        let c = arena.allocate(Google__Protobuf__GeneratedCodeInfo.self)
+        google__protobuf__generated_code_info__init(c)
+        c.pointee.n_annotation = self.annotation.count
+        c.pointee.annotation = arena.array(self.annotation.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.GeneratedCodeInfo.Annotation: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.GeneratedCodeInfo.Annotation"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__GeneratedCodeInfo__Annotation()
+        google__protobuf__generated_code_info__annotation__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__GeneratedCodeInfo__Annotation.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__GeneratedCodeInfo__Annotation>) throws {
+        self.init()
+        let m = message.pointee
+        self.path = Array(ProtoRuntime.array(m.path, m.n_path))
+        if let p = m.source_file { self.sourceFile = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if m.has_begin != 0 { self.begin = m.begin }
+        if m.has_end != 0 { self.end = m.end }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__GeneratedCodeInfo__Annotation> {
+        let c = arena.allocate(Google__Protobuf__GeneratedCodeInfo__Annotation.self)
+        google__protobuf__generated_code_info__annotation__init(c)
+        c.pointee.n_path = self.path.count
+        c.pointee.path = arena.array(self.path)
+        if let v = self.sourceFile { c.pointee.source_file = arena.string(v) }
+        if let v = self.begin { c.pointee.has_begin = 1; c.pointee.begin = v }
+        if let v = self.end { c.pointee.has_end = 1; c.pointee.end = v }
+        return c
+    }
+}
 
 extension GoogleProtobuf {
     /// `google/protobuf/descriptor.proto`: its serialized `FileDescriptorProto` (options kept, source info dropped).

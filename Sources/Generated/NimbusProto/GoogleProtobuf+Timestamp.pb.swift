@@ -55,8 +55,8 @@ extension GoogleProtobuf.Timestamp: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__Timestamp> {
         let c = arena.allocate(Google__Protobuf__Timestamp.self)
         google__protobuf__timestamp__init(c)
-        c.pointee.seconds = seconds
-        c.pointee.nanos = nanos
+        c.pointee.seconds = self.seconds
+        c.pointee.nanos = self.nanos
         return c
     }
 }

@@ -116,7 +116,7 @@ extension GrpcHealthV1.HealthCheckRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthCheckRequest> {
         let c = arena.allocate(Grpc__Health__V1__HealthCheckRequest.self)
         grpc__health__v1__health_check_request__init(c)
-        c.pointee.service = arena.string(service)
+        c.pointee.service = arena.string(self.service)
         return c
     }
 }
@@ -147,7 +147,7 @@ extension GrpcHealthV1.HealthCheckResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthCheckResponse> {
         let c = arena.allocate(Grpc__Health__V1__HealthCheckResponse.self)
         grpc__health__v1__health_check_response__init(c)
-        c.pointee.status = Grpc__Health__V1__HealthCheckResponse__ServingStatus(rawValue: .init(truncatingIfNeeded: status.rawValue))
+        c.pointee.status = Grpc__Health__V1__HealthCheckResponse__ServingStatus(rawValue: .init(truncatingIfNeeded: self.status.rawValue))
         return c
     }
 }
@@ -209,8 +209,8 @@ extension GrpcHealthV1.HealthListResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthListResponse> {
         let c = arena.allocate(Grpc__Health__V1__HealthListResponse.self)
         grpc__health__v1__health_list_response__init(c)
-        c.pointee.n_statuses = statuses.count
-        c.pointee.statuses = arena.array(ProtoRuntime.sortedKeys(statuses).map { entry in
+        c.pointee.n_statuses = self.statuses.count
+        c.pointee.statuses = arena.array(ProtoRuntime.sortedKeys(self.statuses).map { entry in
             let e = arena.allocate(Grpc__Health__V1__HealthListResponse__StatusesEntry.self)
             grpc__health__v1__health_list_response__statuses_entry__init(e)
             e.pointee.key = arena.string(entry.key)

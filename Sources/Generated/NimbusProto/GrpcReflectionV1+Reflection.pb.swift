@@ -189,8 +189,8 @@ extension GrpcReflectionV1.ServerReflectionRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ServerReflectionRequest> {
         let c = arena.allocate(Grpc__Reflection__V1__ServerReflectionRequest.self)
         grpc__reflection__v1__server_reflection_request__init(c)
-        c.pointee.host = arena.string(host)
-        switch messageRequest {
+        c.pointee.host = arena.string(self.host)
+        switch self.messageRequest {
             case .fileByFilename(let v)?:
                 c.pointee.message_request_case = .init(rawValue: 3)
                 c.pointee.file_by_filename = arena.string(v)
@@ -239,8 +239,8 @@ extension GrpcReflectionV1.ExtensionRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ExtensionRequest> {
         let c = arena.allocate(Grpc__Reflection__V1__ExtensionRequest.self)
         grpc__reflection__v1__extension_request__init(c)
-        c.pointee.containing_type = arena.string(containingType)
-        c.pointee.extension_number = extensionNumber
+        c.pointee.containing_type = arena.string(self.containingType)
+        c.pointee.extension_number = self.extensionNumber
         return c
     }
 }
@@ -279,9 +279,9 @@ extension GrpcReflectionV1.ServerReflectionResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ServerReflectionResponse> {
         let c = arena.allocate(Grpc__Reflection__V1__ServerReflectionResponse.self)
         grpc__reflection__v1__server_reflection_response__init(c)
-        c.pointee.valid_host = arena.string(validHost)
-        if let v = originalRequest { c.pointee.original_request = v.cMessage(in: arena) }
-        switch messageResponse {
+        c.pointee.valid_host = arena.string(self.validHost)
+        if let v = self.originalRequest { c.pointee.original_request = v.cMessage(in: arena) }
+        switch self.messageResponse {
             case .fileDescriptorResponse(let v)?:
                 c.pointee.message_response_case = .init(rawValue: 4)
                 c.pointee.file_descriptor_response = v.cMessage(in: arena)
@@ -326,8 +326,8 @@ extension GrpcReflectionV1.FileDescriptorResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__FileDescriptorResponse> {
         let c = arena.allocate(Grpc__Reflection__V1__FileDescriptorResponse.self)
         grpc__reflection__v1__file_descriptor_response__init(c)
-        c.pointee.n_file_descriptor_proto = fileDescriptorProto.count
-        c.pointee.file_descriptor_proto = arena.array(fileDescriptorProto.map { arena.binary($0) })
+        c.pointee.n_file_descriptor_proto = self.fileDescriptorProto.count
+        c.pointee.file_descriptor_proto = arena.array(self.fileDescriptorProto.map { arena.binary($0) })
         return c
     }
 }
@@ -359,9 +359,9 @@ extension GrpcReflectionV1.ExtensionNumberResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ExtensionNumberResponse> {
         let c = arena.allocate(Grpc__Reflection__V1__ExtensionNumberResponse.self)
         grpc__reflection__v1__extension_number_response__init(c)
-        c.pointee.base_type_name = arena.string(baseTypeName)
-        c.pointee.n_extension_number = extensionNumber.count
-        c.pointee.extension_number = arena.array(extensionNumber)
+        c.pointee.base_type_name = arena.string(self.baseTypeName)
+        c.pointee.n_extension_number = self.extensionNumber.count
+        c.pointee.extension_number = arena.array(self.extensionNumber)
         return c
     }
 }
@@ -392,8 +392,8 @@ extension GrpcReflectionV1.ListServiceResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ListServiceResponse> {
         let c = arena.allocate(Grpc__Reflection__V1__ListServiceResponse.self)
         grpc__reflection__v1__list_service_response__init(c)
-        c.pointee.n_service = service.count
-        c.pointee.service = arena.array(service.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_service = self.service.count
+        c.pointee.service = arena.array(self.service.map { Optional($0.cMessage(in: arena)) })
         return c
     }
 }
@@ -424,7 +424,7 @@ extension GrpcReflectionV1.ServiceResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ServiceResponse> {
         let c = arena.allocate(Grpc__Reflection__V1__ServiceResponse.self)
         grpc__reflection__v1__service_response__init(c)
-        c.pointee.name = arena.string(name)
+        c.pointee.name = arena.string(self.name)
         return c
     }
 }
@@ -456,8 +456,8 @@ extension GrpcReflectionV1.ErrorResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ErrorResponse> {
         let c = arena.allocate(Grpc__Reflection__V1__ErrorResponse.self)
         grpc__reflection__v1__error_response__init(c)
-        c.pointee.error_code = errorCode
-        c.pointee.error_message = arena.string(errorMessage)
+        c.pointee.error_code = self.errorCode
+        c.pointee.error_message = arena.string(self.errorMessage)
         return c
     }
 }

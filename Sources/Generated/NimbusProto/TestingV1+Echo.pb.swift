@@ -310,12 +310,12 @@ extension TestingV1.EchoRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__EchoRequest> {
         let c = arena.allocate(Nimbus__Testing__V1__EchoRequest.self)
         nimbus__testing__v1__echo_request__init(c)
-        c.pointee.text = arena.string(text)
-        c.pointee.`repeat` = `repeat`
-        c.pointee.payload = arena.binary(payload)
-        c.pointee.fail_with_code = failWithCode
-        c.pointee.fail_with_message = arena.string(failWithMessage)
-        c.pointee.delay_ms = delayMs
+        c.pointee.text = arena.string(self.text)
+        c.pointee.`repeat` = self.`repeat`
+        c.pointee.payload = arena.binary(self.payload)
+        c.pointee.fail_with_code = self.failWithCode
+        c.pointee.fail_with_message = arena.string(self.failWithMessage)
+        c.pointee.delay_ms = self.delayMs
         return c
     }
 }
@@ -348,9 +348,9 @@ extension TestingV1.EchoResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__EchoResponse> {
         let c = arena.allocate(Nimbus__Testing__V1__EchoResponse.self)
         nimbus__testing__v1__echo_response__init(c)
-        c.pointee.text = arena.string(text)
-        c.pointee.index = index
-        c.pointee.payload = arena.binary(payload)
+        c.pointee.text = arena.string(self.text)
+        c.pointee.index = self.index
+        c.pointee.payload = arena.binary(self.payload)
         return c
     }
 }
@@ -429,67 +429,67 @@ extension TestingV1.Everything: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__Everything> {
         let c = arena.allocate(Nimbus__Testing__V1__Everything.self)
         nimbus__testing__v1__everything__init(c)
-        c.pointee.f_int32 = fInt32
-        c.pointee.f_int64 = fInt64
-        c.pointee.f_uint32 = fUint32
-        c.pointee.f_uint64 = fUint64
-        c.pointee.f_sint32 = fSint32
-        c.pointee.f_sint64 = fSint64
-        c.pointee.f_fixed32 = fFixed32
-        c.pointee.f_fixed64 = fFixed64
-        c.pointee.f_sfixed32 = fSfixed32
-        c.pointee.f_sfixed64 = fSfixed64
-        c.pointee.f_bool = (fBool ? Int32(1) : Int32(0))
-        c.pointee.f_float = fFloat
-        c.pointee.f_double = fDouble
-        c.pointee.f_string = arena.string(fString)
-        c.pointee.f_bytes = arena.binary(fBytes)
-        c.pointee.color = Nimbus__Testing__V1__Color(rawValue: .init(truncatingIfNeeded: color.rawValue))
-        if let v = nested { c.pointee.nested = v.cMessage(in: arena) }
-        c.pointee.n_r_int32 = rInt32.count
-        c.pointee.r_int32 = arena.array(rInt32)
-        c.pointee.n_r_sint64 = rSint64.count
-        c.pointee.r_sint64 = arena.array(rSint64)
-        c.pointee.n_r_double = rDouble.count
-        c.pointee.r_double = arena.array(rDouble)
-        c.pointee.n_r_bool = rBool.count
-        c.pointee.r_bool = arena.array(rBool.map { ($0 ? Int32(1) : Int32(0)) })
-        c.pointee.n_r_string = rString.count
-        c.pointee.r_string = arena.array(rString.map { arena.string($0) })
-        c.pointee.n_r_bytes = rBytes.count
-        c.pointee.r_bytes = arena.array(rBytes.map { arena.binary($0) })
-        c.pointee.n_r_color = rColor.count
-        c.pointee.r_color = arena.array(rColor.map { Nimbus__Testing__V1__Color(rawValue: .init(truncatingIfNeeded: $0.rawValue)) })
-        c.pointee.n_r_nested = rNested.count
-        c.pointee.r_nested = arena.array(rNested.map { Optional($0.cMessage(in: arena)) })
-        c.pointee.n_labels = labels.count
-        c.pointee.labels = arena.array(ProtoRuntime.sortedKeys(labels).map { entry in
+        c.pointee.f_int32 = self.fInt32
+        c.pointee.f_int64 = self.fInt64
+        c.pointee.f_uint32 = self.fUint32
+        c.pointee.f_uint64 = self.fUint64
+        c.pointee.f_sint32 = self.fSint32
+        c.pointee.f_sint64 = self.fSint64
+        c.pointee.f_fixed32 = self.fFixed32
+        c.pointee.f_fixed64 = self.fFixed64
+        c.pointee.f_sfixed32 = self.fSfixed32
+        c.pointee.f_sfixed64 = self.fSfixed64
+        c.pointee.f_bool = (self.fBool ? Int32(1) : Int32(0))
+        c.pointee.f_float = self.fFloat
+        c.pointee.f_double = self.fDouble
+        c.pointee.f_string = arena.string(self.fString)
+        c.pointee.f_bytes = arena.binary(self.fBytes)
+        c.pointee.color = Nimbus__Testing__V1__Color(rawValue: .init(truncatingIfNeeded: self.color.rawValue))
+        if let v = self.nested { c.pointee.nested = v.cMessage(in: arena) }
+        c.pointee.n_r_int32 = self.rInt32.count
+        c.pointee.r_int32 = arena.array(self.rInt32)
+        c.pointee.n_r_sint64 = self.rSint64.count
+        c.pointee.r_sint64 = arena.array(self.rSint64)
+        c.pointee.n_r_double = self.rDouble.count
+        c.pointee.r_double = arena.array(self.rDouble)
+        c.pointee.n_r_bool = self.rBool.count
+        c.pointee.r_bool = arena.array(self.rBool.map { ($0 ? Int32(1) : Int32(0)) })
+        c.pointee.n_r_string = self.rString.count
+        c.pointee.r_string = arena.array(self.rString.map { arena.string($0) })
+        c.pointee.n_r_bytes = self.rBytes.count
+        c.pointee.r_bytes = arena.array(self.rBytes.map { arena.binary($0) })
+        c.pointee.n_r_color = self.rColor.count
+        c.pointee.r_color = arena.array(self.rColor.map { Nimbus__Testing__V1__Color(rawValue: .init(truncatingIfNeeded: $0.rawValue)) })
+        c.pointee.n_r_nested = self.rNested.count
+        c.pointee.r_nested = arena.array(self.rNested.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_labels = self.labels.count
+        c.pointee.labels = arena.array(ProtoRuntime.sortedKeys(self.labels).map { entry in
             let e = arena.allocate(Nimbus__Testing__V1__Everything__LabelsEntry.self)
             nimbus__testing__v1__everything__labels_entry__init(e)
             e.pointee.key = arena.string(entry.key)
             e.pointee.value = arena.string(entry.value)
             return Optional(e)
         })
-        c.pointee.n_nested_by_name = nestedByName.count
-        c.pointee.nested_by_name = arena.array(ProtoRuntime.sortedKeys(nestedByName).map { entry in
+        c.pointee.n_nested_by_name = self.nestedByName.count
+        c.pointee.nested_by_name = arena.array(ProtoRuntime.sortedKeys(self.nestedByName).map { entry in
             let e = arena.allocate(Nimbus__Testing__V1__Everything__NestedByNameEntry.self)
             nimbus__testing__v1__everything__nested_by_name_entry__init(e)
             e.pointee.key = arena.string(entry.key)
             e.pointee.value = entry.value.cMessage(in: arena)
             return Optional(e)
         })
-        c.pointee.n_color_by_id = colorById.count
-        c.pointee.color_by_id = arena.array(ProtoRuntime.sortedKeys(colorById).map { entry in
+        c.pointee.n_color_by_id = self.colorById.count
+        c.pointee.color_by_id = arena.array(ProtoRuntime.sortedKeys(self.colorById).map { entry in
             let e = arena.allocate(Nimbus__Testing__V1__Everything__ColorByIdEntry.self)
             nimbus__testing__v1__everything__color_by_id_entry__init(e)
             e.pointee.key = entry.key
             e.pointee.value = Nimbus__Testing__V1__Color(rawValue: .init(truncatingIfNeeded: entry.value.rawValue))
             return Optional(e)
         })
-        if let v = createdAt { c.pointee.created_at = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
-        c.pointee.n_r_timestamp = rTimestamp.count
-        c.pointee.r_timestamp = arena.array(rTimestamp.map { Optional(GoogleProtobuf.Timestamp(date: $0).cMessage(in: arena)) })
-        switch choice {
+        if let v = self.createdAt { c.pointee.created_at = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        c.pointee.n_r_timestamp = self.rTimestamp.count
+        c.pointee.r_timestamp = arena.array(self.rTimestamp.map { Optional(GoogleProtobuf.Timestamp(date: $0).cMessage(in: arena)) })
+        switch self.choice {
             case .choiceText(let v)?:
                 c.pointee.choice_case = .init(rawValue: 31)
                 c.pointee.choice_text = arena.string(v)
@@ -501,13 +501,13 @@ extension TestingV1.Everything: ProtoMessage {
                 c.pointee.choice_nested = v.cMessage(in: arena)
             case nil: break
         }
-        c.pointee.n_r_fixed32 = rFixed32.count
-        c.pointee.r_fixed32 = arena.array(rFixed32)
-        c.pointee.n_r_uint64 = rUint64.count
-        c.pointee.r_uint64 = arena.array(rUint64)
-        c.pointee.n_r_float = rFloat.count
-        c.pointee.r_float = arena.array(rFloat)
-        c.pointee.mode = Nimbus__Testing__V1__Everything__Mode(rawValue: .init(truncatingIfNeeded: mode.rawValue))
+        c.pointee.n_r_fixed32 = self.rFixed32.count
+        c.pointee.r_fixed32 = arena.array(self.rFixed32)
+        c.pointee.n_r_uint64 = self.rUint64.count
+        c.pointee.r_uint64 = arena.array(self.rUint64)
+        c.pointee.n_r_float = self.rFloat.count
+        c.pointee.r_float = arena.array(self.rFloat)
+        c.pointee.mode = Nimbus__Testing__V1__Everything__Mode(rawValue: .init(truncatingIfNeeded: self.mode.rawValue))
         return c
     }
 }
@@ -541,11 +541,11 @@ extension TestingV1.Everything.Nested: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__Everything__Nested> {
         let c = arena.allocate(Nimbus__Testing__V1__Everything__Nested.self)
         nimbus__testing__v1__everything__nested__init(c)
-        c.pointee.name = arena.string(name)
-        c.pointee.value = value
-        if let v = child { c.pointee.child = v.cMessage(in: arena) }
-        c.pointee.n_children = children.count
-        c.pointee.children = arena.array(children.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.name = arena.string(self.name)
+        c.pointee.value = self.value
+        if let v = self.child { c.pointee.child = v.cMessage(in: arena) }
+        c.pointee.n_children = self.children.count
+        c.pointee.children = arena.array(self.children.map { Optional($0.cMessage(in: arena)) })
         return c
     }
 }
@@ -559,6 +559,11 @@ extension TestingV1 {
         public static let collect = MethodDescriptor(service: serviceName, method: "Collect", kind: .clientStreaming)
         public static let chat = MethodDescriptor(service: serviceName, method: "Chat", kind: .bidirectionalStreaming)
         public static let all: [MethodDescriptor] = [say, expand, collect, chat]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [
+            say: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "IgwvdjEvZWNobzpzYXk6ASo="),
+            expand: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EhYvdjEvZWNoby97dGV4dH06ZXhwYW5k"),
+        ]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { TestingV1.EchoProtoFile.descriptorsWithDependencies }
     }
@@ -666,45 +671,46 @@ extension TestingV1 {
         public static let descriptor = ProtoFileDescriptor(
             name: "nimbus/testing/v1/echo.proto",
             serialized: ProtoRuntime.bytes(base64: """
-                ChxuaW1idXMvdGVzdGluZy92MS9lY2hvLnByb3RvEhFuaW1idXMudGVzdGluZy52MRofZ29vZ2xlL3Byb3RvYnVmL3RpbWVzdGFt
-                cC5wcm90byLAAQoLRWNob1JlcXVlc3QSEgoEdGV4dBgBIAEoCVIEdGV4dBIWCgZyZXBlYXQYAiABKAVSBnJlcGVhdBIYCgdwYXls
-                b2FkGAMgASgMUgdwYXlsb2FkEiQKDmZhaWxfd2l0aF9jb2RlGAQgASgFUgxmYWlsV2l0aENvZGUSKgoRZmFpbF93aXRoX21lc3Nh
-                Z2UYBSABKAlSD2ZhaWxXaXRoTWVzc2FnZRIZCghkZWxheV9tcxgGIAEoBVIHZGVsYXlNcyJSCgxFY2hvUmVzcG9uc2USEgoEdGV4
-                dBgBIAEoCVIEdGV4dBIUCgVpbmRleBgCIAEoBVIFaW5kZXgSGAoHcGF5bG9hZBgDIAEoDFIHcGF5bG9hZCKQDwoKRXZlcnl0aGlu
-                ZxIXCgdmX2ludDMyGAEgASgFUgZmSW50MzISFwoHZl9pbnQ2NBgCIAEoA1IGZkludDY0EhkKCGZfdWludDMyGAMgASgNUgdmVWlu
-                dDMyEhkKCGZfdWludDY0GAQgASgEUgdmVWludDY0EhkKCGZfc2ludDMyGAUgASgRUgdmU2ludDMyEhkKCGZfc2ludDY0GAYgASgS
-                UgdmU2ludDY0EhsKCWZfZml4ZWQzMhgHIAEoB1IIZkZpeGVkMzISGwoJZl9maXhlZDY0GAggASgGUghmRml4ZWQ2NBIdCgpmX3Nm
-                aXhlZDMyGAkgASgPUglmU2ZpeGVkMzISHQoKZl9zZml4ZWQ2NBgKIAEoEFIJZlNmaXhlZDY0EhUKBmZfYm9vbBgLIAEoCFIFZkJv
-                b2wSFwoHZl9mbG9hdBgMIAEoAlIGZkZsb2F0EhkKCGZfZG91YmxlGA0gASgBUgdmRG91YmxlEhkKCGZfc3RyaW5nGA4gASgJUgdm
-                U3RyaW5nEhcKB2ZfYnl0ZXMYDyABKAxSBmZCeXRlcxIuCgVjb2xvchgQIAEoDjIYLm5pbWJ1cy50ZXN0aW5nLnYxLkNvbG9yUgVj
-                b2xvchI8CgZuZXN0ZWQYESABKAsyJC5uaW1idXMudGVzdGluZy52MS5FdmVyeXRoaW5nLk5lc3RlZFIGbmVzdGVkEhcKB3JfaW50
-                MzIYEiADKAVSBnJJbnQzMhIZCghyX3NpbnQ2NBgTIAMoElIHclNpbnQ2NBIZCghyX2RvdWJsZRgUIAMoAVIHckRvdWJsZRIVCgZy
-                X2Jvb2wYFSADKAhSBXJCb29sEhkKCHJfc3RyaW5nGBYgAygJUgdyU3RyaW5nEhcKB3JfYnl0ZXMYFyADKAxSBnJCeXRlcxIxCgdy
-                X2NvbG9yGBggAygOMhgubmltYnVzLnRlc3RpbmcudjEuQ29sb3JSBnJDb2xvchI/CghyX25lc3RlZBgZIAMoCzIkLm5pbWJ1cy50
-                ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTmVzdGVkUgdyTmVzdGVkEkEKBmxhYmVscxgaIAMoCzIpLm5pbWJ1cy50ZXN0aW5nLnYxLkV2
-                ZXJ5dGhpbmcuTGFiZWxzRW50cnlSBmxhYmVscxJVCg5uZXN0ZWRfYnlfbmFtZRgbIAMoCzIvLm5pbWJ1cy50ZXN0aW5nLnYxLkV2
-                ZXJ5dGhpbmcuTmVzdGVkQnlOYW1lRW50cnlSDG5lc3RlZEJ5TmFtZRJMCgtjb2xvcl9ieV9pZBgcIAMoCzIsLm5pbWJ1cy50ZXN0
-                aW5nLnYxLkV2ZXJ5dGhpbmcuQ29sb3JCeUlkRW50cnlSCWNvbG9yQnlJZBI5CgpjcmVhdGVkX2F0GB0gASgLMhouZ29vZ2xlLnBy
-                b3RvYnVmLlRpbWVzdGFtcFIJY3JlYXRlZEF0EjsKC3JfdGltZXN0YW1wGB4gAygLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFt
-                cFIKclRpbWVzdGFtcBIhCgtjaG9pY2VfdGV4dBgfIAEoCUgAUgpjaG9pY2VUZXh0EiUKDWNob2ljZV9udW1iZXIYICABKANIAFIM
-                Y2hvaWNlTnVtYmVyEksKDWNob2ljZV9uZXN0ZWQYISABKAsyJC5uaW1idXMudGVzdGluZy52MS5FdmVyeXRoaW5nLk5lc3RlZEgA
-                UgxjaG9pY2VOZXN0ZWQSGwoJcl9maXhlZDMyGCIgAygHUghyRml4ZWQzMhIZCghyX3VpbnQ2NBgjIAMoBFIHclVpbnQ2NBIXCgdy
-                X2Zsb2F0GCQgAygCUgZyRmxvYXQSNgoEbW9kZRglIAEoDjIiLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTW9kZVIEbW9k
-                ZRo5CgtMYWJlbHNFbnRyeRIQCgNrZXkYASABKAlSA2tleRIUCgV2YWx1ZRgCIAEoCVIFdmFsdWU6AjgBGmUKEU5lc3RlZEJ5TmFt
-                ZUVudHJ5EhAKA2tleRgBIAEoCVIDa2V5EjoKBXZhbHVlGAIgASgLMiQubmltYnVzLnRlc3RpbmcudjEuRXZlcnl0aGluZy5OZXN0
-                ZWRSBXZhbHVlOgI4ARpWCg5Db2xvckJ5SWRFbnRyeRIQCgNrZXkYASABKAVSA2tleRIuCgV2YWx1ZRgCIAEoDjIYLm5pbWJ1cy50
-                ZXN0aW5nLnYxLkNvbG9yUgV2YWx1ZToCOAEasAEKBk5lc3RlZBISCgRuYW1lGAEgASgJUgRuYW1lEhQKBXZhbHVlGAIgASgDUgV2
-                YWx1ZRI6CgVjaGlsZBgDIAEoCzIkLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTmVzdGVkUgVjaGlsZBJACghjaGlsZHJl
-                bhgEIAMoCzIkLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTmVzdGVkUghjaGlsZHJlbiI6CgRNb2RlEhQKEE1PREVfVU5T
-                UEVDSUZJRUQQABINCglNT0RFX0ZBU1QQARINCglNT0RFX1NBRkUQAkIICgZjaG9pY2UqawoFQ29sb3ISFQoRQ09MT1JfVU5TUEVD
-                SUZJRUQQABINCglDT0xPUl9SRUQQARIPCgtDT0xPUl9HUkVFThACEg4KCkNPTE9SX0JMVUUQAxIbCg5DT0xPUl9ORUdBVElWRRD/
-                //////////8BMrYCCgRFY2hvEkYKA1NheRIeLm5pbWJ1cy50ZXN0aW5nLnYxLkVjaG9SZXF1ZXN0Gh8ubmltYnVzLnRlc3Rpbmcu
-                djEuRWNob1Jlc3BvbnNlEksKBkV4cGFuZBIeLm5pbWJ1cy50ZXN0aW5nLnYxLkVjaG9SZXF1ZXN0Gh8ubmltYnVzLnRlc3Rpbmcu
-                djEuRWNob1Jlc3BvbnNlMAESTAoHQ29sbGVjdBIeLm5pbWJ1cy50ZXN0aW5nLnYxLkVjaG9SZXF1ZXN0Gh8ubmltYnVzLnRlc3Rp
-                bmcudjEuRWNob1Jlc3BvbnNlKAESSwoEQ2hhdBIeLm5pbWJ1cy50ZXN0aW5nLnYxLkVjaG9SZXF1ZXN0Gh8ubmltYnVzLnRlc3Rp
-                bmcudjEuRWNob1Jlc3BvbnNlKAEwAWIGcHJvdG8z
+                ChxuaW1idXMvdGVzdGluZy92MS9lY2hvLnByb3RvEhFuaW1idXMudGVzdGluZy52MRocZ29vZ2xlL2FwaS9hbm5vdGF0aW9ucy5w
+                cm90bxofZ29vZ2xlL3Byb3RvYnVmL3RpbWVzdGFtcC5wcm90byLAAQoLRWNob1JlcXVlc3QSEgoEdGV4dBgBIAEoCVIEdGV4dBIW
+                CgZyZXBlYXQYAiABKAVSBnJlcGVhdBIYCgdwYXlsb2FkGAMgASgMUgdwYXlsb2FkEiQKDmZhaWxfd2l0aF9jb2RlGAQgASgFUgxm
+                YWlsV2l0aENvZGUSKgoRZmFpbF93aXRoX21lc3NhZ2UYBSABKAlSD2ZhaWxXaXRoTWVzc2FnZRIZCghkZWxheV9tcxgGIAEoBVIH
+                ZGVsYXlNcyJSCgxFY2hvUmVzcG9uc2USEgoEdGV4dBgBIAEoCVIEdGV4dBIUCgVpbmRleBgCIAEoBVIFaW5kZXgSGAoHcGF5bG9h
+                ZBgDIAEoDFIHcGF5bG9hZCKQDwoKRXZlcnl0aGluZxIXCgdmX2ludDMyGAEgASgFUgZmSW50MzISFwoHZl9pbnQ2NBgCIAEoA1IG
+                ZkludDY0EhkKCGZfdWludDMyGAMgASgNUgdmVWludDMyEhkKCGZfdWludDY0GAQgASgEUgdmVWludDY0EhkKCGZfc2ludDMyGAUg
+                ASgRUgdmU2ludDMyEhkKCGZfc2ludDY0GAYgASgSUgdmU2ludDY0EhsKCWZfZml4ZWQzMhgHIAEoB1IIZkZpeGVkMzISGwoJZl9m
+                aXhlZDY0GAggASgGUghmRml4ZWQ2NBIdCgpmX3NmaXhlZDMyGAkgASgPUglmU2ZpeGVkMzISHQoKZl9zZml4ZWQ2NBgKIAEoEFIJ
+                ZlNmaXhlZDY0EhUKBmZfYm9vbBgLIAEoCFIFZkJvb2wSFwoHZl9mbG9hdBgMIAEoAlIGZkZsb2F0EhkKCGZfZG91YmxlGA0gASgB
+                UgdmRG91YmxlEhkKCGZfc3RyaW5nGA4gASgJUgdmU3RyaW5nEhcKB2ZfYnl0ZXMYDyABKAxSBmZCeXRlcxIuCgVjb2xvchgQIAEo
+                DjIYLm5pbWJ1cy50ZXN0aW5nLnYxLkNvbG9yUgVjb2xvchI8CgZuZXN0ZWQYESABKAsyJC5uaW1idXMudGVzdGluZy52MS5FdmVy
+                eXRoaW5nLk5lc3RlZFIGbmVzdGVkEhcKB3JfaW50MzIYEiADKAVSBnJJbnQzMhIZCghyX3NpbnQ2NBgTIAMoElIHclNpbnQ2NBIZ
+                CghyX2RvdWJsZRgUIAMoAVIHckRvdWJsZRIVCgZyX2Jvb2wYFSADKAhSBXJCb29sEhkKCHJfc3RyaW5nGBYgAygJUgdyU3RyaW5n
+                EhcKB3JfYnl0ZXMYFyADKAxSBnJCeXRlcxIxCgdyX2NvbG9yGBggAygOMhgubmltYnVzLnRlc3RpbmcudjEuQ29sb3JSBnJDb2xv
+                chI/CghyX25lc3RlZBgZIAMoCzIkLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTmVzdGVkUgdyTmVzdGVkEkEKBmxhYmVs
+                cxgaIAMoCzIpLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTGFiZWxzRW50cnlSBmxhYmVscxJVCg5uZXN0ZWRfYnlfbmFt
+                ZRgbIAMoCzIvLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTmVzdGVkQnlOYW1lRW50cnlSDG5lc3RlZEJ5TmFtZRJMCgtj
+                b2xvcl9ieV9pZBgcIAMoCzIsLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuQ29sb3JCeUlkRW50cnlSCWNvbG9yQnlJZBI5
+                CgpjcmVhdGVkX2F0GB0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIJY3JlYXRlZEF0EjsKC3JfdGltZXN0YW1wGB4g
+                AygLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIKclRpbWVzdGFtcBIhCgtjaG9pY2VfdGV4dBgfIAEoCUgAUgpjaG9pY2VU
+                ZXh0EiUKDWNob2ljZV9udW1iZXIYICABKANIAFIMY2hvaWNlTnVtYmVyEksKDWNob2ljZV9uZXN0ZWQYISABKAsyJC5uaW1idXMu
+                dGVzdGluZy52MS5FdmVyeXRoaW5nLk5lc3RlZEgAUgxjaG9pY2VOZXN0ZWQSGwoJcl9maXhlZDMyGCIgAygHUghyRml4ZWQzMhIZ
+                CghyX3VpbnQ2NBgjIAMoBFIHclVpbnQ2NBIXCgdyX2Zsb2F0GCQgAygCUgZyRmxvYXQSNgoEbW9kZRglIAEoDjIiLm5pbWJ1cy50
+                ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTW9kZVIEbW9kZRo5CgtMYWJlbHNFbnRyeRIQCgNrZXkYASABKAlSA2tleRIUCgV2YWx1ZRgC
+                IAEoCVIFdmFsdWU6AjgBGmUKEU5lc3RlZEJ5TmFtZUVudHJ5EhAKA2tleRgBIAEoCVIDa2V5EjoKBXZhbHVlGAIgASgLMiQubmlt
+                YnVzLnRlc3RpbmcudjEuRXZlcnl0aGluZy5OZXN0ZWRSBXZhbHVlOgI4ARpWCg5Db2xvckJ5SWRFbnRyeRIQCgNrZXkYASABKAVS
+                A2tleRIuCgV2YWx1ZRgCIAEoDjIYLm5pbWJ1cy50ZXN0aW5nLnYxLkNvbG9yUgV2YWx1ZToCOAEasAEKBk5lc3RlZBISCgRuYW1l
+                GAEgASgJUgRuYW1lEhQKBXZhbHVlGAIgASgDUgV2YWx1ZRI6CgVjaGlsZBgDIAEoCzIkLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5
+                dGhpbmcuTmVzdGVkUgVjaGlsZBJACghjaGlsZHJlbhgEIAMoCzIkLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTmVzdGVk
+                UghjaGlsZHJlbiI6CgRNb2RlEhQKEE1PREVfVU5TUEVDSUZJRUQQABINCglNT0RFX0ZBU1QQARINCglNT0RFX1NBRkUQAkIICgZj
+                aG9pY2UqawoFQ29sb3ISFQoRQ09MT1JfVU5TUEVDSUZJRUQQABINCglDT0xPUl9SRUQQARIPCgtDT0xPUl9HUkVFThACEg4KCkNP
+                TE9SX0JMVUUQAxIbCg5DT0xPUl9ORUdBVElWRRD///////////8BMu8CCgRFY2hvEl8KA1NheRIeLm5pbWJ1cy50ZXN0aW5nLnYx
+                LkVjaG9SZXF1ZXN0Gh8ubmltYnVzLnRlc3RpbmcudjEuRWNob1Jlc3BvbnNlIheC0+STAhEiDC92MS9lY2hvOnNheToBKhJrCgZF
+                eHBhbmQSHi5uaW1idXMudGVzdGluZy52MS5FY2hvUmVxdWVzdBofLm5pbWJ1cy50ZXN0aW5nLnYxLkVjaG9SZXNwb25zZSIegtPk
+                kwIYEhYvdjEvZWNoby97dGV4dH06ZXhwYW5kMAESTAoHQ29sbGVjdBIeLm5pbWJ1cy50ZXN0aW5nLnYxLkVjaG9SZXF1ZXN0Gh8u
+                bmltYnVzLnRlc3RpbmcudjEuRWNob1Jlc3BvbnNlKAESSwoEQ2hhdBIeLm5pbWJ1cy50ZXN0aW5nLnYxLkVjaG9SZXF1ZXN0Gh8u
+                bmltYnVzLnRlc3RpbmcudjEuRWNob1Jlc3BvbnNlKAEwAWIGcHJvdG8z
                 """),
-            dependencies: ["google/protobuf/timestamp.proto"],
+            dependencies: ["google/api/annotations.proto", "google/protobuf/timestamp.proto"],
             symbols: [
                 "nimbus.testing.v1.EchoRequest",
                 "nimbus.testing.v1.EchoResponse",
@@ -721,7 +727,7 @@ extension TestingV1 {
 
         /// This file followed by its transitive dependencies, each once.
         public static var descriptorsWithDependencies: [ProtoFileDescriptor] {
-            [TestingV1.EchoProtoFile.descriptor, GoogleProtobuf.TimestampProtoFile.descriptor]
+            [TestingV1.EchoProtoFile.descriptor, GoogleApi.AnnotationsProtoFile.descriptor, GoogleApi.HttpProtoFile.descriptor, GoogleProtobuf.DescriptorProtoFile.descriptor, GoogleProtobuf.TimestampProtoFile.descriptor]
         }
     }
 }

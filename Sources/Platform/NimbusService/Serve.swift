@@ -28,6 +28,7 @@ public struct Serve<Definition: ServiceDefinition>: AsyncParsableCommand {
         NimbusLogging.bootstrap(format: config.logFormat, level: config.logLevel)
         NimbusMetrics.bootstrap()
         let logger = Logger(label: Definition.executableName)
+        if try await MigrationRunner.prepare(config: config, definition: Definition.self, logger: logger) { return }
 
         let database = try config.database.map { dsn in
             try PostgresPool(configuration: PostgresConfiguration(dsn: dsn), name: Definition.schema ?? "default", logger: logger)

@@ -8,7 +8,7 @@ public struct ServiceRoot<Definition: ServiceDefinition>: AsyncParsableCommand {
             commandName: Definition.executableName,
             abstract: Definition.abstract,
             version: NimbusVersion.current,
-            subcommands: [Serve<Definition>.self],
+            subcommands: [Serve<Definition>.self, Migrate<Definition>.self, DatabaseBootstrap<Definition>.self],
             defaultSubcommand: Serve<Definition>.self)
     }
     public init() {}

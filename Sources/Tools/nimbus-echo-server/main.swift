@@ -4,7 +4,6 @@
 //   nimbus-echo-server [--host H] [--port P] [--threads N] [--tls-cert F --tls-key F [--client-ca F]]
 //                      [--max-message-size BYTES] [--no-access-log] [--log-level LEVEL]
 // Prints `listening <port>` on stdout once bound; SIGTERM/SIGINT shut down gracefully.
-import Dispatch
 import Logging
 import NimbusGRPC
 import NimbusHTTP
@@ -75,11 +74,5 @@ try await server.start()
 print("listening \(server.port)")
 fflush(stdout)
 
-signal(SIGTERM, SIG_IGN)
-signal(SIGINT, SIG_IGN)
-let signals = [SIGTERM, SIGINT].map { DispatchSource.makeSignalSource(signal: $0, queue: .global()) }
-for source in signals {
-    source.setEventHandler { Task { await server.shutdown(gracePeriod: .seconds(5)) } }
-    source.resume()
-}
+let signalSources = installSignalHandlers(server)
 try await server.run()

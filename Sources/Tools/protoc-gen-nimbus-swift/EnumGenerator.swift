@@ -14,7 +14,7 @@ enum EnumGenerator {
                 aliases.append((name, target.name))
             }
         }
-        let swiftName = Naming.typeName(e.name)
+        let swiftName = Naming.typeName(e.name, isEnum: true)
         let zero = cases.first(where: { $0.number == 0 }) ?? cases.first
         w.line("/// `\(e.fullName)`")
         w.block("public enum \(swiftName): Sendable, Hashable, RawRepresentable, CaseIterable") { w in

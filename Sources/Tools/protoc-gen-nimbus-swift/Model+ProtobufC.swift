@@ -70,6 +70,7 @@ extension FieldModel {
             name: str(f.name),
             number: f.number,
             isRepeated: f.label.rawValue == 3,
+            isRequired: f.label.rawValue == 2,
             kind: Kind(rawValue: Int32(truncatingIfNeeded: f.type.rawValue)) ?? .group,
             typeName: qualifiedTypeName(f.type_name),
             oneofIndex: f.has_oneof_index != 0 ? Int(f.oneof_index) : nil,
@@ -100,8 +101,24 @@ extension ServiceModel {
                         inputType: qualifiedTypeName($0.pointee.input_type),
                         outputType: qualifiedTypeName($0.pointee.output_type),
                         clientStreaming: $0.pointee.client_streaming != 0,
-                        serverStreaming: $0.pointee.server_streaming != 0)
+                        serverStreaming: $0.pointee.server_streaming != 0,
+                        httpRule: $0.pointee.options.flatMap { httpRule($0) })
                 }
             })
     }
+}
+
+/// Field number of the `google.api.http` extension of `google.protobuf.MethodOptions`.
+private let httpRuleFieldNumber: UInt32 = 72295728
+
+private func httpRule(_ options: UnsafeMutablePointer<Google__Protobuf__MethodOptions>) -> [UInt8]? {
+    let base = options.pointee.base
+    for field in list(base.unknown_fields, Int(base.n_unknown_fields)) where field.tag == httpRuleFieldNumber {
+        guard field.wire_type == PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED else { continue }
+        // protobuf-c keeps the length prefix in the unknown field's data: skip that varint.
+        let bytes = Array(list(field.data, field.len))
+        guard let end = bytes.firstIndex(where: { $0 & 0x80 == 0 }) else { return nil }
+        return Array(bytes[(end + 1)...])
+    }
+    return nil
 }

@@ -32,6 +32,7 @@ struct FieldModel {
     var name: String
     var number: Int32
     var isRepeated: Bool
+    var isRequired: Bool
     var kind: Kind
     /// Fully qualified type name of a message or enum field, without a leading dot.
     var typeName: String
@@ -57,6 +58,9 @@ struct MethodModel {
     var outputType: String
     var clientStreaming: Bool
     var serverStreaming: Bool
+    /// The serialized `google.api.HttpRule` of the method's `google.api.http` option, if any
+    /// (protobuf-c keeps the extension as an unknown field of MethodOptions).
+    var httpRule: [UInt8]?
 }
 
 struct GeneratorError: Error, CustomStringConvertible {

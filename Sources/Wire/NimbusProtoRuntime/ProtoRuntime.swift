@@ -110,3 +110,14 @@ extension ProtoRuntime {
         return try read(UnsafeRawPointer(unpacked).assumingMemoryBound(to: C.self))
     }
 }
+
+extension ProtoRuntime {
+    /// Decodes a message the generator embedded (it came from protoc, so it is well formed).
+    public static func embedded<M: ProtoMessage>(_ type: M.Type, base64: String) -> M {
+        do {
+            return try M(serializedBytes: bytes(base64: base64))
+        } catch {
+            preconditionFailure("embedded \(M.protoMessageName) does not decode: \(error)")
+        }
+    }
+}

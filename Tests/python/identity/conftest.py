@@ -3,7 +3,6 @@ user), the real nimbus-identity binary (bootstrap, then serve), and Python stubs
 from Protos/ with grpcio-tools."""
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,7 +14,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(os.environ.get("NIMBUS_BIN", ROOT / ".build" / "debug"))
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PRINCIPAL_KEY = "python-suite-principal-key-0123456789abcdef"
 
 
@@ -25,31 +23,21 @@ def free_port():
         return s.getsockname()[1]
 
 
-def as_postgres(args, **kw):
-    if os.geteuid() == 0:
-        args = ["runuser", "-u", "postgres", "--", *args]
-    return subprocess.run(args, check=True, capture_output=True, text=True, **kw)
-
-
 @pytest.fixture(scope="session")
-def postgres():
-    """A PostgreSQL server of our own on a free loopback port; yields its URL."""
+def postgres(tmp_path_factory):
+    """A PostgreSQL server of our own (scripts/test-postgres.sh); yields its TCP URL."""
     if os.environ.get("NIMBUS_TEST_DATABASE_URL"):
         yield os.environ["NIMBUS_TEST_DATABASE_URL"]
         return
-    base = Path(tempfile.mkdtemp(prefix="nimbus-identity-pg-"))
-    os.chmod(base, 0o777)
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-    data, port = base / "data", free_port()
-    as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"])
-    as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "-o",
-                 f"-p {port} -c listen_addresses=127.0.0.1 -k {base} -c fsync=off", "start"])
+    directory = Path(tempfile.mkdtemp(prefix="nimbus-identity-pg-"))
+    script = ROOT / "scripts" / "test-postgres.sh"
+    out = subprocess.run([str(script), "start", str(directory), "--watch-pid", str(os.getpid())],
+                         check=True, capture_output=True, text=True).stdout
+    values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     try:
-        yield f"postgres://postgres@127.0.0.1:{port}/postgres"
+        yield values["TCP_DSN"]
     finally:
-        as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"])
-        shutil.rmtree(base, ignore_errors=True)
+        subprocess.run([str(script), "stop", str(directory)], capture_output=True)
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +65,7 @@ def identity(postgres, tmp_path_factory):
     """Bootstraps the first admin with the real binary, then serves on a free port."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NIMBUS_")}
     env.update({"NIMBUS_IDENTITY_DATABASE_URL": postgres, "NIMBUS_PRINCIPAL_KEY": PRINCIPAL_KEY,
-                "NIMBUS_LOG_FORMAT": "text", "NIMBUS_SCRYPT_TEST_PARAMETERS": "1"})
+                "NIMBUS_LOG_FORMAT": "text"})
     boot = subprocess.run([str(BIN / "nimbus-identity"), "bootstrap", "--email", "admin@example.com",
                            "--password", "bootstrap-password-1", "--tenant", "acme"],
                           capture_output=True, text=True, env=env, timeout=120)

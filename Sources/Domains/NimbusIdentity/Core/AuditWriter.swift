@@ -9,13 +9,13 @@ enum AuditWriter {
     /// (delivery is at-least-once; the event id makes it idempotent).
     @discardableResult
     static func append(_ draft: AuditDraft, in tx: any SQLExecutor) async throws -> AuditEntry? {
-        if try await tx.one("SELECT 1 AS x FROM audit_events WHERE event_id = $1", draft.eventID) != nil { return nil }
+        if try await tx.one("SELECT 1 AS x FROM identity.audit_events WHERE event_id = $1", draft.eventID) != nil { return nil }
         // The head row's lock serializes appends per tenant; the first append creates it.
         _ = try await tx.query(
-            "INSERT INTO audit_chain_heads (tenant_id, seq, hash) VALUES ($1::uuid, 0, decode($2, 'hex')) ON CONFLICT (tenant_id) DO NOTHING",
+            "INSERT INTO identity.audit_chain_heads (tenant_id, seq, hash) VALUES ($1::uuid, 0, decode($2, 'hex')) ON CONFLICT (tenant_id) DO NOTHING",
             draft.tenantID, SQLText.hex(AuditChain.genesis))
         guard let head = try await tx.one(
-            "SELECT seq, encode(hash, 'hex') AS hash FROM audit_chain_heads WHERE tenant_id = $1::uuid FOR UPDATE", draft.tenantID),
+            "SELECT seq, encode(hash, 'hex') AS hash FROM identity.audit_chain_heads WHERE tenant_id = $1::uuid FOR UPDATE", draft.tenantID),
             let previous = head.bytes("hash")
         else { throw IdentityError(.internal, "audit chain head missing") }
 
@@ -28,7 +28,7 @@ enum AuditWriter {
         entry.hash = entry.computeHash()
 
         _ = try await tx.query("""
-            INSERT INTO audit_events (tenant_id, seq, event_id, actor_user_id, actor_key_id, action, resource_type,
+            INSERT INTO identity.audit_events (tenant_id, seq, event_id, actor_user_id, actor_key_id, action, resource_type,
                 resource_id, outcome, request_id, source, occurred_at, metadata, prev_hash, hash)
             VALUES ($1::uuid, $2::bigint, $3, $4, $5, $6, $7, $8, $9, $10, $11, \(SQLText.timestamp("$12")), $13::jsonb,
                 decode($14, 'hex'), decode($15, 'hex'))
@@ -37,7 +37,7 @@ enum AuditWriter {
              entry.resourceType, entry.resourceID, entry.outcome.rawValue, entry.requestID, entry.source,
              String(entry.occurredAtMicros), try metadataJSON(entry.metadata), SQLText.hex(entry.prevHash), SQLText.hex(entry.hash)])
         _ = try await tx.query(
-            "UPDATE audit_chain_heads SET seq = $2::bigint, hash = decode($3, 'hex') WHERE tenant_id = $1::uuid",
+            "UPDATE identity.audit_chain_heads SET seq = $2::bigint, hash = decode($3, 'hex') WHERE tenant_id = $1::uuid",
             entry.tenantID, String(entry.seq), SQLText.hex(entry.hash))
         return entry
     }

@@ -12,7 +12,7 @@ extension IdentityCore {
         let tenantID = actor.tenantID
         return try await transaction { tx in
             guard let target = try await tx.one("""
-                SELECT u.is_platform_admin, u.is_active FROM users u JOIN tenant_members m ON m.user_id = u.id
+                SELECT u.is_platform_admin, u.is_active FROM identity.users u JOIN identity.tenant_members m ON m.user_id = u.id
                 WHERE u.id = $1::uuid AND m.tenant_id = $2::uuid
                 """, owner, tenantID)
             else { throw IdentityError.notFound("user") }
@@ -29,7 +29,7 @@ extension IdentityCore {
                       in tx: any SQLExecutor) async throws -> (key: ApiKeyRecord, secret: String) {
         let token = try ApiKeyToken.generate()
         guard let row = try await tx.query("""
-            INSERT INTO api_keys AS k (user_id, tenant_id, name, prefix, secret_hash, expires_at)
+            INSERT INTO identity.api_keys AS k (user_id, tenant_id, name, prefix, secret_hash, expires_at)
             VALUES ($1::uuid, $2::uuid, $3, $4, decode($5, 'hex'), CASE WHEN $6::text IS NULL THEN NULL ELSE \(SQLText.timestamp("$6")) END)
             RETURNING \(ApiKeyRecord.columns)
             """, [userID, tenantID, name, token.prefix, SQLText.hex(token.secretHash), SQLText.micros(expiresAt)]).first
@@ -48,7 +48,7 @@ extension IdentityCore {
         let limit = Validate.pageSize(pageSize)
         let after = try PageToken.decode(pageToken, parts: 2)
         let rows = try await db.query("""
-            SELECT \(ApiKeyRecord.columns) FROM api_keys k
+            SELECT \(ApiKeyRecord.columns) FROM identity.api_keys k
             WHERE k.tenant_id = $1::uuid AND k.user_id = $2::uuid
               AND ($3::text IS NULL OR (k.created_at, k.id) < (\(SQLText.timestamp("$3")), $4::uuid))
             ORDER BY k.created_at DESC, k.id DESC LIMIT $5::int
@@ -69,7 +69,7 @@ extension IdentityCore {
             let key = try await self.visibleKey(actor, id: id, lock: true, in: tx)
             if key.revokedAt != nil { return key }
             guard let row = try await tx.one(
-                "UPDATE api_keys k SET revoked_at = now(), version = version + 1 WHERE k.id = $1::uuid RETURNING \(ApiKeyRecord.columns)", id)
+                "UPDATE identity.api_keys k SET revoked_at = now(), version = version + 1 WHERE k.id = $1::uuid RETURNING \(ApiKeyRecord.columns)", id)
             else { throw IdentityError.notFound("API key") }
             try await AuditWriter.append(self.audit(actor, tenant: key.tenantID, action: "apikey.revoke", resourceType: "api_key",
                                                     resourceID: id, metadata: ["prefix": key.prefix]), in: tx)
@@ -89,7 +89,7 @@ extension IdentityCore {
             let token = try ApiKeyToken(prefix: key.prefix, secret: []).rotated()
             let sunset = previousValidUntil.flatMap { $0 > self.now() ? $0 : nil }
             guard let row = try await tx.query("""
-                UPDATE api_keys k SET
+                UPDATE identity.api_keys k SET
                     previous_secret_hash = CASE WHEN $3::text IS NULL THEN NULL ELSE k.secret_hash END,
                     previous_valid_until = CASE WHEN $3::text IS NULL THEN NULL ELSE \(SQLText.timestamp("$3")) END,
                     secret_hash = decode($2, 'hex'), version = version + 1
@@ -109,7 +109,7 @@ extension IdentityCore {
     /// anyone's with iam:manage); NOT_FOUND otherwise.
     private func visibleKey(_ actor: Actor, id: String, lock: Bool, in tx: any SQLExecutor) async throws -> ApiKeyRecord {
         guard let row = try await tx.query(
-            "SELECT \(ApiKeyRecord.columns) FROM api_keys k WHERE k.id = $1::uuid AND (k.tenant_id = $2::uuid OR $3::boolean)\(lock ? " FOR UPDATE" : "")",
+            "SELECT \(ApiKeyRecord.columns) FROM identity.api_keys k WHERE k.id = $1::uuid AND (k.tenant_id = $2::uuid OR $3::boolean)\(lock ? " FOR UPDATE" : "")",
             [id, actor.tenantID.isEmpty ? platformAuditTenant : actor.tenantID, SQLText.bool(actor.isPlatformAdmin)]).first
         else { throw IdentityError.notFound("API key") }
         let key = ApiKeyRecord(row: row)

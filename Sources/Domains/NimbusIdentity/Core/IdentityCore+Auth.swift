@@ -28,7 +28,7 @@ extension IdentityCore {
     }
 
     func currentEpoch() async throws -> Int64 {
-        guard let row = try await db.query("SELECT epoch FROM auth_epoch WHERE singleton", []).first else {
+        guard let row = try await db.query("SELECT epoch FROM identity.auth_epoch WHERE singleton", []).first else {
             throw IdentityError(.internal, "auth epoch missing")
         }
         return row.int64("epoch")
@@ -43,12 +43,12 @@ extension IdentityCore {
                    \(SQLText.micros(column: "k.previous_valid_until", as: "previous_us")),
                    \(SQLText.micros(column: "k.expires_at", as: "expires_us")),
                    r.name AS role, u.is_platform_admin,
-                   (SELECT coalesce(string_agg(p.permission, ',' ORDER BY p.permission), '') FROM role_permissions p WHERE p.role_id = m.role_id) AS permissions,
-                   (SELECT epoch FROM auth_epoch WHERE singleton) AS epoch
-            FROM api_keys k
-            JOIN users u ON u.id = k.user_id
-            JOIN tenant_members m ON m.tenant_id = k.tenant_id AND m.user_id = k.user_id
-            JOIN roles r ON r.id = m.role_id
+                   (SELECT coalesce(string_agg(p.permission, ',' ORDER BY p.permission), '') FROM identity.role_permissions p WHERE p.role_id = m.role_id) AS permissions,
+                   (SELECT epoch FROM identity.auth_epoch WHERE singleton) AS epoch
+            FROM identity.api_keys k
+            JOIN identity.users u ON u.id = k.user_id
+            JOIN identity.tenant_members m ON m.tenant_id = k.tenant_id AND m.user_id = k.user_id
+            JOIN identity.roles r ON r.id = m.role_id
             WHERE k.prefix = $1 AND k.revoked_at IS NULL AND u.is_active
             """, [prefix]).first,
             let secretHash = row.bytes("secret_hash")
@@ -71,7 +71,7 @@ extension IdentityCore {
         let times = ids.map { String(micros(pending[$0]!)) }
         do {
             _ = try await db.query("""
-                UPDATE api_keys k SET last_used_at = \(SQLText.timestamp("v.us"))
+                UPDATE identity.api_keys k SET last_used_at = \(SQLText.timestamp("v.us"))
                 FROM unnest($1::uuid[], $2::bigint[]) AS v(id, us)
                 WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < \(SQLText.timestamp("v.us")))
                 """, [SQLText.array(ids), SQLText.array(times)])
@@ -95,7 +95,7 @@ extension IdentityCore {
             throw IdentityError(.resourceExhausted, "too many failed logins; retry in \(Int(wait.rounded(.up))) s")
         }
         let row = try await db.query(
-            "SELECT \(UserRecord.columns), u.password_hash FROM users u WHERE lower(u.email) = $1", [account]).first
+            "SELECT \(UserRecord.columns), u.password_hash FROM identity.users u WHERE lower(u.email) = $1", [account]).first
         // Hash anyway for an unknown email, so timing does not reveal which emails exist.
         let stored = row?.string("password_hash") ?? decoyHash
         let matches = (try? hasher.verify(password, against: stored)) ?? false
@@ -110,16 +110,16 @@ extension IdentityCore {
         let lifetime = sessionLifetime
         return try await transaction { tx in
             guard let membership = try await tx.one("""
-                SELECT m.tenant_id::text AS tenant_id FROM tenant_members m WHERE m.user_id = $1::uuid
+                SELECT m.tenant_id::text AS tenant_id FROM identity.tenant_members m WHERE m.user_id = $1::uuid
                 ORDER BY (m.tenant_id = coalesce($2::uuid, $3::uuid)) DESC, m.created_at LIMIT 1
                 """, user.id, wanted, user.defaultTenantID),
                 wanted == nil || membership.string("tenant_id") == wanted
             else { throw IdentityError.notFound("tenant") }
             let tenantID = membership.string("tenant_id")
             if let rehash {
-                _ = try await tx.query("UPDATE users SET password_hash = $2 WHERE id = $1::uuid", user.id, rehash)
+                _ = try await tx.query("UPDATE identity.users SET password_hash = $2 WHERE id = $1::uuid", user.id, rehash)
             }
-            guard let tenantRow = try await tx.one("SELECT \(TenantRecord.columns) FROM tenants t WHERE t.id = $1::uuid", tenantID)
+            guard let tenantRow = try await tx.one("SELECT \(TenantRecord.columns) FROM identity.tenants t WHERE t.id = $1::uuid", tenantID)
             else { throw IdentityError.notFound("tenant") }
             let actor = Actor(principal: Principal(userID: user.id, tenantID: tenantID, role: "", permissions: []), requestID: requestID)
             let (key, secret) = try await self.insertApiKey(actor, userID: user.id, tenantID: tenantID, name: "session",

@@ -5,7 +5,7 @@ import NimbusRPCCore
 extension IdentityCore {
     func listRoles(_ actor: Actor) async throws -> [RoleRecord] {
         let rows = try await db.query("""
-            SELECT \(RoleRecord.columns) FROM roles r WHERE r.tenant_id IS NULL OR r.tenant_id = $1::uuid
+            SELECT \(RoleRecord.columns) FROM identity.roles r WHERE r.tenant_id IS NULL OR r.tenant_id = $1::uuid
             ORDER BY r.tenant_id NULLS FIRST, r.name
             """, [actor.tenantID.isEmpty ? platformAuditTenant : actor.tenantID])
         return rows.map(RoleRecord.init(row:))
@@ -14,7 +14,7 @@ extension IdentityCore {
     func getRole(_ actor: Actor, id: String) async throws -> RoleRecord {
         let id = try Validate.uuid(id, "id")
         guard let row = try await db.query(
-            "SELECT \(RoleRecord.columns) FROM roles r WHERE r.id = $1::uuid AND (r.tenant_id IS NULL OR r.tenant_id = $2::uuid)",
+            "SELECT \(RoleRecord.columns) FROM identity.roles r WHERE r.id = $1::uuid AND (r.tenant_id IS NULL OR r.tenant_id = $2::uuid)",
             [id, actor.tenantID.isEmpty ? platformAuditTenant : actor.tenantID]).first
         else { throw IdentityError.notFound("role") }
         return RoleRecord(row: row)
@@ -34,11 +34,11 @@ extension IdentityCore {
         guard description.count <= 1000 else { throw IdentityError.invalid("descriptions are at most 1000 characters") }
         return try await transaction { tx in
             guard let row = try await tx.one(
-                "INSERT INTO roles (tenant_id, name, description) VALUES ($1::uuid, $2, $3) RETURNING id::text AS id",
+                "INSERT INTO identity.roles (tenant_id, name, description) VALUES ($1::uuid, $2, $3) RETURNING id::text AS id",
                 actor.tenantID, name, description)
             else { throw IdentityError(.internal, "insert returned nothing") }
             let id = row.string("id")
-            _ = try await tx.query("INSERT INTO role_permissions (role_id, permission) SELECT $1::uuid, unnest($2::text[])",
+            _ = try await tx.query("INSERT INTO identity.role_permissions (role_id, permission) SELECT $1::uuid, unnest($2::text[])",
                                    id, SQLText.array(permissions))
             try await AuditWriter.append(self.audit(actor, tenant: actor.tenantID, action: "role.create", resourceType: "role",
                                                     resourceID: id, metadata: ["name": name, "permissions": permissions.joined(separator: ",")]), in: tx)
@@ -52,9 +52,9 @@ extension IdentityCore {
         let permissions = try validatedPermissions(permissions)
         let role = try await transaction { tx in
             let existing = try await self.lockTenantRole(actor, id: id, in: tx)
-            _ = try await tx.query("UPDATE roles SET description = $2 WHERE id = $1::uuid", id, description.isEmpty ? existing.description : description)
-            _ = try await tx.query("DELETE FROM role_permissions WHERE role_id = $1::uuid", id)
-            _ = try await tx.query("INSERT INTO role_permissions (role_id, permission) SELECT $1::uuid, unnest($2::text[])",
+            _ = try await tx.query("UPDATE identity.roles SET description = $2 WHERE id = $1::uuid", id, description.isEmpty ? existing.description : description)
+            _ = try await tx.query("DELETE FROM identity.role_permissions WHERE role_id = $1::uuid", id)
+            _ = try await tx.query("INSERT INTO identity.role_permissions (role_id, permission) SELECT $1::uuid, unnest($2::text[])",
                                    id, SQLText.array(permissions))
             try await AuditWriter.append(self.audit(actor, tenant: actor.tenantID, action: "role.update", resourceType: "role",
                                                     resourceID: id, metadata: ["permissions": permissions.joined(separator: ",")]), in: tx)
@@ -69,7 +69,7 @@ extension IdentityCore {
         try actor.require(.iamManage)
         try await transaction { tx in
             let existing = try await self.lockTenantRole(actor, id: id, in: tx)
-            _ = try await tx.query("DELETE FROM roles WHERE id = $1::uuid", id)
+            _ = try await tx.query("DELETE FROM identity.roles WHERE id = $1::uuid", id)
             try await AuditWriter.append(self.audit(actor, tenant: actor.tenantID, action: "role.delete", resourceType: "role",
                                                     resourceID: id, metadata: ["name": existing.name]), in: tx)
         }
@@ -77,7 +77,7 @@ extension IdentityCore {
     }
 
     private func role(id: String, in tx: any SQLExecutor) async throws -> RoleRecord {
-        guard let row = try await tx.one("SELECT \(RoleRecord.columns) FROM roles r WHERE r.id = $1::uuid", id) else {
+        guard let row = try await tx.one("SELECT \(RoleRecord.columns) FROM identity.roles r WHERE r.id = $1::uuid", id) else {
             throw IdentityError.notFound("role")
         }
         return RoleRecord(row: row)
@@ -86,7 +86,7 @@ extension IdentityCore {
     /// A custom role of the actor's tenant, locked; built-in roles are read-only.
     private func lockTenantRole(_ actor: Actor, id: String, in tx: any SQLExecutor) async throws -> RoleRecord {
         guard let row = try await tx.one(
-            "SELECT \(RoleRecord.columns) FROM roles r WHERE r.id = $1::uuid AND (r.tenant_id IS NULL OR r.tenant_id = $2::uuid) FOR UPDATE",
+            "SELECT \(RoleRecord.columns) FROM identity.roles r WHERE r.id = $1::uuid AND (r.tenant_id IS NULL OR r.tenant_id = $2::uuid) FOR UPDATE",
             id, actor.tenantID)
         else { throw IdentityError.notFound("role") }
         let role = RoleRecord(row: row)

@@ -16,18 +16,18 @@ extension IdentityCore {
     }
 
     func insertTenant(_ actor: Actor, name: String, slug: String, admin userID: String, in tx: any SQLExecutor) async throws -> TenantRecord {
-        guard let row = try await tx.one("INSERT INTO tenants AS t (name, slug) VALUES ($1, $2) RETURNING \(TenantRecord.columns)", name, slug)
+        guard let row = try await tx.one("INSERT INTO identity.tenants AS t (name, slug) VALUES ($1, $2) RETURNING \(TenantRecord.columns)", name, slug)
         else { throw IdentityError(.internal, "insert returned nothing") }
         let tenant = TenantRecord(row: row)
         let adminRole = try await roleID(named: BuiltInRole.admin.rawValue, tenant: tenant.id, in: tx)
-        _ = try await tx.query("INSERT INTO tenant_members (tenant_id, user_id, role_id) VALUES ($1::uuid, $2::uuid, $3::uuid)",
+        _ = try await tx.query("INSERT INTO identity.tenant_members (tenant_id, user_id, role_id) VALUES ($1::uuid, $2::uuid, $3::uuid)",
                                tenant.id, userID, adminRole)
         let l = QuotaAmounts.defaultLimits
         _ = try await tx.query("""
-            INSERT INTO tenant_quotas (tenant_id, max_instances, max_vcpus, max_memory_mb, max_storage_gb, max_buckets, max_databases)
+            INSERT INTO identity.tenant_quotas (tenant_id, max_instances, max_vcpus, max_memory_mb, max_storage_gb, max_buckets, max_databases)
             VALUES ($1::uuid, $2::bigint, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint)
             """, tenant.id, String(l.instances), String(l.vcpus), String(l.memoryMB), String(l.storageGB), String(l.buckets), String(l.databases))
-        _ = try await tx.query("UPDATE users SET default_tenant_id = $2::uuid WHERE id = $1::uuid AND default_tenant_id IS NULL", userID, tenant.id)
+        _ = try await tx.query("UPDATE identity.users SET default_tenant_id = $2::uuid WHERE id = $1::uuid AND default_tenant_id IS NULL", userID, tenant.id)
         var creator = actor
         if creator.userID.isEmpty { creator.principal.userID = userID }
         try await AuditWriter.append(audit(creator, tenant: tenant.id, action: "tenant.create", resourceType: "tenant",
@@ -39,8 +39,8 @@ extension IdentityCore {
     func getTenant(_ actor: Actor, id: String) async throws -> TenantRecord {
         let id = try Validate.uuid(id, "id")
         guard let row = try await db.query("""
-            SELECT \(TenantRecord.columns) FROM tenants t WHERE t.id = $1::uuid
-              AND ($3::boolean OR EXISTS (SELECT 1 FROM tenant_members m WHERE m.tenant_id = t.id AND m.user_id = $2::uuid))
+            SELECT \(TenantRecord.columns) FROM identity.tenants t WHERE t.id = $1::uuid
+              AND ($3::boolean OR EXISTS (SELECT 1 FROM identity.tenant_members m WHERE m.tenant_id = t.id AND m.user_id = $2::uuid))
             """, [id, actor.userID.isEmpty ? platformAuditTenant : actor.userID, SQLText.bool(actor.isPlatformAdmin)]).first
         else { throw IdentityError.notFound("tenant") }
         return TenantRecord(row: row)
@@ -50,7 +50,7 @@ extension IdentityCore {
         let limit = Validate.pageSize(pageSize)
         let after = try PageToken.decode(pageToken, parts: 1)
         let rows = try await db.query("""
-            SELECT \(TenantRecord.columns) FROM tenants t JOIN tenant_members m ON m.tenant_id = t.id AND m.user_id = $1::uuid
+            SELECT \(TenantRecord.columns) FROM identity.tenants t JOIN identity.tenant_members m ON m.tenant_id = t.id AND m.user_id = $1::uuid
             WHERE ($2::text IS NULL OR t.slug > $2::text) ORDER BY t.slug LIMIT $3::int
             """, [actor.userID.isEmpty ? platformAuditTenant : actor.userID, after?[0], String(limit + 1)])
         let tenants = Array(rows.prefix(limit).map(TenantRecord.init(row:)))
@@ -65,10 +65,10 @@ extension IdentityCore {
         try actor.require(.tenantManage)
         if force && !actor.isPlatformAdmin { throw IdentityError(.permissionDenied, "only a platform admin can force a tenant deletion") }
         try await transaction { tx in
-            guard try await tx.one("SELECT 1 AS x FROM tenants WHERE id = $1::uuid FOR UPDATE", id) != nil else {
+            guard try await tx.one("SELECT 1 AS x FROM identity.tenants WHERE id = $1::uuid FOR UPDATE", id) != nil else {
                 throw IdentityError.notFound("tenant")
             }
-            if let q = try await tx.one("SELECT * FROM tenant_quotas WHERE tenant_id = $1::uuid FOR UPDATE", id) {
+            if let q = try await tx.one("SELECT * FROM identity.tenant_quotas WHERE tenant_id = $1::uuid FOR UPDATE", id) {
                 let inUse = ["instances", "vcpus", "memory_mb", "storage_gb", "buckets", "databases"]
                     .filter { q.int64("used_\($0)") > 0 }.map { "\($0)=\(q.int64("used_\($0)"))" }
                 if !inUse.isEmpty && !force {
@@ -77,7 +77,7 @@ extension IdentityCore {
             }
             try await AuditWriter.append(self.audit(actor, tenant: id, action: "tenant.delete", resourceType: "tenant",
                                                     resourceID: id, metadata: ["force": force ? "true" : "false"]), in: tx)
-            _ = try await tx.query("DELETE FROM tenants WHERE id = $1::uuid", id)
+            _ = try await tx.query("DELETE FROM identity.tenants WHERE id = $1::uuid", id)
         }
         cache.invalidateAll()
     }
@@ -88,9 +88,9 @@ extension IdentityCore {
         try actor.requireTenant(tenantID, "tenant")
         try actor.require(.iamManage)
         return try await transaction { tx in
-            guard try await tx.one("SELECT 1 AS x FROM users WHERE id = $1::uuid", userID) != nil else { throw IdentityError.notFound("user") }
+            guard try await tx.one("SELECT 1 AS x FROM identity.users WHERE id = $1::uuid", userID) != nil else { throw IdentityError.notFound("user") }
             let roleID = try await self.roleID(named: role, tenant: tenantID, in: tx)
-            _ = try await tx.query("INSERT INTO tenant_members (tenant_id, user_id, role_id) VALUES ($1::uuid, $2::uuid, $3::uuid)",
+            _ = try await tx.query("INSERT INTO identity.tenant_members (tenant_id, user_id, role_id) VALUES ($1::uuid, $2::uuid, $3::uuid)",
                                    tenantID, userID, roleID)
             try await AuditWriter.append(self.audit(actor, tenant: tenantID, action: "member.add", resourceType: "member",
                                                     resourceID: userID, metadata: ["role": role.isEmpty ? "viewer" : role]), in: tx)
@@ -107,7 +107,7 @@ extension IdentityCore {
             let roleID = try await self.roleID(named: role, tenant: tenantID, in: tx)
             _ = try await self.member(tenantID: tenantID, userID: userID, in: tx)
             try await self.keepAnAdmin(tenantID: tenantID, changing: userID, newRoleID: roleID, in: tx)
-            _ = try await tx.query("UPDATE tenant_members SET role_id = $3::uuid WHERE tenant_id = $1::uuid AND user_id = $2::uuid",
+            _ = try await tx.query("UPDATE identity.tenant_members SET role_id = $3::uuid WHERE tenant_id = $1::uuid AND user_id = $2::uuid",
                                    tenantID, userID, roleID)
             try await AuditWriter.append(self.audit(actor, tenant: tenantID, action: "member.update", resourceType: "member",
                                                     resourceID: userID, metadata: ["role": role]), in: tx)
@@ -125,8 +125,8 @@ extension IdentityCore {
         try await transaction { tx in
             _ = try await self.member(tenantID: tenantID, userID: userID, in: tx)
             try await self.keepAnAdmin(tenantID: tenantID, changing: userID, newRoleID: nil, in: tx)
-            _ = try await tx.query("DELETE FROM tenant_members WHERE tenant_id = $1::uuid AND user_id = $2::uuid", tenantID, userID)
-            _ = try await tx.query("UPDATE users SET default_tenant_id = NULL WHERE id = $1::uuid AND default_tenant_id = $2::uuid", userID, tenantID)
+            _ = try await tx.query("DELETE FROM identity.tenant_members WHERE tenant_id = $1::uuid AND user_id = $2::uuid", tenantID, userID)
+            _ = try await tx.query("UPDATE identity.users SET default_tenant_id = NULL WHERE id = $1::uuid AND default_tenant_id = $2::uuid", userID, tenantID)
             try await AuditWriter.append(self.audit(actor, tenant: tenantID, action: "member.remove", resourceType: "member", resourceID: userID), in: tx)
         }
         cache.invalidateAll()
@@ -139,7 +139,7 @@ extension IdentityCore {
         let limit = Validate.pageSize(pageSize)
         let after = try PageToken.decode(pageToken, parts: 2)
         let rows = try await db.query("""
-            SELECT \(MemberRecord.columns) FROM tenant_members m JOIN users u ON u.id = m.user_id JOIN roles r ON r.id = m.role_id
+            SELECT \(MemberRecord.columns) FROM identity.tenant_members m JOIN identity.users u ON u.id = m.user_id JOIN identity.roles r ON r.id = m.role_id
             WHERE m.tenant_id = $1::uuid AND ($2::text IS NULL OR (lower(u.email), u.id) > ($2::text, $3::uuid))
             ORDER BY lower(u.email), u.id LIMIT $4::int
             """, [tenantID, after?[0], after?[1], String(limit + 1)])
@@ -150,10 +150,10 @@ extension IdentityCore {
     func setDefaultTenant(_ actor: Actor, tenantID: String) async throws -> UserRecord {
         let tenantID = try Validate.uuid(tenantID, "tenant_id")
         return try await transaction { tx in
-            guard try await tx.one("SELECT 1 AS x FROM tenant_members WHERE tenant_id = $1::uuid AND user_id = $2::uuid", tenantID, actor.userID) != nil
+            guard try await tx.one("SELECT 1 AS x FROM identity.tenant_members WHERE tenant_id = $1::uuid AND user_id = $2::uuid", tenantID, actor.userID) != nil
             else { throw IdentityError.notFound("tenant") }
             guard let row = try await tx.one("""
-                UPDATE users u SET default_tenant_id = $2::uuid, version = version + 1, updated_at = now()
+                UPDATE identity.users u SET default_tenant_id = $2::uuid, version = version + 1, updated_at = now()
                 WHERE u.id = $1::uuid RETURNING \(UserRecord.columns)
                 """, actor.userID, tenantID)
             else { throw IdentityError.notFound("user") }
@@ -164,7 +164,7 @@ extension IdentityCore {
 
     func member(tenantID: String, userID: String, in tx: any SQLExecutor) async throws -> MemberRecord {
         guard let row = try await tx.one("""
-            SELECT \(MemberRecord.columns) FROM tenant_members m JOIN users u ON u.id = m.user_id JOIN roles r ON r.id = m.role_id
+            SELECT \(MemberRecord.columns) FROM identity.tenant_members m JOIN identity.users u ON u.id = m.user_id JOIN identity.roles r ON r.id = m.role_id
             WHERE m.tenant_id = $1::uuid AND m.user_id = $2::uuid
             """, tenantID, userID)
         else { throw IdentityError.notFound("member") }
@@ -176,7 +176,7 @@ extension IdentityCore {
         let adminRole = try await roleID(named: BuiltInRole.admin.rawValue, tenant: tenantID, in: tx)
         if newRoleID == adminRole { return }
         let rows = try await tx.query(
-            "SELECT user_id::text AS user_id FROM tenant_members WHERE tenant_id = $1::uuid AND role_id = $2::uuid FOR UPDATE",
+            "SELECT user_id::text AS user_id FROM identity.tenant_members WHERE tenant_id = $1::uuid AND role_id = $2::uuid FOR UPDATE",
             tenantID, adminRole)
         if rows.count == 1, rows[0].string("user_id") == userID {
             throw IdentityError.precondition("a tenant needs at least one admin")

@@ -6,7 +6,7 @@ extension IdentityCore {
     /// SQL condition: user `u` is visible to the actor ($vis1 = actor user, $vis2 = actor tenant,
     /// $vis3 = platform admin).
     private static func visible(_ a: Int, _ b: Int, _ c: Int) -> String {
-        "(u.id = $\(a)::uuid OR $\(c)::boolean OR EXISTS (SELECT 1 FROM tenant_members vm WHERE vm.user_id = u.id AND vm.tenant_id = $\(b)::uuid))"
+        "(u.id = $\(a)::uuid OR $\(c)::boolean OR EXISTS (SELECT 1 FROM identity.tenant_members vm WHERE vm.user_id = u.id AND vm.tenant_id = $\(b)::uuid))"
     }
     private func visibility(_ actor: Actor) -> [String?] {
         [actor.userID.isEmpty ? platformAuditTenant : actor.userID,
@@ -34,12 +34,12 @@ extension IdentityCore {
         return try await transaction { tx in
             let roleID = try await self.roleID(named: input.role, tenant: tenantID, in: tx)
             guard let row = try await tx.one("""
-                INSERT INTO users AS u (email, name, password_hash, is_platform_admin, default_tenant_id)
+                INSERT INTO identity.users AS u (email, name, password_hash, is_platform_admin, default_tenant_id)
                 VALUES ($1, $2, $3, $4::boolean, $5::uuid) RETURNING \(UserRecord.columns)
                 """, email, name, hash, SQLText.bool(input.isPlatformAdmin), tenantID)
             else { throw IdentityError(.internal, "insert returned nothing") }
             let user = UserRecord(row: row)
-            _ = try await tx.query("INSERT INTO tenant_members (tenant_id, user_id, role_id) VALUES ($1::uuid, $2::uuid, $3::uuid)",
+            _ = try await tx.query("INSERT INTO identity.tenant_members (tenant_id, user_id, role_id) VALUES ($1::uuid, $2::uuid, $3::uuid)",
                                    tenantID, user.id, roleID)
             try await AuditWriter.append(self.audit(actor, tenant: tenantID, action: "user.create", resourceType: "user",
                                                     resourceID: user.id, metadata: ["email": email, "role": input.role.isEmpty ? "viewer" : input.role]), in: tx)
@@ -50,7 +50,7 @@ extension IdentityCore {
     func getUser(_ actor: Actor, id: String) async throws -> UserRecord {
         let id = try Validate.uuid(id, "id")
         if id != actor.userID { try actor.require(.iamRead) }
-        guard let row = try await db.query("SELECT \(UserRecord.columns) FROM users u WHERE u.id = $1::uuid AND \(Self.visible(2, 3, 4))",
+        guard let row = try await db.query("SELECT \(UserRecord.columns) FROM identity.users u WHERE u.id = $1::uuid AND \(Self.visible(2, 3, 4))",
                                            [id] + visibility(actor)).first
         else { throw IdentityError.notFound("user") }
         return UserRecord(row: row)
@@ -62,7 +62,7 @@ extension IdentityCore {
         let limit = Validate.pageSize(pageSize)
         let after = try PageToken.decode(pageToken, parts: 2)
         let rows = try await db.query("""
-            SELECT \(UserRecord.columns) FROM users u JOIN tenant_members m ON m.user_id = u.id AND m.tenant_id = $1::uuid
+            SELECT \(UserRecord.columns) FROM identity.users u JOIN identity.tenant_members m ON m.user_id = u.id AND m.tenant_id = $1::uuid
             WHERE ($2::text IS NULL OR (lower(u.email), u.id) > ($2::text, $3::uuid))
             ORDER BY lower(u.email), u.id LIMIT $4::int
             """, [actor.tenantID, after?[0], after?[1], String(limit + 1)])
@@ -94,14 +94,14 @@ extension IdentityCore {
                 throw IdentityError(.permissionDenied, "only a platform admin can change another platform admin")
             }
             if let defaultTenant,
-               try await tx.one("SELECT 1 AS x FROM tenant_members WHERE tenant_id = $1::uuid AND user_id = $2::uuid", defaultTenant, id) == nil {
+               try await tx.one("SELECT 1 AS x FROM identity.tenant_members WHERE tenant_id = $1::uuid AND user_id = $2::uuid", defaultTenant, id) == nil {
                 throw IdentityError.notFound("tenant")
             }
             guard target.version == version else {
                 throw IdentityError(.aborted, "the user was changed concurrently (version \(version) is not current); re-read and retry")
             }
             guard let row = try await tx.query("""
-                UPDATE users u SET name = coalesce($2, name), email = coalesce($3, email), password_hash = coalesce($4, password_hash),
+                UPDATE identity.users u SET name = coalesce($2, name), email = coalesce($3, email), password_hash = coalesce($4, password_hash),
                     default_tenant_id = coalesce($5::uuid, default_tenant_id), version = version + 1, updated_at = now()
                 WHERE u.id = $1::uuid AND u.version = $6::bigint AND \(Self.visible(7, 8, 9))
                 RETURNING \(UserRecord.columns)
@@ -131,7 +131,7 @@ extension IdentityCore {
                 throw IdentityError(.aborted, "the user was changed concurrently; re-read and retry")
             }
             guard let row = try await tx.one("""
-                UPDATE users u SET is_active = false, version = version + 1, updated_at = now()
+                UPDATE identity.users u SET is_active = false, version = version + 1, updated_at = now()
                 WHERE u.id = $1::uuid RETURNING \(UserRecord.columns)
                 """, id)
             else { throw IdentityError.notFound("user") }
@@ -152,10 +152,10 @@ extension IdentityCore {
                 throw IdentityError(.permissionDenied, "only a platform admin can delete a platform admin")
             }
             if !actor.isPlatformAdmin,
-               try await tx.one("SELECT 1 AS x FROM tenant_members WHERE user_id = $1::uuid AND tenant_id <> $2::uuid", id, actor.tenantID) != nil {
+               try await tx.one("SELECT 1 AS x FROM identity.tenant_members WHERE user_id = $1::uuid AND tenant_id <> $2::uuid", id, actor.tenantID) != nil {
                 throw IdentityError.precondition("the user belongs to other tenants; remove the membership instead")
             }
-            _ = try await tx.query("DELETE FROM users WHERE id = $1::uuid", id)
+            _ = try await tx.query("DELETE FROM identity.users WHERE id = $1::uuid", id)
             try await AuditWriter.append(self.audit(actor, tenant: actor.tenantID, action: "user.delete", resourceType: "user",
                                                     resourceID: id, metadata: ["email": target.email]), in: tx)
         }
@@ -165,7 +165,7 @@ extension IdentityCore {
     /// The user row, locked, if the actor may see it; NOT_FOUND otherwise.
     func lockVisibleUser(_ actor: Actor, id: String, in tx: any SQLExecutor) async throws -> UserRecord {
         guard let row = try await tx.query(
-            "SELECT \(UserRecord.columns) FROM users u WHERE u.id = $1::uuid AND \(Self.visible(2, 3, 4)) FOR UPDATE OF u",
+            "SELECT \(UserRecord.columns) FROM identity.users u WHERE u.id = $1::uuid AND \(Self.visible(2, 3, 4)) FOR UPDATE OF u",
             [id] + visibility(actor)).first
         else { throw IdentityError.notFound("user") }
         return UserRecord(row: row)

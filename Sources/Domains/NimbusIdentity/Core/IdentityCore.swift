@@ -59,7 +59,7 @@ final class IdentityCore: Sendable {
     func roleID(named name: String, tenant tenantID: String, in tx: any SQLExecutor) async throws -> String {
         let name = name.isEmpty ? BuiltInRole.viewer.rawValue : name
         guard let row = try await tx.one(
-            "SELECT id::text AS id FROM roles WHERE name = $1 AND (tenant_id IS NULL OR tenant_id = $2::uuid)", name, tenantID)
+            "SELECT id::text AS id FROM identity.roles WHERE name = $1 AND (tenant_id IS NULL OR tenant_id = $2::uuid)", name, tenantID)
         else { throw IdentityError.notFound("role '\(name)'") }
         return row.string("id")
     }

@@ -80,7 +80,7 @@ struct RoleRecord: Sendable, Hashable {
 
     static let columns = """
         r.id::text AS id, r.tenant_id::text AS tenant_id, r.name, r.description, \
-        (SELECT coalesce(string_agg(p.permission, ',' ORDER BY p.permission), '') FROM role_permissions p WHERE p.role_id = r.id) AS permissions
+        (SELECT coalesce(string_agg(p.permission, ',' ORDER BY p.permission), '') FROM identity.role_permissions p WHERE p.role_id = r.id) AS permissions
         """
 
     init(row: SQLRow) {

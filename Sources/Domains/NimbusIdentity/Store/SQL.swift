@@ -9,9 +9,15 @@ protocol SQLExecutor: Sendable {
 }
 
 protocol SQLDatabase: SQLExecutor {
-    /// Runs `body` in one READ COMMITTED transaction: commit when it returns, rollback when it
-    /// throws (the error is rethrown).
-    func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T
+    /// Runs `body` in one transaction: commit when it returns, rollback when it throws (the
+    /// error is rethrown). READ COMMITTED, or a read-only REPEATABLE READ `snapshot`.
+    func transaction<T: Sendable>(snapshot: Bool, _ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T
+}
+
+extension SQLDatabase {
+    func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+        try await transaction(snapshot: false, body)
+    }
 }
 
 extension SQLExecutor {

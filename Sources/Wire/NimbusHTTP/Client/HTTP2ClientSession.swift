@@ -24,6 +24,8 @@ public final class HTTP2ClientSession {
     var events: [HTTP2ClientEvent] = []
     /// Streams this session knows, by id: pending header fields and the request body queue.
     var streams: [Int32: StreamState] = [:]
+    /// The highest stream whose HEADERS frame has left through `drainOutput`.
+    public internal(set) var lastHeadersSentStreamID: Int32 = 0
 
     final class StreamState {
         var headerFields: [HTTP2ClientHeader] = []

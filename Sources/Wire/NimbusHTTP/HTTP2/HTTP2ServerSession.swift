@@ -25,13 +25,15 @@ final class HTTP2ServerSession: ConnectionCodec {
     unowned let connection: ServerConnection
     let router: any HTTP2RequestRouter
     let settings: HTTP2Settings
-    private var streams: [Int32: HTTP2ServerStream] = [:]
-    private var draining = false
-    private var failed = false
-    private var lastActivity = MonotonicTime.now()
-    private var pingSentAt: UInt64?
-    private var idleSince: UInt64? = MonotonicTime.now()
-    private var timer: EventLoopTimer?
+    @exclusivity(unchecked) private var streams: [Int32: HTTP2ServerStream] = [:]
+    /// The stream whose header block is being received (saves a lookup per header).
+    @exclusivity(unchecked) private var headerStream: HTTP2ServerStream?
+    @exclusivity(unchecked) private var draining = false
+    @exclusivity(unchecked) private var failed = false
+    @exclusivity(unchecked) private var lastActivity = MonotonicTime.now()
+    @exclusivity(unchecked) private var pingSentAt: UInt64?
+    @exclusivity(unchecked) private var idleSince: UInt64? = MonotonicTime.now()
+    @exclusivity(unchecked) private var timer: EventLoopTimer?
 
     init(connection: ServerConnection, router: any HTTP2RequestRouter, settings: HTTP2Settings) throws {
         self.connection = connection
@@ -173,15 +175,18 @@ final class HTTP2ServerSession: ConnectionCodec {
     // MARK: callbacks from nghttp2 (during receive / produceOutput)
 
     fileprivate func beginHeaders(streamID: Int32) {
-        streams[streamID] = HTTP2ServerStream(
+        let stream = HTTP2ServerStream(
             id: streamID, session: self, loop: connection.loop, peer: connection.peerDescription,
             peerCertificateSubject: connection.peerCertificateSubject)
+        streams[streamID] = stream
+        headerStream = stream
         idleSince = nil
     }
 
     fileprivate func header(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
-        guard let stream = streams[streamID], stream.handler == nil else { return }  // trailers ignored
-        let valueString = String(decoding: value, as: UTF8.self)
+        guard let stream = headerStream?.id == streamID ? headerStream : streams[streamID],
+              stream.handler == nil else { return }  // trailers ignored
+        let valueString = HTTP2CommonHeaders.value(value) ?? String(decoding: value, as: UTF8.self)
         if name.first == UInt8(ascii: ":") {
             switch name.count {
             case 5 where name.elementsEqual(":path".utf8): stream.head.path = valueString
@@ -191,11 +196,12 @@ final class HTTP2ServerSession: ConnectionCodec {
             default: break
             }
         } else {
-            stream.head.fields.append((String(decoding: name, as: UTF8.self), valueString))
+            stream.head.fields.append((HTTP2CommonHeaders.name(name) ?? String(decoding: name, as: UTF8.self), valueString))
         }
     }
 
     fileprivate func requestHeadersComplete(streamID: Int32, endStream: Bool) {
+        headerStream = nil
         guard let stream = streams[streamID] else { return }
         if stream.handler == nil {
             stream.handler = router.openStream(stream, head: stream.head)

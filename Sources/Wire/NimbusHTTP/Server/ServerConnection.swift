@@ -6,16 +6,16 @@ final class ServerConnection: EventLoopIOHandler, EventLoopFlushable {
     let loop: EventLoop
     let stream: ByteStream
     let peerDescription: String
-    private(set) var peerCertificateSubject: String?
+    @exclusivity(unchecked) private(set) var peerCertificateSubject: String?
     private unowned let owner: ServerLoopState
-    private var codec: (any ConnectionCodec)?
-    private var handshaking: Bool
-    private var sniffed: [UInt8] = []
-    private var outbound = OutboundBuffer()
-    private var flushScheduled = false
-    private var writeArmed = false
-    private(set) var isClosed = false
-    private var shutdownRequested = false
+    @exclusivity(unchecked) private var codec: (any ConnectionCodec)?
+    @exclusivity(unchecked) private var handshaking: Bool
+    @exclusivity(unchecked) private var sniffed: [UInt8] = []
+    @exclusivity(unchecked) private var outbound = OutboundBuffer()
+    @exclusivity(unchecked) private var flushScheduled = false
+    @exclusivity(unchecked) private var writeArmed = false
+    @exclusivity(unchecked) private(set) var isClosed = false
+    @exclusivity(unchecked) private var shutdownRequested = false
 
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 

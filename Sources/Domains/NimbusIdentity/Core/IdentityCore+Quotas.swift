@@ -1,0 +1,140 @@
+import Foundation
+import NimbusPlatform
+import NimbusRPCCore
+
+extension IdentityCore {
+    private static let quotaColumns = """
+        q.tenant_id::text AS tenant_id, q.version, \
+        q.max_instances, q.max_vcpus, q.max_memory_mb, q.max_storage_gb, q.max_buckets, q.max_databases, \
+        q.used_instances, q.used_vcpus, q.used_memory_mb, q.used_storage_gb, q.used_buckets, q.used_databases
+        """
+
+    private static func quota(_ row: SQLRow) -> Quota {
+        func amounts(_ p: String) -> QuotaAmounts {
+            QuotaAmounts(instances: row.int64("\(p)_instances"), vcpus: row.int64("\(p)_vcpus"), memoryMB: row.int64("\(p)_memory_mb"),
+                         storageGB: row.int64("\(p)_storage_gb"), buckets: row.int64("\(p)_buckets"), databases: row.int64("\(p)_databases"))
+        }
+        return Quota(tenantID: row.string("tenant_id"), limits: amounts("max"), used: amounts("used"), version: row.int64("version"))
+    }
+
+    /// Internal calls come from services (any tenant, named in the request); a user principal
+    /// addressing another tenant sees NOT_FOUND before any permission question.
+    private func internalCaller(_ actor: Actor, tenantID: String) throws {
+        if !actor.principal.isService { try actor.requireTenant(tenantID, "tenant") }
+        try actor.require(.serviceInternal)
+    }
+
+    func getQuota(_ actor: Actor, tenantID: String) async throws -> Quota {
+        let tenantID = tenantID.isEmpty ? actor.tenantID : try Validate.uuid(tenantID, "tenant_id")
+        if !actor.principal.isService {
+            try actor.requireTenant(tenantID, "tenant")
+            try actor.require(.quotaRead)
+        }
+        guard let row = try await db.query("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", [tenantID]).first
+        else { throw IdentityError.notFound("tenant") }
+        return Self.quota(row)
+    }
+
+    func setQuota(_ actor: Actor, tenantID: String, limits: QuotaAmounts) async throws -> Quota {
+        let tenantID = try Validate.uuid(tenantID, "tenant_id")
+        try actor.requireTenant(tenantID, "tenant")
+        try actor.require(.platformAdmin)
+        guard !limits.hasNegative else { throw IdentityError.invalid("limits cannot be negative") }
+        return try await transaction { tx in
+            let values = limits.named.map { String($0.value) }
+            guard let row = try await tx.query("""
+                UPDATE identity.tenant_quotas q SET max_instances = $2::bigint, max_vcpus = $3::bigint, max_memory_mb = $4::bigint,
+                    max_storage_gb = $5::bigint, max_buckets = $6::bigint, max_databases = $7::bigint,
+                    version = version + 1, updated_at = now()
+                WHERE q.tenant_id = $1::uuid RETURNING \(Self.quotaColumns)
+                """, [tenantID] + values).first
+            else { throw IdentityError.notFound("tenant") }
+            try await AuditWriter.append(self.audit(actor, tenant: tenantID, action: "quota.set", resourceType: "quota", resourceID: tenantID,
+                                                    metadata: Dictionary(uniqueKeysWithValues: limits.named.map { ("max_\($0.name)", String($0.value)) })), in: tx)
+            return Self.quota(row)
+        }
+    }
+
+    /// Atomic and idempotent: the reservation row (keyed by tenant + idempotency key) and the
+    /// conditional UPDATE commit together; a replay finds the row and reserves nothing more.
+    func reserveQuota(_ actor: Actor, tenantID: String, idempotencyKey: String, deltas: QuotaAmounts) async throws -> (quota: Quota, replayed: Bool) {
+        let tenantID = try Validate.uuid(tenantID, "tenant_id")
+        try internalCaller(actor, tenantID: tenantID)
+        guard (1...200).contains(idempotencyKey.count) else { throw IdentityError.invalid("idempotency_key must be 1–200 characters") }
+        guard !deltas.hasNegative else { throw IdentityError.invalid("reservations cannot be negative; use ReleaseQuota") }
+        let values = deltas.named.map { String($0.value) }
+        return try await transaction { tx in
+            let inserted = try await tx.query("""
+                INSERT INTO identity.quota_reservations (tenant_id, idempotency_key, instances, vcpus, memory_mb, storage_gb, buckets, databases)
+                SELECT $1::uuid, $2, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::bigint
+                WHERE EXISTS (SELECT 1 FROM identity.tenant_quotas WHERE tenant_id = $1::uuid)
+                ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING 1 AS x
+                """, [tenantID, idempotencyKey] + values)
+            if inserted.isEmpty {
+                guard let existing = try await tx.one("""
+                    SELECT instances, vcpus, memory_mb, storage_gb, buckets, databases FROM identity.quota_reservations
+                    WHERE tenant_id = $1::uuid AND idempotency_key = $2
+                    """, tenantID, idempotencyKey)
+                else { throw IdentityError.notFound("tenant") }
+                let previous = deltas.named.map { existing.int64($0.name) }
+                guard previous == deltas.named.map(\.value) else {
+                    throw IdentityError(.alreadyExists, "idempotency_key was already used with different amounts")
+                }
+                guard let row = try await tx.one("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", tenantID)
+                else { throw IdentityError.notFound("tenant") }
+                return (Self.quota(row), true)
+            }
+            if let row = try await tx.query("""
+                UPDATE identity.tenant_quotas q SET
+                    used_instances = used_instances + $2::bigint, used_vcpus = used_vcpus + $3::bigint,
+                    used_memory_mb = used_memory_mb + $4::bigint, used_storage_gb = used_storage_gb + $5::bigint,
+                    used_buckets = used_buckets + $6::bigint, used_databases = used_databases + $7::bigint,
+                    version = version + 1, updated_at = now()
+                WHERE q.tenant_id = $1::uuid
+                  AND used_instances + $2::bigint <= max_instances AND used_vcpus + $3::bigint <= max_vcpus
+                  AND used_memory_mb + $4::bigint <= max_memory_mb AND used_storage_gb + $5::bigint <= max_storage_gb
+                  AND used_buckets + $6::bigint <= max_buckets AND used_databases + $7::bigint <= max_databases
+                RETURNING \(Self.quotaColumns)
+                """, [tenantID] + values).first {
+                return (Self.quota(row), false)
+            }
+            // Over a limit: say which, and roll the reservation row back with the transaction.
+            guard let row = try await tx.one("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", tenantID)
+            else { throw IdentityError.notFound("tenant") }
+            let over = Self.quota(row).overages(adding: deltas)
+            throw IdentityError(.resourceExhausted, "quota exceeded: \(over.joined(separator: "; "))")
+        }
+    }
+
+    /// Gives a reservation back once; a second release reports `released == false`.
+    func releaseQuota(_ actor: Actor, tenantID: String, idempotencyKey: String) async throws -> (quota: Quota, released: Bool) {
+        let tenantID = try Validate.uuid(tenantID, "tenant_id")
+        try internalCaller(actor, tenantID: tenantID)
+        return try await transaction { tx in
+            let released = try await tx.query("""
+                UPDATE identity.quota_reservations SET state = 'released', released_at = now()
+                WHERE tenant_id = $1::uuid AND idempotency_key = $2 AND state = 'reserved'
+                RETURNING instances, vcpus, memory_mb, storage_gb, buckets, databases
+                """, tenantID, idempotencyKey).first
+            if let released {
+                let values = ["instances", "vcpus", "memory_mb", "storage_gb", "buckets", "databases"].map { String(released.int64($0)) }
+                guard let row = try await tx.query("""
+                    UPDATE identity.tenant_quotas q SET
+                        used_instances = used_instances - $2::bigint, used_vcpus = used_vcpus - $3::bigint,
+                        used_memory_mb = used_memory_mb - $4::bigint, used_storage_gb = used_storage_gb - $5::bigint,
+                        used_buckets = used_buckets - $6::bigint, used_databases = used_databases - $7::bigint,
+                        version = version + 1, updated_at = now()
+                    WHERE q.tenant_id = $1::uuid RETURNING \(Self.quotaColumns)
+                    """, [tenantID] + values).first
+                else { throw IdentityError.notFound("tenant") }
+                return (Self.quota(row), true)
+            }
+            guard try await tx.one("SELECT 1 AS x FROM identity.quota_reservations WHERE tenant_id = $1::uuid AND idempotency_key = $2",
+                                   tenantID, idempotencyKey) != nil
+            else { throw IdentityError.notFound("reservation") }
+            guard let row = try await tx.one("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", tenantID)
+            else { throw IdentityError.notFound("tenant") }
+            return (Self.quota(row), false)
+        }
+    }
+}
