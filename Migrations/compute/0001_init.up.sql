@@ -119,13 +119,13 @@ CREATE TABLE instances (
     CONSTRAINT instances_name_format CHECK (name ~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'),
     CONSTRAINT instances_state CHECK (state IN
         ('PENDING', 'RUNNING', 'STOPPING', 'STOPPED', 'STARTING', 'REBOOTING', 'TERMINATING', 'TERMINATED', 'ERROR')),
-    CONSTRAINT instances_quota_state CHECK (quota_state IN ('NONE', 'RESERVED', 'RELEASED')),
+    CONSTRAINT instances_quota_state CHECK (quota_state IN ('NONE', 'RESERVED', 'RELEASE_PENDING', 'RELEASED')),
     CONSTRAINT instances_version_positive CHECK (version > 0)
 );
 -- Names are unique among a tenant's live instances; a terminated name can be reused.
 CREATE UNIQUE INDEX instances_tenant_name_unique ON instances (tenant_id, name) WHERE state <> 'TERMINATED';
 CREATE INDEX instances_tenant_page ON instances (tenant_id, created_at, id);
-CREATE INDEX instances_work ON instances (state) WHERE state IN ('PENDING', 'STOPPING', 'STARTING', 'REBOOTING', 'TERMINATING');
+CREATE INDEX instances_work ON instances (updated_at) WHERE state IN ('PENDING', 'STOPPING', 'STARTING', 'REBOOTING', 'TERMINATING') OR quota_state = 'RELEASE_PENDING';
 CREATE INDEX instances_vpc ON instances (vpc_id) WHERE vpc_id IS NOT NULL AND state <> 'TERMINATED';
 CREATE INDEX instances_image ON instances (image_id) WHERE state <> 'TERMINATED';
 
