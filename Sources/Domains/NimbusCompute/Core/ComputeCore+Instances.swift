@@ -71,8 +71,23 @@ extension ComputeCore {
                 ]), in: c)
                 return instance
             }
+            // An engine that does not answer fails the launch now (UNAVAILABLE) rather than
+            // later in the worker: the instance goes to ERROR and the quota comes back.
+            do {
+                try await runtime.ping()
+            } catch let error as ContainerRuntimeError where error.code == .engineUnreachable {
+                var failed = instance
+                _ = try failed.machine.complete(.failed(reason: Self.reason(error)))
+                failed.quotaState = .releasePending
+                if let stored = try await record(failed, action: "instance.launch_failed", outcome: "FAILURE") {
+                    try? await releaseQuota(stored)
+                }
+                throw error
+            }
             wake.signal()
             return instance
+        } catch let error as ContainerRuntimeError where error.code == .engineUnreachable {
+            throw error
         } catch {
             // A retry with the same client token may have won the race: that instance is the answer.
             if !request.clientToken.isEmpty, let existing = try? await read({ try await InstanceStore.fetch($0, quotaKey: quotaKey) }) {
