@@ -45,6 +45,7 @@ INSERT INTO instance_types (id, name, vcpus, memory_mb, disk_gb, network_mbps, p
     ('performance-2', 'Performance 2', 8, 16384, 160, 10000, 0.1600, 'performance');
 
 -- Images: a tenant's own (imported root filesystems) or the platform's (tenant_id NULL).
+-- Deleted images stay as rows (state DELETED) for the instances that ran them.
 CREATE TABLE images (
     id               uuid        NOT NULL DEFAULT gen_random_uuid(),
     tenant_id        uuid,
@@ -60,11 +61,11 @@ CREATE TABLE images (
     updated_at       timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT images_pkey PRIMARY KEY (id),
     CONSTRAINT images_name_format CHECK (name ~ '^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?(:[a-z0-9._-]{1,64})?$'),
-    CONSTRAINT images_state CHECK (state IN ('IMPORTING', 'AVAILABLE', 'FAILED')),
+    CONSTRAINT images_state CHECK (state IN ('IMPORTING', 'AVAILABLE', 'DELETED')),
     CONSTRAINT images_size CHECK (size_bytes >= 0)
 );
-CREATE UNIQUE INDEX images_tenant_name_unique ON images (tenant_id, name) WHERE tenant_id IS NOT NULL;
-CREATE UNIQUE INDEX images_platform_name_unique ON images (name) WHERE tenant_id IS NULL;
+CREATE UNIQUE INDEX images_tenant_name_unique ON images (tenant_id, name) WHERE tenant_id IS NOT NULL AND state <> 'DELETED';
+CREATE UNIQUE INDEX images_platform_name_unique ON images (name) WHERE tenant_id IS NULL AND state <> 'DELETED';
 CREATE UNIQUE INDEX images_reference_unique ON images (reference);
 
 INSERT INTO images (tenant_id, name, reference, description) VALUES
@@ -131,18 +132,18 @@ CREATE TABLE instances (
     CONSTRAINT instances_pkey PRIMARY KEY (id),
     CONSTRAINT instances_image_fkey FOREIGN KEY (image_id) REFERENCES images (id),
     CONSTRAINT instances_type_fkey FOREIGN KEY (instance_type) REFERENCES instance_types (id),
-    CONSTRAINT instances_vpc_fkey FOREIGN KEY (vpc_id) REFERENCES vpcs (id),
+    CONSTRAINT instances_vpc_fkey FOREIGN KEY (vpc_id) REFERENCES vpcs (id) ON DELETE SET NULL,
     CONSTRAINT instances_quota_key_unique UNIQUE (quota_key),
     CONSTRAINT instances_name_format CHECK (name ~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'),
     CONSTRAINT instances_state CHECK (state IN
         ('PENDING', 'RUNNING', 'STOPPING', 'STOPPED', 'STARTING', 'REBOOTING', 'TERMINATING', 'TERMINATED', 'ERROR')),
-    CONSTRAINT instances_quota_state CHECK (quota_state IN ('NONE', 'RESERVED', 'RELEASED')),
+    CONSTRAINT instances_quota_state CHECK (quota_state IN ('NONE', 'RESERVED', 'RELEASE_PENDING', 'RELEASED')),
     CONSTRAINT instances_version_positive CHECK (version > 0)
 );
 -- Names are unique among a tenant's live instances; a terminated name can be reused.
 CREATE UNIQUE INDEX instances_tenant_name_unique ON instances (tenant_id, name) WHERE state <> 'TERMINATED';
 CREATE INDEX instances_tenant_page ON instances (tenant_id, created_at, id);
-CREATE INDEX instances_work ON instances (state) WHERE state IN ('PENDING', 'STOPPING', 'STARTING', 'REBOOTING', 'TERMINATING');
+CREATE INDEX instances_work ON instances (updated_at) WHERE state IN ('PENDING', 'STOPPING', 'STARTING', 'REBOOTING', 'TERMINATING') OR quota_state = 'RELEASE_PENDING';
 CREATE INDEX instances_vpc ON instances (vpc_id) WHERE vpc_id IS NOT NULL AND state <> 'TERMINATED';
 CREATE INDEX instances_image ON instances (image_id) WHERE state <> 'TERMINATED';
 

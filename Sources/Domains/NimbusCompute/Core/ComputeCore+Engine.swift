@@ -8,16 +8,14 @@ import NimbusRPCCore
 /// row changed meanwhile (say, terminated during a launch) the worker leaves it for the next
 /// round, which sees the new state.
 extension ComputeCore {
-    static let stopTimeout: Duration = .seconds(10)
-
     /// Performs the transition `instance` is in and records the outcome.
     public func advance(_ instance: Instance) async {
         do {
             switch instance.state {
             case .pending: try await performLaunch(instance)
-            case .stopping: try await perform(instance) { try await runtime.stopContainer($0, timeout: Self.stopTimeout) }
+            case .stopping: try await perform(instance) { try await runtime.stopContainer($0, timeout: stopTimeout) }
             case .starting: try await perform(instance) { try await runtime.startContainer($0) }
-            case .rebooting: try await perform(instance) { try await runtime.restartContainer($0, timeout: Self.stopTimeout) }
+            case .rebooting: try await perform(instance) { try await runtime.restartContainer($0, timeout: stopTimeout) }
             case .terminating: try await performTerminate(instance)
             default: break
             }

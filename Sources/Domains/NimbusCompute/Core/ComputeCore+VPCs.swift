@@ -47,7 +47,10 @@ extension ComputeCore {
     }
 
     /// Inserts under the tenant's lock (no overlapping CIDRs), then creates the network.
-    private func insertVPC(_ c: PostgresConnection, caller: Principal, tenantID: String, name: String, cidr: IPv4CIDR) async throws -> VPC {
+    /// `networkLater`: an unreachable engine does not stop the row; the worker creates the
+    /// network before the first instance needs it (the tenant's default VPC).
+    private func insertVPC(_ c: PostgresConnection, caller: Principal, tenantID: String, name: String, cidr: IPv4CIDR,
+                           networkLater: Bool = false) async throws -> VPC {
         _ = try await c.query("SELECT pg_advisory_xact_lock(hashtext('compute.vpcs:' || $1))", tenantID)
         let overlapping = try await c.query("""
             SELECT name FROM compute.vpcs WHERE tenant_id = $1::uuid AND cidr && $2::cidr LIMIT 1
@@ -63,7 +66,10 @@ extension ComputeCore {
         else { throw ComputeError.notFound("VPC") }
         let vpc = try CatalogStore.vpc(row)
         try await Outbox.append(event(caller, "vpc.create", "vpc", id, ["name": name, "cidr": cidr.description]), in: c)
-        try await createNetwork(for: vpc)
+        do {
+            try await createNetwork(for: vpc)
+        } catch let error as ContainerRuntimeError where networkLater && error.code == .engineUnreachable {
+        }
         return vpc
     }
 
@@ -91,7 +97,7 @@ extension ComputeCore {
                         k = (k + 1) % 32768
                         candidate = IPv4CIDR(address: 0x0A80_0000 + (k << 8), prefixLength: 24)
                     }
-                    return try await self.insertVPC(c, caller: caller, tenantID: tenantID, name: "default", cidr: candidate)
+                    return try await self.insertVPC(c, caller: caller, tenantID: tenantID, name: "default", cidr: candidate, networkLater: true)
                 }
             } catch let error as ComputeError where error.code == .failedPrecondition && attempts < 10 {
                 continue  // the host uses that subnet: try another

@@ -14,13 +14,17 @@ public struct ComputeCore: Sendable {
     public let logger: Logger
     /// Nudges the instance worker when new work is committed (it also polls).
     public let wake: WorkSignal
+    /// How long a stop waits after SIGTERM before SIGKILL.
+    public let stopTimeout: Duration
 
-    public init(db: PostgresPool, runtime: any ContainerRuntime, quota: any QuotaLedger, logger: Logger, wake: WorkSignal = WorkSignal()) {
+    public init(db: PostgresPool, runtime: any ContainerRuntime, quota: any QuotaLedger, logger: Logger,
+                wake: WorkSignal = WorkSignal(), stopTimeout: Duration = .seconds(10)) {
         self.db = db
         self.runtime = runtime
         self.quota = quota
         self.logger = logger
         self.wake = wake
+        self.stopTimeout = stopTimeout
     }
 
     func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {

@@ -45,7 +45,7 @@ enum CatalogStore {
         return try await c.query("""
             SELECT \(imageColumns) FROM compute.images
             WHERE state = 'AVAILABLE' AND (tenant_id = $1::uuid OR tenant_id IS NULL)
-              AND (CASE WHEN $3::boolean THEN id = $2::uuid ELSE name = $2 END)
+              AND (CASE WHEN $3::boolean THEN id::text = lower($2::text) ELSE name = $2::text END)
             ORDER BY tenant_id NULLS LAST LIMIT 1
             """, binds: [tenantID, idOrName, byID]).first.map(image)
     }
