@@ -3,7 +3,7 @@
 //
 //   nimbus-echo-server [--host H] [--port P] [--threads N] [--tls-cert F --tls-key F [--client-ca F]]
 //                      [--max-message-size BYTES] [--no-access-log] [--log-level LEVEL]
-//                      [--idle-timeout-ms MS] [--keepalive-ms MS] [--keepalive-timeout-ms MS] [--window BYTES]
+//                      [--handlers-on-pool] [--idle-timeout-ms MS] [--keepalive-ms MS] [--keepalive-timeout-ms MS] [--window BYTES]
 // Prints `listening <port>` on stdout once bound; SIGTERM/SIGINT shut down gracefully.
 import Logging
 import NimbusGRPC
@@ -35,6 +35,7 @@ struct Options {
             case "--client-ca": ca = try value()
             case "--max-message-size": configuration.maxReceiveMessageSize = Int(try value()) ?? (4 << 20)
             case "--no-access-log": configuration.accessLog = false
+            case "--handlers-on-pool": configuration.runHandlersOnEventLoop = false
             case "--idle-timeout-ms": configuration.idleTimeout = .milliseconds(Int(try value()) ?? 300_000)
             case "--keepalive-ms": configuration.keepaliveInterval = .milliseconds(Int(try value()) ?? 60_000)
             case "--keepalive-timeout-ms": configuration.keepaliveTimeout = .milliseconds(Int(try value()) ?? 20_000)

@@ -12,7 +12,7 @@ import h2.events
 import h2.settings
 import pytest
 
-from conftest import start_server, stop_server
+from wire_server import start_server, stop_server
 
 SAY = "/nimbus.testing.v1.Echo/Say"
 CHAT = "/nimbus.wiretest.v1.Bytes/Chat"
@@ -235,10 +235,14 @@ def test_idle_connection_gets_goaway(raw_server):
 
 def test_shutdown_sends_goaway(echo_server_binary, pki, tmp_path):
     running = start_server(echo_server_binary, "h2c", pki, tmp_path)
-    client = Client(running.port)
-    client.events(lambda ev: any(isinstance(e, h2.events.SettingsAcknowledged) for e in ev), timeout=2)
-    running.process.terminate()
-    events = client.events(lambda ev: any(isinstance(e, h2.events.ConnectionTerminated) for e in ev), timeout=5)
-    assert any(isinstance(e, h2.events.ConnectionTerminated) and e.error_code == 0 for e in events)
-    client.close()
-    assert running.process.wait(timeout=10) == 0
+    try:
+        client = Client(running.port)
+        client.events(lambda ev: any(isinstance(e, h2.events.SettingsAcknowledged) for e in ev), timeout=2)
+        running.process.terminate()
+        events = client.events(lambda ev: any(isinstance(e, h2.events.ConnectionTerminated) for e in ev), timeout=5)
+        assert any(isinstance(e, h2.events.ConnectionTerminated) and e.error_code == 0 for e in events)
+        client.close()
+        assert running.process.wait(timeout=10) == 0
+    finally:
+        if running.process.poll() is None:
+            running.process.kill()

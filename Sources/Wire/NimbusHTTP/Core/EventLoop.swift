@@ -224,7 +224,10 @@ public final class EventLoop: @unchecked Sendable {
                 writable: bits & EPOLLOUT.rawValue != 0,
                 hangup: hangup)
         }
-        if !timers.isEmpty { timers.fire(now: MonotonicTime.now()) }
+        if !timers.isEmpty {
+            let now = MonotonicTime.now()
+            while let body = timers.popDue(now: now) { body() }
+        }
         drainWork()
         flushAll()
     }
