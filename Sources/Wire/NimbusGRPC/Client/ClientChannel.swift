@@ -80,11 +80,19 @@ public final class GRPCChannel: RPCClientTransport {
     }
 
     /// Closes every connection at once (open calls fail with UNAVAILABLE) and stops the
-    /// channel's own loops. Never call it from an event-loop thread.
+    /// channel's own loops. Idempotent; also done when the last reference goes away.
     public func close() {
         pool.close(graceful: false)
-        ownedGroup?.shutdown()
+        guard let ownedGroup else { return }
+        if ownedGroup.loops.contains(where: \.inEventLoop) {
+            // On one of our own loops a join would wait for itself: just ask them to stop.
+            for loop in ownedGroup.loops { loop.stop() }
+        } else {
+            ownedGroup.shutdown()
+        }
     }
+
+    deinit { close() }
 
     /// Sends GOAWAY on every connection, lets open calls finish (up to `timeout`), then closes.
     public func shutdown(timeout: Duration = .seconds(10)) async {
