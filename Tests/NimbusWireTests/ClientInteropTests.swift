@@ -267,6 +267,43 @@ struct ClientInteropTests {
     }
 
     @Test(arguments: ClientTransport.allCases)
+    func streamingMetadataForPassThrough(_ transport: ClientTransport) async throws {
+        let channel = try SharedEchoServers.channel(transport)
+        defer { channel.close() }
+        var metadata = Metadata()
+        metadata.add("x-text", "through")
+        metadata.add("x-blob-bin", binary: [9, 0, 9])
+        let method = try #require(MethodDescriptor(grpcPath: "/nimbus.testing.v1.Echo/Expand"))
+        let request = EchoRequest(text: "p", repeat: 3).serializedBytes()
+        let (seen, trailers) = try await channel.streamingWithMetadata(method, options: CallOptions(metadata: metadata)) { writer in
+            try await writer.write(request)
+        } responses: { stream in
+            // Headers first, as a proxy must send them on before any message.
+            let headers = await stream.initialMetadata()
+            var count = 0
+            for try await _ in stream.messages { count += 1 }
+            return (headers, count)
+        }
+        #expect(seen.0["x-text"] == "through")
+        #expect(seen.0.binary("x-blob-bin") == [9, 0, 9])
+        #expect(seen.1 == 3)
+        #expect(trailers["x-text"] == "through")
+        #expect(trailers.binary("x-blob-bin") == [9, 0, 9])
+
+        // A failure carries its trailers in the error; the headers wait ends (empty, Trailers-Only).
+        let failing = EchoRequest(failWithCode: 9, failWithMessage: "nope").serializedBytes()
+        let error = await expectRPCError(.failedPrecondition) {
+            _ = try await channel.streamingWithMetadata(method, options: CallOptions(metadata: metadata)) { writer in
+                try await writer.write(failing)
+            } responses: { stream in
+                _ = await stream.initialMetadata()
+                for try await _ in stream.messages {}
+            }
+        }
+        #expect(error?.message == "nope")
+    }
+
+    @Test(arguments: ClientTransport.allCases)
     func thousandConcurrentCallsOnOneChannel(_ transport: ClientTransport) async throws {
         let channel = try SharedEchoServers.channel(transport)
         defer { channel.close() }

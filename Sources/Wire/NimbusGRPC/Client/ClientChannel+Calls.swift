@@ -92,7 +92,7 @@ extension GRPCChannel {
     static func runStreaming<Result: Sendable>(
         _ call: ClientCall, maxSend: Int,
         requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
-        responses: @escaping @Sendable (RPCMessageStream<[UInt8]>) async throws -> Result
+        responses: @escaping @Sendable (ClientCall) async throws -> Result
     ) async throws -> Result {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -111,10 +111,9 @@ extension GRPCChannel {
                     throw error
                 }
             }
-            let stream = RPCMessageStream<[UInt8]> { try await call.nextMessage() }
             let result: Result
             do {
-                result = try await responses(stream)
+                result = try await responses(call)
             } catch {
                 call.cancel()
                 // A failure of the request producer explains the call better than the

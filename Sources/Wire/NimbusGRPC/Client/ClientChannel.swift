@@ -154,6 +154,31 @@ public final class GRPCChannel: RPCClientTransport {
         requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
         responses: @escaping @Sendable (RPCMessageStream<[UInt8]>) async throws -> Result
     ) async throws -> Result {
+        try await streamingCall(method, options: options, requests: requests) { call in
+            try await responses(RPCMessageStream { try await call.nextMessage() })
+        }.result
+    }
+
+    /// A streaming call that also hands over the response metadata, for pass-through proxies
+    /// (the gateway): `responses` gets the messages and can await the response headers before
+    /// the first message; the trailers come back with the result (a non-OK status still
+    /// throws an `RPCError` carrying them).
+    public func streamingWithMetadata<Result: Sendable>(
+        _ method: MethodDescriptor,
+        options: CallOptions,
+        requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
+        responses: @escaping @Sendable (ClientResponseStream) async throws -> Result
+    ) async throws -> (result: Result, trailingMetadata: Metadata) {
+        try await streamingCall(method, options: options, requests: requests) { call in
+            try await responses(ClientResponseStream(call: call))
+        }
+    }
+
+    private func streamingCall<Result: Sendable>(
+        _ method: MethodDescriptor, options: CallOptions,
+        requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
+        responses: @escaping @Sendable (ClientCall) async throws -> Result
+    ) async throws -> (result: Result, trailingMetadata: Metadata) {
         try Self.validate(options.metadata)
         let deadline = options.timeout.map { ContinuousClock.now + $0 }
         var excluded = Set<Int>()
@@ -168,7 +193,7 @@ public final class GRPCChannel: RPCClientTransport {
                 call.cancel()
             }
             pool.recordCallOutcome(endpoint: endpoint, failed: false)
-            return result
+            return (result, call.status?.trailers ?? [:])
         } catch let error as RPCError where error.code == .unavailable {
             pool.recordCallOutcome(endpoint: endpoint, failed: true)
             throw error
