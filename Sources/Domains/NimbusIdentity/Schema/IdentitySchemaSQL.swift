@@ -1,4 +1,4 @@
-// Copied from Migrations/identity/ (a test keeps them equal). A stopgap until the shared
+// Copied from Migrations/identity/ (a test keeps them byte-equal). A stopgap until the shared
 // migrator (NimbusMigrations) embeds every service's migrations; then this file goes.
 enum IdentitySchemaSQL {
     static let version = 1
@@ -244,6 +244,7 @@ SELECT '00000000-0000-0000-0000-00000000a001'::uuid, p FROM unnest(ARRAY[
     'instance:launch', 'instance:manage', 'vpc:manage', 'volume:create', 'volume:manage',
     'bucket:write', 'bucket:manage', 'database:create', 'database:manage', 'iam:read',
     'iam:manage', 'tenant:manage', 'audit:read']) AS p;
+
 """#
     static let down = #"""
 -- Reverses 0001_init.up.sql completely.
@@ -264,5 +265,6 @@ DROP TABLE IF EXISTS identity.role_permissions;
 DROP TABLE IF EXISTS identity.roles;
 DROP TABLE IF EXISTS identity.users;
 DROP TABLE IF EXISTS identity.tenants;
+
 """#
 }
