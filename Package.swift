@@ -12,6 +12,7 @@ let log = Target.Dependency.product(name: "Logging", package: "swift-log")
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let unixSignals = Target.Dependency.product(name: "UnixSignals", package: "swift-service-lifecycle")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 
 let package = Package(
@@ -65,13 +66,14 @@ let package = Package(
 
         .executableTarget(name: "nimbus-echo-server", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusPlatform", "NimbusProto", log], path: "Sources/Tools/nimbus-echo-server", swiftSettings: swiftSettings),
         // ── data: libpq pool, rows, transactions, errors, migrator ──
+        .executableTarget(name: "nimbus-pg-bench", dependencies: ["NimbusPostgres"], path: "Sources/Tools/nimbus-pg-bench", swiftSettings: swiftSettings),
         .target(name: "NimbusPostgres", dependencies: ["CLibPQ", "CNimbusShims", "COpenSSL", log, metrics],
                 path: "Sources/Data/NimbusPostgres", swiftSettings: swiftSettings),
 
         // ── platform: config, logging, metrics, crypto, principal ──
         .target(name: "NimbusPlatform", dependencies: ["COpenSSL", "CNimbusShims", "NimbusRPCCore", log, metrics, prometheus, lifecycle],
                 path: "Sources/Platform/NimbusPlatform", swiftSettings: swiftSettings),
-        .target(name: "NimbusService", dependencies: ["NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusPostgres", "NimbusMigrations", log, metrics, prometheus, lifecycle, argumentParser],
+        .target(name: "NimbusService", dependencies: ["NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusPostgres", "NimbusMigrations", log, metrics, prometheus, lifecycle, unixSignals, argumentParser],
                 path: "Sources/Platform/NimbusService", swiftSettings: swiftSettings),
 
         // SQL from Migrations/<service>/ compiled into the binaries (generated; `make migrations`).
@@ -90,7 +92,7 @@ let package = Package(
         .executableTarget(name: "nimbus-storage", dependencies: ["NimbusStorage"], path: "Sources/Executables/nimbus-storage", swiftSettings: swiftSettings),
         .executableTarget(name: "nimbus-database", dependencies: ["NimbusDatabases"], path: "Sources/Executables/nimbus-database", swiftSettings: swiftSettings),
         .executableTarget(name: "nimbus-gateway", dependencies: ["NimbusGateway"], path: "Sources/Executables/nimbus-gateway", swiftSettings: swiftSettings),
-        .executableTarget(name: "nimbus", dependencies: ["NimbusProto", "NimbusGRPC", "NimbusPlatform", argumentParser],
+        .executableTarget(name: "nimbus", dependencies: ["NimbusProto", "NimbusGRPC", "NimbusPlatform", "NimbusGateway", argumentParser],
                           path: "Sources/Executables/nimbus", swiftSettings: swiftSettings),
 
         // ── test support and tests (mirroring Sources/) ──
@@ -102,6 +104,6 @@ let package = Package(
         .testTarget(name: "NimbusPlatformTests", dependencies: ["NimbusPlatform", "NimbusService", "NimbusTestSupport", log, argumentParser], path: "Tests/NimbusPlatformTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusIdentityTests", dependencies: ["NimbusIdentity", "NimbusTestSupport"], path: "Tests/NimbusIdentityTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusComputeTests", dependencies: ["NimbusCompute", "NimbusTestSupport"], path: "Tests/NimbusComputeTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusGatewayTests", dependencies: ["NimbusGateway", "NimbusTestSupport"], path: "Tests/NimbusGatewayTests", exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusGatewayTests", dependencies: ["NimbusGateway", "NimbusGRPC", "NimbusTestSupport"], path: "Tests/NimbusGatewayTests", exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

@@ -2,7 +2,7 @@
 # Runs a project-local podman API service (the Docker Engine API over a unix socket) for
 # nimbus-compute, `make up` and the tests.
 #
-#   scripts/podman.sh start|stop|status|env
+#   scripts/podman.sh start|stop [--all]|status|env|destroy|podman ARGS…
 #
 # Everything lives under NIMBUS_PODMAN_DIR (default: <repo>/.run/podman):
 #   containers.conf   runtime runc, ulimits, cgroupfs, file events, local network config dir
@@ -10,7 +10,8 @@
 #   networks/         network definitions (netavark), never /etc/containers/networks
 #   podman.sock       the API socket          podman.pid / podman.log   the service process
 # `start` is idempotent (a running service is reused) and waits until GET /_ping answers OK.
-# `env` prints NIMBUS_DOCKER_SOCKET=… for the socket.
+# `env` prints NIMBUS_DOCKER_SOCKET=… for the socket; `podman ARGS…` runs the podman CLI on
+# this instance's storage; `destroy` removes the service, its containers, storage and dir.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +28,7 @@ die() { echo "podman.sh: $*" >&2; exit 1; }
 # crun fails on this host's hybrid cgroups; runc works. The ulimits keep containers inside the
 # host's limits (podman's defaults ask for more than the sandbox grants).
 write_conf() {
-  mkdir -p "$dir/networks"
+  mkdir -p "$dir/networks" "$dir/tmp"
   cat > "$conf" <<EOF
 # Written by scripts/podman.sh — edits are overwritten on start.
 [containers]
@@ -39,6 +40,11 @@ runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 events_logfile_path = "$dir/events.log"
+# Per-instance scratch (container exit files, network run state) and file locks: the defaults
+# (/run/libpod and one shared-memory lock segment) are shared by every podman on the machine,
+# and one instance's reset would break another's containers.
+tmp_dir = "$dir/tmp"
+lock_type = "file"
 
 [network]
 network_backend = "netavark"
@@ -73,9 +79,19 @@ start() {
   stop_quiet
   write_conf
   rm -f "$sock"
-  # setsid: the service outlives this shell and ignores the caller's terminal signals.
-  CONTAINERS_CONF="$conf" setsid podman --root "$dir/root" --runroot "$dir/runroot" \
-    system service --time=0 "unix://$sock" >>"$log" 2>&1 < /dev/null &
+  # setsid: the service outlives this shell and ignores the caller's terminal signals. It must
+  # not inherit the caller's descriptors either: a caller waiting for EOF on a pipe (or, like
+  # Foundation's Process, for a socket to close) would otherwise wait for the service to exit.
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null || true
+    done
+    # env --default-signal: default handlers and nothing blocked (a parent such as a Swift
+    # test runs with most signals blocked, which containers would inherit).
+    CONTAINERS_CONF="$conf" exec env --default-signal setsid podman --root "$dir/root" --runroot "$dir/runroot" \
+      system service --time=0 "unix://$sock" >>"$log" 2>&1 < /dev/null
+  ) &
   echo $! > "$pidfile"
   for _ in $(seq 1 100); do
     if ping_ok; then
@@ -110,6 +126,17 @@ stop() {
   echo "podman.sh: stopped"
 }
 
+# Removes everything: containers, networks, images, storage (unmounting it), the directory.
+destroy() {
+  stop --all >/dev/null
+  if [ -f "$conf" ]; then
+    podman_cmd system reset -f >/dev/null 2>&1 || true
+  fi
+  if mountpoint -q "$dir/root/overlay" 2>/dev/null; then umount "$dir/root/overlay" || true; fi
+  rm -rf "$dir"
+  echo "podman.sh: destroyed $dir"
+}
+
 status() {
   if pid=$(running_pid) && ping_ok; then
     echo "podman.sh: running (pid $pid), socket $sock"
@@ -123,7 +150,8 @@ case "${1:-}" in
   start) start ;;
   stop) shift; stop "$@" ;;
   status) status ;;
+  destroy) destroy ;;
   env) echo "NIMBUS_DOCKER_SOCKET=$sock" ;;
   podman) shift; [ -f "$conf" ] || write_conf; podman_cmd "$@" ;;
-  *) echo "usage: $0 start|stop [--all]|status|env|podman ARGS…  (dir: \$NIMBUS_PODMAN_DIR, default .run/podman)" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop [--all]|status|env|destroy|podman ARGS…  (dir: \$NIMBUS_PODMAN_DIR, default .run/podman)" >&2; exit 2 ;;
 esac

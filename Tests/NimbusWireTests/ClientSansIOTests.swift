@@ -5,68 +5,25 @@ import Testing
 
 @Suite("Client wire format")
 struct ClientWireFormatTests {
-    @Test func deframerSplitsMessagesAcrossChunks() throws {
-        var deframer = ClientMessageDeframer(maxMessageSize: 100)
-        let stream = ClientWireFormat.frame([1, 2, 3]) + ClientWireFormat.frame([]) + ClientWireFormat.frame([9, 9])
-        var messages: [[UInt8]] = []
-        for byte in stream { messages += try deframer.append([byte]) }
-        #expect(messages == [[1, 2, 3], [], [9, 9]])
-        #expect(deframer.pendingBytes == 0)
-    }
-
-    @Test func deframerRefusesOversizeMessageFromItsPrefix() {
-        var deframer = ClientMessageDeframer(maxMessageSize: 10)
-        // Only the 5-byte prefix arrives: the refusal must not wait for (or buffer) the body.
-        #expect(throws: ClientMessageDeframer.Failure.tooLarge(length: 11, limit: 10)) {
-            _ = try deframer.append([0, 0, 0, 0, 11])
-        }
-    }
-
-    @Test func deframerRefusesCompressedFlag() {
-        var deframer = ClientMessageDeframer(maxMessageSize: 10)
-        #expect(throws: ClientMessageDeframer.Failure.compressed) { _ = try deframer.append([1, 0, 0, 0, 1, 7]) }
-    }
-
-    @Test(arguments: [
-        (Duration.milliseconds(1500), "1500000u"),
-        (.seconds(1), "1000000u"),
-        (.seconds(120), "120000m"),
-        (.nanoseconds(1), "1n"),
-        (.seconds(200_000), "200000S"),
-        (.seconds(360_000_000), "6000000M"),
-    ])
-    func timeoutHeaderFitsEightDigits(duration: Duration, expected: String) {
-        let header = ClientWireFormat.timeoutHeader(duration)
-        #expect(header == expected)
-        #expect(header.count <= 9)
-    }
-
-    @Test func percentDecodingOfGrpcMessage() {
-        #expect(ClientWireFormat.percentDecode("no%20such%20method%3A%20%2Fa%2Fb") == "no such method: /a/b")
-        #expect(ClientWireFormat.percentDecode("caf%C3%A9 %E2%9C%93") == "café ✓")
-        #expect(ClientWireFormat.percentDecode("100%") == "100%")
-        #expect(ClientWireFormat.percentDecode("%zz") == "%zz")
-    }
-
-    @Test func base64RoundTripsBinaryMetadata() {
-        for length in 0..<10 {
-            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 250) }
-            let text = ClientWireFormat.base64Encode(bytes)
-            #expect(!text.contains("="))
-            #expect(ClientWireFormat.base64Decode(text) == bytes)
-            #expect(ClientWireFormat.base64Decode(text + String(repeating: "=", count: (4 - text.count % 4) % 4)) == bytes)
-        }
-        #expect(ClientWireFormat.base64Decode("a b") == nil)
-    }
-
     @Test func metadataLeavesOutReservedHeadersAndDecodesBin() {
         let metadata = ClientWireFormat.metadata(from: [
             (":status", "200"), ("content-type", "application/grpc"), ("grpc-status", "0"),
-            ("x-trace", "abc"), ("x-blob-bin", ClientWireFormat.base64Encode([0, 255, 7])),
+            ("x-trace", "abc"), ("x-blob-bin", GRPCBase64.encode([0, 255, 7])),
         ])
         #expect(metadata["x-trace"] == "abc")
         #expect(metadata.binary("x-blob-bin") == [0, 255, 7])
         #expect(metadata.entries.count == 2)
+    }
+
+    @Test func requestMetadataSkipsTransportOwnedNames() {
+        var metadata = Metadata()
+        metadata.add("x-a", "1")
+        metadata.add("content-type", "text/plain")
+        metadata.add("grpc-timeout", "1S")
+        metadata.add("x-b-bin", binary: [1, 2])
+        let fields = ClientWireFormat.headers(from: metadata)
+        #expect(fields.map(\.name) == ["x-a", "x-b-bin"])
+        #expect(fields.last?.value == GRPCBase64.encode([1, 2]))
     }
 }
 
@@ -242,5 +199,51 @@ struct ClientLoadBalancingTests {
         // With a single endpoint the retry goes back to it.
         var single = ClientLoadBalancer(endpointCount: 1, policy: .init())
         #expect(single.pick(now: now, excluding: [0]).index == 0)
+    }
+}
+
+@Suite("Client method descriptors from paths")
+struct ClientMethodDescriptorTests {
+    @Test func runtimeDescriptorFromPath() throws {
+        let method = try #require(MethodDescriptor(grpcPath: "/nimbus.identity.v1.Users/CreateUser"))
+        #expect(method.service == "nimbus.identity.v1.Users")
+        #expect(method.method == "CreateUser")
+        #expect(method.path == "/nimbus.identity.v1.Users/CreateUser")
+        for bad in ["", "/", "Users/Create", "/Users", "/Users/", "//Create", "/a/b/c", "/a b/c"] {
+            #expect(MethodDescriptor(grpcPath: bad) == nil, "\(bad)")
+        }
+    }
+}
+
+@Suite("Client metadata validation")
+struct ClientMetadataValidationTests {
+    @Test func invalidMetadataIsRefusedBeforeSending() throws {
+        var good = Metadata()
+        good.add("x-request-id", "abc-123")
+        good.add("x-blob-bin", binary: [0, 10, 13, 255])
+        try GRPCChannel.validate(good)
+
+        var newline = Metadata()
+        newline.add("x-evil", "a\r\nset-cookie: b")
+        #expect(throws: RPCError.self) { try GRPCChannel.validate(newline) }
+        var space = Metadata()
+        space.add("bad key", "v")
+        #expect(throws: RPCError.self) { try GRPCChannel.validate(space) }
+        var unicode = Metadata()
+        unicode.add("x-name", "café")
+        #expect(throws: RPCError.self) { try GRPCChannel.validate(unicode) }
+    }
+
+    @Test func channelRefusesInvalidMetadataWithoutConnecting() async throws {
+        // Nothing listens on this endpoint: the refusal must come before any connect attempt.
+        let channel = try GRPCChannel(endpoints: "127.0.0.1:1")
+        defer { channel.close() }
+        var metadata = Metadata()
+        metadata.add("x-evil", "line\nbreak")
+        let error = await expectRPCError(.internal) {
+            _ = try await channel.unary(MethodDescriptor(service: "a.B", method: "C", kind: .unary), request: [],
+                                        options: CallOptions(metadata: metadata))
+        }
+        #expect(error?.message.contains("x-evil") == true)
     }
 }

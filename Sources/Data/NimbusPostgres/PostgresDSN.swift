@@ -29,6 +29,30 @@ public struct PostgresDSN: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The same server with another user, password and/or database. The overrides are appended
+    /// (a later key wins in libpq), so the original's other settings, such as sslmode, carry over.
+    public func overriding(user: String? = nil, password: String? = nil, database: String? = nil) -> PostgresDSN {
+        var pairs: [(String, String)] = []
+        if let user { pairs.append(("user", user)) }
+        if let password { pairs.append(("password", password)) }
+        if let database { pairs.append(("dbname", database)) }
+        var text = raw
+        if raw.hasPrefix("postgres://") || raw.hasPrefix("postgresql://") {
+            var allowed = CharacterSet.alphanumerics
+            allowed.insert(charactersIn: "-._~")
+            for (key, value) in pairs {
+                text += (text.contains("?") ? "&" : "?") + key + "=" + (value.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")
+            }
+        } else {
+            for (key, value) in pairs {
+                let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
+                text += " \(key)='\(escaped)'"
+            }
+        }
+        // Both forms re-parse: the overrides are well formed by construction.
+        return try! PostgresDSN(text)
+    }
+
     public static func == (lhs: PostgresDSN, rhs: PostgresDSN) -> Bool { lhs.raw == rhs.raw }
     public func hash(into hasher: inout Hasher) { hasher.combine(raw) }
 
@@ -152,6 +176,13 @@ public struct PostgresDSN: Sendable, Hashable, CustomStringConvertible {
                 let value = String(item[item.index(after: eq)...]).removingPercentEncoding ?? ""
                 if key == "password" { hasPassword = true; continue }
                 if key == "host" { host = value; continue }
+                if key == "dbname" { database = value; continue }
+                if key == "user" { user = value; continue }
+                if key == "port" {
+                    guard let p = Int(value), (1...65535).contains(p) else { throw invalid("port '\(value)' is not a port number") }
+                    port = p
+                    continue
+                }
                 parameters.append((key, value))
             }
         }

@@ -29,9 +29,13 @@ extension GoogleApi {
 
     /// `google.api.HttpRule`
     public struct HttpRule: Sendable, Hashable {
+        /// The method this rule applies to (only in Http.rules).
         public var selector: String = ""
+        /// The `pattern` oneof: at most one of its fields is set.
         public var pattern: Pattern? = nil
+        /// The request field mapped to the HTTP body, "*" for all fields not bound by the path.
         public var body: String = ""
+        /// The response field mapped to the HTTP body; empty for the whole response.
         public var responseBody: String = ""
         public var additionalBindings: [GoogleApi.HttpRule] = []
 
@@ -106,9 +110,9 @@ extension GoogleApi.Http: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Api__Http> {
         let c = arena.allocate(Google__Api__Http.self)
         google__api__http__init(c)
-        c.pointee.n_rules = rules.count
-        c.pointee.rules = arena.array(rules.map { Optional($0.cMessage(in: arena)) })
-        c.pointee.fully_decode_reserved_expansion = (fullyDecodeReservedExpansion ? Int32(1) : Int32(0))
+        c.pointee.n_rules = self.rules.count
+        c.pointee.rules = arena.array(self.rules.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.fully_decode_reserved_expansion = (self.fullyDecodeReservedExpansion ? Int32(1) : Int32(0))
         return c
     }
 }
@@ -151,8 +155,8 @@ extension GoogleApi.HttpRule: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Api__HttpRule> {
         let c = arena.allocate(Google__Api__HttpRule.self)
         google__api__http_rule__init(c)
-        c.pointee.selector = arena.string(selector)
-        switch pattern {
+        c.pointee.selector = arena.string(self.selector)
+        switch self.pattern {
             case .get(let v)?:
                 c.pointee.pattern_case = .init(rawValue: 2)
                 c.pointee.get = arena.string(v)
@@ -173,10 +177,10 @@ extension GoogleApi.HttpRule: ProtoMessage {
                 c.pointee.custom = v.cMessage(in: arena)
             case nil: break
         }
-        c.pointee.body = arena.string(body)
-        c.pointee.response_body = arena.string(responseBody)
-        c.pointee.n_additional_bindings = additionalBindings.count
-        c.pointee.additional_bindings = arena.array(additionalBindings.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.body = arena.string(self.body)
+        c.pointee.response_body = arena.string(self.responseBody)
+        c.pointee.n_additional_bindings = self.additionalBindings.count
+        c.pointee.additional_bindings = arena.array(self.additionalBindings.map { Optional($0.cMessage(in: arena)) })
         return c
     }
 }
@@ -208,8 +212,8 @@ extension GoogleApi.CustomHttpPattern: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Api__CustomHttpPattern> {
         let c = arena.allocate(Google__Api__CustomHttpPattern.self)
         google__api__custom_http_pattern__init(c)
-        c.pointee.kind = arena.string(kind)
-        c.pointee.path = arena.string(path)
+        c.pointee.kind = arena.string(self.kind)
+        c.pointee.path = arena.string(self.path)
         return c
     }
 }

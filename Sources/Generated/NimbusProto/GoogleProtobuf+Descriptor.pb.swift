@@ -10,7 +10,2474 @@ internal import NimbusProtoC
 import NimbusProtoRuntime
 import NimbusRPCCore
 
-// google/protobuf/descriptor.proto is proto2: only its descriptor is generated in Swift (its C types exist).
+extension GoogleProtobuf {
+    /// The protocol compiler can output a FileDescriptorSet containing the .proto
+    /// files it parses.
+    ///
+    /// `google.protobuf.FileDescriptorSet`
+    public struct FileDescriptorSet: Sendable, Hashable {
+        public var file: [GoogleProtobuf.FileDescriptorProto] = []
+
+        public init() {}
+
+        public init(
+            file: [GoogleProtobuf.FileDescriptorProto] = []
+        ) {
+            self.file = file
+        }
+    }
+
+    /// Describes a complete .proto file.
+    ///
+    /// `google.protobuf.FileDescriptorProto`
+    public struct FileDescriptorProto: Sendable, Hashable {
+        /// file name, relative to root of source tree
+        public var name: String? = nil
+        /// e.g. "foo", "foo.bar", etc.
+        public var package: String? = nil
+        /// Names of files imported by this file.
+        public var dependency: [String] = []
+        /// Indexes of the public imported files in the dependency list above.
+        public var publicDependency: [Int32] = []
+        /// Indexes of the weak imported files in the dependency list.
+        /// For Google-internal migration only. Do not use.
+        public var weakDependency: [Int32] = []
+        /// All top-level definitions in this file.
+        public var messageType: [GoogleProtobuf.DescriptorProto] = []
+        public var enumType: [GoogleProtobuf.EnumDescriptorProto] = []
+        public var service: [GoogleProtobuf.ServiceDescriptorProto] = []
+        public var `extension`: [GoogleProtobuf.FieldDescriptorProto] = []
+        public var options: GoogleProtobuf.FileOptions? {
+            get { _options.value }
+            set { _options = ProtoBox(newValue) }
+        }
+        private var _options = ProtoBox<GoogleProtobuf.FileOptions?>(nil)
+        /// This field contains optional information about the original source code.
+        /// You may safely remove this entire field without harming runtime
+        /// functionality of the descriptors -- the information is needed only by
+        /// development tools.
+        public var sourceCodeInfo: GoogleProtobuf.SourceCodeInfo? {
+            get { _sourceCodeInfo.value }
+            set { _sourceCodeInfo = ProtoBox(newValue) }
+        }
+        private var _sourceCodeInfo = ProtoBox<GoogleProtobuf.SourceCodeInfo?>(nil)
+        /// The syntax of the proto file.
+        /// The supported values are "proto2" and "proto3".
+        public var syntax: String? = nil
+
+        public init() {}
+
+        public init(
+            name: String? = nil,
+            package: String? = nil,
+            dependency: [String] = [],
+            publicDependency: [Int32] = [],
+            weakDependency: [Int32] = [],
+            messageType: [GoogleProtobuf.DescriptorProto] = [],
+            enumType: [GoogleProtobuf.EnumDescriptorProto] = [],
+            service: [GoogleProtobuf.ServiceDescriptorProto] = [],
+            `extension`: [GoogleProtobuf.FieldDescriptorProto] = [],
+            options: GoogleProtobuf.FileOptions? = nil,
+            sourceCodeInfo: GoogleProtobuf.SourceCodeInfo? = nil,
+            syntax: String? = nil
+        ) {
+            self.name = name
+            self.package = package
+            self.dependency = dependency
+            self.publicDependency = publicDependency
+            self.weakDependency = weakDependency
+            self.messageType = messageType
+            self.enumType = enumType
+            self.service = service
+            self.`extension` = `extension`
+            self.options = options
+            self.sourceCodeInfo = sourceCodeInfo
+            self.syntax = syntax
+        }
+    }
+
+    /// Describes a message type.
+    ///
+    /// `google.protobuf.DescriptorProto`
+    public struct DescriptorProto: Sendable, Hashable {
+        public var name: String? = nil
+        public var field: [GoogleProtobuf.FieldDescriptorProto] = []
+        public var `extension`: [GoogleProtobuf.FieldDescriptorProto] = []
+        public var nestedType: [GoogleProtobuf.DescriptorProto] = []
+        public var enumType: [GoogleProtobuf.EnumDescriptorProto] = []
+        public var extensionRange: [GoogleProtobuf.DescriptorProto.ExtensionRange] = []
+        public var oneofDecl: [GoogleProtobuf.OneofDescriptorProto] = []
+        public var options: GoogleProtobuf.MessageOptions? {
+            get { _options.value }
+            set { _options = ProtoBox(newValue) }
+        }
+        private var _options = ProtoBox<GoogleProtobuf.MessageOptions?>(nil)
+        public var reservedRange: [GoogleProtobuf.DescriptorProto.ReservedRange] = []
+        /// Reserved field names, which may not be used by fields in the same message.
+        /// A given name may only be reserved once.
+        public var reservedName: [String] = []
+
+        public init() {}
+
+        public init(
+            name: String? = nil,
+            field: [GoogleProtobuf.FieldDescriptorProto] = [],
+            `extension`: [GoogleProtobuf.FieldDescriptorProto] = [],
+            nestedType: [GoogleProtobuf.DescriptorProto] = [],
+            enumType: [GoogleProtobuf.EnumDescriptorProto] = [],
+            extensionRange: [GoogleProtobuf.DescriptorProto.ExtensionRange] = [],
+            oneofDecl: [GoogleProtobuf.OneofDescriptorProto] = [],
+            options: GoogleProtobuf.MessageOptions? = nil,
+            reservedRange: [GoogleProtobuf.DescriptorProto.ReservedRange] = [],
+            reservedName: [String] = []
+        ) {
+            self.name = name
+            self.field = field
+            self.`extension` = `extension`
+            self.nestedType = nestedType
+            self.enumType = enumType
+            self.extensionRange = extensionRange
+            self.oneofDecl = oneofDecl
+            self.options = options
+            self.reservedRange = reservedRange
+            self.reservedName = reservedName
+        }
+
+        /// `google.protobuf.DescriptorProto.ExtensionRange`
+        public struct ExtensionRange: Sendable, Hashable {
+            /// Inclusive.
+            public var start: Int32? = nil
+            /// Exclusive.
+            public var end: Int32? = nil
+            public var options: GoogleProtobuf.ExtensionRangeOptions? {
+                get { _options.value }
+                set { _options = ProtoBox(newValue) }
+            }
+            private var _options = ProtoBox<GoogleProtobuf.ExtensionRangeOptions?>(nil)
+
+            public init() {}
+
+            public init(
+                start: Int32? = nil,
+                end: Int32? = nil,
+                options: GoogleProtobuf.ExtensionRangeOptions? = nil
+            ) {
+                self.start = start
+                self.end = end
+                self.options = options
+            }
+        }
+
+        /// Range of reserved tag numbers. Reserved tag numbers may not be used by
+        /// fields or extension ranges in the same message. Reserved ranges may
+        /// not overlap.
+        ///
+        /// `google.protobuf.DescriptorProto.ReservedRange`
+        public struct ReservedRange: Sendable, Hashable {
+            /// Inclusive.
+            public var start: Int32? = nil
+            /// Exclusive.
+            public var end: Int32? = nil
+
+            public init() {}
+
+            public init(
+                start: Int32? = nil,
+                end: Int32? = nil
+            ) {
+                self.start = start
+                self.end = end
+            }
+        }
+    }
+
+    /// `google.protobuf.ExtensionRangeOptions`
+    public struct ExtensionRangeOptions: Sendable, Hashable {
+        /// The parser stores options it doesn't recognize here. See above.
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.uninterpretedOption = uninterpretedOption
+        }
+    }
+
+    /// Describes a field within a message.
+    ///
+    /// `google.protobuf.FieldDescriptorProto`
+    public struct FieldDescriptorProto: Sendable, Hashable {
+        public var name: String? = nil
+        public var number: Int32? = nil
+        public var label: GoogleProtobuf.FieldDescriptorProto.Label? = nil
+        /// If type_name is set, this need not be set.  If both this and type_name
+        /// are set, this must be one of TYPE_ENUM, TYPE_MESSAGE or TYPE_GROUP.
+        public var type: GoogleProtobuf.FieldDescriptorProto.TypeEnum? = nil
+        /// For message and enum types, this is the name of the type.  If the name
+        /// starts with a '.', it is fully-qualified.  Otherwise, C++-like scoping
+        /// rules are used to find the type (i.e. first the nested types within this
+        /// message are searched, then within the parent, on up to the root
+        /// namespace).
+        public var typeName: String? = nil
+        /// For extensions, this is the name of the type being extended.  It is
+        /// resolved in the same manner as type_name.
+        public var extendee: String? = nil
+        /// For numeric types, contains the original text representation of the value.
+        /// For booleans, "true" or "false".
+        /// For strings, contains the default text contents (not escaped in any way).
+        /// For bytes, contains the C escaped value.  All bytes >= 128 are escaped.
+        public var defaultValue: String? = nil
+        /// If set, gives the index of a oneof in the containing type's oneof_decl
+        /// list.  This field is a member of that oneof.
+        public var oneofIndex: Int32? = nil
+        /// JSON name of this field. The value is set by protocol compiler. If the
+        /// user has set a "json_name" option on this field, that option's value
+        /// will be used. Otherwise, it's deduced from the field's name by converting
+        /// it to camelCase.
+        public var jsonName: String? = nil
+        public var options: GoogleProtobuf.FieldOptions? {
+            get { _options.value }
+            set { _options = ProtoBox(newValue) }
+        }
+        private var _options = ProtoBox<GoogleProtobuf.FieldOptions?>(nil)
+        /// If true, this is a proto3 "optional". When a proto3 field is optional, it
+        /// tracks presence regardless of field type.
+        ///
+        /// When proto3_optional is true, this field must be belong to a oneof to
+        /// signal to old proto3 clients that presence is tracked for this field. This
+        /// oneof is known as a "synthetic" oneof, and this field must be its sole
+        /// member (each proto3 optional field gets its own synthetic oneof). Synthetic
+        /// oneofs exist in the descriptor only, and do not generate any API. Synthetic
+        /// oneofs must be ordered after all "real" oneofs.
+        ///
+        /// For message fields, proto3_optional doesn't create any semantic change,
+        /// since non-repeated message fields always track presence. However it still
+        /// indicates the semantic detail of whether the user wrote "optional" or not.
+        /// This can be useful for round-tripping the .proto file. For consistency we
+        /// give message fields a synthetic oneof also, even though it is not required
+        /// to track presence. This is especially important because the parser can't
+        /// tell if a field is a message or an enum, so it must always create a
+        /// synthetic oneof.
+        ///
+        /// Proto2 optional fields do not set this flag, because they already indicate
+        /// optional with `LABEL_OPTIONAL`.
+        public var proto3Optional: Bool? = nil
+
+        public init() {}
+
+        public init(
+            name: String? = nil,
+            number: Int32? = nil,
+            label: GoogleProtobuf.FieldDescriptorProto.Label? = nil,
+            type: GoogleProtobuf.FieldDescriptorProto.TypeEnum? = nil,
+            typeName: String? = nil,
+            extendee: String? = nil,
+            defaultValue: String? = nil,
+            oneofIndex: Int32? = nil,
+            jsonName: String? = nil,
+            options: GoogleProtobuf.FieldOptions? = nil,
+            proto3Optional: Bool? = nil
+        ) {
+            self.name = name
+            self.number = number
+            self.label = label
+            self.type = type
+            self.typeName = typeName
+            self.extendee = extendee
+            self.defaultValue = defaultValue
+            self.oneofIndex = oneofIndex
+            self.jsonName = jsonName
+            self.options = options
+            self.proto3Optional = proto3Optional
+        }
+
+        /// `google.protobuf.FieldDescriptorProto.Type`
+        public enum TypeEnum: Sendable, Hashable, RawRepresentable, CaseIterable {
+            /// 0 is reserved for errors.
+            /// Order is weird for historical reasons.
+            case double // = 1
+            case float // = 2
+            /// Not ZigZag encoded.  Negative numbers take 10 bytes.  Use TYPE_SINT64 if
+            /// negative values are likely.
+            case int64 // = 3
+            case uint64 // = 4
+            /// Not ZigZag encoded.  Negative numbers take 10 bytes.  Use TYPE_SINT32 if
+            /// negative values are likely.
+            case int32 // = 5
+            case fixed64 // = 6
+            case fixed32 // = 7
+            case bool // = 8
+            case string // = 9
+            /// Tag-delimited aggregate.
+            /// Group type is deprecated and not supported in proto3. However, Proto3
+            /// implementations should still be able to parse the group wire format and
+            /// treat group fields as unknown fields.
+            case group // = 10
+            /// Length-delimited aggregate.
+            case message // = 11
+            /// New in version 2.
+            case bytes // = 12
+            case uint32 // = 13
+            case `enum` // = 14
+            case sfixed32 // = 15
+            case sfixed64 // = 16
+            /// Uses ZigZag encoding.
+            case sint32 // = 17
+            /// Uses ZigZag encoding.
+            case sint64 // = 18
+            /// A value this version does not know (kept as is when re-encoded).
+            case unrecognized(Int32)
+
+            public init() { self = .double }
+
+            public init(rawValue: Int32) {
+                switch rawValue {
+                    case 1: self = .double
+                    case 2: self = .float
+                    case 3: self = .int64
+                    case 4: self = .uint64
+                    case 5: self = .int32
+                    case 6: self = .fixed64
+                    case 7: self = .fixed32
+                    case 8: self = .bool
+                    case 9: self = .string
+                    case 10: self = .group
+                    case 11: self = .message
+                    case 12: self = .bytes
+                    case 13: self = .uint32
+                    case 14: self = .`enum`
+                    case 15: self = .sfixed32
+                    case 16: self = .sfixed64
+                    case 17: self = .sint32
+                    case 18: self = .sint64
+                    default: self = .unrecognized(rawValue)
+                }
+            }
+
+            public var rawValue: Int32 {
+                switch self {
+                    case .double: 1
+                    case .float: 2
+                    case .int64: 3
+                    case .uint64: 4
+                    case .int32: 5
+                    case .fixed64: 6
+                    case .fixed32: 7
+                    case .bool: 8
+                    case .string: 9
+                    case .group: 10
+                    case .message: 11
+                    case .bytes: 12
+                    case .uint32: 13
+                    case .`enum`: 14
+                    case .sfixed32: 15
+                    case .sfixed64: 16
+                    case .sint32: 17
+                    case .sint64: 18
+                    case .unrecognized(let value): value
+                }
+            }
+
+            public static let allCases: [TypeEnum] = [.double, .float, .int64, .uint64, .int32, .fixed64, .fixed32, .bool, .string, .group, .message, .bytes, .uint32, .`enum`, .sfixed32, .sfixed64, .sint32, .sint64]
+        }
+
+        /// `google.protobuf.FieldDescriptorProto.Label`
+        public enum Label: Sendable, Hashable, RawRepresentable, CaseIterable {
+            /// 0 is reserved for errors
+            case optional // = 1
+            case required // = 2
+            case repeated // = 3
+            /// A value this version does not know (kept as is when re-encoded).
+            case unrecognized(Int32)
+
+            public init() { self = .optional }
+
+            public init(rawValue: Int32) {
+                switch rawValue {
+                    case 1: self = .optional
+                    case 2: self = .required
+                    case 3: self = .repeated
+                    default: self = .unrecognized(rawValue)
+                }
+            }
+
+            public var rawValue: Int32 {
+                switch self {
+                    case .optional: 1
+                    case .required: 2
+                    case .repeated: 3
+                    case .unrecognized(let value): value
+                }
+            }
+
+            public static let allCases: [Label] = [.optional, .required, .repeated]
+        }
+    }
+
+    /// Describes a oneof.
+    ///
+    /// `google.protobuf.OneofDescriptorProto`
+    public struct OneofDescriptorProto: Sendable, Hashable {
+        public var name: String? = nil
+        public var options: GoogleProtobuf.OneofOptions? {
+            get { _options.value }
+            set { _options = ProtoBox(newValue) }
+        }
+        private var _options = ProtoBox<GoogleProtobuf.OneofOptions?>(nil)
+
+        public init() {}
+
+        public init(
+            name: String? = nil,
+            options: GoogleProtobuf.OneofOptions? = nil
+        ) {
+            self.name = name
+            self.options = options
+        }
+    }
+
+    /// Describes an enum type.
+    ///
+    /// `google.protobuf.EnumDescriptorProto`
+    public struct EnumDescriptorProto: Sendable, Hashable {
+        public var name: String? = nil
+        public var value: [GoogleProtobuf.EnumValueDescriptorProto] = []
+        public var options: GoogleProtobuf.EnumOptions? {
+            get { _options.value }
+            set { _options = ProtoBox(newValue) }
+        }
+        private var _options = ProtoBox<GoogleProtobuf.EnumOptions?>(nil)
+        /// Range of reserved numeric values. Reserved numeric values may not be used
+        /// by enum values in the same enum declaration. Reserved ranges may not
+        /// overlap.
+        public var reservedRange: [GoogleProtobuf.EnumDescriptorProto.EnumReservedRange] = []
+        /// Reserved enum value names, which may not be reused. A given name may only
+        /// be reserved once.
+        public var reservedName: [String] = []
+
+        public init() {}
+
+        public init(
+            name: String? = nil,
+            value: [GoogleProtobuf.EnumValueDescriptorProto] = [],
+            options: GoogleProtobuf.EnumOptions? = nil,
+            reservedRange: [GoogleProtobuf.EnumDescriptorProto.EnumReservedRange] = [],
+            reservedName: [String] = []
+        ) {
+            self.name = name
+            self.value = value
+            self.options = options
+            self.reservedRange = reservedRange
+            self.reservedName = reservedName
+        }
+
+        /// Range of reserved numeric values. Reserved values may not be used by
+        /// entries in the same enum. Reserved ranges may not overlap.
+        ///
+        /// Note that this is distinct from DescriptorProto.ReservedRange in that it
+        /// is inclusive such that it can appropriately represent the entire int32
+        /// domain.
+        ///
+        /// `google.protobuf.EnumDescriptorProto.EnumReservedRange`
+        public struct EnumReservedRange: Sendable, Hashable {
+            /// Inclusive.
+            public var start: Int32? = nil
+            /// Inclusive.
+            public var end: Int32? = nil
+
+            public init() {}
+
+            public init(
+                start: Int32? = nil,
+                end: Int32? = nil
+            ) {
+                self.start = start
+                self.end = end
+            }
+        }
+    }
+
+    /// Describes a value within an enum.
+    ///
+    /// `google.protobuf.EnumValueDescriptorProto`
+    public struct EnumValueDescriptorProto: Sendable, Hashable {
+        public var name: String? = nil
+        public var number: Int32? = nil
+        public var options: GoogleProtobuf.EnumValueOptions? {
+            get { _options.value }
+            set { _options = ProtoBox(newValue) }
+        }
+        private var _options = ProtoBox<GoogleProtobuf.EnumValueOptions?>(nil)
+
+        public init() {}
+
+        public init(
+            name: String? = nil,
+            number: Int32? = nil,
+            options: GoogleProtobuf.EnumValueOptions? = nil
+        ) {
+            self.name = name
+            self.number = number
+            self.options = options
+        }
+    }
+
+    /// Describes a service.
+    ///
+    /// `google.protobuf.ServiceDescriptorProto`
+    public struct ServiceDescriptorProto: Sendable, Hashable {
+        public var name: String? = nil
+        public var method: [GoogleProtobuf.MethodDescriptorProto] = []
+        public var options: GoogleProtobuf.ServiceOptions? {
+            get { _options.value }
+            set { _options = ProtoBox(newValue) }
+        }
+        private var _options = ProtoBox<GoogleProtobuf.ServiceOptions?>(nil)
+
+        public init() {}
+
+        public init(
+            name: String? = nil,
+            method: [GoogleProtobuf.MethodDescriptorProto] = [],
+            options: GoogleProtobuf.ServiceOptions? = nil
+        ) {
+            self.name = name
+            self.method = method
+            self.options = options
+        }
+    }
+
+    /// Describes a method of a service.
+    ///
+    /// `google.protobuf.MethodDescriptorProto`
+    public struct MethodDescriptorProto: Sendable, Hashable {
+        public var name: String? = nil
+        /// Input and output type names.  These are resolved in the same way as
+        /// FieldDescriptorProto.type_name, but must refer to a message type.
+        public var inputType: String? = nil
+        public var outputType: String? = nil
+        public var options: GoogleProtobuf.MethodOptions? {
+            get { _options.value }
+            set { _options = ProtoBox(newValue) }
+        }
+        private var _options = ProtoBox<GoogleProtobuf.MethodOptions?>(nil)
+        /// Identifies if client streams multiple client messages
+        public var clientStreaming: Bool? = nil
+        /// Identifies if server streams multiple server messages
+        public var serverStreaming: Bool? = nil
+
+        public init() {}
+
+        public init(
+            name: String? = nil,
+            inputType: String? = nil,
+            outputType: String? = nil,
+            options: GoogleProtobuf.MethodOptions? = nil,
+            clientStreaming: Bool? = nil,
+            serverStreaming: Bool? = nil
+        ) {
+            self.name = name
+            self.inputType = inputType
+            self.outputType = outputType
+            self.options = options
+            self.clientStreaming = clientStreaming
+            self.serverStreaming = serverStreaming
+        }
+    }
+
+    /// `google.protobuf.FileOptions`
+    public struct FileOptions: Sendable, Hashable {
+        /// Sets the Java package where classes generated from this .proto will be
+        /// placed.  By default, the proto package is used, but this is often
+        /// inappropriate because proto packages do not normally start with backwards
+        /// domain names.
+        public var javaPackage: String? = nil
+        /// Controls the name of the wrapper Java class generated for the .proto file.
+        /// That class will always contain the .proto file's getDescriptor() method as
+        /// well as any top-level extensions defined in the .proto file.
+        /// If java_multiple_files is disabled, then all the other classes from the
+        /// .proto file will be nested inside the single wrapper outer class.
+        public var javaOuterClassname: String? = nil
+        /// If enabled, then the Java code generator will generate a separate .java
+        /// file for each top-level message, enum, and service defined in the .proto
+        /// file.  Thus, these types will *not* be nested inside the wrapper class
+        /// named by java_outer_classname.  However, the wrapper class will still be
+        /// generated to contain the file's getDescriptor() method as well as any
+        /// top-level extensions defined in the file.
+        public var javaMultipleFiles: Bool? = nil
+        /// This option does nothing.
+        public var javaGenerateEqualsAndHash: Bool? = nil
+        /// If set true, then the Java2 code generator will generate code that
+        /// throws an exception whenever an attempt is made to assign a non-UTF-8
+        /// byte sequence to a string field.
+        /// Message reflection will do the same.
+        /// However, an extension field still accepts non-UTF-8 byte sequences.
+        /// This option has no effect on when used with the lite runtime.
+        public var javaStringCheckUtf8: Bool? = nil
+        public var optimizeFor: GoogleProtobuf.FileOptions.OptimizeMode? = nil
+        /// Sets the Go package where structs generated from this .proto will be
+        /// placed. If omitted, the Go package will be derived from the following:
+        ///   - The basename of the package import path, if provided.
+        ///   - Otherwise, the package statement in the .proto file, if present.
+        ///   - Otherwise, the basename of the .proto file, without extension.
+        public var goPackage: String? = nil
+        /// Should generic services be generated in each language?  "Generic" services
+        /// are not specific to any particular RPC system.  They are generated by the
+        /// main code generators in each language (without additional plugins).
+        /// Generic services were the only kind of service generation supported by
+        /// early versions of google.protobuf.
+        ///
+        /// Generic services are now considered deprecated in favor of using plugins
+        /// that generate code specific to your particular RPC system.  Therefore,
+        /// these default to false.  Old code which depends on generic services should
+        /// explicitly set them to true.
+        public var ccGenericServices: Bool? = nil
+        public var javaGenericServices: Bool? = nil
+        public var pyGenericServices: Bool? = nil
+        public var phpGenericServices: Bool? = nil
+        /// Is this file deprecated?
+        /// Depending on the target platform, this can emit Deprecated annotations
+        /// for everything in the file, or it will be completely ignored; in the very
+        /// least, this is a formalization for deprecating files.
+        public var deprecated: Bool? = nil
+        /// Enables the use of arenas for the proto messages in this file. This applies
+        /// only to generated classes for C++.
+        public var ccEnableArenas: Bool? = nil
+        /// Sets the objective c class prefix which is prepended to all objective c
+        /// generated classes from this .proto. There is no default.
+        public var objcClassPrefix: String? = nil
+        /// Namespace for generated classes; defaults to the package.
+        public var csharpNamespace: String? = nil
+        /// By default Swift generators will take the proto package and CamelCase it
+        /// replacing '.' with underscore and use that to prefix the types/symbols
+        /// defined. When this options is provided, they will use this value instead
+        /// to prefix the types/symbols defined.
+        public var swiftPrefix: String? = nil
+        /// Sets the php class prefix which is prepended to all php generated classes
+        /// from this .proto. Default is empty.
+        public var phpClassPrefix: String? = nil
+        /// Use this option to change the namespace of php generated classes. Default
+        /// is empty. When this option is empty, the package name will be used for
+        /// determining the namespace.
+        public var phpNamespace: String? = nil
+        /// Use this option to change the namespace of php generated metadata classes.
+        /// Default is empty. When this option is empty, the proto file name will be
+        /// used for determining the namespace.
+        public var phpMetadataNamespace: String? = nil
+        /// Use this option to change the package of ruby generated classes. Default
+        /// is empty. When this option is not set, the package name will be used for
+        /// determining the ruby package.
+        public var rubyPackage: String? = nil
+        /// The parser stores options it doesn't recognize here.
+        /// See the documentation for the "Options" section above.
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            javaPackage: String? = nil,
+            javaOuterClassname: String? = nil,
+            javaMultipleFiles: Bool? = nil,
+            javaGenerateEqualsAndHash: Bool? = nil,
+            javaStringCheckUtf8: Bool? = nil,
+            optimizeFor: GoogleProtobuf.FileOptions.OptimizeMode? = nil,
+            goPackage: String? = nil,
+            ccGenericServices: Bool? = nil,
+            javaGenericServices: Bool? = nil,
+            pyGenericServices: Bool? = nil,
+            phpGenericServices: Bool? = nil,
+            deprecated: Bool? = nil,
+            ccEnableArenas: Bool? = nil,
+            objcClassPrefix: String? = nil,
+            csharpNamespace: String? = nil,
+            swiftPrefix: String? = nil,
+            phpClassPrefix: String? = nil,
+            phpNamespace: String? = nil,
+            phpMetadataNamespace: String? = nil,
+            rubyPackage: String? = nil,
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.javaPackage = javaPackage
+            self.javaOuterClassname = javaOuterClassname
+            self.javaMultipleFiles = javaMultipleFiles
+            self.javaGenerateEqualsAndHash = javaGenerateEqualsAndHash
+            self.javaStringCheckUtf8 = javaStringCheckUtf8
+            self.optimizeFor = optimizeFor
+            self.goPackage = goPackage
+            self.ccGenericServices = ccGenericServices
+            self.javaGenericServices = javaGenericServices
+            self.pyGenericServices = pyGenericServices
+            self.phpGenericServices = phpGenericServices
+            self.deprecated = deprecated
+            self.ccEnableArenas = ccEnableArenas
+            self.objcClassPrefix = objcClassPrefix
+            self.csharpNamespace = csharpNamespace
+            self.swiftPrefix = swiftPrefix
+            self.phpClassPrefix = phpClassPrefix
+            self.phpNamespace = phpNamespace
+            self.phpMetadataNamespace = phpMetadataNamespace
+            self.rubyPackage = rubyPackage
+            self.uninterpretedOption = uninterpretedOption
+        }
+
+        /// Generated classes can be optimized for speed or code size.
+        ///
+        /// `google.protobuf.FileOptions.OptimizeMode`
+        public enum OptimizeMode: Sendable, Hashable, RawRepresentable, CaseIterable {
+            /// Generate complete code for parsing, serialization,
+            case speed // = 1
+            /// etc.
+            case codeSize // = 2
+            /// Generate code using MessageLite and the lite runtime.
+            case liteRuntime // = 3
+            /// A value this version does not know (kept as is when re-encoded).
+            case unrecognized(Int32)
+
+            public init() { self = .speed }
+
+            public init(rawValue: Int32) {
+                switch rawValue {
+                    case 1: self = .speed
+                    case 2: self = .codeSize
+                    case 3: self = .liteRuntime
+                    default: self = .unrecognized(rawValue)
+                }
+            }
+
+            public var rawValue: Int32 {
+                switch self {
+                    case .speed: 1
+                    case .codeSize: 2
+                    case .liteRuntime: 3
+                    case .unrecognized(let value): value
+                }
+            }
+
+            public static let allCases: [OptimizeMode] = [.speed, .codeSize, .liteRuntime]
+        }
+    }
+
+    /// `google.protobuf.MessageOptions`
+    public struct MessageOptions: Sendable, Hashable {
+        /// Set true to use the old proto1 MessageSet wire format for extensions.
+        /// This is provided for backwards-compatibility with the MessageSet wire
+        /// format.  You should not use this for any other reason:  It's less
+        /// efficient, has fewer features, and is more complicated.
+        ///
+        /// The message must be defined exactly as follows:
+        ///   message Foo {
+        ///     option message_set_wire_format = true;
+        ///     extensions 4 to max;
+        ///   }
+        /// Note that the message cannot have any defined fields; MessageSets only
+        /// have extensions.
+        ///
+        /// All extensions of your type must be singular messages; e.g. they cannot
+        /// be int32s, enums, or repeated messages.
+        ///
+        /// Because this is an option, the above two restrictions are not enforced by
+        /// the protocol compiler.
+        public var messageSetWireFormat: Bool? = nil
+        /// Disables the generation of the standard "descriptor()" accessor, which can
+        /// conflict with a field of the same name.  This is meant to make migration
+        /// from proto1 easier; new code should avoid fields named "descriptor".
+        public var noStandardDescriptorAccessor: Bool? = nil
+        /// Is this message deprecated?
+        /// Depending on the target platform, this can emit Deprecated annotations
+        /// for the message, or it will be completely ignored; in the very least,
+        /// this is a formalization for deprecating messages.
+        public var deprecated: Bool? = nil
+        /// Whether the message is an automatically generated map entry type for the
+        /// maps field.
+        ///
+        /// For maps fields:
+        ///     map<KeyType, ValueType> map_field = 1;
+        /// The parsed descriptor looks like:
+        ///     message MapFieldEntry {
+        ///         option map_entry = true;
+        ///         optional KeyType key = 1;
+        ///         optional ValueType value = 2;
+        ///     }
+        ///     repeated MapFieldEntry map_field = 1;
+        ///
+        /// Implementations may choose not to generate the map_entry=true message, but
+        /// use a native map in the target language to hold the keys and values.
+        /// The reflection APIs in such implementations still need to work as
+        /// if the field is a repeated message field.
+        ///
+        /// NOTE: Do not set the option in .proto files. Always use the maps syntax
+        /// instead. The option should only be implicitly set by the proto compiler
+        /// parser.
+        public var mapEntry: Bool? = nil
+        /// The parser stores options it doesn't recognize here. See above.
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            messageSetWireFormat: Bool? = nil,
+            noStandardDescriptorAccessor: Bool? = nil,
+            deprecated: Bool? = nil,
+            mapEntry: Bool? = nil,
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.messageSetWireFormat = messageSetWireFormat
+            self.noStandardDescriptorAccessor = noStandardDescriptorAccessor
+            self.deprecated = deprecated
+            self.mapEntry = mapEntry
+            self.uninterpretedOption = uninterpretedOption
+        }
+    }
+
+    /// `google.protobuf.FieldOptions`
+    public struct FieldOptions: Sendable, Hashable {
+        /// The ctype option instructs the C++ code generator to use a different
+        /// representation of the field than it normally would.  See the specific
+        /// options below.  This option is not yet implemented in the open source
+        /// release -- sorry, we'll try to include it in a future version!
+        public var ctype: GoogleProtobuf.FieldOptions.CType? = nil
+        /// The packed option can be enabled for repeated primitive fields to enable
+        /// a more efficient representation on the wire. Rather than repeatedly
+        /// writing the tag and type for each element, the entire array is encoded as
+        /// a single length-delimited blob. In proto3, only explicit setting it to
+        /// false will avoid using packed encoding.
+        public var packed: Bool? = nil
+        /// The jstype option determines the JavaScript type used for values of the
+        /// field.  The option is permitted only for 64 bit integral and fixed types
+        /// (int64, uint64, sint64, fixed64, sfixed64).  A field with jstype JS_STRING
+        /// is represented as JavaScript string, which avoids loss of precision that
+        /// can happen when a large value is converted to a floating point JavaScript.
+        /// Specifying JS_NUMBER for the jstype causes the generated JavaScript code to
+        /// use the JavaScript "number" type.  The behavior of the default option
+        /// JS_NORMAL is implementation dependent.
+        ///
+        /// This option is an enum to permit additional types to be added, e.g.
+        /// goog.math.Integer.
+        public var jstype: GoogleProtobuf.FieldOptions.JSType? = nil
+        /// Should this field be parsed lazily?  Lazy applies only to message-type
+        /// fields.  It means that when the outer message is initially parsed, the
+        /// inner message's contents will not be parsed but instead stored in encoded
+        /// form.  The inner message will actually be parsed when it is first accessed.
+        ///
+        /// This is only a hint.  Implementations are free to choose whether to use
+        /// eager or lazy parsing regardless of the value of this option.  However,
+        /// setting this option true suggests that the protocol author believes that
+        /// using lazy parsing on this field is worth the additional bookkeeping
+        /// overhead typically needed to implement it.
+        ///
+        /// This option does not affect the public interface of any generated code;
+        /// all method signatures remain the same.  Furthermore, thread-safety of the
+        /// interface is not affected by this option; const methods remain safe to
+        /// call from multiple threads concurrently, while non-const methods continue
+        /// to require exclusive access.
+        ///
+        ///
+        /// Note that implementations may choose not to check required fields within
+        /// a lazy sub-message.  That is, calling IsInitialized() on the outer message
+        /// may return true even if the inner message has missing required fields.
+        /// This is necessary because otherwise the inner message would have to be
+        /// parsed in order to perform the check, defeating the purpose of lazy
+        /// parsing.  An implementation which chooses not to check required fields
+        /// must be consistent about it.  That is, for any particular sub-message, the
+        /// implementation must either *always* check its required fields, or *never*
+        /// check its required fields, regardless of whether or not the message has
+        /// been parsed.
+        ///
+        /// As of 2021, lazy does no correctness checks on the byte stream during
+        /// parsing.  This may lead to crashes if and when an invalid byte stream is
+        /// finally parsed upon access.
+        ///
+        /// TODO(b/211906113):  Enable validation on lazy fields.
+        public var lazy: Bool? = nil
+        /// unverified_lazy does no correctness checks on the byte stream. This should
+        /// only be used where lazy with verification is prohibitive for performance
+        /// reasons.
+        public var unverifiedLazy: Bool? = nil
+        /// Is this field deprecated?
+        /// Depending on the target platform, this can emit Deprecated annotations
+        /// for accessors, or it will be completely ignored; in the very least, this
+        /// is a formalization for deprecating fields.
+        public var deprecated: Bool? = nil
+        /// For Google-internal migration only. Do not use.
+        public var weak: Bool? = nil
+        /// The parser stores options it doesn't recognize here. See above.
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            ctype: GoogleProtobuf.FieldOptions.CType? = nil,
+            packed: Bool? = nil,
+            jstype: GoogleProtobuf.FieldOptions.JSType? = nil,
+            lazy: Bool? = nil,
+            unverifiedLazy: Bool? = nil,
+            deprecated: Bool? = nil,
+            weak: Bool? = nil,
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.ctype = ctype
+            self.packed = packed
+            self.jstype = jstype
+            self.lazy = lazy
+            self.unverifiedLazy = unverifiedLazy
+            self.deprecated = deprecated
+            self.weak = weak
+            self.uninterpretedOption = uninterpretedOption
+        }
+
+        /// `google.protobuf.FieldOptions.CType`
+        public enum CType: Sendable, Hashable, RawRepresentable, CaseIterable {
+            /// Default mode.
+            case string // = 0
+            case cord // = 1
+            case stringPiece // = 2
+            /// A value this version does not know (kept as is when re-encoded).
+            case unrecognized(Int32)
+
+            public init() { self = .string }
+
+            public init(rawValue: Int32) {
+                switch rawValue {
+                    case 0: self = .string
+                    case 1: self = .cord
+                    case 2: self = .stringPiece
+                    default: self = .unrecognized(rawValue)
+                }
+            }
+
+            public var rawValue: Int32 {
+                switch self {
+                    case .string: 0
+                    case .cord: 1
+                    case .stringPiece: 2
+                    case .unrecognized(let value): value
+                }
+            }
+
+            public static let allCases: [CType] = [.string, .cord, .stringPiece]
+        }
+
+        /// `google.protobuf.FieldOptions.JSType`
+        public enum JSType: Sendable, Hashable, RawRepresentable, CaseIterable {
+            /// Use the default type.
+            case jsNormal // = 0
+            /// Use JavaScript strings.
+            case jsString // = 1
+            /// Use JavaScript numbers.
+            case jsNumber // = 2
+            /// A value this version does not know (kept as is when re-encoded).
+            case unrecognized(Int32)
+
+            public init() { self = .jsNormal }
+
+            public init(rawValue: Int32) {
+                switch rawValue {
+                    case 0: self = .jsNormal
+                    case 1: self = .jsString
+                    case 2: self = .jsNumber
+                    default: self = .unrecognized(rawValue)
+                }
+            }
+
+            public var rawValue: Int32 {
+                switch self {
+                    case .jsNormal: 0
+                    case .jsString: 1
+                    case .jsNumber: 2
+                    case .unrecognized(let value): value
+                }
+            }
+
+            public static let allCases: [JSType] = [.jsNormal, .jsString, .jsNumber]
+        }
+    }
+
+    /// `google.protobuf.OneofOptions`
+    public struct OneofOptions: Sendable, Hashable {
+        /// The parser stores options it doesn't recognize here. See above.
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.uninterpretedOption = uninterpretedOption
+        }
+    }
+
+    /// `google.protobuf.EnumOptions`
+    public struct EnumOptions: Sendable, Hashable {
+        /// Set this option to true to allow mapping different tag names to the same
+        /// value.
+        public var allowAlias: Bool? = nil
+        /// Is this enum deprecated?
+        /// Depending on the target platform, this can emit Deprecated annotations
+        /// for the enum, or it will be completely ignored; in the very least, this
+        /// is a formalization for deprecating enums.
+        public var deprecated: Bool? = nil
+        /// The parser stores options it doesn't recognize here. See above.
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            allowAlias: Bool? = nil,
+            deprecated: Bool? = nil,
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.allowAlias = allowAlias
+            self.deprecated = deprecated
+            self.uninterpretedOption = uninterpretedOption
+        }
+    }
+
+    /// `google.protobuf.EnumValueOptions`
+    public struct EnumValueOptions: Sendable, Hashable {
+        /// Is this enum value deprecated?
+        /// Depending on the target platform, this can emit Deprecated annotations
+        /// for the enum value, or it will be completely ignored; in the very least,
+        /// this is a formalization for deprecating enum values.
+        public var deprecated: Bool? = nil
+        /// The parser stores options it doesn't recognize here. See above.
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            deprecated: Bool? = nil,
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.deprecated = deprecated
+            self.uninterpretedOption = uninterpretedOption
+        }
+    }
+
+    /// `google.protobuf.ServiceOptions`
+    public struct ServiceOptions: Sendable, Hashable {
+        /// Is this service deprecated?
+        /// Depending on the target platform, this can emit Deprecated annotations
+        /// for the service, or it will be completely ignored; in the very least,
+        /// this is a formalization for deprecating services.
+        public var deprecated: Bool? = nil
+        /// The parser stores options it doesn't recognize here. See above.
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            deprecated: Bool? = nil,
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.deprecated = deprecated
+            self.uninterpretedOption = uninterpretedOption
+        }
+    }
+
+    /// `google.protobuf.MethodOptions`
+    public struct MethodOptions: Sendable, Hashable {
+        /// Is this method deprecated?
+        /// Depending on the target platform, this can emit Deprecated annotations
+        /// for the method, or it will be completely ignored; in the very least,
+        /// this is a formalization for deprecating methods.
+        public var deprecated: Bool? = nil
+        public var idempotencyLevel: GoogleProtobuf.MethodOptions.IdempotencyLevel? = nil
+        /// The parser stores options it doesn't recognize here. See above.
+        public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+
+        public init() {}
+
+        public init(
+            deprecated: Bool? = nil,
+            idempotencyLevel: GoogleProtobuf.MethodOptions.IdempotencyLevel? = nil,
+            uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
+        ) {
+            self.deprecated = deprecated
+            self.idempotencyLevel = idempotencyLevel
+            self.uninterpretedOption = uninterpretedOption
+        }
+
+        /// Is this method side-effect-free (or safe in HTTP parlance), or idempotent,
+        /// or neither? HTTP based RPC implementation may choose GET verb for safe
+        /// methods, and PUT verb for idempotent methods instead of the default POST.
+        ///
+        /// `google.protobuf.MethodOptions.IdempotencyLevel`
+        public enum IdempotencyLevel: Sendable, Hashable, RawRepresentable, CaseIterable {
+            case idempotencyUnknown // = 0
+            /// implies idempotent
+            case noSideEffects // = 1
+            /// idempotent, but may have side effects
+            case idempotent // = 2
+            /// A value this version does not know (kept as is when re-encoded).
+            case unrecognized(Int32)
+
+            public init() { self = .idempotencyUnknown }
+
+            public init(rawValue: Int32) {
+                switch rawValue {
+                    case 0: self = .idempotencyUnknown
+                    case 1: self = .noSideEffects
+                    case 2: self = .idempotent
+                    default: self = .unrecognized(rawValue)
+                }
+            }
+
+            public var rawValue: Int32 {
+                switch self {
+                    case .idempotencyUnknown: 0
+                    case .noSideEffects: 1
+                    case .idempotent: 2
+                    case .unrecognized(let value): value
+                }
+            }
+
+            public static let allCases: [IdempotencyLevel] = [.idempotencyUnknown, .noSideEffects, .idempotent]
+        }
+    }
+
+    /// A message representing a option the parser does not recognize. This only
+    /// appears in options protos created by the compiler::Parser class.
+    /// DescriptorPool resolves these when building Descriptor objects. Therefore,
+    /// options protos in descriptor objects (e.g. returned by Descriptor::options(),
+    /// or produced by Descriptor::CopyTo()) will never have UninterpretedOptions
+    /// in them.
+    ///
+    /// `google.protobuf.UninterpretedOption`
+    public struct UninterpretedOption: Sendable, Hashable {
+        public var name: [GoogleProtobuf.UninterpretedOption.NamePart] = []
+        /// The value of the uninterpreted option, in whatever type the tokenizer
+        /// identified it as during parsing. Exactly one of these should be set.
+        public var identifierValue: String? = nil
+        public var positiveIntValue: UInt64? = nil
+        public var negativeIntValue: Int64? = nil
+        public var doubleValue: Double? = nil
+        public var stringValue: Data? = nil
+        public var aggregateValue: String? = nil
+
+        public init() {}
+
+        public init(
+            name: [GoogleProtobuf.UninterpretedOption.NamePart] = [],
+            identifierValue: String? = nil,
+            positiveIntValue: UInt64? = nil,
+            negativeIntValue: Int64? = nil,
+            doubleValue: Double? = nil,
+            stringValue: Data? = nil,
+            aggregateValue: String? = nil
+        ) {
+            self.name = name
+            self.identifierValue = identifierValue
+            self.positiveIntValue = positiveIntValue
+            self.negativeIntValue = negativeIntValue
+            self.doubleValue = doubleValue
+            self.stringValue = stringValue
+            self.aggregateValue = aggregateValue
+        }
+
+        /// The name of the uninterpreted option.  Each string represents a segment in
+        /// a dot-separated name.  is_extension is true iff a segment represents an
+        /// extension (denoted with parentheses in options specs in .proto files).
+        /// E.g.,{ ["foo", false], ["bar.baz", true], ["moo", false] } represents
+        /// "foo.(bar.baz).moo".
+        ///
+        /// `google.protobuf.UninterpretedOption.NamePart`
+        public struct NamePart: Sendable, Hashable {
+            public var namePart: String = ""
+            public var isExtension: Bool = false
+
+            public init() {}
+
+            public init(
+                namePart: String = "",
+                isExtension: Bool = false
+            ) {
+                self.namePart = namePart
+                self.isExtension = isExtension
+            }
+        }
+    }
+
+    /// Encapsulates information about the original source file from which a
+    /// FileDescriptorProto was generated.
+    ///
+    /// `google.protobuf.SourceCodeInfo`
+    public struct SourceCodeInfo: Sendable, Hashable {
+        /// A Location identifies a piece of source code in a .proto file which
+        /// corresponds to a particular definition.  This information is intended
+        /// to be useful to IDEs, code indexers, documentation generators, and similar
+        /// tools.
+        ///
+        /// For example, say we have a file like:
+        ///   message Foo {
+        ///     optional string foo = 1;
+        ///   }
+        /// Let's look at just the field definition:
+        ///   optional string foo = 1;
+        ///   ^       ^^     ^^  ^  ^^^
+        ///   a       bc     de  f  ghi
+        /// We have the following locations:
+        ///   span   path               represents
+        ///   [a,i)  [ 4, 0, 2, 0 ]     The whole field definition.
+        ///   [a,b)  [ 4, 0, 2, 0, 4 ]  The label (optional).
+        ///   [c,d)  [ 4, 0, 2, 0, 5 ]  The type (string).
+        ///   [e,f)  [ 4, 0, 2, 0, 1 ]  The name (foo).
+        ///   [g,h)  [ 4, 0, 2, 0, 3 ]  The number (1).
+        ///
+        /// Notes:
+        /// - A location may refer to a repeated field itself (i.e. not to any
+        ///   particular index within it).  This is used whenever a set of elements are
+        ///   logically enclosed in a single code segment.  For example, an entire
+        ///   extend block (possibly containing multiple extension definitions) will
+        ///   have an outer location whose path refers to the "extensions" repeated
+        ///   field without an index.
+        /// - Multiple locations may have the same path.  This happens when a single
+        ///   logical declaration is spread out across multiple places.  The most
+        ///   obvious example is the "extend" block again -- there may be multiple
+        ///   extend blocks in the same scope, each of which will have the same path.
+        /// - A location's span is not always a subset of its parent's span.  For
+        ///   example, the "extendee" of an extension declaration appears at the
+        ///   beginning of the "extend" block and is shared by all extensions within
+        ///   the block.
+        /// - Just because a location's span is a subset of some other location's span
+        ///   does not mean that it is a descendant.  For example, a "group" defines
+        ///   both a type and a field in a single declaration.  Thus, the locations
+        ///   corresponding to the type and field and their components will overlap.
+        /// - Code which tries to interpret locations should probably be designed to
+        ///   ignore those that it doesn't understand, as more types of locations could
+        ///   be recorded in the future.
+        public var location: [GoogleProtobuf.SourceCodeInfo.Location] = []
+
+        public init() {}
+
+        public init(
+            location: [GoogleProtobuf.SourceCodeInfo.Location] = []
+        ) {
+            self.location = location
+        }
+
+        /// `google.protobuf.SourceCodeInfo.Location`
+        public struct Location: Sendable, Hashable {
+            /// Identifies which part of the FileDescriptorProto was defined at this
+            /// location.
+            ///
+            /// Each element is a field number or an index.  They form a path from
+            /// the root FileDescriptorProto to the place where the definition occurs.
+            /// For example, this path:
+            ///   [ 4, 3, 2, 7, 1 ]
+            /// refers to:
+            ///   file.message_type(3)  // 4, 3
+            ///       .field(7)         // 2, 7
+            ///       .name()           // 1
+            /// This is because FileDescriptorProto.message_type has field number 4:
+            ///   repeated DescriptorProto message_type = 4;
+            /// and DescriptorProto.field has field number 2:
+            ///   repeated FieldDescriptorProto field = 2;
+            /// and FieldDescriptorProto.name has field number 1:
+            ///   optional string name = 1;
+            ///
+            /// Thus, the above path gives the location of a field name.  If we removed
+            /// the last element:
+            ///   [ 4, 3, 2, 7 ]
+            /// this path refers to the whole field declaration (from the beginning
+            /// of the label to the terminating semicolon).
+            public var path: [Int32] = []
+            /// Always has exactly three or four elements: start line, start column,
+            /// end line (optional, otherwise assumed same as start line), end column.
+            /// These are packed into a single field for efficiency.  Note that line
+            /// and column numbers are zero-based -- typically you will want to add
+            /// 1 to each before displaying to a user.
+            public var span: [Int32] = []
+            /// If this SourceCodeInfo represents a complete declaration, these are any
+            /// comments appearing before and after the declaration which appear to be
+            /// attached to the declaration.
+            ///
+            /// A series of line comments appearing on consecutive lines, with no other
+            /// tokens appearing on those lines, will be treated as a single comment.
+            ///
+            /// leading_detached_comments will keep paragraphs of comments that appear
+            /// before (but not connected to) the current element. Each paragraph,
+            /// separated by empty lines, will be one comment element in the repeated
+            /// field.
+            ///
+            /// Only the comment content is provided; comment markers (e.g. //) are
+            /// stripped out.  For block comments, leading whitespace and an asterisk
+            /// will be stripped from the beginning of each line other than the first.
+            /// Newlines are included in the output.
+            ///
+            /// Examples:
+            ///
+            ///   optional int32 foo = 1;  // Comment attached to foo.
+            ///   // Comment attached to bar.
+            ///   optional int32 bar = 2;
+            ///
+            ///   optional string baz = 3;
+            ///   // Comment attached to baz.
+            ///   // Another line attached to baz.
+            ///
+            ///   // Comment attached to moo.
+            ///   //
+            ///   // Another line attached to moo.
+            ///   optional double moo = 4;
+            ///
+            ///   // Detached comment for corge. This is not leading or trailing comments
+            ///   // to moo or corge because there are blank lines separating it from
+            ///   // both.
+            ///
+            ///   // Detached comment for corge paragraph 2.
+            ///
+            ///   optional string corge = 5;
+            ///   /* Block comment attached
+            ///    * to corge.  Leading asterisks
+            ///    * will be removed. */
+            ///   /* Block comment attached to
+            ///    * grault. */
+            ///   optional int32 grault = 6;
+            ///
+            ///   // ignored detached comments.
+            public var leadingComments: String? = nil
+            public var trailingComments: String? = nil
+            public var leadingDetachedComments: [String] = []
+
+            public init() {}
+
+            public init(
+                path: [Int32] = [],
+                span: [Int32] = [],
+                leadingComments: String? = nil,
+                trailingComments: String? = nil,
+                leadingDetachedComments: [String] = []
+            ) {
+                self.path = path
+                self.span = span
+                self.leadingComments = leadingComments
+                self.trailingComments = trailingComments
+                self.leadingDetachedComments = leadingDetachedComments
+            }
+        }
+    }
+
+    /// Describes the relationship between generated code and its original source
+    /// file. A GeneratedCodeInfo message is associated with only one generated
+    /// source file, but may contain references to different source .proto files.
+    ///
+    /// `google.protobuf.GeneratedCodeInfo`
+    public struct GeneratedCodeInfo: Sendable, Hashable {
+        /// An Annotation connects some span of text in generated code to an element
+        /// of its generating .proto file.
+        public var annotation: [GoogleProtobuf.GeneratedCodeInfo.Annotation] = []
+
+        public init() {}
+
+        public init(
+            annotation: [GoogleProtobuf.GeneratedCodeInfo.Annotation] = []
+        ) {
+            self.annotation = annotation
+        }
+
+        /// `google.protobuf.GeneratedCodeInfo.Annotation`
+        public struct Annotation: Sendable, Hashable {
+            /// Identifies the element in the original source .proto file. This field
+            /// is formatted the same as SourceCodeInfo.Location.path.
+            public var path: [Int32] = []
+            /// Identifies the filesystem path to the original source .proto.
+            public var sourceFile: String? = nil
+            /// Identifies the starting offset in bytes in the generated code
+            /// that relates to the identified object.
+            public var begin: Int32? = nil
+            /// Identifies the ending offset in bytes in the generated code that
+            /// relates to the identified offset. The end offset should be one past
+            /// the last relevant byte (so the length of the text = end - begin).
+            public var end: Int32? = nil
+
+            public init() {}
+
+            public init(
+                path: [Int32] = [],
+                sourceFile: String? = nil,
+                begin: Int32? = nil,
+                end: Int32? = nil
+            ) {
+                self.path = path
+                self.sourceFile = sourceFile
+                self.begin = begin
+                self.end = end
+            }
+        }
+    }
+}
+
+extension GoogleProtobuf.FileDescriptorSet: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.FileDescriptorSet"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__FileDescriptorSet()
+        google__protobuf__file_descriptor_set__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__FileDescriptorSet.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__FileDescriptorSet>) throws {
+        self.init()
+        let m = message.pointee
+        self.file = try ProtoRuntime.array(m.file, m.n_file).map { try GoogleProtobuf.FileDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FileDescriptorSet> {
+        let c = arena.allocate(Google__Protobuf__FileDescriptorSet.self)
+        google__protobuf__file_descriptor_set__init(c)
+        c.pointee.n_file = self.file.count
+        c.pointee.file = arena.array(self.file.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.FileDescriptorProto: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.FileDescriptorProto"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__FileDescriptorProto()
+        google__protobuf__file_descriptor_proto__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__FileDescriptorProto.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__FileDescriptorProto>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.package { self.package = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        self.dependency = try ProtoRuntime.array(m.dependency, m.n_dependency).map { try ProtoRuntime.string($0, in: Self.protoMessageName) }
+        self.publicDependency = Array(ProtoRuntime.array(m.public_dependency, m.n_public_dependency))
+        self.weakDependency = Array(ProtoRuntime.array(m.weak_dependency, m.n_weak_dependency))
+        self.messageType = try ProtoRuntime.array(m.message_type, m.n_message_type).map { try GoogleProtobuf.DescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.enumType = try ProtoRuntime.array(m.enum_type, m.n_enum_type).map { try GoogleProtobuf.EnumDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.service = try ProtoRuntime.array(m.service, m.n_service).map { try GoogleProtobuf.ServiceDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.`extension` = try ProtoRuntime.array(m.`extension`, m.n_extension).map { try GoogleProtobuf.FieldDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        if let p = m.options { self.options = try GoogleProtobuf.FileOptions(cMessage: p) }
+        if let p = m.source_code_info { self.sourceCodeInfo = try GoogleProtobuf.SourceCodeInfo(cMessage: p) }
+        if let p = m.syntax { self.syntax = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FileDescriptorProto> {
+        let c = arena.allocate(Google__Protobuf__FileDescriptorProto.self)
+        google__protobuf__file_descriptor_proto__init(c)
+        if let v = self.name { c.pointee.name = arena.string(v) }
+        if let v = self.package { c.pointee.package = arena.string(v) }
+        c.pointee.n_dependency = self.dependency.count
+        c.pointee.dependency = arena.array(self.dependency.map { arena.string($0) })
+        c.pointee.n_public_dependency = self.publicDependency.count
+        c.pointee.public_dependency = arena.array(self.publicDependency)
+        c.pointee.n_weak_dependency = self.weakDependency.count
+        c.pointee.weak_dependency = arena.array(self.weakDependency)
+        c.pointee.n_message_type = self.messageType.count
+        c.pointee.message_type = arena.array(self.messageType.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_enum_type = self.enumType.count
+        c.pointee.enum_type = arena.array(self.enumType.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_service = self.service.count
+        c.pointee.service = arena.array(self.service.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_extension = self.`extension`.count
+        c.pointee.`extension` = arena.array(self.`extension`.map { Optional($0.cMessage(in: arena)) })
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        if let v = self.sourceCodeInfo { c.pointee.source_code_info = v.cMessage(in: arena) }
+        if let v = self.syntax { c.pointee.syntax = arena.string(v) }
+        return c
+    }
+}
+
+extension GoogleProtobuf.DescriptorProto: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.DescriptorProto"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__DescriptorProto()
+        google__protobuf__descriptor_proto__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__DescriptorProto.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__DescriptorProto>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        self.field = try ProtoRuntime.array(m.field, m.n_field).map { try GoogleProtobuf.FieldDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.`extension` = try ProtoRuntime.array(m.`extension`, m.n_extension).map { try GoogleProtobuf.FieldDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.nestedType = try ProtoRuntime.array(m.nested_type, m.n_nested_type).map { try GoogleProtobuf.DescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.enumType = try ProtoRuntime.array(m.enum_type, m.n_enum_type).map { try GoogleProtobuf.EnumDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.extensionRange = try ProtoRuntime.array(m.extension_range, m.n_extension_range).map { try GoogleProtobuf.DescriptorProto.ExtensionRange(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.oneofDecl = try ProtoRuntime.array(m.oneof_decl, m.n_oneof_decl).map { try GoogleProtobuf.OneofDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        if let p = m.options { self.options = try GoogleProtobuf.MessageOptions(cMessage: p) }
+        self.reservedRange = try ProtoRuntime.array(m.reserved_range, m.n_reserved_range).map { try GoogleProtobuf.DescriptorProto.ReservedRange(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.reservedName = try ProtoRuntime.array(m.reserved_name, m.n_reserved_name).map { try ProtoRuntime.string($0, in: Self.protoMessageName) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__DescriptorProto> {
+        let c = arena.allocate(Google__Protobuf__DescriptorProto.self)
+        google__protobuf__descriptor_proto__init(c)
+        if let v = self.name { c.pointee.name = arena.string(v) }
+        c.pointee.n_field = self.field.count
+        c.pointee.field = arena.array(self.field.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_extension = self.`extension`.count
+        c.pointee.`extension` = arena.array(self.`extension`.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_nested_type = self.nestedType.count
+        c.pointee.nested_type = arena.array(self.nestedType.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_enum_type = self.enumType.count
+        c.pointee.enum_type = arena.array(self.enumType.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_extension_range = self.extensionRange.count
+        c.pointee.extension_range = arena.array(self.extensionRange.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_oneof_decl = self.oneofDecl.count
+        c.pointee.oneof_decl = arena.array(self.oneofDecl.map { Optional($0.cMessage(in: arena)) })
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        c.pointee.n_reserved_range = self.reservedRange.count
+        c.pointee.reserved_range = arena.array(self.reservedRange.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_reserved_name = self.reservedName.count
+        c.pointee.reserved_name = arena.array(self.reservedName.map { arena.string($0) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.DescriptorProto.ExtensionRange: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.DescriptorProto.ExtensionRange"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__DescriptorProto__ExtensionRange()
+        google__protobuf__descriptor_proto__extension_range__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__DescriptorProto__ExtensionRange.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__DescriptorProto__ExtensionRange>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_start != 0 { self.start = m.start }
+        if m.has_end != 0 { self.end = m.end }
+        if let p = m.options { self.options = try GoogleProtobuf.ExtensionRangeOptions(cMessage: p) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__DescriptorProto__ExtensionRange> {
+        let c = arena.allocate(Google__Protobuf__DescriptorProto__ExtensionRange.self)
+        google__protobuf__descriptor_proto__extension_range__init(c)
+        if let v = self.start { c.pointee.has_start = 1; c.pointee.start = v }
+        if let v = self.end { c.pointee.has_end = 1; c.pointee.end = v }
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        return c
+    }
+}
+
+extension GoogleProtobuf.DescriptorProto.ReservedRange: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.DescriptorProto.ReservedRange"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__DescriptorProto__ReservedRange()
+        google__protobuf__descriptor_proto__reserved_range__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__DescriptorProto__ReservedRange.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__DescriptorProto__ReservedRange>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_start != 0 { self.start = m.start }
+        if m.has_end != 0 { self.end = m.end }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__DescriptorProto__ReservedRange> {
+        let c = arena.allocate(Google__Protobuf__DescriptorProto__ReservedRange.self)
+        google__protobuf__descriptor_proto__reserved_range__init(c)
+        if let v = self.start { c.pointee.has_start = 1; c.pointee.start = v }
+        if let v = self.end { c.pointee.has_end = 1; c.pointee.end = v }
+        return c
+    }
+}
+
+extension GoogleProtobuf.ExtensionRangeOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.ExtensionRangeOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__ExtensionRangeOptions()
+        google__protobuf__extension_range_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__ExtensionRangeOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__ExtensionRangeOptions>) throws {
+        self.init()
+        let m = message.pointee
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__ExtensionRangeOptions> {
+        let c = arena.allocate(Google__Protobuf__ExtensionRangeOptions.self)
+        google__protobuf__extension_range_options__init(c)
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.FieldDescriptorProto: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.FieldDescriptorProto"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__FieldDescriptorProto()
+        google__protobuf__field_descriptor_proto__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__FieldDescriptorProto.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__FieldDescriptorProto>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if m.has_number != 0 { self.number = m.number }
+        if m.has_label != 0 { self.label = GoogleProtobuf.FieldDescriptorProto.Label(rawValue: Int32(truncatingIfNeeded: m.label.rawValue)) }
+        if m.has_type != 0 { self.type = GoogleProtobuf.FieldDescriptorProto.TypeEnum(rawValue: Int32(truncatingIfNeeded: m.type.rawValue)) }
+        if let p = m.type_name { self.typeName = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.extendee { self.extendee = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.default_value { self.defaultValue = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if m.has_oneof_index != 0 { self.oneofIndex = m.oneof_index }
+        if let p = m.json_name { self.jsonName = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.options { self.options = try GoogleProtobuf.FieldOptions(cMessage: p) }
+        if m.has_proto3_optional != 0 { self.proto3Optional = (m.proto3_optional != 0) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FieldDescriptorProto> {
+        let c = arena.allocate(Google__Protobuf__FieldDescriptorProto.self)
+        google__protobuf__field_descriptor_proto__init(c)
+        if let v = self.name { c.pointee.name = arena.string(v) }
+        if let v = self.number { c.pointee.has_number = 1; c.pointee.number = v }
+        if let v = self.label { c.pointee.has_label = 1; c.pointee.label = Google__Protobuf__FieldDescriptorProto__Label(rawValue: .init(truncatingIfNeeded: v.rawValue)) }
+        if let v = self.type { c.pointee.has_type = 1; c.pointee.type = Google__Protobuf__FieldDescriptorProto__Type(rawValue: .init(truncatingIfNeeded: v.rawValue)) }
+        if let v = self.typeName { c.pointee.type_name = arena.string(v) }
+        if let v = self.extendee { c.pointee.extendee = arena.string(v) }
+        if let v = self.defaultValue { c.pointee.default_value = arena.string(v) }
+        if let v = self.oneofIndex { c.pointee.has_oneof_index = 1; c.pointee.oneof_index = v }
+        if let v = self.jsonName { c.pointee.json_name = arena.string(v) }
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        if let v = self.proto3Optional { c.pointee.has_proto3_optional = 1; c.pointee.proto3_optional = (v ? Int32(1) : Int32(0)) }
+        return c
+    }
+}
+
+extension GoogleProtobuf.OneofDescriptorProto: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.OneofDescriptorProto"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__OneofDescriptorProto()
+        google__protobuf__oneof_descriptor_proto__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__OneofDescriptorProto.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__OneofDescriptorProto>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.options { self.options = try GoogleProtobuf.OneofOptions(cMessage: p) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__OneofDescriptorProto> {
+        let c = arena.allocate(Google__Protobuf__OneofDescriptorProto.self)
+        google__protobuf__oneof_descriptor_proto__init(c)
+        if let v = self.name { c.pointee.name = arena.string(v) }
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        return c
+    }
+}
+
+extension GoogleProtobuf.EnumDescriptorProto: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.EnumDescriptorProto"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__EnumDescriptorProto()
+        google__protobuf__enum_descriptor_proto__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__EnumDescriptorProto.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__EnumDescriptorProto>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        self.value = try ProtoRuntime.array(m.value, m.n_value).map { try GoogleProtobuf.EnumValueDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        if let p = m.options { self.options = try GoogleProtobuf.EnumOptions(cMessage: p) }
+        self.reservedRange = try ProtoRuntime.array(m.reserved_range, m.n_reserved_range).map { try GoogleProtobuf.EnumDescriptorProto.EnumReservedRange(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        self.reservedName = try ProtoRuntime.array(m.reserved_name, m.n_reserved_name).map { try ProtoRuntime.string($0, in: Self.protoMessageName) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumDescriptorProto> {
+        let c = arena.allocate(Google__Protobuf__EnumDescriptorProto.self)
+        google__protobuf__enum_descriptor_proto__init(c)
+        if let v = self.name { c.pointee.name = arena.string(v) }
+        c.pointee.n_value = self.value.count
+        c.pointee.value = arena.array(self.value.map { Optional($0.cMessage(in: arena)) })
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        c.pointee.n_reserved_range = self.reservedRange.count
+        c.pointee.reserved_range = arena.array(self.reservedRange.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_reserved_name = self.reservedName.count
+        c.pointee.reserved_name = arena.array(self.reservedName.map { arena.string($0) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.EnumDescriptorProto.EnumReservedRange: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.EnumDescriptorProto.EnumReservedRange"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__EnumDescriptorProto__EnumReservedRange()
+        google__protobuf__enum_descriptor_proto__enum_reserved_range__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__EnumDescriptorProto__EnumReservedRange.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__EnumDescriptorProto__EnumReservedRange>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_start != 0 { self.start = m.start }
+        if m.has_end != 0 { self.end = m.end }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumDescriptorProto__EnumReservedRange> {
+        let c = arena.allocate(Google__Protobuf__EnumDescriptorProto__EnumReservedRange.self)
+        google__protobuf__enum_descriptor_proto__enum_reserved_range__init(c)
+        if let v = self.start { c.pointee.has_start = 1; c.pointee.start = v }
+        if let v = self.end { c.pointee.has_end = 1; c.pointee.end = v }
+        return c
+    }
+}
+
+extension GoogleProtobuf.EnumValueDescriptorProto: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.EnumValueDescriptorProto"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__EnumValueDescriptorProto()
+        google__protobuf__enum_value_descriptor_proto__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__EnumValueDescriptorProto.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__EnumValueDescriptorProto>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if m.has_number != 0 { self.number = m.number }
+        if let p = m.options { self.options = try GoogleProtobuf.EnumValueOptions(cMessage: p) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumValueDescriptorProto> {
+        let c = arena.allocate(Google__Protobuf__EnumValueDescriptorProto.self)
+        google__protobuf__enum_value_descriptor_proto__init(c)
+        if let v = self.name { c.pointee.name = arena.string(v) }
+        if let v = self.number { c.pointee.has_number = 1; c.pointee.number = v }
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        return c
+    }
+}
+
+extension GoogleProtobuf.ServiceDescriptorProto: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.ServiceDescriptorProto"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__ServiceDescriptorProto()
+        google__protobuf__service_descriptor_proto__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__ServiceDescriptorProto.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__ServiceDescriptorProto>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        self.method = try ProtoRuntime.array(m.method, m.n_method).map { try GoogleProtobuf.MethodDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        if let p = m.options { self.options = try GoogleProtobuf.ServiceOptions(cMessage: p) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__ServiceDescriptorProto> {
+        let c = arena.allocate(Google__Protobuf__ServiceDescriptorProto.self)
+        google__protobuf__service_descriptor_proto__init(c)
+        if let v = self.name { c.pointee.name = arena.string(v) }
+        c.pointee.n_method = self.method.count
+        c.pointee.method = arena.array(self.method.map { Optional($0.cMessage(in: arena)) })
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        return c
+    }
+}
+
+extension GoogleProtobuf.MethodDescriptorProto: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.MethodDescriptorProto"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__MethodDescriptorProto()
+        google__protobuf__method_descriptor_proto__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__MethodDescriptorProto.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__MethodDescriptorProto>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.input_type { self.inputType = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.output_type { self.outputType = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.options { self.options = try GoogleProtobuf.MethodOptions(cMessage: p) }
+        if m.has_client_streaming != 0 { self.clientStreaming = (m.client_streaming != 0) }
+        if m.has_server_streaming != 0 { self.serverStreaming = (m.server_streaming != 0) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__MethodDescriptorProto> {
+        let c = arena.allocate(Google__Protobuf__MethodDescriptorProto.self)
+        google__protobuf__method_descriptor_proto__init(c)
+        if let v = self.name { c.pointee.name = arena.string(v) }
+        if let v = self.inputType { c.pointee.input_type = arena.string(v) }
+        if let v = self.outputType { c.pointee.output_type = arena.string(v) }
+        if let v = self.options { c.pointee.options = v.cMessage(in: arena) }
+        if let v = self.clientStreaming { c.pointee.has_client_streaming = 1; c.pointee.client_streaming = (v ? Int32(1) : Int32(0)) }
+        if let v = self.serverStreaming { c.pointee.has_server_streaming = 1; c.pointee.server_streaming = (v ? Int32(1) : Int32(0)) }
+        return c
+    }
+}
+
+extension GoogleProtobuf.FileOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.FileOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__FileOptions()
+        google__protobuf__file_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__FileOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__FileOptions>) throws {
+        self.init()
+        let m = message.pointee
+        if let p = m.java_package { self.javaPackage = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.java_outer_classname { self.javaOuterClassname = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if m.has_java_multiple_files != 0 { self.javaMultipleFiles = (m.java_multiple_files != 0) }
+        if m.has_java_generate_equals_and_hash != 0 { self.javaGenerateEqualsAndHash = (m.java_generate_equals_and_hash != 0) }
+        if m.has_java_string_check_utf8 != 0 { self.javaStringCheckUtf8 = (m.java_string_check_utf8 != 0) }
+        if m.has_optimize_for != 0 { self.optimizeFor = GoogleProtobuf.FileOptions.OptimizeMode(rawValue: Int32(truncatingIfNeeded: m.optimize_for.rawValue)) }
+        if let p = m.go_package { self.goPackage = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if m.has_cc_generic_services != 0 { self.ccGenericServices = (m.cc_generic_services != 0) }
+        if m.has_java_generic_services != 0 { self.javaGenericServices = (m.java_generic_services != 0) }
+        if m.has_py_generic_services != 0 { self.pyGenericServices = (m.py_generic_services != 0) }
+        if m.has_php_generic_services != 0 { self.phpGenericServices = (m.php_generic_services != 0) }
+        if m.has_deprecated != 0 { self.deprecated = (m.deprecated != 0) }
+        if m.has_cc_enable_arenas != 0 { self.ccEnableArenas = (m.cc_enable_arenas != 0) }
+        if let p = m.objc_class_prefix { self.objcClassPrefix = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.csharp_namespace { self.csharpNamespace = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.swift_prefix { self.swiftPrefix = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.php_class_prefix { self.phpClassPrefix = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.php_namespace { self.phpNamespace = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.php_metadata_namespace { self.phpMetadataNamespace = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.ruby_package { self.rubyPackage = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FileOptions> {
+        let c = arena.allocate(Google__Protobuf__FileOptions.self)
+        google__protobuf__file_options__init(c)
+        if let v = self.javaPackage { c.pointee.java_package = arena.string(v) }
+        if let v = self.javaOuterClassname { c.pointee.java_outer_classname = arena.string(v) }
+        if let v = self.javaMultipleFiles { c.pointee.has_java_multiple_files = 1; c.pointee.java_multiple_files = (v ? Int32(1) : Int32(0)) }
+        if let v = self.javaGenerateEqualsAndHash { c.pointee.has_java_generate_equals_and_hash = 1; c.pointee.java_generate_equals_and_hash = (v ? Int32(1) : Int32(0)) }
+        if let v = self.javaStringCheckUtf8 { c.pointee.has_java_string_check_utf8 = 1; c.pointee.java_string_check_utf8 = (v ? Int32(1) : Int32(0)) }
+        if let v = self.optimizeFor { c.pointee.has_optimize_for = 1; c.pointee.optimize_for = Google__Protobuf__FileOptions__OptimizeMode(rawValue: .init(truncatingIfNeeded: v.rawValue)) }
+        if let v = self.goPackage { c.pointee.go_package = arena.string(v) }
+        if let v = self.ccGenericServices { c.pointee.has_cc_generic_services = 1; c.pointee.cc_generic_services = (v ? Int32(1) : Int32(0)) }
+        if let v = self.javaGenericServices { c.pointee.has_java_generic_services = 1; c.pointee.java_generic_services = (v ? Int32(1) : Int32(0)) }
+        if let v = self.pyGenericServices { c.pointee.has_py_generic_services = 1; c.pointee.py_generic_services = (v ? Int32(1) : Int32(0)) }
+        if let v = self.phpGenericServices { c.pointee.has_php_generic_services = 1; c.pointee.php_generic_services = (v ? Int32(1) : Int32(0)) }
+        if let v = self.deprecated { c.pointee.has_deprecated = 1; c.pointee.deprecated = (v ? Int32(1) : Int32(0)) }
+        if let v = self.ccEnableArenas { c.pointee.has_cc_enable_arenas = 1; c.pointee.cc_enable_arenas = (v ? Int32(1) : Int32(0)) }
+        if let v = self.objcClassPrefix { c.pointee.objc_class_prefix = arena.string(v) }
+        if let v = self.csharpNamespace { c.pointee.csharp_namespace = arena.string(v) }
+        if let v = self.swiftPrefix { c.pointee.swift_prefix = arena.string(v) }
+        if let v = self.phpClassPrefix { c.pointee.php_class_prefix = arena.string(v) }
+        if let v = self.phpNamespace { c.pointee.php_namespace = arena.string(v) }
+        if let v = self.phpMetadataNamespace { c.pointee.php_metadata_namespace = arena.string(v) }
+        if let v = self.rubyPackage { c.pointee.ruby_package = arena.string(v) }
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.MessageOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.MessageOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__MessageOptions()
+        google__protobuf__message_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__MessageOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__MessageOptions>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_message_set_wire_format != 0 { self.messageSetWireFormat = (m.message_set_wire_format != 0) }
+        if m.has_no_standard_descriptor_accessor != 0 { self.noStandardDescriptorAccessor = (m.no_standard_descriptor_accessor != 0) }
+        if m.has_deprecated != 0 { self.deprecated = (m.deprecated != 0) }
+        if m.has_map_entry != 0 { self.mapEntry = (m.map_entry != 0) }
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__MessageOptions> {
+        let c = arena.allocate(Google__Protobuf__MessageOptions.self)
+        google__protobuf__message_options__init(c)
+        if let v = self.messageSetWireFormat { c.pointee.has_message_set_wire_format = 1; c.pointee.message_set_wire_format = (v ? Int32(1) : Int32(0)) }
+        if let v = self.noStandardDescriptorAccessor { c.pointee.has_no_standard_descriptor_accessor = 1; c.pointee.no_standard_descriptor_accessor = (v ? Int32(1) : Int32(0)) }
+        if let v = self.deprecated { c.pointee.has_deprecated = 1; c.pointee.deprecated = (v ? Int32(1) : Int32(0)) }
+        if let v = self.mapEntry { c.pointee.has_map_entry = 1; c.pointee.map_entry = (v ? Int32(1) : Int32(0)) }
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.FieldOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.FieldOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__FieldOptions()
+        google__protobuf__field_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__FieldOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__FieldOptions>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_ctype != 0 { self.ctype = GoogleProtobuf.FieldOptions.CType(rawValue: Int32(truncatingIfNeeded: m.ctype.rawValue)) }
+        if m.has_packed != 0 { self.packed = (m.packed != 0) }
+        if m.has_jstype != 0 { self.jstype = GoogleProtobuf.FieldOptions.JSType(rawValue: Int32(truncatingIfNeeded: m.jstype.rawValue)) }
+        if m.has_lazy != 0 { self.lazy = (m.lazy != 0) }
+        if m.has_unverified_lazy != 0 { self.unverifiedLazy = (m.unverified_lazy != 0) }
+        if m.has_deprecated != 0 { self.deprecated = (m.deprecated != 0) }
+        if m.has_weak != 0 { self.weak = (m.weak != 0) }
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FieldOptions> {
+        let c = arena.allocate(Google__Protobuf__FieldOptions.self)
+        google__protobuf__field_options__init(c)
+        if let v = self.ctype { c.pointee.has_ctype = 1; c.pointee.ctype = Google__Protobuf__FieldOptions__CType(rawValue: .init(truncatingIfNeeded: v.rawValue)) }
+        if let v = self.packed { c.pointee.has_packed = 1; c.pointee.packed = (v ? Int32(1) : Int32(0)) }
+        if let v = self.jstype { c.pointee.has_jstype = 1; c.pointee.jstype = Google__Protobuf__FieldOptions__JSType(rawValue: .init(truncatingIfNeeded: v.rawValue)) }
+        if let v = self.lazy { c.pointee.has_lazy = 1; c.pointee.lazy = (v ? Int32(1) : Int32(0)) }
+        if let v = self.unverifiedLazy { c.pointee.has_unverified_lazy = 1; c.pointee.unverified_lazy = (v ? Int32(1) : Int32(0)) }
+        if let v = self.deprecated { c.pointee.has_deprecated = 1; c.pointee.deprecated = (v ? Int32(1) : Int32(0)) }
+        if let v = self.weak { c.pointee.has_weak = 1; c.pointee.weak = (v ? Int32(1) : Int32(0)) }
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.OneofOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.OneofOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__OneofOptions()
+        google__protobuf__oneof_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__OneofOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__OneofOptions>) throws {
+        self.init()
+        let m = message.pointee
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__OneofOptions> {
+        let c = arena.allocate(Google__Protobuf__OneofOptions.self)
+        google__protobuf__oneof_options__init(c)
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.EnumOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.EnumOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__EnumOptions()
+        google__protobuf__enum_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__EnumOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__EnumOptions>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_allow_alias != 0 { self.allowAlias = (m.allow_alias != 0) }
+        if m.has_deprecated != 0 { self.deprecated = (m.deprecated != 0) }
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumOptions> {
+        let c = arena.allocate(Google__Protobuf__EnumOptions.self)
+        google__protobuf__enum_options__init(c)
+        if let v = self.allowAlias { c.pointee.has_allow_alias = 1; c.pointee.allow_alias = (v ? Int32(1) : Int32(0)) }
+        if let v = self.deprecated { c.pointee.has_deprecated = 1; c.pointee.deprecated = (v ? Int32(1) : Int32(0)) }
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.EnumValueOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.EnumValueOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__EnumValueOptions()
+        google__protobuf__enum_value_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__EnumValueOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__EnumValueOptions>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_deprecated != 0 { self.deprecated = (m.deprecated != 0) }
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumValueOptions> {
+        let c = arena.allocate(Google__Protobuf__EnumValueOptions.self)
+        google__protobuf__enum_value_options__init(c)
+        if let v = self.deprecated { c.pointee.has_deprecated = 1; c.pointee.deprecated = (v ? Int32(1) : Int32(0)) }
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.ServiceOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.ServiceOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__ServiceOptions()
+        google__protobuf__service_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__ServiceOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__ServiceOptions>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_deprecated != 0 { self.deprecated = (m.deprecated != 0) }
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__ServiceOptions> {
+        let c = arena.allocate(Google__Protobuf__ServiceOptions.self)
+        google__protobuf__service_options__init(c)
+        if let v = self.deprecated { c.pointee.has_deprecated = 1; c.pointee.deprecated = (v ? Int32(1) : Int32(0)) }
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.MethodOptions: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.MethodOptions"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__MethodOptions()
+        google__protobuf__method_options__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__MethodOptions.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__MethodOptions>) throws {
+        self.init()
+        let m = message.pointee
+        if m.has_deprecated != 0 { self.deprecated = (m.deprecated != 0) }
+        if m.has_idempotency_level != 0 { self.idempotencyLevel = GoogleProtobuf.MethodOptions.IdempotencyLevel(rawValue: Int32(truncatingIfNeeded: m.idempotency_level.rawValue)) }
+        self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__MethodOptions> {
+        let c = arena.allocate(Google__Protobuf__MethodOptions.self)
+        google__protobuf__method_options__init(c)
+        if let v = self.deprecated { c.pointee.has_deprecated = 1; c.pointee.deprecated = (v ? Int32(1) : Int32(0)) }
+        if let v = self.idempotencyLevel { c.pointee.has_idempotency_level = 1; c.pointee.idempotency_level = Google__Protobuf__MethodOptions__IdempotencyLevel(rawValue: .init(truncatingIfNeeded: v.rawValue)) }
+        c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
+        c.pointee.uninterpreted_option = arena.array(self.uninterpretedOption.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.UninterpretedOption: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.UninterpretedOption"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__UninterpretedOption()
+        google__protobuf__uninterpreted_option__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__UninterpretedOption.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__UninterpretedOption>) throws {
+        self.init()
+        let m = message.pointee
+        self.name = try ProtoRuntime.array(m.name, m.n_name).map { try GoogleProtobuf.UninterpretedOption.NamePart(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+        if let p = m.identifier_value { self.identifierValue = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if m.has_positive_int_value != 0 { self.positiveIntValue = m.positive_int_value }
+        if m.has_negative_int_value != 0 { self.negativeIntValue = m.negative_int_value }
+        if m.has_double_value != 0 { self.doubleValue = m.double_value }
+        if m.has_string_value != 0 { self.stringValue = ProtoRuntime.data(m.string_value) }
+        if let p = m.aggregate_value { self.aggregateValue = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__UninterpretedOption> {
+        let c = arena.allocate(Google__Protobuf__UninterpretedOption.self)
+        google__protobuf__uninterpreted_option__init(c)
+        c.pointee.n_name = self.name.count
+        c.pointee.name = arena.array(self.name.map { Optional($0.cMessage(in: arena)) })
+        if let v = self.identifierValue { c.pointee.identifier_value = arena.string(v) }
+        if let v = self.positiveIntValue { c.pointee.has_positive_int_value = 1; c.pointee.positive_int_value = v }
+        if let v = self.negativeIntValue { c.pointee.has_negative_int_value = 1; c.pointee.negative_int_value = v }
+        if let v = self.doubleValue { c.pointee.has_double_value = 1; c.pointee.double_value = v }
+        if let v = self.stringValue { c.pointee.has_string_value = 1; c.pointee.string_value = arena.binary(v) }
+        if let v = self.aggregateValue { c.pointee.aggregate_value = arena.string(v) }
+        return c
+    }
+}
+
+extension GoogleProtobuf.UninterpretedOption.NamePart: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.UninterpretedOption.NamePart"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__UninterpretedOption__NamePart()
+        google__protobuf__uninterpreted_option__name_part__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__UninterpretedOption__NamePart.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__UninterpretedOption__NamePart>) throws {
+        self.init()
+        let m = message.pointee
+        self.namePart = try ProtoRuntime.string(m.name_part, in: Self.protoMessageName)
+        self.isExtension = (m.is_extension != 0)
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__UninterpretedOption__NamePart> {
+        let c = arena.allocate(Google__Protobuf__UninterpretedOption__NamePart.self)
+        google__protobuf__uninterpreted_option__name_part__init(c)
+        c.pointee.name_part = arena.string(self.namePart)
+        c.pointee.is_extension = (self.isExtension ? Int32(1) : Int32(0))
+        return c
+    }
+}
+
+extension GoogleProtobuf.SourceCodeInfo: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.SourceCodeInfo"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__SourceCodeInfo()
+        google__protobuf__source_code_info__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__SourceCodeInfo.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__SourceCodeInfo>) throws {
+        self.init()
+        let m = message.pointee
+        self.location = try ProtoRuntime.array(m.location, m.n_location).map { try GoogleProtobuf.SourceCodeInfo.Location(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__SourceCodeInfo> {
+        let c = arena.allocate(Google__Protobuf__SourceCodeInfo.self)
+        google__protobuf__source_code_info__init(c)
+        c.pointee.n_location = self.location.count
+        c.pointee.location = arena.array(self.location.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.SourceCodeInfo.Location: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.SourceCodeInfo.Location"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__SourceCodeInfo__Location()
+        google__protobuf__source_code_info__location__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__SourceCodeInfo__Location.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__SourceCodeInfo__Location>) throws {
+        self.init()
+        let m = message.pointee
+        self.path = Array(ProtoRuntime.array(m.path, m.n_path))
+        self.span = Array(ProtoRuntime.array(m.span, m.n_span))
+        if let p = m.leading_comments { self.leadingComments = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if let p = m.trailing_comments { self.trailingComments = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        self.leadingDetachedComments = try ProtoRuntime.array(m.leading_detached_comments, m.n_leading_detached_comments).map { try ProtoRuntime.string($0, in: Self.protoMessageName) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__SourceCodeInfo__Location> {
+        let c = arena.allocate(Google__Protobuf__SourceCodeInfo__Location.self)
+        google__protobuf__source_code_info__location__init(c)
+        c.pointee.n_path = self.path.count
+        c.pointee.path = arena.array(self.path)
+        c.pointee.n_span = self.span.count
+        c.pointee.span = arena.array(self.span)
+        if let v = self.leadingComments { c.pointee.leading_comments = arena.string(v) }
+        if let v = self.trailingComments { c.pointee.trailing_comments = arena.string(v) }
+        c.pointee.n_leading_detached_comments = self.leadingDetachedComments.count
+        c.pointee.leading_detached_comments = arena.array(self.leadingDetachedComments.map { arena.string($0) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.GeneratedCodeInfo: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.GeneratedCodeInfo"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__GeneratedCodeInfo()
+        google__protobuf__generated_code_info__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__GeneratedCodeInfo.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__GeneratedCodeInfo>) throws {
+        self.init()
+        let m = message.pointee
+        self.annotation = try ProtoRuntime.array(m.annotation, m.n_annotation).map { try GoogleProtobuf.GeneratedCodeInfo.Annotation(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__GeneratedCodeInfo> {
+        let c = arena.allocate(Google__Protobuf__GeneratedCodeInfo.self)
+        google__protobuf__generated_code_info__init(c)
+        c.pointee.n_annotation = self.annotation.count
+        c.pointee.annotation = arena.array(self.annotation.map { Optional($0.cMessage(in: arena)) })
+        return c
+    }
+}
+
+extension GoogleProtobuf.GeneratedCodeInfo.Annotation: ProtoMessage {
+    public static let protoMessageName = "google.protobuf.GeneratedCodeInfo.Annotation"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Google__Protobuf__GeneratedCodeInfo__Annotation()
+        google__protobuf__generated_code_info__annotation__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Google__Protobuf__GeneratedCodeInfo__Annotation.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Google__Protobuf__GeneratedCodeInfo__Annotation>) throws {
+        self.init()
+        let m = message.pointee
+        self.path = Array(ProtoRuntime.array(m.path, m.n_path))
+        if let p = m.source_file { self.sourceFile = try ProtoRuntime.string(p, in: Self.protoMessageName) }
+        if m.has_begin != 0 { self.begin = m.begin }
+        if m.has_end != 0 { self.end = m.end }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__GeneratedCodeInfo__Annotation> {
+        let c = arena.allocate(Google__Protobuf__GeneratedCodeInfo__Annotation.self)
+        google__protobuf__generated_code_info__annotation__init(c)
+        c.pointee.n_path = self.path.count
+        c.pointee.path = arena.array(self.path)
+        if let v = self.sourceFile { c.pointee.source_file = arena.string(v) }
+        if let v = self.begin { c.pointee.has_begin = 1; c.pointee.begin = v }
+        if let v = self.end { c.pointee.has_end = 1; c.pointee.end = v }
+        return c
+    }
+}
 
 extension GoogleProtobuf {
     /// `google/protobuf/descriptor.proto`: its serialized `FileDescriptorProto` (options kept, source info dropped).

@@ -41,6 +41,7 @@ extension GrpcHealthV1 {
             case unknown // = 0
             case serving // = 1
             case notServing // = 2
+            /// Used only by the Watch method.
             case serviceUnknown // = 3
             /// A value this version does not know (kept as is when re-encoded).
             case unrecognized(Int32)
@@ -116,7 +117,7 @@ extension GrpcHealthV1.HealthCheckRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthCheckRequest> {
         let c = arena.allocate(Grpc__Health__V1__HealthCheckRequest.self)
         grpc__health__v1__health_check_request__init(c)
-        c.pointee.service = arena.string(service)
+        c.pointee.service = arena.string(self.service)
         return c
     }
 }
@@ -147,7 +148,7 @@ extension GrpcHealthV1.HealthCheckResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthCheckResponse> {
         let c = arena.allocate(Grpc__Health__V1__HealthCheckResponse.self)
         grpc__health__v1__health_check_response__init(c)
-        c.pointee.status = Grpc__Health__V1__HealthCheckResponse__ServingStatus(rawValue: .init(truncatingIfNeeded: status.rawValue))
+        c.pointee.status = Grpc__Health__V1__HealthCheckResponse__ServingStatus(rawValue: .init(truncatingIfNeeded: self.status.rawValue))
         return c
     }
 }
@@ -209,8 +210,8 @@ extension GrpcHealthV1.HealthListResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthListResponse> {
         let c = arena.allocate(Grpc__Health__V1__HealthListResponse.self)
         grpc__health__v1__health_list_response__init(c)
-        c.pointee.n_statuses = statuses.count
-        c.pointee.statuses = arena.array(ProtoRuntime.sortedKeys(statuses).map { entry in
+        c.pointee.n_statuses = self.statuses.count
+        c.pointee.statuses = arena.array(ProtoRuntime.sortedKeys(self.statuses).map { entry in
             let e = arena.allocate(Grpc__Health__V1__HealthListResponse__StatusesEntry.self)
             grpc__health__v1__health_list_response__statuses_entry__init(e)
             e.pointee.key = arena.string(entry.key)
@@ -235,8 +236,11 @@ extension GrpcHealthV1 {
 
     /// Server side of `grpc.health.v1.Health`: implement the typed methods; `methods` wires them up.
     public protocol HealthService: RPCService {
+        /// The status of one service ("" = the server as a whole); NOT_FOUND for an unknown service.
         func check(_ request: GrpcHealthV1.HealthCheckRequest, context: ServerContext) async throws -> GrpcHealthV1.HealthCheckResponse
+        /// The statuses of all services the server knows.
         func list(_ request: GrpcHealthV1.HealthListRequest, context: ServerContext) async throws -> GrpcHealthV1.HealthListResponse
+        /// The current status, then each change.
         func watch(_ request: GrpcHealthV1.HealthCheckRequest, responses: RPCMessageWriter<GrpcHealthV1.HealthCheckResponse>, context: ServerContext) async throws
     }
 

@@ -14,6 +14,7 @@ extension GrpcReflectionV1alpha {
     /// `grpc.reflection.v1alpha.ServerReflectionRequest`
     public struct ServerReflectionRequest: Sendable, Hashable {
         public var host: String = ""
+        /// The `message_request` oneof: at most one of its fields is set.
         public var messageRequest: MessageRequest? = nil
 
         public init() {}
@@ -28,10 +29,14 @@ extension GrpcReflectionV1alpha {
 
         /// The `message_request` oneof.
         public indirect enum MessageRequest: Sendable, Hashable {
+            /// The file with this name, e.g. "nimbus/identity/v1/identity.proto".
             case fileByFilename(String)
+            /// The file declaring this fully qualified symbol (service, method, message, enum).
             case fileContainingSymbol(String)
             case fileContainingExtension(GrpcReflectionV1alpha.ExtensionRequest)
+            /// Fully qualified message name.
             case allExtensionNumbersOfType(String)
+            /// Any value: list the services.
             case listServices(String)
         }
     }
@@ -60,6 +65,7 @@ extension GrpcReflectionV1alpha {
             set { _originalRequest = ProtoBox(newValue) }
         }
         private var _originalRequest = ProtoBox<GrpcReflectionV1alpha.ServerReflectionRequest?>(nil)
+        /// The `message_response` oneof: at most one of its fields is set.
         public var messageResponse: MessageResponse? = nil
 
         public init() {}
@@ -85,6 +91,7 @@ extension GrpcReflectionV1alpha {
 
     /// `grpc.reflection.v1alpha.FileDescriptorResponse`
     public struct FileDescriptorResponse: Sendable, Hashable {
+        /// Serialized FileDescriptorProto messages.
         public var fileDescriptorProto: [Data] = []
 
         public init() {}
@@ -127,6 +134,7 @@ extension GrpcReflectionV1alpha {
 
     /// `grpc.reflection.v1alpha.ServiceResponse`
     public struct ServiceResponse: Sendable, Hashable {
+        /// Fully qualified service name.
         public var name: String = ""
 
         public init() {}
@@ -189,8 +197,8 @@ extension GrpcReflectionV1alpha.ServerReflectionRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ServerReflectionRequest> {
         let c = arena.allocate(Grpc__Reflection__V1alpha__ServerReflectionRequest.self)
         grpc__reflection__v1alpha__server_reflection_request__init(c)
-        c.pointee.host = arena.string(host)
-        switch messageRequest {
+        c.pointee.host = arena.string(self.host)
+        switch self.messageRequest {
             case .fileByFilename(let v)?:
                 c.pointee.message_request_case = .init(rawValue: 3)
                 c.pointee.file_by_filename = arena.string(v)
@@ -239,8 +247,8 @@ extension GrpcReflectionV1alpha.ExtensionRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ExtensionRequest> {
         let c = arena.allocate(Grpc__Reflection__V1alpha__ExtensionRequest.self)
         grpc__reflection__v1alpha__extension_request__init(c)
-        c.pointee.containing_type = arena.string(containingType)
-        c.pointee.extension_number = extensionNumber
+        c.pointee.containing_type = arena.string(self.containingType)
+        c.pointee.extension_number = self.extensionNumber
         return c
     }
 }
@@ -279,9 +287,9 @@ extension GrpcReflectionV1alpha.ServerReflectionResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ServerReflectionResponse> {
         let c = arena.allocate(Grpc__Reflection__V1alpha__ServerReflectionResponse.self)
         grpc__reflection__v1alpha__server_reflection_response__init(c)
-        c.pointee.valid_host = arena.string(validHost)
-        if let v = originalRequest { c.pointee.original_request = v.cMessage(in: arena) }
-        switch messageResponse {
+        c.pointee.valid_host = arena.string(self.validHost)
+        if let v = self.originalRequest { c.pointee.original_request = v.cMessage(in: arena) }
+        switch self.messageResponse {
             case .fileDescriptorResponse(let v)?:
                 c.pointee.message_response_case = .init(rawValue: 4)
                 c.pointee.file_descriptor_response = v.cMessage(in: arena)
@@ -326,8 +334,8 @@ extension GrpcReflectionV1alpha.FileDescriptorResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__FileDescriptorResponse> {
         let c = arena.allocate(Grpc__Reflection__V1alpha__FileDescriptorResponse.self)
         grpc__reflection__v1alpha__file_descriptor_response__init(c)
-        c.pointee.n_file_descriptor_proto = fileDescriptorProto.count
-        c.pointee.file_descriptor_proto = arena.array(fileDescriptorProto.map { arena.binary($0) })
+        c.pointee.n_file_descriptor_proto = self.fileDescriptorProto.count
+        c.pointee.file_descriptor_proto = arena.array(self.fileDescriptorProto.map { arena.binary($0) })
         return c
     }
 }
@@ -359,9 +367,9 @@ extension GrpcReflectionV1alpha.ExtensionNumberResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ExtensionNumberResponse> {
         let c = arena.allocate(Grpc__Reflection__V1alpha__ExtensionNumberResponse.self)
         grpc__reflection__v1alpha__extension_number_response__init(c)
-        c.pointee.base_type_name = arena.string(baseTypeName)
-        c.pointee.n_extension_number = extensionNumber.count
-        c.pointee.extension_number = arena.array(extensionNumber)
+        c.pointee.base_type_name = arena.string(self.baseTypeName)
+        c.pointee.n_extension_number = self.extensionNumber.count
+        c.pointee.extension_number = arena.array(self.extensionNumber)
         return c
     }
 }
@@ -392,8 +400,8 @@ extension GrpcReflectionV1alpha.ListServiceResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ListServiceResponse> {
         let c = arena.allocate(Grpc__Reflection__V1alpha__ListServiceResponse.self)
         grpc__reflection__v1alpha__list_service_response__init(c)
-        c.pointee.n_service = service.count
-        c.pointee.service = arena.array(service.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_service = self.service.count
+        c.pointee.service = arena.array(self.service.map { Optional($0.cMessage(in: arena)) })
         return c
     }
 }
@@ -424,7 +432,7 @@ extension GrpcReflectionV1alpha.ServiceResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ServiceResponse> {
         let c = arena.allocate(Grpc__Reflection__V1alpha__ServiceResponse.self)
         grpc__reflection__v1alpha__service_response__init(c)
-        c.pointee.name = arena.string(name)
+        c.pointee.name = arena.string(self.name)
         return c
     }
 }
@@ -456,8 +464,8 @@ extension GrpcReflectionV1alpha.ErrorResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ErrorResponse> {
         let c = arena.allocate(Grpc__Reflection__V1alpha__ErrorResponse.self)
         grpc__reflection__v1alpha__error_response__init(c)
-        c.pointee.error_code = errorCode
-        c.pointee.error_message = arena.string(errorMessage)
+        c.pointee.error_code = self.errorCode
+        c.pointee.error_message = arena.string(self.errorMessage)
         return c
     }
 }
@@ -474,6 +482,7 @@ extension GrpcReflectionV1alpha {
 
     /// Server side of `grpc.reflection.v1alpha.ServerReflection`: implement the typed methods; `methods` wires them up.
     public protocol ServerReflectionService: RPCService {
+        /// One response per request, in order, on one bidirectional stream.
         func serverReflectionInfo(_ requests: RPCMessageStream<GrpcReflectionV1alpha.ServerReflectionRequest>, responses: RPCMessageWriter<GrpcReflectionV1alpha.ServerReflectionResponse>, context: ServerContext) async throws
     }
 

@@ -87,7 +87,9 @@ extension IdentityV1 {
         public var email: String = ""
         public var name: String = ""
         public var password: String = ""
+        /// Role in the caller's tenant: admin, developer, viewer or a custom role name. Default viewer.
         public var role: String = ""
+        /// Only a platform admin may create another platform admin.
         public var isPlatformAdmin: Bool = false
 
         public init() {}
@@ -156,6 +158,7 @@ extension IdentityV1 {
     public struct UpdateUserRequest: Sendable, Hashable {
         public var id: String = ""
         public var version: Int64 = 0
+        /// Empty fields are left unchanged.
         public var name: String = ""
         public var email: String = ""
         public var password: String = ""
@@ -242,6 +245,7 @@ extension IdentityV1 {
     /// `nimbus.identity.v1.CreateTenantRequest`
     public struct CreateTenantRequest: Sendable, Hashable {
         public var name: String = ""
+        /// Lowercase letters, digits and '-', unique across the installation.
         public var slug: String = ""
 
         public init() {}
@@ -456,6 +460,7 @@ extension IdentityV1 {
     /// `nimbus.identity.v1.Role`
     public struct Role: Sendable, Hashable {
         public var id: String = ""
+        /// Empty for built-in roles.
         public var tenantId: String = ""
         public var name: String = ""
         public var description: String = ""
@@ -592,11 +597,13 @@ extension IdentityV1 {
         public var userId: String = ""
         public var tenantId: String = ""
         public var name: String = ""
+        /// Public part of the key (nmb_<prefix>_…), safe to show.
         public var prefix: String = ""
         public var createTime: Date? = nil
         public var expireTime: Date? = nil
         public var revokeTime: Date? = nil
         public var lastUsedTime: Date? = nil
+        /// Set after a rotation while the previous secret still works.
         public var previousValidUntil: Date? = nil
 
         public init() {}
@@ -629,7 +636,9 @@ extension IdentityV1 {
     /// `nimbus.identity.v1.CreateApiKeyRequest`
     public struct CreateApiKeyRequest: Sendable, Hashable {
         public var name: String = ""
+        /// Unset: never expires.
         public var expireTime: Date? = nil
+        /// Another member's id needs iam:manage; empty means the caller.
         public var userId: String = ""
 
         public init() {}
@@ -652,6 +661,7 @@ extension IdentityV1 {
             set { _key = ProtoBox(newValue) }
         }
         private var _key = ProtoBox<IdentityV1.ApiKey?>(nil)
+        /// nmb_<prefix>_<secret>: shown once, never retrievable again.
         public var secret: String = ""
 
         public init() {}
@@ -667,6 +677,7 @@ extension IdentityV1 {
 
     /// `nimbus.identity.v1.ListApiKeysRequest`
     public struct ListApiKeysRequest: Sendable, Hashable {
+        /// Empty: the caller's keys. Another member's keys need iam:manage.
         public var userId: String = ""
         public var pageSize: Int32 = 0
         public var pageToken: String = ""
@@ -729,6 +740,7 @@ extension IdentityV1 {
     /// `nimbus.identity.v1.RotateApiKeyRequest`
     public struct RotateApiKeyRequest: Sendable, Hashable {
         public var id: String = ""
+        /// When the previous secret stops working; unset or in the past: at once.
         public var previousValidUntil: Date? = nil
 
         public init() {}
@@ -863,6 +875,7 @@ extension IdentityV1 {
             set { _quota = ProtoBox(newValue) }
         }
         private var _quota = ProtoBox<IdentityV1.Quota?>(nil)
+        /// True when this key had already reserved (nothing more was reserved now).
         public var replayed: Bool = false
 
         public init() {}
@@ -899,6 +912,7 @@ extension IdentityV1 {
             set { _quota = ProtoBox(newValue) }
         }
         private var _quota = ProtoBox<IdentityV1.Quota?>(nil)
+        /// False when the reservation had already been released.
         public var released: Bool = false
 
         public init() {}
@@ -930,21 +944,25 @@ extension IdentityV1 {
 
     /// `nimbus.identity.v1.AuditEvent`
     public struct AuditEvent: Sendable, Hashable {
+        /// Unique, chosen by the producer (outbox row id); the idempotency key of delivery.
         public var eventId: String = ""
         public var tenantId: String = ""
+        /// Position in the tenant's chain (assigned by identity).
         public var seq: Int64 = 0
         public var actorUserId: String = ""
         public var actorKeyId: String = ""
+        /// e.g. instance.launch, user.create.
         public var action: String = ""
         public var resourceType: String = ""
         public var resourceId: String = ""
         public var outcome: IdentityV1.AuditOutcome = .unspecified
         public var requestId: String = ""
+        /// Producing service, e.g. nimbus-compute.
         public var source: String = ""
         public var occurTime: Date? = nil
         public var metadata: [IdentityV1.AuditMetadataEntry] = []
         public var prevHash: Data = Data()
-        public var hash: Data = Data()
+        public var hash_: Data = Data()
 
         public init() {}
 
@@ -963,7 +981,7 @@ extension IdentityV1 {
             occurTime: Date? = nil,
             metadata: [IdentityV1.AuditMetadataEntry] = [],
             prevHash: Data = Data(),
-            hash: Data = Data()
+            hash_: Data = Data()
         ) {
             self.eventId = eventId
             self.tenantId = tenantId
@@ -979,7 +997,7 @@ extension IdentityV1 {
             self.occurTime = occurTime
             self.metadata = metadata
             self.prevHash = prevHash
-            self.hash = hash
+            self.hash_ = hash_
         }
     }
 
@@ -987,6 +1005,7 @@ extension IdentityV1 {
     public struct ListAuditEventsRequest: Sendable, Hashable {
         public var pageSize: Int32 = 0
         public var pageToken: String = ""
+        /// Filters (all optional, combined with AND).
         public var action: String = ""
         public var resourceType: String = ""
         public var resourceId: String = ""
@@ -1049,6 +1068,7 @@ extension IdentityV1 {
     /// `nimbus.identity.v1.AppendAuditEventsResponse`
     public struct AppendAuditEventsResponse: Sendable, Hashable {
         public var appended: Int32 = 0
+        /// Already present (same event_id): skipped.
         public var duplicates: Int32 = 0
 
         public init() {}
@@ -1064,6 +1084,7 @@ extension IdentityV1 {
 
     /// `nimbus.identity.v1.VerifyAuditChainRequest`
     public struct VerifyAuditChainRequest: Sendable, Hashable {
+        /// Platform admins may verify another tenant; empty means the caller's.
         public var tenantId: String = ""
 
         public init() {}
@@ -1079,6 +1100,7 @@ extension IdentityV1 {
     public struct VerifyAuditChainResponse: Sendable, Hashable {
         public var ok: Bool = false
         public var checked: Int64 = 0
+        /// First sequence number that does not verify (0 when ok).
         public var firstBadSeq: Int64 = 0
         public var problem: String = ""
 
@@ -1126,6 +1148,7 @@ extension IdentityV1 {
     public struct LoginRequest: Sendable, Hashable {
         public var email: String = ""
         public var password: String = ""
+        /// Empty: the user's default tenant.
         public var tenantId: String = ""
 
         public init() {}
@@ -1143,6 +1166,7 @@ extension IdentityV1 {
 
     /// `nimbus.identity.v1.LoginResponse`
     public struct LoginResponse: Sendable, Hashable {
+        /// nmb_<prefix>_<secret>, valid for a few hours.
         public var secret: String = ""
         public var key: IdentityV1.ApiKey? {
             get { _key.value }
@@ -1195,6 +1219,7 @@ extension IdentityV1 {
             set { _principal = ProtoBox(newValue) }
         }
         private var _principal = ProtoBox<IdentityV1.Principal?>(nil)
+        /// The principal signed for forwarding (the x-nimbus-principal-bin value), short-lived.
         public var signedPrincipal: Data = Data()
 
         public init() {}
@@ -1279,15 +1304,15 @@ extension IdentityV1.User: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__User> {
         let c = arena.allocate(Nimbus__Identity__V1__User.self)
         nimbus__identity__v1__user__init(c)
-        c.pointee.id = arena.string(id)
-        c.pointee.email = arena.string(email)
-        c.pointee.name = arena.string(name)
-        c.pointee.is_active = (isActive ? Int32(1) : Int32(0))
-        c.pointee.is_platform_admin = (isPlatformAdmin ? Int32(1) : Int32(0))
-        c.pointee.default_tenant_id = arena.string(defaultTenantId)
-        c.pointee.version = version
-        if let v = createTime { c.pointee.create_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
-        if let v = updateTime { c.pointee.update_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        c.pointee.id = arena.string(self.id)
+        c.pointee.email = arena.string(self.email)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.is_active = (self.isActive ? Int32(1) : Int32(0))
+        c.pointee.is_platform_admin = (self.isPlatformAdmin ? Int32(1) : Int32(0))
+        c.pointee.default_tenant_id = arena.string(self.defaultTenantId)
+        c.pointee.version = self.version
+        if let v = self.createTime { c.pointee.create_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        if let v = self.updateTime { c.pointee.update_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
         return c
     }
 }
@@ -1322,11 +1347,11 @@ extension IdentityV1.CreateUserRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateUserRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__CreateUserRequest.self)
         nimbus__identity__v1__create_user_request__init(c)
-        c.pointee.email = arena.string(email)
-        c.pointee.name = arena.string(name)
-        c.pointee.password = arena.string(password)
-        c.pointee.role = arena.string(role)
-        c.pointee.is_platform_admin = (isPlatformAdmin ? Int32(1) : Int32(0))
+        c.pointee.email = arena.string(self.email)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.password = arena.string(self.password)
+        c.pointee.role = arena.string(self.role)
+        c.pointee.is_platform_admin = (self.isPlatformAdmin ? Int32(1) : Int32(0))
         return c
     }
 }
@@ -1357,7 +1382,7 @@ extension IdentityV1.GetUserRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetUserRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__GetUserRequest.self)
         nimbus__identity__v1__get_user_request__init(c)
-        c.pointee.id = arena.string(id)
+        c.pointee.id = arena.string(self.id)
         return c
     }
 }
@@ -1389,8 +1414,8 @@ extension IdentityV1.ListUsersRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListUsersRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListUsersRequest.self)
         nimbus__identity__v1__list_users_request__init(c)
-        c.pointee.page_size = pageSize
-        c.pointee.page_token = arena.string(pageToken)
+        c.pointee.page_size = self.pageSize
+        c.pointee.page_token = arena.string(self.pageToken)
         return c
     }
 }
@@ -1422,9 +1447,9 @@ extension IdentityV1.ListUsersResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListUsersResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListUsersResponse.self)
         nimbus__identity__v1__list_users_response__init(c)
-        c.pointee.n_users = users.count
-        c.pointee.users = arena.array(users.map { Optional($0.cMessage(in: arena)) })
-        c.pointee.next_page_token = arena.string(nextPageToken)
+        c.pointee.n_users = self.users.count
+        c.pointee.users = arena.array(self.users.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.next_page_token = arena.string(self.nextPageToken)
         return c
     }
 }
@@ -1460,12 +1485,12 @@ extension IdentityV1.UpdateUserRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__UpdateUserRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__UpdateUserRequest.self)
         nimbus__identity__v1__update_user_request__init(c)
-        c.pointee.id = arena.string(id)
-        c.pointee.version = version
-        c.pointee.name = arena.string(name)
-        c.pointee.email = arena.string(email)
-        c.pointee.password = arena.string(password)
-        c.pointee.default_tenant_id = arena.string(defaultTenantId)
+        c.pointee.id = arena.string(self.id)
+        c.pointee.version = self.version
+        c.pointee.name = arena.string(self.name)
+        c.pointee.email = arena.string(self.email)
+        c.pointee.password = arena.string(self.password)
+        c.pointee.default_tenant_id = arena.string(self.defaultTenantId)
         return c
     }
 }
@@ -1497,8 +1522,8 @@ extension IdentityV1.DeactivateUserRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeactivateUserRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__DeactivateUserRequest.self)
         nimbus__identity__v1__deactivate_user_request__init(c)
-        c.pointee.id = arena.string(id)
-        c.pointee.version = version
+        c.pointee.id = arena.string(self.id)
+        c.pointee.version = self.version
         return c
     }
 }
@@ -1529,7 +1554,7 @@ extension IdentityV1.DeleteUserRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteUserRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__DeleteUserRequest.self)
         nimbus__identity__v1__delete_user_request__init(c)
-        c.pointee.id = arena.string(id)
+        c.pointee.id = arena.string(self.id)
         return c
     }
 }
@@ -1592,11 +1617,11 @@ extension IdentityV1.Tenant: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Tenant> {
         let c = arena.allocate(Nimbus__Identity__V1__Tenant.self)
         nimbus__identity__v1__tenant__init(c)
-        c.pointee.id = arena.string(id)
-        c.pointee.name = arena.string(name)
-        c.pointee.slug = arena.string(slug)
-        c.pointee.version = version
-        if let v = createTime { c.pointee.create_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        c.pointee.id = arena.string(self.id)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.slug = arena.string(self.slug)
+        c.pointee.version = self.version
+        if let v = self.createTime { c.pointee.create_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
         return c
     }
 }
@@ -1628,8 +1653,8 @@ extension IdentityV1.CreateTenantRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateTenantRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__CreateTenantRequest.self)
         nimbus__identity__v1__create_tenant_request__init(c)
-        c.pointee.name = arena.string(name)
-        c.pointee.slug = arena.string(slug)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.slug = arena.string(self.slug)
         return c
     }
 }
@@ -1660,7 +1685,7 @@ extension IdentityV1.GetTenantRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetTenantRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__GetTenantRequest.self)
         nimbus__identity__v1__get_tenant_request__init(c)
-        c.pointee.id = arena.string(id)
+        c.pointee.id = arena.string(self.id)
         return c
     }
 }
@@ -1692,8 +1717,8 @@ extension IdentityV1.ListTenantsRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListTenantsRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListTenantsRequest.self)
         nimbus__identity__v1__list_tenants_request__init(c)
-        c.pointee.page_size = pageSize
-        c.pointee.page_token = arena.string(pageToken)
+        c.pointee.page_size = self.pageSize
+        c.pointee.page_token = arena.string(self.pageToken)
         return c
     }
 }
@@ -1725,9 +1750,9 @@ extension IdentityV1.ListTenantsResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListTenantsResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListTenantsResponse.self)
         nimbus__identity__v1__list_tenants_response__init(c)
-        c.pointee.n_tenants = tenants.count
-        c.pointee.tenants = arena.array(tenants.map { Optional($0.cMessage(in: arena)) })
-        c.pointee.next_page_token = arena.string(nextPageToken)
+        c.pointee.n_tenants = self.tenants.count
+        c.pointee.tenants = arena.array(self.tenants.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.next_page_token = arena.string(self.nextPageToken)
         return c
     }
 }
@@ -1759,8 +1784,8 @@ extension IdentityV1.DeleteTenantRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteTenantRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__DeleteTenantRequest.self)
         nimbus__identity__v1__delete_tenant_request__init(c)
-        c.pointee.id = arena.string(id)
-        c.pointee.force = (force ? Int32(1) : Int32(0))
+        c.pointee.id = arena.string(self.id)
+        c.pointee.force = (self.force ? Int32(1) : Int32(0))
         return c
     }
 }
@@ -1823,11 +1848,11 @@ extension IdentityV1.Member: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Member> {
         let c = arena.allocate(Nimbus__Identity__V1__Member.self)
         nimbus__identity__v1__member__init(c)
-        c.pointee.tenant_id = arena.string(tenantId)
-        c.pointee.user_id = arena.string(userId)
-        c.pointee.email = arena.string(email)
-        c.pointee.role = arena.string(role)
-        if let v = createTime { c.pointee.create_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        c.pointee.tenant_id = arena.string(self.tenantId)
+        c.pointee.user_id = arena.string(self.userId)
+        c.pointee.email = arena.string(self.email)
+        c.pointee.role = arena.string(self.role)
+        if let v = self.createTime { c.pointee.create_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
         return c
     }
 }
@@ -1860,9 +1885,9 @@ extension IdentityV1.AddMemberRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AddMemberRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__AddMemberRequest.self)
         nimbus__identity__v1__add_member_request__init(c)
-        c.pointee.tenant_id = arena.string(tenantId)
-        c.pointee.user_id = arena.string(userId)
-        c.pointee.role = arena.string(role)
+        c.pointee.tenant_id = arena.string(self.tenantId)
+        c.pointee.user_id = arena.string(self.userId)
+        c.pointee.role = arena.string(self.role)
         return c
     }
 }
@@ -1895,9 +1920,9 @@ extension IdentityV1.UpdateMemberRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__UpdateMemberRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__UpdateMemberRequest.self)
         nimbus__identity__v1__update_member_request__init(c)
-        c.pointee.tenant_id = arena.string(tenantId)
-        c.pointee.user_id = arena.string(userId)
-        c.pointee.role = arena.string(role)
+        c.pointee.tenant_id = arena.string(self.tenantId)
+        c.pointee.user_id = arena.string(self.userId)
+        c.pointee.role = arena.string(self.role)
         return c
     }
 }
@@ -1929,8 +1954,8 @@ extension IdentityV1.RemoveMemberRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RemoveMemberRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__RemoveMemberRequest.self)
         nimbus__identity__v1__remove_member_request__init(c)
-        c.pointee.tenant_id = arena.string(tenantId)
-        c.pointee.user_id = arena.string(userId)
+        c.pointee.tenant_id = arena.string(self.tenantId)
+        c.pointee.user_id = arena.string(self.userId)
         return c
     }
 }
@@ -1991,9 +2016,9 @@ extension IdentityV1.ListMembersRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListMembersRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListMembersRequest.self)
         nimbus__identity__v1__list_members_request__init(c)
-        c.pointee.tenant_id = arena.string(tenantId)
-        c.pointee.page_size = pageSize
-        c.pointee.page_token = arena.string(pageToken)
+        c.pointee.tenant_id = arena.string(self.tenantId)
+        c.pointee.page_size = self.pageSize
+        c.pointee.page_token = arena.string(self.pageToken)
         return c
     }
 }
@@ -2025,9 +2050,9 @@ extension IdentityV1.ListMembersResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListMembersResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListMembersResponse.self)
         nimbus__identity__v1__list_members_response__init(c)
-        c.pointee.n_members = members.count
-        c.pointee.members = arena.array(members.map { Optional($0.cMessage(in: arena)) })
-        c.pointee.next_page_token = arena.string(nextPageToken)
+        c.pointee.n_members = self.members.count
+        c.pointee.members = arena.array(self.members.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.next_page_token = arena.string(self.nextPageToken)
         return c
     }
 }
@@ -2058,7 +2083,7 @@ extension IdentityV1.SetDefaultTenantRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__SetDefaultTenantRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__SetDefaultTenantRequest.self)
         nimbus__identity__v1__set_default_tenant_request__init(c)
-        c.pointee.tenant_id = arena.string(tenantId)
+        c.pointee.tenant_id = arena.string(self.tenantId)
         return c
     }
 }
@@ -2094,13 +2119,13 @@ extension IdentityV1.Role: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Role> {
         let c = arena.allocate(Nimbus__Identity__V1__Role.self)
         nimbus__identity__v1__role__init(c)
-        c.pointee.id = arena.string(id)
-        c.pointee.tenant_id = arena.string(tenantId)
-        c.pointee.name = arena.string(name)
-        c.pointee.description = arena.string(description)
-        c.pointee.n_permissions = permissions.count
-        c.pointee.permissions = arena.array(permissions.map { arena.string($0) })
-        c.pointee.builtin = (builtin ? Int32(1) : Int32(0))
+        c.pointee.id = arena.string(self.id)
+        c.pointee.tenant_id = arena.string(self.tenantId)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.description = arena.string(self.description)
+        c.pointee.n_permissions = self.permissions.count
+        c.pointee.permissions = arena.array(self.permissions.map { arena.string($0) })
+        c.pointee.builtin = (self.builtin ? Int32(1) : Int32(0))
         return c
     }
 }
@@ -2159,8 +2184,8 @@ extension IdentityV1.ListRolesResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListRolesResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListRolesResponse.self)
         nimbus__identity__v1__list_roles_response__init(c)
-        c.pointee.n_roles = roles.count
-        c.pointee.roles = arena.array(roles.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_roles = self.roles.count
+        c.pointee.roles = arena.array(self.roles.map { Optional($0.cMessage(in: arena)) })
         return c
     }
 }
@@ -2191,7 +2216,7 @@ extension IdentityV1.GetRoleRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetRoleRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__GetRoleRequest.self)
         nimbus__identity__v1__get_role_request__init(c)
-        c.pointee.id = arena.string(id)
+        c.pointee.id = arena.string(self.id)
         return c
     }
 }
@@ -2224,10 +2249,10 @@ extension IdentityV1.CreateRoleRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateRoleRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__CreateRoleRequest.self)
         nimbus__identity__v1__create_role_request__init(c)
-        c.pointee.name = arena.string(name)
-        c.pointee.description = arena.string(description)
-        c.pointee.n_permissions = permissions.count
-        c.pointee.permissions = arena.array(permissions.map { arena.string($0) })
+        c.pointee.name = arena.string(self.name)
+        c.pointee.description = arena.string(self.description)
+        c.pointee.n_permissions = self.permissions.count
+        c.pointee.permissions = arena.array(self.permissions.map { arena.string($0) })
         return c
     }
 }
@@ -2260,10 +2285,10 @@ extension IdentityV1.UpdateRoleRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__UpdateRoleRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__UpdateRoleRequest.self)
         nimbus__identity__v1__update_role_request__init(c)
-        c.pointee.id = arena.string(id)
-        c.pointee.description = arena.string(description)
-        c.pointee.n_permissions = permissions.count
-        c.pointee.permissions = arena.array(permissions.map { arena.string($0) })
+        c.pointee.id = arena.string(self.id)
+        c.pointee.description = arena.string(self.description)
+        c.pointee.n_permissions = self.permissions.count
+        c.pointee.permissions = arena.array(self.permissions.map { arena.string($0) })
         return c
     }
 }
@@ -2294,7 +2319,7 @@ extension IdentityV1.DeleteRoleRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteRoleRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__DeleteRoleRequest.self)
         nimbus__identity__v1__delete_role_request__init(c)
-        c.pointee.id = arena.string(id)
+        c.pointee.id = arena.string(self.id)
         return c
     }
 }
@@ -2381,8 +2406,8 @@ extension IdentityV1.ListPermissionsResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListPermissionsResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListPermissionsResponse.self)
         nimbus__identity__v1__list_permissions_response__init(c)
-        c.pointee.n_permissions = permissions.count
-        c.pointee.permissions = arena.array(permissions.map { arena.string($0) })
+        c.pointee.n_permissions = self.permissions.count
+        c.pointee.permissions = arena.array(self.permissions.map { arena.string($0) })
         return c
     }
 }
@@ -2422,16 +2447,16 @@ extension IdentityV1.ApiKey: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ApiKey> {
         let c = arena.allocate(Nimbus__Identity__V1__ApiKey.self)
         nimbus__identity__v1__api_key__init(c)
-        c.pointee.id = arena.string(id)
-        c.pointee.user_id = arena.string(userId)
-        c.pointee.tenant_id = arena.string(tenantId)
-        c.pointee.name = arena.string(name)
-        c.pointee.prefix = arena.string(prefix)
-        if let v = createTime { c.pointee.create_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
-        if let v = expireTime { c.pointee.expire_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
-        if let v = revokeTime { c.pointee.revoke_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
-        if let v = lastUsedTime { c.pointee.last_used_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
-        if let v = previousValidUntil { c.pointee.previous_valid_until = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        c.pointee.id = arena.string(self.id)
+        c.pointee.user_id = arena.string(self.userId)
+        c.pointee.tenant_id = arena.string(self.tenantId)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.prefix = arena.string(self.prefix)
+        if let v = self.createTime { c.pointee.create_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        if let v = self.expireTime { c.pointee.expire_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        if let v = self.revokeTime { c.pointee.revoke_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        if let v = self.lastUsedTime { c.pointee.last_used_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        if let v = self.previousValidUntil { c.pointee.previous_valid_until = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
         return c
     }
 }
@@ -2464,9 +2489,9 @@ extension IdentityV1.CreateApiKeyRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateApiKeyRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__CreateApiKeyRequest.self)
         nimbus__identity__v1__create_api_key_request__init(c)
-        c.pointee.name = arena.string(name)
-        if let v = expireTime { c.pointee.expire_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
-        c.pointee.user_id = arena.string(userId)
+        c.pointee.name = arena.string(self.name)
+        if let v = self.expireTime { c.pointee.expire_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        c.pointee.user_id = arena.string(self.userId)
         return c
     }
 }
@@ -2498,8 +2523,8 @@ extension IdentityV1.CreateApiKeyResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateApiKeyResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__CreateApiKeyResponse.self)
         nimbus__identity__v1__create_api_key_response__init(c)
-        if let v = key { c.pointee.key = v.cMessage(in: arena) }
-        c.pointee.secret = arena.string(secret)
+        if let v = self.key { c.pointee.key = v.cMessage(in: arena) }
+        c.pointee.secret = arena.string(self.secret)
         return c
     }
 }
@@ -2532,9 +2557,9 @@ extension IdentityV1.ListApiKeysRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListApiKeysRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListApiKeysRequest.self)
         nimbus__identity__v1__list_api_keys_request__init(c)
-        c.pointee.user_id = arena.string(userId)
-        c.pointee.page_size = pageSize
-        c.pointee.page_token = arena.string(pageToken)
+        c.pointee.user_id = arena.string(self.userId)
+        c.pointee.page_size = self.pageSize
+        c.pointee.page_token = arena.string(self.pageToken)
         return c
     }
 }
@@ -2566,9 +2591,9 @@ extension IdentityV1.ListApiKeysResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListApiKeysResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListApiKeysResponse.self)
         nimbus__identity__v1__list_api_keys_response__init(c)
-        c.pointee.n_keys = keys.count
-        c.pointee.keys = arena.array(keys.map { Optional($0.cMessage(in: arena)) })
-        c.pointee.next_page_token = arena.string(nextPageToken)
+        c.pointee.n_keys = self.keys.count
+        c.pointee.keys = arena.array(self.keys.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.next_page_token = arena.string(self.nextPageToken)
         return c
     }
 }
@@ -2599,7 +2624,7 @@ extension IdentityV1.GetApiKeyRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetApiKeyRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__GetApiKeyRequest.self)
         nimbus__identity__v1__get_api_key_request__init(c)
-        c.pointee.id = arena.string(id)
+        c.pointee.id = arena.string(self.id)
         return c
     }
 }
@@ -2630,7 +2655,7 @@ extension IdentityV1.RevokeApiKeyRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RevokeApiKeyRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__RevokeApiKeyRequest.self)
         nimbus__identity__v1__revoke_api_key_request__init(c)
-        c.pointee.id = arena.string(id)
+        c.pointee.id = arena.string(self.id)
         return c
     }
 }
@@ -2662,8 +2687,8 @@ extension IdentityV1.RotateApiKeyRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RotateApiKeyRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__RotateApiKeyRequest.self)
         nimbus__identity__v1__rotate_api_key_request__init(c)
-        c.pointee.id = arena.string(id)
-        if let v = previousValidUntil { c.pointee.previous_valid_until = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        c.pointee.id = arena.string(self.id)
+        if let v = self.previousValidUntil { c.pointee.previous_valid_until = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
         return c
     }
 }
@@ -2699,12 +2724,12 @@ extension IdentityV1.QuotaResources: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__QuotaResources> {
         let c = arena.allocate(Nimbus__Identity__V1__QuotaResources.self)
         nimbus__identity__v1__quota_resources__init(c)
-        c.pointee.instances = instances
-        c.pointee.vcpus = vcpus
-        c.pointee.memory_mb = memoryMb
-        c.pointee.storage_gb = storageGb
-        c.pointee.buckets = buckets
-        c.pointee.databases = databases
+        c.pointee.instances = self.instances
+        c.pointee.vcpus = self.vcpus
+        c.pointee.memory_mb = self.memoryMb
+        c.pointee.storage_gb = self.storageGb
+        c.pointee.buckets = self.buckets
+        c.pointee.databases = self.databases
         return c
     }
 }
@@ -2738,10 +2763,10 @@ extension IdentityV1.Quota: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Quota> {
         let c = arena.allocate(Nimbus__Identity__V1__Quota.self)
         nimbus__identity__v1__quota__init(c)
-        c.pointee.tenant_id = arena.string(tenantId)
-        if let v = limits { c.pointee.limits = v.cMessage(in: arena) }
-        if let v = used { c.pointee.used = v.cMessage(in: arena) }
-        c.pointee.version = version
+        c.pointee.tenant_id = arena.string(self.tenantId)
+        if let v = self.limits { c.pointee.limits = v.cMessage(in: arena) }
+        if let v = self.used { c.pointee.used = v.cMessage(in: arena) }
+        c.pointee.version = self.version
         return c
     }
 }
@@ -2772,7 +2797,7 @@ extension IdentityV1.GetQuotaRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetQuotaRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__GetQuotaRequest.self)
         nimbus__identity__v1__get_quota_request__init(c)
-        c.pointee.tenant_id = arena.string(tenantId)
+        c.pointee.tenant_id = arena.string(self.tenantId)
         return c
     }
 }
@@ -2804,8 +2829,8 @@ extension IdentityV1.SetQuotaRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__SetQuotaRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__SetQuotaRequest.self)
         nimbus__identity__v1__set_quota_request__init(c)
-        c.pointee.tenant_id = arena.string(tenantId)
-        if let v = limits { c.pointee.limits = v.cMessage(in: arena) }
+        c.pointee.tenant_id = arena.string(self.tenantId)
+        if let v = self.limits { c.pointee.limits = v.cMessage(in: arena) }
         return c
     }
 }
@@ -2838,9 +2863,9 @@ extension IdentityV1.ReserveQuotaRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReserveQuotaRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ReserveQuotaRequest.self)
         nimbus__identity__v1__reserve_quota_request__init(c)
-        c.pointee.tenant_id = arena.string(tenantId)
-        c.pointee.idempotency_key = arena.string(idempotencyKey)
-        if let v = deltas { c.pointee.deltas = v.cMessage(in: arena) }
+        c.pointee.tenant_id = arena.string(self.tenantId)
+        c.pointee.idempotency_key = arena.string(self.idempotencyKey)
+        if let v = self.deltas { c.pointee.deltas = v.cMessage(in: arena) }
         return c
     }
 }
@@ -2872,8 +2897,8 @@ extension IdentityV1.ReserveQuotaResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReserveQuotaResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ReserveQuotaResponse.self)
         nimbus__identity__v1__reserve_quota_response__init(c)
-        if let v = quota { c.pointee.quota = v.cMessage(in: arena) }
-        c.pointee.replayed = (replayed ? Int32(1) : Int32(0))
+        if let v = self.quota { c.pointee.quota = v.cMessage(in: arena) }
+        c.pointee.replayed = (self.replayed ? Int32(1) : Int32(0))
         return c
     }
 }
@@ -2905,8 +2930,8 @@ extension IdentityV1.ReleaseQuotaRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReleaseQuotaRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ReleaseQuotaRequest.self)
         nimbus__identity__v1__release_quota_request__init(c)
-        c.pointee.tenant_id = arena.string(tenantId)
-        c.pointee.idempotency_key = arena.string(idempotencyKey)
+        c.pointee.tenant_id = arena.string(self.tenantId)
+        c.pointee.idempotency_key = arena.string(self.idempotencyKey)
         return c
     }
 }
@@ -2938,8 +2963,8 @@ extension IdentityV1.ReleaseQuotaResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReleaseQuotaResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ReleaseQuotaResponse.self)
         nimbus__identity__v1__release_quota_response__init(c)
-        if let v = quota { c.pointee.quota = v.cMessage(in: arena) }
-        c.pointee.released = (released ? Int32(1) : Int32(0))
+        if let v = self.quota { c.pointee.quota = v.cMessage(in: arena) }
+        c.pointee.released = (self.released ? Int32(1) : Int32(0))
         return c
     }
 }
@@ -2971,8 +2996,8 @@ extension IdentityV1.AuditMetadataEntry: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuditMetadataEntry> {
         let c = arena.allocate(Nimbus__Identity__V1__AuditMetadataEntry.self)
         nimbus__identity__v1__audit_metadata_entry__init(c)
-        c.pointee.key = arena.string(key)
-        c.pointee.value = arena.string(value)
+        c.pointee.key = arena.string(self.key)
+        c.pointee.value = arena.string(self.value)
         return c
     }
 }
@@ -3010,29 +3035,29 @@ extension IdentityV1.AuditEvent: ProtoMessage {
         if let p = m.occur_time { self.occurTime = try GoogleProtobuf.Timestamp(cMessage: p).date }
         self.metadata = try ProtoRuntime.array(m.metadata, m.n_metadata).map { try IdentityV1.AuditMetadataEntry(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
         self.prevHash = ProtoRuntime.data(m.prev_hash)
-        self.hash = ProtoRuntime.data(m.hash)
+        self.hash_ = ProtoRuntime.data(m.hash)
     }
 
     /// Builds the protobuf-c struct in `arena`.
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuditEvent> {
         let c = arena.allocate(Nimbus__Identity__V1__AuditEvent.self)
         nimbus__identity__v1__audit_event__init(c)
-        c.pointee.event_id = arena.string(eventId)
-        c.pointee.tenant_id = arena.string(tenantId)
-        c.pointee.seq = seq
-        c.pointee.actor_user_id = arena.string(actorUserId)
-        c.pointee.actor_key_id = arena.string(actorKeyId)
-        c.pointee.action = arena.string(action)
-        c.pointee.resource_type = arena.string(resourceType)
-        c.pointee.resource_id = arena.string(resourceId)
-        c.pointee.outcome = Nimbus__Identity__V1__AuditOutcome(rawValue: .init(truncatingIfNeeded: outcome.rawValue))
-        c.pointee.request_id = arena.string(requestId)
-        c.pointee.source = arena.string(source)
-        if let v = occurTime { c.pointee.occur_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
-        c.pointee.n_metadata = metadata.count
-        c.pointee.metadata = arena.array(metadata.map { Optional($0.cMessage(in: arena)) })
-        c.pointee.prev_hash = arena.binary(prevHash)
-        c.pointee.hash = arena.binary(hash)
+        c.pointee.event_id = arena.string(self.eventId)
+        c.pointee.tenant_id = arena.string(self.tenantId)
+        c.pointee.seq = self.seq
+        c.pointee.actor_user_id = arena.string(self.actorUserId)
+        c.pointee.actor_key_id = arena.string(self.actorKeyId)
+        c.pointee.action = arena.string(self.action)
+        c.pointee.resource_type = arena.string(self.resourceType)
+        c.pointee.resource_id = arena.string(self.resourceId)
+        c.pointee.outcome = Nimbus__Identity__V1__AuditOutcome(rawValue: .init(truncatingIfNeeded: self.outcome.rawValue))
+        c.pointee.request_id = arena.string(self.requestId)
+        c.pointee.source = arena.string(self.source)
+        if let v = self.occurTime { c.pointee.occur_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        c.pointee.n_metadata = self.metadata.count
+        c.pointee.metadata = arena.array(self.metadata.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.prev_hash = arena.binary(self.prevHash)
+        c.pointee.hash = arena.binary(self.hash_)
         return c
     }
 }
@@ -3070,14 +3095,14 @@ extension IdentityV1.ListAuditEventsRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListAuditEventsRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListAuditEventsRequest.self)
         nimbus__identity__v1__list_audit_events_request__init(c)
-        c.pointee.page_size = pageSize
-        c.pointee.page_token = arena.string(pageToken)
-        c.pointee.action = arena.string(action)
-        c.pointee.resource_type = arena.string(resourceType)
-        c.pointee.resource_id = arena.string(resourceId)
-        c.pointee.actor_user_id = arena.string(actorUserId)
-        if let v = startTime { c.pointee.start_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
-        if let v = endTime { c.pointee.end_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        c.pointee.page_size = self.pageSize
+        c.pointee.page_token = arena.string(self.pageToken)
+        c.pointee.action = arena.string(self.action)
+        c.pointee.resource_type = arena.string(self.resourceType)
+        c.pointee.resource_id = arena.string(self.resourceId)
+        c.pointee.actor_user_id = arena.string(self.actorUserId)
+        if let v = self.startTime { c.pointee.start_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        if let v = self.endTime { c.pointee.end_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
         return c
     }
 }
@@ -3109,9 +3134,9 @@ extension IdentityV1.ListAuditEventsResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListAuditEventsResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListAuditEventsResponse.self)
         nimbus__identity__v1__list_audit_events_response__init(c)
-        c.pointee.n_events = events.count
-        c.pointee.events = arena.array(events.map { Optional($0.cMessage(in: arena)) })
-        c.pointee.next_page_token = arena.string(nextPageToken)
+        c.pointee.n_events = self.events.count
+        c.pointee.events = arena.array(self.events.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.next_page_token = arena.string(self.nextPageToken)
         return c
     }
 }
@@ -3142,8 +3167,8 @@ extension IdentityV1.AppendAuditEventsRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AppendAuditEventsRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__AppendAuditEventsRequest.self)
         nimbus__identity__v1__append_audit_events_request__init(c)
-        c.pointee.n_events = events.count
-        c.pointee.events = arena.array(events.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_events = self.events.count
+        c.pointee.events = arena.array(self.events.map { Optional($0.cMessage(in: arena)) })
         return c
     }
 }
@@ -3175,8 +3200,8 @@ extension IdentityV1.AppendAuditEventsResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AppendAuditEventsResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__AppendAuditEventsResponse.self)
         nimbus__identity__v1__append_audit_events_response__init(c)
-        c.pointee.appended = appended
-        c.pointee.duplicates = duplicates
+        c.pointee.appended = self.appended
+        c.pointee.duplicates = self.duplicates
         return c
     }
 }
@@ -3207,7 +3232,7 @@ extension IdentityV1.VerifyAuditChainRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__VerifyAuditChainRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__VerifyAuditChainRequest.self)
         nimbus__identity__v1__verify_audit_chain_request__init(c)
-        c.pointee.tenant_id = arena.string(tenantId)
+        c.pointee.tenant_id = arena.string(self.tenantId)
         return c
     }
 }
@@ -3241,10 +3266,10 @@ extension IdentityV1.VerifyAuditChainResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__VerifyAuditChainResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__VerifyAuditChainResponse.self)
         nimbus__identity__v1__verify_audit_chain_response__init(c)
-        c.pointee.ok = (ok ? Int32(1) : Int32(0))
-        c.pointee.checked = checked
-        c.pointee.first_bad_seq = firstBadSeq
-        c.pointee.problem = arena.string(problem)
+        c.pointee.ok = (self.ok ? Int32(1) : Int32(0))
+        c.pointee.checked = self.checked
+        c.pointee.first_bad_seq = self.firstBadSeq
+        c.pointee.problem = arena.string(self.problem)
         return c
     }
 }
@@ -3279,12 +3304,12 @@ extension IdentityV1.Principal: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Principal> {
         let c = arena.allocate(Nimbus__Identity__V1__Principal.self)
         nimbus__identity__v1__principal__init(c)
-        c.pointee.user_id = arena.string(userId)
-        c.pointee.tenant_id = arena.string(tenantId)
-        c.pointee.role = arena.string(role)
-        c.pointee.n_permissions = permissions.count
-        c.pointee.permissions = arena.array(permissions.map { arena.string($0) })
-        c.pointee.key_id = arena.string(keyId)
+        c.pointee.user_id = arena.string(self.userId)
+        c.pointee.tenant_id = arena.string(self.tenantId)
+        c.pointee.role = arena.string(self.role)
+        c.pointee.n_permissions = self.permissions.count
+        c.pointee.permissions = arena.array(self.permissions.map { arena.string($0) })
+        c.pointee.key_id = arena.string(self.keyId)
         return c
     }
 }
@@ -3317,9 +3342,9 @@ extension IdentityV1.LoginRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__LoginRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__LoginRequest.self)
         nimbus__identity__v1__login_request__init(c)
-        c.pointee.email = arena.string(email)
-        c.pointee.password = arena.string(password)
-        c.pointee.tenant_id = arena.string(tenantId)
+        c.pointee.email = arena.string(self.email)
+        c.pointee.password = arena.string(self.password)
+        c.pointee.tenant_id = arena.string(self.tenantId)
         return c
     }
 }
@@ -3353,10 +3378,10 @@ extension IdentityV1.LoginResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__LoginResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__LoginResponse.self)
         nimbus__identity__v1__login_response__init(c)
-        c.pointee.secret = arena.string(secret)
-        if let v = key { c.pointee.key = v.cMessage(in: arena) }
-        if let v = user { c.pointee.user = v.cMessage(in: arena) }
-        if let v = tenant { c.pointee.tenant = v.cMessage(in: arena) }
+        c.pointee.secret = arena.string(self.secret)
+        if let v = self.key { c.pointee.key = v.cMessage(in: arena) }
+        if let v = self.user { c.pointee.user = v.cMessage(in: arena) }
+        if let v = self.tenant { c.pointee.tenant = v.cMessage(in: arena) }
         return c
     }
 }
@@ -3387,7 +3412,7 @@ extension IdentityV1.AuthenticateRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuthenticateRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__AuthenticateRequest.self)
         nimbus__identity__v1__authenticate_request__init(c)
-        c.pointee.api_key = arena.string(apiKey)
+        c.pointee.api_key = arena.string(self.apiKey)
         return c
     }
 }
@@ -3419,8 +3444,8 @@ extension IdentityV1.AuthenticateResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuthenticateResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__AuthenticateResponse.self)
         nimbus__identity__v1__authenticate_response__init(c)
-        if let v = principal { c.pointee.principal = v.cMessage(in: arena) }
-        c.pointee.signed_principal = arena.binary(signedPrincipal)
+        if let v = self.principal { c.pointee.principal = v.cMessage(in: arena) }
+        c.pointee.signed_principal = arena.binary(self.signedPrincipal)
         return c
     }
 }
@@ -3481,9 +3506,9 @@ extension IdentityV1.WhoAmIResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__WhoAmIResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__WhoAmIResponse.self)
         nimbus__identity__v1__who_am_iresponse__init(c)
-        if let v = principal { c.pointee.principal = v.cMessage(in: arena) }
-        if let v = user { c.pointee.user = v.cMessage(in: arena) }
-        if let v = tenant { c.pointee.tenant = v.cMessage(in: arena) }
+        if let v = self.principal { c.pointee.principal = v.cMessage(in: arena) }
+        if let v = self.user { c.pointee.user = v.cMessage(in: arena) }
+        if let v = self.tenant { c.pointee.tenant = v.cMessage(in: arena) }
         return c
     }
 }
@@ -3499,16 +3524,30 @@ extension IdentityV1 {
         public static let deactivateUser = MethodDescriptor(service: serviceName, method: "DeactivateUser", kind: .unary)
         public static let deleteUser = MethodDescriptor(service: serviceName, method: "DeleteUser", kind: .unary)
         public static let all: [MethodDescriptor] = [createUser, getUser, listUsers, updateUser, deactivateUser, deleteUser]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [
+            createUser: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "IgkvdjEvdXNlcnM6ASo="),
+            getUser: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Eg4vdjEvdXNlcnMve2lkfQ=="),
+            listUsers: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EgkvdjEvdXNlcnM="),
+            updateUser: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Mg4vdjEvdXNlcnMve2lkfToBKg=="),
+            deactivateUser: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "IhkvdjEvdXNlcnMve2lkfTpkZWFjdGl2YXRlOgEq"),
+            deleteUser: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Kg4vdjEvdXNlcnMve2lkfQ=="),
+        ]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { IdentityV1.IdentityProtoFile.descriptorsWithDependencies }
     }
 
     /// Server side of `nimbus.identity.v1.Users`: implement the typed methods; `methods` wires them up.
     public protocol UsersService: RPCService {
+        /// Creates a user and makes them a member of the caller's tenant (iam:manage).
         func createUser(_ request: IdentityV1.CreateUserRequest, context: ServerContext) async throws -> IdentityV1.User
+        /// A user who is a member of the caller's tenant, or the caller.
         func getUser(_ request: IdentityV1.GetUserRequest, context: ServerContext) async throws -> IdentityV1.User
+        /// Members of the caller's tenant, ordered by email.
         func listUsers(_ request: IdentityV1.ListUsersRequest, context: ServerContext) async throws -> IdentityV1.ListUsersResponse
+        /// Optimistic locking: `version` must equal the stored one, else ABORTED.
         func updateUser(_ request: IdentityV1.UpdateUserRequest, context: ServerContext) async throws -> IdentityV1.User
+        /// Deactivated users cannot log in and their keys stop working at once.
         func deactivateUser(_ request: IdentityV1.DeactivateUserRequest, context: ServerContext) async throws -> IdentityV1.User
         func deleteUser(_ request: IdentityV1.DeleteUserRequest, context: ServerContext) async throws -> IdentityV1.DeleteUserResponse
     }
@@ -3652,20 +3691,37 @@ extension IdentityV1 {
         public static let listMembers = MethodDescriptor(service: serviceName, method: "ListMembers", kind: .unary)
         public static let setDefaultTenant = MethodDescriptor(service: serviceName, method: "SetDefaultTenant", kind: .unary)
         public static let all: [MethodDescriptor] = [createTenant, getTenant, listTenants, deleteTenant, addMember, updateMember, removeMember, listMembers, setDefaultTenant]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [
+            createTenant: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "IgsvdjEvdGVuYW50czoBKg=="),
+            getTenant: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EhAvdjEvdGVuYW50cy97aWR9"),
+            listTenants: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EgsvdjEvdGVuYW50cw=="),
+            deleteTenant: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "KhAvdjEvdGVuYW50cy97aWR9"),
+            addMember: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Ih8vdjEvdGVuYW50cy97dGVuYW50X2lkfS9tZW1iZXJzOgEq"),
+            updateMember: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "MikvdjEvdGVuYW50cy97dGVuYW50X2lkfS9tZW1iZXJzL3t1c2VyX2lkfToBKg=="),
+            removeMember: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "KikvdjEvdGVuYW50cy97dGVuYW50X2lkfS9tZW1iZXJzL3t1c2VyX2lkfQ=="),
+            listMembers: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Eh8vdjEvdGVuYW50cy97dGVuYW50X2lkfS9tZW1iZXJz"),
+            setDefaultTenant: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "IiIvdjEvdGVuYW50cy97dGVuYW50X2lkfTpzZXREZWZhdWx0OgEq"),
+        ]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { IdentityV1.IdentityProtoFile.descriptorsWithDependencies }
     }
 
     /// Server side of `nimbus.identity.v1.Tenants`: implement the typed methods; `methods` wires them up.
     public protocol TenantsService: RPCService {
+        /// Any user may create a tenant; they become its admin. Default quotas apply.
         func createTenant(_ request: IdentityV1.CreateTenantRequest, context: ServerContext) async throws -> IdentityV1.Tenant
         func getTenant(_ request: IdentityV1.GetTenantRequest, context: ServerContext) async throws -> IdentityV1.Tenant
+        /// The tenants the caller is a member of.
         func listTenants(_ request: IdentityV1.ListTenantsRequest, context: ServerContext) async throws -> IdentityV1.ListTenantsResponse
+        /// FAILED_PRECONDITION while the tenant still owns resources (quota usage above zero),
+        /// unless `force` by a platform admin.
         func deleteTenant(_ request: IdentityV1.DeleteTenantRequest, context: ServerContext) async throws -> IdentityV1.DeleteTenantResponse
         func addMember(_ request: IdentityV1.AddMemberRequest, context: ServerContext) async throws -> IdentityV1.Member
         func updateMember(_ request: IdentityV1.UpdateMemberRequest, context: ServerContext) async throws -> IdentityV1.Member
         func removeMember(_ request: IdentityV1.RemoveMemberRequest, context: ServerContext) async throws -> IdentityV1.RemoveMemberResponse
         func listMembers(_ request: IdentityV1.ListMembersRequest, context: ServerContext) async throws -> IdentityV1.ListMembersResponse
+        /// Makes `tenant_id` the caller's default tenant (used by Login without a tenant).
         func setDefaultTenant(_ request: IdentityV1.SetDefaultTenantRequest, context: ServerContext) async throws -> IdentityV1.User
     }
 
@@ -3856,17 +3912,30 @@ extension IdentityV1 {
         public static let deleteRole = MethodDescriptor(service: serviceName, method: "DeleteRole", kind: .unary)
         public static let listPermissions = MethodDescriptor(service: serviceName, method: "ListPermissions", kind: .unary)
         public static let all: [MethodDescriptor] = [listRoles, getRole, createRole, updateRole, deleteRole, listPermissions]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [
+            listRoles: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EgkvdjEvcm9sZXM="),
+            getRole: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Eg4vdjEvcm9sZXMve2lkfQ=="),
+            createRole: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "IgkvdjEvcm9sZXM6ASo="),
+            updateRole: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Mg4vdjEvcm9sZXMve2lkfToBKg=="),
+            deleteRole: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Kg4vdjEvcm9sZXMve2lkfQ=="),
+            listPermissions: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Eg8vdjEvcGVybWlzc2lvbnM="),
+        ]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { IdentityV1.IdentityProtoFile.descriptorsWithDependencies }
     }
 
     /// Server side of `nimbus.identity.v1.Roles`: implement the typed methods; `methods` wires them up.
     public protocol RolesService: RPCService {
+        /// Built-in roles and the caller tenant's custom roles.
         func listRoles(_ request: IdentityV1.ListRolesRequest, context: ServerContext) async throws -> IdentityV1.ListRolesResponse
         func getRole(_ request: IdentityV1.GetRoleRequest, context: ServerContext) async throws -> IdentityV1.Role
         func createRole(_ request: IdentityV1.CreateRoleRequest, context: ServerContext) async throws -> IdentityV1.Role
+        /// Replaces a custom role's description and permissions; built-in roles are read-only.
         func updateRole(_ request: IdentityV1.UpdateRoleRequest, context: ServerContext) async throws -> IdentityV1.Role
+        /// FAILED_PRECONDITION while members hold the role.
         func deleteRole(_ request: IdentityV1.DeleteRoleRequest, context: ServerContext) async throws -> IdentityV1.DeleteRoleResponse
+        /// Every permission a tenant role may hold.
         func listPermissions(_ request: IdentityV1.ListPermissionsRequest, context: ServerContext) async throws -> IdentityV1.ListPermissionsResponse
     }
 
@@ -4005,16 +4074,28 @@ extension IdentityV1 {
         public static let revokeApiKey = MethodDescriptor(service: serviceName, method: "RevokeApiKey", kind: .unary)
         public static let rotateApiKey = MethodDescriptor(service: serviceName, method: "RotateApiKey", kind: .unary)
         public static let all: [MethodDescriptor] = [createApiKey, listApiKeys, getApiKey, revokeApiKey, rotateApiKey]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [
+            createApiKey: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "IgwvdjEvYXBpLWtleXM6ASo="),
+            listApiKeys: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EgwvdjEvYXBpLWtleXM="),
+            getApiKey: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EhEvdjEvYXBpLWtleXMve2lkfQ=="),
+            revokeApiKey: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "IhgvdjEvYXBpLWtleXMve2lkfTpyZXZva2U6ASo="),
+            rotateApiKey: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "IhgvdjEvYXBpLWtleXMve2lkfTpyb3RhdGU6ASo="),
+        ]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { IdentityV1.IdentityProtoFile.descriptorsWithDependencies }
     }
 
     /// Server side of `nimbus.identity.v1.ApiKeys`: implement the typed methods; `methods` wires them up.
     public protocol ApiKeysService: RPCService {
+        /// Returns the secret once; only its hash is stored.
         func createApiKey(_ request: IdentityV1.CreateApiKeyRequest, context: ServerContext) async throws -> IdentityV1.CreateApiKeyResponse
+        /// Never returns secrets.
         func listApiKeys(_ request: IdentityV1.ListApiKeysRequest, context: ServerContext) async throws -> IdentityV1.ListApiKeysResponse
         func getApiKey(_ request: IdentityV1.GetApiKeyRequest, context: ServerContext) async throws -> IdentityV1.ApiKey
+        /// Effective for every later request.
         func revokeApiKey(_ request: IdentityV1.RevokeApiKeyRequest, context: ServerContext) async throws -> IdentityV1.ApiKey
+        /// A new secret; the old one keeps working until `previous_valid_until`, then stops.
         func rotateApiKey(_ request: IdentityV1.RotateApiKeyRequest, context: ServerContext) async throws -> IdentityV1.CreateApiKeyResponse
     }
 
@@ -4135,6 +4216,11 @@ extension IdentityV1 {
         public static let reserveQuota = MethodDescriptor(service: serviceName, method: "ReserveQuota", kind: .unary)
         public static let releaseQuota = MethodDescriptor(service: serviceName, method: "ReleaseQuota", kind: .unary)
         public static let all: [MethodDescriptor] = [getQuota, setQuota, reserveQuota, releaseQuota]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [
+            getQuota: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Eh0vdjEvdGVuYW50cy97dGVuYW50X2lkfS9xdW90YQ=="),
+            setQuota: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Gh0vdjEvdGVuYW50cy97dGVuYW50X2lkfS9xdW90YToBKg=="),
+        ]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { IdentityV1.IdentityProtoFile.descriptorsWithDependencies }
     }
@@ -4142,8 +4228,12 @@ extension IdentityV1 {
     /// Server side of `nimbus.identity.v1.Quotas`: implement the typed methods; `methods` wires them up.
     public protocol QuotasService: RPCService {
         func getQuota(_ request: IdentityV1.GetQuotaRequest, context: ServerContext) async throws -> IdentityV1.Quota
+        /// Platform admins only. Lowering a limit below current usage is FAILED_PRECONDITION.
         func setQuota(_ request: IdentityV1.SetQuotaRequest, context: ServerContext) async throws -> IdentityV1.Quota
+        /// Internal. Atomic and idempotent per (tenant, idempotency_key): a replay reserves nothing
+        /// more. RESOURCE_EXHAUSTED names every resource that would go over its limit.
         func reserveQuota(_ request: IdentityV1.ReserveQuotaRequest, context: ServerContext) async throws -> IdentityV1.ReserveQuotaResponse
+        /// Internal. Gives a reservation back; releasing twice releases once.
         func releaseQuota(_ request: IdentityV1.ReleaseQuotaRequest, context: ServerContext) async throws -> IdentityV1.ReleaseQuotaResponse
     }
 
@@ -4246,14 +4336,22 @@ extension IdentityV1 {
         public static let appendAuditEvents = MethodDescriptor(service: serviceName, method: "AppendAuditEvents", kind: .unary)
         public static let verifyAuditChain = MethodDescriptor(service: serviceName, method: "VerifyAuditChain", kind: .unary)
         public static let all: [MethodDescriptor] = [listAuditEvents, appendAuditEvents, verifyAuditChain]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [
+            listAuditEvents: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EhAvdjEvYXVkaXQtZXZlbnRz"),
+            verifyAuditChain: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EhcvdjEvYXVkaXQtZXZlbnRzOnZlcmlmeQ=="),
+        ]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { IdentityV1.IdentityProtoFile.descriptorsWithDependencies }
     }
 
     /// Server side of `nimbus.identity.v1.Audit`: implement the typed methods; `methods` wires them up.
     public protocol AuditService: RPCService {
+        /// The caller tenant's events, newest first (audit:read).
         func listAuditEvents(_ request: IdentityV1.ListAuditEventsRequest, context: ServerContext) async throws -> IdentityV1.ListAuditEventsResponse
+        /// Internal: other services deliver their outbox here. Idempotent by event_id.
         func appendAuditEvents(_ request: IdentityV1.AppendAuditEventsRequest, context: ServerContext) async throws -> IdentityV1.AppendAuditEventsResponse
+        /// Recomputes the caller tenant's hash chain: detects altered, deleted or reordered rows.
         func verifyAuditChain(_ request: IdentityV1.VerifyAuditChainRequest, context: ServerContext) async throws -> IdentityV1.VerifyAuditChainResponse
     }
 
@@ -4339,14 +4437,23 @@ extension IdentityV1 {
         public static let authenticate = MethodDescriptor(service: serviceName, method: "Authenticate", kind: .unary)
         public static let whoAmI = MethodDescriptor(service: serviceName, method: "WhoAmI", kind: .unary)
         public static let all: [MethodDescriptor] = [login, authenticate, whoAmI]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [
+            login: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Ig4vdjEvYXV0aC9sb2dpbjoBKg=="),
+            whoAmI: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Eg8vdjEvYXV0aC93aG9hbWk="),
+        ]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { IdentityV1.IdentityProtoFile.descriptorsWithDependencies }
     }
 
     /// Server side of `nimbus.identity.v1.Auth`: implement the typed methods; `methods` wires them up.
     public protocol AuthService: RPCService {
+        /// Email + password → a session API key that expires (no principal needed).
+        /// UNAUTHENTICATED for a wrong password or unknown email alike; RESOURCE_EXHAUSTED when throttled.
         func login(_ request: IdentityV1.LoginRequest, context: ServerContext) async throws -> IdentityV1.LoginResponse
+        /// Internal (the gateway): API key → Principal. UNAUTHENTICATED for any bad key.
         func authenticate(_ request: IdentityV1.AuthenticateRequest, context: ServerContext) async throws -> IdentityV1.AuthenticateResponse
+        /// The caller's principal, user and tenant.
         func whoAmI(_ request: IdentityV1.WhoAmIRequest, context: ServerContext) async throws -> IdentityV1.WhoAmIResponse
     }
 

@@ -51,10 +51,14 @@ extension TestingV1 {
     /// `nimbus.testing.v1.EchoRequest`
     public struct EchoRequest: Sendable, Hashable {
         public var text: String = ""
+        /// How many responses Expand sends.
         public var `repeat`: Int32 = 0
+        /// Bytes to send back (size tests).
         public var payload: Data = Data()
+        /// When set, the call fails with this gRPC status code and message.
         public var failWithCode: Int32 = 0
         public var failWithMessage: String = ""
+        /// Milliseconds to wait before answering (deadline tests).
         public var delayMs: Int32 = 0
 
         public init() {}
@@ -95,6 +99,8 @@ extension TestingV1 {
         }
     }
 
+    /// Every field kind, for codec tests.
+    ///
     /// `nimbus.testing.v1.Everything`
     public struct Everything: Sendable, Hashable {
         public var fInt32: Int32 = 0
@@ -131,6 +137,7 @@ extension TestingV1 {
         public var colorById: [Int32: TestingV1.Color] = [:]
         public var createdAt: Date? = nil
         public var rTimestamp: [Date] = []
+        /// The `choice` oneof: at most one of its fields is set.
         public var choice: Choice? = nil
         public var rFixed32: [UInt32] = []
         public var rUint64: [UInt64] = []
@@ -224,6 +231,7 @@ extension TestingV1 {
         public struct Nested: Sendable, Hashable {
             public var name: String = ""
             public var value: Int64 = 0
+            /// Recursion is allowed.
             public var child: TestingV1.Everything.Nested? {
                 get { _child.value }
                 set { _child = ProtoBox(newValue) }
@@ -310,12 +318,12 @@ extension TestingV1.EchoRequest: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__EchoRequest> {
         let c = arena.allocate(Nimbus__Testing__V1__EchoRequest.self)
         nimbus__testing__v1__echo_request__init(c)
-        c.pointee.text = arena.string(text)
-        c.pointee.`repeat` = `repeat`
-        c.pointee.payload = arena.binary(payload)
-        c.pointee.fail_with_code = failWithCode
-        c.pointee.fail_with_message = arena.string(failWithMessage)
-        c.pointee.delay_ms = delayMs
+        c.pointee.text = arena.string(self.text)
+        c.pointee.`repeat` = self.`repeat`
+        c.pointee.payload = arena.binary(self.payload)
+        c.pointee.fail_with_code = self.failWithCode
+        c.pointee.fail_with_message = arena.string(self.failWithMessage)
+        c.pointee.delay_ms = self.delayMs
         return c
     }
 }
@@ -348,9 +356,9 @@ extension TestingV1.EchoResponse: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__EchoResponse> {
         let c = arena.allocate(Nimbus__Testing__V1__EchoResponse.self)
         nimbus__testing__v1__echo_response__init(c)
-        c.pointee.text = arena.string(text)
-        c.pointee.index = index
-        c.pointee.payload = arena.binary(payload)
+        c.pointee.text = arena.string(self.text)
+        c.pointee.index = self.index
+        c.pointee.payload = arena.binary(self.payload)
         return c
     }
 }
@@ -429,67 +437,67 @@ extension TestingV1.Everything: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__Everything> {
         let c = arena.allocate(Nimbus__Testing__V1__Everything.self)
         nimbus__testing__v1__everything__init(c)
-        c.pointee.f_int32 = fInt32
-        c.pointee.f_int64 = fInt64
-        c.pointee.f_uint32 = fUint32
-        c.pointee.f_uint64 = fUint64
-        c.pointee.f_sint32 = fSint32
-        c.pointee.f_sint64 = fSint64
-        c.pointee.f_fixed32 = fFixed32
-        c.pointee.f_fixed64 = fFixed64
-        c.pointee.f_sfixed32 = fSfixed32
-        c.pointee.f_sfixed64 = fSfixed64
-        c.pointee.f_bool = (fBool ? Int32(1) : Int32(0))
-        c.pointee.f_float = fFloat
-        c.pointee.f_double = fDouble
-        c.pointee.f_string = arena.string(fString)
-        c.pointee.f_bytes = arena.binary(fBytes)
-        c.pointee.color = Nimbus__Testing__V1__Color(rawValue: .init(truncatingIfNeeded: color.rawValue))
-        if let v = nested { c.pointee.nested = v.cMessage(in: arena) }
-        c.pointee.n_r_int32 = rInt32.count
-        c.pointee.r_int32 = arena.array(rInt32)
-        c.pointee.n_r_sint64 = rSint64.count
-        c.pointee.r_sint64 = arena.array(rSint64)
-        c.pointee.n_r_double = rDouble.count
-        c.pointee.r_double = arena.array(rDouble)
-        c.pointee.n_r_bool = rBool.count
-        c.pointee.r_bool = arena.array(rBool.map { ($0 ? Int32(1) : Int32(0)) })
-        c.pointee.n_r_string = rString.count
-        c.pointee.r_string = arena.array(rString.map { arena.string($0) })
-        c.pointee.n_r_bytes = rBytes.count
-        c.pointee.r_bytes = arena.array(rBytes.map { arena.binary($0) })
-        c.pointee.n_r_color = rColor.count
-        c.pointee.r_color = arena.array(rColor.map { Nimbus__Testing__V1__Color(rawValue: .init(truncatingIfNeeded: $0.rawValue)) })
-        c.pointee.n_r_nested = rNested.count
-        c.pointee.r_nested = arena.array(rNested.map { Optional($0.cMessage(in: arena)) })
-        c.pointee.n_labels = labels.count
-        c.pointee.labels = arena.array(ProtoRuntime.sortedKeys(labels).map { entry in
+        c.pointee.f_int32 = self.fInt32
+        c.pointee.f_int64 = self.fInt64
+        c.pointee.f_uint32 = self.fUint32
+        c.pointee.f_uint64 = self.fUint64
+        c.pointee.f_sint32 = self.fSint32
+        c.pointee.f_sint64 = self.fSint64
+        c.pointee.f_fixed32 = self.fFixed32
+        c.pointee.f_fixed64 = self.fFixed64
+        c.pointee.f_sfixed32 = self.fSfixed32
+        c.pointee.f_sfixed64 = self.fSfixed64
+        c.pointee.f_bool = (self.fBool ? Int32(1) : Int32(0))
+        c.pointee.f_float = self.fFloat
+        c.pointee.f_double = self.fDouble
+        c.pointee.f_string = arena.string(self.fString)
+        c.pointee.f_bytes = arena.binary(self.fBytes)
+        c.pointee.color = Nimbus__Testing__V1__Color(rawValue: .init(truncatingIfNeeded: self.color.rawValue))
+        if let v = self.nested { c.pointee.nested = v.cMessage(in: arena) }
+        c.pointee.n_r_int32 = self.rInt32.count
+        c.pointee.r_int32 = arena.array(self.rInt32)
+        c.pointee.n_r_sint64 = self.rSint64.count
+        c.pointee.r_sint64 = arena.array(self.rSint64)
+        c.pointee.n_r_double = self.rDouble.count
+        c.pointee.r_double = arena.array(self.rDouble)
+        c.pointee.n_r_bool = self.rBool.count
+        c.pointee.r_bool = arena.array(self.rBool.map { ($0 ? Int32(1) : Int32(0)) })
+        c.pointee.n_r_string = self.rString.count
+        c.pointee.r_string = arena.array(self.rString.map { arena.string($0) })
+        c.pointee.n_r_bytes = self.rBytes.count
+        c.pointee.r_bytes = arena.array(self.rBytes.map { arena.binary($0) })
+        c.pointee.n_r_color = self.rColor.count
+        c.pointee.r_color = arena.array(self.rColor.map { Nimbus__Testing__V1__Color(rawValue: .init(truncatingIfNeeded: $0.rawValue)) })
+        c.pointee.n_r_nested = self.rNested.count
+        c.pointee.r_nested = arena.array(self.rNested.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.n_labels = self.labels.count
+        c.pointee.labels = arena.array(ProtoRuntime.sortedKeys(self.labels).map { entry in
             let e = arena.allocate(Nimbus__Testing__V1__Everything__LabelsEntry.self)
             nimbus__testing__v1__everything__labels_entry__init(e)
             e.pointee.key = arena.string(entry.key)
             e.pointee.value = arena.string(entry.value)
             return Optional(e)
         })
-        c.pointee.n_nested_by_name = nestedByName.count
-        c.pointee.nested_by_name = arena.array(ProtoRuntime.sortedKeys(nestedByName).map { entry in
+        c.pointee.n_nested_by_name = self.nestedByName.count
+        c.pointee.nested_by_name = arena.array(ProtoRuntime.sortedKeys(self.nestedByName).map { entry in
             let e = arena.allocate(Nimbus__Testing__V1__Everything__NestedByNameEntry.self)
             nimbus__testing__v1__everything__nested_by_name_entry__init(e)
             e.pointee.key = arena.string(entry.key)
             e.pointee.value = entry.value.cMessage(in: arena)
             return Optional(e)
         })
-        c.pointee.n_color_by_id = colorById.count
-        c.pointee.color_by_id = arena.array(ProtoRuntime.sortedKeys(colorById).map { entry in
+        c.pointee.n_color_by_id = self.colorById.count
+        c.pointee.color_by_id = arena.array(ProtoRuntime.sortedKeys(self.colorById).map { entry in
             let e = arena.allocate(Nimbus__Testing__V1__Everything__ColorByIdEntry.self)
             nimbus__testing__v1__everything__color_by_id_entry__init(e)
             e.pointee.key = entry.key
             e.pointee.value = Nimbus__Testing__V1__Color(rawValue: .init(truncatingIfNeeded: entry.value.rawValue))
             return Optional(e)
         })
-        if let v = createdAt { c.pointee.created_at = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
-        c.pointee.n_r_timestamp = rTimestamp.count
-        c.pointee.r_timestamp = arena.array(rTimestamp.map { Optional(GoogleProtobuf.Timestamp(date: $0).cMessage(in: arena)) })
-        switch choice {
+        if let v = self.createdAt { c.pointee.created_at = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        c.pointee.n_r_timestamp = self.rTimestamp.count
+        c.pointee.r_timestamp = arena.array(self.rTimestamp.map { Optional(GoogleProtobuf.Timestamp(date: $0).cMessage(in: arena)) })
+        switch self.choice {
             case .choiceText(let v)?:
                 c.pointee.choice_case = .init(rawValue: 31)
                 c.pointee.choice_text = arena.string(v)
@@ -501,13 +509,13 @@ extension TestingV1.Everything: ProtoMessage {
                 c.pointee.choice_nested = v.cMessage(in: arena)
             case nil: break
         }
-        c.pointee.n_r_fixed32 = rFixed32.count
-        c.pointee.r_fixed32 = arena.array(rFixed32)
-        c.pointee.n_r_uint64 = rUint64.count
-        c.pointee.r_uint64 = arena.array(rUint64)
-        c.pointee.n_r_float = rFloat.count
-        c.pointee.r_float = arena.array(rFloat)
-        c.pointee.mode = Nimbus__Testing__V1__Everything__Mode(rawValue: .init(truncatingIfNeeded: mode.rawValue))
+        c.pointee.n_r_fixed32 = self.rFixed32.count
+        c.pointee.r_fixed32 = arena.array(self.rFixed32)
+        c.pointee.n_r_uint64 = self.rUint64.count
+        c.pointee.r_uint64 = arena.array(self.rUint64)
+        c.pointee.n_r_float = self.rFloat.count
+        c.pointee.r_float = arena.array(self.rFloat)
+        c.pointee.mode = Nimbus__Testing__V1__Everything__Mode(rawValue: .init(truncatingIfNeeded: self.mode.rawValue))
         return c
     }
 }
@@ -541,11 +549,11 @@ extension TestingV1.Everything.Nested: ProtoMessage {
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__Everything__Nested> {
         let c = arena.allocate(Nimbus__Testing__V1__Everything__Nested.self)
         nimbus__testing__v1__everything__nested__init(c)
-        c.pointee.name = arena.string(name)
-        c.pointee.value = value
-        if let v = child { c.pointee.child = v.cMessage(in: arena) }
-        c.pointee.n_children = children.count
-        c.pointee.children = arena.array(children.map { Optional($0.cMessage(in: arena)) })
+        c.pointee.name = arena.string(self.name)
+        c.pointee.value = self.value
+        if let v = self.child { c.pointee.child = v.cMessage(in: arena) }
+        c.pointee.n_children = self.children.count
+        c.pointee.children = arena.array(self.children.map { Optional($0.cMessage(in: arena)) })
         return c
     }
 }
@@ -565,9 +573,13 @@ extension TestingV1 {
 
     /// Server side of `nimbus.testing.v1.Echo`: implement the typed methods; `methods` wires them up.
     public protocol EchoService: RPCService {
+        /// Returns the request's text (and echoes the rest of it).
         func say(_ request: TestingV1.EchoRequest, context: ServerContext) async throws -> TestingV1.EchoResponse
+        /// One response per repetition (EchoRequest.repeat), each with its index.
         func expand(_ request: TestingV1.EchoRequest, responses: RPCMessageWriter<TestingV1.EchoResponse>, context: ServerContext) async throws
+        /// One response joining the texts of all requests.
         func collect(_ requests: RPCMessageStream<TestingV1.EchoRequest>, context: ServerContext) async throws -> TestingV1.EchoResponse
+        /// One response per request, as each arrives.
         func chat(_ requests: RPCMessageStream<TestingV1.EchoRequest>, responses: RPCMessageWriter<TestingV1.EchoResponse>, context: ServerContext) async throws
     }
 

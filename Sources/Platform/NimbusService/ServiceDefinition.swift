@@ -13,4 +13,13 @@ public protocol ServiceDefinition: Sendable {
     static var defaultPort: Int { get }
     /// The environment variable that overrides `DATABASE_URL` for this service alone.
     static var databaseURLEnvironment: String { get }
+
+    /// Builds the service's RPC services and workers once the harness has its settings,
+    /// pool and migrations in place.
+    static func makeParts(_ environment: ServiceEnvironment) async throws -> ServiceParts
+}
+
+extension ServiceDefinition {
+    /// A service with nothing of its own yet still serves health, reflection and metrics.
+    public static func makeParts(_ environment: ServiceEnvironment) async throws -> ServiceParts { ServiceParts() }
 }

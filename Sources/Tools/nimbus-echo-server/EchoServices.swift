@@ -1,8 +1,9 @@
 import NimbusRPCCore
 
-/// Every service the echo server hosts.
+/// Every service the echo server hosts (health and reflection come with the server).
 enum EchoServices {
     static func all() -> [any RPCService] {
-        [WireTestService()]
+        let wire = WireTestService()
+        return [EchoService(wire: wire), wire]
     }
 }

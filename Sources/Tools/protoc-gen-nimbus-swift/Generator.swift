@@ -71,7 +71,7 @@ struct Generator {
         w.line("import NimbusProtoRuntime")
         w.line("import NimbusRPCCore")
 
-        if file.isProto3 {
+        do {
             let messages = MessageGenerator(registry: registry)
             if !file.messages.isEmpty || !file.enums.isEmpty {
                 w.line()
@@ -91,11 +91,10 @@ struct Generator {
             }
             for m in file.messages { try messages.emitBridge(m, into: &w) }
             if file.name == "google/protobuf/timestamp.proto" { emitTimestampConversions(into: &w) }
-            let services = ServiceGenerator(registry: registry, namespace: ns, fileEnum: fileEnum(file))
+            let services = ServiceGenerator(
+                registry: registry, namespace: ns, fileEnum: fileEnum(file),
+                hasHTTPRules: file.dependencies.contains("google/api/annotations.proto"))
             for s in file.services { try services.emit(s, into: &w) }
-        } else {
-            w.line()
-            w.line("// \(file.name) is \(file.syntax): only its descriptor is generated in Swift (its C types exist).")
         }
         try emitDescriptor(file, into: &w)
         return w.text

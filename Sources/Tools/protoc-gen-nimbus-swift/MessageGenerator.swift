@@ -11,11 +11,15 @@ struct MessageGenerator {
     private enum FieldShape {
         case singular(ValueCodec)
         case optional(ValueCodec)  // message-typed: presence
+        /// proto2 `optional` scalar, string or bytes: `hasFlag` is protoc-c's `has_x` member,
+        /// nil for strings (absent is a NULL pointer).
+        case presence(ValueCodec, hasFlag: String?)
         case repeated(ValueCodec)
         case map(key: ValueCodec, value: ValueCodec, entryCType: String)
     }
 
     private func members(of m: MessageModel) throws -> [Member] {
+        let isProto3 = try registry.message(m.fullName).1.isProto3
         var result: [Member] = []
         var emittedOneofs: Set<Int> = []
         for field in m.fields {
@@ -44,6 +48,9 @@ struct MessageGenerator {
                 result.append(.field(field, .repeated(codec)))
             } else if codec.isMessagePointer {
                 result.append(.field(field, .optional(codec)))
+            } else if !isProto3 && !field.isRequired {
+                let hasFlag = field.kind == .string ? nil : "has_" + Naming.cFieldRaw(field.name)
+                result.append(.field(field, .presence(codec, hasFlag: hasFlag)))
             } else {
                 result.append(.field(field, .singular(codec)))
             }
@@ -51,19 +58,29 @@ struct MessageGenerator {
         return result
     }
 
-    private func propertyName(_ field: FieldModel) -> String { Naming.lowerCamel(field.name) }
+    private func propertyName(_ field: FieldModel) -> String { Naming.property(field.name) }
+
+    /// The Swift enum of a oneof: its UpperCamel name, or `<Name>Oneof` when a nested type has it.
+    private func oneofTypeName(_ oneofName: String, in m: MessageModel) -> String {
+        let name = Naming.upperCamel(oneofName)
+        let taken = Set(m.nested.map { Naming.typeName($0.name) } + m.enums.map { Naming.typeName($0.name, isEnum: true) })
+        return taken.contains(name) ? name + "Oneof" : name
+    }
 
     // ── the struct ──
 
     func emitStruct(_ m: MessageModel, into w: inout SwiftWriter) throws {
         let members = try members(of: m)
         let swiftName = Naming.typeName(m.name)
+        w.doc(m.comment)
+        if m.comment != nil { w.line("///") }
         w.line("/// `\(m.fullName)`")
         try w.block("public struct \(swiftName): Sendable, Hashable") { w in
             for member in members {
                 switch member {
                 case .field(let field, let shape):
                     let name = Naming.escaped(propertyName(field))
+                    w.doc(field.comment)
                     switch shape {
                     case .singular(let codec):
                         w.line("public var \(name): \(codec.swiftType) = \(codec.defaultValue)")
@@ -79,13 +96,16 @@ struct MessageGenerator {
                             w.line("}")
                             w.line("private var \(storage) = ProtoBox<\(codec.swiftType)?>(nil)")
                         }
+                    case .presence(let codec, _):
+                        w.line("public var \(name): \(codec.swiftType)? = nil")
                     case .repeated(let codec):
                         w.line("public var \(name): [\(codec.swiftType)] = []")
                     case .map(let key, let value, _):
                         w.line("public var \(name): [\(key.swiftType): \(value.swiftType)] = [:]")
                     }
                 case .oneof(let oneofName, _):
-                    w.line("public var \(Naming.escaped(Naming.lowerCamel(oneofName))): \(Naming.upperCamel(oneofName))? = nil")
+                    w.line("/// The `\(oneofName)` oneof: at most one of its fields is set.")
+                    w.line("public var \(Naming.escaped(Naming.property(oneofName))): \(oneofTypeName(oneofName, in: m))? = nil")
                 }
             }
             if !members.isEmpty { w.line() }
@@ -102,15 +122,15 @@ struct MessageGenerator {
                         let zero: String
                         switch shape {
                         case .singular(let c): type = c.swiftType; zero = c.defaultValue
-                        case .optional(let c): type = c.swiftType + "?"; zero = "nil"
+                        case .optional(let c), .presence(let c, _): type = c.swiftType + "?"; zero = "nil"
                         case .repeated(let c): type = "[\(c.swiftType)]"; zero = "[]"
                         case .map(let k, let v, _): type = "[\(k.swiftType): \(v.swiftType)]"; zero = "[:]"
                         }
                         params.append("\(Naming.escaped(name)): \(type) = \(zero)")
                         assigns.append("self.\(Naming.escaped(name)) = \(Naming.escaped(name))")
                     case .oneof(let oneofName, _):
-                        let name = Naming.lowerCamel(oneofName)
-                        params.append("\(Naming.escaped(name)): \(Naming.upperCamel(oneofName))? = nil")
+                        let name = Naming.property(oneofName)
+                        params.append("\(Naming.escaped(name)): \(oneofTypeName(oneofName, in: m))? = nil")
                         assigns.append("self.\(Naming.escaped(name)) = \(Naming.escaped(name))")
                     }
                 }
@@ -125,8 +145,9 @@ struct MessageGenerator {
                 w.line()
                 w.line("/// The `\(oneofName)` oneof.")
                 let indirect = cases.contains { $0.1.isMessagePointer && $0.1.swiftType != "Date" }
-                w.block("public \(indirect ? "indirect " : "")enum \(Naming.upperCamel(oneofName)): Sendable, Hashable") { w in
+                w.block("public \(indirect ? "indirect " : "")enum \(oneofTypeName(oneofName, in: m)): Sendable, Hashable") { w in
                     for (field, codec) in cases {
+                        w.doc(field.comment)
                         w.line("case \(Naming.escaped(propertyName(field)))(\(codec.swiftType))")
                     }
                 }
@@ -200,6 +221,10 @@ struct MessageGenerator {
                 w.line("\(name) = \(decodeExpr(codec, "m.\(cField)"))")
             case .optional(let codec):
                 w.line("if let p = m.\(cField) { \(name) = \(decodeExpr(codec, "p")) }")
+            case .presence(let codec, let hasFlag?):
+                w.line("if m.\(hasFlag) != 0 { \(name) = \(decodeExpr(codec, "m.\(cField)")) }")
+            case .presence(let codec, nil):
+                w.line("if let p = m.\(cField) { \(name) = \(decodeExpr(codec, "p")) }")
             case .repeated(let codec):
                 let elements = "ProtoRuntime.array(m.\(cField), m.n_\(Naming.cFieldRaw(field.name)))"
                 if codec.isMessagePointer {
@@ -219,7 +244,7 @@ struct MessageGenerator {
                 }
             }
         case .oneof(let oneofName, let cases):
-            let name = "self." + Naming.escaped(Naming.lowerCamel(oneofName))
+            let name = "self." + Naming.escaped(Naming.property(oneofName))
             w.block("switch m.\(oneofName.lowercased())_case.rawValue") { w in
                 for (field, codec) in cases {
                     let caseName = Naming.escaped(propertyName(field))
@@ -238,14 +263,16 @@ struct MessageGenerator {
     private func emitEncode(_ member: Member, into w: inout SwiftWriter) throws {
         switch member {
         case .field(let field, let shape):
-            let name = Naming.escaped(propertyName(field))
+            let name = "self." + Naming.escaped(propertyName(field))
             let cField = Naming.cField(field.name)
             let nField = "n_" + Naming.cFieldRaw(field.name)
             switch shape {
             case .singular(let codec):
                 w.line("c.pointee.\(cField) = \(codec.encode(name))")
-            case .optional(let codec):
+            case .optional(let codec), .presence(let codec, nil):
                 w.line("if let v = \(name) { c.pointee.\(cField) = \(codec.encode("v")) }")
+            case .presence(let codec, let hasFlag?):
+                w.line("if let v = \(name) { c.pointee.\(hasFlag) = 1; c.pointee.\(cField) = \(codec.encode("v")) }")
             case .repeated(let codec):
                 w.line("c.pointee.\(nField) = \(name).count")
                 if codec.isMessagePointer {
@@ -267,7 +294,7 @@ struct MessageGenerator {
                 }
             }
         case .oneof(let oneofName, let cases):
-            w.block("switch \(Naming.escaped(Naming.lowerCamel(oneofName)))") { w in
+            w.block("switch self.\(Naming.escaped(Naming.property(oneofName)))") { w in
                 for (field, codec) in cases {
                     w.line("case .\(Naming.escaped(propertyName(field)))(let v)?:")
                     w.indented { w in

@@ -66,14 +66,27 @@ enum Naming {
         "super", "throws", "true", "try", "Type", "Protocol", "some", "any",
     ]
 
+    /// Names a generated struct cannot use for a property (Swift would read `self`, `init` …
+    /// or they clash with members every message has): such fields get a trailing `_`.
+    static let reservedMembers: Set<String> = [
+        "self", "Self", "init", "deinit", "subscript", "Type", "Protocol", "super",
+        "protoMessageName", "serializedBytes", "cMessage", "hashValue", "hash",
+    ]
+
+    /// A field's Swift property name: lowerCamel, `_`-suffixed when reserved (escape it too).
+    static func property(_ protoName: String) -> String {
+        let name = lowerCamel(protoName)
+        return reservedMembers.contains(name) ? name + "_" : name
+    }
+
     /// A property, parameter or case name, escaped when it is a keyword.
     static func escaped(_ name: String) -> String {
         swiftKeywords.contains(name) ? "`\(name)`" : name
     }
 
     /// Type names that would clash with Swift's own member types (`X.Type`, `X.Protocol`).
-    static func typeName(_ protoName: String) -> String {
-        ["Type", "Protocol", "Self", "Any"].contains(protoName) ? protoName + "Message" : protoName
+    static func typeName(_ protoName: String, isEnum: Bool = false) -> String {
+        ["Type", "Protocol", "Self", "Any"].contains(protoName) ? protoName + (isEnum ? "Enum" : "Message") : protoName
     }
 
     // ── protoc-c ──

@@ -4,6 +4,8 @@ struct ServiceGenerator {
     let registry: TypeRegistry
     let namespace: String
     let fileEnum: String
+    /// Whether `google.api.HttpRule` is available (the file imports google/api/annotations.proto).
+    let hasHTTPRules: Bool
 
     private struct Method {
         var model: MethodModel
@@ -22,10 +24,6 @@ struct ServiceGenerator {
 
     private func methods(_ s: ServiceModel) throws -> [Method] {
         try s.methods.map { m in
-            for type in [m.inputType, m.outputType] {
-                let (_, file) = try registry.message(type)
-                guard file.isProto3 else { throw GeneratorError("\(s.fullName).\(m.name): \(type) is from a proto2 file") }
-            }
             return Method(model: m, swiftName: Naming.escaped(Naming.lowerCamel(m.name)),
                           input: try registry.swiftName(m.inputType), output: try registry.swiftName(m.outputType))
         }
@@ -45,13 +43,33 @@ struct ServiceGenerator {
                     w.line("public static let \(m.swiftName) = MethodDescriptor(service: serviceName, method: \"\(m.model.name)\", kind: .\(m.kind))")
                 }
                 w.line("public static let all: [MethodDescriptor] = [\(methods.map(\.swiftName).joined(separator: ", "))]")
+                if hasHTTPRules {
+                    let rules = methods.compactMap { m in m.model.httpRule.map { (m.swiftName, $0) } }
+                    w.line("/// REST mappings declared with the `google.api.http` option (for the gateway).")
+                    if rules.isEmpty {
+                        w.line("public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [:]")
+                    } else {
+                        w.line("public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [")
+                        w.indented { w in
+                            for (name, bytes) in rules {
+                                w.line("\(name): ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: \"\(Base64.encode(bytes))\"),")
+                            }
+                        }
+                        w.line("]")
+                    }
+                }
                 w.line("/// The declaring file, then its transitive dependencies.")
                 w.line("public static var fileDescriptors: [ProtoFileDescriptor] { \(fileEnum).descriptorsWithDependencies }")
             }
             w.line()
+            w.doc(s.comment)
+            if s.comment != nil { w.line("///") }
             w.line("/// Server side of `\(s.fullName)`: implement the typed methods; `methods` wires them up.")
             w.block("public protocol \(s.name)Service: RPCService") { w in
-                for m in methods { w.line(requirement(m)) }
+                for m in methods {
+                    w.doc(m.model.comment)
+                    w.line(requirement(m))
+                }
             }
             w.line()
             emitClient(s, methods, qualifiedMethods: qualifiedMethods, into: &w)

@@ -26,7 +26,7 @@ struct TypeRegistry {
 
     private mutating func add(_ e: EnumModel, file: FileModel, swiftParent: String) {
         entries[e.fullName] = .enumeration(e, file: file)
-        swiftNames[e.fullName] = swiftParent + "." + Naming.typeName(e.name)
+        swiftNames[e.fullName] = swiftParent + "." + Naming.typeName(e.name, isEnum: true)
     }
 
     func swiftName(_ fullName: String) throws -> String {

@@ -54,10 +54,6 @@ struct ValueCodec {
                                   decode: { "GoogleProtobuf.Timestamp(cMessage: \($0)).date" },
                                   encode: { "GoogleProtobuf.Timestamp(date: \($0)).cMessage(in: arena)" })
             }
-            let (m, file) = try registry.message(field.typeName)
-            guard file.isProto3 else {
-                throw GeneratorError("\(field.name): message type \(m.fullName) comes from a proto2 file (\(file.name)), which has no Swift types")
-            }
             let swift = try registry.swiftName(field.typeName)
             return ValueCodec(swiftType: swift, defaultValue: "\(swift)()", isMessagePointer: true, decodeThrows: true,
                               decode: { "\(swift)(cMessage: \($0))" }, encode: { "\($0).cMessage(in: arena)" })

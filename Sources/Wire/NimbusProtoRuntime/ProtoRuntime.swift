@@ -44,9 +44,15 @@ public enum ProtoRuntime {
         return p
     }
 
-    /// `google.protobuf.Timestamp` parts of a date (nanoseconds rounded, normalized to 0..<1e9).
+    /// The range `google.protobuf.Timestamp` allows: 0001-01-01T00:00:00Z … 9999-12-31T23:59:59Z.
+    public static let timestampSeconds: ClosedRange<Int64> = -62_135_596_800...253_402_300_799
+
+    /// `google.protobuf.Timestamp` parts of a date (nanoseconds rounded, normalized to 0..<1e9),
+    /// clamped to the range a Timestamp allows (a non-finite date encodes as the epoch).
     public static func timestamp(_ date: Date) -> (seconds: Int64, nanos: Int32) {
-        let interval = date.timeIntervalSince1970
+        var interval = date.timeIntervalSince1970
+        guard interval.isFinite else { return (0, 0) }
+        interval = min(max(interval, Double(timestampSeconds.lowerBound)), Double(timestampSeconds.upperBound))
         var seconds = interval.rounded(.down)
         var nanos = ((interval - seconds) * 1_000_000_000).rounded()
         if nanos >= 1_000_000_000 { seconds += 1; nanos -= 1_000_000_000 }
@@ -108,5 +114,16 @@ extension ProtoRuntime {
         guard let unpacked else { throw ProtoDecodingError(messageName: messageName) }
         defer { protobuf_c_message_free_unpacked(unpacked, nil) }
         return try read(UnsafeRawPointer(unpacked).assumingMemoryBound(to: C.self))
+    }
+}
+
+extension ProtoRuntime {
+    /// Decodes a message the generator embedded (it came from protoc, so it is well formed).
+    public static func embedded<M: ProtoMessage>(_ type: M.Type, base64: String) -> M {
+        do {
+            return try M(serializedBytes: bytes(base64: base64))
+        } catch {
+            preconditionFailure("embedded \(M.protoMessageName) does not decode: \(error)")
+        }
     }
 }

@@ -195,6 +195,10 @@ public struct OpenAPIGenerator: Sendable {
 
     private func responseSchema(_ route: RESTRoute, schemas: inout SchemaBuilder) -> JSONValue {
         guard let output = descriptors.message(route.method.outputType) else { return .object([:]) }
+        if route.method.serverStreaming {
+            // The REST face collects a server stream into one array.
+            return .object(["type": .string("array"), "items": schemas.reference(output.fullName)])
+        }
         if !route.rule.responseBody.isEmpty, let field = output.field(named: route.rule.responseBody) {
             return schemas.fieldSchema(field)
         }

@@ -1,5 +1,18 @@
 import NimbusRPCCore
 
+extension ServiceDescriptor {
+    /// The wire descriptor (`/<service>/<method>` and kind) of one of this service's methods.
+    public func rpcMethod(_ method: ServiceMethodDescriptor) -> MethodDescriptor {
+        let kind: RPCKind = switch (method.clientStreaming, method.serverStreaming) {
+        case (false, false): .unary
+        case (true, false): .clientStreaming
+        case (false, true): .serverStreaming
+        case (true, true): .bidirectionalStreaming
+        }
+        return MethodDescriptor(service: fullName, method: method.name, kind: kind)
+    }
+}
+
 /// One REST binding of an RPC: verb + path template → `/<service>/<method>`.
 public struct RESTRoute: Sendable {
     public var service: ServiceDescriptor
@@ -8,15 +21,7 @@ public struct RESTRoute: Sendable {
     public var template: PathTemplate
 
     /// The gRPC method the route forwards to.
-    public var rpcMethod: MethodDescriptor {
-        let kind: RPCKind = switch (method.clientStreaming, method.serverStreaming) {
-        case (false, false): .unary
-        case (true, false): .clientStreaming
-        case (false, true): .serverStreaming
-        case (true, true): .bidirectionalStreaming
-        }
-        return MethodDescriptor(service: service.fullName, method: method.name, kind: kind)
-    }
+    public var rpcMethod: MethodDescriptor { service.rpcMethod(method) }
 }
 
 /// A request matched to a route, with the path variables it bound (decoded).
@@ -28,7 +33,7 @@ public struct RouteMatch: Sendable {
 /// Maps an HTTP verb and path to the route declared for it in the protos' `google.api.http`
 /// options. More specific templates win (more literal segments, then fewer `**`).
 public struct HTTPRouter: Sendable {
-    public private(set) var routes: [RESTRoute] = []
+    public internal(set) var routes: [RESTRoute] = []
 
     /// Routes for every method with an HTTP rule in `services` (all services when nil).
     /// Client- and bidi-streaming methods have no REST form and are skipped.

@@ -67,7 +67,7 @@ extension IdentityV1.AuditEvent {
                   action: e.action, resourceType: e.resourceType, resourceId: e.resourceID, outcome: outcome, requestId: e.requestID,
                   source: e.source, occurTime: Date(timeIntervalSince1970: Double(e.occurredAtMicros) / 1_000_000),
                   metadata: e.metadata.keys.sorted().map { IdentityV1.AuditMetadataEntry(key: $0, value: e.metadata[$0] ?? "") },
-                  prevHash: Data(e.prevHash), hash: Data(e.hash))
+                  prevHash: Data(e.prevHash), hash_: Data(e.hash))
     }
 
     /// A delivered event as a draft; identity assigns seq and hashes.

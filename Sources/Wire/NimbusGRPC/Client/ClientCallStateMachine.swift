@@ -33,10 +33,10 @@ struct ClientCallStateMachine {
 
     private(set) var state = State.awaitingHeaders
     private(set) var initialMetadata = Metadata()
-    private var deframer: ClientMessageDeframer
+    private var deframer: GRPCMessageDeframer
 
     init(maxMessageSize: Int) {
-        deframer = ClientMessageDeframer(maxMessageSize: maxMessageSize)
+        deframer = GRPCMessageDeframer(maxMessageSize: maxMessageSize)
     }
 
     var isFinished: Bool { state == .finished }
@@ -67,7 +67,7 @@ struct ClientCallStateMachine {
             guard endStream else {
                 return finish(.internal, "a second HEADERS block without END_STREAM", trailers: [:], resetStream: true)
             }
-            if deframer.pendingBytes > 0 {
+            if deframer.hasPartialMessage {
                 return finish(.internal, "the response ended inside a message", trailers: [:], resetStream: false)
             }
             return finishWithTrailers(fields.map { (name: $0.name, value: $0.value) }, resetStream: false)
@@ -81,16 +81,20 @@ struct ClientCallStateMachine {
         case .awaitingHeaders:
             return finish(.internal, "DATA before response headers", trailers: [:], resetStream: true)
         case .receivingMessages:
+            deframer.append(bytes)
+            var messages: [[UInt8]] = []
             do {
-                let messages = try deframer.append(bytes)
-                return messages.isEmpty ? .none : .deliver(messages)
-            } catch .tooLarge(let length, let limit) {
-                return finish(.resourceExhausted, "response message of \(length) bytes exceeds the limit of \(limit) bytes",
-                              trailers: [:], resetStream: true)
+                while let message = try deframer.next() { messages.append(message) }
             } catch {
-                return finish(.internal, "compressed response message without negotiated grpc-encoding",
-                              trailers: [:], resetStream: true)
+                switch error.kind {
+                case .messageTooLarge(let size, let limit):
+                    return finish(.resourceExhausted, "response message of \(size) bytes exceeds the limit of \(limit) bytes",
+                                  trailers: [:], resetStream: true)
+                default:
+                    return finish(.internal, "bad response framing: \(error)", trailers: [:], resetStream: true)
+                }
             }
+            return messages.isEmpty ? .none : .deliver(messages)
         case .finished:
             return .none
         }

@@ -5,15 +5,17 @@ import NimbusRPCCore
 /// Maps `:path` to a method and opens a `GRPCServerCall` per request stream. Requests that
 /// are not gRPC (wrong method or content-type) or name an unknown method are answered here.
 final class GRPCRouter: HTTP2RequestRouter {
-    let methods: [String: ServerMethod]
+    let methods: [String: GRPCMethodEntry]
     let configuration: GRPCServerConfiguration
-    let metrics = GRPCServerMetrics()
+    /// Unknown paths share one series so a scanner cannot blow up metric cardinality.
+    let unknownMethod = GRPCMethodEntry(ServerMethod(
+        MethodDescriptor(service: "unknown", method: "unknown", kind: .unary), handler: .unary { _, _ in [] }))
     let logger: Logger
 
     init(services: [any RPCService], configuration: GRPCServerConfiguration, logger: Logger) {
-        var methods: [String: ServerMethod] = [:]
+        var methods: [String: GRPCMethodEntry] = [:]
         for service in services {
-            for method in service.methods { methods[method.descriptor.path] = method }
+            for method in service.methods { methods[method.descriptor.path] = GRPCMethodEntry(method) }
         }
         self.methods = methods
         self.configuration = configuration
@@ -28,8 +30,7 @@ final class GRPCRouter: HTTP2RequestRouter {
             stream.sendHeadersOnly(headers)
             return DiscardingStreamHandler(stream: stream)
         }
-        let contentType = head.first("content-type") ?? ""
-        guard contentType.hasPrefix("application/grpc") else {
+        guard let contentType = head.first("content-type"), contentType.hasPrefix("application/grpc") else {
             var headers = HTTP2HeaderBlock()
             headers.add(":status", "415")
             headers.add("content-type", "text/plain")
@@ -45,20 +46,16 @@ final class GRPCRouter: HTTP2RequestRouter {
             GRPCServerCall.sendTrailersOnly(stream, RPCError(.unimplemented, "grpc-encoding \(encoding) is not supported"))
             return DiscardingStreamHandler(stream: stream)
         }
-        let call = GRPCServerCall(stream: stream, head: head, method: method, router: self)
+        let call = GRPCServerCall(stream: stream, head: head, entry: method, router: self)
         call.start()
         return call
     }
 
     private func recordRejected(_ path: String, code: RPCCode) {
-        let parts = path.split(separator: "/", maxSplits: 1)
-        let descriptor = MethodDescriptor(
-            service: parts.first.map(String.init) ?? "unknown", method: parts.count > 1 ? String(parts[1]) : "unknown", kind: .unary)
         if configuration.accessLog {
             logger.info("rpc", metadata: ["rpc.method": "\(path)", "rpc.code": "\(code)"])
         }
-        // Unknown paths share one series so a scanner cannot blow up metric cardinality.
-        metrics.record(MethodDescriptor(service: "unknown", method: "unknown", kind: descriptor.kind), code: code, nanoseconds: 0)
+        unknownMethod.record(code: code, nanoseconds: 0)
     }
 }
 

@@ -1,5 +1,6 @@
 import Logging
 import NimbusHTTP
+import NimbusProto
 import NimbusRPCCore
 import Synchronization
 
@@ -21,17 +22,32 @@ public final class GRPCServer: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
+    /// The serving status behind `grpc.health.v1.Health` (flip it while draining or when a
+    /// dependency is down).
+    public let health: HealthStatusProvider
+
     /// - Parameters:
+    ///   - services: the application's services; `grpc.health.v1.Health` and server
+    ///     reflection (v1 and v1alpha) are added.
     ///   - http1: serves HTTP/1.1 requests other than the operational endpoints (404 if nil).
-    ///   - operational: readiness and metrics closures behind `/readyz` and `/metrics`.
+    ///   - operational: readiness and metrics behind `/readyz` and `/metrics`; by default
+    ///     readiness is the health status of the server ("") and metrics are empty.
+    ///   - health: a status provider to share; by default one with every service SERVING.
     public init(configuration: GRPCServerConfiguration, services: [any RPCService], http1: HTTP1Handler? = nil,
-                operational: HTTPOperationalEndpoints = HTTPOperationalEndpoints(),
+                operational: HTTPOperationalEndpoints? = nil, health: HealthStatusProvider? = nil,
                 logger: Logger = Logger(label: "nimbus.grpc")) throws {
         self.configuration = configuration
         self.logger = logger
-        let router = GRPCRouter(services: services, configuration: configuration, logger: logger)
+        let health = health ?? HealthStatusProvider(services: services.map(\.serviceName))
+        self.health = health
+        let hosted: [any RPCService] = services + [GRPCHealthService(provider: health)]
+        // The reflection services describe themselves too, so tools can discover them.
+        let described = hosted + [GRPCReflectionService(services: []), GRPCReflectionServiceV1Alpha(services: [])]
+        let all = hosted + [GRPCReflectionService(services: described), GRPCReflectionServiceV1Alpha(services: described)]
+        let router = GRPCRouter(services: all, configuration: configuration, logger: logger)
+        let endpoints = operational ?? HTTPOperationalEndpoints(readiness: { health.status(for: "") == .serving })
         http = try HTTPServer(configuration: configuration.httpConfiguration, router: router,
-                              http1: operational.handler(fallback: http1), logger: logger)
+                              http1: endpoints.handler(fallback: http1), logger: logger)
     }
 
     /// The bound port (after `start`).
@@ -64,6 +80,7 @@ public final class GRPCServer: Sendable {
     /// GOAWAY to every client, in-flight calls drain for up to `gracePeriod`, then the rest
     /// is cancelled and the loops stop.
     public func shutdown(gracePeriod: Duration) async {
+        health.enterShutdown()
         await http.shutdown(gracePeriod: gracePeriod)
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.finished = true

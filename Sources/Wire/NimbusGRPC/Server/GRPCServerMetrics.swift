@@ -3,27 +3,33 @@ import Metrics
 import NimbusRPCCore
 import Synchronization
 
-/// Per-method, per-status call counts and latency histograms via swift-metrics
-/// (`grpc_server_handled_total`, `grpc_server_handling_seconds`). Metric objects are
-/// cached so a call costs one lock and two updates.
-final class GRPCServerMetrics: Sendable {
-    private struct Key: Hashable {
-        let path: String
-        let code: Int
-    }
-    private let cache = Mutex<[Key: (CoreMetrics.Counter, CoreMetrics.Timer)]>([:])
-    private let started = Mutex<[String: CoreMetrics.Counter]>([:])
+/// One hosted method with what every call of it needs precomputed: its metric series per
+/// status code (`grpc_server_handled_total`, `grpc_server_handling_seconds` via swift-metrics),
+/// created on first use so /metrics shows only codes that happened.
+final class GRPCMethodEntry: Sendable {
+    let method: ServerMethod
+    let path: String
+    let isUnary: Bool
+    private let series = Mutex<[Int: (CoreMetrics.Counter, CoreMetrics.Timer)]>([:])
 
-    func record(_ method: MethodDescriptor, code: RPCCode, nanoseconds: UInt64) {
-        let key = Key(path: method.path, code: code.rawValue)
-        let (counter, timer) = cache.withLock { cache in
-            if let hit = cache[key] { return hit }
-            let dimensions = [("grpc_service", method.service), ("grpc_method", method.method), ("grpc_code", code.description)]
+    init(_ method: ServerMethod) {
+        self.method = method
+        self.path = method.descriptor.path
+        if case .unary = method.handler { isUnary = true } else { isUnary = false }
+    }
+
+    func record(code: RPCCode, nanoseconds: UInt64) {
+        let (counter, timer) = series.withLock { series in
+            if let hit = series[code.rawValue] { return hit }
+            let dimensions = [
+                ("grpc_service", method.descriptor.service), ("grpc_method", method.descriptor.method),
+                ("grpc_code", code.description),
+            ]
             let made = (
                 CoreMetrics.Counter(label: "grpc_server_handled_total", dimensions: dimensions),
                 CoreMetrics.Timer(label: "grpc_server_handling_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
             )
-            cache[key] = made
+            series[code.rawValue] = made
             return made
         }
         counter.increment()

@@ -74,6 +74,30 @@ public struct GRPCMessageDeframer: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
+    /// Appends `bytes` and hands every message completed by them to `deliver`. When nothing
+    /// is buffered, whole messages are sliced straight from `bytes` (no intermediate copy).
+    public mutating func process(_ bytes: UnsafeRawBufferPointer, _ deliver: ([UInt8]) -> Void) throws(GRPCFramingError) {
+        var rest = bytes[...]
+        if pendingLength == nil && readIndex == buffer.count {
+            while rest.count >= 5 {
+                let flag = rest[rest.startIndex]
+                if flag == 1 { throw GRPCFramingError(.compressedMessage) }
+                if flag != 0 { throw GRPCFramingError(.invalidFlag(flag)) }
+                let i = rest.startIndex
+                let length = Int(rest[i + 1]) << 24 | Int(rest[i + 2]) << 16 | Int(rest[i + 3]) << 8 | Int(rest[i + 4])
+                if length > maxMessageSize {
+                    throw GRPCFramingError(.messageTooLarge(size: length, limit: maxMessageSize))
+                }
+                guard rest.count - 5 >= length else { break }
+                deliver(Array(rest[(i + 5)..<(i + 5 + length)]))
+                rest = rest[(i + 5 + length)...]
+            }
+            if rest.isEmpty { return }
+        }
+        append(UnsafeRawBufferPointer(rebasing: rest))
+        while let message = try next() { deliver(message) }
+    }
+
     /// The next complete message, nil when more bytes are needed; throws on a protocol
     /// violation or an over-limit size (after which the deframer must not be used).
     public mutating func next() throws(GRPCFramingError) -> [UInt8]? {

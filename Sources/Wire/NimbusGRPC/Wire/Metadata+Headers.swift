@@ -4,7 +4,12 @@ import NimbusRPCCore
 extension Metadata {
     /// Header names the gRPC transport owns; never surfaced as custom metadata.
     static func isReserved(_ name: String) -> Bool {
-        if name.hasPrefix(":") { return true }
+        // Every reserved name starts with one of these bytes; most custom keys do not.
+        switch name.utf8.first {
+        case UInt8(ascii: ":"): return true
+        case UInt8(ascii: "c"), UInt8(ascii: "t"), UInt8(ascii: "g"), UInt8(ascii: "h"): break
+        default: return false
+        }
         switch name {
         case "content-type", "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding",
              "grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-message-type",

@@ -15,6 +15,7 @@ extension HTTP2ClientSession {
         nghttp2_session_callbacks_set_on_frame_recv_callback(table, httpClientOnFrameRecv)
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(table, httpClientOnDataChunk)
         nghttp2_session_callbacks_set_on_stream_close_callback(table, httpClientOnStreamClose)
+        nghttp2_session_callbacks_set_on_frame_send_callback(table, httpClientOnFrameSend)
         return HTTP2ClientCallbacks(table!)
     }()
 }
@@ -72,6 +73,17 @@ private func httpClientOnFrameRecv(_ session: OpaquePointer?, _ frame: UnsafePoi
         if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 { client.events.append(.pingAck) }
     default:
         break
+    }
+    return 0
+}
+
+/// Records which streams' HEADERS have been serialized (they may have reached the server).
+private func httpClientOnFrameSend(_ session: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?,
+                                   _ userData: UnsafeMutableRawPointer?) -> Int32 {
+    let hd = frame!.pointee.hd
+    if hd.type == UInt8(NGHTTP2_HEADERS.rawValue) {
+        let client = clientSession(userData)
+        client.lastHeadersSentStreamID = max(client.lastHeadersSentStreamID, hd.stream_id)
     }
     return 0
 }

@@ -3,7 +3,7 @@ import CNGHTTP2
 /// Header fields to hand to nghttp2. Static fields point at constant storage (NO_COPY);
 /// dynamic ones are packed into one buffer that lives for the duration of the submit call
 /// (nghttp2 copies them).
-public struct HTTP2HeaderBlock {
+public struct HTTP2HeaderBlock: @unchecked Sendable {  // StaticStrings and Strings only
     enum Field {
         case constant(StaticString, StaticString)
         case dynamic(String, String)
@@ -23,36 +23,34 @@ public struct HTTP2HeaderBlock {
 
     public var isEmpty: Bool { fields.isEmpty }
 
-    /// Calls `body` with an `nghttp2_nv` array valid only for the call.
+    /// Calls `body` with an `nghttp2_nv` array valid only for the call (stack memory when small).
     func withNVs<R>(_ body: (UnsafeMutablePointer<nghttp2_nv>, Int) -> R) -> R {
-        var storage: [UInt8] = []
-        var hasDynamic = false
-        for case .dynamic(let name, let value) in fields {
-            storage.append(contentsOf: name.utf8)
-            storage.append(contentsOf: value.utf8)
-            hasDynamic = true
-        }
+        var dynamicBytes = 0
+        for case .dynamic(let name, let value) in fields { dynamicBytes += name.utf8.count + value.utf8.count }
         let noCopy = UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue | NGHTTP2_NV_FLAG_NO_COPY_VALUE.rawValue)
-        return storage.withUnsafeMutableBufferPointer { buffer in
-            var nvs: [nghttp2_nv] = []
-            nvs.reserveCapacity(fields.count)
-            var offset = 0
-            for field in fields {
-                switch field {
-                case .constant(let name, let value):
-                    nvs.append(nghttp2_nv(
-                        name: UnsafeMutablePointer(mutating: name.utf8Start), value: UnsafeMutablePointer(mutating: value.utf8Start),
-                        namelen: name.utf8CodeUnitCount, valuelen: value.utf8CodeUnitCount, flags: noCopy))
-                case .dynamic(let name, let value):
-                    let base = hasDynamic ? buffer.baseAddress! : UnsafeMutablePointer<UInt8>(bitPattern: 1)!
-                    let nameLength = name.utf8.count, valueLength = value.utf8.count
-                    nvs.append(nghttp2_nv(
-                        name: base + offset, value: base + offset + nameLength,
-                        namelen: nameLength, valuelen: valueLength, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
-                    offset += nameLength + valueLength
+        let copy = UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)
+        return withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(fields.count, 1)) { nvs in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(dynamicBytes, 1)) { storage in
+                var offset = 0
+                for (index, field) in fields.enumerated() {
+                    switch field {
+                    case .constant(let name, let value):
+                        nvs[index] = nghttp2_nv(
+                            name: UnsafeMutablePointer(mutating: name.utf8Start), value: UnsafeMutablePointer(mutating: value.utf8Start),
+                            namelen: name.utf8CodeUnitCount, valuelen: value.utf8CodeUnitCount, flags: noCopy)
+                    case .dynamic(let name, let value):
+                        let namePart = UnsafeMutableBufferPointer(rebasing: storage[offset...])
+                        let nameLength = namePart.initialize(fromContentsOf: name.utf8)
+                        let valuePart = UnsafeMutableBufferPointer(rebasing: storage[(offset + nameLength)...])
+                        let valueLength = valuePart.initialize(fromContentsOf: value.utf8)
+                        nvs[index] = nghttp2_nv(
+                            name: namePart.baseAddress!, value: valuePart.baseAddress!,
+                            namelen: nameLength, valuelen: valueLength, flags: copy)
+                        offset += nameLength + valueLength
+                    }
                 }
+                return body(nvs.baseAddress!, fields.count)
             }
-            return nvs.withUnsafeMutableBufferPointer { body($0.baseAddress!, $0.count) }
         }
     }
 }

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# h2load against a trivial unary RPC of the Nimbus server (nimbus.testing.v1.Echo/Say through
+# the full path domain RPCs take: async handler on the loop's executor, grpc-timeout deadline,
+# custom metadata, protobuf decode/encode, swift-metrics → Prometheus) and against nghttpd
+# serving a small static file, interleaved in the same run; prints req/s, p50/p99 latency and
+# the Nimbus/nghttpd ratio per round and as a median. Both servers get one thread.
+#   Benchmarks/rpc.sh            env: N (requests/round, 200000), ROUNDS (3),
+#                                      SPEC (h2load load shape, "-c 8 -m 32 -t 2"), THREADS (1)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${N:-200000}
+ROUNDS=${ROUNDS:-3}
+SPEC=${SPEC:-"-c 8 -m 32 -t 2"}
+THREADS=${THREADS:-1}
+PY=${PYTHON:-python3}
+
+command -v h2load >/dev/null && command -v nghttpd >/dev/null || { echo "rpc.sh: needs h2load and nghttpd (nghttp2-client, nghttp2-server)" >&2; exit 1; }
+echo "rpc.sh: building nimbus-echo-server (release)"
+swift build -c release --product nimbus-echo-server 2>&1 | tail -1
+BIN=$(swift build -c release --show-bin-path)/nimbus-echo-server
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# EchoRequest{text: "hello"} as a gRPC message: flag 0, length 7, then the protobuf bytes.
+printf '\x00\x00\x00\x00\x07\x0a\x05hello' > "$WORK/say.bin"
+mkdir -p "$WORK/www"
+head -c 47 /dev/zero | tr '\0' 'x' > "$WORK/www/small.bin"
+
+"$BIN" --port 0 --threads "$THREADS" --no-access-log --log-level warning > "$WORK/nimbus.out" 2> "$WORK/nimbus.err" &
+PIDS+=($!)
+NGPORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+nghttpd --no-tls -n 1 -d "$WORK/www" "$NGPORT" > /dev/null 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q '^listening' "$WORK/nimbus.out" 2>/dev/null && break; sleep 0.1; done
+PORT=$(awk '/^listening/{print $2}' "$WORK/nimbus.out")
+[ -n "$PORT" ] || { echo "rpc.sh: nimbus-echo-server did not start"; cat "$WORK/nimbus.err"; exit 1; }
+sleep 0.3
+
+NIMBUS_URL="http://127.0.0.1:$PORT/nimbus.testing.v1.Echo/Say"
+NGHTTPD_URL="http://127.0.0.1:$NGPORT/small.bin"
+GRPC_ARGS=(-d "$WORK/say.bin" -H 'content-type: application/grpc' -H 'te: trailers' -H 'grpc-timeout: 10S' -H 'x-request-id: bench')
+
+# run <label> <url> [args…] → "req/s p50_us p99_us succeeded"
+run() {
+  local label=$1 url=$2; shift 2
+  local log="$WORK/$label.log"
+  # shellcheck disable=SC2086
+  local out; out=$(h2load -n "$N" $SPEC --log-file="$log" "$@" "$url" 2>&1)
+  local rps; rps=$(echo "$out" | grep -oE 'finished in [0-9.]+m?s, [0-9.]+ req/s' | grep -oE '[0-9.]+ req/s' | cut -d' ' -f1)
+  local ok; ok=$(echo "$out" | grep -oE '[0-9]+ succeeded' | cut -d' ' -f1)
+  local pct; pct=$(awk '{print $3}' "$log" | sort -n | awk '{a[NR]=$1} END{printf "%d %d", a[int(NR*0.50)], a[int(NR*0.99)]}')
+  echo "$rps $pct $ok"
+}
+
+# Warm-up and sanity: every request must succeed with grpc-status 0.
+h2load -n 2000 $SPEC "${GRPC_ARGS[@]}" "$NIMBUS_URL" 2>&1 | grep -q '2000 succeeded' || { echo "rpc.sh: nimbus warm-up failed"; exit 1; }
+h2load -n 2000 $SPEC "$NGHTTPD_URL" 2>&1 | grep -q '2000 succeeded' || { echo "rpc.sh: nghttpd warm-up failed"; exit 1; }
+
+printf '%-6s %-10s %12s %9s %9s %10s\n' round server req/s p50_us p99_us succeeded
+ratios=()
+for r in $(seq "$ROUNDS"); do
+  read -r nr np50 np99 nok < <(run "nimbus-$r" "$NIMBUS_URL" "${GRPC_ARGS[@]}")
+  read -r gr gp50 gp99 gok < <(run "nghttpd-$r" "$NGHTTPD_URL")
+  printf '%-6s %-10s %12s %9s %9s %10s\n' "$r" nimbus "$nr" "$np50" "$np99" "$nok" "$r" nghttpd "$gr" "$gp50" "$gp99" "$gok"
+  [ "$nok" = "$N" ] || { echo "rpc.sh: nimbus round $r had failures"; exit 1; }
+  ratio=$($PY -c "print(f'{$nr/$gr:.3f}')")
+  ratios+=("$ratio")
+  echo "       ratio nimbus/nghttpd = $ratio"
+done
+median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+echo "rpc.sh: spec '$SPEC', $N requests/round, $THREADS nimbus loop thread(s), nghttpd 1 thread"
+echo "rpc.sh: median ratio nimbus/nghttpd = $median (target >= 0.8)"
+grep -q 'grpc_server_handled_total' <(curl -s "http://127.0.0.1:$PORT/metrics") && echo "rpc.sh: metrics recorded on the benchmarked path"

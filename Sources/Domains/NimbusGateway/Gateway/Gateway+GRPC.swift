@@ -1,0 +1,88 @@
+import NimbusRPCCore
+
+/// One upstream service re-served by the gateway: every method forwards, bytes unchanged.
+struct ProxyService: RPCService {
+    let serviceName: String
+    let methods: [ServerMethod]
+    let fileDescriptors: [ProtoFileDescriptor]
+}
+
+extension Gateway {
+    /// A pass-through `RPCService` for every upstream service, for the gateway's gRPC server.
+    /// `fileDescriptors` lets the server offer reflection for them.
+    public func proxyServices(fileDescriptors: [ProtoFileDescriptor] = []) -> [any RPCService] {
+        upstreams.keys.sorted().compactMap { name -> (any RPCService)? in
+            guard let service = descriptors.service(name) else { return nil }
+            let methods = service.methods.compactMap { method -> ServerMethod? in
+                let descriptor = service.rpcMethod(method)
+                if configuration.internalMethods.contains(descriptor.path) { return nil }
+                if descriptor.kind == .unary {
+                    return ServerMethod(descriptor, handler: .unary { [self] request, context in
+                        try await forwardUnary(descriptor, request: request, context: context)
+                    })
+                }
+                return ServerMethod(descriptor, handler: .streaming { [self] requests, responses, context in
+                    try await forwardStreaming(descriptor, requests: requests, responses: responses, context: context)
+                })
+            }
+            return ProxyService(serviceName: name, methods: methods, fileDescriptors: fileDescriptors)
+        }
+    }
+
+    private func prepare(_ method: MethodDescriptor, context: ServerContext) async throws -> (CallOptions, RequestIdentity, AuthenticatedCaller?) {
+        let identity = RequestIdentity(requestID: context.metadata["x-request-id"], traceparent: context.metadata["traceparent"])
+        context.addResponseHeader("x-request-id", value: .string(identity.requestID))
+        let caller = try await admit(method: method.path, credentials: Credentials.extract(from: context.metadata),
+                                     peer: context.peer, identity: identity)
+        var timeout: Duration?
+        if let deadline = context.deadline {
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { throw RPCError(.deadlineExceeded, "deadline exceeded before forwarding") }
+            timeout = remaining
+        }
+        let metadata = Self.forwardedMetadata(context.metadata, identity: identity, caller: caller, peer: context.peer)
+        return (CallOptions(metadata: metadata, timeout: timeout), identity, caller)
+    }
+
+    func forwardUnary(_ method: MethodDescriptor, request: [UInt8], context: ServerContext) async throws -> [UInt8] {
+        let started = ContinuousClock.now
+        var code = RPCCode.ok
+        defer { recordRPC(method, code: code, since: started) }
+        do {
+            let (options, _, _) = try await prepare(method, context: context)
+            let response = try await upstream(for: method.service).unary(method, request: request, options: options)
+            didForward(method)
+            for (key, value) in response.initialMetadata where key != "x-request-id" { context.addResponseHeader(key, value: value) }
+            for (key, value) in response.trailingMetadata { context.addTrailer(key, value: value) }
+            return response.message
+        } catch {
+            code = RPCError(mapping: error).code
+            throw error
+        }
+    }
+
+    func forwardStreaming(_ method: MethodDescriptor, requests: RPCMessageStream<[UInt8]>,
+                          responses: RPCMessageWriter<[UInt8]>, context: ServerContext) async throws {
+        let started = ContinuousClock.now
+        var code = RPCCode.ok
+        defer { recordRPC(method, code: code, since: started) }
+        do {
+            let (options, _, _) = try await prepare(method, context: context)
+            try await upstream(for: method.service).streaming(method, options: options, requests: { writer in
+                for try await message in requests { try await writer.write(message) }
+            }, responses: { stream in
+                for try await message in stream { try await responses.write(message) }
+            })
+            didForward(method)
+        } catch {
+            code = RPCError(mapping: error).code
+            throw error
+        }
+    }
+
+    private func recordRPC(_ method: MethodDescriptor, code: RPCCode, since started: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - started
+        metrics.record(face: "grpc", route: method.path, status: code.description,
+                       nanoseconds: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,67 @@
+/// Request ids and W3C trace context for one request through the gateway.
+public struct RequestIdentity: Sendable, Equatable {
+    /// `x-request-id`: the client's if it sent a sane one, else generated. Echoed and logged.
+    public var requestID: String
+    /// 32 lowercase hex digits.
+    public var traceID: String
+    /// The span id the gateway uses for its upstream call (16 hex digits).
+    public var spanID: String
+    public var traceFlags: String
+
+    /// The `traceparent` header to send upstream: same trace, the gateway's span as parent.
+    public var traceparent: String { "00-\(traceID)-\(spanID)-\(traceFlags)" }
+
+    public init(requestID: String?, traceparent: String?) {
+        if let requestID, Self.isAcceptableRequestID(requestID) {
+            self.requestID = requestID
+        } else {
+            self.requestID = Self.randomHex(bytes: 16)
+        }
+        spanID = Self.randomHex(bytes: 8)
+        if let traceparent, let parsed = Self.parseTraceparent(traceparent) {
+            traceID = parsed.traceID
+            traceFlags = parsed.flags
+        } else {
+            traceID = Self.randomHex(bytes: 16)
+            traceFlags = "01"
+        }
+    }
+
+    /// Printable ASCII without spaces, at most 128 characters: safe to echo and to log.
+    static func isAcceptableRequestID(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= 128 && id.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+
+    /// `version-traceid-parentid-flags` (W3C Trace Context); nil when malformed or all-zero.
+    static func parseTraceparent(_ header: String) -> (traceID: String, parentID: String, flags: String)? {
+        let parts = header.trimmingSpaces().split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff", isLowerHex(parts[0]),
+              parts[1].count == 32, isLowerHex(parts[1]), parts[1].contains(where: { $0 != "0" }),
+              parts[2].count == 16, isLowerHex(parts[2]), parts[2].contains(where: { $0 != "0" }),
+              parts[3].count == 2, isLowerHex(parts[3]) else { return nil }
+        // Version 00 has exactly four fields; later versions may append more.
+        if parts[0] == "00" && parts.count != 4 { return nil }
+        return (String(parts[1]), String(parts[2]), String(parts[3]))
+    }
+
+    private static func isLowerHex(_ text: Substring) -> Bool {
+        text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+    }
+
+    static func randomHex(bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes * 2)
+        for _ in 0..<bytes {
+            let byte = UInt8.random(in: 0...255, using: &generator)
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String { Substring(self).trimmingSpaces() }
+}

@@ -1,0 +1,314 @@
+import NimbusHTTP
+import NimbusRPCCore
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// A gRPC client over HTTP/2 (h2c or TLS) to one service that may run as several replicas.
+/// Generated stubs (`XxxClient(transport:)`) and the gateway's pass-through call through it.
+///
+/// - Calls multiplex over a few long-lived connections per endpoint; endpoints are used
+///   round-robin, one that keeps failing is ejected for a cool-down, and a lost connection is
+///   re-established with exponential backoff and jitter.
+/// - A call the server never saw (connect refused, REFUSED_STREAM, GOAWAY before it) is retried
+///   on another endpoint; one that may have reached a handler is never retried.
+/// - `CallOptions.timeout` is sent as `grpc-timeout` and enforced here (DEADLINE_EXCEEDED);
+///   cancelling the calling task resets the stream (the server handler sees the cancellation).
+public final class GRPCChannel: RPCClientTransport {
+    public let configuration: Configuration
+    let pool: ClientConnectionPool
+    let group: EventLoopGroup
+    let ownsGroup: Bool
+    let scheme: String
+    let authorities: [String]
+    let maxAttempts: Int
+
+    /// `group`: event loops to run the connections on (e.g. the server's, so a gateway request
+    /// stays on one loop); nil starts `configuration.eventLoopThreads` loops owned by the channel.
+    public init(configuration: Configuration, group: EventLoopGroup? = nil) throws {
+        try configuration.validate()
+        Self.ignoreBrokenPipes
+        self.configuration = configuration
+        let tlsContext: TLSContext?
+        if let tls = configuration.tls {
+            do {
+                tlsContext = try TLSContext.client(.init(trustRootsPath: tls.caFile, certificateChainPath: tls.certificateFile,
+                                                         privateKeyPath: tls.privateKeyFile, verifyPeer: tls.verifyPeer, alpn: ["h2"]))
+            } catch {
+                throw ClientConfigurationError.tls("\(error)")
+            }
+        } else {
+            tlsContext = nil
+        }
+        if let group {
+            self.group = group
+            ownsGroup = false
+        } else {
+            self.group = try EventLoopGroup(threads: configuration.eventLoopThreads, name: "nimbus-grpc-client")
+            ownsGroup = true
+        }
+        scheme = tlsContext == nil ? "http" : "https"
+        let targets = configuration.endpoints.map { endpoint in
+            ClientConnectionPool.Target(endpoint: endpoint, tls: tlsContext,
+                                        serverName: configuration.tls.flatMap { $0.serverName ?? (Self.isIPLiteral(endpoint.host) ? nil : endpoint.host) })
+        }
+        authorities = targets.map { target in
+            target.serverName.map { "\($0):\(target.endpoint.port)" } ?? target.endpoint.description
+        }
+        var policy = ClientLoadBalancer.Policy()
+        policy.backoff = configuration.backoff
+        policy.ejectAfterFailures = configuration.ejectAfterFailures
+        policy.ejectionCoolDown = configuration.ejectionCoolDown
+        policy.maxEjectionCoolDown = configuration.maxEjectionCoolDown
+        var options = HTTP2ClientConnection.Options()
+        options.connectTimeout = configuration.connectTimeout
+        options.keepaliveInterval = configuration.keepalive?.interval
+        options.keepaliveTimeout = configuration.keepalive?.timeout ?? .seconds(10)
+        pool = ClientConnectionPool(targets: targets, connectionsPerEndpoint: configuration.connectionsPerEndpoint, policy: policy,
+                                    group: self.group, connectionOptions: options,
+                                    streamsBeforeSpreading: configuration.streamsPerConnectionBeforeSpreading)
+        maxAttempts = configuration.maxAttempts ?? min(configuration.endpoints.count + 1, 5)
+    }
+
+    /// A channel to `endpoints` (`host:port,host:port`), h2c unless `tls` is given.
+    public convenience init(endpoints: String, tls: TLS? = nil) throws {
+        try self.init(configuration: Configuration(endpoints: endpoints, tls: tls))
+    }
+
+    /// Closes every connection at once (open calls fail with UNAVAILABLE) and stops the
+    /// channel's own loops. Never call it from an event-loop thread.
+    public func close() {
+        pool.close(graceful: false)
+        if ownsGroup { group.shutdown() }
+    }
+
+    /// Sends GOAWAY on every connection, lets open calls finish (up to `timeout`), then closes.
+    public func shutdown(timeout: Duration = .seconds(10)) async {
+        pool.close(graceful: true)
+        let giveUp = ContinuousClock.now + timeout
+        while pool.openConnectionCount > 0 && ContinuousClock.now < giveUp {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        close()
+    }
+
+    /// Connections ready for new calls (for tests and metrics).
+    public var connectionCount: Int { pool.readyConnectionCount }
+
+    // MARK: - RPCClientTransport
+
+    public func unary(_ method: MethodDescriptor, request: [UInt8], options: CallOptions) async throws -> RPCResponse<[UInt8]> {
+        try Self.validate(options.metadata)
+        guard request.count <= configuration.maxSendMessageSize else {
+            throw RPCError(.resourceExhausted, "request message of \(request.count) bytes exceeds the limit of \(configuration.maxSendMessageSize) bytes")
+        }
+        let deadline = options.timeout.map { ContinuousClock.now + $0 }
+        let body = ClientWireFormat.frame(request)
+        var excluded = Set<Int>()
+        var lastError: RPCError?
+        for attempt in 0..<maxAttempts {
+            let (call, endpoint) = try await startCall(method, options: options, deadline: deadline, body: body,
+                                                       excluded: &excluded, lastError: &lastError)
+            do {
+                let message = try await withTaskCancellationHandler {
+                    try await Self.singleResponse(call)
+                } onCancel: {
+                    call.cancel()
+                }
+                pool.recordCallOutcome(endpoint: endpoint, failed: false)
+                return RPCResponse(message: message, initialMetadata: call.initialMetadata,
+                                   trailingMetadata: call.status?.trailers ?? [:])
+            } catch let error as RPCError {
+                let status = call.status
+                if status?.retryable == true {
+                    pool.recordCallOutcome(endpoint: endpoint, failed: true)
+                    excluded.insert(endpoint)
+                    lastError = error
+                    if attempt + 1 < maxAttempts && !Task.isCancelled { continue }
+                } else if error.code == .unavailable {
+                    pool.recordCallOutcome(endpoint: endpoint, failed: true)
+                } else {
+                    pool.recordCallOutcome(endpoint: endpoint, failed: false)
+                }
+                throw error
+            }
+        }
+        throw lastError ?? RPCError(.unavailable, "no endpoint took the call")
+    }
+
+    public func streaming<Result: Sendable>(
+        _ method: MethodDescriptor,
+        options: CallOptions,
+        requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
+        responses: @escaping @Sendable (RPCMessageStream<[UInt8]>) async throws -> Result
+    ) async throws -> Result {
+        try Self.validate(options.metadata)
+        let deadline = options.timeout.map { ContinuousClock.now + $0 }
+        var excluded = Set<Int>()
+        var lastError: RPCError?
+        let (call, endpoint) = try await startCall(method, options: options, deadline: deadline, body: nil,
+                                                   excluded: &excluded, lastError: &lastError)
+        let maxSend = configuration.maxSendMessageSize
+        do {
+            let result = try await withTaskCancellationHandler {
+                try await Self.runStreaming(call, maxSend: maxSend, requests: requests, responses: responses)
+            } onCancel: {
+                call.cancel()
+            }
+            pool.recordCallOutcome(endpoint: endpoint, failed: false)
+            return result
+        } catch let error as RPCError where error.code == .unavailable {
+            pool.recordCallOutcome(endpoint: endpoint, failed: true)
+            throw error
+        }
+    }
+
+    // MARK: - Call plumbing
+
+    /// Picks an endpoint, gets a connection and opens the stream, moving on to another endpoint
+    /// while the failure proves the server never saw the call.
+    private func startCall(_ method: MethodDescriptor, options: CallOptions, deadline: ContinuousClock.Instant?,
+                           body: [UInt8]?, excluded: inout Set<Int>, lastError: inout RPCError?) async throws -> (ClientCall, Int) {
+        for _ in 0..<maxAttempts {
+            if Task.isCancelled { throw RPCError(.cancelled, "the call was cancelled before it started") }
+            if let deadline, deadline <= .now {
+                throw RPCError(.deadlineExceeded, "the call's deadline passed before it could start")
+            }
+            let pick = pool.pickEndpoint(excluding: excluded)
+            if let notBefore = pick.notBefore {
+                // Every endpoint is backing off or ejected: wait for the first to come back,
+                // unless the deadline comes first.
+                if let deadline, notBefore >= deadline {
+                    throw lastError ?? RPCError(.unavailable, "no endpoint is reachable before the call's deadline")
+                }
+                try? await Task.sleep(until: notBefore, clock: .continuous)
+            }
+            let connection: HTTP2ClientConnection
+            do {
+                connection = try await pool.connection(to: pick.index)
+            } catch let error as RPCError {
+                excluded.insert(pick.index)
+                lastError = error
+                continue
+            }
+            let call = ClientCall(connection: connection, maxReceiveMessageSize: configuration.maxReceiveMessageSize)
+            do {
+                try await call.start(headers: requestHeaders(method, options: options, endpoint: pick.index, deadline: deadline),
+                                     deadline: deadline, body: body)
+                return (call, pick.index)
+            } catch {
+                // The connection closed between the pick and the stream: nothing was sent.
+                excluded.insert(pick.index)
+                lastError = RPCError(.unavailable, "the connection to \(configuration.endpoints[pick.index]) closed", cause: error)
+            }
+        }
+        throw lastError ?? RPCError(.unavailable, "no endpoint took the call")
+    }
+
+    private func requestHeaders(_ method: MethodDescriptor, options: CallOptions, endpoint: Int,
+                                deadline: ContinuousClock.Instant?) -> [HTTP2ClientHeader] {
+        var headers = [
+            HTTP2ClientHeader(":method", "POST"),
+            HTTP2ClientHeader(":scheme", scheme),
+            HTTP2ClientHeader(":path", method.path),
+            HTTP2ClientHeader(":authority", authorities[endpoint]),
+            HTTP2ClientHeader("content-type", "application/grpc"),
+            HTTP2ClientHeader("te", "trailers"),
+            HTTP2ClientHeader("user-agent", configuration.userAgent),
+        ]
+        if let deadline {
+            headers.append(HTTP2ClientHeader("grpc-timeout", ClientWireFormat.timeoutHeader(max(deadline - .now, .nanoseconds(1)))))
+        }
+        for (name, value) in ClientWireFormat.headers(from: options.metadata) {
+            headers.append(HTTP2ClientHeader(name, value))
+        }
+        return headers
+    }
+
+    /// Metadata HTTP/2 cannot carry is refused before anything is sent: keys of `0-9 a-z - _ .`,
+    /// text values of printable ASCII (binary goes in `-bin` keys).
+    static func validate(_ metadata: Metadata) throws {
+        for (key, value) in metadata {
+            guard !key.isEmpty, key.utf8.allSatisfy({ ClientWireFormat.isValidKeyByte($0) }) else {
+                throw RPCError(.internal, "invalid metadata key '\(key)': use 0-9, a-z, '-', '_' and '.'")
+            }
+            if case .string(let text) = value, !key.hasSuffix("-bin"),
+               !text.utf8.allSatisfy({ $0 >= 0x20 && $0 <= 0x7e }) {
+                throw RPCError(.internal, "metadata '\(key)' has a value that is not printable ASCII; send bytes in a '-bin' key")
+            }
+        }
+    }
+
+    private static func singleResponse(_ call: ClientCall) async throws -> [UInt8] {
+        guard let message = try await call.nextMessage() else {
+            throw RPCError(.internal, "the server ended a unary call without a response message")
+        }
+        if try await call.nextMessage() != nil {
+            call.cancel(.internal, "more than one response message on a unary call")
+            throw RPCError(.internal, "the server sent more than one response message on a unary call")
+        }
+        return message
+    }
+
+    private static func runStreaming<Result: Sendable>(
+        _ call: ClientCall, maxSend: Int,
+        requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
+        responses: @escaping @Sendable (RPCMessageStream<[UInt8]>) async throws -> Result
+    ) async throws -> Result {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                let writer = RPCMessageWriter<[UInt8]> { message in
+                    guard message.count <= maxSend else {
+                        throw RPCError(.resourceExhausted, "request message of \(message.count) bytes exceeds the limit of \(maxSend) bytes")
+                    }
+                    try await call.write(framed: ClientWireFormat.frame(message))
+                }
+                do {
+                    try await requests(writer)
+                    call.finishRequests()
+                } catch {
+                    // The caller's request producer failed: the call cannot complete normally.
+                    call.cancel(.cancelled, "the client's request stream failed")
+                    throw error
+                }
+            }
+            let stream = RPCMessageStream<[UInt8]> { try await call.nextMessage() }
+            let result: Result
+            do {
+                result = try await responses(stream)
+            } catch {
+                call.cancel()
+                // A failure of the request producer explains the call better than the
+                // cancellation it caused on the response side.
+                let requestError: (any Error)? = await {
+                    do { try await group.waitForAll(); return nil } catch { return error }
+                }()
+                if let requestError, !(requestError is RPCError) { throw requestError }
+                throw error
+            }
+            let statusBeforeReturn = call.status
+            if statusBeforeReturn == nil {
+                // The caller stopped reading before the end: the call is over for us.
+                call.cancel(.cancelled, "the client stopped reading responses")
+                group.cancelAll()
+            }
+            do {
+                try await group.waitForAll()
+            } catch let error as RPCError {
+                if statusBeforeReturn != nil, statusBeforeReturn?.error == nil { throw error }
+            }
+            if let error = statusBeforeReturn?.error { throw error }
+            return result
+        }
+    }
+
+    /// A write to a socket the peer already closed must be an error (EPIPE), not a process-ending
+    /// SIGPIPE: a server restarting under us is routine for a client.
+    static let ignoreBrokenPipes: Void = {
+        _ = signal(SIGPIPE, SIG_IGN)
+    }()
+
+    static func isIPLiteral(_ host: String) -> Bool {
+        host.contains(":") || host.allSatisfy { $0.isNumber || $0 == "." }
+    }
+}

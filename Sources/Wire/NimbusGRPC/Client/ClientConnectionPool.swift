@@ -1,0 +1,216 @@
+import NimbusHTTP
+import NimbusRPCCore
+import Synchronization
+
+/// The channel's connections: per endpoint a few long-lived HTTP/2 connections (slots), opened
+/// lazily, each multiplexing many calls; a dead or draining one frees its slot for a fresh
+/// connect. Endpoint choice, ejection and reconnect backoff come from `ClientLoadBalancer`.
+final class ClientConnectionPool: Sendable {
+    struct Target: Sendable {
+        var endpoint: ClientEndpoint
+        var tls: TLSContext?
+        var serverName: String?
+    }
+
+    private struct Slot {
+        var connection: HTTP2ClientConnection?
+        var waiters: [CheckedContinuation<HTTP2ClientConnection, any Error>] = []
+    }
+
+    private struct State {
+        var balancer: ClientLoadBalancer
+        var slots: [[Slot]]
+        var addresses: [SocketAddress?]
+        /// Every connection not yet closed, in a slot or draining outside one.
+        var open: [ObjectIdentifier: HTTP2ClientConnection] = [:]
+        /// Connections that reached `.ready` and still count as live for their endpoint.
+        var live: Set<ObjectIdentifier> = []
+        /// Connections that reached `.ready` at some point (until they close).
+        var wereReady: Set<ObjectIdentifier> = []
+        var closed = false
+    }
+
+    let targets: [Target]
+    let group: EventLoopGroup
+    let connectionOptions: HTTP2ClientConnection.Options
+    /// A new connection opens once every live one carries this many streams.
+    let streamsBeforeSpreading: Int
+    private let state: Mutex<State>
+
+    init(targets: [Target], connectionsPerEndpoint: Int, policy: ClientLoadBalancer.Policy, group: EventLoopGroup,
+         connectionOptions: HTTP2ClientConnection.Options, streamsBeforeSpreading: Int = 100) {
+        self.targets = targets
+        self.group = group
+        self.connectionOptions = connectionOptions
+        self.streamsBeforeSpreading = streamsBeforeSpreading
+        state = Mutex(State(balancer: ClientLoadBalancer(endpointCount: targets.count, policy: policy),
+                            slots: Array(repeating: Array(repeating: Slot(), count: max(1, connectionsPerEndpoint)), count: targets.count),
+                            addresses: Array(repeating: nil, count: targets.count)))
+    }
+
+    /// The endpoint a call should try next (see `ClientLoadBalancer.pick`).
+    func pickEndpoint(excluding: Set<Int>) -> ClientLoadBalancer.Pick {
+        state.withLock { $0.balancer.pick(now: .now, excluding: excluding) }
+    }
+
+    func recordCallOutcome(endpoint: Int, failed: Bool) {
+        state.withLock { state in
+            if failed { state.balancer.recordFailure(endpoint, now: .now) } else { state.balancer.recordSuccess(endpoint) }
+        }
+    }
+
+    /// A ready connection to `endpoint`, connecting if none has room.
+    func connection(to endpoint: Int) async throws -> HTTP2ClientConnection {
+        let address = try resolve(endpoint)
+        enum Step {
+            case use(HTTP2ClientConnection)
+            /// Use the busy one now; `fresh` starts connecting for the calls after.
+            case spread(HTTP2ClientConnection, fresh: HTTP2ClientConnection)
+            /// Wait for a connect in progress, or for `fresh`, which starts connecting.
+            case wait(fresh: HTTP2ClientConnection?)
+            case fail(RPCError)
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            let step = state.withLock { state -> Step in
+                if state.closed { return .fail(RPCError(.unavailable, "the channel is closed")) }
+                var best: HTTP2ClientConnection?
+                var free: Int?
+                var connecting: Int?
+                for (index, slot) in state.slots[endpoint].enumerated() {
+                    if let connection = slot.connection {
+                        switch connection.state {
+                        case .ready:
+                            if best == nil || connection.activeStreams < best!.activeStreams { best = connection }
+                        case .connecting:
+                            if connecting == nil { connecting = index }
+                        case .draining, .closed:
+                            if slot.waiters.isEmpty { free = free ?? index }
+                        }
+                    } else if free == nil {
+                        free = index
+                    }
+                }
+                if let best {
+                    // Busy: spread future calls onto another connection, but do not make this one wait.
+                    if best.activeStreams >= streamsBeforeSpreading, connecting == nil, let free,
+                       state.balancer.mayConnect(endpoint, now: .now) {
+                        return .spread(best, fresh: makeConnection(&state, endpoint: endpoint, slot: free, address: address))
+                    }
+                    return .use(best)
+                }
+                if let connecting {
+                    state.slots[endpoint][connecting].waiters.append(continuation)
+                    return .wait(fresh: nil)
+                }
+                if let free, state.balancer.mayConnect(endpoint, now: .now) {
+                    let fresh = makeConnection(&state, endpoint: endpoint, slot: free, address: address)
+                    state.slots[endpoint][free].waiters.append(continuation)
+                    return .wait(fresh: fresh)
+                }
+                return .fail(RPCError(.unavailable, "\(targets[endpoint].endpoint) is unreachable; reconnecting with backoff"))
+            }
+            switch step {
+            case .use(let connection): continuation.resume(returning: connection)
+            case .spread(let connection, let fresh):
+                fresh.connect()
+                continuation.resume(returning: connection)
+            case .fail(let error): continuation.resume(throwing: error)
+            case .wait(let fresh):
+                fresh?.connect()
+            }
+        }
+    }
+
+    private func resolve(_ endpoint: Int) throws -> SocketAddress {
+        if let cached = state.withLock({ $0.addresses[endpoint] }) { return cached }
+        let target = targets[endpoint].endpoint
+        do {
+            let address = try SocketAddress(host: target.host, port: target.port)
+            state.withLock { $0.addresses[endpoint] = address }
+            return address
+        } catch {
+            state.withLock { $0.balancer.recordConnectFailure(endpoint, now: .now, unitRandom: Double.random(in: 0..<1)) }
+            throw RPCError(.unavailable, "cannot resolve \(target)", cause: error)
+        }
+    }
+
+    /// A connection for the slot, registered under the lock (so no other call takes the slot
+    /// meanwhile); it starts connecting when the caller calls `connect()` after the lock.
+    private func makeConnection(_ state: inout State, endpoint: Int, slot: Int, address: SocketAddress) -> HTTP2ClientConnection {
+        let target = targets[endpoint]
+        let connection = HTTP2ClientConnection(
+            loop: group.next(), address: address, tls: target.tls, serverName: target.serverName, options: connectionOptions
+        ) { [weak self] connection, newState, error in
+            self?.connection(connection, endpoint: endpoint, slot: slot, changedTo: newState, error: error)
+        }
+        state.slots[endpoint][slot].connection = connection
+        state.open[ObjectIdentifier(connection)] = connection
+        return connection
+    }
+
+    private func connection(_ connection: HTTP2ClientConnection, endpoint: Int, slot: Int,
+                            changedTo newState: HTTP2ClientConnection.State, error: (any Error)?) {
+        var waiters: [CheckedContinuation<HTTP2ClientConnection, any Error>] = []
+        var closeNow = false
+        state.withLock { state in
+            let owned = state.slots[endpoint][slot].connection === connection
+            let id = ObjectIdentifier(connection)
+            switch newState {
+            case .connecting:
+                break
+            case .ready:
+                state.live.insert(id)
+                state.wereReady.insert(id)
+                state.balancer.recordConnected(endpoint)
+                if owned { swap(&waiters, &state.slots[endpoint][slot].waiters) }
+                closeNow = state.closed
+            case .draining:
+                // Keep serving its open streams; the slot takes a fresh connection.
+                if state.live.remove(id) != nil { state.balancer.recordDisconnected(endpoint) }
+                if owned && state.slots[endpoint][slot].waiters.isEmpty { state.slots[endpoint][slot].connection = nil }
+            case .closed:
+                let wasOpen = state.open.removeValue(forKey: id) != nil
+                let wasReady = state.wereReady.remove(id) != nil
+                if owned { swap(&waiters, &state.slots[endpoint][slot].waiters) }
+                if owned { state.slots[endpoint][slot].connection = nil }
+                if state.live.remove(id) != nil {
+                    // It was up and went away (restart, idle close): the next call reconnects.
+                    state.balancer.recordDisconnected(endpoint)
+                } else if wasOpen && !wasReady && !state.closed && !closedByUs(error) {
+                    // It never got ready: a failed connect attempt (refused, timeout, TLS).
+                    state.balancer.recordConnectFailure(endpoint, now: .now, unitRandom: Double.random(in: 0..<1))
+                    state.addresses[endpoint] = nil
+                }
+            }
+        }
+        if newState == .ready {
+            for waiter in waiters { waiter.resume(returning: connection) }
+            if closeNow { connection.close(graceful: false) }
+        } else if newState == .closed {
+            let failure = RPCError(.unavailable, "cannot connect to \(targets[endpoint].endpoint): \(error.map { "\($0)" } ?? "closed")", cause: error)
+            for waiter in waiters { waiter.resume(throwing: failure) }
+        }
+    }
+
+    private func closedByUs(_ error: (any Error)?) -> Bool {
+        if case .closedLocally = error as? HTTP2ClientConnectionError { return true }
+        return false
+    }
+
+    /// Closes every connection; graceful lets open calls finish first.
+    func close(graceful: Bool) {
+        let connections = state.withLock { state -> [HTTP2ClientConnection] in
+            state.closed = true
+            return Array(state.open.values)
+        }
+        for connection in connections { connection.close(graceful: graceful) }
+    }
+
+    /// Connections ready for new calls, for tests and metrics.
+    var readyConnectionCount: Int {
+        state.withLock { state in state.open.values.filter { $0.state == .ready }.count }
+    }
+
+    /// Connections not yet closed (connecting, ready or draining).
+    var openConnectionCount: Int { state.withLock { $0.open.count } }
+}

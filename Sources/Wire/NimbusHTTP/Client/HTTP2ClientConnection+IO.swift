@@ -1,0 +1,201 @@
+import Synchronization
+
+// The loop-thread half of HTTP2ClientConnection: connect, TLS handshake, read → nghttp2 →
+// stream handlers, and one coalesced write per tick.
+extension HTTP2ClientConnection: EventLoopIOHandler, EventLoopFlushable {
+    func start() {
+        do {
+            let (socket, connected) = try Socket.connect(to: address)
+            self.socket = socket
+            try? socket.setNoDelay()
+            try loop.register(socket.fd, events: connected ? .readable : [.readable, .writable], handler: self)
+            connectTimer = loop.scheduleTimer(after: options.connectTimeout) { [self] in
+                connectTimer = nil
+                if state == .connecting { shutdown(HTTP2ClientConnectionError.connectTimeout(address.description)) }
+            }
+            if connected { try socketConnected() }
+        } catch let error as SocketError {
+            shutdown(HTTP2ClientConnectionError.connectFailed(address.description, error))
+        } catch {
+            shutdown(error)
+        }
+    }
+
+    /// TCP is up: wrap in TLS (handshake first) or start HTTP/2 at once.
+    func socketConnected() throws {
+        guard let socket else { return }
+        if let tlsContext {
+            let tls = try TLSConnection(context: tlsContext, socket: socket, serverName: serverName)
+            stream = ByteStream(socket: socket, tls: tls)
+            handshaking = true
+            try continueHandshake()
+        } else {
+            stream = ByteStream(socket: socket, tls: nil)
+            try sessionReady()
+        }
+    }
+
+    func continueHandshake() throws {
+        guard let tls = stream?.tls, let socket else { return }
+        switch try tls.handshake() {
+        case .wantRead:
+            try loop.modify(socket.fd, events: .readable)
+        case .wantWrite:
+            try loop.modify(socket.fd, events: [.readable, .writable])
+        case .complete:
+            handshaking = false
+            guard tls.negotiatedALPN == "h2" else {
+                throw HTTP2ClientConnectionError.alpnMismatch(address.description, tls.negotiatedALPN)
+            }
+            try loop.modify(socket.fd, events: .readable)
+            try sessionReady()
+        }
+    }
+
+    func sessionReady() throws {
+        session = try HTTP2ClientSession(settings: options.session)
+        if let connectTimer { loop.cancelTimer(connectTimer) }
+        connectTimer = nil
+        setState(.ready)
+        scheduleFlush()  // the client preface
+    }
+
+    public func handleIO(readable: Bool, writable: Bool, hangup: Bool) {
+        do {
+            if state == .connecting && stream == nil {
+                guard let socket else { return }
+                let error = socket.pendingError()
+                if error != 0 { throw HTTP2ClientConnectionError.connectFailed(address.description, SocketError(call: "connect", errno: error)) }
+                try socketConnected()
+                return
+            }
+            if handshaking {
+                try continueHandshake()
+                if handshaking { return }
+            }
+            if writable && waitingForWritable {
+                waitingForWritable = false
+                flushAtTickEnd()
+            }
+            if readable { try readAll() }
+        } catch {
+            shutdown(error)
+        }
+    }
+
+    private func readAll() throws {
+        guard let stream, let session else { return }
+        while true {
+            let result = try readBuffer.withUnsafeMutableBytes { try stream.read(into: $0) }
+            switch result {
+            case .bytes(let n):
+                try readBuffer.withUnsafeBytes { try session.receive(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+                // Frames without an event (WINDOW_UPDATE, PING) may still unblock or need output.
+                scheduleFlush()
+                dispatch(session.takeEvents())
+                if self.session == nil { return }  // a handler closed us
+                if n < readBuffer.count && stream.tls == nil { return }
+            case .wouldBlock(let wantsWrite):
+                if wantsWrite, let socket {
+                    waitingForWritable = true
+                    try loop.modify(socket.fd, events: [.readable, .writable])
+                }
+                scheduleFlush()
+                return
+            case .eof:
+                throw HTTP2ClientConnectionError.peerClosed
+            }
+        }
+    }
+
+    func dispatch(_ events: [HTTP2ClientEvent]) {
+        guard !events.isEmpty else { return }
+        scheduleFlush()
+        for event in events {
+            switch event {
+            case .headers(let id, let fields, let endStream):
+                handlers[id]?.receivedHeaders(fields, endStream: endStream)
+            case .data(let id, let bytes):
+                handlers[id]?.receivedData(bytes)
+            case .endOfData(let id):
+                handlers[id]?.receivedEndOfData()
+            case .closed(let id, let code):
+                if let handler = handlers.removeValue(forKey: id) {
+                    shared.withLock { $0.streams = handlers.count }
+                    handler.streamClosed(code, unprocessed: code == .refusedStream || id > lastStreamIDWritten)
+                }
+                if state == .draining && handlers.isEmpty { shutdown(HTTP2ClientConnectionError.closedLocally) }
+            case .goAway(let lastStreamID, _):
+                setState(.draining)
+                // nghttp2 closes streams above lastStreamID with REFUSED_STREAM itself.
+                _ = lastStreamID
+                if handlers.isEmpty { shutdown(HTTP2ClientConnectionError.peerClosed) }
+            case .writable(let id):
+                handlers[id]?.streamWritable()
+            case .pingAck:
+                if let pingTimeoutTimer { loop.cancelTimer(pingTimeoutTimer) }
+                pingTimeoutTimer = nil
+            case .settings:
+                break
+            }
+        }
+    }
+
+    /// Serializes what nghttp2 has ready and writes it once; waits for writability when the
+    /// socket is full.
+    public func flushAtTickEnd() {
+        flushScheduled = false
+        guard let stream, let session, !handshaking else { return }
+        do {
+            while true {
+                if outbound.pendingCount < 256 << 10 {
+                    var bytes: [UInt8] = []
+                    try session.drainOutput(into: &bytes)
+                    dispatch(session.takeEvents())
+                    if !bytes.isEmpty {
+                        outbound.append(contentsOf: bytes)
+                        pendingHeadersMark = session.lastHeadersSentStreamID
+                    }
+                }
+                if outbound.isEmpty { break }
+                guard try outbound.flush(to: stream) else {
+                    if !waitingForWritable, let socket {
+                        waitingForWritable = true
+                        try loop.modify(socket.fd, events: [.readable, .writable])
+                    }
+                    return
+                }
+                lastStreamIDWritten = pendingHeadersMark
+                if !session.wantsWrite { break }
+            }
+            if waitingForWritable, let socket {
+                waitingForWritable = false
+                try loop.modify(socket.fd, events: .readable)
+            }
+            if !session.wantsRead && !session.wantsWrite {
+                shutdown(state == .draining ? HTTP2ClientConnectionError.closedLocally : HTTP2ClientConnectionError.peerClosed)
+            }
+        } catch {
+            shutdown(error)
+        }
+    }
+
+    // MARK: - Keepalive
+
+    func armKeepalive() {
+        guard keepaliveTimer == nil, let interval = options.keepaliveInterval else { return }
+        keepaliveTimer = loop.scheduleTimer(after: interval) { [self] in
+            keepaliveTimer = nil
+            guard state == .ready || state == .draining, !handlers.isEmpty, let session else { return }
+            session.ping()
+            scheduleFlush()
+            if pingTimeoutTimer == nil {
+                pingTimeoutTimer = loop.scheduleTimer(after: options.keepaliveTimeout) { [self] in
+                    pingTimeoutTimer = nil
+                    shutdown(HTTP2ClientConnectionError.keepaliveTimeout)
+                }
+            }
+            armKeepalive()
+        }
+    }
+}
