@@ -1,5 +1,6 @@
 import Foundation
 import NimbusPlatform
+import NimbusPostgres
 import NimbusRPCCore
 import Testing
 @testable import NimbusIdentity
@@ -208,7 +209,7 @@ struct UsersAndAuditTests {
         #expect(!(try await env2.core.verifyAuditChain(env2.bobActor, tenantID: "")).ok)
     }
 
-    @Test("the migration's built-in roles match BuiltInRole, and the embedded SQL matches Migrations/identity")
+    @Test("the migration's built-in roles match BuiltInRole, and down reverses up")
     func schemaMatchesCode() async throws {
         let env = try await TwoTenants.make()
         defer { Task { await env.close() } }
@@ -219,12 +220,9 @@ struct UsersAndAuditTests {
                 """, role.rawValue)
             #expect(Set(rows.map { Permission($0.string("permission")) }) == role.permissions, "\(role)")
         }
-        let directory = IdentityTestDatabase.repositoryRoot.appendingPathComponent("Migrations/identity")
-        #expect(try String(contentsOf: directory.appendingPathComponent("0001_init.up.sql"), encoding: .utf8) == IdentitySchemaSQL.up)
-        #expect(try String(contentsOf: directory.appendingPathComponent("0001_init.down.sql"), encoding: .utf8) == IdentitySchemaSQL.down)
-        // Down reverses up completely.
-        try await IdentitySchema.drop(env.pool)
-        let left = try await env.core.query("SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'identity'")
+        // Down reverses up completely (the migrator's bookkeeping table is all that stays).
+        _ = try await identityMigrator(env.pool).down(steps: 1)
+        let left = try await env.core.query("SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'identity' AND c.relname NOT LIKE 'schema_migrations%'")
         #expect(left[0].int64("n") == 0)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NimbusPlatform
 import NimbusPostgres
+import NimbusService
 import Synchronization
 @testable import NimbusIdentity
 
@@ -48,7 +49,7 @@ actor IdentityTestDatabase {
         configuration.maxConnections = 16
         configuration.acquireTimeout = .seconds(30)
         let pool = try PostgresPool(configuration: configuration, name: name)
-        try await IdentitySchema.ensure(pool, logger: Logger(label: "test"))
+        _ = try await identityMigrator(pool).up()
         return pool
     }
 }
@@ -113,3 +114,9 @@ struct TwoTenants {
     func close() async { await pool.close() }
 }
 
+
+/// The shared migrator over identity's embedded migrations (what `serve` runs).
+func identityMigrator(_ pool: PostgresPool) throws -> Migrator {
+    try Migrator(pool: pool, schema: "identity", migrations: MigrationRunner.migrations(for: IdentityServiceDefinition.self),
+                 logger: Logger(label: "test"))
+}
