@@ -89,3 +89,14 @@ import Testing
         }
     }
 }
+
+@Suite struct StatusMessageEdgeTests {
+    /// An upstream error message ending in a space ("unknown permissions: ") once made the
+    /// gateway's nghttp2 client reset the stream: such edges must be percent-encoded.
+    @Test func edgeSpacesArePercentEncoded() {
+        #expect(GRPCStatusMessage.encode("unknown permissions: ") == "unknown permissions:%20")
+        #expect(GRPCStatusMessage.encode(" x") == "%20x")
+        #expect(GRPCStatusMessage.encode("a b") == "a b")
+        #expect(GRPCStatusMessage.decode(GRPCStatusMessage.encode(" both ")) == " both ")
+    }
+}

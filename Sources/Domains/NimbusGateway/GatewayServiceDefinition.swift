@@ -1,4 +1,10 @@
+import Logging
+import NimbusGRPC
+import NimbusPlatform
+import NimbusProto
+import NimbusRPCCore
 import NimbusService
+import Synchronization
 
 public enum GatewayServiceDefinition: ServiceDefinition {
     public static let executableName = "nimbus-gateway"
@@ -6,4 +12,74 @@ public enum GatewayServiceDefinition: ServiceDefinition {
     public static let schema: String? = nil
     public static let defaultPort = 8080
     public static let databaseURLEnvironment = "NIMBUS_GATEWAY_DATABASE_URL"
+
+    /// The upstream families: which services each serves and where it listens by default
+    /// (`NIMBUS_<NAME>_ENDPOINTS` overrides, comma-separated for replicas).
+    struct Upstream {
+        var name: String
+        var defaultPort: Int
+        var package: String
+        var files: [ProtoFileDescriptor]
+    }
+
+    static var upstreams: [Upstream] {
+        [
+            Upstream(name: "identity", defaultPort: 7001, package: "nimbus.identity.v1.", files: IdentityV1.UsersMethods.fileDescriptors),
+        ]
+    }
+
+    public static func makeParts(_ environment: ServiceEnvironment) async throws -> ServiceParts {
+        let settings = try GatewaySettings.resolve(environment.configSource)
+        let signer = try environment.principalSigner()
+        var files: [ProtoFileDescriptor] = []
+        var channels: [String: GRPCChannel] = [:]
+        var transports: [String: any RPCClientTransport] = [:]
+        let descriptors: DescriptorSet
+        do {
+            descriptors = try DescriptorSet(upstreams.flatMap(\.files))
+        } catch {
+            throw ConfigError(setting: "descriptors", problem: "\(error)")
+        }
+        for upstream in upstreams {
+            let endpoints = try environment.endpoints(of: upstream.name, defaultPort: upstream.defaultPort)
+            var configuration = GRPCChannel.Configuration(endpoints: endpoints.map { ClientEndpoint(host: $0.host, port: $0.port) })
+            configuration.connectionsPerEndpoint = 2
+            let channel = try GRPCChannel(configuration: configuration)
+            channels[upstream.name] = channel
+            files.append(contentsOf: upstream.files)
+            for service in descriptors.services.keys where service.hasPrefix(upstream.package) {
+                transports[service] = channel
+            }
+        }
+        guard let identity = channels["identity"] else {
+            throw ConfigError(setting: "NIMBUS_IDENTITY_ENDPOINTS", problem: "the gateway needs identity")
+        }
+        let servicePrincipal = ServicePrincipalToken(signer: signer)
+        let gateway = try Gateway(
+            configuration: settings.configuration, descriptors: descriptors, upstreams: transports,
+            authenticator: settings.authenticator(IdentityAuthenticator(transport: identity) { servicePrincipal.current() }),
+            limits: settings.rateLimits, logger: environment.logger, version: NimbusVersion.current)
+        environment.logger.info("gateway routes", metadata: [
+            "routes": "\(gateway.router.routes.count)", "services": "\(transports.count)",
+        ])
+        return ServiceParts(services: gateway.proxyServices(fileDescriptors: files), http1: gateway.http1Handler)
+    }
+}
+
+/// The gateway's own signed principal for Authenticate, re-signed at half its lifetime.
+final class ServicePrincipalToken: Sendable {
+    private let signer: PrincipalSigner
+    private let state = Mutex<(token: [UInt8], signedAt: ContinuousClock.Instant)?>(nil)
+
+    init(signer: PrincipalSigner) { self.signer = signer }
+
+    func current() -> [UInt8] {
+        state.withLock { state in
+            let now = ContinuousClock.now
+            if let state, now - state.signedAt < signer.lifetime / 2 { return state.token }
+            let token = signer.sign(.service("nimbus-gateway"))
+            state = (token, now)
+            return token
+        }
+    }
 }

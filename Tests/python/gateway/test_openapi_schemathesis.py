@@ -3,6 +3,7 @@ that breaks the schema."""
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import requests
@@ -16,9 +17,15 @@ def test_openapi_document_is_valid(gateway):
 
 
 def test_schemathesis_finds_no_server_errors_or_schema_breaks(gateway, platform, tmp_path):
-    # A key of its own, so the run cannot revoke the one other tests use.
-    key = requests.post(f"{gateway.url}/v1/api-keys", json={"name": "schemathesis"},
-                        headers=bearer(platform.admin_key)).json()["secret"]
+    # A user and key of its own: the stateful phase may well delete or change the user whose
+    # id it learns from whoami, and that must not be the admin other tests use.
+    email = f"fuzz-{uuid.uuid4().hex[:8]}@example.com"
+    created = requests.post(f"{gateway.url}/v1/users", headers=bearer(platform.admin_key),
+                            json={"email": email, "name": "Fuzz", "password": "fuzzing password 1", "role": "admin"})
+    assert created.status_code == 200, created.text
+    login = requests.post(f"{gateway.url}/v1/auth/login", json={"email": email, "password": "fuzzing password 1"})
+    assert login.status_code == 200, login.text
+    key = login.json()["secret"]
     schemathesis = Path(sys.executable).parent / "schemathesis"
     result = subprocess.run(
         [str(schemathesis), "run", f"{gateway.url}/v1/openapi.json",

@@ -11,7 +11,7 @@ extension Gateway {
         var caller: AuthenticatedCaller?
         var response: GatewayHTTPResponse
         do {
-            (response, routeLabel) = try await serveHTTP(request, identity: identity, caller: &caller)
+            response = try await serveHTTP(request, identity: identity, caller: &caller, routeLabel: &routeLabel)
         } catch let problem as HTTPProblem {
             response = problemResponse(problem, request: request, identity: identity)
         } catch {
@@ -40,16 +40,18 @@ extension Gateway {
     }
 
     private func serveHTTP(_ request: GatewayHTTPRequest, identity: RequestIdentity,
-                           caller: inout AuthenticatedCaller?) async throws -> (GatewayHTTPResponse, String) {
+                           caller: inout AuthenticatedCaller?, routeLabel: inout String) async throws -> GatewayHTTPResponse {
         if request.method == "OPTIONS", !configuration.corsOrigins.isEmpty, request.header("origin") != nil,
            request.header("access-control-request-method") != nil {
-            return (GatewayHTTPResponse(status: 204), "preflight")
+            routeLabel = "preflight"
+            return GatewayHTTPResponse(status: 204)
         }
         if request.path == "/v1/openapi.json" {
             guard request.method == "GET" || request.method == "HEAD" else {
                 throw HTTPProblem(status: 405, code: .unimplemented, detail: "use GET", headers: [("Allow", "GET, HEAD")])
             }
-            return (GatewayHTTPResponse(status: 200, headers: [("content-type", "application/json")], body: openAPIDocument), "openapi")
+            routeLabel = "openapi"
+            return GatewayHTTPResponse(status: 200, headers: [("content-type", "application/json")], body: openAPIDocument)
         }
         guard request.body.count <= configuration.maxRequestBodyBytes else {
             throw HTTPProblem(status: 413, code: .resourceExhausted,
@@ -66,7 +68,7 @@ extension Gateway {
             throw HTTPProblem(status: 404, code: .notFound, detail: "no route for \(request.method) \(request.path.prefix(200))")
         }
         let route = match.route
-        let label = "\(route.rule.method) \(route.template.text)"
+        routeLabel = "\(route.rule.method) \(route.template.text)"
         do {
             caller = try await admit(
                 method: route.rpcMethod.path,
@@ -108,7 +110,7 @@ extension Gateway {
         } catch let error as TranscodingError {
             throw HTTPProblem(status: 502, code: .internal, detail: "the service answered with a malformed message: \(error)")
         }
-        return (GatewayHTTPResponse(status: 200, headers: [("content-type", "application/json")], body: body), label)
+        return GatewayHTTPResponse(status: 200, headers: [("content-type", "application/json")], body: body)
     }
 
     /// Maps an RPC failure to its problem, carrying `retry-after` over as `Retry-After`.

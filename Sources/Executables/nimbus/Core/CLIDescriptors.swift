@@ -5,7 +5,7 @@ import NimbusRPCCore
 /// The descriptors of every public API, from the generated code.
 enum CLIDescriptors {
     static var files: [ProtoFileDescriptor] {
-        TestingV1.EchoMethods.fileDescriptors
+        IdentityV1.UsersMethods.fileDescriptors
     }
 
     static func shared() throws -> DescriptorSet {

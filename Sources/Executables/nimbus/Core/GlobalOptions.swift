@@ -63,3 +63,10 @@ struct PageOptions: ParsableArguments {
         if let pageSize, pageSize < 1 || pageSize > 1000 { throw ValidationError("--page-size must be between 1 and 1000") }
     }
 }
+
+enum ProcessInfoEnvironment {
+    static func value(_ name: String) -> String? {
+        let value = ProcessInfo.processInfo.environment[name]
+        return value?.isEmpty == false ? value : nil
+    }
+}

@@ -1,9 +1,12 @@
 /// `grpc-message` percent-encoding: bytes outside printable ASCII (0x20–0x7E) and `%` itself
 /// are sent as `%XX` of the UTF-8 bytes.
 public enum GRPCStatusMessage {
+    /// A leading or trailing space is encoded too: HTTP/2 field values may not begin or end
+    /// with whitespace, and nghttp2 peers reset the stream (PROTOCOL_ERROR) on one.
     public static func encode(_ message: String) -> String {
-        var needsEncoding = false
-        for byte in message.utf8 where byte < 0x20 || byte > 0x7E || byte == UInt8(ascii: "%") {
+        let utf8 = message.utf8
+        var needsEncoding = utf8.first == UInt8(ascii: " ") || utf8.last == UInt8(ascii: " ")
+        for byte in utf8 where byte < 0x20 || byte > 0x7E || byte == UInt8(ascii: "%") {
             needsEncoding = true
             break
         }
@@ -11,8 +14,10 @@ public enum GRPCStatusMessage {
         let hex = Array("0123456789ABCDEF".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(message.utf8.count * 3)
-        for byte in message.utf8 {
-            if byte < 0x20 || byte > 0x7E || byte == UInt8(ascii: "%") {
+        let count = utf8.count
+        for (index, byte) in utf8.enumerated() {
+            let edgeSpace = byte == UInt8(ascii: " ") && (index == 0 || index == count - 1)
+            if byte < 0x20 || byte > 0x7E || byte == UInt8(ascii: "%") || edgeSpace {
                 out.append(UInt8(ascii: "%"))
                 out.append(hex[Int(byte >> 4)])
                 out.append(hex[Int(byte & 0x0F)])
