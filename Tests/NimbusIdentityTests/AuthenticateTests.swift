@@ -34,6 +34,17 @@ struct AuthenticateTests {
         #expect(await unauthenticated { try await replica.authenticate(apiKey: created.secret) })
     }
 
+    @Test("last_used_at is written by the batched flush, not by Authenticate")
+    func lastUsed() async throws {
+        let env = try await TwoTenants.make()
+        defer { Task { await env.close() } }
+        let created = try await env.core.createApiKey(env.aliceActor, name: "used", expiresAt: nil, userID: "")
+        for _ in 0..<5 { _ = try await env.core.authenticate(apiKey: created.secret) }
+        #expect(try await env.core.getApiKey(env.aliceActor, id: created.key.id).lastUsedAt == nil)
+        await env.core.flushLastUsed()
+        #expect(try await env.core.getApiKey(env.aliceActor, id: created.key.id).lastUsedAt != nil)
+    }
+
     @Test("a rotated key's old secret works until its sunset, then fails; the new one keeps working")
     func rotation() async throws {
         let clock = TestClock()
