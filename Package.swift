@@ -66,6 +66,7 @@ let package = Package(
 
         .executableTarget(name: "nimbus-echo-server", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusPlatform", "NimbusProto", log], path: "Sources/Tools/nimbus-echo-server", swiftSettings: swiftSettings),
         // ── data: libpq pool, rows, transactions, errors, migrator ──
+        .executableTarget(name: "nimbus-pg-bench", dependencies: ["NimbusPostgres"], path: "Sources/Tools/nimbus-pg-bench", swiftSettings: swiftSettings),
         .target(name: "NimbusPostgres", dependencies: ["CLibPQ", "CNimbusShims", "COpenSSL", log, metrics],
                 path: "Sources/Data/NimbusPostgres", swiftSettings: swiftSettings),
 

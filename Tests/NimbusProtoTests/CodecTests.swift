@@ -120,3 +120,12 @@ import Testing
         #expect(try GrpcReflectionV1.ServerReflectionRequest(serializedBytes: reflection.serializedBytes()) == reflection)
     }
 }
+
+@Test func outOfRangeTimestampsClampInsteadOfTrapping() throws {
+    // seconds = Int64.max decodes to a far-future Date; re-encoding clamps to 9999-12-31.
+    let huge = try TestingV1.Everything(serializedBytes: [0xEA, 0x01, 0x0A, 0x08] + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F])
+    let again = try TestingV1.Everything(serializedBytes: huge.serializedBytes())
+    #expect(again.createdAt == Date(timeIntervalSince1970: 253_402_300_799))
+    let parts = GoogleProtobuf.Timestamp(date: Date(timeIntervalSince1970: -.infinity))
+    #expect(parts.seconds == 0 && parts.nanos == 0)
+}

@@ -28,7 +28,9 @@ import Testing
     }
 
     @Test func descriptorsWithoutExtensionsReencodeIdentically() throws {
-        for file in GrpcHealthV1.HealthMethods.fileDescriptors + GoogleApi.HttpProtoFile.descriptorsWithDependencies {
+        let files = GrpcHealthV1.HealthMethods.fileDescriptors + GoogleApi.HttpProtoFile.descriptorsWithDependencies
+            + TestingV1.EchoMethods.fileDescriptors
+        for file in files {
             let decoded = try GoogleProtobuf.FileDescriptorProto(serializedBytes: file.serialized)
             #expect(decoded.serializedBytes() == file.serialized, "\(file.name)")
         }

@@ -33,7 +33,8 @@ import Testing
         for (name, message) in RoundTripCases.all {
             try Data(message.serializedBytes()).write(to: swiftDir.appendingPathComponent("\(name).bin"))
         }
-        for (i, file) in TestingV1.EchoMethods.fileDescriptors.enumerated() {
+        // naming.proto's closure includes echo.proto and a google.api.http option to keep.
+        for (i, file) in TestingV1.AdminMethods.fileDescriptors.enumerated() {
             try Data(file.serialized).write(to: descriptorDir.appendingPathComponent("\(i).bin"))
         }
 

@@ -108,12 +108,9 @@ struct EchoImplementation: TestingV1.EchoService {
 
     @Test func fileDescriptorsCoverTheFileAndItsDependencies() {
         let files = EchoImplementation().fileDescriptors
-        #expect(files.map(\.name) == [
-            "nimbus/testing/v1/echo.proto", "google/api/annotations.proto", "google/api/http.proto",
-            "google/protobuf/descriptor.proto", "google/protobuf/timestamp.proto",
-        ])
+        #expect(files.map(\.name) == ["nimbus/testing/v1/echo.proto", "google/protobuf/timestamp.proto"])
         let echo = TestingV1.EchoProtoFile.descriptor
-        #expect(echo.dependencies == ["google/api/annotations.proto", "google/protobuf/timestamp.proto"])
+        #expect(echo.dependencies == ["google/protobuf/timestamp.proto"])
         #expect(echo.symbols.contains("nimbus.testing.v1.Echo"))
         #expect(echo.symbols.contains("nimbus.testing.v1.Echo.Say"))
         #expect(echo.symbols.contains("nimbus.testing.v1.Everything.Nested"))
@@ -125,9 +122,14 @@ struct EchoImplementation: TestingV1.EchoService {
 }
 
 @Test func httpRulesComeFromTheGoogleApiHttpOption() {
-    let rules = TestingV1.EchoMethods.httpRules
+    let rules = TestingV1.AdminMethods.httpRules
     #expect(rules.count == 2)
-    #expect(rules[TestingV1.EchoMethods.say] == GoogleApi.HttpRule(pattern: .post("/v1/echo:say"), body: "*"))
-    #expect(rules[TestingV1.EchoMethods.expand]?.pattern == .get("/v1/echo/{text}:expand"))
-    #expect(rules[TestingV1.EchoMethods.chat] == nil)
+    #expect(rules[TestingV1.AdminMethods.reset] == GoogleApi.HttpRule(pattern: .post("/v1/admin:reset"), body: "*"))
+    #expect(rules[TestingV1.AdminMethods.getHTTPKeywords]?.pattern == .get("/v1/keywords/{default}"))
+    #expect(rules[TestingV1.AdminMethods.unmapped] == nil)
+    #expect(TestingV1.AdminMethods.fileDescriptors.map(\.name) == [
+        "nimbus/testing/v1/naming.proto", "google/api/annotations.proto", "google/api/http.proto",
+        "google/protobuf/descriptor.proto", "google/protobuf/empty.proto", "nimbus/testing/v1/echo.proto",
+        "google/protobuf/timestamp.proto",
+    ])
 }

@@ -47,11 +47,12 @@ final class PythonEchoServer: Sendable {
         process.arguments = arguments
         let stdout = Pipe()
         process.standardOutput = stdout
+        process.standardError = stdout  // a traceback ends up in the "did not start" error
         try process.run()
         // Read up to the READY line; EOF first means the server died.
         var text = ""
         let handle = stdout.fileHandleForReading
-        while !text.contains("\n") {
+        while !text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().contains(where: { $0.hasPrefix("READY ") }) {
             let chunk = handle.availableData
             if chunk.isEmpty { break }
             text += String(decoding: chunk, as: UTF8.self)

@@ -101,6 +101,19 @@ struct ClientInteropTests {
     }
 
     @Test(arguments: ClientTransport.allCases)
+    func clientStreamingBeyondTheFlowControlWindows(_ transport: ClientTransport) async throws {
+        let channel = try SharedEchoServers.channel(transport)
+        defer { channel.close() }
+        // 24 MiB in 64 KiB messages: the writer waits for the server's WINDOW_UPDATEs many times.
+        let chunk = Data(repeating: 9, count: 64 << 10)
+        let response = try await channel.echo.collect { writer in
+            for _ in 0..<384 { try await writer.write(EchoRequest(text: "", payload: chunk)) }
+        }
+        #expect(response.index == 384)
+        #expect(response.payload == Data(withUnsafeBytes(of: UInt64(384 * (64 << 10)).bigEndian, Array.init)))
+    }
+
+    @Test(arguments: ClientTransport.allCases)
     func bidirectionalStreamingInterleaves(_ transport: ClientTransport) async throws {
         let channel = try SharedEchoServers.channel(transport)
         defer { channel.close() }

@@ -86,6 +86,26 @@ struct ClientResilienceTests {
         }
     }
 
+    @Test func keepaliveDetectsAFrozenPeer() async throws {
+        let server = try PythonEchoServer.start()
+        defer { server.stop() }
+        var configuration = GRPCChannel.Configuration(endpoints: [ClientEndpoint(host: "127.0.0.1", port: server.port)])
+        configuration.keepalive = GRPCChannel.Keepalive(interval: .milliseconds(300), timeout: .milliseconds(300))
+        configuration.maxAttempts = 1
+        let channel = try GRPCChannel(configuration: configuration)
+        defer { channel.close() }
+        let echo = channel.echo
+        #expect(try await echo.say(EchoRequest(text: "warm")).text == "warm")
+        let stuck = Task { try await echo.say(EchoRequest(text: "stuck", delayMs: 10_000)) }
+        try await Task.sleep(for: .milliseconds(100))
+        // The process still holds its sockets but answers nothing, PING included.
+        Foundation.kill(server.process.processIdentifier, SIGSTOP)
+        defer { Foundation.kill(server.process.processIdentifier, SIGCONT) }
+        let started = ContinuousClock.now
+        _ = await expectRPCError(.unavailable) { _ = try await stuck.value }
+        #expect(ContinuousClock.now - started < .seconds(3), "the dead connection was noticed by keepalive, not by the call's end")
+    }
+
     @Test func mutualTLS() async throws {
         let directory = PythonEchoServer.makeTLSDirectory()
         let server = try PythonEchoServer.start(.init(tlsDirectory: directory, mutualTLS: true))

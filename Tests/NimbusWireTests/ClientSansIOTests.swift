@@ -214,3 +214,36 @@ struct ClientMethodDescriptorTests {
         }
     }
 }
+
+@Suite("Client metadata validation")
+struct ClientMetadataValidationTests {
+    @Test func invalidMetadataIsRefusedBeforeSending() throws {
+        var good = Metadata()
+        good.add("x-request-id", "abc-123")
+        good.add("x-blob-bin", binary: [0, 10, 13, 255])
+        try GRPCChannel.validate(good)
+
+        var newline = Metadata()
+        newline.add("x-evil", "a\r\nset-cookie: b")
+        #expect(throws: RPCError.self) { try GRPCChannel.validate(newline) }
+        var space = Metadata()
+        space.add("bad key", "v")
+        #expect(throws: RPCError.self) { try GRPCChannel.validate(space) }
+        var unicode = Metadata()
+        unicode.add("x-name", "café")
+        #expect(throws: RPCError.self) { try GRPCChannel.validate(unicode) }
+    }
+
+    @Test func channelRefusesInvalidMetadataWithoutConnecting() async throws {
+        // Nothing listens on this endpoint: the refusal must come before any connect attempt.
+        let channel = try GRPCChannel(endpoints: "127.0.0.1:1")
+        defer { channel.close() }
+        var metadata = Metadata()
+        metadata.add("x-evil", "line\nbreak")
+        let error = await expectRPCError(.internal) {
+            _ = try await channel.unary(MethodDescriptor(service: "a.B", method: "C", kind: .unary), request: [],
+                                        options: CallOptions(metadata: metadata))
+        }
+        #expect(error?.message.contains("x-evil") == true)
+    }
+}

@@ -44,6 +44,11 @@ public final class PostgresConnection: Sendable {
         _ = try await session.run { try $0.executeScript(sql) }
     }
 
+    func commit() async throws {
+        try checkValid()
+        try await session.run { try $0.commit() }
+    }
+
     /// True while a transaction is open on this connection (including a failed one).
     public var inTransaction: Bool {
         get async throws {

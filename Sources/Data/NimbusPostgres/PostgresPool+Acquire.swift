@@ -66,6 +66,8 @@ extension PostgresPool {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PostgresSession, any Error>) in
                 var immediate: PostgresSession?
                 var closed = false
+                // Cancelled before the waiter is registered: the cancel handler found nothing to fail.
+                if Task.isCancelled { continuation.resume(throwing: CancellationError()); return }
                 state.withLock { s in
                     if s.closed { closed = true; return }
                     // A connection may have come back between the first look and now.
@@ -107,7 +109,7 @@ extension PostgresPool {
 
     /// Returns a borrowed connection: handed to the longest waiter, kept idle, or closed when
     /// broken, cancelled mid-statement, past its lifetime, or the pool is closed.
-    func release(_ session: PostgresSession) {
+    func release(_ session: PostgresSession, probe: Bool = false) {
         let now = ContinuousClock.now
         let discard = session.mustDiscard || now - session.createdAt >= configuration.maxLifetime
         var handTo: Waiter?
@@ -125,7 +127,8 @@ extension PostgresPool {
                 s.checkedOut += 1
                 return
             }
-            session.lastReleased = now
+            // A health probe is not use: the connection stays as idle as it was.
+            if !probe { session.lastReleased = now }
             s.idle.append(session)
         }
         if let handTo {

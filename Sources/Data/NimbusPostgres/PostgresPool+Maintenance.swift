@@ -34,11 +34,20 @@ extension PostgresPool {
             return drop
         }
         for session in expired { session.close() }
-        // Probe the remaining idle ones: a borrowed-then-returned probe revives or discards them.
-        let idleCount = state.withLock { $0.idle.count }
-        for _ in 0..<idleCount {
-            let probed = try? await withConnection { c -> Bool in _ = try await c.query("SELECT 1"); return true }
-            if probed == nil { break }
+        // Probe each remaining idle connection once: checking it out makes its first job verify
+        // the socket (reconnecting a dead one), and the returned probe puts it back.
+        let probes = state.withLock { s -> [PostgresSession] in
+            let taken = s.idle
+            s.idle = []
+            s.checkedOut += taken.count
+            return taken
+        }
+        for session in probes {
+            session.markCheckedOut()
+            let connection = PostgresConnection(session: session)
+            _ = try? await connection.query("SELECT 1")
+            connection.invalidate()
+            release(session, probe: true)
         }
         let missing = state.withLock { s -> Int in s.closed ? 0 : max(0, configuration.minConnections - s.open) }
         for _ in 0..<missing {

@@ -77,7 +77,7 @@ extension PostgresConnection {
             throw error
         }
         do {
-            try await executeScript("COMMIT")
+            try await commit()
         } catch {
             try? await executeScript("ROLLBACK")
             throw error

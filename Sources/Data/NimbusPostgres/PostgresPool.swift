@@ -58,7 +58,11 @@ public final class PostgresPool: Sendable {
         maintenance.withLock { $0 = task }
     }
 
-    deinit { maintenance.withLock { $0?.cancel() } }
+    deinit {
+        // A pool dropped without `close()` still ends its connections and their threads.
+        maintenance.withLock { $0?.cancel() }
+        for session in state.withLock({ s in defer { s.idle = [] }; return s.idle }) { session.close() }
+    }
 
     // MARK: public API
 

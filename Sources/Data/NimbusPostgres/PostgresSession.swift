@@ -60,7 +60,7 @@ final class PostgresSession: @unchecked Sendable {
     func close() {
         worker.submit { [self] in
             shared.withLock { s in
-                if let h = s.cancelHandle { PQfreeCancel(h.pointer); s.cancelHandle = nil }
+                s.cancelHandle = nil
                 s.broken = true
             }
             if let conn { PQfinish(conn) }
@@ -107,14 +107,15 @@ final class PostgresSession: @unchecked Sendable {
     }
 
     private func cancel(_ token: CancelToken) {
-        shared.withLock { s in
+        let handle = shared.withLock { s -> CancelHandle? in
             token.isCancelled = true
-            guard s.running === token, let handle = s.cancelHandle else { return }
-            var buffer = [CChar](repeating: 0, count: 256)
-            _ = PQcancel(handle.pointer, &buffer, Int32(buffer.count))
+            guard s.running === token, let handle = s.cancelHandle else { return nil }
             // A late cancel could hit the next statement on this backend: never reuse it.
             s.poisoned = true
+            return handle
         }
+        // PQcancel connects and waits for the server: never on the cancelling (maybe event-loop) thread.
+        if let handle { Thread.detachNewThread { handle.send() } }
     }
 
     // MARK: worker-thread operations
@@ -145,7 +146,6 @@ final class PostgresSession: @unchecked Sendable {
         statementOrder = []
         let handle = PQgetCancel(c).map(CancelHandle.init)
         shared.withLock { s in
-            if let h = s.cancelHandle { PQfreeCancel(h.pointer) }
             s.cancelHandle = handle
             s.broken = false
         }
@@ -157,11 +157,9 @@ final class PostgresSession: @unchecked Sendable {
         guard let c = conn else { return try open() }
         if PQstatus(c) == CONNECTION_OK {
             var fds = pollfd(fd: PQsocket(c), events: Int16(POLLIN), revents: 0)
-            let ready = poll(&fds, 1, 0)
-            if ready == 0 { return }
-            if PQconsumeInput(c) == 1, PQstatus(c) == CONNECTION_OK {
-                return  // only notifications or parameter status
-            }
+            if poll(&fds, 1, 0) == 0 { return }
+            // An idle session is sent nothing (Nimbus does not LISTEN) except a server's goodbye
+            // (FATAL 57P01 on shutdown, then EOF): anything readable means start afresh.
         }
         PQfinish(c)
         conn = nil
@@ -225,6 +223,16 @@ final class PostgresSession: @unchecked Sendable {
         return try check(PQexec(c, sql))
     }
 
+    /// COMMIT, which PostgreSQL turns into a silent ROLLBACK when an earlier statement failed
+    /// (and the caller swallowed that error): reported here as an error instead.
+    func commit() throws {
+        let result = try executeScript("COMMIT")
+        if String(cString: PQcmdStatus(result.pointer)) == "ROLLBACK" {
+            throw PostgresError(kind: .misuse, sqlState: "25P02",
+                                message: "the transaction was rolled back: a statement in it failed and its error was caught")
+        }
+    }
+
     var transactionStatus: PGTransactionStatusType {
         conn.map { PQtransactionStatus($0) } ?? PQTRANS_UNKNOWN
     }
@@ -277,9 +285,18 @@ final class PostgresSession: @unchecked Sendable {
     }
 }
 
-/// libpq's PGcancel, whose use from any thread libpq documents as safe.
-struct CancelHandle: @unchecked Sendable {
+/// libpq's PGcancel, whose use from any thread libpq documents as safe. A class so a cancel
+/// in flight keeps it alive while the session replaces or drops it.
+final class CancelHandle: @unchecked Sendable {
     let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    deinit { PQfreeCancel(pointer) }
+
+    /// Opens a separate connection to the server and asks it to cancel the backend's statement.
+    func send() {
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(pointer, &buffer, Int32(buffer.count))
+    }
 }
 
 /// Marks one statement's cancellation; compared by identity.

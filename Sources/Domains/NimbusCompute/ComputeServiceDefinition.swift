@@ -1,3 +1,7 @@
+import Foundation
+import Logging
+import NimbusGRPC
+import NimbusPlatform
 import NimbusService
 
 public enum ComputeServiceDefinition: ServiceDefinition {
@@ -6,4 +10,27 @@ public enum ComputeServiceDefinition: ServiceDefinition {
     public static let schema: String? = "compute"
     public static let defaultPort = 7002
     public static let databaseURLEnvironment = "NIMBUS_COMPUTE_DATABASE_URL"
+
+    /// Settings beyond the shared ones: NIMBUS_DOCKER_SOCKET (default /var/run/docker.sock),
+    /// NIMBUS_IDENTITY_ENDPOINTS (quota and audit), NIMBUS_PRINCIPAL_KEY.
+    public static func makeParts(_ environment: ServiceEnvironment) async throws -> ServiceParts {
+        let db = try environment.requireDatabase(executableName)
+        let signer = try environment.principalSigner()
+        let socket = environment.configSource.string(flag: nil, env: "NIMBUS_DOCKER_SOCKET", default: "/var/run/docker.sock")
+        let runtime = DockerEngineRuntime(socket: socket)
+        let identityEndpoints = try environment.endpoints(of: "identity", defaultPort: 7001)
+        let identity = try GRPCChannel(endpoints: identityEndpoints.map { "\($0.host):\($0.port)" }.joined(separator: ","))
+        let core = ComputeCore(db: db, runtime: runtime, quota: IdentityQuotaLedger(transport: identity, signer: signer), logger: environment.logger)
+        environment.logger.info("container engine", metadata: ["engine.socket": "\(socket)"])
+        return ServiceParts(
+            services: [
+                InstancesHandler(core: core, signer: signer), InstanceTypesHandler(core: core, signer: signer),
+                ImagesHandler(core: core, signer: signer), VpcsHandler(core: core, signer: signer),
+            ],
+            background: [
+                InstanceWorker(core: core), Reconciler(core: core),
+                OutboxRelay(db: db, transport: identity, signer: signer, logger: environment.logger),
+            ],
+            readinessChecks: [{ (try? await runtime.ping()) != nil }])
+    }
 }

@@ -29,9 +29,13 @@ extension GoogleApi {
 
     /// `google.api.HttpRule`
     public struct HttpRule: Sendable, Hashable {
+        /// The method this rule applies to (only in Http.rules).
         public var selector: String = ""
+        /// The `pattern` oneof: at most one of its fields is set.
         public var pattern: Pattern? = nil
+        /// The request field mapped to the HTTP body, "*" for all fields not bound by the path.
         public var body: String = ""
+        /// The response field mapped to the HTTP body; empty for the whole response.
         public var responseBody: String = ""
         public var additionalBindings: [GoogleApi.HttpRule] = []
 

@@ -11,6 +11,9 @@ import NimbusProtoRuntime
 import NimbusRPCCore
 
 extension GoogleProtobuf {
+    /// The protocol compiler can output a FileDescriptorSet containing the .proto
+    /// files it parses.
+    ///
     /// `google.protobuf.FileDescriptorSet`
     public struct FileDescriptorSet: Sendable, Hashable {
         public var file: [GoogleProtobuf.FileDescriptorProto] = []
@@ -24,13 +27,22 @@ extension GoogleProtobuf {
         }
     }
 
+    /// Describes a complete .proto file.
+    ///
     /// `google.protobuf.FileDescriptorProto`
     public struct FileDescriptorProto: Sendable, Hashable {
+        /// file name, relative to root of source tree
         public var name: String? = nil
+        /// e.g. "foo", "foo.bar", etc.
         public var package: String? = nil
+        /// Names of files imported by this file.
         public var dependency: [String] = []
+        /// Indexes of the public imported files in the dependency list above.
         public var publicDependency: [Int32] = []
+        /// Indexes of the weak imported files in the dependency list.
+        /// For Google-internal migration only. Do not use.
         public var weakDependency: [Int32] = []
+        /// All top-level definitions in this file.
         public var messageType: [GoogleProtobuf.DescriptorProto] = []
         public var enumType: [GoogleProtobuf.EnumDescriptorProto] = []
         public var service: [GoogleProtobuf.ServiceDescriptorProto] = []
@@ -40,11 +52,17 @@ extension GoogleProtobuf {
             set { _options = ProtoBox(newValue) }
         }
         private var _options = ProtoBox<GoogleProtobuf.FileOptions?>(nil)
+        /// This field contains optional information about the original source code.
+        /// You may safely remove this entire field without harming runtime
+        /// functionality of the descriptors -- the information is needed only by
+        /// development tools.
         public var sourceCodeInfo: GoogleProtobuf.SourceCodeInfo? {
             get { _sourceCodeInfo.value }
             set { _sourceCodeInfo = ProtoBox(newValue) }
         }
         private var _sourceCodeInfo = ProtoBox<GoogleProtobuf.SourceCodeInfo?>(nil)
+        /// The syntax of the proto file.
+        /// The supported values are "proto2" and "proto3".
         public var syntax: String? = nil
 
         public init() {}
@@ -78,6 +96,8 @@ extension GoogleProtobuf {
         }
     }
 
+    /// Describes a message type.
+    ///
     /// `google.protobuf.DescriptorProto`
     public struct DescriptorProto: Sendable, Hashable {
         public var name: String? = nil
@@ -93,6 +113,8 @@ extension GoogleProtobuf {
         }
         private var _options = ProtoBox<GoogleProtobuf.MessageOptions?>(nil)
         public var reservedRange: [GoogleProtobuf.DescriptorProto.ReservedRange] = []
+        /// Reserved field names, which may not be used by fields in the same message.
+        /// A given name may only be reserved once.
         public var reservedName: [String] = []
 
         public init() {}
@@ -123,7 +145,9 @@ extension GoogleProtobuf {
 
         /// `google.protobuf.DescriptorProto.ExtensionRange`
         public struct ExtensionRange: Sendable, Hashable {
+            /// Inclusive.
             public var start: Int32? = nil
+            /// Exclusive.
             public var end: Int32? = nil
             public var options: GoogleProtobuf.ExtensionRangeOptions? {
                 get { _options.value }
@@ -144,9 +168,15 @@ extension GoogleProtobuf {
             }
         }
 
+        /// Range of reserved tag numbers. Reserved tag numbers may not be used by
+        /// fields or extension ranges in the same message. Reserved ranges may
+        /// not overlap.
+        ///
         /// `google.protobuf.DescriptorProto.ReservedRange`
         public struct ReservedRange: Sendable, Hashable {
+            /// Inclusive.
             public var start: Int32? = nil
+            /// Exclusive.
             public var end: Int32? = nil
 
             public init() {}
@@ -163,6 +193,7 @@ extension GoogleProtobuf {
 
     /// `google.protobuf.ExtensionRangeOptions`
     public struct ExtensionRangeOptions: Sendable, Hashable {
+        /// The parser stores options it doesn't recognize here. See above.
         public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
 
         public init() {}
@@ -174,22 +205,64 @@ extension GoogleProtobuf {
         }
     }
 
+    /// Describes a field within a message.
+    ///
     /// `google.protobuf.FieldDescriptorProto`
     public struct FieldDescriptorProto: Sendable, Hashable {
         public var name: String? = nil
         public var number: Int32? = nil
         public var label: GoogleProtobuf.FieldDescriptorProto.Label? = nil
+        /// If type_name is set, this need not be set.  If both this and type_name
+        /// are set, this must be one of TYPE_ENUM, TYPE_MESSAGE or TYPE_GROUP.
         public var type: GoogleProtobuf.FieldDescriptorProto.TypeEnum? = nil
+        /// For message and enum types, this is the name of the type.  If the name
+        /// starts with a '.', it is fully-qualified.  Otherwise, C++-like scoping
+        /// rules are used to find the type (i.e. first the nested types within this
+        /// message are searched, then within the parent, on up to the root
+        /// namespace).
         public var typeName: String? = nil
+        /// For extensions, this is the name of the type being extended.  It is
+        /// resolved in the same manner as type_name.
         public var extendee: String? = nil
+        /// For numeric types, contains the original text representation of the value.
+        /// For booleans, "true" or "false".
+        /// For strings, contains the default text contents (not escaped in any way).
+        /// For bytes, contains the C escaped value.  All bytes >= 128 are escaped.
         public var defaultValue: String? = nil
+        /// If set, gives the index of a oneof in the containing type's oneof_decl
+        /// list.  This field is a member of that oneof.
         public var oneofIndex: Int32? = nil
+        /// JSON name of this field. The value is set by protocol compiler. If the
+        /// user has set a "json_name" option on this field, that option's value
+        /// will be used. Otherwise, it's deduced from the field's name by converting
+        /// it to camelCase.
         public var jsonName: String? = nil
         public var options: GoogleProtobuf.FieldOptions? {
             get { _options.value }
             set { _options = ProtoBox(newValue) }
         }
         private var _options = ProtoBox<GoogleProtobuf.FieldOptions?>(nil)
+        /// If true, this is a proto3 "optional". When a proto3 field is optional, it
+        /// tracks presence regardless of field type.
+        ///
+        /// When proto3_optional is true, this field must be belong to a oneof to
+        /// signal to old proto3 clients that presence is tracked for this field. This
+        /// oneof is known as a "synthetic" oneof, and this field must be its sole
+        /// member (each proto3 optional field gets its own synthetic oneof). Synthetic
+        /// oneofs exist in the descriptor only, and do not generate any API. Synthetic
+        /// oneofs must be ordered after all "real" oneofs.
+        ///
+        /// For message fields, proto3_optional doesn't create any semantic change,
+        /// since non-repeated message fields always track presence. However it still
+        /// indicates the semantic detail of whether the user wrote "optional" or not.
+        /// This can be useful for round-tripping the .proto file. For consistency we
+        /// give message fields a synthetic oneof also, even though it is not required
+        /// to track presence. This is especially important because the parser can't
+        /// tell if a field is a message or an enum, so it must always create a
+        /// synthetic oneof.
+        ///
+        /// Proto2 optional fields do not set this flag, because they already indicate
+        /// optional with `LABEL_OPTIONAL`.
         public var proto3Optional: Bool? = nil
 
         public init() {}
@@ -222,23 +295,37 @@ extension GoogleProtobuf {
 
         /// `google.protobuf.FieldDescriptorProto.Type`
         public enum TypeEnum: Sendable, Hashable, RawRepresentable, CaseIterable {
+            /// 0 is reserved for errors.
+            /// Order is weird for historical reasons.
             case double // = 1
             case float // = 2
+            /// Not ZigZag encoded.  Negative numbers take 10 bytes.  Use TYPE_SINT64 if
+            /// negative values are likely.
             case int64 // = 3
             case uint64 // = 4
+            /// Not ZigZag encoded.  Negative numbers take 10 bytes.  Use TYPE_SINT32 if
+            /// negative values are likely.
             case int32 // = 5
             case fixed64 // = 6
             case fixed32 // = 7
             case bool // = 8
             case string // = 9
+            /// Tag-delimited aggregate.
+            /// Group type is deprecated and not supported in proto3. However, Proto3
+            /// implementations should still be able to parse the group wire format and
+            /// treat group fields as unknown fields.
             case group // = 10
+            /// Length-delimited aggregate.
             case message // = 11
+            /// New in version 2.
             case bytes // = 12
             case uint32 // = 13
             case `enum` // = 14
             case sfixed32 // = 15
             case sfixed64 // = 16
+            /// Uses ZigZag encoding.
             case sint32 // = 17
+            /// Uses ZigZag encoding.
             case sint64 // = 18
             /// A value this version does not know (kept as is when re-encoded).
             case unrecognized(Int32)
@@ -298,6 +385,7 @@ extension GoogleProtobuf {
 
         /// `google.protobuf.FieldDescriptorProto.Label`
         public enum Label: Sendable, Hashable, RawRepresentable, CaseIterable {
+            /// 0 is reserved for errors
             case optional // = 1
             case required // = 2
             case repeated // = 3
@@ -328,6 +416,8 @@ extension GoogleProtobuf {
         }
     }
 
+    /// Describes a oneof.
+    ///
     /// `google.protobuf.OneofDescriptorProto`
     public struct OneofDescriptorProto: Sendable, Hashable {
         public var name: String? = nil
@@ -348,6 +438,8 @@ extension GoogleProtobuf {
         }
     }
 
+    /// Describes an enum type.
+    ///
     /// `google.protobuf.EnumDescriptorProto`
     public struct EnumDescriptorProto: Sendable, Hashable {
         public var name: String? = nil
@@ -357,7 +449,12 @@ extension GoogleProtobuf {
             set { _options = ProtoBox(newValue) }
         }
         private var _options = ProtoBox<GoogleProtobuf.EnumOptions?>(nil)
+        /// Range of reserved numeric values. Reserved numeric values may not be used
+        /// by enum values in the same enum declaration. Reserved ranges may not
+        /// overlap.
         public var reservedRange: [GoogleProtobuf.EnumDescriptorProto.EnumReservedRange] = []
+        /// Reserved enum value names, which may not be reused. A given name may only
+        /// be reserved once.
         public var reservedName: [String] = []
 
         public init() {}
@@ -376,9 +473,18 @@ extension GoogleProtobuf {
             self.reservedName = reservedName
         }
 
+        /// Range of reserved numeric values. Reserved values may not be used by
+        /// entries in the same enum. Reserved ranges may not overlap.
+        ///
+        /// Note that this is distinct from DescriptorProto.ReservedRange in that it
+        /// is inclusive such that it can appropriately represent the entire int32
+        /// domain.
+        ///
         /// `google.protobuf.EnumDescriptorProto.EnumReservedRange`
         public struct EnumReservedRange: Sendable, Hashable {
+            /// Inclusive.
             public var start: Int32? = nil
+            /// Inclusive.
             public var end: Int32? = nil
 
             public init() {}
@@ -393,6 +499,8 @@ extension GoogleProtobuf {
         }
     }
 
+    /// Describes a value within an enum.
+    ///
     /// `google.protobuf.EnumValueDescriptorProto`
     public struct EnumValueDescriptorProto: Sendable, Hashable {
         public var name: String? = nil
@@ -416,6 +524,8 @@ extension GoogleProtobuf {
         }
     }
 
+    /// Describes a service.
+    ///
     /// `google.protobuf.ServiceDescriptorProto`
     public struct ServiceDescriptorProto: Sendable, Hashable {
         public var name: String? = nil
@@ -439,9 +549,13 @@ extension GoogleProtobuf {
         }
     }
 
+    /// Describes a method of a service.
+    ///
     /// `google.protobuf.MethodDescriptorProto`
     public struct MethodDescriptorProto: Sendable, Hashable {
         public var name: String? = nil
+        /// Input and output type names.  These are resolved in the same way as
+        /// FieldDescriptorProto.type_name, but must refer to a message type.
         public var inputType: String? = nil
         public var outputType: String? = nil
         public var options: GoogleProtobuf.MethodOptions? {
@@ -449,7 +563,9 @@ extension GoogleProtobuf {
             set { _options = ProtoBox(newValue) }
         }
         private var _options = ProtoBox<GoogleProtobuf.MethodOptions?>(nil)
+        /// Identifies if client streams multiple client messages
         public var clientStreaming: Bool? = nil
+        /// Identifies if server streams multiple server messages
         public var serverStreaming: Bool? = nil
 
         public init() {}
@@ -473,26 +589,89 @@ extension GoogleProtobuf {
 
     /// `google.protobuf.FileOptions`
     public struct FileOptions: Sendable, Hashable {
+        /// Sets the Java package where classes generated from this .proto will be
+        /// placed.  By default, the proto package is used, but this is often
+        /// inappropriate because proto packages do not normally start with backwards
+        /// domain names.
         public var javaPackage: String? = nil
+        /// Controls the name of the wrapper Java class generated for the .proto file.
+        /// That class will always contain the .proto file's getDescriptor() method as
+        /// well as any top-level extensions defined in the .proto file.
+        /// If java_multiple_files is disabled, then all the other classes from the
+        /// .proto file will be nested inside the single wrapper outer class.
         public var javaOuterClassname: String? = nil
+        /// If enabled, then the Java code generator will generate a separate .java
+        /// file for each top-level message, enum, and service defined in the .proto
+        /// file.  Thus, these types will *not* be nested inside the wrapper class
+        /// named by java_outer_classname.  However, the wrapper class will still be
+        /// generated to contain the file's getDescriptor() method as well as any
+        /// top-level extensions defined in the file.
         public var javaMultipleFiles: Bool? = nil
+        /// This option does nothing.
         public var javaGenerateEqualsAndHash: Bool? = nil
+        /// If set true, then the Java2 code generator will generate code that
+        /// throws an exception whenever an attempt is made to assign a non-UTF-8
+        /// byte sequence to a string field.
+        /// Message reflection will do the same.
+        /// However, an extension field still accepts non-UTF-8 byte sequences.
+        /// This option has no effect on when used with the lite runtime.
         public var javaStringCheckUtf8: Bool? = nil
         public var optimizeFor: GoogleProtobuf.FileOptions.OptimizeMode? = nil
+        /// Sets the Go package where structs generated from this .proto will be
+        /// placed. If omitted, the Go package will be derived from the following:
+        ///   - The basename of the package import path, if provided.
+        ///   - Otherwise, the package statement in the .proto file, if present.
+        ///   - Otherwise, the basename of the .proto file, without extension.
         public var goPackage: String? = nil
+        /// Should generic services be generated in each language?  "Generic" services
+        /// are not specific to any particular RPC system.  They are generated by the
+        /// main code generators in each language (without additional plugins).
+        /// Generic services were the only kind of service generation supported by
+        /// early versions of google.protobuf.
+        ///
+        /// Generic services are now considered deprecated in favor of using plugins
+        /// that generate code specific to your particular RPC system.  Therefore,
+        /// these default to false.  Old code which depends on generic services should
+        /// explicitly set them to true.
         public var ccGenericServices: Bool? = nil
         public var javaGenericServices: Bool? = nil
         public var pyGenericServices: Bool? = nil
         public var phpGenericServices: Bool? = nil
+        /// Is this file deprecated?
+        /// Depending on the target platform, this can emit Deprecated annotations
+        /// for everything in the file, or it will be completely ignored; in the very
+        /// least, this is a formalization for deprecating files.
         public var deprecated: Bool? = nil
+        /// Enables the use of arenas for the proto messages in this file. This applies
+        /// only to generated classes for C++.
         public var ccEnableArenas: Bool? = nil
+        /// Sets the objective c class prefix which is prepended to all objective c
+        /// generated classes from this .proto. There is no default.
         public var objcClassPrefix: String? = nil
+        /// Namespace for generated classes; defaults to the package.
         public var csharpNamespace: String? = nil
+        /// By default Swift generators will take the proto package and CamelCase it
+        /// replacing '.' with underscore and use that to prefix the types/symbols
+        /// defined. When this options is provided, they will use this value instead
+        /// to prefix the types/symbols defined.
         public var swiftPrefix: String? = nil
+        /// Sets the php class prefix which is prepended to all php generated classes
+        /// from this .proto. Default is empty.
         public var phpClassPrefix: String? = nil
+        /// Use this option to change the namespace of php generated classes. Default
+        /// is empty. When this option is empty, the package name will be used for
+        /// determining the namespace.
         public var phpNamespace: String? = nil
+        /// Use this option to change the namespace of php generated metadata classes.
+        /// Default is empty. When this option is empty, the proto file name will be
+        /// used for determining the namespace.
         public var phpMetadataNamespace: String? = nil
+        /// Use this option to change the package of ruby generated classes. Default
+        /// is empty. When this option is not set, the package name will be used for
+        /// determining the ruby package.
         public var rubyPackage: String? = nil
+        /// The parser stores options it doesn't recognize here.
+        /// See the documentation for the "Options" section above.
         public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
 
         public init() {}
@@ -543,10 +722,15 @@ extension GoogleProtobuf {
             self.uninterpretedOption = uninterpretedOption
         }
 
+        /// Generated classes can be optimized for speed or code size.
+        ///
         /// `google.protobuf.FileOptions.OptimizeMode`
         public enum OptimizeMode: Sendable, Hashable, RawRepresentable, CaseIterable {
+            /// Generate complete code for parsing, serialization,
             case speed // = 1
+            /// etc.
             case codeSize // = 2
+            /// Generate code using MessageLite and the lite runtime.
             case liteRuntime // = 3
             /// A value this version does not know (kept as is when re-encoded).
             case unrecognized(Int32)
@@ -577,10 +761,57 @@ extension GoogleProtobuf {
 
     /// `google.protobuf.MessageOptions`
     public struct MessageOptions: Sendable, Hashable {
+        /// Set true to use the old proto1 MessageSet wire format for extensions.
+        /// This is provided for backwards-compatibility with the MessageSet wire
+        /// format.  You should not use this for any other reason:  It's less
+        /// efficient, has fewer features, and is more complicated.
+        ///
+        /// The message must be defined exactly as follows:
+        ///   message Foo {
+        ///     option message_set_wire_format = true;
+        ///     extensions 4 to max;
+        ///   }
+        /// Note that the message cannot have any defined fields; MessageSets only
+        /// have extensions.
+        ///
+        /// All extensions of your type must be singular messages; e.g. they cannot
+        /// be int32s, enums, or repeated messages.
+        ///
+        /// Because this is an option, the above two restrictions are not enforced by
+        /// the protocol compiler.
         public var messageSetWireFormat: Bool? = nil
+        /// Disables the generation of the standard "descriptor()" accessor, which can
+        /// conflict with a field of the same name.  This is meant to make migration
+        /// from proto1 easier; new code should avoid fields named "descriptor".
         public var noStandardDescriptorAccessor: Bool? = nil
+        /// Is this message deprecated?
+        /// Depending on the target platform, this can emit Deprecated annotations
+        /// for the message, or it will be completely ignored; in the very least,
+        /// this is a formalization for deprecating messages.
         public var deprecated: Bool? = nil
+        /// Whether the message is an automatically generated map entry type for the
+        /// maps field.
+        ///
+        /// For maps fields:
+        ///     map<KeyType, ValueType> map_field = 1;
+        /// The parsed descriptor looks like:
+        ///     message MapFieldEntry {
+        ///         option map_entry = true;
+        ///         optional KeyType key = 1;
+        ///         optional ValueType value = 2;
+        ///     }
+        ///     repeated MapFieldEntry map_field = 1;
+        ///
+        /// Implementations may choose not to generate the map_entry=true message, but
+        /// use a native map in the target language to hold the keys and values.
+        /// The reflection APIs in such implementations still need to work as
+        /// if the field is a repeated message field.
+        ///
+        /// NOTE: Do not set the option in .proto files. Always use the maps syntax
+        /// instead. The option should only be implicitly set by the proto compiler
+        /// parser.
         public var mapEntry: Bool? = nil
+        /// The parser stores options it doesn't recognize here. See above.
         public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
 
         public init() {}
@@ -602,13 +833,76 @@ extension GoogleProtobuf {
 
     /// `google.protobuf.FieldOptions`
     public struct FieldOptions: Sendable, Hashable {
+        /// The ctype option instructs the C++ code generator to use a different
+        /// representation of the field than it normally would.  See the specific
+        /// options below.  This option is not yet implemented in the open source
+        /// release -- sorry, we'll try to include it in a future version!
         public var ctype: GoogleProtobuf.FieldOptions.CType? = nil
+        /// The packed option can be enabled for repeated primitive fields to enable
+        /// a more efficient representation on the wire. Rather than repeatedly
+        /// writing the tag and type for each element, the entire array is encoded as
+        /// a single length-delimited blob. In proto3, only explicit setting it to
+        /// false will avoid using packed encoding.
         public var packed: Bool? = nil
+        /// The jstype option determines the JavaScript type used for values of the
+        /// field.  The option is permitted only for 64 bit integral and fixed types
+        /// (int64, uint64, sint64, fixed64, sfixed64).  A field with jstype JS_STRING
+        /// is represented as JavaScript string, which avoids loss of precision that
+        /// can happen when a large value is converted to a floating point JavaScript.
+        /// Specifying JS_NUMBER for the jstype causes the generated JavaScript code to
+        /// use the JavaScript "number" type.  The behavior of the default option
+        /// JS_NORMAL is implementation dependent.
+        ///
+        /// This option is an enum to permit additional types to be added, e.g.
+        /// goog.math.Integer.
         public var jstype: GoogleProtobuf.FieldOptions.JSType? = nil
+        /// Should this field be parsed lazily?  Lazy applies only to message-type
+        /// fields.  It means that when the outer message is initially parsed, the
+        /// inner message's contents will not be parsed but instead stored in encoded
+        /// form.  The inner message will actually be parsed when it is first accessed.
+        ///
+        /// This is only a hint.  Implementations are free to choose whether to use
+        /// eager or lazy parsing regardless of the value of this option.  However,
+        /// setting this option true suggests that the protocol author believes that
+        /// using lazy parsing on this field is worth the additional bookkeeping
+        /// overhead typically needed to implement it.
+        ///
+        /// This option does not affect the public interface of any generated code;
+        /// all method signatures remain the same.  Furthermore, thread-safety of the
+        /// interface is not affected by this option; const methods remain safe to
+        /// call from multiple threads concurrently, while non-const methods continue
+        /// to require exclusive access.
+        ///
+        ///
+        /// Note that implementations may choose not to check required fields within
+        /// a lazy sub-message.  That is, calling IsInitialized() on the outer message
+        /// may return true even if the inner message has missing required fields.
+        /// This is necessary because otherwise the inner message would have to be
+        /// parsed in order to perform the check, defeating the purpose of lazy
+        /// parsing.  An implementation which chooses not to check required fields
+        /// must be consistent about it.  That is, for any particular sub-message, the
+        /// implementation must either *always* check its required fields, or *never*
+        /// check its required fields, regardless of whether or not the message has
+        /// been parsed.
+        ///
+        /// As of 2021, lazy does no correctness checks on the byte stream during
+        /// parsing.  This may lead to crashes if and when an invalid byte stream is
+        /// finally parsed upon access.
+        ///
+        /// TODO(b/211906113):  Enable validation on lazy fields.
         public var lazy: Bool? = nil
+        /// unverified_lazy does no correctness checks on the byte stream. This should
+        /// only be used where lazy with verification is prohibitive for performance
+        /// reasons.
         public var unverifiedLazy: Bool? = nil
+        /// Is this field deprecated?
+        /// Depending on the target platform, this can emit Deprecated annotations
+        /// for accessors, or it will be completely ignored; in the very least, this
+        /// is a formalization for deprecating fields.
         public var deprecated: Bool? = nil
+        /// For Google-internal migration only. Do not use.
         public var weak: Bool? = nil
+        /// The parser stores options it doesn't recognize here. See above.
         public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
 
         public init() {}
@@ -635,6 +929,7 @@ extension GoogleProtobuf {
 
         /// `google.protobuf.FieldOptions.CType`
         public enum CType: Sendable, Hashable, RawRepresentable, CaseIterable {
+            /// Default mode.
             case string // = 0
             case cord // = 1
             case stringPiece // = 2
@@ -666,8 +961,11 @@ extension GoogleProtobuf {
 
         /// `google.protobuf.FieldOptions.JSType`
         public enum JSType: Sendable, Hashable, RawRepresentable, CaseIterable {
+            /// Use the default type.
             case jsNormal // = 0
+            /// Use JavaScript strings.
             case jsString // = 1
+            /// Use JavaScript numbers.
             case jsNumber // = 2
             /// A value this version does not know (kept as is when re-encoded).
             case unrecognized(Int32)
@@ -698,6 +996,7 @@ extension GoogleProtobuf {
 
     /// `google.protobuf.OneofOptions`
     public struct OneofOptions: Sendable, Hashable {
+        /// The parser stores options it doesn't recognize here. See above.
         public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
 
         public init() {}
@@ -711,8 +1010,15 @@ extension GoogleProtobuf {
 
     /// `google.protobuf.EnumOptions`
     public struct EnumOptions: Sendable, Hashable {
+        /// Set this option to true to allow mapping different tag names to the same
+        /// value.
         public var allowAlias: Bool? = nil
+        /// Is this enum deprecated?
+        /// Depending on the target platform, this can emit Deprecated annotations
+        /// for the enum, or it will be completely ignored; in the very least, this
+        /// is a formalization for deprecating enums.
         public var deprecated: Bool? = nil
+        /// The parser stores options it doesn't recognize here. See above.
         public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
 
         public init() {}
@@ -730,7 +1036,12 @@ extension GoogleProtobuf {
 
     /// `google.protobuf.EnumValueOptions`
     public struct EnumValueOptions: Sendable, Hashable {
+        /// Is this enum value deprecated?
+        /// Depending on the target platform, this can emit Deprecated annotations
+        /// for the enum value, or it will be completely ignored; in the very least,
+        /// this is a formalization for deprecating enum values.
         public var deprecated: Bool? = nil
+        /// The parser stores options it doesn't recognize here. See above.
         public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
 
         public init() {}
@@ -746,7 +1057,12 @@ extension GoogleProtobuf {
 
     /// `google.protobuf.ServiceOptions`
     public struct ServiceOptions: Sendable, Hashable {
+        /// Is this service deprecated?
+        /// Depending on the target platform, this can emit Deprecated annotations
+        /// for the service, or it will be completely ignored; in the very least,
+        /// this is a formalization for deprecating services.
         public var deprecated: Bool? = nil
+        /// The parser stores options it doesn't recognize here. See above.
         public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
 
         public init() {}
@@ -762,8 +1078,13 @@ extension GoogleProtobuf {
 
     /// `google.protobuf.MethodOptions`
     public struct MethodOptions: Sendable, Hashable {
+        /// Is this method deprecated?
+        /// Depending on the target platform, this can emit Deprecated annotations
+        /// for the method, or it will be completely ignored; in the very least,
+        /// this is a formalization for deprecating methods.
         public var deprecated: Bool? = nil
         public var idempotencyLevel: GoogleProtobuf.MethodOptions.IdempotencyLevel? = nil
+        /// The parser stores options it doesn't recognize here. See above.
         public var uninterpretedOption: [GoogleProtobuf.UninterpretedOption] = []
 
         public init() {}
@@ -778,10 +1099,16 @@ extension GoogleProtobuf {
             self.uninterpretedOption = uninterpretedOption
         }
 
+        /// Is this method side-effect-free (or safe in HTTP parlance), or idempotent,
+        /// or neither? HTTP based RPC implementation may choose GET verb for safe
+        /// methods, and PUT verb for idempotent methods instead of the default POST.
+        ///
         /// `google.protobuf.MethodOptions.IdempotencyLevel`
         public enum IdempotencyLevel: Sendable, Hashable, RawRepresentable, CaseIterable {
             case idempotencyUnknown // = 0
+            /// implies idempotent
             case noSideEffects // = 1
+            /// idempotent, but may have side effects
             case idempotent // = 2
             /// A value this version does not know (kept as is when re-encoded).
             case unrecognized(Int32)
@@ -810,9 +1137,18 @@ extension GoogleProtobuf {
         }
     }
 
+    /// A message representing a option the parser does not recognize. This only
+    /// appears in options protos created by the compiler::Parser class.
+    /// DescriptorPool resolves these when building Descriptor objects. Therefore,
+    /// options protos in descriptor objects (e.g. returned by Descriptor::options(),
+    /// or produced by Descriptor::CopyTo()) will never have UninterpretedOptions
+    /// in them.
+    ///
     /// `google.protobuf.UninterpretedOption`
     public struct UninterpretedOption: Sendable, Hashable {
         public var name: [GoogleProtobuf.UninterpretedOption.NamePart] = []
+        /// The value of the uninterpreted option, in whatever type the tokenizer
+        /// identified it as during parsing. Exactly one of these should be set.
         public var identifierValue: String? = nil
         public var positiveIntValue: UInt64? = nil
         public var negativeIntValue: Int64? = nil
@@ -840,6 +1176,12 @@ extension GoogleProtobuf {
             self.aggregateValue = aggregateValue
         }
 
+        /// The name of the uninterpreted option.  Each string represents a segment in
+        /// a dot-separated name.  is_extension is true iff a segment represents an
+        /// extension (denoted with parentheses in options specs in .proto files).
+        /// E.g.,{ ["foo", false], ["bar.baz", true], ["moo", false] } represents
+        /// "foo.(bar.baz).moo".
+        ///
         /// `google.protobuf.UninterpretedOption.NamePart`
         public struct NamePart: Sendable, Hashable {
             public var namePart: String = ""
@@ -857,8 +1199,54 @@ extension GoogleProtobuf {
         }
     }
 
+    /// Encapsulates information about the original source file from which a
+    /// FileDescriptorProto was generated.
+    ///
     /// `google.protobuf.SourceCodeInfo`
     public struct SourceCodeInfo: Sendable, Hashable {
+        /// A Location identifies a piece of source code in a .proto file which
+        /// corresponds to a particular definition.  This information is intended
+        /// to be useful to IDEs, code indexers, documentation generators, and similar
+        /// tools.
+        ///
+        /// For example, say we have a file like:
+        ///   message Foo {
+        ///     optional string foo = 1;
+        ///   }
+        /// Let's look at just the field definition:
+        ///   optional string foo = 1;
+        ///   ^       ^^     ^^  ^  ^^^
+        ///   a       bc     de  f  ghi
+        /// We have the following locations:
+        ///   span   path               represents
+        ///   [a,i)  [ 4, 0, 2, 0 ]     The whole field definition.
+        ///   [a,b)  [ 4, 0, 2, 0, 4 ]  The label (optional).
+        ///   [c,d)  [ 4, 0, 2, 0, 5 ]  The type (string).
+        ///   [e,f)  [ 4, 0, 2, 0, 1 ]  The name (foo).
+        ///   [g,h)  [ 4, 0, 2, 0, 3 ]  The number (1).
+        ///
+        /// Notes:
+        /// - A location may refer to a repeated field itself (i.e. not to any
+        ///   particular index within it).  This is used whenever a set of elements are
+        ///   logically enclosed in a single code segment.  For example, an entire
+        ///   extend block (possibly containing multiple extension definitions) will
+        ///   have an outer location whose path refers to the "extensions" repeated
+        ///   field without an index.
+        /// - Multiple locations may have the same path.  This happens when a single
+        ///   logical declaration is spread out across multiple places.  The most
+        ///   obvious example is the "extend" block again -- there may be multiple
+        ///   extend blocks in the same scope, each of which will have the same path.
+        /// - A location's span is not always a subset of its parent's span.  For
+        ///   example, the "extendee" of an extension declaration appears at the
+        ///   beginning of the "extend" block and is shared by all extensions within
+        ///   the block.
+        /// - Just because a location's span is a subset of some other location's span
+        ///   does not mean that it is a descendant.  For example, a "group" defines
+        ///   both a type and a field in a single declaration.  Thus, the locations
+        ///   corresponding to the type and field and their components will overlap.
+        /// - Code which tries to interpret locations should probably be designed to
+        ///   ignore those that it doesn't understand, as more types of locations could
+        ///   be recorded in the future.
         public var location: [GoogleProtobuf.SourceCodeInfo.Location] = []
 
         public init() {}
@@ -871,8 +1259,83 @@ extension GoogleProtobuf {
 
         /// `google.protobuf.SourceCodeInfo.Location`
         public struct Location: Sendable, Hashable {
+            /// Identifies which part of the FileDescriptorProto was defined at this
+            /// location.
+            ///
+            /// Each element is a field number or an index.  They form a path from
+            /// the root FileDescriptorProto to the place where the definition occurs.
+            /// For example, this path:
+            ///   [ 4, 3, 2, 7, 1 ]
+            /// refers to:
+            ///   file.message_type(3)  // 4, 3
+            ///       .field(7)         // 2, 7
+            ///       .name()           // 1
+            /// This is because FileDescriptorProto.message_type has field number 4:
+            ///   repeated DescriptorProto message_type = 4;
+            /// and DescriptorProto.field has field number 2:
+            ///   repeated FieldDescriptorProto field = 2;
+            /// and FieldDescriptorProto.name has field number 1:
+            ///   optional string name = 1;
+            ///
+            /// Thus, the above path gives the location of a field name.  If we removed
+            /// the last element:
+            ///   [ 4, 3, 2, 7 ]
+            /// this path refers to the whole field declaration (from the beginning
+            /// of the label to the terminating semicolon).
             public var path: [Int32] = []
+            /// Always has exactly three or four elements: start line, start column,
+            /// end line (optional, otherwise assumed same as start line), end column.
+            /// These are packed into a single field for efficiency.  Note that line
+            /// and column numbers are zero-based -- typically you will want to add
+            /// 1 to each before displaying to a user.
             public var span: [Int32] = []
+            /// If this SourceCodeInfo represents a complete declaration, these are any
+            /// comments appearing before and after the declaration which appear to be
+            /// attached to the declaration.
+            ///
+            /// A series of line comments appearing on consecutive lines, with no other
+            /// tokens appearing on those lines, will be treated as a single comment.
+            ///
+            /// leading_detached_comments will keep paragraphs of comments that appear
+            /// before (but not connected to) the current element. Each paragraph,
+            /// separated by empty lines, will be one comment element in the repeated
+            /// field.
+            ///
+            /// Only the comment content is provided; comment markers (e.g. //) are
+            /// stripped out.  For block comments, leading whitespace and an asterisk
+            /// will be stripped from the beginning of each line other than the first.
+            /// Newlines are included in the output.
+            ///
+            /// Examples:
+            ///
+            ///   optional int32 foo = 1;  // Comment attached to foo.
+            ///   // Comment attached to bar.
+            ///   optional int32 bar = 2;
+            ///
+            ///   optional string baz = 3;
+            ///   // Comment attached to baz.
+            ///   // Another line attached to baz.
+            ///
+            ///   // Comment attached to moo.
+            ///   //
+            ///   // Another line attached to moo.
+            ///   optional double moo = 4;
+            ///
+            ///   // Detached comment for corge. This is not leading or trailing comments
+            ///   // to moo or corge because there are blank lines separating it from
+            ///   // both.
+            ///
+            ///   // Detached comment for corge paragraph 2.
+            ///
+            ///   optional string corge = 5;
+            ///   /* Block comment attached
+            ///    * to corge.  Leading asterisks
+            ///    * will be removed. */
+            ///   /* Block comment attached to
+            ///    * grault. */
+            ///   optional int32 grault = 6;
+            ///
+            ///   // ignored detached comments.
             public var leadingComments: String? = nil
             public var trailingComments: String? = nil
             public var leadingDetachedComments: [String] = []
@@ -895,8 +1358,14 @@ extension GoogleProtobuf {
         }
     }
 
+    /// Describes the relationship between generated code and its original source
+    /// file. A GeneratedCodeInfo message is associated with only one generated
+    /// source file, but may contain references to different source .proto files.
+    ///
     /// `google.protobuf.GeneratedCodeInfo`
     public struct GeneratedCodeInfo: Sendable, Hashable {
+        /// An Annotation connects some span of text in generated code to an element
+        /// of its generating .proto file.
         public var annotation: [GoogleProtobuf.GeneratedCodeInfo.Annotation] = []
 
         public init() {}
@@ -909,9 +1378,17 @@ extension GoogleProtobuf {
 
         /// `google.protobuf.GeneratedCodeInfo.Annotation`
         public struct Annotation: Sendable, Hashable {
+            /// Identifies the element in the original source .proto file. This field
+            /// is formatted the same as SourceCodeInfo.Location.path.
             public var path: [Int32] = []
+            /// Identifies the filesystem path to the original source .proto.
             public var sourceFile: String? = nil
+            /// Identifies the starting offset in bytes in the generated code
+            /// that relates to the identified object.
             public var begin: Int32? = nil
+            /// Identifies the ending offset in bytes in the generated code that
+            /// relates to the identified offset. The end offset should be one past
+            /// the last relevant byte (so the length of the text = end - begin).
             public var end: Int32? = nil
 
             public init() {}

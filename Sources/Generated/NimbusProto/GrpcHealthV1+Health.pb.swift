@@ -41,6 +41,7 @@ extension GrpcHealthV1 {
             case unknown // = 0
             case serving // = 1
             case notServing // = 2
+            /// Used only by the Watch method.
             case serviceUnknown // = 3
             /// A value this version does not know (kept as is when re-encoded).
             case unrecognized(Int32)
@@ -235,8 +236,11 @@ extension GrpcHealthV1 {
 
     /// Server side of `grpc.health.v1.Health`: implement the typed methods; `methods` wires them up.
     public protocol HealthService: RPCService {
+        /// The status of one service ("" = the server as a whole); NOT_FOUND for an unknown service.
         func check(_ request: GrpcHealthV1.HealthCheckRequest, context: ServerContext) async throws -> GrpcHealthV1.HealthCheckResponse
+        /// The statuses of all services the server knows.
         func list(_ request: GrpcHealthV1.HealthListRequest, context: ServerContext) async throws -> GrpcHealthV1.HealthListResponse
+        /// The current status, then each change.
         func watch(_ request: GrpcHealthV1.HealthCheckRequest, responses: RPCMessageWriter<GrpcHealthV1.HealthCheckResponse>, context: ServerContext) async throws
     }
 

@@ -14,6 +14,7 @@ extension GrpcReflectionV1 {
     /// `grpc.reflection.v1.ServerReflectionRequest`
     public struct ServerReflectionRequest: Sendable, Hashable {
         public var host: String = ""
+        /// The `message_request` oneof: at most one of its fields is set.
         public var messageRequest: MessageRequest? = nil
 
         public init() {}
@@ -28,10 +29,14 @@ extension GrpcReflectionV1 {
 
         /// The `message_request` oneof.
         public indirect enum MessageRequest: Sendable, Hashable {
+            /// The file with this name, e.g. "nimbus/identity/v1/identity.proto".
             case fileByFilename(String)
+            /// The file declaring this fully qualified symbol (service, method, message, enum).
             case fileContainingSymbol(String)
             case fileContainingExtension(GrpcReflectionV1.ExtensionRequest)
+            /// Fully qualified message name.
             case allExtensionNumbersOfType(String)
+            /// Any value: list the services.
             case listServices(String)
         }
     }
@@ -60,6 +65,7 @@ extension GrpcReflectionV1 {
             set { _originalRequest = ProtoBox(newValue) }
         }
         private var _originalRequest = ProtoBox<GrpcReflectionV1.ServerReflectionRequest?>(nil)
+        /// The `message_response` oneof: at most one of its fields is set.
         public var messageResponse: MessageResponse? = nil
 
         public init() {}
@@ -85,6 +91,7 @@ extension GrpcReflectionV1 {
 
     /// `grpc.reflection.v1.FileDescriptorResponse`
     public struct FileDescriptorResponse: Sendable, Hashable {
+        /// Serialized FileDescriptorProto messages.
         public var fileDescriptorProto: [Data] = []
 
         public init() {}
@@ -127,6 +134,7 @@ extension GrpcReflectionV1 {
 
     /// `grpc.reflection.v1.ServiceResponse`
     public struct ServiceResponse: Sendable, Hashable {
+        /// Fully qualified service name.
         public var name: String = ""
 
         public init() {}
@@ -474,6 +482,7 @@ extension GrpcReflectionV1 {
 
     /// Server side of `grpc.reflection.v1.ServerReflection`: implement the typed methods; `methods` wires them up.
     public protocol ServerReflectionService: RPCService {
+        /// One response per request, in order, on one bidirectional stream.
         func serverReflectionInfo(_ requests: RPCMessageStream<GrpcReflectionV1.ServerReflectionRequest>, responses: RPCMessageWriter<GrpcReflectionV1.ServerReflectionResponse>, context: ServerContext) async throws
     }
 

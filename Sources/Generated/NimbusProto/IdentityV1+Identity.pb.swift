@@ -87,7 +87,9 @@ extension IdentityV1 {
         public var email: String = ""
         public var name: String = ""
         public var password: String = ""
+        /// Role in the caller's tenant: admin, developer, viewer or a custom role name. Default viewer.
         public var role: String = ""
+        /// Only a platform admin may create another platform admin.
         public var isPlatformAdmin: Bool = false
 
         public init() {}
@@ -156,6 +158,7 @@ extension IdentityV1 {
     public struct UpdateUserRequest: Sendable, Hashable {
         public var id: String = ""
         public var version: Int64 = 0
+        /// Empty fields are left unchanged.
         public var name: String = ""
         public var email: String = ""
         public var password: String = ""
@@ -242,6 +245,7 @@ extension IdentityV1 {
     /// `nimbus.identity.v1.CreateTenantRequest`
     public struct CreateTenantRequest: Sendable, Hashable {
         public var name: String = ""
+        /// Lowercase letters, digits and '-', unique across the installation.
         public var slug: String = ""
 
         public init() {}
@@ -456,6 +460,7 @@ extension IdentityV1 {
     /// `nimbus.identity.v1.Role`
     public struct Role: Sendable, Hashable {
         public var id: String = ""
+        /// Empty for built-in roles.
         public var tenantId: String = ""
         public var name: String = ""
         public var description: String = ""
@@ -592,11 +597,13 @@ extension IdentityV1 {
         public var userId: String = ""
         public var tenantId: String = ""
         public var name: String = ""
+        /// Public part of the key (nmb_<prefix>_…), safe to show.
         public var prefix: String = ""
         public var createTime: Date? = nil
         public var expireTime: Date? = nil
         public var revokeTime: Date? = nil
         public var lastUsedTime: Date? = nil
+        /// Set after a rotation while the previous secret still works.
         public var previousValidUntil: Date? = nil
 
         public init() {}
@@ -629,7 +636,9 @@ extension IdentityV1 {
     /// `nimbus.identity.v1.CreateApiKeyRequest`
     public struct CreateApiKeyRequest: Sendable, Hashable {
         public var name: String = ""
+        /// Unset: never expires.
         public var expireTime: Date? = nil
+        /// Another member's id needs iam:manage; empty means the caller.
         public var userId: String = ""
 
         public init() {}
@@ -652,6 +661,7 @@ extension IdentityV1 {
             set { _key = ProtoBox(newValue) }
         }
         private var _key = ProtoBox<IdentityV1.ApiKey?>(nil)
+        /// nmb_<prefix>_<secret>: shown once, never retrievable again.
         public var secret: String = ""
 
         public init() {}
@@ -667,6 +677,7 @@ extension IdentityV1 {
 
     /// `nimbus.identity.v1.ListApiKeysRequest`
     public struct ListApiKeysRequest: Sendable, Hashable {
+        /// Empty: the caller's keys. Another member's keys need iam:manage.
         public var userId: String = ""
         public var pageSize: Int32 = 0
         public var pageToken: String = ""
@@ -729,6 +740,7 @@ extension IdentityV1 {
     /// `nimbus.identity.v1.RotateApiKeyRequest`
     public struct RotateApiKeyRequest: Sendable, Hashable {
         public var id: String = ""
+        /// When the previous secret stops working; unset or in the past: at once.
         public var previousValidUntil: Date? = nil
 
         public init() {}
@@ -863,6 +875,7 @@ extension IdentityV1 {
             set { _quota = ProtoBox(newValue) }
         }
         private var _quota = ProtoBox<IdentityV1.Quota?>(nil)
+        /// True when this key had already reserved (nothing more was reserved now).
         public var replayed: Bool = false
 
         public init() {}
@@ -899,6 +912,7 @@ extension IdentityV1 {
             set { _quota = ProtoBox(newValue) }
         }
         private var _quota = ProtoBox<IdentityV1.Quota?>(nil)
+        /// False when the reservation had already been released.
         public var released: Bool = false
 
         public init() {}
@@ -930,16 +944,20 @@ extension IdentityV1 {
 
     /// `nimbus.identity.v1.AuditEvent`
     public struct AuditEvent: Sendable, Hashable {
+        /// Unique, chosen by the producer (outbox row id); the idempotency key of delivery.
         public var eventId: String = ""
         public var tenantId: String = ""
+        /// Position in the tenant's chain (assigned by identity).
         public var seq: Int64 = 0
         public var actorUserId: String = ""
         public var actorKeyId: String = ""
+        /// e.g. instance.launch, user.create.
         public var action: String = ""
         public var resourceType: String = ""
         public var resourceId: String = ""
         public var outcome: IdentityV1.AuditOutcome = .unspecified
         public var requestId: String = ""
+        /// Producing service, e.g. nimbus-compute.
         public var source: String = ""
         public var occurTime: Date? = nil
         public var metadata: [IdentityV1.AuditMetadataEntry] = []
@@ -987,6 +1005,7 @@ extension IdentityV1 {
     public struct ListAuditEventsRequest: Sendable, Hashable {
         public var pageSize: Int32 = 0
         public var pageToken: String = ""
+        /// Filters (all optional, combined with AND).
         public var action: String = ""
         public var resourceType: String = ""
         public var resourceId: String = ""
@@ -1049,6 +1068,7 @@ extension IdentityV1 {
     /// `nimbus.identity.v1.AppendAuditEventsResponse`
     public struct AppendAuditEventsResponse: Sendable, Hashable {
         public var appended: Int32 = 0
+        /// Already present (same event_id): skipped.
         public var duplicates: Int32 = 0
 
         public init() {}
@@ -1064,6 +1084,7 @@ extension IdentityV1 {
 
     /// `nimbus.identity.v1.VerifyAuditChainRequest`
     public struct VerifyAuditChainRequest: Sendable, Hashable {
+        /// Platform admins may verify another tenant; empty means the caller's.
         public var tenantId: String = ""
 
         public init() {}
@@ -1079,6 +1100,7 @@ extension IdentityV1 {
     public struct VerifyAuditChainResponse: Sendable, Hashable {
         public var ok: Bool = false
         public var checked: Int64 = 0
+        /// First sequence number that does not verify (0 when ok).
         public var firstBadSeq: Int64 = 0
         public var problem: String = ""
 
@@ -1126,6 +1148,7 @@ extension IdentityV1 {
     public struct LoginRequest: Sendable, Hashable {
         public var email: String = ""
         public var password: String = ""
+        /// Empty: the user's default tenant.
         public var tenantId: String = ""
 
         public init() {}
@@ -1143,6 +1166,7 @@ extension IdentityV1 {
 
     /// `nimbus.identity.v1.LoginResponse`
     public struct LoginResponse: Sendable, Hashable {
+        /// nmb_<prefix>_<secret>, valid for a few hours.
         public var secret: String = ""
         public var key: IdentityV1.ApiKey? {
             get { _key.value }
@@ -1195,6 +1219,7 @@ extension IdentityV1 {
             set { _principal = ProtoBox(newValue) }
         }
         private var _principal = ProtoBox<IdentityV1.Principal?>(nil)
+        /// The principal signed for forwarding (the x-nimbus-principal-bin value), short-lived.
         public var signedPrincipal: Data = Data()
 
         public init() {}
@@ -3514,10 +3539,15 @@ extension IdentityV1 {
 
     /// Server side of `nimbus.identity.v1.Users`: implement the typed methods; `methods` wires them up.
     public protocol UsersService: RPCService {
+        /// Creates a user and makes them a member of the caller's tenant (iam:manage).
         func createUser(_ request: IdentityV1.CreateUserRequest, context: ServerContext) async throws -> IdentityV1.User
+        /// A user who is a member of the caller's tenant, or the caller.
         func getUser(_ request: IdentityV1.GetUserRequest, context: ServerContext) async throws -> IdentityV1.User
+        /// Members of the caller's tenant, ordered by email.
         func listUsers(_ request: IdentityV1.ListUsersRequest, context: ServerContext) async throws -> IdentityV1.ListUsersResponse
+        /// Optimistic locking: `version` must equal the stored one, else ABORTED.
         func updateUser(_ request: IdentityV1.UpdateUserRequest, context: ServerContext) async throws -> IdentityV1.User
+        /// Deactivated users cannot log in and their keys stop working at once.
         func deactivateUser(_ request: IdentityV1.DeactivateUserRequest, context: ServerContext) async throws -> IdentityV1.User
         func deleteUser(_ request: IdentityV1.DeleteUserRequest, context: ServerContext) async throws -> IdentityV1.DeleteUserResponse
     }
@@ -3679,14 +3709,19 @@ extension IdentityV1 {
 
     /// Server side of `nimbus.identity.v1.Tenants`: implement the typed methods; `methods` wires them up.
     public protocol TenantsService: RPCService {
+        /// Any user may create a tenant; they become its admin. Default quotas apply.
         func createTenant(_ request: IdentityV1.CreateTenantRequest, context: ServerContext) async throws -> IdentityV1.Tenant
         func getTenant(_ request: IdentityV1.GetTenantRequest, context: ServerContext) async throws -> IdentityV1.Tenant
+        /// The tenants the caller is a member of.
         func listTenants(_ request: IdentityV1.ListTenantsRequest, context: ServerContext) async throws -> IdentityV1.ListTenantsResponse
+        /// FAILED_PRECONDITION while the tenant still owns resources (quota usage above zero),
+        /// unless `force` by a platform admin.
         func deleteTenant(_ request: IdentityV1.DeleteTenantRequest, context: ServerContext) async throws -> IdentityV1.DeleteTenantResponse
         func addMember(_ request: IdentityV1.AddMemberRequest, context: ServerContext) async throws -> IdentityV1.Member
         func updateMember(_ request: IdentityV1.UpdateMemberRequest, context: ServerContext) async throws -> IdentityV1.Member
         func removeMember(_ request: IdentityV1.RemoveMemberRequest, context: ServerContext) async throws -> IdentityV1.RemoveMemberResponse
         func listMembers(_ request: IdentityV1.ListMembersRequest, context: ServerContext) async throws -> IdentityV1.ListMembersResponse
+        /// Makes `tenant_id` the caller's default tenant (used by Login without a tenant).
         func setDefaultTenant(_ request: IdentityV1.SetDefaultTenantRequest, context: ServerContext) async throws -> IdentityV1.User
     }
 
@@ -3892,11 +3927,15 @@ extension IdentityV1 {
 
     /// Server side of `nimbus.identity.v1.Roles`: implement the typed methods; `methods` wires them up.
     public protocol RolesService: RPCService {
+        /// Built-in roles and the caller tenant's custom roles.
         func listRoles(_ request: IdentityV1.ListRolesRequest, context: ServerContext) async throws -> IdentityV1.ListRolesResponse
         func getRole(_ request: IdentityV1.GetRoleRequest, context: ServerContext) async throws -> IdentityV1.Role
         func createRole(_ request: IdentityV1.CreateRoleRequest, context: ServerContext) async throws -> IdentityV1.Role
+        /// Replaces a custom role's description and permissions; built-in roles are read-only.
         func updateRole(_ request: IdentityV1.UpdateRoleRequest, context: ServerContext) async throws -> IdentityV1.Role
+        /// FAILED_PRECONDITION while members hold the role.
         func deleteRole(_ request: IdentityV1.DeleteRoleRequest, context: ServerContext) async throws -> IdentityV1.DeleteRoleResponse
+        /// Every permission a tenant role may hold.
         func listPermissions(_ request: IdentityV1.ListPermissionsRequest, context: ServerContext) async throws -> IdentityV1.ListPermissionsResponse
     }
 
@@ -4049,10 +4088,14 @@ extension IdentityV1 {
 
     /// Server side of `nimbus.identity.v1.ApiKeys`: implement the typed methods; `methods` wires them up.
     public protocol ApiKeysService: RPCService {
+        /// Returns the secret once; only its hash is stored.
         func createApiKey(_ request: IdentityV1.CreateApiKeyRequest, context: ServerContext) async throws -> IdentityV1.CreateApiKeyResponse
+        /// Never returns secrets.
         func listApiKeys(_ request: IdentityV1.ListApiKeysRequest, context: ServerContext) async throws -> IdentityV1.ListApiKeysResponse
         func getApiKey(_ request: IdentityV1.GetApiKeyRequest, context: ServerContext) async throws -> IdentityV1.ApiKey
+        /// Effective for every later request.
         func revokeApiKey(_ request: IdentityV1.RevokeApiKeyRequest, context: ServerContext) async throws -> IdentityV1.ApiKey
+        /// A new secret; the old one keeps working until `previous_valid_until`, then stops.
         func rotateApiKey(_ request: IdentityV1.RotateApiKeyRequest, context: ServerContext) async throws -> IdentityV1.CreateApiKeyResponse
     }
 
@@ -4185,8 +4228,12 @@ extension IdentityV1 {
     /// Server side of `nimbus.identity.v1.Quotas`: implement the typed methods; `methods` wires them up.
     public protocol QuotasService: RPCService {
         func getQuota(_ request: IdentityV1.GetQuotaRequest, context: ServerContext) async throws -> IdentityV1.Quota
+        /// Platform admins only. Lowering a limit below current usage is FAILED_PRECONDITION.
         func setQuota(_ request: IdentityV1.SetQuotaRequest, context: ServerContext) async throws -> IdentityV1.Quota
+        /// Internal. Atomic and idempotent per (tenant, idempotency_key): a replay reserves nothing
+        /// more. RESOURCE_EXHAUSTED names every resource that would go over its limit.
         func reserveQuota(_ request: IdentityV1.ReserveQuotaRequest, context: ServerContext) async throws -> IdentityV1.ReserveQuotaResponse
+        /// Internal. Gives a reservation back; releasing twice releases once.
         func releaseQuota(_ request: IdentityV1.ReleaseQuotaRequest, context: ServerContext) async throws -> IdentityV1.ReleaseQuotaResponse
     }
 
@@ -4300,8 +4347,11 @@ extension IdentityV1 {
 
     /// Server side of `nimbus.identity.v1.Audit`: implement the typed methods; `methods` wires them up.
     public protocol AuditService: RPCService {
+        /// The caller tenant's events, newest first (audit:read).
         func listAuditEvents(_ request: IdentityV1.ListAuditEventsRequest, context: ServerContext) async throws -> IdentityV1.ListAuditEventsResponse
+        /// Internal: other services deliver their outbox here. Idempotent by event_id.
         func appendAuditEvents(_ request: IdentityV1.AppendAuditEventsRequest, context: ServerContext) async throws -> IdentityV1.AppendAuditEventsResponse
+        /// Recomputes the caller tenant's hash chain: detects altered, deleted or reordered rows.
         func verifyAuditChain(_ request: IdentityV1.VerifyAuditChainRequest, context: ServerContext) async throws -> IdentityV1.VerifyAuditChainResponse
     }
 
@@ -4398,8 +4448,12 @@ extension IdentityV1 {
 
     /// Server side of `nimbus.identity.v1.Auth`: implement the typed methods; `methods` wires them up.
     public protocol AuthService: RPCService {
+        /// Email + password → a session API key that expires (no principal needed).
+        /// UNAUTHENTICATED for a wrong password or unknown email alike; RESOURCE_EXHAUSTED when throttled.
         func login(_ request: IdentityV1.LoginRequest, context: ServerContext) async throws -> IdentityV1.LoginResponse
+        /// Internal (the gateway): API key → Principal. UNAUTHENTICATED for any bad key.
         func authenticate(_ request: IdentityV1.AuthenticateRequest, context: ServerContext) async throws -> IdentityV1.AuthenticateResponse
+        /// The caller's principal, user and tenant.
         func whoAmI(_ request: IdentityV1.WhoAmIRequest, context: ServerContext) async throws -> IdentityV1.WhoAmIResponse
     }
 

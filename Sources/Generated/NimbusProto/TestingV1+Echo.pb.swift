@@ -51,10 +51,14 @@ extension TestingV1 {
     /// `nimbus.testing.v1.EchoRequest`
     public struct EchoRequest: Sendable, Hashable {
         public var text: String = ""
+        /// How many responses Expand sends.
         public var `repeat`: Int32 = 0
+        /// Bytes to send back (size tests).
         public var payload: Data = Data()
+        /// When set, the call fails with this gRPC status code and message.
         public var failWithCode: Int32 = 0
         public var failWithMessage: String = ""
+        /// Milliseconds to wait before answering (deadline tests).
         public var delayMs: Int32 = 0
 
         public init() {}
@@ -95,6 +99,8 @@ extension TestingV1 {
         }
     }
 
+    /// Every field kind, for codec tests.
+    ///
     /// `nimbus.testing.v1.Everything`
     public struct Everything: Sendable, Hashable {
         public var fInt32: Int32 = 0
@@ -131,6 +137,7 @@ extension TestingV1 {
         public var colorById: [Int32: TestingV1.Color] = [:]
         public var createdAt: Date? = nil
         public var rTimestamp: [Date] = []
+        /// The `choice` oneof: at most one of its fields is set.
         public var choice: Choice? = nil
         public var rFixed32: [UInt32] = []
         public var rUint64: [UInt64] = []
@@ -224,6 +231,7 @@ extension TestingV1 {
         public struct Nested: Sendable, Hashable {
             public var name: String = ""
             public var value: Int64 = 0
+            /// Recursion is allowed.
             public var child: TestingV1.Everything.Nested? {
                 get { _child.value }
                 set { _child = ProtoBox(newValue) }
@@ -559,20 +567,19 @@ extension TestingV1 {
         public static let collect = MethodDescriptor(service: serviceName, method: "Collect", kind: .clientStreaming)
         public static let chat = MethodDescriptor(service: serviceName, method: "Chat", kind: .bidirectionalStreaming)
         public static let all: [MethodDescriptor] = [say, expand, collect, chat]
-        /// REST mappings declared with the `google.api.http` option (for the gateway).
-        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [
-            say: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "IgwvdjEvZWNobzpzYXk6ASo="),
-            expand: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EhYvdjEvZWNoby97dGV4dH06ZXhwYW5k"),
-        ]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { TestingV1.EchoProtoFile.descriptorsWithDependencies }
     }
 
     /// Server side of `nimbus.testing.v1.Echo`: implement the typed methods; `methods` wires them up.
     public protocol EchoService: RPCService {
+        /// Returns the request's text (and echoes the rest of it).
         func say(_ request: TestingV1.EchoRequest, context: ServerContext) async throws -> TestingV1.EchoResponse
+        /// One response per repetition (EchoRequest.repeat), each with its index.
         func expand(_ request: TestingV1.EchoRequest, responses: RPCMessageWriter<TestingV1.EchoResponse>, context: ServerContext) async throws
+        /// One response joining the texts of all requests.
         func collect(_ requests: RPCMessageStream<TestingV1.EchoRequest>, context: ServerContext) async throws -> TestingV1.EchoResponse
+        /// One response per request, as each arrives.
         func chat(_ requests: RPCMessageStream<TestingV1.EchoRequest>, responses: RPCMessageWriter<TestingV1.EchoResponse>, context: ServerContext) async throws
     }
 
@@ -671,46 +678,45 @@ extension TestingV1 {
         public static let descriptor = ProtoFileDescriptor(
             name: "nimbus/testing/v1/echo.proto",
             serialized: ProtoRuntime.bytes(base64: """
-                ChxuaW1idXMvdGVzdGluZy92MS9lY2hvLnByb3RvEhFuaW1idXMudGVzdGluZy52MRocZ29vZ2xlL2FwaS9hbm5vdGF0aW9ucy5w
-                cm90bxofZ29vZ2xlL3Byb3RvYnVmL3RpbWVzdGFtcC5wcm90byLAAQoLRWNob1JlcXVlc3QSEgoEdGV4dBgBIAEoCVIEdGV4dBIW
-                CgZyZXBlYXQYAiABKAVSBnJlcGVhdBIYCgdwYXlsb2FkGAMgASgMUgdwYXlsb2FkEiQKDmZhaWxfd2l0aF9jb2RlGAQgASgFUgxm
-                YWlsV2l0aENvZGUSKgoRZmFpbF93aXRoX21lc3NhZ2UYBSABKAlSD2ZhaWxXaXRoTWVzc2FnZRIZCghkZWxheV9tcxgGIAEoBVIH
-                ZGVsYXlNcyJSCgxFY2hvUmVzcG9uc2USEgoEdGV4dBgBIAEoCVIEdGV4dBIUCgVpbmRleBgCIAEoBVIFaW5kZXgSGAoHcGF5bG9h
-                ZBgDIAEoDFIHcGF5bG9hZCKQDwoKRXZlcnl0aGluZxIXCgdmX2ludDMyGAEgASgFUgZmSW50MzISFwoHZl9pbnQ2NBgCIAEoA1IG
-                ZkludDY0EhkKCGZfdWludDMyGAMgASgNUgdmVWludDMyEhkKCGZfdWludDY0GAQgASgEUgdmVWludDY0EhkKCGZfc2ludDMyGAUg
-                ASgRUgdmU2ludDMyEhkKCGZfc2ludDY0GAYgASgSUgdmU2ludDY0EhsKCWZfZml4ZWQzMhgHIAEoB1IIZkZpeGVkMzISGwoJZl9m
-                aXhlZDY0GAggASgGUghmRml4ZWQ2NBIdCgpmX3NmaXhlZDMyGAkgASgPUglmU2ZpeGVkMzISHQoKZl9zZml4ZWQ2NBgKIAEoEFIJ
-                ZlNmaXhlZDY0EhUKBmZfYm9vbBgLIAEoCFIFZkJvb2wSFwoHZl9mbG9hdBgMIAEoAlIGZkZsb2F0EhkKCGZfZG91YmxlGA0gASgB
-                UgdmRG91YmxlEhkKCGZfc3RyaW5nGA4gASgJUgdmU3RyaW5nEhcKB2ZfYnl0ZXMYDyABKAxSBmZCeXRlcxIuCgVjb2xvchgQIAEo
-                DjIYLm5pbWJ1cy50ZXN0aW5nLnYxLkNvbG9yUgVjb2xvchI8CgZuZXN0ZWQYESABKAsyJC5uaW1idXMudGVzdGluZy52MS5FdmVy
-                eXRoaW5nLk5lc3RlZFIGbmVzdGVkEhcKB3JfaW50MzIYEiADKAVSBnJJbnQzMhIZCghyX3NpbnQ2NBgTIAMoElIHclNpbnQ2NBIZ
-                CghyX2RvdWJsZRgUIAMoAVIHckRvdWJsZRIVCgZyX2Jvb2wYFSADKAhSBXJCb29sEhkKCHJfc3RyaW5nGBYgAygJUgdyU3RyaW5n
-                EhcKB3JfYnl0ZXMYFyADKAxSBnJCeXRlcxIxCgdyX2NvbG9yGBggAygOMhgubmltYnVzLnRlc3RpbmcudjEuQ29sb3JSBnJDb2xv
-                chI/CghyX25lc3RlZBgZIAMoCzIkLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTmVzdGVkUgdyTmVzdGVkEkEKBmxhYmVs
-                cxgaIAMoCzIpLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTGFiZWxzRW50cnlSBmxhYmVscxJVCg5uZXN0ZWRfYnlfbmFt
-                ZRgbIAMoCzIvLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTmVzdGVkQnlOYW1lRW50cnlSDG5lc3RlZEJ5TmFtZRJMCgtj
-                b2xvcl9ieV9pZBgcIAMoCzIsLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuQ29sb3JCeUlkRW50cnlSCWNvbG9yQnlJZBI5
-                CgpjcmVhdGVkX2F0GB0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIJY3JlYXRlZEF0EjsKC3JfdGltZXN0YW1wGB4g
-                AygLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIKclRpbWVzdGFtcBIhCgtjaG9pY2VfdGV4dBgfIAEoCUgAUgpjaG9pY2VU
-                ZXh0EiUKDWNob2ljZV9udW1iZXIYICABKANIAFIMY2hvaWNlTnVtYmVyEksKDWNob2ljZV9uZXN0ZWQYISABKAsyJC5uaW1idXMu
-                dGVzdGluZy52MS5FdmVyeXRoaW5nLk5lc3RlZEgAUgxjaG9pY2VOZXN0ZWQSGwoJcl9maXhlZDMyGCIgAygHUghyRml4ZWQzMhIZ
-                CghyX3VpbnQ2NBgjIAMoBFIHclVpbnQ2NBIXCgdyX2Zsb2F0GCQgAygCUgZyRmxvYXQSNgoEbW9kZRglIAEoDjIiLm5pbWJ1cy50
-                ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTW9kZVIEbW9kZRo5CgtMYWJlbHNFbnRyeRIQCgNrZXkYASABKAlSA2tleRIUCgV2YWx1ZRgC
-                IAEoCVIFdmFsdWU6AjgBGmUKEU5lc3RlZEJ5TmFtZUVudHJ5EhAKA2tleRgBIAEoCVIDa2V5EjoKBXZhbHVlGAIgASgLMiQubmlt
-                YnVzLnRlc3RpbmcudjEuRXZlcnl0aGluZy5OZXN0ZWRSBXZhbHVlOgI4ARpWCg5Db2xvckJ5SWRFbnRyeRIQCgNrZXkYASABKAVS
-                A2tleRIuCgV2YWx1ZRgCIAEoDjIYLm5pbWJ1cy50ZXN0aW5nLnYxLkNvbG9yUgV2YWx1ZToCOAEasAEKBk5lc3RlZBISCgRuYW1l
-                GAEgASgJUgRuYW1lEhQKBXZhbHVlGAIgASgDUgV2YWx1ZRI6CgVjaGlsZBgDIAEoCzIkLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5
-                dGhpbmcuTmVzdGVkUgVjaGlsZBJACghjaGlsZHJlbhgEIAMoCzIkLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTmVzdGVk
-                UghjaGlsZHJlbiI6CgRNb2RlEhQKEE1PREVfVU5TUEVDSUZJRUQQABINCglNT0RFX0ZBU1QQARINCglNT0RFX1NBRkUQAkIICgZj
-                aG9pY2UqawoFQ29sb3ISFQoRQ09MT1JfVU5TUEVDSUZJRUQQABINCglDT0xPUl9SRUQQARIPCgtDT0xPUl9HUkVFThACEg4KCkNP
-                TE9SX0JMVUUQAxIbCg5DT0xPUl9ORUdBVElWRRD///////////8BMu8CCgRFY2hvEl8KA1NheRIeLm5pbWJ1cy50ZXN0aW5nLnYx
-                LkVjaG9SZXF1ZXN0Gh8ubmltYnVzLnRlc3RpbmcudjEuRWNob1Jlc3BvbnNlIheC0+STAhEiDC92MS9lY2hvOnNheToBKhJrCgZF
-                eHBhbmQSHi5uaW1idXMudGVzdGluZy52MS5FY2hvUmVxdWVzdBofLm5pbWJ1cy50ZXN0aW5nLnYxLkVjaG9SZXNwb25zZSIegtPk
-                kwIYEhYvdjEvZWNoby97dGV4dH06ZXhwYW5kMAESTAoHQ29sbGVjdBIeLm5pbWJ1cy50ZXN0aW5nLnYxLkVjaG9SZXF1ZXN0Gh8u
-                bmltYnVzLnRlc3RpbmcudjEuRWNob1Jlc3BvbnNlKAESSwoEQ2hhdBIeLm5pbWJ1cy50ZXN0aW5nLnYxLkVjaG9SZXF1ZXN0Gh8u
-                bmltYnVzLnRlc3RpbmcudjEuRWNob1Jlc3BvbnNlKAEwAWIGcHJvdG8z
+                ChxuaW1idXMvdGVzdGluZy92MS9lY2hvLnByb3RvEhFuaW1idXMudGVzdGluZy52MRofZ29vZ2xlL3Byb3RvYnVmL3RpbWVzdGFt
+                cC5wcm90byLAAQoLRWNob1JlcXVlc3QSEgoEdGV4dBgBIAEoCVIEdGV4dBIWCgZyZXBlYXQYAiABKAVSBnJlcGVhdBIYCgdwYXls
+                b2FkGAMgASgMUgdwYXlsb2FkEiQKDmZhaWxfd2l0aF9jb2RlGAQgASgFUgxmYWlsV2l0aENvZGUSKgoRZmFpbF93aXRoX21lc3Nh
+                Z2UYBSABKAlSD2ZhaWxXaXRoTWVzc2FnZRIZCghkZWxheV9tcxgGIAEoBVIHZGVsYXlNcyJSCgxFY2hvUmVzcG9uc2USEgoEdGV4
+                dBgBIAEoCVIEdGV4dBIUCgVpbmRleBgCIAEoBVIFaW5kZXgSGAoHcGF5bG9hZBgDIAEoDFIHcGF5bG9hZCKQDwoKRXZlcnl0aGlu
+                ZxIXCgdmX2ludDMyGAEgASgFUgZmSW50MzISFwoHZl9pbnQ2NBgCIAEoA1IGZkludDY0EhkKCGZfdWludDMyGAMgASgNUgdmVWlu
+                dDMyEhkKCGZfdWludDY0GAQgASgEUgdmVWludDY0EhkKCGZfc2ludDMyGAUgASgRUgdmU2ludDMyEhkKCGZfc2ludDY0GAYgASgS
+                UgdmU2ludDY0EhsKCWZfZml4ZWQzMhgHIAEoB1IIZkZpeGVkMzISGwoJZl9maXhlZDY0GAggASgGUghmRml4ZWQ2NBIdCgpmX3Nm
+                aXhlZDMyGAkgASgPUglmU2ZpeGVkMzISHQoKZl9zZml4ZWQ2NBgKIAEoEFIJZlNmaXhlZDY0EhUKBmZfYm9vbBgLIAEoCFIFZkJv
+                b2wSFwoHZl9mbG9hdBgMIAEoAlIGZkZsb2F0EhkKCGZfZG91YmxlGA0gASgBUgdmRG91YmxlEhkKCGZfc3RyaW5nGA4gASgJUgdm
+                U3RyaW5nEhcKB2ZfYnl0ZXMYDyABKAxSBmZCeXRlcxIuCgVjb2xvchgQIAEoDjIYLm5pbWJ1cy50ZXN0aW5nLnYxLkNvbG9yUgVj
+                b2xvchI8CgZuZXN0ZWQYESABKAsyJC5uaW1idXMudGVzdGluZy52MS5FdmVyeXRoaW5nLk5lc3RlZFIGbmVzdGVkEhcKB3JfaW50
+                MzIYEiADKAVSBnJJbnQzMhIZCghyX3NpbnQ2NBgTIAMoElIHclNpbnQ2NBIZCghyX2RvdWJsZRgUIAMoAVIHckRvdWJsZRIVCgZy
+                X2Jvb2wYFSADKAhSBXJCb29sEhkKCHJfc3RyaW5nGBYgAygJUgdyU3RyaW5nEhcKB3JfYnl0ZXMYFyADKAxSBnJCeXRlcxIxCgdy
+                X2NvbG9yGBggAygOMhgubmltYnVzLnRlc3RpbmcudjEuQ29sb3JSBnJDb2xvchI/CghyX25lc3RlZBgZIAMoCzIkLm5pbWJ1cy50
+                ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTmVzdGVkUgdyTmVzdGVkEkEKBmxhYmVscxgaIAMoCzIpLm5pbWJ1cy50ZXN0aW5nLnYxLkV2
+                ZXJ5dGhpbmcuTGFiZWxzRW50cnlSBmxhYmVscxJVCg5uZXN0ZWRfYnlfbmFtZRgbIAMoCzIvLm5pbWJ1cy50ZXN0aW5nLnYxLkV2
+                ZXJ5dGhpbmcuTmVzdGVkQnlOYW1lRW50cnlSDG5lc3RlZEJ5TmFtZRJMCgtjb2xvcl9ieV9pZBgcIAMoCzIsLm5pbWJ1cy50ZXN0
+                aW5nLnYxLkV2ZXJ5dGhpbmcuQ29sb3JCeUlkRW50cnlSCWNvbG9yQnlJZBI5CgpjcmVhdGVkX2F0GB0gASgLMhouZ29vZ2xlLnBy
+                b3RvYnVmLlRpbWVzdGFtcFIJY3JlYXRlZEF0EjsKC3JfdGltZXN0YW1wGB4gAygLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFt
+                cFIKclRpbWVzdGFtcBIhCgtjaG9pY2VfdGV4dBgfIAEoCUgAUgpjaG9pY2VUZXh0EiUKDWNob2ljZV9udW1iZXIYICABKANIAFIM
+                Y2hvaWNlTnVtYmVyEksKDWNob2ljZV9uZXN0ZWQYISABKAsyJC5uaW1idXMudGVzdGluZy52MS5FdmVyeXRoaW5nLk5lc3RlZEgA
+                UgxjaG9pY2VOZXN0ZWQSGwoJcl9maXhlZDMyGCIgAygHUghyRml4ZWQzMhIZCghyX3VpbnQ2NBgjIAMoBFIHclVpbnQ2NBIXCgdy
+                X2Zsb2F0GCQgAygCUgZyRmxvYXQSNgoEbW9kZRglIAEoDjIiLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTW9kZVIEbW9k
+                ZRo5CgtMYWJlbHNFbnRyeRIQCgNrZXkYASABKAlSA2tleRIUCgV2YWx1ZRgCIAEoCVIFdmFsdWU6AjgBGmUKEU5lc3RlZEJ5TmFt
+                ZUVudHJ5EhAKA2tleRgBIAEoCVIDa2V5EjoKBXZhbHVlGAIgASgLMiQubmltYnVzLnRlc3RpbmcudjEuRXZlcnl0aGluZy5OZXN0
+                ZWRSBXZhbHVlOgI4ARpWCg5Db2xvckJ5SWRFbnRyeRIQCgNrZXkYASABKAVSA2tleRIuCgV2YWx1ZRgCIAEoDjIYLm5pbWJ1cy50
+                ZXN0aW5nLnYxLkNvbG9yUgV2YWx1ZToCOAEasAEKBk5lc3RlZBISCgRuYW1lGAEgASgJUgRuYW1lEhQKBXZhbHVlGAIgASgDUgV2
+                YWx1ZRI6CgVjaGlsZBgDIAEoCzIkLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTmVzdGVkUgVjaGlsZBJACghjaGlsZHJl
+                bhgEIAMoCzIkLm5pbWJ1cy50ZXN0aW5nLnYxLkV2ZXJ5dGhpbmcuTmVzdGVkUghjaGlsZHJlbiI6CgRNb2RlEhQKEE1PREVfVU5T
+                UEVDSUZJRUQQABINCglNT0RFX0ZBU1QQARINCglNT0RFX1NBRkUQAkIICgZjaG9pY2UqawoFQ29sb3ISFQoRQ09MT1JfVU5TUEVD
+                SUZJRUQQABINCglDT0xPUl9SRUQQARIPCgtDT0xPUl9HUkVFThACEg4KCkNPTE9SX0JMVUUQAxIbCg5DT0xPUl9ORUdBVElWRRD/
+                //////////8BMrYCCgRFY2hvEkYKA1NheRIeLm5pbWJ1cy50ZXN0aW5nLnYxLkVjaG9SZXF1ZXN0Gh8ubmltYnVzLnRlc3Rpbmcu
+                djEuRWNob1Jlc3BvbnNlEksKBkV4cGFuZBIeLm5pbWJ1cy50ZXN0aW5nLnYxLkVjaG9SZXF1ZXN0Gh8ubmltYnVzLnRlc3Rpbmcu
+                djEuRWNob1Jlc3BvbnNlMAESTAoHQ29sbGVjdBIeLm5pbWJ1cy50ZXN0aW5nLnYxLkVjaG9SZXF1ZXN0Gh8ubmltYnVzLnRlc3Rp
+                bmcudjEuRWNob1Jlc3BvbnNlKAESSwoEQ2hhdBIeLm5pbWJ1cy50ZXN0aW5nLnYxLkVjaG9SZXF1ZXN0Gh8ubmltYnVzLnRlc3Rp
+                bmcudjEuRWNob1Jlc3BvbnNlKAEwAWIGcHJvdG8z
                 """),
-            dependencies: ["google/api/annotations.proto", "google/protobuf/timestamp.proto"],
+            dependencies: ["google/protobuf/timestamp.proto"],
             symbols: [
                 "nimbus.testing.v1.EchoRequest",
                 "nimbus.testing.v1.EchoResponse",
@@ -727,7 +733,7 @@ extension TestingV1 {
 
         /// This file followed by its transitive dependencies, each once.
         public static var descriptorsWithDependencies: [ProtoFileDescriptor] {
-            [TestingV1.EchoProtoFile.descriptor, GoogleApi.AnnotationsProtoFile.descriptor, GoogleApi.HttpProtoFile.descriptor, GoogleProtobuf.DescriptorProtoFile.descriptor, GoogleProtobuf.TimestampProtoFile.descriptor]
+            [TestingV1.EchoProtoFile.descriptor, GoogleProtobuf.TimestampProtoFile.descriptor]
         }
     }
 }

@@ -64,8 +64,11 @@ extension TestingV1 {
         }
         private var _inner = ProtoBox<TestingV1.Keywords.TypeMessage?>(nil)
         public var urlValue: String = ""
+        /// The `union` oneof: at most one of its fields is set.
         public var union: Union? = nil
         public var color: TestingV1.Color = .unspecified
+        public var hash_: String = ""
+        public var description: String = ""
 
         public init() {}
 
@@ -82,7 +85,9 @@ extension TestingV1 {
             inner: TestingV1.Keywords.TypeMessage? = nil,
             urlValue: String = "",
             union: Union? = nil,
-            color: TestingV1.Color = .unspecified
+            color: TestingV1.Color = .unspecified,
+            hash_: String = "",
+            description: String = ""
         ) {
             self.`default` = `default`
             self.`class` = `class`
@@ -97,6 +102,8 @@ extension TestingV1 {
             self.urlValue = urlValue
             self.union = union
             self.color = color
+            self.hash_ = hash_
+            self.description = description
         }
 
         /// The `union` oneof.
@@ -116,6 +123,56 @@ extension TestingV1 {
             ) {
                 self.kind = kind
             }
+        }
+    }
+
+    /// A oneof named like a nested type.
+    ///
+    /// `nimbus.testing.v1.Shape`
+    public struct Shape: Sendable, Hashable {
+        /// The `kind` oneof: at most one of its fields is set.
+        public var kind: KindOneof? = nil
+
+        public init() {}
+
+        public init(
+            kind: KindOneof? = nil
+        ) {
+            self.kind = kind
+        }
+
+        /// The `kind` oneof.
+        public enum KindOneof: Sendable, Hashable {
+            case radius(Double)
+            case named(TestingV1.Shape.Kind)
+        }
+
+        /// `nimbus.testing.v1.Shape.Kind`
+        public enum Kind: Sendable, Hashable, RawRepresentable, CaseIterable {
+            case unspecified // = 0
+            case square // = 1
+            /// A value this version does not know (kept as is when re-encoded).
+            case unrecognized(Int32)
+
+            public init() { self = .unspecified }
+
+            public init(rawValue: Int32) {
+                switch rawValue {
+                    case 0: self = .unspecified
+                    case 1: self = .square
+                    default: self = .unrecognized(rawValue)
+                }
+            }
+
+            public var rawValue: Int32 {
+                switch self {
+                    case .unspecified: 0
+                    case .square: 1
+                    case .unrecognized(let value): value
+                }
+            }
+
+            public static let allCases: [Kind] = [.unspecified, .square]
         }
     }
 }
@@ -162,6 +219,8 @@ extension TestingV1.Keywords: ProtoMessage {
             default: break
         }
         self.color = TestingV1.Color(rawValue: Int32(truncatingIfNeeded: m.color.rawValue))
+        self.hash_ = try ProtoRuntime.string(m.hash, in: Self.protoMessageName)
+        self.description = try ProtoRuntime.string(m.description, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
@@ -204,6 +263,8 @@ extension TestingV1.Keywords: ProtoMessage {
             case nil: break
         }
         c.pointee.color = Nimbus__Testing__V1__Color(rawValue: .init(truncatingIfNeeded: self.color.rawValue))
+        c.pointee.hash = arena.string(self.hash_)
+        c.pointee.description = arena.string(self.description)
         return c
     }
 }
@@ -239,13 +300,62 @@ extension TestingV1.Keywords.TypeMessage: ProtoMessage {
     }
 }
 
+extension TestingV1.Shape: ProtoMessage {
+    public static let protoMessageName = "nimbus.testing.v1.Shape"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Nimbus__Testing__V1__Shape()
+        nimbus__testing__v1__shape__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Nimbus__Testing__V1__Shape.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Nimbus__Testing__V1__Shape>) throws {
+        self.init()
+        let m = message.pointee
+        switch m.kind_case.rawValue {
+            case 1: self.kind = .radius(m.radius)
+            case 2: self.kind = .named(TestingV1.Shape.Kind(rawValue: Int32(truncatingIfNeeded: m.named.rawValue)))
+            default: break
+        }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__Shape> {
+        let c = arena.allocate(Nimbus__Testing__V1__Shape.self)
+        nimbus__testing__v1__shape__init(c)
+        switch self.kind {
+            case .radius(let v)?:
+                c.pointee.kind_case = .init(rawValue: 1)
+                c.pointee.radius = v
+            case .named(let v)?:
+                c.pointee.kind_case = .init(rawValue: 2)
+                c.pointee.named = Nimbus__Testing__V1__Shape__Kind(rawValue: .init(truncatingIfNeeded: v.rawValue))
+            case nil: break
+        }
+        return c
+    }
+}
+
 extension TestingV1 {
     /// Method descriptors of `nimbus.testing.v1.Admin`.
     public enum AdminMethods {
         public static let serviceName = "nimbus.testing.v1.Admin"
         public static let reset = MethodDescriptor(service: serviceName, method: "Reset", kind: .unary)
         public static let getHTTPKeywords = MethodDescriptor(service: serviceName, method: "GetHTTPKeywords", kind: .unary)
-        public static let all: [MethodDescriptor] = [reset, getHTTPKeywords]
+        public static let unmapped = MethodDescriptor(service: serviceName, method: "Unmapped", kind: .unary)
+        public static let all: [MethodDescriptor] = [reset, getHTTPKeywords, unmapped]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [
+            reset: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Ig8vdjEvYWRtaW46cmVzZXQ6ASo="),
+            getHTTPKeywords: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "EhYvdjEva2V5d29yZHMve2RlZmF1bHR9"),
+        ]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { TestingV1.NamingProtoFile.descriptorsWithDependencies }
     }
@@ -254,6 +364,7 @@ extension TestingV1 {
     public protocol AdminService: RPCService {
         func reset(_ request: GoogleProtobuf.Empty, context: ServerContext) async throws -> GoogleProtobuf.Empty
         func getHTTPKeywords(_ request: TestingV1.Keywords, context: ServerContext) async throws -> TestingV1.Keywords
+        func unmapped(_ request: TestingV1.Keywords, context: ServerContext) async throws -> TestingV1.Keywords
     }
 
     /// Typed client of `nimbus.testing.v1.Admin` over any transport.
@@ -292,6 +403,19 @@ extension TestingV1 {
                 message: try ProtoRPC.decodeResponse(TestingV1.Keywords.self, response.message),
                 initialMetadata: response.initialMetadata, trailingMetadata: response.trailingMetadata)
         }
+
+        /// `Unmapped`: one request, one response.
+        public func unmapped(_ request: TestingV1.Keywords, options: CallOptions? = nil) async throws -> TestingV1.Keywords {
+            try await unmappedWithMetadata(request, options: options).message
+        }
+
+        /// `Unmapped`, with the response metadata.
+        public func unmappedWithMetadata(_ request: TestingV1.Keywords, options: CallOptions? = nil) async throws -> RPCResponse<TestingV1.Keywords> {
+            let response = try await transport.unary(TestingV1.AdminMethods.unmapped, request: request.serializedBytes(), options: options ?? defaultOptions)
+            return RPCResponse(
+                message: try ProtoRPC.decodeResponse(TestingV1.Keywords.self, response.message),
+                initialMetadata: response.initialMetadata, trailingMetadata: response.trailingMetadata)
+        }
     }
 }
 
@@ -309,6 +433,10 @@ extension TestingV1.AdminService {
                 let request = try ProtoRPC.decodeRequest(TestingV1.Keywords.self, bytes)
                 return try await self.getHTTPKeywords(request, context: context).serializedBytes()
             }),
+            ServerMethod(TestingV1.AdminMethods.unmapped, handler: .unary { bytes, context in
+                let request = try ProtoRPC.decodeRequest(TestingV1.Keywords.self, bytes)
+                return try await self.unmapped(request, context: context).serializedBytes()
+            }),
         ]
     }
 }
@@ -319,6 +447,8 @@ extension TestingV1 {
         public static let serviceName = "nimbus.testing.v1.Mirror"
         public static let reflect = MethodDescriptor(service: serviceName, method: "Reflect", kind: .bidirectionalStreaming)
         public static let all: [MethodDescriptor] = [reflect]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [:]
         /// The declaring file, then its transitive dependencies.
         public static var fileDescriptors: [ProtoFileDescriptor] { TestingV1.NamingProtoFile.descriptorsWithDependencies }
     }
@@ -369,37 +499,45 @@ extension TestingV1 {
         public static let descriptor = ProtoFileDescriptor(
             name: "nimbus/testing/v1/naming.proto",
             serialized: ProtoRuntime.bytes(base64: """
-                Ch5uaW1idXMvdGVzdGluZy92MS9uYW1pbmcucHJvdG8SEW5pbWJ1cy50ZXN0aW5nLnYxGhtnb29nbGUvcHJvdG9idWYvZW1wdHku
-                cHJvdG8aHG5pbWJ1cy90ZXN0aW5nL3YxL2VjaG8ucHJvdG8irAUKCEtleXdvcmRzEhgKB2RlZmF1bHQYASABKAlSB2RlZmF1bHQS
-                FAoFY2xhc3MYAiABKAVSBWNsYXNzEhIKBHNlbGYYAyABKAhSBHNlbGYSFgoGcmVwZWF0GAQgASgDUgZyZXBlYXQSEgoEdHlwZRgF
-                IAEoCVIEdHlwZRIQCgNpbnQYBiADKAlSA2ludBI8CgVmbGFncxgHIAMoCzImLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzLkZs
-                YWdzRW50cnlSBWZsYWdzEkUKCHN0YXR1c2VzGAggAygLMikubmltYnVzLnRlc3RpbmcudjEuS2V5d29yZHMuU3RhdHVzZXNFbnRy
-                eVIIc3RhdHVzZXMSMAoHbm90aGluZxgJIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eVIHbm90aGluZxI2CgVpbm5lchgKIAEo
-                CzIgLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzLlR5cGVSBWlubmVyEhoKCFVSTFZhbHVlGAsgASgJUghVUkxWYWx1ZRISCgNm
-                b3IYDCABKAlIAFIDZm9yEhgKBnN0cnVjdBgNIAEoBUgAUgZzdHJ1Y3QSLgoFY29sb3IYDiABKA4yGC5uaW1idXMudGVzdGluZy52
-                MS5Db2xvclIFY29sb3IaOAoKRmxhZ3NFbnRyeRIQCgNrZXkYASABKAhSA2tleRIUCgV2YWx1ZRgCIAEoDFIFdmFsdWU6AjgBGlYK
-                DVN0YXR1c2VzRW50cnkSEAoDa2V5GAEgASgEUgNrZXkSLwoFdmFsdWUYAiABKA4yGS5uaW1idXMudGVzdGluZy52MS5TdGF0dXNS
-                BXZhbHVlOgI4ARoaCgRUeXBlEhIKBGtpbmQYASABKAlSBGtpbmRCBwoFdW5pb24qWwoGU3RhdHVzEhYKElNUQVRVU19VTlNQRUNJ
-                RklFRBAAEhEKDVNUQVRVU19BQ1RJVkUQARISCg5TVEFUVVNfRU5BQkxFRBABEg4KClNUQVRVU18yRkEQAhoCEAEyjQEKBUFkbWlu
-                EjcKBVJlc2V0EhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5EksKD0dldEhUVFBLZXl3b3Jk
-                cxIbLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzGhsubmltYnVzLnRlc3RpbmcudjEuS2V5d29yZHMyUQoGTWlycm9yEkcKB1Jl
-                ZmxlY3QSGy5uaW1idXMudGVzdGluZy52MS5LZXl3b3JkcxobLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzKAEwAWIGcHJvdG8z
+                Ch5uaW1idXMvdGVzdGluZy92MS9uYW1pbmcucHJvdG8SEW5pbWJ1cy50ZXN0aW5nLnYxGhxnb29nbGUvYXBpL2Fubm90YXRpb25z
+                LnByb3RvGhtnb29nbGUvcHJvdG9idWYvZW1wdHkucHJvdG8aHG5pbWJ1cy90ZXN0aW5nL3YxL2VjaG8ucHJvdG8i4gUKCEtleXdv
+                cmRzEhgKB2RlZmF1bHQYASABKAlSB2RlZmF1bHQSFAoFY2xhc3MYAiABKAVSBWNsYXNzEhIKBHNlbGYYAyABKAhSBHNlbGYSFgoG
+                cmVwZWF0GAQgASgDUgZyZXBlYXQSEgoEdHlwZRgFIAEoCVIEdHlwZRIQCgNpbnQYBiADKAlSA2ludBI8CgVmbGFncxgHIAMoCzIm
+                Lm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzLkZsYWdzRW50cnlSBWZsYWdzEkUKCHN0YXR1c2VzGAggAygLMikubmltYnVzLnRl
+                c3RpbmcudjEuS2V5d29yZHMuU3RhdHVzZXNFbnRyeVIIc3RhdHVzZXMSMAoHbm90aGluZxgJIAEoCzIWLmdvb2dsZS5wcm90b2J1
+                Zi5FbXB0eVIHbm90aGluZxI2CgVpbm5lchgKIAEoCzIgLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzLlR5cGVSBWlubmVyEhoK
+                CFVSTFZhbHVlGAsgASgJUghVUkxWYWx1ZRISCgNmb3IYDCABKAlIAFIDZm9yEhgKBnN0cnVjdBgNIAEoBUgAUgZzdHJ1Y3QSLgoF
+                Y29sb3IYDiABKA4yGC5uaW1idXMudGVzdGluZy52MS5Db2xvclIFY29sb3ISEgoEaGFzaBgPIAEoCVIEaGFzaBIgCgtkZXNjcmlw
+                dGlvbhgQIAEoCVILZGVzY3JpcHRpb24aOAoKRmxhZ3NFbnRyeRIQCgNrZXkYASABKAhSA2tleRIUCgV2YWx1ZRgCIAEoDFIFdmFs
+                dWU6AjgBGlYKDVN0YXR1c2VzRW50cnkSEAoDa2V5GAEgASgEUgNrZXkSLwoFdmFsdWUYAiABKA4yGS5uaW1idXMudGVzdGluZy52
+                MS5TdGF0dXNSBXZhbHVlOgI4ARoaCgRUeXBlEhIKBGtpbmQYASABKAlSBGtpbmRCBwoFdW5pb24ijwEKBVNoYXBlEhgKBnJhZGl1
+                cxgBIAEoAUgAUgZyYWRpdXMSNQoFbmFtZWQYAiABKA4yHS5uaW1idXMudGVzdGluZy52MS5TaGFwZS5LaW5kSABSBW5hbWVkIi0K
+                BEtpbmQSFAoQS0lORF9VTlNQRUNJRklFRBAAEg8KC0tJTkRfU1FVQVJFEAFCBgoEa2luZCpbCgZTdGF0dXMSFgoSU1RBVFVTX1VO
+                U1BFQ0lGSUVEEAASEQoNU1RBVFVTX0FDVElWRRABEhIKDlNUQVRVU19FTkFCTEVEEAESDgoKU1RBVFVTXzJGQRACGgIQATKPAgoF
+                QWRtaW4SUwoFUmVzZXQSFi5nb29nbGUucHJvdG9idWYuRW1wdHkaFi5nb29nbGUucHJvdG9idWYuRW1wdHkiGoLT5JMCFCIPL3Yx
+                L2FkbWluOnJlc2V0OgEqEmsKD0dldEhUVFBLZXl3b3JkcxIbLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzGhsubmltYnVzLnRl
+                c3RpbmcudjEuS2V5d29yZHMiHoLT5JMCGBIWL3YxL2tleXdvcmRzL3tkZWZhdWx0fRJECghVbm1hcHBlZBIbLm5pbWJ1cy50ZXN0
+                aW5nLnYxLktleXdvcmRzGhsubmltYnVzLnRlc3RpbmcudjEuS2V5d29yZHMyUQoGTWlycm9yEkcKB1JlZmxlY3QSGy5uaW1idXMu
+                dGVzdGluZy52MS5LZXl3b3JkcxobLm5pbWJ1cy50ZXN0aW5nLnYxLktleXdvcmRzKAEwAWIGcHJvdG8z
                 """),
-            dependencies: ["google/protobuf/empty.proto", "nimbus/testing/v1/echo.proto"],
+            dependencies: ["google/api/annotations.proto", "google/protobuf/empty.proto", "nimbus/testing/v1/echo.proto"],
             symbols: [
                 "nimbus.testing.v1.Keywords",
                 "nimbus.testing.v1.Keywords.Type",
+                "nimbus.testing.v1.Shape",
+                "nimbus.testing.v1.Shape.Kind",
                 "nimbus.testing.v1.Status",
                 "nimbus.testing.v1.Admin",
                 "nimbus.testing.v1.Admin.Reset",
                 "nimbus.testing.v1.Admin.GetHTTPKeywords",
+                "nimbus.testing.v1.Admin.Unmapped",
                 "nimbus.testing.v1.Mirror",
                 "nimbus.testing.v1.Mirror.Reflect",
             ])
 
         /// This file followed by its transitive dependencies, each once.
         public static var descriptorsWithDependencies: [ProtoFileDescriptor] {
-            [TestingV1.NamingProtoFile.descriptor, GoogleProtobuf.EmptyProtoFile.descriptor, TestingV1.EchoProtoFile.descriptor, GoogleApi.AnnotationsProtoFile.descriptor, GoogleApi.HttpProtoFile.descriptor, GoogleProtobuf.DescriptorProtoFile.descriptor, GoogleProtobuf.TimestampProtoFile.descriptor]
+            [TestingV1.NamingProtoFile.descriptor, GoogleApi.AnnotationsProtoFile.descriptor, GoogleApi.HttpProtoFile.descriptor, GoogleProtobuf.DescriptorProtoFile.descriptor, GoogleProtobuf.EmptyProtoFile.descriptor, TestingV1.EchoProtoFile.descriptor, GoogleProtobuf.TimestampProtoFile.descriptor]
         }
     }
 }

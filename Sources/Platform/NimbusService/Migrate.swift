@@ -141,3 +141,14 @@ public struct Migrate<Definition: ServiceDefinition>: AsyncParsableCommand {
         }
     }
 }
+
+extension PostgresConfiguration {
+    /// `init(dsn:environment:)` with its problems reported as a `ConfigError` (exit 78).
+    init(settingsFrom dsn: PostgresDSN, environment: [String: String]) throws {
+        do {
+            try self.init(dsn: dsn, environment: environment)
+        } catch {
+            throw ConfigError(setting: error.field, problem: error.problem)
+        }
+    }
+}

@@ -30,8 +30,11 @@ public struct Serve<Definition: ServiceDefinition>: AsyncParsableCommand {
         let logger = Logger(label: Definition.executableName)
         if try await MigrationRunner.prepare(config: config, definition: Definition.self, logger: logger) { return }
 
-        let database = try config.database.map { dsn in
-            try PostgresPool(configuration: PostgresConfiguration(dsn: dsn), name: Definition.schema ?? "default", logger: logger)
+        let database = try ServiceFailure.exitOnConfigError(Definition.self) {
+            try config.database.map { dsn in
+                try PostgresPool(configuration: PostgresConfiguration(settingsFrom: dsn, environment: environment),
+                                 name: Definition.schema ?? "default", logger: logger)
+            }
         }
         let serviceEnvironment = ServiceEnvironment(config: config, logger: logger, database: database, environment: environment)
         let parts = try await ServiceFailure.exitOnConfigError(Definition.self) {
@@ -55,7 +58,8 @@ public struct Serve<Definition: ServiceDefinition>: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: GRPCServerService(server: server, logger: logger))]
-                    + parts.background.map { .init(service: $0) },
+                    + parts.background.map { .init(service: $0) }
+                    + (database.map { [.init(service: DatabaseReadiness(pool: $0, health: server.health, logger: logger))] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.info("serving", metadata: [

@@ -3,6 +3,7 @@
 //
 //   nimbus-echo-server [--host H] [--port P] [--threads N] [--tls-cert F --tls-key F [--client-ca F]]
 //                      [--max-message-size BYTES] [--no-access-log] [--log-level LEVEL]
+//                      [--handlers-on-pool] [--idle-timeout-ms MS] [--keepalive-ms MS] [--keepalive-timeout-ms MS] [--window BYTES]
 // Prints `listening <port>` on stdout once bound; SIGTERM/SIGINT shut down gracefully.
 import Logging
 import NimbusGRPC
@@ -34,6 +35,11 @@ struct Options {
             case "--client-ca": ca = try value()
             case "--max-message-size": configuration.maxReceiveMessageSize = Int(try value()) ?? (4 << 20)
             case "--no-access-log": configuration.accessLog = false
+            case "--handlers-on-pool": configuration.runHandlersOnEventLoop = false
+            case "--idle-timeout-ms": configuration.idleTimeout = .milliseconds(Int(try value()) ?? 300_000)
+            case "--keepalive-ms": configuration.keepaliveInterval = .milliseconds(Int(try value()) ?? 60_000)
+            case "--keepalive-timeout-ms": configuration.keepaliveTimeout = .milliseconds(Int(try value()) ?? 20_000)
+            case "--window": configuration.initialWindowSize = UInt32(try value()) ?? (1 << 20)
             case "--log-level":
                 guard let level = Logger.Level(rawValue: try value()) else { throw UsageError(message: "unknown log level") }
                 logLevel = level
@@ -70,9 +76,9 @@ let server = try GRPCServer(
     configuration: options.configuration,
     services: EchoServices.all(),
     operational: HTTPOperationalEndpoints(readiness: { true }, metrics: { NimbusMetrics.render() }))
+// Signals first: the test harness may send SIGTERM as soon as it reads the port.
+let signalSources = installSignalHandlers(server)
 try await server.start()
 print("listening \(server.port)")
 fflush(stdout)
-
-let signalSources = installSignalHandlers(server)
 try await server.run()

@@ -4,21 +4,26 @@ enum EnumGenerator {
     static func emit(_ e: EnumModel, into w: inout SwiftWriter) {
         // Aliases (allow_alias) share a number: the first name is the case, the others constants.
         var seen: Set<Int32> = []
-        var cases: [(name: String, number: Int32)] = []
+        var cases: [(name: String, number: Int32, comment: String?)] = []
         var aliases: [(name: String, target: String)] = []
         for value in e.values {
             let name = Naming.enumCase(value.name, enumName: e.name)
             if seen.insert(value.number).inserted {
-                cases.append((name, value.number))
+                cases.append((name, value.number, value.comment))
             } else if let target = cases.first(where: { $0.number == value.number }) {
                 aliases.append((name, target.name))
             }
         }
         let swiftName = Naming.typeName(e.name, isEnum: true)
         let zero = cases.first(where: { $0.number == 0 }) ?? cases.first
+        w.doc(e.comment)
+        if e.comment != nil { w.line("///") }
         w.line("/// `\(e.fullName)`")
         w.block("public enum \(swiftName): Sendable, Hashable, RawRepresentable, CaseIterable") { w in
-            for c in cases { w.line("case \(Naming.escaped(c.name)) // = \(c.number)") }
+            for c in cases {
+                w.doc(c.comment)
+                w.line("case \(Naming.escaped(c.name)) // = \(c.number)")
+            }
             w.line("/// A value this version does not know (kept as is when re-encoded).")
             w.line("case unrecognized(Int32)")
             for alias in aliases { w.line("public static let \(Naming.escaped(alias.name)) = \(swiftName).\(Naming.escaped(alias.target))") }

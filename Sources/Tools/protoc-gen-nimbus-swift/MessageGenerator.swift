@@ -60,17 +60,27 @@ struct MessageGenerator {
 
     private func propertyName(_ field: FieldModel) -> String { Naming.property(field.name) }
 
+    /// The Swift enum of a oneof: its UpperCamel name, or `<Name>Oneof` when a nested type has it.
+    private func oneofTypeName(_ oneofName: String, in m: MessageModel) -> String {
+        let name = Naming.upperCamel(oneofName)
+        let taken = Set(m.nested.map { Naming.typeName($0.name) } + m.enums.map { Naming.typeName($0.name, isEnum: true) })
+        return taken.contains(name) ? name + "Oneof" : name
+    }
+
     // ── the struct ──
 
     func emitStruct(_ m: MessageModel, into w: inout SwiftWriter) throws {
         let members = try members(of: m)
         let swiftName = Naming.typeName(m.name)
+        w.doc(m.comment)
+        if m.comment != nil { w.line("///") }
         w.line("/// `\(m.fullName)`")
         try w.block("public struct \(swiftName): Sendable, Hashable") { w in
             for member in members {
                 switch member {
                 case .field(let field, let shape):
                     let name = Naming.escaped(propertyName(field))
+                    w.doc(field.comment)
                     switch shape {
                     case .singular(let codec):
                         w.line("public var \(name): \(codec.swiftType) = \(codec.defaultValue)")
@@ -94,7 +104,8 @@ struct MessageGenerator {
                         w.line("public var \(name): [\(key.swiftType): \(value.swiftType)] = [:]")
                     }
                 case .oneof(let oneofName, _):
-                    w.line("public var \(Naming.escaped(Naming.property(oneofName))): \(Naming.upperCamel(oneofName))? = nil")
+                    w.line("/// The `\(oneofName)` oneof: at most one of its fields is set.")
+                    w.line("public var \(Naming.escaped(Naming.property(oneofName))): \(oneofTypeName(oneofName, in: m))? = nil")
                 }
             }
             if !members.isEmpty { w.line() }
@@ -119,7 +130,7 @@ struct MessageGenerator {
                         assigns.append("self.\(Naming.escaped(name)) = \(Naming.escaped(name))")
                     case .oneof(let oneofName, _):
                         let name = Naming.property(oneofName)
-                        params.append("\(Naming.escaped(name)): \(Naming.upperCamel(oneofName))? = nil")
+                        params.append("\(Naming.escaped(name)): \(oneofTypeName(oneofName, in: m))? = nil")
                         assigns.append("self.\(Naming.escaped(name)) = \(Naming.escaped(name))")
                     }
                 }
@@ -134,8 +145,9 @@ struct MessageGenerator {
                 w.line()
                 w.line("/// The `\(oneofName)` oneof.")
                 let indirect = cases.contains { $0.1.isMessagePointer && $0.1.swiftType != "Date" }
-                w.block("public \(indirect ? "indirect " : "")enum \(Naming.upperCamel(oneofName)): Sendable, Hashable") { w in
+                w.block("public \(indirect ? "indirect " : "")enum \(oneofTypeName(oneofName, in: m)): Sendable, Hashable") { w in
                     for (field, codec) in cases {
+                        w.doc(field.comment)
                         w.line("case \(Naming.escaped(propertyName(field)))(\(codec.swiftType))")
                     }
                 }

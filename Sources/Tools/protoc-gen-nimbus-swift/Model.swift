@@ -15,6 +15,8 @@ struct FileModel {
 
 struct MessageModel {
     var name: String
+    /// The comment before the declaration in the .proto, if any.
+    var comment: String?
     /// Fully qualified, without a leading dot: `nimbus.testing.v1.Everything.Nested`.
     var fullName: String
     var fields: [FieldModel]
@@ -25,6 +27,7 @@ struct MessageModel {
 }
 
 struct FieldModel {
+    var comment: String?
     enum Kind: Int32 {
         case double = 1, float, int64, uint64, int32, fixed64, fixed32, bool, string, group, message, bytes,
              uint32, `enum`, sfixed32, sfixed64, sint32, sint64
@@ -42,18 +45,21 @@ struct FieldModel {
 
 struct EnumModel {
     var name: String
+    var comment: String?
     var fullName: String
-    var values: [(name: String, number: Int32)]
+    var values: [(name: String, number: Int32, comment: String?)]
 }
 
 struct ServiceModel {
     var name: String
+    var comment: String?
     var fullName: String
     var methods: [MethodModel]
 }
 
 struct MethodModel {
     var name: String
+    var comment: String?
     var inputType: String
     var outputType: String
     var clientStreaming: Bool

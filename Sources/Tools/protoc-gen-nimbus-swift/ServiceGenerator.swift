@@ -62,9 +62,14 @@ struct ServiceGenerator {
                 w.line("public static var fileDescriptors: [ProtoFileDescriptor] { \(fileEnum).descriptorsWithDependencies }")
             }
             w.line()
+            w.doc(s.comment)
+            if s.comment != nil { w.line("///") }
             w.line("/// Server side of `\(s.fullName)`: implement the typed methods; `methods` wires them up.")
             w.block("public protocol \(s.name)Service: RPCService") { w in
-                for m in methods { w.line(requirement(m)) }
+                for m in methods {
+                    w.doc(m.model.comment)
+                    w.line(requirement(m))
+                }
             }
             w.line()
             emitClient(s, methods, qualifiedMethods: qualifiedMethods, into: &w)

@@ -8,6 +8,15 @@ struct SwiftWriter {
         text += String(repeating: "    ", count: indent) + s + "\n"
     }
 
+    /// A `///` doc comment from a .proto comment (nothing when there is none).
+    mutating func doc(_ comment: String?) {
+        guard let comment else { return }
+        for raw in comment.split(separator: "\n", omittingEmptySubsequences: false) {
+            let text = raw.hasPrefix(" ") ? String(raw.dropFirst()) : String(raw)
+            line(text.isEmpty ? "///" : "/// " + text)
+        }
+    }
+
     /// `header {` … `}` with the body indented.
     mutating func block(_ header: String, close: String = "}", _ body: (inout SwiftWriter) throws -> Void) rethrows {
         // A closure header (`… { x in`) already opens its brace.

@@ -45,8 +45,7 @@ public final class ProtoArena {
                 let result = cursor + padding
                 self.cursor = result + size
                 remaining -= padding + size
-                memset(result, 0, size)
-                return result
+                return result  // still zero: chunks come from calloc and are never reused
             }
         }
         let chunkSize = max(Self.chunkSize, size + alignment)

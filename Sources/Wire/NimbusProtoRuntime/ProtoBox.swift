@@ -1,6 +1,6 @@
 /// Heap storage for a message-typed field, so that a message may contain itself (directly or
 /// through others) while staying a value type.
-public indirect enum ProtoBox<Value: Sendable & Hashable>: Sendable, Hashable {
+public indirect enum ProtoBox<Value: Sendable & Hashable>: Sendable, Hashable, CustomDebugStringConvertible {
     case value(Value)
 
     @inlinable public init(_ value: Value) { self = .value(value) }
@@ -9,4 +9,6 @@ public indirect enum ProtoBox<Value: Sendable & Hashable>: Sendable, Hashable {
         get { if case .value(let v) = self { return v }; fatalError("unreachable") }
         set { self = .value(newValue) }
     }
+
+    public var debugDescription: String { String(reflecting: value) }
 }

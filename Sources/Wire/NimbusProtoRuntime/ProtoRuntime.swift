@@ -44,9 +44,15 @@ public enum ProtoRuntime {
         return p
     }
 
-    /// `google.protobuf.Timestamp` parts of a date (nanoseconds rounded, normalized to 0..<1e9).
+    /// The range `google.protobuf.Timestamp` allows: 0001-01-01T00:00:00Z … 9999-12-31T23:59:59Z.
+    public static let timestampSeconds: ClosedRange<Int64> = -62_135_596_800...253_402_300_799
+
+    /// `google.protobuf.Timestamp` parts of a date (nanoseconds rounded, normalized to 0..<1e9),
+    /// clamped to the range a Timestamp allows (a non-finite date encodes as the epoch).
     public static func timestamp(_ date: Date) -> (seconds: Int64, nanos: Int32) {
-        let interval = date.timeIntervalSince1970
+        var interval = date.timeIntervalSince1970
+        guard interval.isFinite else { return (0, 0) }
+        interval = min(max(interval, Double(timestampSeconds.lowerBound)), Double(timestampSeconds.upperBound))
         var seconds = interval.rounded(.down)
         var nanos = ((interval - seconds) * 1_000_000_000).rounded()
         if nanos >= 1_000_000_000 { seconds += 1; nanos -= 1_000_000_000 }

@@ -6,7 +6,7 @@ import time
 import grpc
 import pytest
 
-from conftest import MAX_MESSAGE
+from wire_server import MAX_MESSAGE
 
 BYTES = "/nimbus.wiretest.v1.Bytes/"
 
@@ -255,7 +255,7 @@ def test_mutual_tls(mtls_server, stubs):
 
 
 def test_graceful_shutdown_drains_in_flight_calls(echo_server_binary, pki, tmp_path, stubs):
-    from conftest import start_server
+    from wire_server import start_server
 
     pb2, pb2_grpc = stubs
     running = start_server(echo_server_binary, "h2c", pki, tmp_path)

@@ -46,10 +46,15 @@ ECHO_PROTO = "nimbus/testing/v1/echo.proto"
 
 def load_stubs():
     out = tempfile.mkdtemp(prefix="nimbus-echo-stubs-")
+    protos = [ECHO_PROTO]
+    try:  # echo.proto imports google/api/annotations.proto: from googleapis-common-protos or made here
+        import google.api.annotations_pb2  # noqa: F401
+    except ImportError:
+        protos += ["google/api/annotations.proto", "google/api/http.proto"]
     rc = protoc.main(["protoc", f"-I{PROTO_ROOT}", f"-I{WKT_INCLUDE}", f"--python_out={out}", f"--grpc_python_out={out}",
-                      ECHO_PROTO])
+                      *protos])
     if rc != 0:
-        sys.exit(f"echo_server: protoc failed on {ECHO_PROTO} (exit {rc})")
+        sys.exit(f"echo_server: protoc failed on {protos} (exit {rc})")
     sys.path.insert(0, out)
     from nimbus.testing.v1 import echo_pb2, echo_pb2_grpc  # noqa: E402
 

@@ -3,7 +3,7 @@
 Usage: check.py DIR
 
 DIR/swift/<case>.bin      Swift encodings of the cases below (written by NimbusProtoTests)
-DIR/descriptors/<n>.bin   Swift-embedded FileDescriptorProtos of echo.proto and its dependencies
+DIR/descriptors/<n>.bin   Swift-embedded FileDescriptorProtos of naming.proto and its dependencies
 DIR/python/<case>.bin     written here: Python's encodings, which the Swift test decodes
 
 For each case: Python decodes the Swift bytes and compares them with its own value, and the
@@ -32,6 +32,7 @@ def compile_protos(out_dir):
     import grpc_tools
     wkt = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
     files = ["nimbus/testing/v1/echo.proto", "google/api/annotations.proto", "google/api/http.proto"]
+    # naming.proto is only needed for its descriptors: it is not imported here.
     subprocess.run(
         [sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTOS}", f"-I{wkt}", f"--python_out={out_dir}", *files],
         check=True,
@@ -107,24 +108,26 @@ def check_descriptors(directory, annotations):
         added.add(file_name)
 
     try:
-        add("nimbus/testing/v1/echo.proto")
+        add("nimbus/testing/v1/naming.proto")
         service = pool.FindServiceByName("nimbus.testing.v1.Echo")
         kinds = {m.name: (m.client_streaming, m.server_streaming) for m in service.methods}
         want = {"Say": (False, False), "Expand": (False, True), "Collect": (True, False), "Chat": (True, True)}
         if kinds != want:
             problems.append(f"Echo methods {kinds} != {want}")
         pool.FindMessageTypeByName("nimbus.testing.v1.Everything.Nested")
+        pool.FindMessageTypeByName("nimbus.testing.v1.Keywords.Type")
     except Exception as e:  # noqa: BLE001 - any failure to load is the finding
         problems.append(f"descriptors do not load into a pool: {e!r}")
 
-    echo = files.get("nimbus/testing/v1/echo.proto")
-    if echo is None:
-        problems.append("echo.proto descriptor missing")
+    naming = files.get("nimbus/testing/v1/naming.proto")
+    if naming is None:
+        problems.append("naming.proto descriptor missing")
     else:
-        say = next(m for m in echo.service[0].method if m.name == "Say")
-        rule = say.options.Extensions[annotations.http]
-        if (rule.post, rule.body) != ("/v1/echo:say", "*"):
-            problems.append(f"Say's google.api.http option lost: {rule}")
+        admin = next(s for s in naming.service if s.name == "Admin")
+        reset = next(m for m in admin.method if m.name == "Reset")
+        rule = reset.options.Extensions[annotations.http]
+        if (rule.post, rule.body) != ("/v1/admin:reset", "*"):
+            problems.append(f"Reset's google.api.http option lost: {rule}")
     return problems
 
 

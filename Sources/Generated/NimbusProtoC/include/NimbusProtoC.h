@@ -13,6 +13,7 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
 #include "grpc/reflection/v1alpha/reflection.pb-c.h"
+#include "nimbus/compute/v1/compute.pb-c.h"
 #include "nimbus/identity/v1/identity.pb-c.h"
 #include "nimbus/testing/v1/echo.pb-c.h"
 #include "nimbus/testing/v1/naming.pb-c.h"

@@ -86,18 +86,19 @@ public final class GRPCChannel: RPCClientTransport {
     public func shutdown(timeout: Duration = .seconds(10)) async {
         pool.close(graceful: true)
         let giveUp = ContinuousClock.now + timeout
-        while pool.liveConnectionCount > 0 && ContinuousClock.now < giveUp {
+        while pool.openConnectionCount > 0 && ContinuousClock.now < giveUp {
             try? await Task.sleep(for: .milliseconds(20))
         }
         close()
     }
 
-    /// Established connections (for tests and metrics).
-    public var connectionCount: Int { pool.liveConnectionCount }
+    /// Connections ready for new calls (for tests and metrics).
+    public var connectionCount: Int { pool.readyConnectionCount }
 
     // MARK: - RPCClientTransport
 
     public func unary(_ method: MethodDescriptor, request: [UInt8], options: CallOptions) async throws -> RPCResponse<[UInt8]> {
+        try Self.validate(options.metadata)
         guard request.count <= configuration.maxSendMessageSize else {
             throw RPCError(.resourceExhausted, "request message of \(request.count) bytes exceeds the limit of \(configuration.maxSendMessageSize) bytes")
         }
@@ -141,6 +142,7 @@ public final class GRPCChannel: RPCClientTransport {
         requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
         responses: @escaping @Sendable (RPCMessageStream<[UInt8]>) async throws -> Result
     ) async throws -> Result {
+        try Self.validate(options.metadata)
         let deadline = options.timeout.map { ContinuousClock.now + $0 }
         var excluded = Set<Int>()
         var lastError: RPCError?
@@ -221,6 +223,20 @@ public final class GRPCChannel: RPCClientTransport {
             headers.append(HTTP2ClientHeader(name, value))
         }
         return headers
+    }
+
+    /// Metadata HTTP/2 cannot carry is refused before anything is sent: keys of `0-9 a-z - _ .`,
+    /// text values of printable ASCII (binary goes in `-bin` keys).
+    static func validate(_ metadata: Metadata) throws {
+        for (key, value) in metadata {
+            guard !key.isEmpty, key.utf8.allSatisfy({ ClientWireFormat.isValidKeyByte($0) }) else {
+                throw RPCError(.internal, "invalid metadata key '\(key)': use 0-9, a-z, '-', '_' and '.'")
+            }
+            if case .string(let text) = value, !key.hasSuffix("-bin"),
+               !text.utf8.allSatisfy({ $0 >= 0x20 && $0 <= 0x7e }) {
+                throw RPCError(.internal, "metadata '\(key)' has a value that is not printable ASCII; send bytes in a '-bin' key")
+            }
+        }
     }
 
     private static func singleResponse(_ call: ClientCall) async throws -> [UInt8] {

@@ -21,6 +21,12 @@ final class ClientConnectionPool: Sendable {
         var balancer: ClientLoadBalancer
         var slots: [[Slot]]
         var addresses: [SocketAddress?]
+        /// Every connection not yet closed, in a slot or draining outside one.
+        var open: [ObjectIdentifier: HTTP2ClientConnection] = [:]
+        /// Connections that reached `.ready` and still count as live for their endpoint.
+        var live: Set<ObjectIdentifier> = []
+        /// Connections that reached `.ready` at some point (until they close).
+        var wereReady: Set<ObjectIdentifier> = []
         var closed = false
     }
 
@@ -58,8 +64,10 @@ final class ClientConnectionPool: Sendable {
         let address = try resolve(endpoint)
         enum Step {
             case use(HTTP2ClientConnection)
-            case spread(HTTP2ClientConnection, slot: Int)
-            case wait(slot: Int, connect: Bool)
+            /// Use the busy one now; `fresh` starts connecting for the calls after.
+            case spread(HTTP2ClientConnection, fresh: HTTP2ClientConnection)
+            /// Wait for a connect in progress, or for `fresh`, which starts connecting.
+            case wait(fresh: HTTP2ClientConnection?)
             case fail(RPCError)
         }
         return try await withCheckedThrowingContinuation { continuation in
@@ -86,30 +94,29 @@ final class ClientConnectionPool: Sendable {
                     // Busy: spread future calls onto another connection, but do not make this one wait.
                     if best.activeStreams >= streamsBeforeSpreading, connecting == nil, let free,
                        state.balancer.mayConnect(endpoint, now: .now) {
-                        state.slots[endpoint][free].connection = nil
-                        return .spread(best, slot: free)
+                        return .spread(best, fresh: makeConnection(&state, endpoint: endpoint, slot: free, address: address))
                     }
                     return .use(best)
                 }
                 if let connecting {
                     state.slots[endpoint][connecting].waiters.append(continuation)
-                    return .wait(slot: connecting, connect: false)
+                    return .wait(fresh: nil)
                 }
                 if let free, state.balancer.mayConnect(endpoint, now: .now) {
-                    state.slots[endpoint][free].connection = nil
+                    let fresh = makeConnection(&state, endpoint: endpoint, slot: free, address: address)
                     state.slots[endpoint][free].waiters.append(continuation)
-                    return .wait(slot: free, connect: true)
+                    return .wait(fresh: fresh)
                 }
                 return .fail(RPCError(.unavailable, "\(targets[endpoint].endpoint) is unreachable; reconnecting with backoff"))
             }
             switch step {
             case .use(let connection): continuation.resume(returning: connection)
-            case .spread(let connection, let slot):
-                open(endpoint: endpoint, slot: slot, address: address)
+            case .spread(let connection, let fresh):
+                fresh.connect()
                 continuation.resume(returning: connection)
             case .fail(let error): continuation.resume(throwing: error)
-            case .wait(let slot, let connect):
-                if connect { open(endpoint: endpoint, slot: slot, address: address) }
+            case .wait(let fresh):
+                fresh?.connect()
             }
         }
     }
@@ -127,16 +134,18 @@ final class ClientConnectionPool: Sendable {
         }
     }
 
-    private func open(endpoint: Int, slot: Int, address: SocketAddress) {
+    /// A connection for the slot, registered under the lock (so no other call takes the slot
+    /// meanwhile); it starts connecting when the caller calls `connect()` after the lock.
+    private func makeConnection(_ state: inout State, endpoint: Int, slot: Int, address: SocketAddress) -> HTTP2ClientConnection {
         let target = targets[endpoint]
         let connection = HTTP2ClientConnection(
             loop: group.next(), address: address, tls: target.tls, serverName: target.serverName, options: connectionOptions
         ) { [weak self] connection, newState, error in
             self?.connection(connection, endpoint: endpoint, slot: slot, changedTo: newState, error: error)
         }
-        // The slot holds the connection before its first state change can look for it.
-        state.withLock { $0.slots[endpoint][slot].connection = connection }
-        connection.connect()
+        state.slots[endpoint][slot].connection = connection
+        state.open[ObjectIdentifier(connection)] = connection
+        return connection
     }
 
     private func connection(_ connection: HTTP2ClientConnection, endpoint: Int, slot: Int,
@@ -145,24 +154,30 @@ final class ClientConnectionPool: Sendable {
         var closeNow = false
         state.withLock { state in
             let owned = state.slots[endpoint][slot].connection === connection
+            let id = ObjectIdentifier(connection)
             switch newState {
             case .connecting:
                 break
             case .ready:
+                state.live.insert(id)
+                state.wereReady.insert(id)
                 state.balancer.recordConnected(endpoint)
                 if owned { swap(&waiters, &state.slots[endpoint][slot].waiters) }
                 closeNow = state.closed
             case .draining:
                 // Keep serving its open streams; the slot takes a fresh connection.
-                state.balancer.recordDisconnected(endpoint)
+                if state.live.remove(id) != nil { state.balancer.recordDisconnected(endpoint) }
                 if owned && state.slots[endpoint][slot].waiters.isEmpty { state.slots[endpoint][slot].connection = nil }
             case .closed:
+                let wasOpen = state.open.removeValue(forKey: id) != nil
+                let wasReady = state.wereReady.remove(id) != nil
                 if owned { swap(&waiters, &state.slots[endpoint][slot].waiters) }
                 if owned { state.slots[endpoint][slot].connection = nil }
-                if waiters.isEmpty && !connectionWasNeverReady(error) {
-                    // It was up and went away: the endpoint may be restarting; re-resolve later.
+                if state.live.remove(id) != nil {
+                    // It was up and went away (restart, idle close): the next call reconnects.
                     state.balancer.recordDisconnected(endpoint)
-                } else {
+                } else if wasOpen && !wasReady && !state.closed && !closedByUs(error) {
+                    // It never got ready: a failed connect attempt (refused, timeout, TLS).
                     state.balancer.recordConnectFailure(endpoint, now: .now, unitRandom: Double.random(in: 0..<1))
                     state.addresses[endpoint] = nil
                 }
@@ -177,26 +192,25 @@ final class ClientConnectionPool: Sendable {
         }
     }
 
-    private func connectionWasNeverReady(_ error: (any Error)?) -> Bool {
-        switch error as? HTTP2ClientConnectionError {
-        case .connectFailed, .connectTimeout, .alpnMismatch: true
-        default: error is TLSError
-        }
+    private func closedByUs(_ error: (any Error)?) -> Bool {
+        if case .closedLocally = error as? HTTP2ClientConnectionError { return true }
+        return false
     }
 
     /// Closes every connection; graceful lets open calls finish first.
     func close(graceful: Bool) {
         let connections = state.withLock { state -> [HTTP2ClientConnection] in
             state.closed = true
-            return state.slots.flatMap { $0.compactMap(\.connection) }
+            return Array(state.open.values)
         }
         for connection in connections { connection.close(graceful: graceful) }
     }
 
-    /// Open connections (ready or draining), for tests and metrics.
-    var liveConnectionCount: Int {
-        state.withLock { state in
-            state.slots.flatMap { $0 }.filter { $0.connection.map { $0.state == .ready } ?? false }.count
-        }
+    /// Connections ready for new calls, for tests and metrics.
+    var readyConnectionCount: Int {
+        state.withLock { state in state.open.values.filter { $0.state == .ready }.count }
     }
+
+    /// Connections not yet closed (connecting, ready or draining).
+    var openConnectionCount: Int { state.withLock { $0.open.count } }
 }

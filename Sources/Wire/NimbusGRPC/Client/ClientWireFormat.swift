@@ -14,6 +14,14 @@ enum ClientWireFormat {
     /// Custom metadata as request header fields (`-bin` values base64-encoded, reserved names skipped).
     static func headers(from metadata: Metadata) -> [(name: String, value: String)] { metadata.headerFields }
 
+    static func isValidKeyByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+             UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."): true
+        default: false
+        }
+    }
+
     /// Response header fields as metadata, leaving out pseudo-headers and reserved gRPC fields.
     static func metadata(from fields: [(name: String, value: String)]) -> Metadata {
         var metadata = Metadata()

@@ -30,7 +30,7 @@ final class GRPCRouter: HTTP2RequestRouter {
             stream.sendHeadersOnly(headers)
             return DiscardingStreamHandler(stream: stream)
         }
-        guard let contentType = head.first("content-type"), contentType.utf8.starts(with: "application/grpc".utf8) else {
+        guard let contentType = head.first("content-type"), contentType.hasPrefix("application/grpc") else {
             var headers = HTTP2HeaderBlock()
             headers.add(":status", "415")
             headers.add("content-type", "text/plain")

@@ -21,6 +21,10 @@ public struct GRPCServerConfiguration: Sendable {
     public var http1Limits = HTTP1Limits()
     /// Log one structured line per call (level info).
     public var accessLog: Bool = true
+    /// Run handlers as tasks on the connection's event loop (a TaskExecutor), so a request
+    /// never changes thread; false runs them on Swift's global pool and hops back for I/O.
+    /// Handlers must not block either way (blocking work belongs in a pool like libpq's).
+    public var runHandlersOnEventLoop: Bool = true
 
     public struct TLS: Sendable {
         public var certificateChainPath: String

@@ -90,6 +90,8 @@ extension HTTP2ClientConnection: EventLoopIOHandler, EventLoopFlushable {
             switch result {
             case .bytes(let n):
                 try readBuffer.withUnsafeBytes { try session.receive(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+                // Frames without an event (WINDOW_UPDATE, PING) may still unblock or need output.
+                scheduleFlush()
                 dispatch(session.takeEvents())
                 if self.session == nil { return }  // a handler closed us
                 if n < readBuffer.count && stream.tls == nil { return }

@@ -113,9 +113,16 @@ public final class HTTP2ClientConnection: @unchecked Sendable {
     public func startStream(headers: [HTTP2ClientHeader], handler: any HTTP2ClientStreamHandler) throws -> Int32 {
         precondition(loop.inEventLoop)
         guard state == .ready, let session else { throw HTTP2ClientConnectionError.notReady(state) }
-        let id = try session.submitRequest(headers: headers)
+        let id: Int32
+        do {
+            id = try session.submitRequest(headers: headers)
+        } catch {
+            retire()
+            throw error
+        }
         handlers[id] = handler
         shared.withLock { $0.streams = handlers.count }
+        if session.nearlyOutOfStreamIDs { retire() }
         scheduleFlush()
         armKeepalive()
         return id
@@ -142,6 +149,15 @@ public final class HTTP2ClientConnection: @unchecked Sendable {
 
     public func reset(streamID: Int32, errorCode: HTTP2ClientErrorCode = .cancel) {
         session?.resetStream(streamID: streamID, errorCode: errorCode)
+        scheduleFlush()
+    }
+
+    /// Takes no new streams from now on (the pool opens a replacement); open ones finish.
+    func retire() {
+        guard state == .ready, let session else { return }
+        session.goAway()
+        setState(.draining)
+        if handlers.isEmpty { shutdown(HTTP2ClientConnectionError.closedLocally) }
         scheduleFlush()
     }
 

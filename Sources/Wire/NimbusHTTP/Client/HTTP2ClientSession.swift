@@ -133,10 +133,12 @@ public final class HTTP2ClientSession {
         nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
     }
 
-    /// GOAWAY(NO_ERROR): we open no more streams; the open ones may finish.
+    /// GOAWAY(NO_ERROR): we open no more streams; the open ones may finish. (Not
+    /// `terminate_session`, which stops the session at once.) A client accepts no pushed
+    /// streams, so the last stream id it processed is 0.
     public func goAway() {
         guard let session else { return }
-        nghttp2_session_terminate_session(session, NGHTTP2_NO_ERROR.rawValue)
+        nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, NGHTTP2_NO_ERROR.rawValue, nil, 0)
     }
 
     // MARK: - Bytes in and out
@@ -176,6 +178,12 @@ public final class HTTP2ClientSession {
     public var wantsWrite: Bool { session.map { nghttp2_session_want_write($0) != 0 } ?? false }
     /// Streams opened (or queued) and not yet closed.
     public var openStreams: Int { streams.count }
+
+    /// Stream ids run out at 2^31: a long-lived connection retires itself well before.
+    public var nearlyOutOfStreamIDs: Bool {
+        guard let session else { return true }
+        return nghttp2_session_get_next_stream_id(session) > UInt32(Int32.max) - (1 << 20)
+    }
 
     /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS (unbounded until it says otherwise).
     public var peerMaxConcurrentStreams: UInt32 {

@@ -70,6 +70,51 @@ void   nimbus__testing__v1__keywords__free_unpacked
   assert(message->base.descriptor == &nimbus__testing__v1__keywords__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   nimbus__testing__v1__shape__init
+                     (Nimbus__Testing__V1__Shape         *message)
+{
+  static const Nimbus__Testing__V1__Shape init_value = NIMBUS__TESTING__V1__SHAPE__INIT;
+  *message = init_value;
+}
+size_t nimbus__testing__v1__shape__get_packed_size
+                     (const Nimbus__Testing__V1__Shape *message)
+{
+  assert(message->base.descriptor == &nimbus__testing__v1__shape__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nimbus__testing__v1__shape__pack
+                     (const Nimbus__Testing__V1__Shape *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nimbus__testing__v1__shape__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nimbus__testing__v1__shape__pack_to_buffer
+                     (const Nimbus__Testing__V1__Shape *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nimbus__testing__v1__shape__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nimbus__Testing__V1__Shape *
+       nimbus__testing__v1__shape__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nimbus__Testing__V1__Shape *)
+     protobuf_c_message_unpack (&nimbus__testing__v1__shape__descriptor,
+                                allocator, len, data);
+}
+void   nimbus__testing__v1__shape__free_unpacked
+                     (Nimbus__Testing__V1__Shape *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nimbus__testing__v1__shape__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor nimbus__testing__v1__keywords__flags_entry__field_descriptors[2] =
 {
   {
@@ -210,7 +255,7 @@ const ProtobufCMessageDescriptor nimbus__testing__v1__keywords__type__descriptor
   (ProtobufCMessageInit) nimbus__testing__v1__keywords__type__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nimbus__testing__v1__keywords__field_descriptors[14] =
+static const ProtobufCFieldDescriptor nimbus__testing__v1__keywords__field_descriptors[16] =
 {
   {
     "default",
@@ -380,14 +425,40 @@ static const ProtobufCFieldDescriptor nimbus__testing__v1__keywords__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "hash",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Testing__V1__Keywords, hash),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "description",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Testing__V1__Keywords, description),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nimbus__testing__v1__keywords__field_indices_by_name[] = {
   10,   /* field[10] = URLValue */
   1,   /* field[1] = class */
   13,   /* field[13] = color */
   0,   /* field[0] = default */
+  15,   /* field[15] = description */
   6,   /* field[6] = flags */
   11,   /* field[11] = for */
+  14,   /* field[14] = hash */
   9,   /* field[9] = inner */
   5,   /* field[5] = int */
   8,   /* field[8] = nothing */
@@ -400,7 +471,7 @@ static const unsigned nimbus__testing__v1__keywords__field_indices_by_name[] = {
 static const ProtobufCIntRange nimbus__testing__v1__keywords__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor nimbus__testing__v1__keywords__descriptor =
 {
@@ -410,11 +481,90 @@ const ProtobufCMessageDescriptor nimbus__testing__v1__keywords__descriptor =
   "Nimbus__Testing__V1__Keywords",
   "nimbus.testing.v1",
   sizeof(Nimbus__Testing__V1__Keywords),
-  14,
+  16,
   nimbus__testing__v1__keywords__field_descriptors,
   nimbus__testing__v1__keywords__field_indices_by_name,
   1,  nimbus__testing__v1__keywords__number_ranges,
   (ProtobufCMessageInit) nimbus__testing__v1__keywords__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue nimbus__testing__v1__shape__kind__enum_values_by_number[2] =
+{
+  { "KIND_UNSPECIFIED", "NIMBUS__TESTING__V1__SHAPE__KIND__KIND_UNSPECIFIED", 0 },
+  { "KIND_SQUARE", "NIMBUS__TESTING__V1__SHAPE__KIND__KIND_SQUARE", 1 },
+};
+static const ProtobufCIntRange nimbus__testing__v1__shape__kind__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex nimbus__testing__v1__shape__kind__enum_values_by_name[2] =
+{
+  { "KIND_SQUARE", 1 },
+  { "KIND_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor nimbus__testing__v1__shape__kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "nimbus.testing.v1.Shape.Kind",
+  "Kind",
+  "Nimbus__Testing__V1__Shape__Kind",
+  "nimbus.testing.v1",
+  2,
+  nimbus__testing__v1__shape__kind__enum_values_by_number,
+  2,
+  nimbus__testing__v1__shape__kind__enum_values_by_name,
+  1,
+  nimbus__testing__v1__shape__kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor nimbus__testing__v1__shape__field_descriptors[2] =
+{
+  {
+    "radius",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Nimbus__Testing__V1__Shape, kind_case),
+    offsetof(Nimbus__Testing__V1__Shape, radius),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "named",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Nimbus__Testing__V1__Shape, kind_case),
+    offsetof(Nimbus__Testing__V1__Shape, named),
+    &nimbus__testing__v1__shape__kind__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nimbus__testing__v1__shape__field_indices_by_name[] = {
+  1,   /* field[1] = named */
+  0,   /* field[0] = radius */
+};
+static const ProtobufCIntRange nimbus__testing__v1__shape__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor nimbus__testing__v1__shape__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nimbus.testing.v1.Shape",
+  "Shape",
+  "Nimbus__Testing__V1__Shape",
+  "nimbus.testing.v1",
+  sizeof(Nimbus__Testing__V1__Shape),
+  2,
+  nimbus__testing__v1__shape__field_descriptors,
+  nimbus__testing__v1__shape__field_indices_by_name,
+  1,  nimbus__testing__v1__shape__number_ranges,
+  (ProtobufCMessageInit) nimbus__testing__v1__shape__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue nimbus__testing__v1__status__enum_values_by_number[3] =
@@ -448,14 +598,16 @@ const ProtobufCEnumDescriptor nimbus__testing__v1__status__descriptor =
   nimbus__testing__v1__status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor nimbus__testing__v1__admin__method_descriptors[2] =
+static const ProtobufCMethodDescriptor nimbus__testing__v1__admin__method_descriptors[3] =
 {
   { "Reset", &google__protobuf__empty__descriptor, &google__protobuf__empty__descriptor },
   { "GetHTTPKeywords", &nimbus__testing__v1__keywords__descriptor, &nimbus__testing__v1__keywords__descriptor },
+  { "Unmapped", &nimbus__testing__v1__keywords__descriptor, &nimbus__testing__v1__keywords__descriptor },
 };
 const unsigned nimbus__testing__v1__admin__method_indices_by_name[] = {
   1,        /* GetHTTPKeywords */
-  0         /* Reset */
+  0,        /* Reset */
+  2         /* Unmapped */
 };
 const ProtobufCServiceDescriptor nimbus__testing__v1__admin__descriptor =
 {
@@ -464,7 +616,7 @@ const ProtobufCServiceDescriptor nimbus__testing__v1__admin__descriptor =
   "Admin",
   "Nimbus__Testing__V1__Admin",
   "nimbus.testing.v1",
-  2,
+  3,
   nimbus__testing__v1__admin__method_descriptors,
   nimbus__testing__v1__admin__method_indices_by_name
 };
@@ -483,6 +635,14 @@ void nimbus__testing__v1__admin__get_httpkeywords(ProtobufCService *service,
 {
   assert(service->descriptor == &nimbus__testing__v1__admin__descriptor);
   service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void nimbus__testing__v1__admin__unmapped(ProtobufCService *service,
+                                          const Nimbus__Testing__V1__Keywords *input,
+                                          Nimbus__Testing__V1__Keywords_Closure closure,
+                                          void *closure_data)
+{
+  assert(service->descriptor == &nimbus__testing__v1__admin__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void nimbus__testing__v1__admin__init (Nimbus__Testing__V1__Admin_Service *service,
                                        Nimbus__Testing__V1__Admin_ServiceDestroy destroy)

@@ -1,0 +1,6 @@
+DROP TABLE IF EXISTS worker_leases;
+DROP TABLE IF EXISTS outbox;
+DROP TABLE IF EXISTS instances;
+DROP TABLE IF EXISTS vpcs;
+DROP TABLE IF EXISTS images;
+DROP TABLE IF EXISTS instance_types;

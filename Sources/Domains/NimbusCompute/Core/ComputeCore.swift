@@ -1,0 +1,104 @@
+import Foundation
+import Logging
+import NimbusPlatform
+import NimbusRPCCore
+import NimbusPostgres
+import Synchronization
+
+/// The compute service's behaviour, independent of the transport: RPC handlers call it with a
+/// verified principal; the workers call its engine-facing half.
+public struct ComputeCore: Sendable {
+    public let db: PostgresPool
+    public let runtime: any ContainerRuntime
+    public let quota: any QuotaLedger
+    public let logger: Logger
+    /// Nudges the instance worker when new work is committed (it also polls).
+    public let wake: WorkSignal
+    /// How long a stop waits after SIGTERM before SIGKILL.
+    public let stopTimeout: Duration
+
+    public init(db: PostgresPool, runtime: any ContainerRuntime, quota: any QuotaLedger, logger: Logger,
+                wake: WorkSignal = WorkSignal(), stopTimeout: Duration = .seconds(10)) {
+        self.db = db
+        self.runtime = runtime
+        self.quota = quota
+        self.logger = logger
+        self.wake = wake
+        self.stopTimeout = stopTimeout
+    }
+
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await db.withTransaction(retry: .retryable) { try await body($0) }
+        } catch let error as PostgresError {
+            throw ComputeError.mapping(error)
+        }
+    }
+
+    func read<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await db.withConnection { try await body($0) }
+    }
+
+    func event(_ caller: Principal, _ action: String, _ type: String, _ id: String, _ metadata: [String: String] = [:]) -> Outbox.Event {
+        Outbox.Event(tenantID: caller.tenantID, actorUserID: caller.userID, actorKeyID: caller.keyID, action: action,
+                     resourceType: type, resourceID: id, metadata: metadata)
+    }
+
+    /// The caller's tenant as a UUID string (a principal without one cannot own resources).
+    static func tenant(of caller: Principal) throws -> String {
+        guard UUID(uuidString: caller.tenantID) != nil else { throw ComputeError(.permissionDenied, "the principal acts in no tenant") }
+        return caller.tenantID.lowercased()
+    }
+
+    static func user(of caller: Principal) -> String {
+        UUID(uuidString: caller.userID) != nil ? caller.userID.lowercased() : "00000000-0000-0000-0000-000000000000"
+    }
+}
+
+/// A level-triggered wake-up: `signal()` from anywhere, `wait(upTo:)` in the worker.
+public final class WorkSignal: Sendable {
+    private let state = Mutex<(pending: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    public init() {}
+
+    public func signal() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.pending = true
+            return nil
+        }
+        waiter?.resume()
+    }
+
+    /// Returns after a signal or `timeout`, whichever comes first.
+    public func wait(upTo timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let resumeNow = self.state.withLock { state -> Bool in
+                        if state.pending {
+                            state.pending = false
+                            return true
+                        }
+                        state.waiter?.resume()
+                        state.waiter = continuation
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            // Wake the continuation if the timer won, so the group can finish.
+            self.state.withLock { state in
+                let waiter = state.waiter
+                state.waiter = nil
+                return waiter
+            }?.resume()
+            group.cancelAll()
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import NimbusGRPC
+import NimbusProto
+import NimbusRPCCore
+import Testing
+
+/// A small Echo service for the Nimbus server in this process.
+private struct LocalEcho: TestingV1.EchoService {
+    func say(_ request: TestingV1.EchoRequest, context: ServerContext) async throws -> TestingV1.EchoResponse {
+        if request.delayMs > 0 { try await Task.sleep(for: .milliseconds(Int(request.delayMs))) }
+        return TestingV1.EchoResponse(text: request.text, payload: request.payload)
+    }
+
+    func expand(_ request: TestingV1.EchoRequest, responses: RPCMessageWriter<TestingV1.EchoResponse>, context: ServerContext) async throws {
+        for i in 0..<Int(request.repeat) { try await responses.write(TestingV1.EchoResponse(text: request.text, index: Int32(i), payload: request.payload)) }
+    }
+
+    func collect(_ requests: RPCMessageStream<TestingV1.EchoRequest>, context: ServerContext) async throws -> TestingV1.EchoResponse {
+        var count: Int32 = 0
+        var bytes = 0
+        for try await request in requests {
+            count += 1
+            bytes += request.payload.count
+        }
+        return TestingV1.EchoResponse(text: "\(bytes)", index: count)
+    }
+
+    func chat(_ requests: RPCMessageStream<TestingV1.EchoRequest>, responses: RPCMessageWriter<TestingV1.EchoResponse>, context: ServerContext) async throws {
+        for try await request in requests { try await responses.write(TestingV1.EchoResponse(text: request.text)) }
+    }
+}
+
+/// The client against Nimbus's own server: the two halves of the transport together.
+@Suite("Client against the Nimbus gRPC server", .serialized)
+struct ClientNimbusServerTests {
+    static func startServer(port: Int = 0) async throws -> GRPCServer {
+        var configuration = GRPCServerConfiguration(port: port)
+        configuration.accessLog = false
+        let server = try GRPCServer(configuration: configuration, services: [LocalEcho()])
+        try await server.start()
+        return server
+    }
+
+    @Test func serverGracefulShutdownDrainsThenChannelReconnects() async throws {
+        let first = try await Self.startServer()
+        let port = first.port
+        var configuration = GRPCChannel.Configuration(endpoints: [ClientEndpoint(host: "127.0.0.1", port: port)])
+        configuration.backoff = ClientBackoff(initial: .milliseconds(50), maximum: .milliseconds(300))
+        let channel = try GRPCChannel(configuration: configuration)
+        defer { channel.close() }
+        let echo = TestingV1.EchoClient(transport: channel)
+        #expect(try await echo.say(TestingV1.EchoRequest(text: "warm")).text == "warm")
+
+        // A call in flight while the server says GOAWAY finishes normally.
+        let slow = Task { try await echo.say(TestingV1.EchoRequest(text: "slow", delayMs: 400)) }
+        try await Task.sleep(for: .milliseconds(100))
+        await first.shutdown(gracePeriod: .seconds(5))
+        #expect(try await slow.value.text == "slow")
+
+        let second = try await Self.startServer(port: port)
+        defer { Task { await second.shutdown(gracePeriod: .seconds(1)) } }
+        #expect(try await echo.say(TestingV1.EchoRequest(text: "again")).text == "again")
+    }
+
+    @Test func requestStreamingLargerThanEveryWindow() async throws {
+        let server = try await Self.startServer()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let channel = try GRPCChannel(endpoints: "127.0.0.1:\(server.port)")
+        defer { channel.close() }
+        // 24 MiB in 64 KiB messages: the writer has to wait for WINDOW_UPDATEs many times.
+        let chunk = Data(repeating: 9, count: 64 << 10)
+        let response = try await TestingV1.EchoClient(transport: channel).collect { writer in
+            for _ in 0..<384 { try await writer.write(TestingV1.EchoRequest(payload: chunk)) }
+        }
+        #expect(response.index == 384)
+        #expect(response.text == "\(384 * (64 << 10))")
+    }
+
+    @Test func channelShutdownLetsOpenCallsFinishAndCloseFailsTheRest() async throws {
+        let server = try await Self.startServer()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let channel = try GRPCChannel(endpoints: "127.0.0.1:\(server.port)")
+        let echo = TestingV1.EchoClient(transport: channel)
+        let slow = Task { try await echo.say(TestingV1.EchoRequest(text: "drain", delayMs: 300)) }
+        try await Task.sleep(for: .milliseconds(100))
+        await channel.shutdown(timeout: .seconds(5))
+        #expect(try await slow.value.text == "drain")
+        _ = await expectRPCError(.unavailable) { _ = try await echo.say(TestingV1.EchoRequest(text: "late")) }
+
+        let other = try GRPCChannel(endpoints: "127.0.0.1:\(server.port)")
+        let otherEcho = TestingV1.EchoClient(transport: other)
+        let cut = Task { try await otherEcho.say(TestingV1.EchoRequest(text: "cut", delayMs: 2000)) }
+        try await Task.sleep(for: .milliseconds(200))
+        other.close()
+        _ = await expectRPCError(.unavailable) { _ = try await cut.value }
+        // The server outlives a client that vanished mid-call (its handler finishes into a closed stream).
+        try await Task.sleep(for: .milliseconds(2200))
+        let fresh = try GRPCChannel(endpoints: "127.0.0.1:\(server.port)")
+        defer { fresh.close() }
+        #expect(try await TestingV1.EchoClient(transport: fresh).say(TestingV1.EchoRequest(text: "alive")).text == "alive")
+    }
+}
