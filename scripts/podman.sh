@@ -69,7 +69,21 @@ running_pid() {
   echo "$pid"
 }
 
+# VPC isolation that does not depend on netavark's own rules: netavark 1.4 (Debian 12) keeps
+# networks created with isolate=true apart through NETAVARK_ISOLATION_* rules, but any
+# netavark teardown (of this podman or another one on the machine) can drop them. Nimbus names
+# every VPC bridge nv…, and one rule drops traffic routed from one nv bridge to another;
+# traffic inside a network is bridged, not routed, and passes. Idempotent.
+ensure_vpc_isolation() {
+  command -v iptables >/dev/null || return 0
+  local rule=(FORWARD -i nv+ -o nv+ -m physdev ! --physdev-is-bridged
+              -m comment --comment "nimbus: no routing between VPC networks" -j DROP)
+  iptables -C "${rule[@]}" 2>/dev/null || iptables -I "${rule[0]}" 1 "${rule[@]:1}" \
+    || echo "podman.sh: warning: could not add the VPC isolation rule" >&2
+}
+
 start() {
+  ensure_vpc_isolation
   command -v podman >/dev/null || die "podman is not installed (apt-get install podman runc)"
   command -v runc >/dev/null || [ -x /usr/sbin/runc ] || die "runc is not installed (apt-get install runc)"
   if running_pid >/dev/null && ping_ok; then
