@@ -63,6 +63,20 @@ struct ClientNimbusServerTests {
         #expect(try await echo.say(TestingV1.EchoRequest(text: "again")).text == "again")
     }
 
+    @Test func keepaliveKeepsAHealthyConnection() async throws {
+        let server = try await Self.startServer()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        var configuration = GRPCChannel.Configuration(endpoints: [ClientEndpoint(host: "127.0.0.1", port: server.port)])
+        configuration.keepalive = GRPCChannel.Keepalive(interval: .milliseconds(50), timeout: .milliseconds(500))
+        let channel = try GRPCChannel(configuration: configuration)
+        defer { channel.close() }
+        // A dozen PINGs go out during the call; every one is answered, nothing is torn down.
+        let echo = TestingV1.EchoClient(transport: channel)
+        #expect(try await echo.say(TestingV1.EchoRequest(text: "pinged", delayMs: 700)).text == "pinged")
+        #expect(try await echo.say(TestingV1.EchoRequest(text: "same connection")).text == "same connection")
+        #expect(channel.connectionCount == 1)
+    }
+
     @Test func requestStreamingLargerThanEveryWindow() async throws {
         let server = try await Self.startServer()
         defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }

@@ -207,20 +207,26 @@ extension HTTP2ClientConnection: EventLoopIOHandler, EventLoopFlushable {
 
     // MARK: - Keepalive
 
+    private func keepaliveTick() {
+        guard state == .ready || state == .draining, !handlers.isEmpty, let session else { return }
+        session.ping()
+        scheduleFlush()
+        if pingTimeoutTimer == nil {
+            pingTimeoutTimer = loop.scheduleTimer(after: options.keepaliveTimeout) { [self] in
+                pingTimeoutTimer = nil
+                loop.executeInLoop { [self] in shutdown(HTTP2ClientConnectionError.keepaliveTimeout) }
+            }
+        }
+        armKeepalive()
+    }
+
     func armKeepalive() {
         guard keepaliveTimer == nil, let interval = options.keepaliveInterval else { return }
+        // Timer bodies hop to the loop's work queue before touching timers again: scheduling or
+        // cancelling from inside a firing timer would re-enter the loop's timer queue.
         keepaliveTimer = loop.scheduleTimer(after: interval) { [self] in
             keepaliveTimer = nil
-            guard state == .ready || state == .draining, !handlers.isEmpty, let session else { return }
-            session.ping()
-            scheduleFlush()
-            if pingTimeoutTimer == nil {
-                pingTimeoutTimer = loop.scheduleTimer(after: options.keepaliveTimeout) { [self] in
-                    pingTimeoutTimer = nil
-                    shutdown(HTTP2ClientConnectionError.keepaliveTimeout)
-                }
-            }
-            armKeepalive()
+            loop.executeInLoop { [self] in keepaliveTick() }
         }
     }
 }
