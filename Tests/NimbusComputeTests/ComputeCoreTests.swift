@@ -88,7 +88,8 @@ import Testing
             _ = try await harness.core.command(caller, .start, id: launched.id)
             let again = try await harness.waitFor(caller, launched.id) { $0.state == .running }
             try harness.podman.cli("rm", "-f", "-t", "0", try #require(again.containerID))
-            let gone = try await harness.waitFor(caller, launched.id, timeout: .seconds(10)) { $0.state != .running }
+            // `rm -f` kills first: the reconciler may see the exit (ERROR, 137) before the removal.
+            let gone = try await harness.waitFor(caller, launched.id, timeout: .seconds(10)) { $0.machine.reason.contains("removed") }
             #expect(gone.state == .error)
             #expect(gone.machine.reason.contains("removed"))
             _ = try await harness.core.command(caller, .terminate, id: launched.id)
