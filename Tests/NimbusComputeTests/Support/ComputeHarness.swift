@@ -59,7 +59,8 @@ struct ComputeHarness {
     let podman: TestPodman
     let workers: Task<Void, Never>
 
-    static func start(quota: TestQuotaLedger = TestQuotaLedger(), runtime: (any ContainerRuntime)? = nil, reconcileEvery: Duration = .milliseconds(500)) async throws -> ComputeHarness {
+    static func start(quota: TestQuotaLedger = TestQuotaLedger(), runtime: (any ContainerRuntime)? = nil, reconcileEvery: Duration = .milliseconds(500),
+                      withReconciler: Bool = true) async throws -> ComputeHarness {
         let podman = try await TestPodman.shared()
         let database = try await TestPostgres.shared.makeDatabase(prefix: "compute")
         let pool = try database.makePool(maxConnections: 8)
@@ -73,7 +74,7 @@ struct ComputeHarness {
         let workers = Task {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { try? await worker.run() }
-                group.addTask { try? await reconciler.run() }
+                if withReconciler { group.addTask { try? await reconciler.run() } }
             }
         }
         return ComputeHarness(database: database, pool: pool, core: core, quota: quota, podman: podman, workers: workers)
