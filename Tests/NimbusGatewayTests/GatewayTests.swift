@@ -322,3 +322,56 @@ enum TestInstances {
         #expect(!methods.contains("DeleteInstance"))
     }
 }
+
+/// Fails the first `failures` calls with UNAVAILABLE, as a channel does when the replica it
+/// picked died under the call.
+final class FlakyTransport: RPCClientTransport {
+    let inner: LoopbackTransport
+    let remaining: Mutex<Int>
+    let calls = Mutex(0)
+
+    init(_ inner: LoopbackTransport, failures: Int) {
+        self.inner = inner
+        remaining = Mutex(failures)
+    }
+
+    func unary(_ method: MethodDescriptor, request: [UInt8], options: CallOptions) async throws -> RPCResponse<[UInt8]> {
+        calls.withLock { $0 += 1 }
+        if remaining.withLock({ r in defer { r -= 1 }; return r > 0 }) {
+            throw RPCError(.unavailable, "the connection to the server was lost")
+        }
+        return try await inner.unary(method, request: request, options: options)
+    }
+
+    func streaming<Result: Sendable>(_ method: MethodDescriptor, options: CallOptions,
+                                     requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
+                                     responses: @escaping @Sendable (RPCMessageStream<[UInt8]>) async throws -> Result) async throws -> Result {
+        try await inner.streaming(method, options: options, requests: requests, responses: responses)
+    }
+}
+
+@Suite struct UpstreamRetryTests {
+    @Test func readsAndAuthenticationAreRetriedOnceOnALostConnection() async throws {
+        let identity = TestIdentity()
+        let identityTransport = FlakyTransport(LoopbackTransport(identity.methods), failures: 1)
+        let instances = FlakyTransport(LoopbackTransport(TestInstances.methods), failures: 1)
+        var configuration = Gateway.Configuration()
+        configuration.accessLog = false
+        let gateway = try Gateway(configuration: configuration, descriptors: Fixtures.descriptors,
+                                  upstreams: ["gatewaytest.v1.Instances": instances],
+                                  authenticator: IdentityAuthenticator(transport: identityTransport) { TestIdentity.servicePrincipal },
+                                  limits: GatewayRateLimits(perKey: nil, perIP: nil))
+        let response = await gateway.handleHTTP(GatewayHTTPRequest(method: "GET", target: "/v1/instances/r",
+                                                                   headers: [("authorization", "Bearer nmb_good_secret")]))
+        #expect(response.status == 200)
+        #expect(identityTransport.calls.withLock { $0 } == 2)
+        #expect(instances.calls.withLock { $0 } == 2)
+    }
+
+    @Test func writesAreNeverSentTwice() {
+        let configuration = Gateway.Configuration()
+        #expect(configuration.isSafeToRetry(MethodDescriptor(service: "s", method: "GetInstance", kind: .unary)))
+        #expect(!configuration.isSafeToRetry(MethodDescriptor(service: "s", method: "LaunchInstance", kind: .unary)))
+        #expect(!configuration.isSafeToRetry(MethodDescriptor(service: "s", method: "ListLogs", kind: .serverStreaming)))
+    }
+}

@@ -138,6 +138,33 @@ struct ClientInteropTests {
     }
 
     @Test(arguments: ClientTransport.allCases)
+    func readerThatStopsEarlyEndsTheCall(_ transport: ClientTransport) async throws {
+        let channel = try SharedEchoServers.channel(transport)
+        defer { channel.close() }
+        // Three of a thousand, then the handler returns: the call is cancelled, not drained.
+        let firstThree = try await channel.echo.expand(EchoRequest(text: "t", repeat: 1000, payload: Data(count: 4096))) { stream in
+            var texts: [Int32] = []
+            for try await response in stream {
+                texts.append(response.index)
+                if texts.count == 3 { break }
+            }
+            return texts
+        }
+        #expect(firstThree == [0, 1, 2])
+        // A request producer still waiting when the call ends is stopped, not awaited forever.
+        let (never, _) = AsyncStream<Void>.makeStream()
+        let answer = try await channel.echo.chat { writer in
+            try await writer.write(EchoRequest(text: "one"))
+            for await _ in never {}
+        } responses: { stream in
+            for try await response in stream { return response.text }
+            return ""
+        }
+        #expect(answer == "one")
+        #expect(try await channel.echo.say(EchoRequest(text: "still fine")).text == "still fine")
+    }
+
+    @Test(arguments: ClientTransport.allCases)
     func threeMebibyteMessageBothWays(_ transport: ClientTransport) async throws {
         let channel = try SharedEchoServers.channel(transport)
         defer { channel.close() }

@@ -25,6 +25,7 @@ public enum GatewayServiceDefinition: ServiceDefinition {
     static var upstreams: [Upstream] {
         [
             Upstream(name: "identity", defaultPort: 7001, package: "nimbus.identity.v1.", files: IdentityV1.UsersMethods.fileDescriptors),
+            Upstream(name: "compute", defaultPort: 7002, package: "nimbus.compute.v1.", files: ComputeV1.InstancesMethods.fileDescriptors),
         ]
     }
 

@@ -97,6 +97,27 @@ def postgres():
         subprocess.run([str(script), "stop", str(directory)], capture_output=True)
 
 
+@pytest.fixture(scope="session")
+def podman(tmp_path_factory):
+    """A project-local podman API service (scripts/podman.sh) with the local busybox image;
+    yields its socket path, or None when podman cannot run here."""
+    directory = Path(tempfile.mkdtemp(prefix="nimbus-gateway-podman-"))
+    env = {**os.environ, "NIMBUS_PODMAN_DIR": str(directory)}
+    script = ROOT / "scripts" / "podman.sh"
+    start = subprocess.run([str(script), "start"], env=env, capture_output=True, text=True, timeout=120)
+    if start.returncode != 0:
+        print(f"podman not available: {start.stderr}", file=sys.stderr)
+        yield None
+        return
+    try:
+        images = subprocess.run([str(ROOT / "scripts" / "build-images.sh")], env=env, capture_output=True, text=True, timeout=300)
+        assert images.returncode == 0, images.stderr
+        socket_line = subprocess.run([str(script), "env"], env=env, capture_output=True, text=True).stdout
+        yield dict(line.split("=", 1) for line in socket_line.splitlines() if "=" in line)["NIMBUS_DOCKER_SOCKET"]
+    finally:
+        subprocess.run([str(script), "destroy"], env=env, capture_output=True, timeout=120)
+
+
 class Platform:
     def __init__(self):
         self.identity = []
@@ -114,7 +135,7 @@ def identity_can_serve():
 
 
 @pytest.fixture(scope="session")
-def platform(postgres, log_dir):
+def platform(postgres, log_dir, podman):
     """Identity (two replicas), compute (if built) and a gateway with generous limits."""
     if not identity_can_serve():
         pytest.skip("nimbus-identity cannot bootstrap and serve in this build yet")
@@ -133,8 +154,8 @@ def platform(postgres, log_dir):
             replica = Process("nimbus-identity", ["nimbus-identity", "serve"], env, log_dir)
             started.append(replica)
             platform.identity.append(replica)
-        if os.environ.get("NIMBUS_GATEWAY_SUITE_COMPUTE", "1") == "1" and (BIN / "nimbus-compute").exists():
-            compute_env = base_env(NIMBUS_COMPUTE_DATABASE_URL=postgres,
+        if podman and (ROOT / "Protos" / "nimbus" / "compute").exists():
+            compute_env = base_env(NIMBUS_COMPUTE_DATABASE_URL=postgres, NIMBUS_DOCKER_SOCKET=podman,
                                    NIMBUS_IDENTITY_ENDPOINTS=",".join(r.address for r in platform.identity))
             try:
                 replica = Process("nimbus-compute", ["nimbus-compute", "serve"], compute_env, log_dir)

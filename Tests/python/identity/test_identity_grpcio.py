@@ -60,3 +60,26 @@ def test_wrong_password_is_unauthenticated(identity, stubs):
         with pytest.raises(grpc.RpcError) as err:
             rpc.AuthStub(channel).Login(pb.LoginRequest(email=identity.admin_email, password="nope"), timeout=30)
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_no_secret_at_rest(identity, stubs, postgres):
+    """A pg_dump of the identity schema holds neither the API-key secrets nor the passwords
+    this test created (only their hashes)."""
+    import subprocess
+    pb, rpc = stubs
+    password = "correct-horse-battery-staple-42"
+    with grpc.insecure_channel(identity.address) as channel:
+        users, keys, auth = rpc.UsersStub(channel), rpc.ApiKeysStub(channel), rpc.AuthStub(channel)
+        call(users.CreateUser, pb.CreateUserRequest(email="dump@example.com", name="Dump", password=password, role="developer"),
+             identity.admin_key)
+        session = auth.Login(pb.LoginRequest(email="dump@example.com", password=password), timeout=30).secret
+        created = call(keys.CreateApiKey, pb.CreateApiKeyRequest(name="dump"), session).secret
+        rotated = call(keys.RotateApiKey, pb.RotateApiKeyRequest(id=call(keys.ListApiKeys, pb.ListApiKeysRequest(), session).keys[0].id),
+                       session).secret
+    dump = subprocess.run(["/usr/lib/postgresql/15/bin/pg_dump", "--schema=identity", "--data-only", postgres],
+                          capture_output=True, text=True, check=True).stdout
+    assert "dump@example.com" in dump  # the dump is real and has our rows
+    assert password not in dump
+    for key in [created, rotated, session, identity.admin_key]:
+        assert key not in dump
+        assert key[len("nmb_") + 13:] not in dump  # nor the secret part alone

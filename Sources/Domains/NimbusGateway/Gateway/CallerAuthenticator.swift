@@ -50,8 +50,14 @@ public struct IdentityAuthenticator: CallerAuthenticator {
         metadata.add("traceparent", identity.traceparent)
         let response: RPCResponse<[UInt8]>
         do {
-            response = try await transport.unary(Self.method, request: request.bytes,
-                                                 options: CallOptions(metadata: metadata, timeout: timeout))
+            let options = CallOptions(metadata: metadata, timeout: timeout)
+            do {
+                response = try await transport.unary(Self.method, request: request.bytes, options: options)
+            } catch let error as RPCError where error.code == .unavailable {
+                // Authenticate only reads: one more try reaches another replica when the one
+                // picked died under the call (its connection was lost).
+                response = try await transport.unary(Self.method, request: request.bytes, options: options)
+            }
         } catch let error as RPCError {
             switch error.code {
             case .unauthenticated, .permissionDenied, .notFound, .invalidArgument:

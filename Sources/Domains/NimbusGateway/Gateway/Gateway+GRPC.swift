@@ -1,3 +1,4 @@
+import Logging
 import NimbusRPCCore
 
 /// One upstream service re-served by the gateway: every method forwards, bytes unchanged.
@@ -50,13 +51,17 @@ extension Gateway {
         defer { recordRPC(method, code: code, since: started) }
         do {
             let (options, _, _) = try await prepare(method, context: context)
-            let response = try await upstream(for: method.service).unary(method, request: request, options: options)
+            let response = try await unaryUpstream(method, request: request, options: options)
             didForward(method)
             for (key, value) in response.initialMetadata where key != "x-request-id" { context.addResponseHeader(key, value: value) }
             for (key, value) in response.trailingMetadata { context.addTrailer(key, value: value) }
             return response.message
         } catch {
-            code = RPCError(mapping: error).code
+            let rpcError = RPCError(mapping: error)
+            code = rpcError.code
+            if let cause = rpcError.cause, [.unavailable, .internal, .unknown].contains(code) {
+                logger.warning("upstream failure", metadata: ["rpc.method": "\(method.path)", "error": "\(rpcError): \(cause)"])
+            }
             throw error
         }
     }

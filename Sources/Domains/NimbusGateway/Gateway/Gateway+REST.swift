@@ -10,18 +10,25 @@ extension Gateway {
         var routeLabel = "unmatched"
         var caller: AuthenticatedCaller?
         var response: GatewayHTTPResponse
+        var failure: String?
         do {
             response = try await serveHTTP(request, identity: identity, caller: &caller, routeLabel: &routeLabel)
         } catch let problem as HTTPProblem {
             response = problemResponse(problem, request: request, identity: identity)
+            failure = problem.cause.map { "\(problem.detail): \($0)" }
         } catch {
-            response = problemResponse(HTTPProblem(RPCError(mapping: error)), request: request, identity: identity)
+            let rpcError = RPCError(mapping: error)
+            response = problemResponse(HTTPProblem(rpcError), request: request, identity: identity)
+            failure = "\(error)"
         }
         response.headers.append(("x-request-id", identity.requestID))
         applyCORS(request, to: &response)
         let elapsed = ContinuousClock.now - started
         let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
         metrics.record(face: "rest", route: routeLabel, status: String(response.status), nanoseconds: nanoseconds)
+        if let failure, response.status >= 500 {
+            logger.warning("upstream failure", metadata: ["request.id": "\(identity.requestID)", "error": "\(failure)"])
+        }
         if configuration.accessLog {
             logger.info("http", metadata: [
                 "http.method": "\(request.method)",
@@ -101,7 +108,7 @@ extension Gateway {
                 })
                 body = JSONWriter.serialize(.array(messages))
             } else {
-                let response = try await transport.unary(route.rpcMethod, request: message, options: options)
+                let response = try await unaryUpstream(route.rpcMethod, request: message, options: options)
                 didForward(route.rpcMethod)
                 body = try rest.responseBody(for: route, response: response.message)
             }
@@ -116,6 +123,7 @@ extension Gateway {
     /// Maps an RPC failure to its problem, carrying `retry-after` over as `Retry-After`.
     func problem(from error: RPCError) -> HTTPProblem {
         var problem = HTTPProblem(error)
+        problem.cause = error.cause.map { "\($0)" }
         if let retryAfter = error.metadata["retry-after"] { problem.headers.append(("Retry-After", retryAfter)) }
         return problem
     }

@@ -24,6 +24,11 @@ public final class Gateway: Sendable {
         /// Print unpopulated fields in REST responses.
         public var emitDefaultValues = false
         public var accessLog = true
+        /// Methods that only read, retried once (reaching another replica) when their upstream
+        /// connection is lost; anything else is never sent twice.
+        public var isSafeToRetry: @Sendable (MethodDescriptor) -> Bool = { method in
+            method.kind == .unary && ["Get", "List", "WhoAmI", "Verify"].contains { method.method.hasPrefix($0) }
+        }
 
         public init() {}
     }
@@ -125,6 +130,16 @@ public final class Gateway: Sendable {
     /// the response leaves, so they are effective on the caller's next request.
     func didForward(_ method: MethodDescriptor) {
         if let authCache, CachingAuthenticator.invalidates(method) { authCache.invalidateAll() }
+    }
+
+    /// A unary call upstream, retried once on UNAVAILABLE when the method only reads.
+    func unaryUpstream(_ method: MethodDescriptor, request: [UInt8], options: CallOptions) async throws -> RPCResponse<[UInt8]> {
+        let transport = try upstream(for: method.service)
+        do {
+            return try await transport.unary(method, request: request, options: options)
+        } catch let error as RPCError where error.code == .unavailable && configuration.isSafeToRetry(method) {
+            return try await transport.unary(method, request: request, options: options)
+        }
     }
 
     func upstream(for service: String) throws -> any RPCClientTransport {

@@ -8,6 +8,8 @@ public struct HTTPProblem: Error, Sendable, Equatable, CustomStringConvertible {
     public var detail: String
     /// Extra response headers (`Retry-After`, `Allow`, `WWW-Authenticate`).
     public var headers: [(name: String, value: String)]
+    /// What went wrong underneath, for the log only (never sent to the client).
+    public var cause: String?
 
     public init(status: Int, code: RPCCode, detail: String, headers: [(name: String, value: String)] = []) {
         self.status = status

@@ -59,3 +59,31 @@ struct APIClient {
         }
     }
 }
+
+extension APIClient {
+    /// A server-streaming call, collected (for bounded streams such as logs without follow).
+    func serverStream(_ service: String, _ method: String, _ request: JSONObject) async throws -> [JSONValue] {
+        guard let serviceDescriptor = transcoder.descriptors.service(service),
+              let methodDescriptor = serviceDescriptor.methods.first(where: { $0.name == method }) else {
+            throw CLIError.failed("this nimbus does not know \(service)/\(method)")
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try transcoder.protobuf(fromJSON: .object(request), messageType: methodDescriptor.inputType)
+        } catch {
+            throw CLIError.usage(error.description)
+        }
+        var metadata = Metadata()
+        if let key = settings.apiKey { metadata.add("authorization", "Bearer \(key)") }
+        let transcoder = self.transcoder
+        let outputType = methodDescriptor.outputType
+        return try await transport.streaming(serviceDescriptor.rpcMethod(methodDescriptor),
+                                             options: CallOptions(metadata: metadata, timeout: settings.timeout),
+                                             requests: { writer in try await writer.write(bytes) },
+                                             responses: { stream in
+            var out: [JSONValue] = []
+            for try await message in stream { out.append(try transcoder.json(fromProtobuf: message, messageType: outputType)) }
+            return out
+        })
+    }
+}

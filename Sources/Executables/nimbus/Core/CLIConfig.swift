@@ -37,8 +37,14 @@ struct CLIConfig: Codable, Equatable {
             let temporary = directory.appendingPathComponent(".config.json.\(getpid())")
             FileManager.default.createFile(atPath: temporary.path, contents: try encoder.encode(self),
                                            attributes: [.posixPermissions: 0o600])
-            _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
-            chmod(url.path, 0o600)
+            // rename(2) replaces atomically whether or not the file exists.
+            guard rename(temporary.path, url.path) == 0 else {
+                let reason = String(cString: strerror(errno))
+                try? FileManager.default.removeItem(at: temporary)
+                throw CLIError.configuration("cannot write \(path): \(reason)")
+            }
+        } catch let error as CLIError {
+            throw error
         } catch {
             throw CLIError.configuration("cannot write \(path): \(error.localizedDescription)")
         }

@@ -5,7 +5,7 @@ import NimbusRPCCore
 /// The descriptors of every public API, from the generated code.
 enum CLIDescriptors {
     static var files: [ProtoFileDescriptor] {
-        IdentityV1.UsersMethods.fileDescriptors
+        IdentityV1.UsersMethods.fileDescriptors + ComputeV1.InstancesMethods.fileDescriptors
     }
 
     static func shared() throws -> DescriptorSet {

@@ -1,12 +1,24 @@
 import NimbusGateway
 
 /// One table column: a title and the dotted JSON path of its value.
-struct Column {
+struct Column: Sendable {
     var title: String
     var path: String
-    init(_ title: String, _ path: String) {
+    /// Turns the value into the cell text (default: `Render.text`).
+    var format: @Sendable (JSONValue?) -> String
+
+    init(_ title: String, _ path: String, format: @escaping @Sendable (JSONValue?) -> String = { Render.text($0) }) {
         self.title = title
         self.path = path
+        self.format = format
+    }
+
+    /// Enum names without their type prefix (`INSTANCE_STATE_RUNNING` → `RUNNING`).
+    static func enumName(_ title: String, _ path: String, prefix: String) -> Column {
+        Column(title, path) { value in
+            let text = Render.text(value)
+            return text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text
+        }
     }
 }
 
@@ -53,7 +65,7 @@ enum Render {
         if format == .json {
             Terminal.print(JSONWriter.string(.array(items), pretty: true))
         } else {
-            let rows = items.map { item in columns.map { clip(text(value(at: $0.path, in: item))) } }
+            let rows = items.map { item in columns.map { clip($0.format(value(at: $0.path, in: item))) } }
             let widths = columns.indices.map { i in max(columns[i].title.count, rows.map { $0[i].count }.max() ?? 0) }
             Terminal.print(zip(columns, widths).map { $0.title.padding(to: $1) }.joined(separator: "  ").trimmedRight())
             for row in rows {

@@ -1,3 +1,4 @@
+import Logging
 import NimbusHTTP
 import NimbusRPCCore
 #if canImport(Glibc)
@@ -17,36 +18,38 @@ import NimbusRPCCore
 public final class GRPCChannel: RPCClientTransport {
     public let configuration: Configuration
     let pool: ClientConnectionPool
-    let group: EventLoopGroup
-    let ownsGroup: Bool
+    /// The loops the channel started itself (nil when it runs on someone else's).
+    let ownedGroup: EventLoopGroup?
     let scheme: String
     let authorities: [String]
     let maxAttempts: Int
 
-    /// `group`: event loops to run the connections on (e.g. the server's, so a gateway request
-    /// stays on one loop); nil starts `configuration.eventLoopThreads` loops owned by the channel.
-    public init(configuration: Configuration, group: EventLoopGroup? = nil) throws {
+    /// Starts `configuration.eventLoopThreads` event loops owned by the channel (stopped by
+    /// `close`), or runs on `group`'s loops, which the channel leaves running.
+    public convenience init(configuration: Configuration, group: EventLoopGroup? = nil) throws {
+        if let group {
+            try configuration.validate()
+            try self.init(configuration: configuration, loops: group.loops, ownedGroup: nil, tlsContext: Self.makeTLSContext(configuration.tls))
+        } else {
+            try configuration.validate()
+            let tls = try Self.makeTLSContext(configuration.tls)  // fail before starting threads
+            let owned = try EventLoopGroup(threads: configuration.eventLoopThreads, name: "nimbus-grpc-client")
+            try self.init(configuration: configuration, loops: owned.loops, ownedGroup: owned, tlsContext: tls)
+        }
+    }
+
+    /// Runs on existing loops, e.g. a server's (`GRPCServer.loops`): a handler that calls an
+    /// upstream from its loop then uses a connection on that same loop, with no thread hop.
+    public convenience init(configuration: Configuration, loops: [EventLoop]) throws {
         try configuration.validate()
+        try self.init(configuration: configuration, loops: loops, ownedGroup: nil, tlsContext: Self.makeTLSContext(configuration.tls))
+    }
+
+    private init(configuration: Configuration, loops: [EventLoop], ownedGroup: EventLoopGroup?, tlsContext: TLSContext?) throws {
         Self.ignoreBrokenPipes
         self.configuration = configuration
-        let tlsContext: TLSContext?
-        if let tls = configuration.tls {
-            do {
-                tlsContext = try TLSContext.client(.init(trustRootsPath: tls.caFile, certificateChainPath: tls.certificateFile,
-                                                         privateKeyPath: tls.privateKeyFile, verifyPeer: tls.verifyPeer, alpn: ["h2"]))
-            } catch {
-                throw ClientConfigurationError.tls("\(error)")
-            }
-        } else {
-            tlsContext = nil
-        }
-        if let group {
-            self.group = group
-            ownsGroup = false
-        } else {
-            self.group = try EventLoopGroup(threads: configuration.eventLoopThreads, name: "nimbus-grpc-client")
-            ownsGroup = true
-        }
+        guard !loops.isEmpty else { throw ClientConfigurationError.invalid("no event loop to run on") }
+        self.ownedGroup = ownedGroup
         scheme = tlsContext == nil ? "http" : "https"
         let targets = configuration.endpoints.map { endpoint in
             ClientConnectionPool.Target(endpoint: endpoint, tls: tlsContext,
@@ -65,8 +68,9 @@ public final class GRPCChannel: RPCClientTransport {
         options.keepaliveInterval = configuration.keepalive?.interval
         options.keepaliveTimeout = configuration.keepalive?.timeout ?? .seconds(10)
         pool = ClientConnectionPool(targets: targets, connectionsPerEndpoint: configuration.connectionsPerEndpoint, policy: policy,
-                                    group: self.group, connectionOptions: options,
-                                    streamsBeforeSpreading: configuration.streamsPerConnectionBeforeSpreading)
+                                    loops: loops, connectionOptions: options,
+                                    streamsBeforeSpreading: configuration.streamsPerConnectionBeforeSpreading,
+                                    logger: configuration.logger ?? Logger(label: "nimbus.grpc.client", factory: { _ in SwiftLogNoOpLogHandler() }))
         maxAttempts = configuration.maxAttempts ?? min(configuration.endpoints.count + 1, 5)
     }
 
@@ -76,11 +80,19 @@ public final class GRPCChannel: RPCClientTransport {
     }
 
     /// Closes every connection at once (open calls fail with UNAVAILABLE) and stops the
-    /// channel's own loops. Never call it from an event-loop thread.
+    /// channel's own loops. Idempotent; also done when the last reference goes away.
     public func close() {
         pool.close(graceful: false)
-        if ownsGroup { group.shutdown() }
+        guard let ownedGroup else { return }
+        if ownedGroup.loops.contains(where: \.inEventLoop) {
+            // On one of our own loops a join would wait for itself: just ask them to stop.
+            for loop in ownedGroup.loops { loop.stop() }
+        } else {
+            ownedGroup.shutdown()
+        }
     }
+
+    deinit { close() }
 
     /// Sends GOAWAY on every connection, lets open calls finish (up to `timeout`), then closes.
     public func shutdown(timeout: Duration = .seconds(10)) async {
@@ -176,17 +188,17 @@ public final class GRPCChannel: RPCClientTransport {
             }
             let pick = pool.pickEndpoint(excluding: excluded)
             if let notBefore = pick.notBefore {
-                // Every endpoint is backing off or ejected: wait for the first to come back,
-                // unless the deadline comes first.
-                if let deadline, notBefore >= deadline {
-                    throw lastError ?? RPCError(.unavailable, "no endpoint is reachable before the call's deadline")
+                // Every endpoint is reconnecting with backoff: wait for the first, a little.
+                if notBefore - .now > configuration.reconnectWait || deadline.map({ notBefore >= $0 }) == true {
+                    throw lastError ?? RPCError(.unavailable, "no endpoint of \(configuration.endpoints.map(\.description).joined(separator: ",")) is reachable now")
                 }
                 try? await Task.sleep(until: notBefore, clock: .continuous)
+                if Task.isCancelled { throw RPCError(.cancelled, "the call was cancelled before it started") }
             }
             let connection: HTTP2ClientConnection
             do {
-                connection = try await pool.connection(to: pick.index)
-            } catch let error as RPCError {
+                connection = try await pool.connection(to: pick.index, deadline: deadline)
+            } catch let error as RPCError where error.code == .unavailable {
                 excluded.insert(pick.index)
                 lastError = error
                 continue
@@ -286,19 +298,34 @@ public final class GRPCChannel: RPCClientTransport {
                 if let requestError, !(requestError is RPCError) { throw requestError }
                 throw error
             }
-            let statusBeforeReturn = call.status
-            if statusBeforeReturn == nil {
+            let status = call.status
+            if status == nil {
                 // The caller stopped reading before the end: the call is over for us.
                 call.cancel(.cancelled, "the client stopped reading responses")
-                group.cancelAll()
             }
+            // Whatever the request producer still waits for, the call is over: stop it.
+            group.cancelAll()
             do {
                 try await group.waitForAll()
-            } catch let error as RPCError {
-                if statusBeforeReturn != nil, statusBeforeReturn?.error == nil { throw error }
+            } catch is CancellationError {
+            } catch let error as RPCError where error.code == .cancelled {
+            } catch {
+                // The producer failed on its own (not because we stopped it) on a call that
+                // otherwise ended OK: that failure is the caller's to see.
+                if status != nil && status?.error == nil { throw error }
             }
-            if let error = statusBeforeReturn?.error { throw error }
+            if let error = status?.error { throw error }
             return result
+        }
+    }
+
+    static func makeTLSContext(_ tls: TLS?) throws -> TLSContext? {
+        guard let tls else { return nil }
+        do {
+            return try TLSContext.client(.init(trustRootsPath: tls.caFile, certificateChainPath: tls.certificateFile,
+                                               privateKeyPath: tls.privateKeyFile, verifyPeer: tls.verifyPeer, alpn: ["h2"]))
+        } catch {
+            throw ClientConfigurationError.tls("\(error)")
         }
     }
 
