@@ -68,7 +68,7 @@ struct ComputeHarness {
         try await migrator.up()
         var logger = Logger(label: "compute-test")
         logger.logLevel = .warning
-        let core = ComputeCore(db: pool, runtime: runtime ?? podman.runtime, quota: quota, logger: logger, stopTimeout: .seconds(2))
+        let core = try await ComputeCore.make(db: pool, runtime: runtime ?? podman.runtime, quota: quota, logger: logger, stopTimeout: .seconds(2))
         let worker = InstanceWorker(core: core, poll: .milliseconds(200))
         let reconciler = Reconciler(core: core, interval: reconcileEvery)
         let workers = Task {
@@ -82,9 +82,7 @@ struct ComputeHarness {
 
     /// Terminates what the test left running, then stops the workers.
     func stop() async {
-        let tenants = await tenantsCreated
-        for container in (try? await podman.runtime.listContainers(labels: [.exists(ComputeLabels.managed)], all: true)) ?? [] {
-            guard let tenant = container.labels[ComputeLabels.tenant], tenants.contains(tenant) else { continue }
+        for container in (try? await podman.runtime.listContainers(labels: [.equals(ComputeLabels.deployment, core.deployment)], all: true)) ?? [] {
             try? await podman.runtime.removeContainer(container.id, force: true)
         }
         if let rows = try? await pool.query("SELECT network_name FROM compute.vpcs") {
