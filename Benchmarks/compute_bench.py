@@ -25,7 +25,7 @@ def main(rounds):
                          check=True, capture_output=True, text=True).stdout
     dsn = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)["TCP_DSN"]
     podman = conftest.Podman(Path(tempfile.mkdtemp(prefix="nimbus-bench-podman-")))
-    podman.script("start")
+    podman.script("start", "--watch-pid", str(os.getpid()))
     subprocess.run([str(ROOT / "scripts" / "build-images.sh")], env=podman.env, check=True, capture_output=True)
     logs = Path(tempfile.mkdtemp(prefix="nimbus-bench-logs-"))
     processes = []

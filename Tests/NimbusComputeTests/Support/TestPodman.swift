@@ -18,8 +18,9 @@ struct TestPodman: Sendable {
 
     var runtime: DockerEngineRuntime { DockerEngineRuntime(socket: socketPath, requestTimeout: .seconds(30)) }
 
+    /// Started with a watchdog on this process: a crashed test run leaves nothing behind.
     func start() throws {
-        try Shell.check([Self.repoRoot + "/scripts/podman.sh", "start"], environment: environment)
+        try Shell.check([Self.repoRoot + "/scripts/podman.sh", "start", "--watch-pid", String(getpid())], environment: environment)
     }
 
     func stop() throws {

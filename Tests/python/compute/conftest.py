@@ -85,7 +85,7 @@ class Podman:
 @pytest.fixture(scope="session")
 def podman():
     podman = Podman(Path(tempfile.mkdtemp(prefix="nimbus-compute-podman-")))
-    podman.script("start")
+    podman.script("start", "--watch-pid", str(os.getpid()))
     subprocess.run([str(ROOT / "scripts" / "build-images.sh")], env=podman.env, check=True, capture_output=True)
     try:
         yield podman

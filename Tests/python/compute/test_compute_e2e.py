@@ -184,3 +184,18 @@ def test_engine_stopped_launch_fails_cleanly_and_reads_still_work(platform):
         assert [t.id for t in types.instance_types][:2] == ["basic-1", "basic-2"]
     finally:
         p.podman.script("start")
+
+
+def test_mutations_reach_identity_as_audit_events(platform):
+    pb, ipb, p = platform.pb, platform.ipb, platform
+    launched = p.instances.LaunchInstance(pb.LaunchInstanceRequest(name=f"audited-{uuid.uuid4().hex[:6]}", image="busybox",
+                                                                   command=["sleep", "600"]), metadata=p.as_tenant(), timeout=30)
+    audit = p.irpc.AuditStub(p.identity_channel)
+
+    def actions():
+        events = audit.ListAuditEvents(ipb.ListAuditEventsRequest(resource_id=launched.id, page_size=50), metadata=p.admin(), timeout=30)
+        return {e.action for e in events.events if e.source == "nimbus-compute"}
+
+    assert eventually(lambda: "instance.launch" in actions(), timeout=15)
+    p.instances.TerminateInstance(pb.InstanceActionRequest(id=launched.id), metadata=p.as_tenant(), timeout=30)
+    assert eventually(lambda: {"instance.terminate", "instance.terminated"} <= actions(), timeout=20)
