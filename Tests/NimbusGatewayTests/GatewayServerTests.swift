@@ -6,7 +6,7 @@ import Testing
 
 /// The gateway's REST face on the real HTTP/1.1 + HTTP/2 server, driven by curl.
 @Suite(.serialized) struct GatewayServerTests {
-    func withServer(_ body: (Int) async throws -> Void) async throws {
+    func withServer(tls: GRPCServerConfiguration.TLS? = nil, _ body: (Int) async throws -> Void) async throws {
         var configuration = Gateway.Configuration()
         configuration.accessLog = false
         let identity = TestIdentity()
@@ -15,7 +15,7 @@ import Testing
             upstreams: ["gatewaytest.v1.Instances": LoopbackTransport(TestInstances.methods)],
             authenticator: IdentityAuthenticator(transport: LoopbackTransport(identity.methods)) { TestIdentity.servicePrincipal },
             limits: GatewayRateLimits(perKey: nil, perIP: nil))
-        var serverConfiguration = GRPCServerConfiguration(host: "127.0.0.1", port: 0)
+        var serverConfiguration = GRPCServerConfiguration(host: "127.0.0.1", port: 0, tls: tls)
         serverConfiguration.accessLog = false
         let server = try GRPCServer(configuration: serverConfiguration, services: gateway.proxyServices(), http1: gateway.http1Handler)
         try await server.start()
@@ -86,6 +86,31 @@ import Testing
                                       "--data", "{\"instance\": [}", "\(base)/v1/instances"])
             #expect(malformed.status == 400)
             #expect(malformed.body.contains("column"))
+        }
+    }
+}
+
+extension GatewayServerTests {
+    /// With a certificate the same port speaks TLS, ALPN h2 for gRPC and http/1.1 for REST.
+    @Test func restOverTLSWithALPN() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-tls-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cert = directory.appendingPathComponent("cert.pem").path, key = directory.appendingPathComponent("key.pem").path
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        try #require(openssl.terminationStatus == 0)
+        let tls = GRPCServerConfiguration.TLS(certificateChainPath: cert, privateKeyPath: key, requireClientCertificate: false)
+        try await withServer(tls: tls) { port in
+            let https = try curl(["--cacert", cert, "--http1.1", "-H", "Authorization: Bearer nmb_good_secret",
+                                  "https://127.0.0.1:\(port)/v1/instances/tls-1"])
+            #expect(https.status == 200)
+            #expect(try JSONParser.parse(https.body)["id"] == .string("tls-1"))
         }
     }
 }

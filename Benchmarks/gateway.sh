@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# GetInstance through the gateway vs directly to nimbus-compute, in the same run, with h2load.
+# Starts its own PostgreSQL, podman, identity, compute and two gateways (strict: identity's
+# Authenticate on every request; cached: NIMBUS_GATEWAY_AUTH_CACHE_MS=1000), launches one
+# instance, then interleaves rounds: throughput (SPEC) and latency at one request in flight.
+# Direct calls carry a signed principal minted with the shared key, as the gateway would.
+#   Benchmarks/gateway.sh     env: N (requests/round, 20000), ROUNDS (3), SPEC ("-c 8 -m 16 -t 2"),
+#                                  LAT_N (2000), BIN (default: release build), THREADS (2)
+# Targets: throughput ratio gateway/direct >= 0.7, median latency ratio <= 1.4.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+N=${N:-20000}
+ROUNDS=${ROUNDS:-3}
+SPEC=${SPEC:-"-c 8 -m 16 -t 2"}
+LAT_N=${LAT_N:-2000}
+THREADS=${THREADS:-2}
+PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
+command -v h2load >/dev/null || { echo "gateway.sh: needs h2load (nghttp2-client)" >&2; exit 1; }
+if [ -z "${BIN:-}" ]; then
+  echo "gateway.sh: building (release)"
+  swift build -c release 2>&1 | tail -1
+  BIN=$(swift build -c release --show-bin-path)
+fi
+
+WORK=$(mktemp -d)
+PGDIR=$(mktemp -d /tmp/nimbus-bench-pg.XXXXXX)  # directly under /tmp: the postgres user must reach it
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  "$repo/scripts/test-postgres.sh" stop "$PGDIR" >/dev/null 2>&1 || true
+  NIMBUS_PODMAN_DIR="$WORK/podman" "$repo/scripts/podman.sh" destroy >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_ready() {
+  for _ in $(seq 300); do curl -fsS "http://127.0.0.1:$1/readyz" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "gateway.sh: $2 did not become ready"; tail -20 "$WORK/$2.log"; exit 1
+}
+
+echo "gateway.sh: starting PostgreSQL, podman, identity, compute, gateways"
+dsn=$("$repo/scripts/test-postgres.sh" start "$PGDIR" --watch-pid $$ | sed -n 's/^TCP_DSN=//p')
+export NIMBUS_PODMAN_DIR="$WORK/podman"
+"$repo/scripts/podman.sh" start >/dev/null
+"$repo/scripts/build-images.sh" >/dev/null
+socket=$("$repo/scripts/podman.sh" env | sed -n 's/^NIMBUS_DOCKER_SOCKET=//p')
+
+export NIMBUS_PRINCIPAL_KEY=benchmark-principal-key-0123456789abcdef NIMBUS_LOG_LEVEL=warning NIMBUS_THREADS=$THREADS
+IDP=$(free_port); CMP=$(free_port); GW=$(free_port); GWC=$(free_port)
+boot=$(NIMBUS_IDENTITY_DATABASE_URL=$dsn "$BIN/nimbus-identity" bootstrap --email bench@example.com --password bench-password-1 --tenant bench)
+KEY=$(printf '%s\n' "$boot" | grep -oE 'nmb_[A-Za-z0-9_-]+' | head -1)
+NIMBUS_IDENTITY_DATABASE_URL=$dsn "$BIN/nimbus-identity" serve --listen 127.0.0.1:$IDP > "$WORK/identity.log" 2>&1 &
+PIDS+=($!)
+NIMBUS_COMPUTE_DATABASE_URL=$dsn NIMBUS_DOCKER_SOCKET=$socket NIMBUS_IDENTITY_ENDPOINTS=127.0.0.1:$IDP \
+  "$BIN/nimbus-compute" serve --listen 127.0.0.1:$CMP > "$WORK/compute.log" 2>&1 &
+PIDS+=($!)
+wait_ready "$IDP" identity; wait_ready "$CMP" compute
+common=(NIMBUS_IDENTITY_ENDPOINTS=127.0.0.1:$IDP NIMBUS_COMPUTE_ENDPOINTS=127.0.0.1:$CMP NIMBUS_GATEWAY_KEY_RATE=0 NIMBUS_GATEWAY_IP_RATE=0)
+env "${common[@]}" "$BIN/nimbus-gateway" --listen 127.0.0.1:$GW > "$WORK/gateway.log" 2>&1 &
+PIDS+=($!)
+env "${common[@]}" NIMBUS_GATEWAY_AUTH_CACHE_MS=1000 "$BIN/nimbus-gateway" --listen 127.0.0.1:$GWC > "$WORK/gateway-cached.log" 2>&1 &
+PIDS+=($!)
+wait_ready "$GW" gateway; wait_ready "$GWC" gateway-cached
+
+AUTH=(-H "Authorization: Bearer $KEY" -H 'content-type: application/json')
+id=$(curl -fsS "${AUTH[@]}" -d '{"name":"bench","image":"busybox","instanceType":"basic-1","command":["sleep","3600"]}' \
+     "http://127.0.0.1:$GW/v1/instances" | $PY -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+who=$(curl -fsS "${AUTH[@]}" "http://127.0.0.1:$GW/v1/auth/whoami")
+
+# GetInstanceRequest{id} framed for gRPC: flag 0, big-endian length, protobuf bytes.
+$PY - "$id" "$WORK/get.bin" <<'PYEOF'
+import struct, sys
+ident = sys.argv[1].encode()
+message = b"\x0a" + bytes([len(ident)]) + ident
+open(sys.argv[2], "wb").write(b"\x00" + struct.pack(">I", len(message)) + message)
+PYEOF
+
+# A signed principal for direct calls (the format PrincipalSigner documents), valid 290 s.
+mint() {
+  $PY - "$who" "$NIMBUS_PRINCIPAL_KEY" <<'PYEOF'
+import base64, hashlib, hmac, json, struct, sys, time
+who, key = json.loads(sys.argv[1]), sys.argv[2].encode()
+p = who["principal"]
+def put(s):
+    b = s.encode(); return struct.pack(">H", len(b)) + b
+perms = sorted(p.get("permissions", []))
+canonical = b"\x01" + put(p.get("userId", "")) + put(p.get("tenantId", "")) + put(p.get("role", "")) + put(p.get("keyId", "")) \
+    + struct.pack(">H", len(perms)) + b"".join(put(x) for x in perms)
+body = b"\x01" + struct.pack(">Q", int(time.time() * 1000) + 290_000) + struct.pack(">H", len(canonical)) + canonical
+mac = hmac.new(key, b"nimbus-principal-v1\x00" + body, hashlib.sha256).digest()
+print(base64.b64encode(body + mac).decode())
+PYEOF
+}
+
+GRPC=(-d "$WORK/get.bin" -H 'content-type: application/grpc' -H 'te: trailers' -H 'grpc-timeout: 10S')
+PATH_GET=/nimbus.compute.v1.Instances/GetInstance
+
+# run <label> <port> <spec> <n> [headers…] → "req/s p50_us p99_us succeeded"
+run() {
+  local label=$1 port=$2 spec=$3 n=$4; shift 4
+  local log="$WORK/$label.log"
+  # shellcheck disable=SC2086
+  local out; out=$(h2load -n "$n" $spec --log-file="$log" "${GRPC[@]}" "$@" "http://127.0.0.1:$port$PATH_GET" 2>&1)
+  local rps; rps=$(echo "$out" | grep -oE 'finished in [0-9.]+m?s, [0-9.]+ req/s' | grep -oE '[0-9.]+ req/s' | cut -d' ' -f1)
+  local ok; ok=$(echo "$out" | grep -oE '[0-9]+ succeeded' | cut -d' ' -f1)
+  local pct; pct=$(awk '{print $3}' "$log" | sort -n | awk '{a[NR]=$1} END{printf "%d %d", a[int(NR*0.50)], a[int(NR*0.99)]}')
+  echo "$rps $pct $ok"
+}
+# h2load counts any HTTP 200 as success, and gRPC errors are HTTP 200: check each path with
+# grpcio first, so a bad principal or key cannot pass for a fast success.
+PRINCIPAL=$(mint)
+$PY - "$GW" "$CMP" "$KEY" "$PRINCIPAL" "$id" <<'PYEOF' || { echo "gateway.sh: a sanity GetInstance failed"; exit 1; }
+import base64, sys, grpc
+gw, cmp, key, principal, ident = sys.argv[1:6]
+message = b"\x0a" + bytes([len(ident)]) + ident.encode()
+for port, metadata in ((gw, [("authorization", f"Bearer {key}")]),
+                       (cmp, [("x-nimbus-principal-bin", base64.b64decode(principal))])):
+    call = grpc.insecure_channel(f"127.0.0.1:{port}").unary_unary("/nimbus.compute.v1.Instances/GetInstance",
+        request_serializer=lambda b: b, response_deserializer=lambda b: b)
+    assert ident.encode() in call(message, metadata=metadata, timeout=10)
+PYEOF
+
+for label in direct gateway cached; do  # warm-up
+  case $label in
+    direct) run warm-$label "$CMP" "$SPEC" 2000 -H "x-nimbus-principal-bin: $PRINCIPAL" >/dev/null ;;
+    gateway) run warm-$label "$GW" "$SPEC" 2000 -H "Authorization: Bearer $KEY" >/dev/null ;;
+    cached) run warm-$label "$GWC" "$SPEC" 2000 -H "Authorization: Bearer $KEY" >/dev/null ;;
+  esac
+done
+
+printf '%-6s %-9s %-8s %10s %8s %8s %9s\n' round path load req/s p50_us p99_us succeeded
+t_strict=(); t_cached=(); l_strict=(); l_cached=()
+for r in $(seq "$ROUNDS"); do
+  PRINCIPAL=$(mint)
+  declare -A R=()
+  for label in direct gateway cached; do
+    case $label in
+      direct) port=$CMP; hdr=(-H "x-nimbus-principal-bin: $PRINCIPAL") ;;
+      gateway) port=$GW; hdr=(-H "Authorization: Bearer $KEY") ;;
+      cached) port=$GWC; hdr=(-H "Authorization: Bearer $KEY") ;;
+    esac
+    read -r rps p50 p99 ok < <(run "$label-t$r" "$port" "$SPEC" "$N" "${hdr[@]}")
+    printf '%-6s %-9s %-8s %10s %8s %8s %9s\n' "$r" "$label" throughput "$rps" "$p50" "$p99" "$ok"
+    [ "$ok" = "$N" ] || { echo "gateway.sh: $label round $r had failures"; exit 1; }
+    R[$label-rps]=$rps
+    read -r lrps l50 l99 lok < <(run "$label-l$r" "$port" "-c 1 -m 1 -t 1" "$LAT_N" "${hdr[@]}")
+    printf '%-6s %-9s %-8s %10s %8s %8s %9s\n' "$r" "$label" latency "$lrps" "$l50" "$l99" "$lok"
+    R[$label-p50]=$l50
+  done
+  t_strict+=("$($PY -c "print(f'{${R[gateway-rps]}/${R[direct-rps]}:.3f}')")")
+  t_cached+=("$($PY -c "print(f'{${R[cached-rps]}/${R[direct-rps]}:.3f}')")")
+  l_strict+=("$($PY -c "print(f'{${R[gateway-p50]}/max(1,${R[direct-p50]}):.3f}')")")
+  l_cached+=("$($PY -c "print(f'{${R[cached-p50]}/max(1,${R[direct-p50]}):.3f}')")")
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+echo "gateway.sh: spec '$SPEC', $N requests/round for throughput, $LAT_N at one in flight for latency, $THREADS loop threads per process"
+echo "gateway.sh: strict gateway: throughput ratio $(median "${t_strict[@]}") (target >= 0.7), median latency ratio $(median "${l_strict[@]}") (target <= 1.4)"
+echo "gateway.sh: cached auth (1 s): throughput ratio $(median "${t_cached[@]}"), median latency ratio $(median "${l_cached[@]}")"
