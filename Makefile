@@ -5,7 +5,7 @@ SWIFT_BUILD_FLAGS ?=
 PYTHON := .venv/bin/python
 BIN := .build/debug
 
-.PHONY: deps build release protos migrations generate check-generated test test-swift test-python fuzz up down bench-rpc bench-pg clean
+.PHONY: deps build release protos migrations generate check-generated test test-swift test-python fuzz up down bench-rpc bench-pg bench-compute bench-gateway bench-identity clean
 
 deps:
 	@scripts/install-deps.sh
@@ -52,6 +52,15 @@ bench-rpc: deps
 
 bench-pg: deps
 	Benchmarks/postgres.sh
+
+bench-compute: build
+	Benchmarks/compute.sh
+
+bench-gateway: build
+	Benchmarks/gateway.sh
+
+bench-identity: build
+	Benchmarks/identity-authenticate.sh
 
 clean:
 	rm -rf .build .venv .run

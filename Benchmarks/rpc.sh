@@ -3,7 +3,9 @@
 # the full path domain RPCs take: async handler on the loop's executor, grpc-timeout deadline,
 # custom metadata, protobuf decode/encode, swift-metrics → Prometheus) and against nghttpd
 # serving a small static file, interleaved in the same run; prints req/s, p50/p99 latency and
-# the Nimbus/nghttpd ratio per round and as a median. Both servers get one thread.
+# the Nimbus/nghttpd ratio per round and as a median. Both servers get one thread. Also prints
+# each server's CPU time per request (from /proc, so it holds up better than req/s when other
+# work shares the machine) and the CPU-efficiency ratio nghttpd_cpu/nimbus_cpu.
 #   Benchmarks/rpc.sh            env: N (requests/round, 200000), ROUNDS (3),
 #                                      SPEC (h2load load shape, "-c 8 -m 32 -t 2"), THREADS (1)
 set -euo pipefail
@@ -31,10 +33,12 @@ mkdir -p "$WORK/www"
 head -c 47 /dev/zero | tr '\0' 'x' > "$WORK/www/small.bin"
 
 "$BIN" --port 0 --threads "$THREADS" --no-access-log --log-level warning > "$WORK/nimbus.out" 2> "$WORK/nimbus.err" &
-PIDS+=($!)
+NIMBUS_PID=$!
+PIDS+=($NIMBUS_PID)
 NGPORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 nghttpd --no-tls -n 1 -d "$WORK/www" "$NGPORT" > /dev/null 2>&1 &
-PIDS+=($!)
+NGHTTPD_PID=$!
+PIDS+=($NGHTTPD_PID)
 for _ in $(seq 100); do grep -q '^listening' "$WORK/nimbus.out" 2>/dev/null && break; sleep 0.1; done
 PORT=$(awk '/^listening/{print $2}' "$WORK/nimbus.out")
 [ -n "$PORT" ] || { echo "rpc.sh: nimbus-echo-server did not start"; cat "$WORK/nimbus.err"; exit 1; }
@@ -44,34 +48,44 @@ NIMBUS_URL="http://127.0.0.1:$PORT/nimbus.testing.v1.Echo/Say"
 NGHTTPD_URL="http://127.0.0.1:$NGPORT/small.bin"
 GRPC_ARGS=(-d "$WORK/say.bin" -H 'content-type: application/grpc' -H 'te: trailers' -H 'grpc-timeout: 10S' -H 'x-request-id: bench')
 
-# run <label> <url> [args…] → "req/s p50_us p99_us succeeded"
+TICKS=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# run <label> <pid> <url> [args…] → "req/s p50_us p99_us succeeded cpu_us_per_request"
 run() {
-  local label=$1 url=$2; shift 2
+  local label=$1 pid=$2 url=$3; shift 3
   local log="$WORK/$label.log"
+  local before; before=$(cpu_ticks "$pid")
   # shellcheck disable=SC2086
   local out; out=$(h2load -n "$N" $SPEC --log-file="$log" "$@" "$url" 2>&1)
   local rps; rps=$(echo "$out" | grep -oE 'finished in [0-9.]+m?s, [0-9.]+ req/s' | grep -oE '[0-9.]+ req/s' | cut -d' ' -f1)
   local ok; ok=$(echo "$out" | grep -oE '[0-9]+ succeeded' | cut -d' ' -f1)
+  local after; after=$(cpu_ticks "$pid")
   local pct; pct=$(awk '{print $3}' "$log" | sort -n | awk '{a[NR]=$1} END{printf "%d %d", a[int(NR*0.50)], a[int(NR*0.99)]}')
-  echo "$rps $pct $ok"
+  local cpu; cpu=$($PY -c "print(f'{($after - $before) / $TICKS * 1e6 / $N:.2f}')")
+  echo "$rps $pct $ok $cpu"
 }
 
 # Warm-up and sanity: every request must succeed with grpc-status 0.
 h2load -n 2000 $SPEC "${GRPC_ARGS[@]}" "$NIMBUS_URL" 2>&1 | grep -q '2000 succeeded' || { echo "rpc.sh: nimbus warm-up failed"; exit 1; }
 h2load -n 2000 $SPEC "$NGHTTPD_URL" 2>&1 | grep -q '2000 succeeded' || { echo "rpc.sh: nghttpd warm-up failed"; exit 1; }
 
-printf '%-6s %-10s %12s %9s %9s %10s\n' round server req/s p50_us p99_us succeeded
+printf '%-6s %-10s %12s %9s %9s %10s %12s\n' round server req/s p50_us p99_us succeeded cpu_us/req
 ratios=()
+cpu_ratios=()
 for r in $(seq "$ROUNDS"); do
-  read -r nr np50 np99 nok < <(run "nimbus-$r" "$NIMBUS_URL" "${GRPC_ARGS[@]}")
-  read -r gr gp50 gp99 gok < <(run "nghttpd-$r" "$NGHTTPD_URL")
-  printf '%-6s %-10s %12s %9s %9s %10s\n' "$r" nimbus "$nr" "$np50" "$np99" "$nok" "$r" nghttpd "$gr" "$gp50" "$gp99" "$gok"
+  read -r nr np50 np99 nok ncpu < <(run "nimbus-$r" "$NIMBUS_PID" "$NIMBUS_URL" "${GRPC_ARGS[@]}")
+  read -r gr gp50 gp99 gok gcpu < <(run "nghttpd-$r" "$NGHTTPD_PID" "$NGHTTPD_URL")
+  printf '%-6s %-10s %12s %9s %9s %10s %12s\n' "$r" nimbus "$nr" "$np50" "$np99" "$nok" "$ncpu" "$r" nghttpd "$gr" "$gp50" "$gp99" "$gok" "$gcpu"
   [ "$nok" = "$N" ] || { echo "rpc.sh: nimbus round $r had failures"; exit 1; }
   ratio=$($PY -c "print(f'{$nr/$gr:.3f}')")
+  cpu_ratio=$($PY -c "print(f'{$gcpu/$ncpu:.3f}' if $ncpu > 0 else 'n/a')")
   ratios+=("$ratio")
-  echo "       ratio nimbus/nghttpd = $ratio"
+  cpu_ratios+=("$cpu_ratio")
+  echo "       ratio nimbus/nghttpd: throughput $ratio, cpu efficiency $cpu_ratio"
 done
-median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-echo "rpc.sh: spec '$SPEC', $N requests/round, $THREADS nimbus loop thread(s), nghttpd 1 thread"
-echo "rpc.sh: median ratio nimbus/nghttpd = $median (target >= 0.8)"
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+echo "rpc.sh: spec '$SPEC', $N requests/round, $THREADS nimbus loop thread(s), nghttpd 1 thread, load average $(cut -d' ' -f1 /proc/loadavg)"
+echo "rpc.sh: median throughput ratio nimbus/nghttpd = $(median "${ratios[@]}") (target >= 0.8)"
+echo "rpc.sh: median cpu-efficiency ratio (nghttpd cpu/req ÷ nimbus cpu/req) = $(median "${cpu_ratios[@]}")"
 grep -q 'grpc_server_handled_total' <(curl -s "http://127.0.0.1:$PORT/metrics") && echo "rpc.sh: metrics recorded on the benchmarked path"

@@ -2,14 +2,15 @@
 # Runs a project-local podman API service (the Docker Engine API over a unix socket) for
 # nimbus-compute, `make up` and the tests.
 #
-#   scripts/podman.sh start|stop [--all]|status|env|destroy|podman ARGS…
+#   scripts/podman.sh start [--watch-pid PID]|stop [--all]|status|env|destroy|podman ARGS…
 #
 # Everything lives under NIMBUS_PODMAN_DIR (default: <repo>/.run/podman):
 #   containers.conf   runtime runc, ulimits, cgroupfs, file events, local network config dir
 #   root/ runroot/    podman storage (--root/--runroot), never the system's
 #   networks/         network definitions (netavark), never /etc/containers/networks
 #   podman.sock       the API socket          podman.pid / podman.log   the service process
-# `start` is idempotent (a running service is reused) and waits until GET /_ping answers OK.
+# `start` is idempotent (a running service is reused) and waits until GET /_ping answers OK;
+# with --watch-pid PID a detached watchdog destroys the instance once PID exits.
 # `env` prints NIMBUS_DOCKER_SOCKET=… for the socket; `podman ARGS…` runs the podman CLI on
 # this instance's storage; `destroy` removes the service, its containers, storage and dir.
 set -euo pipefail
@@ -69,7 +70,21 @@ running_pid() {
   echo "$pid"
 }
 
+# VPC isolation that does not depend on netavark's own rules: netavark 1.4 (Debian 12) keeps
+# networks created with isolate=true apart through NETAVARK_ISOLATION_* rules, but any
+# netavark teardown (of this podman or another one on the machine) can drop them. Nimbus names
+# every VPC bridge nv…, and one rule drops traffic routed from one nv bridge to another;
+# traffic inside a network is bridged, not routed, and passes. Idempotent.
+ensure_vpc_isolation() {
+  command -v iptables >/dev/null || return 0
+  local rule=(FORWARD -i nv+ -o nv+ -m physdev ! --physdev-is-bridged
+              -m comment --comment "nimbus: no routing between VPC networks" -j DROP)
+  iptables -C "${rule[@]}" 2>/dev/null || iptables -I "${rule[0]}" 1 "${rule[@]:1}" \
+    || echo "podman.sh: warning: could not add the VPC isolation rule" >&2
+}
+
 start() {
+  ensure_vpc_isolation
   command -v podman >/dev/null || die "podman is not installed (apt-get install podman runc)"
   command -v runc >/dev/null || [ -x /usr/sbin/runc ] || die "runc is not installed (apt-get install runc)"
   if running_pid >/dev/null && ping_ok; then
@@ -93,6 +108,18 @@ start() {
       system service --time=0 "unix://$sock" >>"$log" 2>&1 < /dev/null
   ) &
   echo $! > "$pidfile"
+  if [ -n "$watch_pid" ]; then
+    # Detached watchdog: when PID exits (a crashed test run included) this instance goes away.
+    (
+      for fd in /proc/$BASHPID/fd/*; do
+        fd=${fd##*/}
+        [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null || true
+      done
+      exec setsid env NIMBUS_PODMAN_DIR="$dir" bash -c \
+        "while kill -0 $watch_pid 2>/dev/null && [ -f '$conf' ]; do sleep 1; done; [ -f '$conf' ] && '$repo/scripts/podman.sh' destroy" \
+        >/dev/null 2>&1 < /dev/null
+    ) &
+  fi
   for _ in $(seq 1 100); do
     if ping_ok; then
       echo "podman.sh: started (pid $(cat "$pidfile")), socket $sock"
@@ -145,6 +172,11 @@ status() {
     return 1
   fi
 }
+
+watch_pid=""
+if [ "${1:-}" = start ] && [ "${2:-}" = --watch-pid ]; then
+  watch_pid=${3:?--watch-pid needs a PID}
+fi
 
 case "${1:-}" in
   start) start ;;

@@ -43,7 +43,7 @@ if [ ! -f "$pgdir/data/PG_VERSION" ]; then
 fi
 if ! as_pg "$PGBIN/pg_ctl" -D "$pgdir/data" status >/dev/null 2>&1; then
   say "starting PostgreSQL on 127.0.0.1:$PGPORT"
-  as_pg "$PGBIN/pg_ctl" -D "$pgdir/data" -l "$run/logs/postgres.log" -w -t 30 \
+  as_pg "$PGBIN/pg_ctl" -D "$pgdir/data" -l "$pgdir/postgres.log" -w -t 30 \
     -o "-p $PGPORT -k $pgdir -c listen_addresses=127.0.0.1" start >/dev/null
 fi
 admin_dsn="postgresql://postgres:$(secret postgres-admin)@127.0.0.1:$PGPORT/postgres"

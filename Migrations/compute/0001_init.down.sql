@@ -1,4 +1,5 @@
 DROP TABLE IF EXISTS worker_leases;
+DROP TABLE IF EXISTS deployment;
 DROP TABLE IF EXISTS outbox;
 DROP TABLE IF EXISTS instances;
 DROP TABLE IF EXISTS vpcs;

@@ -154,6 +154,16 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_at IS NULL;
 
+-- This deployment's identity: its containers carry it as a label, so two deployments that
+-- share one engine never take each other's containers for orphans.
+CREATE TABLE deployment (
+    singleton  boolean NOT NULL DEFAULT true,
+    id         uuid    NOT NULL DEFAULT gen_random_uuid(),
+    CONSTRAINT deployment_pkey PRIMARY KEY (singleton),
+    CONSTRAINT deployment_singleton CHECK (singleton)
+);
+INSERT INTO deployment DEFAULT VALUES;
+
 -- Singleton background work (the reconciler): one replica holds a lease at a time and
 -- renews it; another takes over once it expires.
 CREATE TABLE worker_leases (

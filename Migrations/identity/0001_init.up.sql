@@ -1,8 +1,7 @@
 -- nimbus-identity: users, tenants, members, roles, API keys, quotas, audit.
--- Every name is schema-qualified (identity.*), so nothing depends on search_path. Every
--- constraint is named so the repositories can map a violation to a domain error by name.
-
-CREATE SCHEMA IF NOT EXISTS identity;
+-- Every name is schema-qualified (identity.*), so nothing depends on search_path; the migrator
+-- creates the schema. Every constraint is named so the repositories can map a violation to a
+-- domain error by name.
 
 CREATE TABLE identity.tenants (
     id          uuid        NOT NULL DEFAULT gen_random_uuid(),

@@ -88,7 +88,8 @@ import Testing
             _ = try await harness.core.command(caller, .start, id: launched.id)
             let again = try await harness.waitFor(caller, launched.id) { $0.state == .running }
             try harness.podman.cli("rm", "-f", "-t", "0", try #require(again.containerID))
-            let gone = try await harness.waitFor(caller, launched.id, timeout: .seconds(10)) { $0.state != .running }
+            // `rm -f` kills first: the reconciler may see the exit (ERROR, 137) before the removal.
+            let gone = try await harness.waitFor(caller, launched.id, timeout: .seconds(10)) { $0.machine.reason.contains("removed") }
             #expect(gone.state == .error)
             #expect(gone.machine.reason.contains("removed"))
             _ = try await harness.core.command(caller, .terminate, id: launched.id)
@@ -188,6 +189,102 @@ import Testing
             await #expect(throws: ComputeError.self) {
                 try await harness.core.launch(caller, LaunchRequest(name: "Bad Name", image: "busybox"))
             }
+        } catch {
+            await harness.stop()
+            throw error
+        }
+        await harness.stop()
+    }
+}
+
+@Suite(.serialized) struct ComputeCatalogTests {
+    @Test func importsAnImageThatInstancesRunAndRefusesDeletingItWhileUsed() async throws {
+        let harness = try await ComputeHarness.start()
+        let caller = ComputeHarness.principal()
+        let work = NSTemporaryDirectory() + Unique.name("nbt-image")
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        do {
+            try FileManager.default.createDirectory(atPath: work + "/root/bin", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: work + "/root/bin/busybox")
+            try FileManager.default.createSymbolicLink(atPath: work + "/root/bin/sh", withDestinationPath: "busybox")
+            try FileManager.default.createSymbolicLink(atPath: work + "/root/bin/sleep", withDestinationPath: "busybox")
+            try Shell.check(["tar", "-C", work + "/root", "-czf", work + "/rootfs.tar.gz", "."])
+
+            let image = try await harness.core.importImage(caller, name: "tools:v1", description: "a test image", tarballPath: work + "/rootfs.tar.gz")
+            #expect(image.tenantID == caller.tenantID)
+            #expect(image.sizeBytes > 0)
+            let listed = try await harness.core.images(caller, pageSize: 0, pageToken: "").items.map(\.name)
+            #expect(listed.contains("tools:v1") && listed.contains("busybox"))
+            let stranger = ComputeHarness.principal()
+            #expect(try await harness.core.images(stranger, pageSize: 0, pageToken: "").items.map(\.name) == ["busybox"])
+            await #expect(throws: ComputeError.self) { try await harness.core.importImage(caller, name: "tools:v1", description: "", tarballPath: work + "/rootfs.tar.gz") }
+            await #expect(throws: ComputeError.self) { try await harness.core.importImage(caller, name: "Bad Name", description: "", tarballPath: work + "/rootfs.tar.gz") }
+
+            let launched = try await harness.core.launch(caller, LaunchRequest(name: "from-import", image: "tools:v1", command: ["sleep", "600"]))
+            #expect(try await harness.waitFor(caller, launched.id) { $0.state != .pending }.state == .running)
+            let inUse = await #expect(throws: ComputeError.self) { try await harness.core.deleteImage(caller, id: image.id) }
+            #expect(inUse?.code == .failedPrecondition)
+            let platformImage = try #require(try await harness.core.images(caller, pageSize: 0, pageToken: "").items.first { $0.tenantID == nil })
+            await #expect(throws: ComputeError.self) { try await harness.core.deleteImage(caller, id: platformImage.id) }
+
+            _ = try await harness.core.command(caller, .terminate, id: launched.id)
+            _ = try await harness.waitFor(caller, launched.id) { $0.state == .terminated }
+            try await harness.core.deleteImage(caller, id: image.id)
+            #expect(!(try await harness.core.images(caller, pageSize: 0, pageToken: "").items.map(\.name).contains("tools:v1")))
+        } catch {
+            await harness.stop()
+            throw error
+        }
+        await harness.stop()
+    }
+
+    @Test func vpcsValidateTheirCIDRsAndRefuseDeletionWhileUsed() async throws {
+        let harness = try await ComputeHarness.start()
+        let caller = ComputeHarness.principal()
+        do {
+            for bad in ["10.0.0.1/24", "8.8.8.0/24", "10.0.0.0/8", "10.0.0.0/30", "nonsense", "10.0.0.0/33"] {
+                let error = await #expect(throws: ComputeError.self) { try await harness.core.createVPC(caller, name: "bad", cidr: bad) }
+                #expect(error?.code == .invalidArgument, "\(bad)")
+            }
+            let octet = Int.random(in: 0...200)
+            let vpc = try await harness.core.createVPC(caller, name: "main", cidr: "172.30.\(octet).0/24")
+            let overlap = await #expect(throws: ComputeError.self) { try await harness.core.createVPC(caller, name: "other", cidr: "172.30.\(octet).64/26") }
+            #expect(overlap?.code == .failedPrecondition)
+            let duplicate = await #expect(throws: ComputeError.self) { try await harness.core.createVPC(caller, name: "main", cidr: "172.30.\(octet + 1).0/24") }
+            #expect(duplicate?.code == .alreadyExists)
+            #expect(try await harness.podman.runtime.inspectNetwork(vpc.networkName).subnets == [vpc.cidr])
+
+            let launched = try await harness.core.launch(caller, LaunchRequest(name: "in-vpc", image: "busybox", command: ["sleep", "600"], vpcID: vpc.id))
+            let running = try await harness.waitFor(caller, launched.id) { $0.state != .pending }
+            #expect(running.privateIP.hasPrefix("172.30.\(octet)."))
+            let inUse = await #expect(throws: ComputeError.self) { try await harness.core.deleteVPC(caller, id: vpc.id) }
+            #expect(inUse?.code == .failedPrecondition)
+            let notMine = await #expect(throws: ComputeError.self) { try await harness.core.deleteVPC(ComputeHarness.principal(), id: vpc.id) }
+            #expect(notMine?.code == .notFound)
+
+            _ = try await harness.core.command(caller, .terminate, id: launched.id)
+            _ = try await harness.waitFor(caller, launched.id) { $0.state == .terminated }
+            try await harness.core.deleteVPC(caller, id: vpc.id)
+            let gone = await #expect(throws: ContainerRuntimeError.self) { try await harness.podman.runtime.inspectNetwork(vpc.networkName) }
+            #expect(gone?.code == .notFound)
+        } catch {
+            await harness.stop()
+            throw error
+        }
+        await harness.stop()
+    }
+
+    @Test func oneReconcilerHoldsTheLeaseAndAnotherTakesOverWhenItStops() async throws {
+        let harness = try await ComputeHarness.start(withReconciler: false)
+        do {
+            let first = Reconciler(core: harness.core, leaseTTL: .seconds(1), holder: "replica-a")
+            let second = Reconciler(core: harness.core, leaseTTL: .seconds(1), holder: "replica-b")
+            #expect(try await first.acquireLease())
+            #expect(try await !second.acquireLease(), "one replica at a time")
+            // replica-a stops renewing (dies): the lease expires and replica-b takes over.
+            try await Task.sleep(for: .milliseconds(1200))
+            #expect(try await second.acquireLease())
+            #expect(try await !first.acquireLease())
         } catch {
             await harness.stop()
             throw error

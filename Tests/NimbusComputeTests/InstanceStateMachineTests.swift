@@ -96,6 +96,10 @@ import Testing
         _ = removed.observe(.missing)
         #expect(removed.state == .error)
 
+        var crashedThenRemoved = InstanceStateMachine(state: .error, reason: "the container exited with code 137", exitCode: 137)
+        _ = crashedThenRemoved.observe(.missing)
+        #expect(crashedThenRemoved.reason.contains("removed"))
+
         var startedOutside = InstanceStateMachine(state: .stopped)
         _ = startedOutside.observe(.running)
         #expect(startedOutside.state == .running)

@@ -76,15 +76,18 @@ struct PostgresPoolTests {
         await server.stop()
     }
 
-    @Test("cancelling the calling task cancels the statement on the server")
-    func cancellationReachesServer() async throws {
+    @Test("cancelling the calling task cancels the statement on the server",
+          arguments: [false, true])  // first use (worker thread) and cached statement (poller)
+    func cancellationReachesServer(cached: Bool) async throws {
         let db = try await TestPostgres.shared.makeDatabase()
-        let pool = try db.makePool(maxConnections: 2)
+        let pool = try db.makePool(maxConnections: 1)
         let watcher = try db.makePool(maxConnections: 1)
         let marker = "nimbus_cancel_\(UUID().uuidString.prefix(8))"
-        let running = Task { try await pool.query("SELECT pg_sleep(30), $1::text", marker) }
+        let sql = "SELECT pg_sleep($2), $1::text"
+        if cached { try await pool.query(sql, marker, 0.0) }
+        let running = Task { try await pool.query(sql, marker, 30.0) }
         func activeCount() async throws -> Int {
-            try await watcher.query("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg_sleep(30)%'")
+            try await watcher.query("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = $1", sql)
                 .first!.decode(Int.self, at: 0)
         }
         // Wait until the server runs it, then cancel the task.
@@ -97,8 +100,9 @@ struct PostgresPoolTests {
         #expect(error?.kind == .queryCanceled)
         #expect(ContinuousClock.now - cancelledAt < .seconds(5))
         #expect(try await activeCount() == 0)
-        // The pool keeps working afterwards.
+        // The pool keeps working afterwards (on a fresh connection: a cancelled one is not reused).
         #expect(try await pool.query("SELECT 7").first!.decode(Int.self, at: 0) == 7)
+        #expect(pool.statistics.discarded == 1)
         await pool.close()
         await watcher.close()
     }

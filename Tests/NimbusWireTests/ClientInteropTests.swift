@@ -138,6 +138,33 @@ struct ClientInteropTests {
     }
 
     @Test(arguments: ClientTransport.allCases)
+    func readerThatStopsEarlyEndsTheCall(_ transport: ClientTransport) async throws {
+        let channel = try SharedEchoServers.channel(transport)
+        defer { channel.close() }
+        // Three of a thousand, then the handler returns: the call is cancelled, not drained.
+        let firstThree = try await channel.echo.expand(EchoRequest(text: "t", repeat: 1000, payload: Data(count: 4096))) { stream in
+            var texts: [Int32] = []
+            for try await response in stream {
+                texts.append(response.index)
+                if texts.count == 3 { break }
+            }
+            return texts
+        }
+        #expect(firstThree == [0, 1, 2])
+        // A request producer still waiting when the call ends is stopped, not awaited forever.
+        let (never, _) = AsyncStream<Void>.makeStream()
+        let answer = try await channel.echo.chat { writer in
+            try await writer.write(EchoRequest(text: "one"))
+            for await _ in never {}
+        } responses: { stream in
+            for try await response in stream { return response.text }
+            return ""
+        }
+        #expect(answer == "one")
+        #expect(try await channel.echo.say(EchoRequest(text: "still fine")).text == "still fine")
+    }
+
+    @Test(arguments: ClientTransport.allCases)
     func threeMebibyteMessageBothWays(_ transport: ClientTransport) async throws {
         let channel = try SharedEchoServers.channel(transport)
         defer { channel.close() }
@@ -237,6 +264,43 @@ struct ClientInteropTests {
         #expect(response.initialMetadata.binary("x-blob-bin") == [0, 1, 2, 254, 255])
         #expect(response.trailingMetadata["x-text"] == "hello world")
         #expect(response.trailingMetadata.binary("x-blob-bin") == [0, 1, 2, 254, 255])
+    }
+
+    @Test(arguments: ClientTransport.allCases)
+    func streamingMetadataForPassThrough(_ transport: ClientTransport) async throws {
+        let channel = try SharedEchoServers.channel(transport)
+        defer { channel.close() }
+        var metadata = Metadata()
+        metadata.add("x-text", "through")
+        metadata.add("x-blob-bin", binary: [9, 0, 9])
+        let method = try #require(MethodDescriptor(grpcPath: "/nimbus.testing.v1.Echo/Expand"))
+        let request = EchoRequest(text: "p", repeat: 3).serializedBytes()
+        let (seen, trailers) = try await channel.streamingWithMetadata(method, options: CallOptions(metadata: metadata)) { writer in
+            try await writer.write(request)
+        } responses: { stream in
+            // Headers first, as a proxy must send them on before any message.
+            let headers = await stream.initialMetadata()
+            var count = 0
+            for try await _ in stream.messages { count += 1 }
+            return (headers, count)
+        }
+        #expect(seen.0["x-text"] == "through")
+        #expect(seen.0.binary("x-blob-bin") == [9, 0, 9])
+        #expect(seen.1 == 3)
+        #expect(trailers["x-text"] == "through")
+        #expect(trailers.binary("x-blob-bin") == [9, 0, 9])
+
+        // A failure carries its trailers in the error; the headers wait ends (empty, Trailers-Only).
+        let failing = EchoRequest(failWithCode: 9, failWithMessage: "nope").serializedBytes()
+        let error = await expectRPCError(.failedPrecondition) {
+            _ = try await channel.streamingWithMetadata(method, options: CallOptions(metadata: metadata)) { writer in
+                try await writer.write(failing)
+            } responses: { stream in
+                _ = await stream.initialMetadata()
+                for try await _ in stream.messages {}
+            }
+        }
+        #expect(error?.message == "nope")
     }
 
     @Test(arguments: ClientTransport.allCases)

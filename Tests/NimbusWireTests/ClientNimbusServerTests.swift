@@ -1,5 +1,6 @@
 import Foundation
 import NimbusGRPC
+import NimbusHTTP
 import NimbusProto
 import NimbusRPCCore
 import Testing
@@ -62,6 +63,20 @@ struct ClientNimbusServerTests {
         #expect(try await echo.say(TestingV1.EchoRequest(text: "again")).text == "again")
     }
 
+    @Test func keepaliveKeepsAHealthyConnection() async throws {
+        let server = try await Self.startServer()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        var configuration = GRPCChannel.Configuration(endpoints: [ClientEndpoint(host: "127.0.0.1", port: server.port)])
+        configuration.keepalive = GRPCChannel.Keepalive(interval: .milliseconds(50), timeout: .milliseconds(500))
+        let channel = try GRPCChannel(configuration: configuration)
+        defer { channel.close() }
+        // A dozen PINGs go out during the call; every one is answered, nothing is torn down.
+        let echo = TestingV1.EchoClient(transport: channel)
+        #expect(try await echo.say(TestingV1.EchoRequest(text: "pinged", delayMs: 700)).text == "pinged")
+        #expect(try await echo.say(TestingV1.EchoRequest(text: "same connection")).text == "same connection")
+        #expect(channel.connectionCount == 1)
+    }
+
     @Test func requestStreamingLargerThanEveryWindow() async throws {
         let server = try await Self.startServer()
         defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
@@ -98,5 +113,59 @@ struct ClientNimbusServerTests {
         let fresh = try GRPCChannel(endpoints: "127.0.0.1:\(server.port)")
         defer { fresh.close() }
         #expect(try await TestingV1.EchoClient(transport: fresh).say(TestingV1.EchoRequest(text: "alive")).text == "alive")
+    }
+
+    @Test func channelOnTheServersLoopsStaysOnTheCallersLoop() async throws {
+        let upstream = try await Self.startServer()
+        defer { Task { await upstream.shutdown(gracePeriod: .seconds(1)) } }
+        // A "gateway" server whose loops the channel shares.
+        var gatewayConfiguration = GRPCServerConfiguration(port: 0, threads: 2)
+        gatewayConfiguration.accessLog = false
+        let gateway = try GRPCServer(configuration: gatewayConfiguration, services: [LocalEcho()])
+        try await gateway.start()
+        defer { Task { await gateway.shutdown(gracePeriod: .seconds(1)) } }
+        var configuration = GRPCChannel.Configuration(endpoints: [ClientEndpoint(host: "127.0.0.1", port: upstream.port)])
+        configuration.connectionsPerEndpoint = 2
+        let channel = try GRPCChannel(configuration: configuration, loops: gateway.loops)
+        defer { channel.close() }
+        let echo = TestingV1.EchoClient(transport: channel)
+        for loop in gateway.loops {
+            let texts = try await Task(executorPreference: loop) {
+                var texts: [String] = []
+                for i in 0..<20 { texts.append(try await echo.say(TestingV1.EchoRequest(text: "l\(i)")).text) }
+                return texts
+            }.value
+            #expect(texts == (0..<20).map { "l\($0)" })
+        }
+        // One connection per calling loop, not more.
+        #expect(channel.connectionCount == 2)
+        // close() leaves loops it does not own running: the gateway still serves.
+        channel.close()
+        let direct = try GRPCChannel(endpoints: "127.0.0.1:\(gateway.port)")
+        defer { direct.close() }
+        #expect(try await TestingV1.EchoClient(transport: direct).say(TestingV1.EchoRequest(text: "up")).text == "up")
+    }
+}
+
+/// Peers that accept TCP and then say nothing: the call's deadline still holds.
+@Suite("Client deadlines against a silent peer")
+struct ClientSilentPeerTests {
+    @Test(arguments: ClientTransport.allCases)
+    func deadlineHoldsWhileConnectingOrWaiting(_ transport: ClientTransport) async throws {
+        // Listening but never accepting: TCP completes in the backlog, nothing else ever comes.
+        let listener = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0))
+        defer { listener.close() }
+        let port = try listener.localAddress().port
+        var configuration = GRPCChannel.Configuration(endpoints: [ClientEndpoint(host: "127.0.0.1", port: port)])
+        if transport == .tls { configuration.tls = GRPCChannel.TLS(serverName: "localhost") }
+        configuration.connectTimeout = .seconds(20)
+        let channel = try GRPCChannel(configuration: configuration)
+        defer { channel.close() }
+        let started = ContinuousClock.now
+        _ = await expectRPCError(.deadlineExceeded) {
+            _ = try await TestingV1.EchoClient(transport: channel).say(TestingV1.EchoRequest(text: "x"), options: CallOptions(timeout: .milliseconds(300)))
+        }
+        let elapsed = ContinuousClock.now - started
+        #expect(elapsed >= .milliseconds(290) && elapsed < .seconds(3), "took \(elapsed)")
     }
 }

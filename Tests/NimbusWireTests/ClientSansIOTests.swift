@@ -161,16 +161,25 @@ struct ClientLoadBalancingTests {
         #expect(!balancer.isEjected(1, now: later + .seconds(11)))
     }
 
-    @Test func allEjectedStillPicksTheFirstToRecover() {
+    @Test func allEjectedIgnoresEjectionAndWaitsOnlyForBackoff() {
         var policy = ClientLoadBalancer.Policy()
         policy.ejectAfterFailures = 1
+        policy.backoff = ClientBackoff(initial: .seconds(1), maximum: .seconds(10), multiplier: 2, jitter: 0)
         var balancer = ClientLoadBalancer(endpointCount: 2, policy: policy)
         let now = ContinuousClock.now
         balancer.recordFailure(0, now: now)
-        balancer.recordFailure(1, now: now + .seconds(1))
-        let pick = balancer.pick(now: now + .seconds(2))
+        balancer.recordFailure(1, now: now)
+        // Both ejected, neither backing off: calls still go round-robin, at once.
+        let picks = (0..<4).map { _ in balancer.pick(now: now + .milliseconds(10)) }
+        #expect(picks.map(\.index) == [0, 1, 0, 1])
+        #expect(picks.allSatisfy { $0.notBefore == nil })
+        // Both backing off: the one whose backoff ends first, and when.
+        balancer.recordConnectFailure(0, now: now, unitRandom: 0.5)
+        balancer.recordConnectFailure(1, now: now, unitRandom: 0.5)
+        balancer.recordConnectFailure(1, now: now, unitRandom: 0.5)
+        let pick = balancer.pick(now: now + .milliseconds(10))
         #expect(pick.index == 0)
-        #expect(pick.notBefore == now + policy.ejectionCoolDown)
+        #expect(pick.notBefore == now + .seconds(1))
     }
 
     @Test func connectBackoffSkipsEndpointUntilItElapses() {

@@ -27,6 +27,13 @@ public final class PostgresConnection: Sendable {
     @discardableResult
     public func query(_ sql: String, binds: [any PostgresEncodable], prepared: Bool = true) async throws -> PostgresRows {
         try checkValid()
+        do {
+            if prepared, let result = try await session.executeCached(sql, binds) {
+                return PostgresRows(result: result)
+            }
+        } catch let error as PostgresError where error.sqlState == "0A000" && error.message.contains("cached plan") {
+            // A migration changed a table under the cached statement: the worker path re-prepares it.
+        }
         let result = try await session.run { try $0.execute(sql, binds, prepared: prepared) }
         return PostgresRows(result: result)
     }

@@ -5,7 +5,14 @@ import Synchronization
 /// after `acquireTimeout`; connections are recycled on lifetime and idle time and discarded when
 /// broken, so a PostgreSQL restart is survived without restarting the service.
 ///
-/// Every libpq call runs on the connection's own worker thread: callers suspend, never block.
+/// Callers suspend, never block: a cached prepared statement is sent with libpq's nonblocking
+/// API from the caller's thread and its result collected by one epoll thread (`PostgresPoller`);
+/// everything that may block (connect, reconnect, first prepare, scripts) runs on the
+/// connection's own worker thread (`PostgresWorker`).
+///
+///     let pool = try PostgresPool(configuration: .init(dsn: dsn), name: "identity", logger: logger)
+///     let rows = try await pool.query("SELECT id, name FROM users WHERE tenant_id = $1", tenantID)
+///     for row in rows { let (id, name) = try row.decode((UUID, String).self) }
 public final class PostgresPool: Sendable {
     public let configuration: PostgresConfiguration
     public let name: String

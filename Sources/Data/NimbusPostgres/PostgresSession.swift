@@ -17,6 +17,8 @@ final class PostgresSession: @unchecked Sendable {
     private var statements: [String: String] = [:]
     private var statementOrder: [String] = []
     private var statementCounter = 0
+    /// The fast path's result while the rest of the response is still arriving (poller thread).
+    private var inflight: Result<PostgresResult, any Error>?
 
     /// Cross-thread state: the cancel handle and whether a cancel was ever sent.
     private struct Shared {
@@ -118,6 +120,78 @@ final class PostgresSession: @unchecked Sendable {
         if let handle { Thread.detachNewThread { handle.send() } }
     }
 
+    // MARK: the fast path (caller thread sends, the poller receives)
+
+    /// Runs a statement already prepared on this connection without any worker thread: nil when
+    /// it is not cached (or the connection needs checking first), so the caller takes `run`.
+    func executeCached(_ sql: String, _ binds: [any PostgresEncodable]) async throws -> PostgresResult? {
+        let token = CancelToken()
+        return try await withTaskCancellationHandler {
+            try await sendCached(sql, binds, token: token)
+        } onCancel: {
+            cancel(token)
+        }
+    }
+
+    private func sendCached(_ sql: String, _ binds: [any PostgresEncodable], token: CancelToken) async throws -> PostgresResult? {
+        let types = binds.map { type(of: $0).postgresType.rawValue }
+        let key = types.isEmpty ? sql : sql + "\u{0}" + types.map(String.init).joined(separator: ",")
+        // Only this borrower uses the connection now; the awaits that ordered its earlier
+        // operations make the worker's writes (the statement cache) visible here.
+        guard let c = conn, let name = statements[key] else { return nil }
+        let go = shared.withLock { s -> Bool? in
+            if s.verifyOnNextJob || s.broken { return false }
+            if token.isCancelled { return nil }
+            s.running = token
+            return true
+        }
+        guard let go else { throw PostgresError(kind: .queryCanceled, sqlState: "57014", message: "cancelled before it was sent") }
+        guard go else { return nil }
+        let texts = binds.map { $0.postgresText() }
+        let sent = withCStringArray(texts) { values in PQsendQueryPrepared(c, name, Int32(binds.count), values, nil, nil, 0) }
+        guard sent == 1 else {
+            shared.withLock { $0.running = nil }
+            throw connectionError()
+        }
+        let flushed = PQflush(c)
+        if flushed < 0 {
+            shared.withLock { $0.running = nil }
+            throw connectionError()
+        }
+        let fd = PQsocket(c)
+        defer { shared.withLock { $0.running = nil } }
+        return try await withCheckedThrowingContinuation { continuation in
+            PostgresPoller.shared.wait(fd: fd, session: self, needsWrite: flushed == 1, continuation: continuation)
+        }
+    }
+
+    enum Progress {
+        case needsRead
+        case needsWrite
+        case done(Result<PostgresResult, any Error>)
+    }
+
+    /// On the poller thread, when the socket is ready: reads what arrived and, once the
+    /// statement's result and ReadyForQuery are in, hands the result back.
+    func receive() -> Progress {
+        guard let c = conn else { return .done(.failure(brokenError())) }
+        let flush = PQflush(c)
+        if flush < 0 { return .done(.failure(connectionError())) }
+        if flush == 1 { return .needsWrite }
+        if PQconsumeInput(c) == 0 {
+            inflight = nil
+            return .done(.failure(connectionError()))
+        }
+        while true {
+            if PQisBusy(c) == 1 { return .needsRead }  // PQgetResult would block: wait for more
+            guard let r = PQgetResult(c) else { break }
+            if inflight == nil { inflight = Result { try check(r) } } else { PQclear(r) }
+        }
+        let outcome = inflight ?? .failure(PostgresError(kind: .server, message: "the server sent no result"))
+        inflight = nil
+        return .done(outcome)
+    }
+
     // MARK: worker-thread operations
 
     private func open() throws {
@@ -137,6 +211,8 @@ final class PostgresSession: @unchecked Sendable {
             throw PostgresError(kind: .connectionFailure, message: "cannot connect to \(configuration.dsn): \(message)")
         }
         PQsetNoticeProcessor(c, { _, _ in }, nil)  // notices are not errors; keep stderr clean
+        // Sends from the fast path must not block; PQexec and friends still block (libpq documents it).
+        PQsetnonblocking(c, 1)
         var setup = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3"
         if let timeout = configuration.statementTimeout {
             setup += "; SET statement_timeout = \(timeout.nimbusMilliseconds)"

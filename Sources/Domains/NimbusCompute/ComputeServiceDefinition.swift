@@ -20,7 +20,8 @@ public enum ComputeServiceDefinition: ServiceDefinition {
         let runtime = DockerEngineRuntime(socket: socket)
         let identityEndpoints = try environment.endpoints(of: "identity", defaultPort: 7001)
         let identity = try GRPCChannel(endpoints: identityEndpoints.map { "\($0.host):\($0.port)" }.joined(separator: ","))
-        let core = ComputeCore(db: db, runtime: runtime, quota: IdentityQuotaLedger(transport: identity, signer: signer), logger: environment.logger)
+        let core = try await ComputeCore.make(db: db, runtime: runtime, quota: IdentityQuotaLedger(transport: identity, signer: signer),
+                                              logger: environment.logger)
         environment.logger.info("container engine", metadata: ["engine.socket": "\(socket)"])
         return ServiceParts(
             services: [

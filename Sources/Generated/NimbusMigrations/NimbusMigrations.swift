@@ -171,6 +171,16 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_at IS NULL;
 
+-- This deployment's identity: its containers carry it as a label, so two deployments that
+-- share one engine never take each other's containers for orphans.
+CREATE TABLE deployment (
+    singleton  boolean NOT NULL DEFAULT true,
+    id         uuid    NOT NULL DEFAULT gen_random_uuid(),
+    CONSTRAINT deployment_pkey PRIMARY KEY (singleton),
+    CONSTRAINT deployment_singleton CHECK (singleton)
+);
+INSERT INTO deployment DEFAULT VALUES;
+
 -- Singleton background work (the reconciler): one replica holds a lease at a time and
 -- renews it; another takes over once it expires.
 CREATE TABLE worker_leases (
@@ -182,6 +192,7 @@ CREATE TABLE worker_leases (
 """#,
                 down: #"""
 DROP TABLE IF EXISTS worker_leases;
+DROP TABLE IF EXISTS deployment;
 DROP TABLE IF EXISTS outbox;
 DROP TABLE IF EXISTS instances;
 DROP TABLE IF EXISTS vpcs;
@@ -194,10 +205,9 @@ DROP TABLE IF EXISTS instance_types;
                 version: 1, name: "init",
                 up: #"""
 -- nimbus-identity: users, tenants, members, roles, API keys, quotas, audit.
--- Every name is schema-qualified (identity.*), so nothing depends on search_path. Every
--- constraint is named so the repositories can map a violation to a domain error by name.
-
-CREATE SCHEMA IF NOT EXISTS identity;
+-- Every name is schema-qualified (identity.*), so nothing depends on search_path; the migrator
+-- creates the schema. Every constraint is named so the repositories can map a violation to a
+-- domain error by name.
 
 CREATE TABLE identity.tenants (
     id          uuid        NOT NULL DEFAULT gen_random_uuid(),

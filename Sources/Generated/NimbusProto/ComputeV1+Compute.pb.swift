@@ -97,8 +97,11 @@ extension ComputeV1 {
     /// `nimbus.compute.v1.PortMapping`
     public struct PortMapping: Sendable, Hashable {
         public var containerPort: Int32 = 0
+        /// "tcp" (default) or "udp".
         public var `protocol`: String = ""
+        /// 0: any free port, chosen at launch and reported back.
         public var hostPort: Int32 = 0
+        /// Always 127.0.0.1 (output only).
         public var hostIp: String = ""
 
         public init() {}
@@ -121,15 +124,20 @@ extension ComputeV1 {
         public var id: String = ""
         public var tenantId: String = ""
         public var name: String = ""
+        /// Image name (e.g. busybox) as given at launch.
         public var image: String = ""
         public var instanceType: String = ""
+        /// Empty: the tenant's default network.
         public var vpcId: String = ""
         public var state: ComputeV1.InstanceState = .unspecified
+        /// Why the instance is in ERROR (or stopped by itself).
         public var stateReason: String = ""
+        /// Set when the container exited by itself (has_exit_code).
         public var hasExitCode: Bool = false
         public var exitCode: Int32 = 0
         public var command: [String] = []
         public var env: [String: String] = [:]
+        /// As requested; `published` has the host ports in effect.
         public var ports: [ComputeV1.PortMapping] = []
         public var published: [ComputeV1.PortMapping] = []
         public var labels: [String: String] = [:]
@@ -194,14 +202,18 @@ extension ComputeV1 {
 
     /// `nimbus.compute.v1.LaunchInstanceRequest`
     public struct LaunchInstanceRequest: Sendable, Hashable {
+        /// Lower-case letters, digits and '-', unique among the tenant's live instances.
         public var name: String = ""
         public var image: String = ""
+        /// Default basic-1.
         public var instanceType: String = ""
+        /// Empty: the image's default command.
         public var command: [String] = []
         public var env: [String: String] = [:]
         public var ports: [ComputeV1.PortMapping] = []
         public var vpcId: String = ""
         public var labels: [String: String] = [:]
+        /// Makes a retried launch return the first instance instead of a second one.
         public var clientToken: String = ""
 
         public init() {}
@@ -246,10 +258,13 @@ extension ComputeV1 {
     public struct ListInstancesRequest: Sendable, Hashable {
         public var pageSize: Int32 = 0
         public var pageToken: String = ""
+        /// Filters (optional, combined with AND).
         public var state: ComputeV1.InstanceState = .unspecified
         public var vpcId: String = ""
         public var name: String = ""
+        /// Each key=value must be among the instance's labels.
         public var labels: [String: String] = [:]
+        /// TERMINATED instances are left out unless asked for (or filtered by state).
         public var includeTerminated: Bool = false
 
         public init() {}
@@ -292,6 +307,7 @@ extension ComputeV1 {
     /// `nimbus.compute.v1.InstanceActionRequest`
     public struct InstanceActionRequest: Sendable, Hashable {
         public var id: String = ""
+        /// Optimistic locking: when non-zero it must equal the stored version, else ABORTED.
         public var version: Int64 = 0
 
         public init() {}
@@ -309,6 +325,7 @@ extension ComputeV1 {
     public struct StreamInstanceLogsRequest: Sendable, Hashable {
         public var id: String = ""
         public var follow: Bool = false
+        /// Only the last tail_lines lines (0: all).
         public var tailLines: Int32 = 0
 
         public init() {}
@@ -356,6 +373,7 @@ extension ComputeV1 {
     /// `nimbus.compute.v1.InstanceStats`
     public struct InstanceStats: Sendable, Hashable {
         public var instanceId: String = ""
+        /// Over about half a second: 100 = one CPU busy.
         public var cpuPercent: Double = 0
         public var cpuTotalNs: UInt64 = 0
         public var memoryUsageBytes: UInt64 = 0
@@ -398,6 +416,7 @@ extension ComputeV1 {
         public var memoryMb: Int32 = 0
         public var diskGb: Int32 = 0
         public var networkMbps: Int32 = 0
+        /// Decimal, e.g. "0.0100".
         public var pricePerHour: String = ""
         public var category: String = ""
 
@@ -458,6 +477,7 @@ extension ComputeV1 {
     /// `nimbus.compute.v1.Image`
     public struct Image: Sendable, Hashable {
         public var id: String = ""
+        /// Empty for the platform's images, usable by every tenant.
         public var tenantId: String = ""
         public var name: String = ""
         public var description: String = ""
@@ -485,6 +505,7 @@ extension ComputeV1 {
 
     /// `nimbus.compute.v1.ImportImageMetadata`
     public struct ImportImageMetadata: Sendable, Hashable {
+        /// Lower-case letters, digits, '.', '_', '-', optionally ':tag'.
         public var name: String = ""
         public var description: String = ""
 
@@ -501,6 +522,7 @@ extension ComputeV1 {
 
     /// `nimbus.compute.v1.ImportImageRequest`
     public struct ImportImageRequest: Sendable, Hashable {
+        /// The `part` oneof: at most one of its fields is set.
         public var part: Part? = nil
 
         public init() {}
@@ -1861,14 +1883,24 @@ extension ComputeV1 {
 
     /// Server side of `nimbus.compute.v1.Instances`: implement the typed methods; `methods` wires them up.
     public protocol InstancesService: RPCService {
+        /// Returns at once with a PENDING instance; a worker brings it to RUNNING (or ERROR with a
+        /// reason). Reserves instances, vCPUs and memory from the tenant's quota first:
+        /// RESOURCE_EXHAUSTED (and nothing created) when over it.
         func launchInstance(_ request: ComputeV1.LaunchInstanceRequest, context: ServerContext) async throws -> ComputeV1.Instance
         func getInstance(_ request: ComputeV1.GetInstanceRequest, context: ServerContext) async throws -> ComputeV1.Instance
         func listInstances(_ request: ComputeV1.ListInstancesRequest, context: ServerContext) async throws -> ComputeV1.ListInstancesResponse
+        /// RUNNING → STOPPING → STOPPED. A command that does not apply in the instance's state is
+        /// FAILED_PRECONDITION; a stale `version` is ABORTED.
         func stopInstance(_ request: ComputeV1.InstanceActionRequest, context: ServerContext) async throws -> ComputeV1.Instance
+        /// STOPPED (or ERROR with a container) → STARTING → RUNNING.
         func startInstance(_ request: ComputeV1.InstanceActionRequest, context: ServerContext) async throws -> ComputeV1.Instance
+        /// RUNNING → REBOOTING → RUNNING.
         func rebootInstance(_ request: ComputeV1.InstanceActionRequest, context: ServerContext) async throws -> ComputeV1.Instance
+        /// → TERMINATING → TERMINATED: the container is removed and the quota released.
         func terminateInstance(_ request: ComputeV1.InstanceActionRequest, context: ServerContext) async throws -> ComputeV1.Instance
+        /// The container's output; with follow, new output as it comes until the caller cancels.
         func streamInstanceLogs(_ request: ComputeV1.StreamInstanceLogsRequest, responses: RPCMessageWriter<ComputeV1.LogChunk>, context: ServerContext) async throws
+        /// CPU and memory of a RUNNING instance.
         func getInstanceStats(_ request: ComputeV1.GetInstanceStatsRequest, context: ServerContext) async throws -> ComputeV1.InstanceStats
     }
 
@@ -2149,9 +2181,12 @@ extension ComputeV1 {
 
     /// Server side of `nimbus.compute.v1.Images`: implement the typed methods; `methods` wires them up.
     public protocol ImagesService: RPCService {
+        /// Client-streaming: the first message carries the metadata, the following ones the bytes
+        /// of a root filesystem tarball (tar or tar.gz).
         func importImage(_ requests: RPCMessageStream<ComputeV1.ImportImageRequest>, context: ServerContext) async throws -> ComputeV1.Image
         func listImages(_ request: ComputeV1.ListImagesRequest, context: ServerContext) async throws -> ComputeV1.ListImagesResponse
         func getImage(_ request: ComputeV1.GetImageRequest, context: ServerContext) async throws -> ComputeV1.Image
+        /// FAILED_PRECONDITION while an instance that is not TERMINATED uses it.
         func deleteImage(_ request: ComputeV1.DeleteImageRequest, context: ServerContext) async throws -> ComputeV1.DeleteImageResponse
     }
 
@@ -2270,9 +2305,12 @@ extension ComputeV1 {
 
     /// Server side of `nimbus.compute.v1.Vpcs`: implement the typed methods; `methods` wires them up.
     public protocol VpcsService: RPCService {
+        /// One container network per VPC: instances in a VPC reach each other, not other VPCs.
+        /// The CIDR is IPv4 /16–/28 and must not overlap another of the tenant's VPCs.
         func createVpc(_ request: ComputeV1.CreateVpcRequest, context: ServerContext) async throws -> ComputeV1.Vpc
         func getVpc(_ request: ComputeV1.GetVpcRequest, context: ServerContext) async throws -> ComputeV1.Vpc
         func listVpcs(_ request: ComputeV1.ListVpcsRequest, context: ServerContext) async throws -> ComputeV1.ListVpcsResponse
+        /// FAILED_PRECONDITION while instances that are not TERMINATED use it.
         func deleteVpc(_ request: ComputeV1.DeleteVpcRequest, context: ServerContext) async throws -> ComputeV1.DeleteVpcResponse
     }
 

@@ -106,6 +106,7 @@ public struct Migrate<Definition: ServiceDefinition>: AsyncParsableCommand {
         public init() {}
         public func run() async throws {
             let list = try await MigrationRunner.run(options, Definition.self) { try await $0.status() }
+            if list.isEmpty { print("no migrations embedded for \(Definition.schema ?? "this service")") }
             for s in list {
                 var state = s.applied ? "applied" : "pending"
                 if s.dirty { state = "DIRTY" }

@@ -59,7 +59,8 @@ struct ComputeHarness {
     let podman: TestPodman
     let workers: Task<Void, Never>
 
-    static func start(quota: TestQuotaLedger = TestQuotaLedger(), runtime: (any ContainerRuntime)? = nil, reconcileEvery: Duration = .milliseconds(500)) async throws -> ComputeHarness {
+    static func start(quota: TestQuotaLedger = TestQuotaLedger(), runtime: (any ContainerRuntime)? = nil, reconcileEvery: Duration = .milliseconds(500),
+                      withReconciler: Bool = true) async throws -> ComputeHarness {
         let podman = try await TestPodman.shared()
         let database = try await TestPostgres.shared.makeDatabase(prefix: "compute")
         let pool = try database.makePool(maxConnections: 8)
@@ -67,13 +68,13 @@ struct ComputeHarness {
         try await migrator.up()
         var logger = Logger(label: "compute-test")
         logger.logLevel = .warning
-        let core = ComputeCore(db: pool, runtime: runtime ?? podman.runtime, quota: quota, logger: logger, stopTimeout: .seconds(2))
+        let core = try await ComputeCore.make(db: pool, runtime: runtime ?? podman.runtime, quota: quota, logger: logger, stopTimeout: .seconds(2))
         let worker = InstanceWorker(core: core, poll: .milliseconds(200))
         let reconciler = Reconciler(core: core, interval: reconcileEvery)
         let workers = Task {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { try? await worker.run() }
-                group.addTask { try? await reconciler.run() }
+                if withReconciler { group.addTask { try? await reconciler.run() } }
             }
         }
         return ComputeHarness(database: database, pool: pool, core: core, quota: quota, podman: podman, workers: workers)
@@ -81,9 +82,7 @@ struct ComputeHarness {
 
     /// Terminates what the test left running, then stops the workers.
     func stop() async {
-        let tenants = await tenantsCreated
-        for container in (try? await podman.runtime.listContainers(labels: [.exists(ComputeLabels.managed)], all: true)) ?? [] {
-            guard let tenant = container.labels[ComputeLabels.tenant], tenants.contains(tenant) else { continue }
+        for container in (try? await podman.runtime.listContainers(labels: [.equals(ComputeLabels.deployment, core.deployment)], all: true)) ?? [] {
             try? await podman.runtime.removeContainer(container.id, force: true)
         }
         if let rows = try? await pool.query("SELECT network_name FROM compute.vpcs") {

@@ -18,8 +18,9 @@ struct TestPodman: Sendable {
 
     var runtime: DockerEngineRuntime { DockerEngineRuntime(socket: socketPath, requestTimeout: .seconds(30)) }
 
+    /// Started with a watchdog on this process: a crashed test run leaves nothing behind.
     func start() throws {
-        try Shell.check([Self.repoRoot + "/scripts/podman.sh", "start"], environment: environment)
+        try Shell.check([Self.repoRoot + "/scripts/podman.sh", "start", "--watch-pid", String(getpid())], environment: environment)
     }
 
     func stop() throws {
@@ -73,9 +74,10 @@ enum Unique {
         "10.\(Int.random(in: 100...239)).\(Int.random(in: 0...255)).0/24"
     }
 
-    /// A host bridge name (≤ 15 characters).
+    /// A host bridge name (≤ 15 characters), nv… like the service's VPC bridges (the isolation
+    /// rule of scripts/podman.sh covers nv* bridges).
     static func bridge() -> String {
-        "nbt" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        "nvt" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
     }
 }
 

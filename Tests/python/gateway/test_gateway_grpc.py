@@ -4,6 +4,9 @@ losing one of two replicas loses no later request."""
 import grpc
 import pytest
 
+# Imported at collection time: later, the name `conftest` may point at another suite's.
+from conftest import ROOT, start_gateway
+
 
 def meta(key):
     return [("authorization", f"Bearer {key}")]
@@ -55,7 +58,6 @@ def test_services_refuse_calls_without_a_signed_principal(platform, stubs):
         with pytest.raises(grpc.RpcError) as error:
             rpc.UsersStub(channel).ListUsers(pb.ListUsersRequest(), metadata=forged, timeout=30)
         assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    from conftest import ROOT
     if not (ROOT / "Protos" / "nimbus" / "compute").exists():
         return  # compute serves no API in this build yet
     for compute in platform.compute:
@@ -70,7 +72,6 @@ def test_services_refuse_calls_without_a_signed_principal(platform, stubs):
 
 def test_losing_one_replica_loses_no_later_request(platform, stubs, log_dir):
     """Runs last in this module: it kills one identity replica for good."""
-    from conftest import start_gateway
     import requests
     pb, rpc = stubs["identity"]
     gateway = start_gateway(platform, log_dir, NIMBUS_GATEWAY_KEY_RATE="0", NIMBUS_GATEWAY_IP_RATE="0")

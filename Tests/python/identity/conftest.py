@@ -1,5 +1,5 @@
-"""Fixtures for the identity interop suite: a throwaway PostgreSQL (initdb as the postgres
-user), the real nimbus-identity binary (bootstrap, then serve), and Python stubs generated
+"""Fixtures for the identity interop suite: a throwaway PostgreSQL (scripts/test-postgres.sh),
+the real nimbus-identity binary (bootstrap, then serve), and Python stubs generated
 from Protos/ with grpcio-tools."""
 import os
 import re
@@ -58,6 +58,7 @@ def stubs(tmp_path_factory):
 class IdentityServer:
     def __init__(self, address, admin_key, admin_email, process):
         self.address, self.admin_key, self.admin_email, self.process = address, admin_key, admin_email, process
+        self.principal_key = PRINCIPAL_KEY
 
 
 @pytest.fixture(scope="session")

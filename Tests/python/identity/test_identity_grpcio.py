@@ -60,3 +60,75 @@ def test_wrong_password_is_unauthenticated(identity, stubs):
         with pytest.raises(grpc.RpcError) as err:
             rpc.AuthStub(channel).Login(pb.LoginRequest(email=identity.admin_email, password="nope"), timeout=30)
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_no_secret_at_rest(identity, stubs, postgres):
+    """A pg_dump of the identity schema holds neither the API-key secrets nor the passwords
+    this test created (only their hashes)."""
+    import subprocess
+    pb, rpc = stubs
+    password = "correct-horse-battery-staple-42"
+    with grpc.insecure_channel(identity.address) as channel:
+        users, keys, auth = rpc.UsersStub(channel), rpc.ApiKeysStub(channel), rpc.AuthStub(channel)
+        call(users.CreateUser, pb.CreateUserRequest(email="dump@example.com", name="Dump", password=password, role="developer"),
+             identity.admin_key)
+        session = auth.Login(pb.LoginRequest(email="dump@example.com", password=password), timeout=30).secret
+        created = call(keys.CreateApiKey, pb.CreateApiKeyRequest(name="dump"), session).secret
+        rotated = call(keys.RotateApiKey, pb.RotateApiKeyRequest(id=call(keys.ListApiKeys, pb.ListApiKeysRequest(), session).keys[0].id),
+                       session).secret
+    dump = subprocess.run(["/usr/lib/postgresql/15/bin/pg_dump", "--schema=identity", "--data-only", postgres],
+                          capture_output=True, text=True, check=True).stdout
+    assert "dump@example.com" in dump  # the dump is real and has our rows
+    assert password not in dump
+    for key in [created, rotated, session, identity.admin_key]:
+        assert key not in dump
+        assert key[len("nmb_") + 13:] not in dump  # nor the secret part alone
+
+
+def sign_principal(key, user_id, tenant_id, role, permissions, key_id="", lifetime_ms=60_000):
+    """The x-nimbus-principal-bin token, built from its documented format (PrincipalSigner)."""
+    import hashlib
+    import hmac
+    import struct
+    import time
+
+    def s(text):
+        b = text.encode()
+        return struct.pack(">H", len(b)) + b
+    perms = sorted(permissions)
+    encoded = (b"\x01" + s(user_id) + s(tenant_id) + s(role) + s(key_id)
+               + struct.pack(">H", len(perms)) + b"".join(s(p) for p in perms))
+    body = b"\x01" + struct.pack(">Q", int(time.time() * 1000) + lifetime_ms) + struct.pack(">H", len(encoded)) + encoded
+    return body + hmac.new(key.encode(), b"nimbus-principal-v1\x00" + body, hashlib.sha256).digest()
+
+
+def test_authenticate_for_the_gateway_and_immediate_revocation(identity, stubs):
+    """The gateway's path over the wire: a service principal signed with the shared key calls
+    Authenticate; a revoked key fails on the very next call; unsigned callers are refused."""
+    pb, rpc = stubs
+    service = [("x-nimbus-principal-bin", sign_principal(identity.principal_key, "service:gateway", "", "service", ["service:internal"]))]
+    with grpc.insecure_channel(identity.address) as channel:
+        auth, keys = rpc.AuthStub(channel), rpc.ApiKeysStub(channel)
+        created = call(keys.CreateApiKey, pb.CreateApiKeyRequest(name="gateway-test"), identity.admin_key)
+        reply = auth.Authenticate(pb.AuthenticateRequest(api_key=created.secret), metadata=service, timeout=30)
+        assert reply.principal.key_id == created.key.id and "iam:manage" in reply.principal.permissions
+        assert len(reply.signed_principal) > 32
+        # The signed principal identity returns is accepted as a caller identity.
+        who = auth.WhoAmI(pb.WhoAmIRequest(), metadata=[("x-nimbus-principal-bin", reply.signed_principal)], timeout=30)
+        assert who.principal.user_id == reply.principal.user_id
+
+        call(keys.RevokeApiKey, pb.RevokeApiKeyRequest(id=created.key.id), identity.admin_key)
+        with pytest.raises(grpc.RpcError) as revoked:
+            auth.Authenticate(pb.AuthenticateRequest(api_key=created.secret), metadata=service, timeout=30)
+        assert revoked.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+        for metadata in ([], [("x-nimbus-principal-bin", sign_principal(identity.principal_key, "service:gateway", "", "service", ["service:internal"],
+                                                                         lifetime_ms=-60_000))]):
+            with pytest.raises(grpc.RpcError) as refused:
+                auth.Authenticate(pb.AuthenticateRequest(api_key=identity.admin_key), metadata=metadata, timeout=30)
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        # A user principal (no service:internal) may not call the internal RPC.
+        user = [("x-nimbus-principal-bin", sign_principal(identity.principal_key, reply.principal.user_id, reply.principal.tenant_id, "admin", ["iam:manage"]))]
+        with pytest.raises(grpc.RpcError) as denied:
+            auth.Authenticate(pb.AuthenticateRequest(api_key=identity.admin_key), metadata=user, timeout=30)
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED

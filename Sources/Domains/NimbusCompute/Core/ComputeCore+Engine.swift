@@ -36,7 +36,7 @@ extension ComputeCore {
             if let vpc { try await ensureNetwork(vpc) }
             let spec = ContainerSpec(
                 name: instance.containerName, image: instance.imageRef, command: instance.command, environment: instance.env,
-                labels: instance.containerLabels,
+                labels: instance.containerLabels(deployment: deployment),
                 resources: ContainerResources(nanoCPUs: Int64(instance.vcpus) * 1_000_000_000, memoryBytes: Int64(instance.memoryMB) * 1024 * 1024),
                 ports: instance.ports.map { PortBinding(containerPort: $0.containerPort, protocol: PortProtocol(rawValue: $0.protocol) ?? .tcp, hostPort: $0.hostPort == 0 ? nil : $0.hostPort) },
                 network: vpc?.networkName, networkAliases: [instance.name], hostname: instance.name)
@@ -162,7 +162,7 @@ extension ComputeCore {
     /// reflected, orphaned labelled containers removed. Returns the number of changes.
     @discardableResult
     public func reconcile() async throws -> Int {
-        let containers = try await runtime.listContainers(labels: [.equals(ComputeLabels.managed, "true")], all: true)
+        let containers = try await runtime.listContainers(labels: [.equals(ComputeLabels.deployment, deployment)], all: true)
         let byID = Dictionary(containers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var changes = 0
         for instance in try await read({ try await InstanceStore.settled($0) }) {

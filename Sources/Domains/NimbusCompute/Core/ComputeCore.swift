@@ -16,9 +16,22 @@ public struct ComputeCore: Sendable {
     public let wake: WorkSignal
     /// How long a stop waits after SIGTERM before SIGKILL.
     public let stopTimeout: Duration
+    /// This deployment's id (compute.deployment), a label on every container it creates.
+    public let deployment: String
+
+    /// Reads the deployment id from the database (migrated).
+    public static func make(db: PostgresPool, runtime: any ContainerRuntime, quota: any QuotaLedger, logger: Logger,
+                            stopTimeout: Duration = .seconds(10)) async throws -> ComputeCore {
+        guard let row = try await db.query("SELECT id::text AS id FROM compute.deployment").first else {
+            throw ComputeError(.internal, "compute.deployment has no row; is the schema migrated?")
+        }
+        return ComputeCore(db: db, runtime: runtime, quota: quota, logger: logger, stopTimeout: stopTimeout,
+                           deployment: try row.decode(String.self, column: "id"))
+    }
 
     public init(db: PostgresPool, runtime: any ContainerRuntime, quota: any QuotaLedger, logger: Logger,
-                wake: WorkSignal = WorkSignal(), stopTimeout: Duration = .seconds(10)) {
+                wake: WorkSignal = WorkSignal(), stopTimeout: Duration = .seconds(10), deployment: String) {
+        self.deployment = deployment
         self.db = db
         self.runtime = runtime
         self.quota = quota

@@ -55,13 +55,15 @@ public struct Instance: Sendable, Hashable {
 
     /// The engine container's name and labels: how the service finds its own containers.
     public var containerName: String { "nimbus-\(id)" }
-    public var containerLabels: [String: String] {
-        [ComputeLabels.managed: "true", ComputeLabels.instance: id, ComputeLabels.tenant: tenantID]
+    public func containerLabels(deployment: String) -> [String: String] {
+        [ComputeLabels.managed: "true", ComputeLabels.deployment: deployment, ComputeLabels.instance: id, ComputeLabels.tenant: tenantID]
     }
 }
 
 public enum ComputeLabels {
     public static let managed = "nimbus.managed"
+    /// The deployment (compute.deployment.id) the container belongs to.
+    public static let deployment = "nimbus.deployment"
     public static let instance = "nimbus.instance"
     public static let tenant = "nimbus.tenant"
     public static let vpc = "nimbus.vpc"

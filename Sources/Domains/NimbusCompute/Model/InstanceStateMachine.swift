@@ -108,9 +108,9 @@ public struct InstanceStateMachine: Sendable, Hashable {
             } else {
                 move(to: .error, reason: "the container exited with code \(code)", exitCode: code)
             }
-        case (.running, .stopped):
+        case (.running, .stopped), (.running, .error):
             move(to: .running, reason: "the container was started outside Nimbus")
-        case (.missing, .running), (.missing, .stopped):
+        case (.missing, .running), (.missing, .stopped), (.missing, .error):
             move(to: .error, reason: "the container was removed outside Nimbus")
         default:
             break

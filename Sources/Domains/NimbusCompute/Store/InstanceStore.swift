@@ -145,7 +145,7 @@ enum InstanceStore {
 
     /// Settled instances with a container, for the reconciler.
     static func settled(_ c: PostgresConnection) async throws -> [Instance] {
-        try await c.query("SELECT \(columns) FROM \(from) WHERE i.state IN ('RUNNING', 'STOPPED') AND i.container_id IS NOT NULL").map(decode)
+        try await c.query("SELECT \(columns) FROM \(from) WHERE i.state IN ('RUNNING', 'STOPPED', 'ERROR') AND i.container_id IS NOT NULL").map(decode)
     }
 
     /// Ids and states of every instance that is not TERMINATED (orphan detection).

@@ -45,6 +45,11 @@ extension IdentityCore {
     func listApiKeys(_ actor: Actor, userID: String, pageSize: Int32, pageToken: String) async throws -> (keys: [ApiKeyRecord], next: String) {
         let owner = userID.isEmpty ? actor.userID : try Validate.uuid(userID, "user_id")
         if owner == actor.userID { try actor.require(.apiKeyManage) } else { try actor.require(.iamManage) }
+        if owner != actor.userID,
+           try await db.query("SELECT 1 AS x FROM identity.tenant_members WHERE tenant_id = $1::uuid AND user_id = $2::uuid",
+                              [actor.tenantID, owner]).isEmpty {
+            throw IdentityError.notFound("user")
+        }
         let limit = Validate.pageSize(pageSize)
         let after = try PageToken.decode(pageToken, parts: 2)
         let rows = try await db.query("""

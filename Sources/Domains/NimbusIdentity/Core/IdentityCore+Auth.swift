@@ -5,7 +5,7 @@ import NimbusRPCCore
 
 extension IdentityCore {
     /// API key → Principal. Every failure is the same UNAUTHENTICATED answer. Served from the
-    /// cache while the auth epoch is unchanged (one indexed single-row read); a revocation,
+    /// cache while the auth epoch is unchanged (a single-row read, batched across concurrent calls); a revocation,
     /// rotation or membership change bumps the epoch in its own transaction, so the next call
     /// after it commits reloads from the database.
     func authenticate(apiKey: String) async throws -> Principal {
@@ -27,11 +27,9 @@ extension IdentityCore {
         return entry.principal
     }
 
+    /// The epoch as of a read that started after this call began (batched across callers).
     func currentEpoch() async throws -> Int64 {
-        guard let row = try await db.query("SELECT epoch FROM identity.auth_epoch WHERE singleton", []).first else {
-            throw IdentityError(.internal, "auth epoch missing")
-        }
-        return row.int64("epoch")
+        try await mappingSQLErrors { try await epochs.current() }
     }
 
     /// The key with its principal, read in one statement (one snapshot) together with the

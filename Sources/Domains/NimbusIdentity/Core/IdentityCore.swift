@@ -20,6 +20,8 @@ final class IdentityCore: Sendable {
     /// A hash of a random password with this hasher's parameters: verified against when an
     /// email is unknown, so both paths cost the same.
     let decoyHash: String
+    /// Batches the per-request epoch reads (see `EpochReader`).
+    let epochs: EpochReader
 
     init(db: any SQLDatabase, signer: PrincipalSigner, hasher: PasswordHasher, logger: Logger,
          throttle: LoginThrottle = LoginThrottle(), sessionLifetime: TimeInterval = 12 * 3600,
@@ -33,6 +35,12 @@ final class IdentityCore: Sendable {
         self.logger = logger
         self.sessionLifetime = sessionLifetime
         self.now = now
+        self.epochs = EpochReader { [db] in
+            guard let row = try await db.query("SELECT epoch FROM identity.auth_epoch WHERE singleton", []).first else {
+                throw IdentityError(.internal, "auth epoch missing")
+            }
+            return row.int64("epoch")
+        }
         self.decoyHash = (try? hasher.hash(UUID().uuidString)) ?? "$scrypt$ln=15,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
     }
 

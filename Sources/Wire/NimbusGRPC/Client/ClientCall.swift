@@ -16,6 +16,8 @@ final class ClientCall: @unchecked Sendable {
         var status: ClientCallStatus?
         var initialMetadata: Metadata?
         var reader: CheckedContinuation<[UInt8]?, any Error>?
+        /// Callers waiting for the response headers (or the end of the call).
+        var headerWaiters: [CheckedContinuation<Metadata, Never>] = []
         /// The loop holds back flow-control credit until the caller catches up.
         var creditHeld = false
     }
@@ -81,6 +83,13 @@ final class ClientCall: @unchecked Sendable {
         }
     }
 
+    /// The waiting reader, when no queued message is left for it (the status follows them).
+    private static func takeReader(_ shared: inout Shared) -> CheckedContinuation<[UInt8]?, any Error>? {
+        guard shared.head == shared.messages.count, let reader = shared.reader else { return nil }
+        shared.reader = nil
+        return reader
+    }
+
     private static func take(_ shared: inout Shared) -> [UInt8]? {
         guard shared.head < shared.messages.count else { return nil }
         let message = shared.messages[shared.head]
@@ -142,6 +151,20 @@ final class ClientCall: @unchecked Sendable {
         loop.execute { [self] in perform(machine.abandon(code, message)) }
     }
 
+    /// The response headers' metadata once they arrived; empty when the call ended without
+    /// any (Trailers-Only, failure) — the messages then carry the outcome.
+    func responseHeaders() async -> Metadata {
+        await withCheckedContinuation { continuation in
+            let ready = shared.withLock { shared -> Metadata? in
+                if let metadata = shared.initialMetadata { return metadata }
+                if shared.status != nil { return [:] }
+                shared.headerWaiters.append(continuation)
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
     var status: ClientCallStatus? { shared.withLock { $0.status } }
     var initialMetadata: Metadata { shared.withLock { $0.initialMetadata ?? [:] } }
 
@@ -166,14 +189,14 @@ final class ClientCall: @unchecked Sendable {
             if let deadlineTimer { loop.cancelTimer(deadlineTimer) }
             deadlineTimer = nil
             let status = ClientCallStatus(code: code, message: message, trailers: trailers, retryable: retryable)
-            let reader = shared.withLock { shared -> CheckedContinuation<[UInt8]?, any Error>? in
+            let (reader, headerWaiters, headers) = shared.withLock { shared in
                 shared.status = status
                 shared.initialMetadata = shared.initialMetadata ?? machine.initialMetadata
-                // Messages still queued are read first; the status follows them.
-                guard shared.head == shared.messages.count, let reader = shared.reader else { return nil }
-                shared.reader = nil
-                return reader
+                let waiters = shared.headerWaiters
+                shared.headerWaiters = []
+                return (Self.takeReader(&shared), waiters, shared.initialMetadata ?? [:])
             }
+            for waiter in headerWaiters { waiter.resume(returning: headers) }
             if let reader {
                 if let error = status.error { reader.resume(throwing: error) } else { reader.resume(returning: nil) }
             }
@@ -191,9 +214,16 @@ final class ClientCall: @unchecked Sendable {
 
 extension ClientCall: HTTP2ClientStreamHandler {
     func receivedHeaders(_ fields: [HTTP2ClientHeader], endStream: Bool) {
+        let wasWaiting = machine.state == .awaitingHeaders
         let action = machine.receiveHeaders(fields, endStream: endStream)
-        if machine.state == .receivingMessages {
-            shared.withLock { $0.initialMetadata = machine.initialMetadata }
+        if wasWaiting && machine.state == .receivingMessages {
+            let metadata = machine.initialMetadata
+            let waiters = shared.withLock { shared -> [CheckedContinuation<Metadata, Never>] in
+                shared.initialMetadata = metadata
+                defer { shared.headerWaiters = [] }
+                return shared.headerWaiters
+            }
+            for waiter in waiters { waiter.resume(returning: metadata) }
         }
         perform(action)
     }

@@ -1,3 +1,4 @@
+import Logging
 import NimbusHTTP
 
 extension GRPCChannel {
@@ -20,7 +21,10 @@ extension GRPCChannel {
         /// HTTP/2 PING while calls are open; nil (the default) sends none.
         public var keepalive: Keepalive?
         /// Reconnect pacing after a failed connect.
-        public var backoff = ClientBackoff()
+        public var backoff = ClientBackoff(initial: .milliseconds(100), maximum: .seconds(3))
+        /// How long a call waits for an endpoint whose reconnect backoff has not ended (e.g. a
+        /// peer restarting) before it fails with UNAVAILABLE; the call's deadline caps it too.
+        public var reconnectWait: Duration = .seconds(3)
         /// Passive ejection: an endpoint failing this many times in a row is skipped for the
         /// cool-down (doubling on each ejection in a row, up to the maximum).
         public var ejectAfterFailures = 3
@@ -32,6 +36,8 @@ extension GRPCChannel {
         /// Event-loop threads when the channel owns its loops (no group passed to init).
         public var eventLoopThreads = 1
         public var userAgent = "nimbus-grpc-swift/1"
+        /// Connection events (debug) and endpoint ejections (info); nil logs nothing.
+        public var logger: Logger?
 
         public init(endpoints: [ClientEndpoint], tls: TLS? = nil) {
             self.endpoints = endpoints

@@ -1,3 +1,4 @@
+import Logging
 import NimbusHTTP
 import NimbusRPCCore
 #if canImport(Glibc)
@@ -17,36 +18,38 @@ import NimbusRPCCore
 public final class GRPCChannel: RPCClientTransport {
     public let configuration: Configuration
     let pool: ClientConnectionPool
-    let group: EventLoopGroup
-    let ownsGroup: Bool
+    /// The loops the channel started itself (nil when it runs on someone else's).
+    let ownedGroup: EventLoopGroup?
     let scheme: String
     let authorities: [String]
     let maxAttempts: Int
 
-    /// `group`: event loops to run the connections on (e.g. the server's, so a gateway request
-    /// stays on one loop); nil starts `configuration.eventLoopThreads` loops owned by the channel.
-    public init(configuration: Configuration, group: EventLoopGroup? = nil) throws {
+    /// Starts `configuration.eventLoopThreads` event loops owned by the channel (stopped by
+    /// `close`), or runs on `group`'s loops, which the channel leaves running.
+    public convenience init(configuration: Configuration, group: EventLoopGroup? = nil) throws {
+        if let group {
+            try configuration.validate()
+            try self.init(configuration: configuration, loops: group.loops, ownedGroup: nil, tlsContext: Self.makeTLSContext(configuration.tls))
+        } else {
+            try configuration.validate()
+            let tls = try Self.makeTLSContext(configuration.tls)  // fail before starting threads
+            let owned = try EventLoopGroup(threads: configuration.eventLoopThreads, name: "nimbus-grpc-client")
+            try self.init(configuration: configuration, loops: owned.loops, ownedGroup: owned, tlsContext: tls)
+        }
+    }
+
+    /// Runs on existing loops, e.g. a server's (`GRPCServer.loops`): a handler that calls an
+    /// upstream from its loop then uses a connection on that same loop, with no thread hop.
+    public convenience init(configuration: Configuration, loops: [EventLoop]) throws {
         try configuration.validate()
+        try self.init(configuration: configuration, loops: loops, ownedGroup: nil, tlsContext: Self.makeTLSContext(configuration.tls))
+    }
+
+    private init(configuration: Configuration, loops: [EventLoop], ownedGroup: EventLoopGroup?, tlsContext: TLSContext?) throws {
         Self.ignoreBrokenPipes
         self.configuration = configuration
-        let tlsContext: TLSContext?
-        if let tls = configuration.tls {
-            do {
-                tlsContext = try TLSContext.client(.init(trustRootsPath: tls.caFile, certificateChainPath: tls.certificateFile,
-                                                         privateKeyPath: tls.privateKeyFile, verifyPeer: tls.verifyPeer, alpn: ["h2"]))
-            } catch {
-                throw ClientConfigurationError.tls("\(error)")
-            }
-        } else {
-            tlsContext = nil
-        }
-        if let group {
-            self.group = group
-            ownsGroup = false
-        } else {
-            self.group = try EventLoopGroup(threads: configuration.eventLoopThreads, name: "nimbus-grpc-client")
-            ownsGroup = true
-        }
+        guard !loops.isEmpty else { throw ClientConfigurationError.invalid("no event loop to run on") }
+        self.ownedGroup = ownedGroup
         scheme = tlsContext == nil ? "http" : "https"
         let targets = configuration.endpoints.map { endpoint in
             ClientConnectionPool.Target(endpoint: endpoint, tls: tlsContext,
@@ -65,8 +68,9 @@ public final class GRPCChannel: RPCClientTransport {
         options.keepaliveInterval = configuration.keepalive?.interval
         options.keepaliveTimeout = configuration.keepalive?.timeout ?? .seconds(10)
         pool = ClientConnectionPool(targets: targets, connectionsPerEndpoint: configuration.connectionsPerEndpoint, policy: policy,
-                                    group: self.group, connectionOptions: options,
-                                    streamsBeforeSpreading: configuration.streamsPerConnectionBeforeSpreading)
+                                    loops: loops, connectionOptions: options,
+                                    streamsBeforeSpreading: configuration.streamsPerConnectionBeforeSpreading,
+                                    logger: configuration.logger ?? Logger(label: "nimbus.grpc.client", factory: { _ in SwiftLogNoOpLogHandler() }))
         maxAttempts = configuration.maxAttempts ?? min(configuration.endpoints.count + 1, 5)
     }
 
@@ -76,11 +80,19 @@ public final class GRPCChannel: RPCClientTransport {
     }
 
     /// Closes every connection at once (open calls fail with UNAVAILABLE) and stops the
-    /// channel's own loops. Never call it from an event-loop thread.
+    /// channel's own loops. Idempotent; also done when the last reference goes away.
     public func close() {
         pool.close(graceful: false)
-        if ownsGroup { group.shutdown() }
+        guard let ownedGroup else { return }
+        if ownedGroup.loops.contains(where: \.inEventLoop) {
+            // On one of our own loops a join would wait for itself: just ask them to stop.
+            for loop in ownedGroup.loops { loop.stop() }
+        } else {
+            ownedGroup.shutdown()
+        }
     }
+
+    deinit { close() }
 
     /// Sends GOAWAY on every connection, lets open calls finish (up to `timeout`), then closes.
     public func shutdown(timeout: Duration = .seconds(10)) async {
@@ -142,6 +154,31 @@ public final class GRPCChannel: RPCClientTransport {
         requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
         responses: @escaping @Sendable (RPCMessageStream<[UInt8]>) async throws -> Result
     ) async throws -> Result {
+        try await streamingCall(method, options: options, requests: requests) { call in
+            try await responses(RPCMessageStream { try await call.nextMessage() })
+        }.result
+    }
+
+    /// A streaming call that also hands over the response metadata, for pass-through proxies
+    /// (the gateway): `responses` gets the messages and can await the response headers before
+    /// the first message; the trailers come back with the result (a non-OK status still
+    /// throws an `RPCError` carrying them).
+    public func streamingWithMetadata<Result: Sendable>(
+        _ method: MethodDescriptor,
+        options: CallOptions,
+        requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
+        responses: @escaping @Sendable (ClientResponseStream) async throws -> Result
+    ) async throws -> (result: Result, trailingMetadata: Metadata) {
+        try await streamingCall(method, options: options, requests: requests) { call in
+            try await responses(ClientResponseStream(call: call))
+        }
+    }
+
+    private func streamingCall<Result: Sendable>(
+        _ method: MethodDescriptor, options: CallOptions,
+        requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
+        responses: @escaping @Sendable (ClientCall) async throws -> Result
+    ) async throws -> (result: Result, trailingMetadata: Metadata) {
         try Self.validate(options.metadata)
         let deadline = options.timeout.map { ContinuousClock.now + $0 }
         var excluded = Set<Int>()
@@ -156,149 +193,20 @@ public final class GRPCChannel: RPCClientTransport {
                 call.cancel()
             }
             pool.recordCallOutcome(endpoint: endpoint, failed: false)
-            return result
+            return (result, call.status?.trailers ?? [:])
         } catch let error as RPCError where error.code == .unavailable {
             pool.recordCallOutcome(endpoint: endpoint, failed: true)
             throw error
         }
     }
 
-    // MARK: - Call plumbing
-
-    /// Picks an endpoint, gets a connection and opens the stream, moving on to another endpoint
-    /// while the failure proves the server never saw the call.
-    private func startCall(_ method: MethodDescriptor, options: CallOptions, deadline: ContinuousClock.Instant?,
-                           body: [UInt8]?, excluded: inout Set<Int>, lastError: inout RPCError?) async throws -> (ClientCall, Int) {
-        for _ in 0..<maxAttempts {
-            if Task.isCancelled { throw RPCError(.cancelled, "the call was cancelled before it started") }
-            if let deadline, deadline <= .now {
-                throw RPCError(.deadlineExceeded, "the call's deadline passed before it could start")
-            }
-            let pick = pool.pickEndpoint(excluding: excluded)
-            if let notBefore = pick.notBefore {
-                // Every endpoint is backing off or ejected: wait for the first to come back,
-                // unless the deadline comes first.
-                if let deadline, notBefore >= deadline {
-                    throw lastError ?? RPCError(.unavailable, "no endpoint is reachable before the call's deadline")
-                }
-                try? await Task.sleep(until: notBefore, clock: .continuous)
-            }
-            let connection: HTTP2ClientConnection
-            do {
-                connection = try await pool.connection(to: pick.index)
-            } catch let error as RPCError {
-                excluded.insert(pick.index)
-                lastError = error
-                continue
-            }
-            let call = ClientCall(connection: connection, maxReceiveMessageSize: configuration.maxReceiveMessageSize)
-            do {
-                try await call.start(headers: requestHeaders(method, options: options, endpoint: pick.index, deadline: deadline),
-                                     deadline: deadline, body: body)
-                return (call, pick.index)
-            } catch {
-                // The connection closed between the pick and the stream: nothing was sent.
-                excluded.insert(pick.index)
-                lastError = RPCError(.unavailable, "the connection to \(configuration.endpoints[pick.index]) closed", cause: error)
-            }
-        }
-        throw lastError ?? RPCError(.unavailable, "no endpoint took the call")
-    }
-
-    private func requestHeaders(_ method: MethodDescriptor, options: CallOptions, endpoint: Int,
-                                deadline: ContinuousClock.Instant?) -> [HTTP2ClientHeader] {
-        var headers = [
-            HTTP2ClientHeader(":method", "POST"),
-            HTTP2ClientHeader(":scheme", scheme),
-            HTTP2ClientHeader(":path", method.path),
-            HTTP2ClientHeader(":authority", authorities[endpoint]),
-            HTTP2ClientHeader("content-type", "application/grpc"),
-            HTTP2ClientHeader("te", "trailers"),
-            HTTP2ClientHeader("user-agent", configuration.userAgent),
-        ]
-        if let deadline {
-            headers.append(HTTP2ClientHeader("grpc-timeout", ClientWireFormat.timeoutHeader(max(deadline - .now, .nanoseconds(1)))))
-        }
-        for (name, value) in ClientWireFormat.headers(from: options.metadata) {
-            headers.append(HTTP2ClientHeader(name, value))
-        }
-        return headers
-    }
-
-    /// Metadata HTTP/2 cannot carry is refused before anything is sent: keys of `0-9 a-z - _ .`,
-    /// text values of printable ASCII (binary goes in `-bin` keys).
-    static func validate(_ metadata: Metadata) throws {
-        for (key, value) in metadata {
-            guard !key.isEmpty, key.utf8.allSatisfy({ ClientWireFormat.isValidKeyByte($0) }) else {
-                throw RPCError(.internal, "invalid metadata key '\(key)': use 0-9, a-z, '-', '_' and '.'")
-            }
-            if case .string(let text) = value, !key.hasSuffix("-bin"),
-               !text.utf8.allSatisfy({ $0 >= 0x20 && $0 <= 0x7e }) {
-                throw RPCError(.internal, "metadata '\(key)' has a value that is not printable ASCII; send bytes in a '-bin' key")
-            }
-        }
-    }
-
-    private static func singleResponse(_ call: ClientCall) async throws -> [UInt8] {
-        guard let message = try await call.nextMessage() else {
-            throw RPCError(.internal, "the server ended a unary call without a response message")
-        }
-        if try await call.nextMessage() != nil {
-            call.cancel(.internal, "more than one response message on a unary call")
-            throw RPCError(.internal, "the server sent more than one response message on a unary call")
-        }
-        return message
-    }
-
-    private static func runStreaming<Result: Sendable>(
-        _ call: ClientCall, maxSend: Int,
-        requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
-        responses: @escaping @Sendable (RPCMessageStream<[UInt8]>) async throws -> Result
-    ) async throws -> Result {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                let writer = RPCMessageWriter<[UInt8]> { message in
-                    guard message.count <= maxSend else {
-                        throw RPCError(.resourceExhausted, "request message of \(message.count) bytes exceeds the limit of \(maxSend) bytes")
-                    }
-                    try await call.write(framed: ClientWireFormat.frame(message))
-                }
-                do {
-                    try await requests(writer)
-                    call.finishRequests()
-                } catch {
-                    // The caller's request producer failed: the call cannot complete normally.
-                    call.cancel(.cancelled, "the client's request stream failed")
-                    throw error
-                }
-            }
-            let stream = RPCMessageStream<[UInt8]> { try await call.nextMessage() }
-            let result: Result
-            do {
-                result = try await responses(stream)
-            } catch {
-                call.cancel()
-                // A failure of the request producer explains the call better than the
-                // cancellation it caused on the response side.
-                let requestError: (any Error)? = await {
-                    do { try await group.waitForAll(); return nil } catch { return error }
-                }()
-                if let requestError, !(requestError is RPCError) { throw requestError }
-                throw error
-            }
-            let statusBeforeReturn = call.status
-            if statusBeforeReturn == nil {
-                // The caller stopped reading before the end: the call is over for us.
-                call.cancel(.cancelled, "the client stopped reading responses")
-                group.cancelAll()
-            }
-            do {
-                try await group.waitForAll()
-            } catch let error as RPCError {
-                if statusBeforeReturn != nil, statusBeforeReturn?.error == nil { throw error }
-            }
-            if let error = statusBeforeReturn?.error { throw error }
-            return result
+    static func makeTLSContext(_ tls: TLS?) throws -> TLSContext? {
+        guard let tls else { return nil }
+        do {
+            return try TLSContext.client(.init(trustRootsPath: tls.caFile, certificateChainPath: tls.certificateFile,
+                                               privateKeyPath: tls.privateKeyFile, verifyPeer: tls.verifyPeer, alpn: ["h2"]))
+        } catch {
+            throw ClientConfigurationError.tls("\(error)")
         }
     }
 

@@ -1,3 +1,4 @@
+import Logging
 import NimbusHTTP
 import NimbusRPCCore
 import Synchronization
@@ -14,7 +15,8 @@ final class ClientConnectionPool: Sendable {
 
     private struct Slot {
         var connection: HTTP2ClientConnection?
-        var waiters: [CheckedContinuation<HTTP2ClientConnection, any Error>] = []
+        /// Calls waiting for this slot's connect, by waiter id.
+        var waiters: [UInt64: CheckedContinuation<HTTP2ClientConnection, any Error>] = [:]
     }
 
     private struct State {
@@ -28,19 +30,26 @@ final class ClientConnectionPool: Sendable {
         /// Connections that reached `.ready` at some point (until they close).
         var wereReady: Set<ObjectIdentifier> = []
         var closed = false
+        var nextWaiterID: UInt64 = 0
     }
 
     let targets: [Target]
-    let group: EventLoopGroup
+    /// The loops connections run on (the channel's own, or shared with a server).
+    let loops: [EventLoop]
+    private let nextLoop = Atomic<Int>(0)
     let connectionOptions: HTTP2ClientConnection.Options
+    let logger: Logger
     /// A new connection opens once every live one carries this many streams.
     let streamsBeforeSpreading: Int
     private let state: Mutex<State>
 
-    init(targets: [Target], connectionsPerEndpoint: Int, policy: ClientLoadBalancer.Policy, group: EventLoopGroup,
-         connectionOptions: HTTP2ClientConnection.Options, streamsBeforeSpreading: Int = 100) {
+    init(targets: [Target], connectionsPerEndpoint: Int, policy: ClientLoadBalancer.Policy, loops: [EventLoop],
+         connectionOptions: HTTP2ClientConnection.Options, streamsBeforeSpreading: Int = 100,
+         logger: Logger = Logger(label: "nimbus.grpc.client", factory: { _ in SwiftLogNoOpLogHandler() })) {
+        self.logger = logger
         self.targets = targets
-        self.group = group
+        precondition(!loops.isEmpty, "a connection pool needs an event loop")
+        self.loops = loops
         self.connectionOptions = connectionOptions
         self.streamsBeforeSpreading = streamsBeforeSpreading
         state = Mutex(State(balancer: ClientLoadBalancer(endpointCount: targets.count, policy: policy),
@@ -54,20 +63,25 @@ final class ClientConnectionPool: Sendable {
     }
 
     func recordCallOutcome(endpoint: Int, failed: Bool) {
-        state.withLock { state in
-            if failed { state.balancer.recordFailure(endpoint, now: .now) } else { state.balancer.recordSuccess(endpoint) }
+        let coolDown = state.withLock { state -> Duration? in
+            if failed { return state.balancer.recordFailure(endpoint, now: .now) }
+            state.balancer.recordSuccess(endpoint)
+            return nil
         }
+        if let coolDown { logEjection(endpoint, coolDown) }
     }
 
-    /// A ready connection to `endpoint`, connecting if none has room.
-    func connection(to endpoint: Int) async throws -> HTTP2ClientConnection {
+    /// A ready connection to `endpoint`, connecting if none has room. A wait for a connect in
+    /// progress ends at `deadline` with DEADLINE_EXCEEDED.
+    func connection(to endpoint: Int, deadline: ContinuousClock.Instant? = nil) async throws -> HTTP2ClientConnection {
+        if let ready = readyConnection(to: endpoint) { return ready }
         let address = try resolve(endpoint)
         enum Step {
             case use(HTTP2ClientConnection)
             /// Use the busy one now; `fresh` starts connecting for the calls after.
             case spread(HTTP2ClientConnection, fresh: HTTP2ClientConnection)
             /// Wait for a connect in progress, or for `fresh`, which starts connecting.
-            case wait(fresh: HTTP2ClientConnection?)
+            case wait(fresh: HTTP2ClientConnection?, slot: Int, waiter: UInt64)
             case fail(RPCError)
         }
         return try await withCheckedThrowingContinuation { continuation in
@@ -92,20 +106,23 @@ final class ClientConnectionPool: Sendable {
                 }
                 if let best {
                     // Busy: spread future calls onto another connection, but do not make this one wait.
-                    if best.activeStreams >= streamsBeforeSpreading, connecting == nil, let free,
+                    // Also open one on the caller's loop when it runs on one of ours and has none.
+                    let callerLoopLacksOne = loops.contains { $0.inEventLoop }
+                        && !state.slots[endpoint].contains { $0.connection?.loop.inEventLoop == true }
+                    if best.activeStreams >= streamsBeforeSpreading || callerLoopLacksOne, connecting == nil, let free,
                        state.balancer.mayConnect(endpoint, now: .now) {
                         return .spread(best, fresh: makeConnection(&state, endpoint: endpoint, slot: free, address: address))
                     }
                     return .use(best)
                 }
                 if let connecting {
-                    state.slots[endpoint][connecting].waiters.append(continuation)
-                    return .wait(fresh: nil)
+                    let waiter = Self.addWaiter(&state, continuation, endpoint: endpoint, slot: connecting)
+                    return .wait(fresh: nil, slot: connecting, waiter: waiter)
                 }
                 if let free, state.balancer.mayConnect(endpoint, now: .now) {
                     let fresh = makeConnection(&state, endpoint: endpoint, slot: free, address: address)
-                    state.slots[endpoint][free].waiters.append(continuation)
-                    return .wait(fresh: fresh)
+                    let waiter = Self.addWaiter(&state, continuation, endpoint: endpoint, slot: free)
+                    return .wait(fresh: fresh, slot: free, waiter: waiter)
                 }
                 return .fail(RPCError(.unavailable, "\(targets[endpoint].endpoint) is unreachable; reconnecting with backoff"))
             }
@@ -115,9 +132,54 @@ final class ClientConnectionPool: Sendable {
                 fresh.connect()
                 continuation.resume(returning: connection)
             case .fail(let error): continuation.resume(throwing: error)
-            case .wait(let fresh):
+            case .wait(let fresh, let slot, let waiter):
                 fresh?.connect()
+                if let deadline { expire(endpoint: endpoint, slot: slot, waiter: waiter, at: deadline) }
             }
+        }
+    }
+
+    private func logEjection(_ endpoint: Int, _ coolDown: Duration) {
+        logger.info("endpoint ejected after repeated failures",
+                    metadata: ["grpc.peer": "\(targets[endpoint].endpoint)", "grpc.ejection_seconds": "\(coolDown.clientSeconds)"])
+    }
+
+    private static func addWaiter(_ state: inout State, _ continuation: CheckedContinuation<HTTP2ClientConnection, any Error>,
+                                  endpoint: Int, slot: Int) -> UInt64 {
+        state.nextWaiterID &+= 1
+        state.slots[endpoint][slot].waiters[state.nextWaiterID] = continuation
+        return state.nextWaiterID
+    }
+
+    /// Gives up on a waiter at its call's deadline (a connect may take up to connectTimeout).
+    private func expire(endpoint: Int, slot: Int, waiter: UInt64, at deadline: ContinuousClock.Instant) {
+        Task { [weak self] in
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            guard let self else { return }
+            let continuation = self.state.withLock { $0.slots[endpoint][slot].waiters.removeValue(forKey: waiter) }
+            continuation?.resume(throwing: RPCError(.deadlineExceeded,
+                                                    "the call's deadline passed while connecting to \(self.targets[endpoint].endpoint)"))
+        }
+    }
+
+    /// The fast path: the least busy ready connection when it still has room, without suspending.
+    func readyConnection(to endpoint: Int) -> HTTP2ClientConnection? {
+        state.withLock { state in
+            var best: HTTP2ClientConnection?
+            var bestStreams = Int.max
+            for slot in state.slots[endpoint] {
+                guard let connection = slot.connection, connection.state == .ready else { continue }
+                let streams = connection.activeStreams
+                // A connection on the caller's own loop (e.g. a gateway handler on a shared group)
+                // saves two thread hops per call.
+                if connection.loop.inEventLoop && streams < streamsBeforeSpreading { return connection }
+                if streams < bestStreams { best = connection; bestStreams = streams }
+            }
+            guard !state.closed, bestStreams < streamsBeforeSpreading else { return nil }
+            // While a slot is free, a caller on a loop without a connection there makes one.
+            if let best, !best.loop.inEventLoop, loops.contains(where: { $0.inEventLoop }),
+               state.slots[endpoint].contains(where: { $0.connection == nil || $0.connection?.state != .ready }) { return nil }
+            return best
         }
     }
 
@@ -129,7 +191,8 @@ final class ClientConnectionPool: Sendable {
             state.withLock { $0.addresses[endpoint] = address }
             return address
         } catch {
-            state.withLock { $0.balancer.recordConnectFailure(endpoint, now: .now, unitRandom: Double.random(in: 0..<1)) }
+            let coolDown = state.withLock { $0.balancer.recordConnectFailure(endpoint, now: .now, unitRandom: Double.random(in: 0..<1)) }
+            if let coolDown { logEjection(endpoint, coolDown) }
             throw RPCError(.unavailable, "cannot resolve \(target)", cause: error)
         }
     }
@@ -138,8 +201,9 @@ final class ClientConnectionPool: Sendable {
     /// meanwhile); it starts connecting when the caller calls `connect()` after the lock.
     private func makeConnection(_ state: inout State, endpoint: Int, slot: Int, address: SocketAddress) -> HTTP2ClientConnection {
         let target = targets[endpoint]
+        let loop = loops.first { $0.inEventLoop } ?? loops[nextLoop.wrappingAdd(1, ordering: .relaxed).oldValue % loops.count]
         let connection = HTTP2ClientConnection(
-            loop: group.next(), address: address, tls: target.tls, serverName: target.serverName, options: connectionOptions
+            loop: loop, address: address, tls: target.tls, serverName: target.serverName, options: connectionOptions
         ) { [weak self] connection, newState, error in
             self?.connection(connection, endpoint: endpoint, slot: slot, changedTo: newState, error: error)
         }
@@ -150,8 +214,9 @@ final class ClientConnectionPool: Sendable {
 
     private func connection(_ connection: HTTP2ClientConnection, endpoint: Int, slot: Int,
                             changedTo newState: HTTP2ClientConnection.State, error: (any Error)?) {
-        var waiters: [CheckedContinuation<HTTP2ClientConnection, any Error>] = []
+        var waiters: [UInt64: CheckedContinuation<HTTP2ClientConnection, any Error>] = [:]
         var closeNow = false
+        var ejectedFor: Duration?
         state.withLock { state in
             let owned = state.slots[endpoint][slot].connection === connection
             let id = ObjectIdentifier(connection)
@@ -178,17 +243,25 @@ final class ClientConnectionPool: Sendable {
                     state.balancer.recordDisconnected(endpoint)
                 } else if wasOpen && !wasReady && !state.closed && !closedByUs(error) {
                     // It never got ready: a failed connect attempt (refused, timeout, TLS).
-                    state.balancer.recordConnectFailure(endpoint, now: .now, unitRandom: Double.random(in: 0..<1))
+                    ejectedFor = state.balancer.recordConnectFailure(endpoint, now: .now, unitRandom: Double.random(in: 0..<1))
                     state.addresses[endpoint] = nil
                 }
             }
         }
+        let peer = targets[endpoint].endpoint.description
+        switch newState {
+        case .ready: logger.debug("connected", metadata: ["grpc.peer": "\(peer)"])
+        case .draining: logger.debug("draining", metadata: ["grpc.peer": "\(peer)"])
+        case .closed: logger.debug("connection closed", metadata: ["grpc.peer": "\(peer)", "error": "\(error.map { "\($0)" } ?? "none")"])
+        case .connecting: break
+        }
+        if let ejectedFor { logEjection(endpoint, ejectedFor) }
         if newState == .ready {
-            for waiter in waiters { waiter.resume(returning: connection) }
+            for waiter in waiters.values { waiter.resume(returning: connection) }
             if closeNow { connection.close(graceful: false) }
         } else if newState == .closed {
             let failure = RPCError(.unavailable, "cannot connect to \(targets[endpoint].endpoint): \(error.map { "\($0)" } ?? "closed")", cause: error)
-            for waiter in waiters { waiter.resume(throwing: failure) }
+            for waiter in waiters.values { waiter.resume(throwing: failure) }
         }
     }
 

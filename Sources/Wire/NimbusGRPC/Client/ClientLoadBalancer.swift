@@ -57,12 +57,22 @@ struct ClientLoadBalancer {
             }
             if excluding.isEmpty { break }
         }
-        // Nothing usable now: the one that becomes usable first (never fail just because all are
-        // ejected — ejection is a preference, not a verdict).
+        // Nothing usable now. Ejection is a preference, not a verdict: with every endpoint out,
+        // ignore it and take, in round-robin order, the first whose reconnect backoff ends soonest.
         var best = cursor % count
-        for index in 0..<count where usableAt(index, now: now) < usableAt(best, now: now) { best = index }
+        for step in 0..<count {
+            let index = (cursor + step) % count
+            if connectableAt(index, now: now) < connectableAt(best, now: now) { best = index }
+        }
         cursor = (best + 1) % count
-        return Pick(index: best, notBefore: usableAt(best, now: now))
+        let at = connectableAt(best, now: now)
+        return Pick(index: best, notBefore: at > now ? at : nil)
+    }
+
+    private func connectableAt(_ index: Int, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        let state = endpoints[index]
+        guard state.liveConnections == 0, let next = state.nextConnectAt, next > now else { return now }
+        return next
     }
 
     /// When the endpoint may take a call: now if it has a live connection and is not ejected,
@@ -94,23 +104,28 @@ struct ClientLoadBalancer {
     }
 
     /// A connect attempt failed: back off before the next one, and count towards ejection.
-    mutating func recordConnectFailure(_ index: Int, now: ContinuousClock.Instant, unitRandom: Double) {
+    /// Returns the ejection's cool-down when this failure ejected the endpoint.
+    @discardableResult
+    mutating func recordConnectFailure(_ index: Int, now: ContinuousClock.Instant, unitRandom: Double) -> Duration? {
         let delay = policy.backoff.delay(afterFailures: endpoints[index].connectFailures, unitRandom: unitRandom)
         endpoints[index].connectFailures += 1
         endpoints[index].nextConnectAt = now + delay
-        recordFailure(index, now: now)
+        return recordFailure(index, now: now)
     }
 
     /// A call failed in a way that blames the endpoint (refused, connection lost, UNAVAILABLE).
-    mutating func recordFailure(_ index: Int, now: ContinuousClock.Instant) {
+    /// Returns the ejection's cool-down when this failure ejected the endpoint.
+    @discardableResult
+    mutating func recordFailure(_ index: Int, now: ContinuousClock.Instant) -> Duration? {
         endpoints[index].consecutiveFailures += 1
-        guard endpoints[index].consecutiveFailures >= policy.ejectAfterFailures else { return }
+        guard endpoints[index].consecutiveFailures >= policy.ejectAfterFailures else { return nil }
         // Each ejection in a row doubles the cool-down, up to the maximum.
         let factor = 1 << min(endpoints[index].ejections, 16)
         let coolDown = min(policy.ejectionCoolDown * factor, policy.maxEjectionCoolDown)
         endpoints[index].ejectedUntil = now + coolDown
         endpoints[index].ejections += 1
         endpoints[index].consecutiveFailures = 0
+        return coolDown
     }
 
     /// Whether a fresh connect attempt to the endpoint is allowed now.

@@ -1,4 +1,7 @@
 import Synchronization
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 
 // The loop-thread half of HTTP2ClientConnection: connect, TLS handshake, read → nghttp2 →
 // stream handlers, and one coalesced write per tick.
@@ -31,6 +34,8 @@ extension HTTP2ClientConnection: EventLoopIOHandler, EventLoopFlushable {
             try continueHandshake()
         } else {
             stream = ByteStream(socket: socket, tls: nil)
+            // Writability was only wanted for the connect; left armed it would spin the loop.
+            try loop.modify(socket.fd, events: .readable)
             try sessionReady()
         }
     }
@@ -78,6 +83,25 @@ extension HTTP2ClientConnection: EventLoopIOHandler, EventLoopFlushable {
                 flushAtTickEnd()
             }
             if readable { try readAll() }
+        } catch {
+            shutdown(error)
+        }
+    }
+
+    /// Reads whatever the peer already sent (EOF and GOAWAY included) without waiting for
+    /// the loop to report it; MSG_PEEK keeps an idle connection's check to one syscall.
+    func readPendingInput() {
+        guard let socket, stream != nil, !handshaking else { return }
+        var byte: UInt8 = 0
+        let n = recv(socket.fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if n < 0 {
+            let error = errno
+            if error == EAGAIN || error == EWOULDBLOCK || error == EINTR { return }
+            shutdown(SocketError(call: "recv", errno: error))
+            return
+        }
+        do {
+            try readAll()
         } catch {
             shutdown(error)
         }
@@ -145,6 +169,7 @@ extension HTTP2ClientConnection: EventLoopIOHandler, EventLoopFlushable {
     /// socket is full.
     public func flushAtTickEnd() {
         flushScheduled = false
+        peerCheckedThisTick = false
         guard let stream, let session, !handshaking else { return }
         do {
             while true {
@@ -182,20 +207,26 @@ extension HTTP2ClientConnection: EventLoopIOHandler, EventLoopFlushable {
 
     // MARK: - Keepalive
 
+    private func keepaliveTick() {
+        guard state == .ready || state == .draining, !handlers.isEmpty, let session else { return }
+        session.ping()
+        scheduleFlush()
+        if pingTimeoutTimer == nil {
+            pingTimeoutTimer = loop.scheduleTimer(after: options.keepaliveTimeout) { [self] in
+                pingTimeoutTimer = nil
+                loop.executeInLoop { [self] in shutdown(HTTP2ClientConnectionError.keepaliveTimeout) }
+            }
+        }
+        armKeepalive()
+    }
+
     func armKeepalive() {
         guard keepaliveTimer == nil, let interval = options.keepaliveInterval else { return }
+        // Timer bodies hop to the loop's work queue before touching timers again: scheduling or
+        // cancelling from inside a firing timer would re-enter the loop's timer queue.
         keepaliveTimer = loop.scheduleTimer(after: interval) { [self] in
             keepaliveTimer = nil
-            guard state == .ready || state == .draining, !handlers.isEmpty, let session else { return }
-            session.ping()
-            scheduleFlush()
-            if pingTimeoutTimer == nil {
-                pingTimeoutTimer = loop.scheduleTimer(after: options.keepaliveTimeout) { [self] in
-                    pingTimeoutTimer = nil
-                    shutdown(HTTP2ClientConnectionError.keepaliveTimeout)
-                }
-            }
-            armKeepalive()
+            loop.executeInLoop { [self] in keepaliveTick() }
         }
     }
 }

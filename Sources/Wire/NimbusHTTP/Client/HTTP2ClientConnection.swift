@@ -51,6 +51,8 @@ public final class HTTP2ClientConnection: @unchecked Sendable {
     var handshaking = false
     var outbound = OutboundBuffer()
     var flushScheduled = false
+    /// Pending input was looked at in this loop tick (reset when the tick's flush runs).
+    var peerCheckedThisTick = false
     var waitingForWritable = false
     var handlers: [Int32: any HTTP2ClientStreamHandler] = [:]
     /// Streams up to this id had their HEADERS written to the socket; `pendingHeadersMark` is
@@ -112,7 +114,15 @@ public final class HTTP2ClientConnection: @unchecked Sendable {
     /// Opens a stream; the body follows with `send`. Throws when the connection takes no new streams.
     public func startStream(headers: [HTTP2ClientHeader], handler: any HTTP2ClientStreamHandler) throws -> Int32 {
         precondition(loop.inEventLoop)
-        guard state == .ready, let session else { throw HTTP2ClientConnectionError.notReady(state) }
+        guard state == .ready else { throw HTTP2ClientConnectionError.notReady(state) }
+        if !peerCheckedThisTick {
+            // A peer that died or said GOAWAY a moment ago may have left that in the socket,
+            // unread: look first, so the call goes elsewhere instead of into a dead connection.
+            peerCheckedThisTick = true
+            readPendingInput()
+            guard state == .ready else { throw HTTP2ClientConnectionError.notReady(state) }
+        }
+        guard let session else { throw HTTP2ClientConnectionError.notReady(state) }
         let id: Int32
         do {
             id = try session.submitRequest(headers: headers)

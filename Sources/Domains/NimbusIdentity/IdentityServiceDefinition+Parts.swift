@@ -1,0 +1,38 @@
+import Foundation
+import Logging
+import NimbusPlatform
+import NimbusPostgres
+import NimbusService
+import ServiceLifecycle
+
+extension IdentityServiceDefinition {
+    /// Identity's RPC services over its pool, the batched last-used writer, and — on an empty
+    /// installation with `NIMBUS_BOOTSTRAP_EMAIL` set — the first admin, whose key is printed once.
+    public static func makeParts(_ environment: ServiceEnvironment) async throws -> ServiceParts {
+        let pool = try environment.requireDatabase(executableName)
+        let core = IdentityCore(db: PostgresSQLDatabase(pool: pool), signer: try environment.principalSigner(),
+                                hasher: try PasswordHasher(parameters: .production), logger: environment.logger)
+        if let email = environment.environment["NIMBUS_BOOTSTRAP_EMAIL"], !email.isEmpty,
+           let result = try await core.bootstrap(email: email, password: nil, tenantSlug: "default", tenantName: "Default") {
+            IdentityBootstrap.printResult(result)
+        }
+        return ServiceParts(services: IdentityServices.all(core), background: [LastUsedFlusher(core: core)])
+    }
+}
+
+/// Writes API keys' last-used times every few seconds (and once more at shutdown), so
+/// Authenticate never writes per request.
+struct LastUsedFlusher: Service {
+    let core: IdentityCore
+    var period: Duration = .seconds(5)
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                try? await Task.sleep(for: period)
+                await core.flushLastUsed()
+            }
+        } onGracefulShutdown: {}
+        await core.flushLastUsed()
+    }
+}
