@@ -36,7 +36,7 @@ test-swift:
 	$(SWIFT) test $(SWIFT_BUILD_FLAGS) --no-parallel 2>&1 | tee .build/swift-test.log; exit $${PIPESTATUS[0]}
 
 test-python:
-	NIMBUS_BIN=$(BIN) $(PYTHON) -m pytest -q Tests/python
+	NIMBUS_BIN=$(BIN) $(PYTHON) -m pytest -q -rs Tests/python
 
 fuzz:
 	scripts/fuzz.sh
