@@ -2,7 +2,7 @@
 # Builds each libFuzzer target under Fuzz/ (swiftc -sanitize=fuzzer,address, together with the
 # parser sources it exercises) and runs it for FUZZ_SECONDS (default 60). Fails on any crash,
 # sanitizer report or broken property. Crash inputs land in .build/fuzz/<target>/crashes/.
-#   scripts/fuzz.sh [target…]     targets: HTTP1Parser GRPCDeframer (default: all)
+#   scripts/fuzz.sh [target…]     targets: HTTP1Parser GRPCDeframer GatewayJSON GatewayProtoWire (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,9 +11,11 @@ OUT=.build/fuzz
 declare -A SOURCES=(
   [HTTP1Parser]="Sources/Wire/NimbusHTTP/HTTP1/HTTP1RequestParser.swift Sources/Wire/NimbusHTTP/HTTP1/HTTPTypes.swift"
   [GRPCDeframer]="Sources/Wire/NimbusGRPC/Wire/GRPCFraming.swift"
+  [GatewayJSON]="Sources/Domains/NimbusGateway/JSON/JSONValue.swift Sources/Domains/NimbusGateway/JSON/JSONParser.swift Sources/Domains/NimbusGateway/JSON/JSONWriter.swift"
+  [GatewayProtoWire]="Sources/Domains/NimbusGateway/Protobuf/ProtoWire.swift"
 )
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(HTTP1Parser GRPCDeframer)
+[ ${#targets[@]} -gt 0 ] || targets=(HTTP1Parser GRPCDeframer GatewayJSON GatewayProtoWire)
 
 status=0
 for target in "${targets[@]}"; do

@@ -79,7 +79,7 @@ struct InstancesCommand: AsyncParsableCommand {
     struct Launch: APICommand {
         static let configuration = CommandConfiguration(
             abstract: "Launch an instance.",
-            discussion: "Example: nimbus instances launch --name web --image localhost/nimbus/busybox --type t1.small --port 8080 --wait -- httpd -f -p 8080 -h /www")
+            discussion: "Example: nimbus instances launch --name web --image busybox --type basic-1 --port 8080 --wait -- httpd -f -p 8080 -h /www")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var waiting: WaitOptions
         @Option(help: "Instance name.") var name: String

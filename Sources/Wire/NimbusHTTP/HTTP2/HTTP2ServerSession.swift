@@ -121,9 +121,10 @@ final class HTTP2ServerSession: ConnectionCodec {
         if let keepalive = settings.keepaliveInterval { period = min(period, keepalive) }
         if let idle = settings.idleTimeout { period = min(period, idle) }
         period = min(period, settings.keepaliveTimeout)
-        timer = connection.loop.scheduleTimer(after: period) { [unowned self] in
-            // Alive here (closing cancels the timer); keep it so while `checkTimers` may close.
-            let session = self
+        timer = connection.loop.scheduleTimer(after: period) { [weak self] in
+            // Closing cancels the timer, but a tick already dequeued may still run: then the
+            // session is gone and there is nothing to check. Hold it while `checkTimers` may close.
+            guard let session = self else { return }
             session.timer = nil
             session.checkTimers()
             if !session.closed { session.scheduleTimer() }
