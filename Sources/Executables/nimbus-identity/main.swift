@@ -1,3 +1,4 @@
 import NimbusIdentity
+import NimbusService
 
-await IdentityMain.run()
+await ServiceMain.run(IdentityServiceDefinition.self)

@@ -54,7 +54,7 @@ public enum MigrationRunner {
 
     /// Resolves settings like `serve` and runs `body` with the service's migrator.
     static func run<D: ServiceDefinition, T: Sendable>(_ options: ServiceOptions, _: D.Type, _ body: (Migrator) async throws -> T) async throws -> T {
-        let config = try ServiceFailure.exitOnConfigError(D.self) {
+        let config = try await ServiceFailure.exitOnConfigError(D.self) {
             try ServiceConfig.resolve(options, for: D.self, environment: ProcessInfo.processInfo.environment)
         }
         NimbusLogging.bootstrap(format: config.logFormat, level: config.logLevel)

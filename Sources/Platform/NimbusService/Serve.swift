@@ -22,7 +22,7 @@ public struct Serve<Definition: ServiceDefinition>: AsyncParsableCommand {
 
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let config = try ServiceFailure.exitOnConfigError(Definition.self) {
+        let config = try await ServiceFailure.exitOnConfigError(Definition.self) {
             try ServiceConfig.resolve(options, for: Definition.self, environment: environment)
         }
         NimbusLogging.bootstrap(format: config.logFormat, level: config.logLevel)
@@ -30,7 +30,7 @@ public struct Serve<Definition: ServiceDefinition>: AsyncParsableCommand {
         let logger = Logger(label: Definition.executableName)
         if try await MigrationRunner.prepare(config: config, definition: Definition.self, logger: logger) { return }
 
-        let database = try ServiceFailure.exitOnConfigError(Definition.self) {
+        let database = try await ServiceFailure.exitOnConfigError(Definition.self) {
             try config.database.map { dsn in
                 try PostgresPool(configuration: PostgresConfiguration(settingsFrom: dsn, environment: environment),
                                  name: Definition.schema ?? "default", logger: logger)
@@ -103,15 +103,6 @@ enum ServiceFailure {
     static func exitOnConfigError<D: ServiceDefinition, T>(_: D.Type, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as ConfigError {
-            FileHandle.standardError.write(Data("\(D.executableName): \(error)\n".utf8))
-            throw ExitCode(78)  // EX_CONFIG
-        }
-    }
-
-    static func exitOnConfigError<D: ServiceDefinition, T>(_: D.Type, _ body: () throws -> T) throws -> T {
-        do {
-            return try body()
         } catch let error as ConfigError {
             FileHandle.standardError.write(Data("\(D.executableName): \(error)\n".utf8))
             throw ExitCode(78)  // EX_CONFIG

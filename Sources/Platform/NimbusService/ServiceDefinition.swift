@@ -1,3 +1,4 @@
+import ArgumentParser
 import NimbusRPCCore
 
 /// What distinguishes one Nimbus service executable from another. Each executable's `main`
@@ -17,9 +18,14 @@ public protocol ServiceDefinition: Sendable {
     /// Builds the service's RPC services and workers once the harness has its settings,
     /// pool and migrations in place.
     static func makeParts(_ environment: ServiceEnvironment) async throws -> ServiceParts
+
+    /// Commands of this service beside the shared `serve`, `migrate` and `db-bootstrap`.
+    static var extraSubcommands: [any ParsableCommand.Type] { get }
 }
 
 extension ServiceDefinition {
     /// A service with nothing of its own yet still serves health, reflection and metrics.
     public static func makeParts(_ environment: ServiceEnvironment) async throws -> ServiceParts { ServiceParts() }
+
+    public static var extraSubcommands: [any ParsableCommand.Type] { [] }
 }

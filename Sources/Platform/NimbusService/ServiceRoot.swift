@@ -8,7 +8,8 @@ public struct ServiceRoot<Definition: ServiceDefinition>: AsyncParsableCommand {
             commandName: Definition.executableName,
             abstract: Definition.abstract,
             version: NimbusVersion.current,
-            subcommands: [Serve<Definition>.self, Migrate<Definition>.self, DatabaseBootstrap<Definition>.self],
+            subcommands: [Serve<Definition>.self, Migrate<Definition>.self, DatabaseBootstrap<Definition>.self]
+                + Definition.extraSubcommands,
             defaultSubcommand: Serve<Definition>.self)
     }
     public init() {}

@@ -6,21 +6,9 @@ import NimbusPostgres
 import NimbusRPCCore
 import NimbusService
 
-/// `nimbus-identity`: the shared `serve`, `migrate` and `db-bootstrap`, plus `bootstrap`.
-public struct IdentityCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: IdentityServiceDefinition.executableName,
-        abstract: IdentityServiceDefinition.abstract,
-        version: NimbusVersion.current,
-        subcommands: [Serve<IdentityServiceDefinition>.self, Migrate<IdentityServiceDefinition>.self,
-                      DatabaseBootstrap<IdentityServiceDefinition>.self, IdentityBootstrap.self],
-        defaultSubcommand: Serve<IdentityServiceDefinition>.self)
-    public init() {}
-}
-
-/// The whole of `nimbus-identity`'s main.
-public enum IdentityMain {
-    public static func run() async { await IdentityCommand.main() }
+extension IdentityServiceDefinition {
+    /// `bootstrap` beside the shared `serve`, `migrate` and `db-bootstrap`.
+    public static var extraSubcommands: [any ParsableCommand.Type] { [IdentityBootstrap.self] }
 }
 
 struct IdentityBootstrap: AsyncParsableCommand {
