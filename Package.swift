@@ -55,11 +55,15 @@ let package = Package(
         .executableTarget(name: "protoc-gen-nimbus-swift", dependencies: ["ProtocPluginC", "CProtobufC"],
                           path: "Sources/Tools/protoc-gen-nimbus-swift", swiftSettings: swiftSettings),
 
+        // ── runtime: epoll event loops shared by the wire and the data layer ──
+        .target(name: "NimbusEventLoop", dependencies: ["CNimbusShims"],
+                path: "Sources/Runtime/NimbusEventLoop", swiftSettings: swiftSettings),
+
         // ── wire: RPC vocabulary, protobuf-c bridge, HTTP/2 + HTTP/1.1 transport, gRPC ──
         .target(name: "NimbusRPCCore", path: "Sources/Wire/NimbusRPCCore", swiftSettings: swiftSettings),
         .target(name: "NimbusProtoRuntime", dependencies: ["CProtobufC", "NimbusRPCCore"],
                 path: "Sources/Wire/NimbusProtoRuntime", swiftSettings: swiftSettings),
-        .target(name: "NimbusHTTP", dependencies: ["CNGHTTP2", "COpenSSL", "CNimbusShims", log, metrics],
+        .target(name: "NimbusHTTP", dependencies: ["NimbusEventLoop", "CNGHTTP2", "COpenSSL", "CNimbusShims", log, metrics],
                 path: "Sources/Wire/NimbusHTTP", swiftSettings: swiftSettings),
         .target(name: "NimbusGRPC", dependencies: ["NimbusHTTP", "NimbusRPCCore", "NimbusProto", log, metrics],
                 path: "Sources/Wire/NimbusGRPC", swiftSettings: swiftSettings),
@@ -67,7 +71,7 @@ let package = Package(
         .executableTarget(name: "nimbus-echo-server", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusPlatform", "NimbusProto", log], path: "Sources/Tools/nimbus-echo-server", swiftSettings: swiftSettings),
         // ── data: libpq pool, rows, transactions, errors, migrator ──
         .executableTarget(name: "nimbus-pg-bench", dependencies: ["NimbusPostgres"], path: "Sources/Tools/nimbus-pg-bench", swiftSettings: swiftSettings),
-        .target(name: "NimbusPostgres", dependencies: ["CLibPQ", "CNimbusShims", "COpenSSL", log, metrics],
+        .target(name: "NimbusPostgres", dependencies: ["NimbusEventLoop", "CLibPQ", "CNimbusShims", "COpenSSL", log, metrics],
                 path: "Sources/Data/NimbusPostgres", swiftSettings: swiftSettings),
 
         // ── platform: config, logging, metrics, crypto, principal ──

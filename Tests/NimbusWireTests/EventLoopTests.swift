@@ -1,3 +1,4 @@
+import NimbusEventLoop
 import NimbusHTTP
 import Synchronization
 import Testing

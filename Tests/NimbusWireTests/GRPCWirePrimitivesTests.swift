@@ -1,3 +1,4 @@
+import NimbusEventLoop
 import NimbusGRPC
 import NimbusRPCCore
 import Testing

@@ -6,6 +6,7 @@
 //                      [--handlers-on-pool] [--idle-timeout-ms MS] [--keepalive-ms MS] [--keepalive-timeout-ms MS] [--window BYTES]
 // Prints `listening <port>` on stdout once bound; SIGTERM/SIGINT shut down gracefully.
 import Logging
+import NimbusEventLoop
 import NimbusGRPC
 import NimbusHTTP
 import NimbusPlatform

@@ -1,3 +1,4 @@
+import NimbusEventLoop
 import NimbusRPCCore
 import Synchronization
 

@@ -1,3 +1,4 @@
+import NimbusEventLoop
 import NimbusHTTP
 import NimbusRPCCore
 import Synchronization

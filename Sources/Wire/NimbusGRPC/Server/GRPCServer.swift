@@ -1,4 +1,5 @@
 import Logging
+import NimbusEventLoop
 import NimbusHTTP
 import NimbusProto
 import NimbusRPCCore

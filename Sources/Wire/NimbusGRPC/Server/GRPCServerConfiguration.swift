@@ -1,3 +1,4 @@
+import NimbusEventLoop
 import NimbusHTTP
 
 /// Everything a gRPC server needs to know to listen and enforce limits.

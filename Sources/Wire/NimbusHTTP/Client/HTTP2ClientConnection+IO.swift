@@ -1,3 +1,4 @@
+import NimbusEventLoop
 import Synchronization
 #if canImport(Glibc)
 @preconcurrency import Glibc

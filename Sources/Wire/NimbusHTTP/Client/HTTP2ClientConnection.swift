@@ -1,3 +1,4 @@
+import NimbusEventLoop
 import Synchronization
 
 /// Receives one stream's response, on the connection's loop thread.

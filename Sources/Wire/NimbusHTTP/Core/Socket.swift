@@ -1,4 +1,5 @@
 import CNimbusShims
+import NimbusEventLoop
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif

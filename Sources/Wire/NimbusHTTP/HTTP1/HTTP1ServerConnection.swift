@@ -1,3 +1,5 @@
+import NimbusEventLoop
+
 /// The HTTP/1.1 side of a server connection: parse, run the handler as a task on the
 /// connection's loop, answer in order (pipelined requests wait their turn), keep-alive.
 final class HTTP1ServerConnection: ConnectionCodec, @unchecked Sendable {

@@ -1,4 +1,5 @@
 import CNGHTTP2
+import NimbusEventLoop
 
 /// HTTP/2 settings a server advertises and enforces.
 public struct HTTP2Settings: Sendable {

@@ -1,4 +1,5 @@
 import CNGHTTP2
+import NimbusEventLoop
 
 /// A request as its HEADERS frame announced it.
 public struct HTTP2RequestHead: Sendable {

@@ -1,4 +1,5 @@
 import Logging
+import NimbusEventLoop
 import Synchronization
 #if canImport(Glibc)
 @preconcurrency import Glibc

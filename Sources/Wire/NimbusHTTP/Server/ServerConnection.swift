@@ -1,4 +1,5 @@
 import Logging
+import NimbusEventLoop
 
 /// One accepted connection on one loop: TLS handshake, HTTP/2-preface sniffing, then a codec.
 /// Reads feed the codec; output is flushed once per loop tick.

@@ -1,4 +1,5 @@
 import COpenSSL
+import NimbusEventLoop
 
 /// A TLS failure: what we were doing and OpenSSL's error queue, oldest first.
 public struct TLSError: Error, Sendable, CustomStringConvertible {

@@ -272,7 +272,7 @@ extension EventLoop: TaskExecutor {
 }
 
 extension Duration {
-    var nanoseconds: UInt64 {
+    package var nanoseconds: UInt64 {
         let (seconds, attoseconds) = components
         if seconds < 0 { return 0 }
         return UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
@@ -280,8 +280,8 @@ extension Duration {
 }
 
 /// CLOCK_MONOTONIC in nanoseconds.
-enum MonotonicTime {
-    static func now() -> UInt64 {
+package enum MonotonicTime {
+    package static func now() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)

@@ -20,9 +20,9 @@ public struct SocketError: Error, Sendable, CustomStringConvertible {
 
 /// Every syscall NimbusHTTP makes goes through here once: EINTR is retried, EAGAIN/EWOULDBLOCK
 /// becomes `nil` (the caller waits for readiness), anything else throws with errno and the name.
-enum SystemCall {
+package enum SystemCall {
     @inline(__always)
-    static func retrying<T: FixedWidthInteger>(_ name: String, _ body: () -> T) throws -> T? {
+    package static func retrying<T: FixedWidthInteger>(_ name: String, _ body: () -> T) throws -> T? {
         while true {
             let result = body()
             if result >= 0 { return result }
@@ -35,7 +35,7 @@ enum SystemCall {
 
     /// For calls where EAGAIN is not an expected outcome.
     @inline(__always)
-    static func must<T: FixedWidthInteger>(_ name: String, _ body: () -> T) throws -> T {
+    package static func must<T: FixedWidthInteger>(_ name: String, _ body: () -> T) throws -> T {
         while true {
             let result = body()
             if result >= 0 { return result }
@@ -45,20 +45,20 @@ enum SystemCall {
         }
     }
 
-    static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws -> Int? {
+    package static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws -> Int? {
         try retrying("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }
 
-    static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws -> Int? {
+    package static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws -> Int? {
         try retrying("write") { Glibc.write(fd, buffer.baseAddress, buffer.count) }
     }
 
-    static func close(_ fd: Int32) {
+    package static func close(_ fd: Int32) {
         // EINTR on close on Linux still closes the fd; never retry.
         _ = Glibc.close(fd)
     }
 
-    static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws {
+    package static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws {
         var value = value
         _ = try must("setsockopt") {
             setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size))
@@ -68,7 +68,7 @@ enum SystemCall {
 
 extension String {
     /// A NUL-terminated C buffer as a String.
-    init(cBuffer buffer: [CChar]) {
+    package init(cBuffer buffer: [CChar]) {
         self = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 }
