@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Point SELECT by primary key: PostgresPool (nimbus-pg-bench) against pgbench -S -M prepared,
-# same client count, same throwaway server (scripts/test-postgres.sh), same run. Prints the ratio.
+# same client count, same throwaway server (scripts/test-postgres.sh), same run. Prints the ratio,
+# and for both sides the client process's CPU time and context switches per query (from
+# rusage / /proc), which a busy shared machine disturbs far less than throughput.
 #
 #   Benchmarks/postgres.sh [CLIENTS=8] [SECONDS=10]
 # Target: ratio >= 0.7.
@@ -20,20 +22,29 @@ dsn=$(scripts/test-postgres.sh start "$dir" --watch-pid $$ | sed -n 's/^DSN=//p'
 
 pgbench -i -q -s "$scale" "$dsn" >/dev/null 2>&1
 
+# Sets pg (tps) and pg_cost ("<cpu µs>/<context switches> per query" of the pgbench process).
 run_pgbench() {
-  pgbench -n -S -M prepared -c "$clients" -j 2 -T "$seconds" "$dsn" 2>/dev/null \
-    | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1
+  local out
+  out=$(/usr/bin/time -f 'rusage %U %S %w %c' pgbench -n -S -M prepared -c "$clients" -j 2 -T "$seconds" "$dsn" 2>&1)
+  pg=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)
+  pg_cost=$(awk -v tps="$pg" -v s="$seconds" '/^rusage/ { q = tps * s; printf "%.2f µs CPU, %.2f switches", ($2 + $3) * 1e6 / q, ($4 + $5) / q }' <<<"$out")
 }
-run_pool() { "$bench" "$dsn" "$clients" "$seconds" "$rows" | sed -n 's/^tps=//p'; }
+# Sets pool (tps) and pool_cost (measured by nimbus-pg-bench over its timed window).
+run_pool() {
+  local out
+  out=$("$bench" "$dsn" "$clients" "$seconds" "$rows")
+  pool=$(sed -n 's/^tps=//p' <<<"$out")
+  pool_cost=$(sed -n 's/^cpu_us_per_query=\([0-9.]*\) ctxsw_per_query=\([0-9.]*\)/\1 µs CPU, \2 switches/p' <<<"$out")
+}
 
 # Three rounds, alternating which side goes first, so drift on a shared machine hits both;
 # each round's ratio compares neighbours in time, and the median round is the result.
 ratios=()
 for round in 1 2 3; do
-  if [ $((round % 2)) -eq 1 ]; then pg=$(run_pgbench); pool=$(run_pool); else pool=$(run_pool); pg=$(run_pgbench); fi
+  if [ $((round % 2)) -eq 1 ]; then run_pgbench; run_pool; else run_pool; run_pgbench; fi
   r=$(python3 -c "print(f'{$pool / $pg:.2f}')")
   ratios+=("$r")
-  echo "round $round: pgbench -S -M prepared ${pg%.*} tps, PostgresPool $pool tps, ratio ${r}x"
+  echo "round $round: pgbench -S -M prepared ${pg%.*} tps ($pg_cost per query), PostgresPool $pool tps ($pool_cost per query), ratio ${r}x"
 done
 median=$(printf '%s\n' "${ratios[@]}" | sort -n | sed -n 2p)
 echo "clients=$clients seconds=$seconds load=$(cut -d' ' -f1 /proc/loadavg) median ratio=${median}x (PostgresPool / pgbench; target >= 0.7x)"

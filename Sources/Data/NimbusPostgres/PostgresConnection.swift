@@ -27,15 +27,7 @@ public final class PostgresConnection: Sendable {
     @discardableResult
     public func query(_ sql: String, binds: [any PostgresEncodable], prepared: Bool = true) async throws -> PostgresRows {
         try checkValid()
-        do {
-            if prepared, let result = try await session.executeCached(sql, binds) {
-                return PostgresRows(result: result)
-            }
-        } catch let error as PostgresError where error.sqlState == "0A000" && error.message.contains("cached plan") {
-            // A migration changed a table under the cached statement: the worker path re-prepares it.
-        }
-        let result = try await session.run { try $0.execute(sql, binds, prepared: prepared) }
-        return PostgresRows(result: result)
+        return PostgresRows(result: try await session.statement(sql, binds, prepared: prepared))
     }
 
     /// Runs a statement and returns the number of rows it affected.
@@ -48,19 +40,19 @@ public final class PostgresConnection: Sendable {
     /// separated by `;` (migration files, DDL). Never build this text from values.
     public func executeScript(_ sql: String) async throws {
         try checkValid()
-        _ = try await session.run { try $0.executeScript(sql) }
+        _ = try await session.script(sql)
     }
 
     func commit() async throws {
         try checkValid()
-        try await session.run { try $0.commit() }
+        try await session.commit()
     }
 
     /// True while a transaction is open on this connection (including a failed one).
     public var inTransaction: Bool {
         get async throws {
             try checkValid()
-            let status = try await session.run { $0.transactionStatus }
+            let status = try await session.transactionStatus
             return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
         }
     }

@@ -1,6 +1,7 @@
 import CoreMetrics
-import Synchronization
 import Logging
+import NimbusEventLoop
+import Synchronization
 
 extension PostgresPool {
     private enum AcquireStep {
@@ -10,26 +11,39 @@ extension PostgresPool {
         case fail(PostgresError)
     }
 
+    /// A connection for the calling task: an idle one of the caller's loop, else a new one on
+    /// that loop while there is room, else any idle one, else a place in the queue.
     func acquire() async throws -> PostgresSession {
         if Task.isCancelled { throw CancellationError() }
+        let caller = currentLoop()
         var expired: [PostgresSession] = []
+        let now = ContinuousClock.now
         let step = state.withLock { s -> AcquireStep in
             if s.closed { return .fail(PostgresError(kind: .poolClosed, message: "the pool \(name) is closed")) }
-            while let session = s.idle.popLast() {
-                if isExpired(session, now: .now) {
+            func take(at index: Int) -> PostgresSession? {
+                let session = s.idle.remove(at: index)
+                if isExpired(session, now: now) {
                     s.open -= 1
                     s.discarded += 1
                     expired.append(session)
-                    continue
+                    return nil
                 }
                 s.checkedOut += 1
-                return .use(session)
+                return session
+            }
+            if let caller {
+                while let index = s.idle.lastIndex(where: { $0.loop === caller }) {
+                    if let session = take(at: index) { return .use(session) }
+                }
             }
             if s.open < configuration.maxConnections {
                 s.open += 1
                 s.checkedOut += 1
                 s.nextID += 1
                 return .connect(id: s.nextID)
+            }
+            while !s.idle.isEmpty {
+                if let session = take(at: s.idle.count - 1) { return .use(session) }
             }
             return .wait
         }
@@ -40,7 +54,8 @@ extension PostgresPool {
             return session
         case .connect(let id):
             do {
-                return try await PostgresSession.connect(id: id, configuration: configuration)
+                let loop = try loopForNewConnection(id: id, caller: caller)
+                return try await PostgresSession.connect(id: id, configuration: configuration, loop: loop)
             } catch {
                 state.withLock { s in s.open -= 1; s.checkedOut -= 1; s.connectFailures += 1 }
                 metrics.connectFailures.increment()
@@ -48,13 +63,13 @@ extension PostgresPool {
                 throw error
             }
         case .wait:
-            return try await waitForConnection()
+            return try await waitForConnection(caller: caller)
         case .fail(let error):
             throw error
         }
     }
 
-    private func waitForConnection() async throws -> PostgresSession {
+    private func waitForConnection(caller: EventLoop?) async throws -> PostgresSession {
         let id = state.withLock { s -> Int in s.nextID += 1; return s.nextID }
         let timeout = configuration.acquireTimeout
         let timer = Task { [weak self] in
@@ -76,7 +91,7 @@ extension PostgresPool {
                         immediate = session
                         return
                     }
-                    s.waiters.append(Waiter(id: id, continuation: continuation, enqueued: .now))
+                    s.waiters.append(Waiter(id: id, loop: caller, continuation: continuation, enqueued: .now))
                 }
                 if let immediate { continuation.resume(returning: immediate) }
                 else if closed { continuation.resume(throwing: PostgresError(kind: .poolClosed, message: "the pool \(name) is closed")) }
@@ -145,16 +160,17 @@ extension PostgresPool {
     /// After a connection was discarded or failed to open, waiters would otherwise sit until
     /// their timeout although there is room: open one for the longest waiter.
     func connectForWaitersIfPossible() {
-        let id = state.withLock { s -> Int? in
-            guard !s.closed, !s.waiters.isEmpty, s.open < configuration.maxConnections else { return nil }
+        let opening = state.withLock { s -> (id: Int, loop: EventLoop?)? in
+            guard !s.closed, let first = s.waiters.first, s.open < configuration.maxConnections else { return nil }
             s.open += 1
             s.nextID += 1
-            return s.nextID
+            return (s.nextID, first.loop)
         }
-        guard let id else { return }
+        guard let (id, caller) = opening else { return }
         Task { [self] in
             do {
-                let session = try await PostgresSession.connect(id: id, configuration: configuration)
+                let loop = try loopForNewConnection(id: id, caller: caller)
+                let session = try await PostgresSession.connect(id: id, configuration: configuration, loop: loop)
                 state.withLock { $0.checkedOut += 1 }
                 release(session)
             } catch {

@@ -57,7 +57,8 @@ extension PostgresPool {
             }
             guard let id else { break }
             do {
-                let session = try await PostgresSession.connect(id: id, configuration: configuration)
+                let loop = try loopForNewConnection(id: id, caller: nil)
+                let session = try await PostgresSession.connect(id: id, configuration: configuration, loop: loop)
                 state.withLock { $0.checkedOut += 1 }
                 release(session)
             } catch {

@@ -1,14 +1,17 @@
 import Logging
+import NimbusEventLoop
 import Synchronization
 
 /// A bounded pool of libpq connections. Waiters are served first come, first served and give up
 /// after `acquireTimeout`; connections are recycled on lifetime and idle time and discarded when
 /// broken, so a PostgreSQL restart is survived without restarting the service.
 ///
-/// Callers suspend, never block: a cached prepared statement is sent with libpq's nonblocking
-/// API from the caller's thread and its result collected by one epoll thread (`PostgresPoller`);
-/// everything that may block (connect, reconnect, first prepare, scripts) runs on the
-/// connection's own worker thread (`PostgresWorker`).
+/// Callers suspend, never block. Each connection lives on one event loop, which sends its
+/// statements with libpq's nonblocking API and collects the results when the socket is readable.
+/// A task running on one of the pool's `eventLoops` (an RPC handler on its connection's loop)
+/// borrows a connection of that same loop, so a query never changes thread; other callers hop
+/// to the connection's loop and back. Only connecting (libpq's connect blocks) and `PQcancel`
+/// run on threads of their own. See README.md for the thread model.
 ///
 ///     let pool = try PostgresPool(configuration: .init(dsn: dsn), name: "identity", logger: logger)
 ///     let rows = try await pool.query("SELECT id, name FROM users WHERE tenant_id = $1", tenantID)
@@ -21,6 +24,8 @@ public final class PostgresPool: Sendable {
 
     struct Waiter {
         let id: Int
+        /// The loop the waiting task runs on, for a connection opened on its behalf.
+        let loop: EventLoop?
         let continuation: CheckedContinuation<PostgresSession, any Error>
         let enqueued: ContinuousClock.Instant
     }
@@ -39,12 +44,17 @@ public final class PostgresPool: Sendable {
     }
 
     let state = Mutex(State())
+    /// Loops whose tasks get connections of their own loop (see `useEventLoops`).
+    let callerLoops: Mutex<[EventLoop]>
     private let maintenance = Mutex<Task<Void, Never>?>(nil)
 
     /// Validates the configuration (throws `PostgresConfiguration.Invalid`) and starts the
     /// background maintenance; connections open on demand and up to `minConnections` in the background.
-    public init(configuration: PostgresConfiguration, name: String = "default", logger: Logger = Logger(label: "nimbus.postgres")) throws {
+    /// Tasks running on one of `eventLoops` run their queries on their own loop (see `useEventLoops`).
+    public init(configuration: PostgresConfiguration, name: String = "default", logger: Logger = Logger(label: "nimbus.postgres"),
+                eventLoops: [EventLoop] = []) throws {
         try configuration.validate()
+        self.callerLoops = Mutex(eventLoops)
         self.configuration = configuration
         self.name = name
         self.logger = logger
