@@ -77,7 +77,7 @@ struct PostgresPoolTests {
     }
 
     @Test("cancelling the calling task cancels the statement on the server",
-          arguments: [false, true])  // first use (worker thread) and cached statement (poller)
+          arguments: [false, true])  // first use (prepare, then execute) and cached statement
     func cancellationReachesServer(cached: Bool) async throws {
         let db = try await TestPostgres.shared.makeDatabase()
         let pool = try db.makePool(maxConnections: 1)

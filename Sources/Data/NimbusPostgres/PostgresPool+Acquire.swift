@@ -5,7 +5,7 @@ import Synchronization
 
 extension PostgresPool {
     private enum AcquireStep {
-        case use(PostgresSession)
+        case use(PostgresSession, verify: Bool)
         case connect(id: Int)
         case wait
         case fail(PostgresError)
@@ -20,7 +20,7 @@ extension PostgresPool {
         let now = ContinuousClock.now
         let step = state.withLock { s -> AcquireStep in
             if s.closed { return .fail(PostgresError(kind: .poolClosed, message: "the pool \(name) is closed")) }
-            func take(at index: Int) -> PostgresSession? {
+            func take(at index: Int) -> AcquireStep? {
                 let session = s.idle.remove(at: index)
                 if isExpired(session, now: now) {
                     s.open -= 1
@@ -29,11 +29,13 @@ extension PostgresPool {
                     return nil
                 }
                 s.checkedOut += 1
-                return session
+                // The connection's loop sees a server's goodbye as it arrives; a socket check
+                // before the first statement covers connections that sat idle a while.
+                return .use(session, verify: now - session.lastReleased >= .milliseconds(100))
             }
             if let caller {
                 while let index = s.idle.lastIndex(where: { $0.loop === caller }) {
-                    if let session = take(at: index) { return .use(session) }
+                    if let use = take(at: index) { return use }
                 }
             }
             if s.open < configuration.maxConnections {
@@ -43,14 +45,14 @@ extension PostgresPool {
                 return .connect(id: s.nextID)
             }
             while !s.idle.isEmpty {
-                if let session = take(at: s.idle.count - 1) { return .use(session) }
+                if let use = take(at: s.idle.count - 1) { return use }
             }
             return .wait
         }
         for session in expired { session.close() }
         switch step {
-        case .use(let session):
-            session.markCheckedOut()
+        case .use(let session, let verify):
+            session.markCheckedOut(verify: verify)
             return session
         case .connect(let id):
             do {

@@ -1,27 +1,31 @@
 import CLibPQ
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Owns one `PGresult`. Immutable once built, so reading it from any thread is safe.
+/// Owns one `PGresult`. Immutable once built, so reading it from any thread is safe. Column
+/// names and types are read from libpq when asked for, not copied per result.
 final class PostgresResult: @unchecked Sendable {
     let pointer: OpaquePointer
     let rowCount: Int
-    let columnNames: [String]
-    let columnTypes: [PostgresType]
+    let columnCount: Int
 
     init(_ pointer: OpaquePointer) {
         self.pointer = pointer
         rowCount = Int(PQntuples(pointer))
-        let fields = Int(PQnfields(pointer))
-        var names: [String] = []
-        var types: [PostgresType] = []
-        names.reserveCapacity(fields)
-        types.reserveCapacity(fields)
-        for f in 0..<Int32(fields) {
-            names.append(String(cString: PQfname(pointer, f)))
-            types.append(PostgresType(rawValue: PQftype(pointer, f)))
-        }
-        columnNames = names
-        columnTypes = types
+        columnCount = Int(PQnfields(pointer))
     }
+
+    var columnNames: [String] { (0..<columnCount).map(columnName) }
+
+    func columnName(_ column: Int) -> String { String(cString: PQfname(pointer, Int32(column))) }
+
+    /// The position of the column named exactly `name` (no case folding, unlike `PQfnumber`).
+    func columnIndex(named name: String) -> Int? {
+        name.withCString { wanted in (0..<columnCount).first { strcmp(PQfname(pointer, Int32($0)), wanted) == 0 } }
+    }
+
+    func columnType(_ column: Int) -> PostgresType { PostgresType(rawValue: PQftype(pointer, Int32(column))) }
 
     deinit { PQclear(pointer) }
 
@@ -64,25 +68,25 @@ public struct PostgresRow: Sendable {
     let index: Int
 
     public func decode<T: PostgresDecodable>(_: T.Type = T.self, at column: Int) throws -> T {
-        guard column >= 0, column < result.columnNames.count else {
-            throw PostgresError(kind: .decoding, message: "column index \(column) out of range (\(result.columnNames.count) columns)")
+        guard column >= 0, column < result.columnCount else {
+            throw PostgresError(kind: .decoding, message: "column index \(column) out of range (\(result.columnCount) columns)")
         }
         if result.isNull(index, column) {
             do { return try T.postgresNull() } catch var error as PostgresError {
-                error.message += " (column \(result.columnNames[column]))"; throw error
+                error.message += " (column \(result.columnName(column)))"; throw error
             }
         }
         do {
-            return try T(postgresText: result.text(index, column), type: result.columnTypes[column])
+            return try T(postgresText: result.text(index, column), type: result.columnType(column))
         } catch var error as PostgresError {
-            error.column = result.columnNames[column]
-            error.message += " (column \(result.columnNames[column]))"
+            error.column = result.columnName(column)
+            error.message += " (column \(result.columnName(column)))"
             throw error
         }
     }
 
     public func decode<T: PostgresDecodable>(_ type: T.Type = T.self, column name: String) throws -> T {
-        guard let column = result.columnNames.firstIndex(of: name) else {
+        guard let column = result.columnIndex(named: name) else {
             throw PostgresError(kind: .decoding, message: "no column named '\(name)' (have \(result.columnNames.joined(separator: ", ")))")
         }
         return try decode(type, at: column)

@@ -101,7 +101,7 @@ extension PostgresSession: EventLoopIOHandler {
     // MARK: the prepared-statement cache
 
     /// Executes the statement cached under `key`, preparing it first on this connection's first use.
-    func runPrepared(key: String, sql: String, types: [UInt32], values: [String?], retried: Bool, _ done: @escaping Completion) {
+    func runPrepared(key: StatementKey, sql: String, types: [UInt32], values: [String?], retried: Bool, _ done: @escaping Completion) {
         guard let name = statements[key] else {
             if statements.count >= configuration.preparedStatementCacheSize, let oldest = statementOrder.first {
                 return forget(key: oldest) { [self] in runPrepared(key: key, sql: sql, types: types, values: values, retried: retried, done) }
@@ -126,7 +126,7 @@ extension PostgresSession: EventLoopIOHandler {
     }
 
     /// Drops a cached statement, on the server too when no transaction is open.
-    private func forget(key: String, _ then: @escaping () -> Void) {
+    private func forget(key: StatementKey, _ then: @escaping () -> Void) {
         guard let name = statements.removeValue(forKey: key) else { return then() }
         statementOrder.removeAll { $0 == key }
         guard let c = conn, PQtransactionStatus(c) == PQTRANS_IDLE else { return then() }

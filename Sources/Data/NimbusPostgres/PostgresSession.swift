@@ -22,8 +22,8 @@ final class PostgresSession: @unchecked Sendable {
     var conn: OpaquePointer?
     /// The socket while it is registered with `loop` (deregistered before the connection closes).
     var registeredFD: Int32 = -1
-    var statements: [String: String] = [:]
-    var statementOrder: [String] = []
+    var statements: [StatementKey: String] = [:]
+    var statementOrder: [StatementKey] = []
     var statementCounter = 0
     /// The command in flight and what it has produced so far.
     var operation: Operation?
@@ -71,8 +71,9 @@ final class PostgresSession: @unchecked Sendable {
     /// True when the pool must not reuse this connection (cancel sent, socket dead).
     var mustDiscard: Bool { shared.withLock { $0.poisoned || $0.broken } }
 
-    func markCheckedOut() {
-        shared.withLock { $0.verifyOnNextStatement = true }
+    /// A checkout begins; with `verify` its first statement first checks the socket is alive.
+    func markCheckedOut(verify: Bool = true) {
+        if verify { shared.withLock { $0.verifyOnNextStatement = true } }
     }
 
     /// Deregisters and closes the connection on its loop.
@@ -101,7 +102,7 @@ final class PostgresSession: @unchecked Sendable {
         let types = binds.map { type(of: $0).postgresType.rawValue }
         let values = binds.map { $0.postgresText() }
         let cached = prepared && configuration.preparedStatementCacheSize > 0
-        let key = types.isEmpty ? sql : sql + "\u{0}" + types.map(String.init).joined(separator: ",")
+        let key = StatementKey(sql: sql, types: types)
         return try await perform { session, done in
             if cached {
                 session.runPrepared(key: key, sql: sql, types: types, values: values, retried: false, done)
@@ -216,11 +217,32 @@ struct LoopBound<Value>: @unchecked Sendable {
     init(_ value: Value) { self.value = value }
 }
 
-/// Calls `body` with a C array of C strings (NULL for nil) valid for the call's duration.
-func withCStringArray<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
-    let copies: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } ?? nil }
-    defer { for p in copies { free(p) } }
-    return body(copies.map { $0.map { UnsafePointer($0) } })
+/// A prepared statement's cache key: its text and parameter types.
+struct StatementKey: Hashable, Sendable {
+    let sql: String
+    let types: [UInt32]
+}
+
+/// Calls `body` with a C array of C strings (NULL for nil) valid for the call's duration. The
+/// copies share one buffer (on the stack when small): this runs for every statement.
+func withCStringArray<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    var total = 0
+    for string in strings { if let string { total += string.utf8.count + 1 } }
+    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(total, 1)) { bytes in
+        withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: max(strings.count, 1)) { pointers in
+            var offset = 0
+            for (index, string) in strings.enumerated() {
+                guard let string else { pointers[index] = nil; continue }
+                let start = bytes.baseAddress! + offset
+                var count = 0
+                for byte in string.utf8 { start[count] = byte; count += 1 }
+                start[count] = 0
+                pointers[index] = UnsafeRawPointer(start).assumingMemoryBound(to: CChar.self)
+                offset += count + 1
+            }
+            return body(UnsafePointer(pointers.baseAddress))
+        }
+    }
 }
 
 func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {

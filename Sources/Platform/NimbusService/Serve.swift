@@ -54,6 +54,9 @@ public struct Serve<Definition: ServiceDefinition>: AsyncParsableCommand {
         let server = try GRPCServer(
             configuration: config.serverConfiguration, services: parts.services, http1: parts.http1,
             operational: operational, logger: logger)
+        // Handlers run as tasks on the server's loops: their queries then use connections of
+        // the same loop and never change thread (see Sources/Data/NimbusPostgres/README.md).
+        database?.useEventLoops(server.loops)
 
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

@@ -43,7 +43,7 @@ try await withThrowingTaskGroup(of: Void.self) { group in
     for _ in 0..<clients {
         group.addTask(executorPreference: loops.next()) {
             var count = 0, sum = 0
-            var rng = SystemRandomNumberGenerator()
+            var rng = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
             while ContinuousClock.now < deadline {
                 let aid = Int.random(in: 1...rows, using: &rng)
                 let rows = try await pool.query(sql, aid)

@@ -1,0 +1,107 @@
+import Foundation
+import NimbusEventLoop
+@testable import NimbusPostgres
+import NimbusTestSupport
+import Testing
+
+@Suite("Queries on event loops")
+struct PostgresEventLoopTests {
+    @Test("a task on one of the pool's loops gets connections of its own loop and stays on it")
+    func loopAffinity() async throws {
+        let db = try await TestPostgres.shared.makeDatabase()
+        let group = try EventLoopGroup(threads: 2, name: "pg-test-loop")
+        defer { group.shutdown() }
+        let pool = try db.makePool(maxConnections: 4)
+        pool.useEventLoops(group.loops)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for loop in group.loops + group.loops {
+                tasks.addTask(executorPreference: loop) {
+                    for n in 0..<50 {
+                        let rows = try await pool.query("SELECT $1::int8 + 1", n)
+                        #expect(try rows.first!.decode(Int.self, at: 0) == n + 1)
+                        #expect(loop.inEventLoop)
+                    }
+                    // The connection this task borrows lives on the task's own loop.
+                    let sameLoop = try await pool.withConnection { c in
+                        _ = try await c.query("SELECT 1")
+                        return c.session.loop === loop && loop.inEventLoop
+                    }
+                    #expect(sameLoop)
+                }
+            }
+            try await tasks.waitForAll()
+        }
+        // Two tasks per loop at most: never more connections than that, none borrowed across loops.
+        #expect(pool.statistics.open <= 4)
+        await pool.close()
+    }
+
+    @Test("callers on no loop of the pool (plain tasks, other loops) are served through a loop too")
+    func offLoopCallers() async throws {
+        let db = try await TestPostgres.shared.makeDatabase()
+        let other = try EventLoopGroup(threads: 1, name: "pg-test-foreign")
+        defer { other.shutdown() }
+        let pool = try db.makePool(maxConnections: 2)
+        #expect(try await pool.query("SELECT 5").first!.decode(Int.self, at: 0) == 5)
+        let onForeignLoop = Task(executorPreference: other.loops[0]) {
+            try await pool.query("SELECT 6").first!.decode(Int.self, at: 0)
+        }
+        #expect(try await onForeignLoop.value == 6)
+        await pool.close()
+    }
+
+    @Test("an idle connection the server terminates is discarded; the next query gets a fresh one")
+    func terminatedIdleConnection() async throws {
+        let db = try await TestPostgres.shared.makeDatabase()
+        let group = try EventLoopGroup(threads: 1, name: "pg-test-loop")
+        defer { group.shutdown() }
+        let pool = try db.makePool(maxConnections: 1)
+        pool.useEventLoops(group.loops)
+        let watcher = try db.makePool(maxConnections: 1)
+        let loop = group.loops[0]
+        let before = try await Task(executorPreference: loop) {
+            try await pool.query("SELECT pg_backend_pid()").first!.decode(Int.self, at: 0)
+        }.value
+        #expect(try await watcher.query("SELECT pg_terminate_backend($1)", before).first!.decode(Bool.self, at: 0))
+        try await Task.sleep(for: .milliseconds(100))
+        let after = try await Task(executorPreference: loop) {
+            try await pool.query("SELECT pg_backend_pid()").first!.decode(Int.self, at: 0)
+        }.value
+        #expect(after != before)
+        #expect(pool.statistics.discarded == 1)
+        await pool.close()
+        await watcher.close()
+    }
+
+    @Test("cancelling a task on a loop cancels its statement on the server", arguments: [false, true])
+    func cancellationFromLoop(cached: Bool) async throws {
+        let db = try await TestPostgres.shared.makeDatabase()
+        let group = try EventLoopGroup(threads: 1, name: "pg-test-loop")
+        defer { group.shutdown() }
+        let pool = try db.makePool(maxConnections: 1)
+        pool.useEventLoops(group.loops)
+        let watcher = try db.makePool(maxConnections: 1)
+        let marker = "nimbus_cancel_\(UUID().uuidString.prefix(8))"
+        let sql = "SELECT pg_sleep($2), $1::text"
+        if cached { try await Task(executorPreference: group.loops[0]) { try await pool.query(sql, marker, 0.0) }.value }
+        let running = Task(executorPreference: group.loops[0]) { try await pool.query(sql, marker, 30.0) }
+        var seen = false
+        for _ in 0..<100 where !seen {
+            seen = try await watcher.query("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = $1", sql)
+                .first!.decode(Int.self, at: 0) == 1
+            if !seen { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(seen)
+        let cancelledAt = ContinuousClock.now
+        running.cancel()
+        let error = await #expect(throws: PostgresError.self) { try await running.value }
+        #expect(error?.kind == .queryCanceled)
+        #expect(ContinuousClock.now - cancelledAt < .seconds(5))
+        // The loop kept serving meanwhile, and serves the next query on a fresh connection.
+        let next = try await Task(executorPreference: group.loops[0]) { try await pool.query("SELECT 7").first!.decode(Int.self, at: 0) }.value
+        #expect(next == 7)
+        #expect(pool.statistics.discarded == 1)
+        await pool.close()
+        await watcher.close()
+    }
+}
