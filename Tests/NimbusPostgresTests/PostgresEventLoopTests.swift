@@ -62,7 +62,7 @@ struct PostgresEventLoopTests {
         let before = try await Task(executorPreference: loop) {
             try await pool.query("SELECT pg_backend_pid()").first!.decode(Int.self, at: 0)
         }.value
-        #expect(try await watcher.query("SELECT pg_terminate_backend($1)", before).first!.decode(Bool.self, at: 0))
+        #expect(try await watcher.query("SELECT pg_terminate_backend($1::int)", before).first!.decode(Bool.self, at: 0))
         try await Task.sleep(for: .milliseconds(100))
         let after = try await Task(executorPreference: loop) {
             try await pool.query("SELECT pg_backend_pid()").first!.decode(Int.self, at: 0)

@@ -33,18 +33,19 @@ extension PostgresPool {
                 // before the first statement covers connections that sat idle a while.
                 return .use(session, verify: now - session.lastReleased >= .milliseconds(100))
             }
-            if let caller {
-                while let index = s.idle.lastIndex(where: { $0.loop === caller }) {
+            // An expired connection taken out frees room: look again from the top.
+            while true {
+                if let caller, let index = s.idle.lastIndex(where: { $0.loop === caller }) {
                     if let use = take(at: index) { return use }
+                    continue
                 }
-            }
-            if s.open < configuration.maxConnections {
-                s.open += 1
-                s.checkedOut += 1
-                s.nextID += 1
-                return .connect(id: s.nextID)
-            }
-            while !s.idle.isEmpty {
+                if s.open < configuration.maxConnections {
+                    s.open += 1
+                    s.checkedOut += 1
+                    s.nextID += 1
+                    return .connect(id: s.nextID)
+                }
+                guard !s.idle.isEmpty else { break }
                 if let use = take(at: s.idle.count - 1) { return use }
             }
             return .wait
