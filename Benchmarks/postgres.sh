@@ -4,12 +4,18 @@
 # and for both sides the client process's CPU time and context switches per query (from
 # rusage / /proc), which a busy shared machine disturbs far less than throughput.
 #
-#   Benchmarks/postgres.sh [CLIENTS=8] [SECONDS=10]
+#   Benchmarks/postgres.sh [CLIENTS=8] [SECONDS=10] [LOOPS=2]
 # Target: ratio >= 0.7.
+#
+# nimbus-pg-bench runs its clients the way a service runs RPC handlers: as tasks on an
+# EventLoopGroup handed to the pool, so each query is sent and collected on its task's loop.
+# LOOPS=2 by default, matching pgbench's -j 2 client threads (and a service's one loop per core
+# on this 2-core machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clients=${1:-8}
 seconds=${2:-10}
+loops=${3:-2}
 scale=1
 rows=$((scale * 100000))
 
@@ -32,7 +38,7 @@ run_pgbench() {
 # Sets pool (tps) and pool_cost (measured by nimbus-pg-bench over its timed window).
 run_pool() {
   local out
-  out=$("$bench" "$dsn" "$clients" "$seconds" "$rows")
+  out=$("$bench" "$dsn" "$clients" "$seconds" "$rows" "$loops")
   pool=$(sed -n 's/^tps=//p' <<<"$out")
   pool_cost=$(sed -n 's/^cpu_us_per_query=\([0-9.]*\) ctxsw_per_query=\([0-9.]*\)/\1 µs CPU, \2 switches/p' <<<"$out")
 }
@@ -47,4 +53,4 @@ for round in 1 2 3; do
   echo "round $round: pgbench -S -M prepared ${pg%.*} tps ($pg_cost per query), PostgresPool $pool tps ($pool_cost per query), ratio ${r}x"
 done
 median=$(printf '%s\n' "${ratios[@]}" | sort -n | sed -n 2p)
-echo "clients=$clients seconds=$seconds load=$(cut -d' ' -f1 /proc/loadavg) median ratio=${median}x (PostgresPool / pgbench; target >= 0.7x)"
+echo "clients=$clients loops=$loops seconds=$seconds load=$(cut -d' ' -f1 /proc/loadavg) median ratio=${median}x (PostgresPool / pgbench; target >= 0.7x)"

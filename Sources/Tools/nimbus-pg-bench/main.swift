@@ -22,7 +22,7 @@ guard arguments.count == 5 || arguments.count == 6, let clients = Int(arguments[
 }
 let loops = try EventLoopGroup(threads: loopCount, name: "bench-loop")
 var configuration = PostgresConfiguration(dsn: try PostgresDSN(arguments[1]))
-configuration.minConnections = clients
+configuration.minConnections = 0  // opened by the warm-up, each on its client's loop
 configuration.maxConnections = clients
 let pool = try PostgresPool(configuration: configuration, name: "bench", eventLoops: loops.loops)
 
