@@ -11,7 +11,7 @@ import Synchronization
 /// A task running on one of the pool's `eventLoops` (an RPC handler on its connection's loop)
 /// borrows a connection of that same loop, so a query never changes thread; other callers hop
 /// to the connection's loop and back. Only connecting (libpq's connect blocks) and `PQcancel`
-/// run on threads of their own. See README.md for the thread model.
+/// run on threads of their own. See Sources/Data/README.md for the thread model.
 ///
 ///     let pool = try PostgresPool(configuration: .init(dsn: dsn), name: "identity", logger: logger)
 ///     let rows = try await pool.query("SELECT id, name FROM users WHERE tenant_id = $1", tenantID)

@@ -55,7 +55,7 @@ public struct Serve<Definition: ServiceDefinition>: AsyncParsableCommand {
             configuration: config.serverConfiguration, services: parts.services, http1: parts.http1,
             operational: operational, logger: logger)
         // Handlers run as tasks on the server's loops: their queries then use connections of
-        // the same loop and never change thread (see Sources/Data/NimbusPostgres/README.md).
+        // the same loop and never change thread (see Sources/Data/README.md).
         database?.useEventLoops(server.loops)
 
         let group = ServiceGroup(
