@@ -82,7 +82,8 @@ struct PostgresEventLoopTests {
         pool.useEventLoops(group.loops)
         let watcher = try db.makePool(maxConnections: 1)
         let marker = "nimbus_cancel_\(UUID().uuidString.prefix(8))"
-        let sql = "SELECT pg_sleep($2), $1::text"
+        // The marker in the text keeps parallel tests (and their cases) from counting each other.
+        let sql = "SELECT pg_sleep($2), $1::text /* \(marker) */"
         if cached { try await Task(executorPreference: group.loops[0]) { try await pool.query(sql, marker, 0.0) }.value }
         let running = Task(executorPreference: group.loops[0]) { try await pool.query(sql, marker, 30.0) }
         var seen = false
@@ -103,5 +104,22 @@ struct PostgresEventLoopTests {
         #expect(pool.statistics.discarded == 1)
         await pool.close()
         await watcher.close()
+    }
+}
+
+@Suite("Concurrent use of one borrowed connection")
+struct PostgresConnectionConcurrencyTests {
+    @Test("statements issued at once on one connection run one after another")
+    func concurrentStatementsOnOneConnection() async throws {
+        let db = try await TestPostgres.shared.makeDatabase()
+        let pool = try db.makePool(maxConnections: 1)
+        let sums = try await pool.withConnection { c in
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for n in 0..<8 { group.addTask { try await c.query("SELECT $1::int8 * 2", n).first!.decode(Int.self, at: 0) } }
+                return try await group.reduce(0, +)
+            }
+        }
+        #expect(sums == 56)
+        await pool.close()
     }
 }

@@ -83,7 +83,8 @@ struct PostgresPoolTests {
         let pool = try db.makePool(maxConnections: 1)
         let watcher = try db.makePool(maxConnections: 1)
         let marker = "nimbus_cancel_\(UUID().uuidString.prefix(8))"
-        let sql = "SELECT pg_sleep($2), $1::text"
+        // The marker in the text keeps parallel tests (and their cases) from counting each other.
+        let sql = "SELECT pg_sleep($2), $1::text /* \(marker) */"
         if cached { try await pool.query(sql, marker, 0.0) }
         let running = Task { try await pool.query(sql, marker, 30.0) }
         func activeCount() async throws -> Int {

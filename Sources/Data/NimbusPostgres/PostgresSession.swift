@@ -27,6 +27,10 @@ final class PostgresSession: @unchecked Sendable {
     var statementCounter = 0
     /// The command in flight and what it has produced so far.
     var operation: Operation?
+    /// A statement (one or more commands) is running; statements issued concurrently on one
+    /// borrowed connection wait here and run one after another.
+    var statementRunning = false
+    var waitingStatements: [() -> Void] = []
 
     struct Operation {
         let completion: Completion
@@ -153,6 +157,10 @@ final class PostgresSession: @unchecked Sendable {
     /// On the loop: checks cancellation and (first statement of a checkout) the socket, then starts.
     private func begin(token: CancelToken, continuation: CheckedContinuation<PostgresResult, any Error>,
                        _ start: @escaping @Sendable (PostgresSession, @escaping Completion) -> Void) {
+        if statementRunning {
+            waitingStatements.append { [self] in begin(token: token, continuation: continuation, start) }
+            return
+        }
         let (cancelled, verify) = shared.withLock { s -> (Bool, Bool) in
             if token.isCancelled { return (true, false) }
             s.running = token
@@ -163,9 +171,12 @@ final class PostgresSession: @unchecked Sendable {
             continuation.resume(throwing: PostgresError(kind: .queryCanceled, sqlState: "57014", message: "cancelled before it was sent"))
             return
         }
+        statementRunning = true
         let done: Completion = { [self] result in
             shared.withLock { $0.running = nil }
+            statementRunning = false
             continuation.resume(with: result)
+            if !waitingStatements.isEmpty { waitingStatements.removeFirst()() }
         }
         guard verify, isDead() else { return start(self, done) }
         // A connection idle in the pool was closed by the server (restart, idle timeout):
