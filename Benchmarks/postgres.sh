@@ -33,14 +33,14 @@ run_pgbench() {
   local out
   out=$(/usr/bin/time -f 'rusage %U %S %w %c' pgbench -n -S -M prepared -c "$clients" -j 2 -T "$seconds" "$dsn" 2>&1)
   pg=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)
-  pg_cost=$(awk -v tps="$pg" -v s="$seconds" '/^rusage/ { q = tps * s; printf "%.2f µs CPU, %.2f switches", ($2 + $3) * 1e6 / q, ($4 + $5) / q }' <<<"$out")
+  pg_cost=$(awk -v tps="$pg" -v s="$seconds" '/^rusage/ { q = tps * s; printf "%.2f µs CPU (%.2f user), %.2f switches", ($2 + $3) * 1e6 / q, $2 * 1e6 / q, ($4 + $5) / q }' <<<"$out")
 }
 # Sets pool (tps) and pool_cost (measured by nimbus-pg-bench over its timed window).
 run_pool() {
   local out
   out=$("$bench" "$dsn" "$clients" "$seconds" "$rows" "$loops")
   pool=$(sed -n 's/^tps=//p' <<<"$out")
-  pool_cost=$(sed -n 's/^cpu_us_per_query=\([0-9.]*\) ctxsw_per_query=\([0-9.]*\)/\1 µs CPU, \2 switches/p' <<<"$out")
+  pool_cost=$(sed -n 's/^cpu_us_per_query=\([0-9.]*\) ctxsw_per_query=\([0-9.]*\) user_us_per_query=\([0-9.]*\)/\1 µs CPU (\3 user), \2 switches/p' <<<"$out")
 }
 
 # Three rounds, alternating which side goes first, so drift on a shared machine hits both;

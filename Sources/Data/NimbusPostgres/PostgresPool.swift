@@ -107,13 +107,23 @@ public final class PostgresPool: Sendable {
 
     @discardableResult
     public func query(_ sql: String, binds: [any PostgresEncodable]) async throws -> PostgresRows {
-        try await withConnection { try await $0.query(sql, binds: binds) }
+        // `withConnection` + `PostgresConnection.query`, minus the borrowed-connection object:
+        // this is the path of every point query.
+        let session = try await acquire()
+        do {
+            let result = try await session.statement(sql, binds, prepared: true)
+            release(session)
+            return PostgresRows(result: result)
+        } catch {
+            release(session)
+            throw error
+        }
     }
 
     /// Runs one parameterized statement and returns the number of rows it affected.
     @discardableResult
     public func execute(_ sql: String, _ binds: any PostgresEncodable...) async throws -> Int {
-        try await withConnection { try await $0.query(sql, binds: binds).affectedRows }
+        try await query(sql, binds: binds).affectedRows
     }
 
     /// Borrows a connection and runs `SELECT 1` through it: the readiness probe.

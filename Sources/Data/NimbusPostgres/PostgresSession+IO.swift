@@ -8,7 +8,7 @@ enum PostgresCommand: Sendable {
     case simple(String)
     case params(String, types: [UInt32], values: [String?])
     case prepare(name: String, sql: String, types: [UInt32])
-    case prepared(name: String, values: [String?])
+    case prepared(name: [CChar], values: [String?])
 }
 
 // Everything here runs on the session's loop thread.
@@ -27,7 +27,9 @@ extension PostgresSession: EventLoopIOHandler {
         case .prepare(let name, let sql, let types):
             sent = PQsendPrepare(c, name, sql, Int32(types.count), types)
         case .prepared(let name, let values):
-            sent = withCStringArray(values) { v in PQsendQueryPrepared(c, name, Int32(values.count), v, nil, nil, 0) }
+            sent = name.withUnsafeBufferPointer { name in
+                withCStringArray(values) { v in PQsendQueryPrepared(c, name.baseAddress, Int32(values.count), v, nil, nil, 0) }
+            }
         }
         guard sent == 1 else { return completion(.failure(connectionError())) }
         operation = Operation(completion: completion)
@@ -47,7 +49,7 @@ extension PostgresSession: EventLoopIOHandler {
 
     func handleIO(readable: Bool, writable: Bool, hangup: Bool) {
         guard let c = conn else { return }
-        guard operation != nil else {
+        guard let operation else {
             // Nothing in flight: only a server's goodbye arrives here. Stop watching a dead
             // socket (it would stay readable); the pool discards the session.
             if PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK {
@@ -57,17 +59,17 @@ extension PostgresSession: EventLoopIOHandler {
             return
         }
         if readable && PQconsumeInput(c) == 0 { return finish(.failure(connectionError())) }
-        if operation!.writing {
+        if operation.writing {
             flush(c)
-            if operation == nil || operation!.writing { return }
+            if self.operation == nil || operation.writing { return }
         }
         while PQisBusy(c) == 0 {
             guard let result = PQgetResult(c) else { return finish(outcome(c)) }
             switch PQresultStatus(result) {
             case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
-                operation!.last = PostgresResult(result)
+                operation.last = PostgresResult(result)
             default:
-                if operation!.error == nil { operation!.error = Self.error(from: result) }
+                if operation.error == nil { operation.error = Self.error(from: result) }
                 PQclear(result)
             }
         }
@@ -110,7 +112,7 @@ extension PostgresSession: EventLoopIOHandler {
             let name = "nimbus_\(statementCounter)"
             return send(.prepare(name: name, sql: sql, types: types)) { [self] prepared in
                 if case .failure = prepared { return done(prepared) }
-                statements[key] = name
+                statements[key] = Array(name.utf8CString)
                 statementOrder.append(key)
                 runPrepared(key: key, sql: sql, types: types, values: values, retried: retried, done)
             }
@@ -130,7 +132,8 @@ extension PostgresSession: EventLoopIOHandler {
         guard let name = statements.removeValue(forKey: key) else { return then() }
         statementOrder.removeAll { $0 == key }
         guard let c = conn, PQtransactionStatus(c) == PQTRANS_IDLE else { return then() }
-        send(.simple("DEALLOCATE \(name)")) { _ in then() }  // name is ours, never user text
+        let text = name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        send(.simple("DEALLOCATE \(text)")) { _ in then() }  // name is ours, never user text
     }
 
     // MARK: errors

@@ -22,7 +22,8 @@ final class PostgresSession: @unchecked Sendable {
     var conn: OpaquePointer?
     /// The socket while it is registered with `loop` (deregistered before the connection closes).
     var registeredFD: Int32 = -1
-    var statements: [StatementKey: String] = [:]
+    /// Cached statement names as C strings (they are passed to libpq on every execution).
+    var statements: [StatementKey: [CChar]] = [:]
     var statementOrder: [StatementKey] = []
     var statementCounter = 0
     /// The command in flight and what it has produced so far.
@@ -32,11 +33,13 @@ final class PostgresSession: @unchecked Sendable {
     var statementRunning = false
     var waitingStatements: [() -> Void] = []
 
-    struct Operation {
+    /// A class: it is updated in place for every result, never copied.
+    final class Operation {
         let completion: Completion
         var error: PostgresError?
         var last: PostgresResult?
         var writing = false
+        init(completion: @escaping Completion) { self.completion = completion }
     }
 
     /// Cross-thread state: the cancel handle, the running statement and the discard verdicts.

@@ -3,18 +3,23 @@ import Foundation
 /// CPU time and context switches of this process, from /proc (far less sensitive to a busy
 /// shared machine than throughput).
 struct ProcessUsage {
-    var cpuSeconds: Double
+    var cpuSeconds: Double { userSeconds + systemSeconds }
+    var userSeconds: Double
+    var systemSeconds: Double
     var voluntarySwitches: Int
     var involuntarySwitches: Int
 
     static func now() -> ProcessUsage {
-        var usage = ProcessUsage(cpuSeconds: 0, voluntarySwitches: 0, involuntarySwitches: 0)
+        var usage = ProcessUsage(userSeconds: 0, systemSeconds: 0, voluntarySwitches: 0, involuntarySwitches: 0)
         if let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
            let close = stat.lastIndex(of: ")") {
             // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-            if fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) { usage.cpuSeconds = (u + s) / ticks }
+            if fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) {
+                usage.userSeconds = u / ticks
+                usage.systemSeconds = s / ticks
+            }
         }
         // Context switches are counted per thread: sum over the live threads.
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []

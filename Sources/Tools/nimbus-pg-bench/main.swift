@@ -61,9 +61,10 @@ let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attose
 let usageAfter = ProcessUsage.now()
 let queries = Double(max(1, total.load(ordering: .relaxed)))
 let cpuPerQuery = (usageAfter.cpuSeconds - usageBefore.cpuSeconds) / queries * 1e6
+let userPerQuery = (usageAfter.userSeconds - usageBefore.userSeconds) / queries * 1e6
 let switches = Double(usageAfter.voluntarySwitches + usageAfter.involuntarySwitches
     - usageBefore.voluntarySwitches - usageBefore.involuntarySwitches) / queries
 print("tps=\(Int(queries / secs))")
-print("cpu_us_per_query=\(String(format: "%.2f", cpuPerQuery)) ctxsw_per_query=\(String(format: "%.2f", switches))")
+print("cpu_us_per_query=\(String(format: "%.2f", cpuPerQuery)) ctxsw_per_query=\(String(format: "%.2f", switches)) user_us_per_query=\(String(format: "%.2f", userPerQuery))")
 await pool.close()
 loops.shutdown()
