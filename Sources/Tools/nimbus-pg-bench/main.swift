@@ -8,6 +8,9 @@
 // Two loops by default, like pgbench's -j 2 (two client threads) in Benchmarks/postgres.sh, and
 // like a service on this 2-core machine (`--threads 0` = one loop per core).
 //
+// `loops=0` runs the clients as plain tasks on the global executor instead (for comparison:
+// every statement then hops to the pool's fallback loop and back).
+//
 //   nimbus-pg-bench <dsn> <clients> <seconds> <rows> [loops=2]
 import Foundation
 import NimbusEventLoop
@@ -16,15 +19,17 @@ import Synchronization
 
 let arguments = CommandLine.arguments
 guard arguments.count == 5 || arguments.count == 6, let clients = Int(arguments[2]), let seconds = Double(arguments[3]),
-      let rows = Int(arguments[4]), let loopCount = Int(arguments.count == 6 ? arguments[5] : "2"), loopCount >= 1 else {
+      let rows = Int(arguments[4]), let loopCount = Int(arguments.count == 6 ? arguments[5] : "2"), loopCount >= 0 else {
     FileHandle.standardError.write(Data("usage: nimbus-pg-bench <dsn> <clients> <seconds> <rows> [loops=2]\n".utf8))
     exit(2)
 }
-let loops = try EventLoopGroup(threads: loopCount, name: "bench-loop")
+let loops = try EventLoopGroup(threads: max(loopCount, 1), name: "bench-loop")
+/// The executor of the next client task: a loop of the group, or none with `loops=0`.
+func nextExecutor() -> (any TaskExecutor)? { loopCount == 0 ? nil : loops.next() }
 var configuration = PostgresConfiguration(dsn: try PostgresDSN(arguments[1]))
 configuration.minConnections = 0  // opened by the warm-up, each on its client's loop
 configuration.maxConnections = clients
-let pool = try PostgresPool(configuration: configuration, name: "bench", eventLoops: loops.loops)
+let pool = try PostgresPool(configuration: configuration, name: "bench", eventLoops: loopCount == 0 ? [] : loops.loops)
 
 let sql = "SELECT abalance FROM pgbench_accounts WHERE aid = $1"
 let total = Atomic<Int>(0)
@@ -32,7 +37,7 @@ let checksum = Atomic<Int>(0)
 // Warm up: open every connection and prepare the statement on each.
 try await withThrowingTaskGroup(of: Void.self) { group in
     for _ in 0..<clients {
-        group.addTask(executorPreference: loops.next()) { for aid in 1...50 { _ = try await pool.query(sql, aid) } }
+        group.addTask(executorPreference: nextExecutor()) { for aid in 1...50 { _ = try await pool.query(sql, aid) } }
     }
     try await group.waitForAll()
 }
@@ -41,7 +46,7 @@ let started = ContinuousClock.now
 let usageBefore = ProcessUsage.now()
 try await withThrowingTaskGroup(of: Void.self) { group in
     for _ in 0..<clients {
-        group.addTask(executorPreference: loops.next()) {
+        group.addTask(executorPreference: nextExecutor()) {
             var count = 0, sum = 0
             var rng = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
             while ContinuousClock.now < deadline {
