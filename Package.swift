@@ -70,7 +70,7 @@ let package = Package(
 
         .executableTarget(name: "nimbus-echo-server", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusPlatform", "NimbusProto", log], path: "Sources/Tools/nimbus-echo-server", swiftSettings: swiftSettings),
         // ── data: libpq pool, rows, transactions, errors, migrator ──
-        .executableTarget(name: "nimbus-pg-bench", dependencies: ["NimbusPostgres"], path: "Sources/Tools/nimbus-pg-bench", swiftSettings: swiftSettings),
+        .executableTarget(name: "nimbus-pg-bench", dependencies: ["NimbusPostgres", "NimbusEventLoop"], path: "Sources/Tools/nimbus-pg-bench", swiftSettings: swiftSettings),
         .target(name: "NimbusPostgres", dependencies: ["NimbusEventLoop", "CLibPQ", "CNimbusShims", "COpenSSL", log, metrics],
                 path: "Sources/Data/NimbusPostgres", swiftSettings: swiftSettings),
 
@@ -104,7 +104,7 @@ let package = Package(
                 path: "Tests/Support/NimbusTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusProtoTests", dependencies: ["NimbusProto", "NimbusTestSupport"], path: "Tests/NimbusProtoTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusWireTests", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusTestSupport"], path: "Tests/NimbusWireTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusPostgresTests", dependencies: ["NimbusPostgres", "NimbusService", "NimbusTestSupport"], path: "Tests/NimbusPostgresTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusPostgresTests", dependencies: ["NimbusPostgres", "NimbusEventLoop", "NimbusService", "NimbusTestSupport"], path: "Tests/NimbusPostgresTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusPlatformTests", dependencies: ["NimbusPlatform", "NimbusService", "NimbusTestSupport", log, argumentParser], path: "Tests/NimbusPlatformTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusIdentityTests", dependencies: ["NimbusIdentity", "NimbusTestSupport"], path: "Tests/NimbusIdentityTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusComputeTests", dependencies: ["NimbusCompute", "NimbusTestSupport"], path: "Tests/NimbusComputeTests", swiftSettings: swiftSettings),
