@@ -9,7 +9,7 @@ import NimbusRPCCore
 ///
 /// @unchecked Sendable: all state is touched on `loop` only. The handler task prefers the
 /// loop as executor; reads and writes called from elsewhere hop back first.
-final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
+final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked Sendable {
     let stream: HTTP2ServerStream
     let entry: GRPCMethodEntry
     var method: ServerMethod { entry.method }
@@ -61,12 +61,26 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
     private let timeout: Duration?
 
     /// Arms the deadline and, for streaming methods, starts the handler at once.
+    ///
+    /// The deadline timer is armed lazily, at the end of the loop tick, and only if the call is
+    /// still running then: most unary calls start and finish within the tick their request
+    /// arrived in (the handler starts synchronously), and a timer per call that is always
+    /// cancelled was a closure, a dictionary entry and a heap push for nothing.
     func start() {
-        if let timeout {
-            // A strong capture (no box allocation); `finish` always cancels the timer.
-            deadlineTimer = loop.scheduleTimer(after: timeout) { self.deadlineExpired() }
-        }
+        if timeout != nil { loop.flushAtTickEnd(self) }
         if case .streaming(let handler) = method.handler { startStreaming(handler) }
+    }
+
+    /// Tick end: the call is still running, so its deadline needs a timer now.
+    func flushAtTickEnd() {
+        guard !finished, deadlineTimer == nil, let timeout else { return }
+        let remaining = timeout - (ContinuousClock.now - started)
+        if remaining <= .zero {
+            deadlineExpired()
+            return
+        }
+        // A strong capture (no box allocation); `finish` always cancels the timer.
+        deadlineTimer = loop.scheduleTimer(after: remaining) { self.deadlineExpired() }
     }
 
     private func deadlineExpired() {
@@ -147,8 +161,16 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
     // MARK: running the handler
 
     /// The task captures only `self` (no closure box); the request waits in `unaryRequest`.
+    /// On the loop it starts immediately (SE-0472): the handler runs synchronously up to its
+    /// first suspension, here, without an enqueue/dequeue round through the loop's job queue,
+    /// and a handler that never suspends completes the call before this returns.
     private func startUnary() {
-        task = Task(executorPreference: handlerExecutor) { [self] in await self.runUnary() }
+        if router.configuration.runHandlersOnEventLoop {
+            let task = Task.immediate(executorPreference: loop) { [self] in await self.runUnary() }
+            if !finished { self.task = task }
+        } else {
+            task = Task(executorPreference: globalConcurrentExecutor) { [self] in await self.runUnary() }
+        }
     }
 
     private func runUnary() async {
