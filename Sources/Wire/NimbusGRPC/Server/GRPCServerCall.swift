@@ -48,7 +48,7 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
             if name == "grpc-timeout" {
                 timeout = GRPCTimeout.parse(value)
             } else {
-                metadata.addReceivedHeader(name: name, value: value)
+                metadata.addReceivedHTTP2Header(name: name, value: value)
             }
         }
         let now = ContinuousClock.now

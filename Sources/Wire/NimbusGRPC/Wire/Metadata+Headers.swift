@@ -34,6 +34,19 @@ extension Metadata {
         return true
     }
 
+    /// `addReceivedHeader` for an HTTP/2 field, whose name nghttp2 has checked to be lowercase.
+    @discardableResult
+    mutating func addReceivedHTTP2Header(name: String, value: String) -> Bool {
+        if Metadata.isReserved(name) { return false }
+        if name.utf8.last == UInt8(ascii: "n") && name.hasSuffix("-bin") {
+            guard let bytes = GRPCBase64.decode(value) else { return false }
+            appendLowercaseKey(name, value: .binary(bytes))
+        } else {
+            appendLowercaseKey(name, value: .string(value))
+        }
+        return true
+    }
+
     /// The metadata as header fields (`-bin` values base64, unpadded; reserved names skipped).
     public var headerFields: [(name: String, value: String)] {
         var fields: [(name: String, value: String)] = []

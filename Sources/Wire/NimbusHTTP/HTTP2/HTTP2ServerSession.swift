@@ -1,5 +1,8 @@
 import CNGHTTP2
 import NimbusEventLoop
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 
 /// HTTP/2 settings a server advertises and enforces.
 public struct HTTP2Settings: Sendable {
@@ -38,6 +41,13 @@ final class HTTP2ServerSession: ConnectionCodec {
     @exclusivity(unchecked) private var timer: EventLoopTimer?
     /// The connection is gone (`connection` must not be touched any more).
     @exclusivity(unchecked) private var closed = false
+    /// The header fields of recent request blocks by position, with their Strings: a client
+    /// sends nearly the same block on every request of a connection (path, authority,
+    /// user-agent, content-type …), so a field that matches the one at its position reuses
+    /// the Strings instead of building (and, past 15 bytes, allocating) them again.
+    @exclusivity(unchecked) private var recentHeaders: [RecentHeader] = []
+    @exclusivity(unchecked) private var headerPosition = 0
+    private static let maxRecentHeaders = 24
 
     init(connection: ServerConnection, router: any HTTP2RequestRouter, settings: HTTP2Settings) throws {
         self.connection = connection
@@ -190,13 +200,14 @@ final class HTTP2ServerSession: ConnectionCodec {
             peerCertificateSubject: connection.peerCertificateSubject)
         streams[streamID] = stream
         headerStream = stream
+        headerPosition = 0
         idleSince = nil
     }
 
     fileprivate func header(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
         guard let stream = headerStream?.id == streamID ? headerStream : streams[streamID],
               stream.handler == nil else { return }  // trailers ignored
-        let valueString = HTTP2CommonHeaders.value(value) ?? String(decoding: value, as: UTF8.self)
+        let (nameString, valueString) = strings(name: name, value: value)
         if name.first == UInt8(ascii: ":") {
             // nghttp2 has already rejected unknown pseudo-headers: length and one byte tell them apart.
             switch (name.count, name[1]) {
@@ -207,8 +218,27 @@ final class HTTP2ServerSession: ConnectionCodec {
             default: break
             }
         } else {
-            stream.head.fields.append((HTTP2CommonHeaders.name(name) ?? String(decoding: name, as: UTF8.self), valueString))
+            stream.head.fields.append((nameString, valueString))
         }
+    }
+
+    /// The field as Strings, reused from the same position of a recent block when the bytes match.
+    @inline(__always)
+    private func strings(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> (String, String) {
+        let position = headerPosition
+        headerPosition += 1
+        if position < recentHeaders.count, recentHeaders[position].matches(name, value) {
+            let recent = recentHeaders[position]
+            return (recent.name, recent.value)
+        }
+        let nameString = HTTP2CommonHeaders.name(name) ?? String(decoding: name, as: UTF8.self)
+        let valueString = HTTP2CommonHeaders.value(value) ?? String(decoding: value, as: UTF8.self)
+        if position < recentHeaders.count {
+            recentHeaders[position] = RecentHeader(name: nameString, value: valueString, nameBytes: name, valueBytes: value)
+        } else if position == recentHeaders.count && position < Self.maxRecentHeaders {
+            recentHeaders.append(RecentHeader(name: nameString, value: valueString, nameBytes: name, valueBytes: value))
+        }
+        return (nameString, valueString)
     }
 
     fileprivate func requestHeadersComplete(streamID: Int32, endStream: Bool) {
@@ -397,4 +427,32 @@ private func http2ReadResponseData(
     _ flags: UnsafeMutablePointer<UInt32>?, _: UnsafeMutablePointer<nghttp2_data_source>?, _ userData: UnsafeMutableRawPointer?
 ) -> Int {
     serverSession(userData).readResponseData(streamID: streamID, into: buffer!, length: length, flags: flags!)
+}
+
+/// One remembered request header field: its bytes (name then value) and its Strings.
+private struct RecentHeader {
+    let name: String
+    let value: String
+    let bytes: [UInt8]
+    let nameCount: Int
+
+    init(name: String, value: String, nameBytes: UnsafeBufferPointer<UInt8>, valueBytes: UnsafeBufferPointer<UInt8>) {
+        self.name = name
+        self.value = value
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(nameBytes.count + valueBytes.count)
+        bytes.append(contentsOf: nameBytes)
+        bytes.append(contentsOf: valueBytes)
+        self.bytes = bytes
+        self.nameCount = nameBytes.count
+    }
+
+    @inline(__always)
+    func matches(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard name.count == nameCount, value.count == bytes.count - nameCount else { return false }
+        return bytes.withUnsafeBufferPointer { stored in
+            (name.count == 0 || memcmp(stored.baseAddress!, name.baseAddress!, name.count) == 0)
+                && (value.count == 0 || memcmp(stored.baseAddress! + nameCount, value.baseAddress!, value.count) == 0)
+        }
+    }
 }
