@@ -26,6 +26,7 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
     }
     /// Appends without lowercasing: for transports whose keys are lowercase already (HTTP/2
     /// rejects uppercase header names), saving a String rebuild per received field.
+    package mutating func reserveCapacity(_ count: Int) { entries.reserveCapacity(count) }
     package mutating func appendLowercaseKey(_ key: String, value: Value) {
         entries.append((key, value))
     }

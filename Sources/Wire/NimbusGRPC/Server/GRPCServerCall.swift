@@ -44,11 +44,15 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
         self.deframer = GRPCMessageDeframer(maxMessageSize: router.configuration.maxReceiveMessageSize)
         var metadata = Metadata()
         var timeout: Duration?
-        for (name, value) in head.fields {
+        let fields = head.fields
+        for index in fields.indices {
+            let (name, value) = fields[index]
             if name == "grpc-timeout" {
                 timeout = GRPCTimeout.parse(value)
-            } else {
-                metadata.addReceivedHTTP2Header(name: name, value: value)
+            } else if !Metadata.isReserved(name) {
+                // One allocation for all custom metadata, none when there is none.
+                if metadata.isEmpty { metadata.reserveCapacity(fields.count - index) }
+                metadata.addUnreservedHTTP2Header(name: name, value: value)
             }
         }
         let now = ContinuousClock.now

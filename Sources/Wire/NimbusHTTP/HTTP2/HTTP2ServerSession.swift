@@ -47,6 +47,15 @@ final class HTTP2ServerSession: ConnectionCodec {
     /// the Strings instead of building (and, past 15 bytes, allocating) them again.
     @exclusivity(unchecked) private var recentHeaders: [RecentHeader] = []
     @exclusivity(unchecked) private var headerPosition = 0
+    /// The request head being received. Header blocks never interleave, so one per session
+    /// suffices, and its field array keeps its capacity from request to request.
+    @exclusivity(unchecked) private var pendingHead = HTTP2RequestHead()
+    /// The stream the last callback was about: consecutive callbacks (headers, data, end,
+    /// the response's data reads, close) mostly concern the same stream, and this saves a
+    /// hashed dictionary lookup each time.
+    @exclusivity(unchecked) private var lastStream: HTTP2ServerStream?
+    /// Emptied response buffers of closed streams, handed to new ones (no allocation per response).
+    @exclusivity(unchecked) private var spareOutbound: [[UInt8]] = []
     private static let maxRecentHeaders = 24
 
     init(connection: ServerConnection, router: any HTTP2RequestRouter, settings: HTTP2Settings) throws {
@@ -118,6 +127,8 @@ final class HTTP2ServerSession: ConnectionCodec {
         timer = nil
         let open = streams
         streams.removeAll()
+        lastStream = nil
+        headerStream = nil
         for stream in open.values where !stream.isClosed {
             stream.isClosed = true
             stream.handler?.streamClosed(errorCode: UInt32(NGHTTP2_CANCEL.rawValue))
@@ -200,26 +211,53 @@ final class HTTP2ServerSession: ConnectionCodec {
             peerCertificateSubject: connection.peerCertificateSubject)
         streams[streamID] = stream
         headerStream = stream
+        lastStream = stream
         headerPosition = 0
+        pendingHead.method = ""
+        pendingHead.path = ""
+        pendingHead.scheme = ""
+        pendingHead.authority = ""
+        pendingHead.fields.removeAll(keepingCapacity: true)
         idleSince = nil
     }
 
     fileprivate func header(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
-        guard let stream = headerStream?.id == streamID ? headerStream : streams[streamID],
-              stream.handler == nil else { return }  // trailers ignored
+        // Only a request's header block is recorded (trailers have no begin-headers callback).
+        guard let stream = headerStream, stream.id == streamID, stream.handler == nil else { return }
         let (nameString, valueString) = strings(name: name, value: value)
         if name.first == UInt8(ascii: ":") {
             // nghttp2 has already rejected unknown pseudo-headers: length and one byte tell them apart.
             switch (name.count, name[1]) {
-            case (5, UInt8(ascii: "p")): stream.head.path = valueString
-            case (7, UInt8(ascii: "m")): stream.head.method = valueString
-            case (7, UInt8(ascii: "s")): stream.head.scheme = valueString
-            case (10, UInt8(ascii: "a")): stream.head.authority = valueString
+            case (5, UInt8(ascii: "p")): pendingHead.path = valueString
+            case (7, UInt8(ascii: "m")): pendingHead.method = valueString
+            case (7, UInt8(ascii: "s")): pendingHead.scheme = valueString
+            case (10, UInt8(ascii: "a")): pendingHead.authority = valueString
             default: break
             }
         } else {
-            stream.head.fields.append((nameString, valueString))
+            pendingHead.fields.append((nameString, valueString))
         }
+    }
+
+    /// A response buffer for a stream's first write.
+    func takeOutboundBuffer() -> [UInt8] { spareOutbound.popLast() ?? [] }
+
+    private func recycleOutbound(_ stream: HTTP2ServerStream) {
+        let capacity = stream.outbound.capacity
+        guard capacity > 0, capacity <= 16 << 10, spareOutbound.count < 64 else { return }
+        var buffer = stream.outbound
+        stream.outbound = []
+        stream.outboundOffset = 0
+        buffer.removeAll(keepingCapacity: true)
+        spareOutbound.append(buffer)
+    }
+
+    @inline(__always)
+    private func stream(_ id: Int32) -> HTTP2ServerStream? {
+        if let last = lastStream, last.id == id { return last }
+        let found = streams[id]
+        if found != nil { lastStream = found }
+        return found
     }
 
     /// The field as Strings, reused from the same position of a recent block when the bytes match.
@@ -242,17 +280,17 @@ final class HTTP2ServerSession: ConnectionCodec {
     }
 
     fileprivate func requestHeadersComplete(streamID: Int32, endStream: Bool) {
+        let isRequestHead = headerStream?.id == streamID
         headerStream = nil
-        guard let stream = streams[streamID] else { return }
-        if stream.handler == nil {
-            stream.handler = router.openStream(stream, head: stream.head)
-            stream.head.fields = []
+        guard let stream = stream(streamID) else { return }
+        if stream.handler == nil && isRequestHead {
+            stream.handler = router.openStream(stream, head: pendingHead)
         }
         if endStream { receivedEnd(stream) }
     }
 
     fileprivate func dataChunk(streamID: Int32, bytes: UnsafeRawBufferPointer) {
-        guard let stream = streams[streamID], let handler = stream.handler else {
+        guard let stream = stream(streamID), let handler = stream.handler else {
             // Nobody will consume these: return them to the connection window at once.
             nghttp2_session_consume_connection(session, bytes.count)
             return
@@ -262,7 +300,7 @@ final class HTTP2ServerSession: ConnectionCodec {
     }
 
     fileprivate func dataEnded(streamID: Int32) {
-        guard let stream = streams[streamID] else { return }
+        guard let stream = stream(streamID) else { return }
         receivedEnd(stream)
     }
 
@@ -275,6 +313,7 @@ final class HTTP2ServerSession: ConnectionCodec {
     fileprivate func pingAcknowledged() { pingSentAt = nil }
 
     fileprivate func streamClosed(streamID: Int32, errorCode: UInt32) {
+        if lastStream?.id == streamID { lastStream = nil }
         guard let stream = streams.removeValue(forKey: streamID) else { return }
         if stream.unconsumed > 0 {
             nghttp2_session_consume_connection(session, stream.unconsumed)
@@ -284,13 +323,14 @@ final class HTTP2ServerSession: ConnectionCodec {
         stream.onOutboundDrained = nil
         stream.handler?.streamClosed(errorCode: errorCode)
         stream.handler = nil
+        recycleOutbound(stream)
         if streams.isEmpty { idleSince = MonotonicTime.now() }
     }
 
     /// After our END_STREAM went out: if the client has not finished sending, tell it to stop
     /// with RST_STREAM(NO_ERROR) (gRPC's rule for trailers that precede the request's end).
     fileprivate func sentEndStream(streamID: Int32) {
-        guard let stream = streams[streamID], !stream.receivedEnd else { return }
+        guard let stream = stream(streamID), !stream.receivedEnd else { return }
         nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, UInt32(NGHTTP2_NO_ERROR.rawValue))
     }
 
@@ -298,7 +338,7 @@ final class HTTP2ServerSession: ConnectionCodec {
     /// with trailers (or END_STREAM) once everything is out.
     fileprivate func readResponseData(streamID: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int,
                                       flags: UnsafeMutablePointer<UInt32>) -> Int {
-        guard let stream = streams[streamID] else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+        guard let stream = stream(streamID) else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
         let available = stream.outbound.count - stream.outboundOffset
         let n = min(available, length)
         if n > 0 {

@@ -49,7 +49,6 @@ public final class HTTP2ServerStream {
     unowned(unsafe) let session: HTTP2ServerSession
 
     // Loop-confined state: runtime exclusivity checks are off for it (they cost ~4% of a call).
-    @exclusivity(unchecked) var head = HTTP2RequestHead()
     @exclusivity(unchecked) var handler: (any HTTP2StreamHandler)?
     @exclusivity(unchecked) public internal(set) var isClosed = false
     /// The peer sent END_STREAM.
@@ -73,7 +72,6 @@ public final class HTTP2ServerStream {
         self.loop = loop
         self.peer = peer
         self.peerCertificateSubject = peerCertificateSubject
-        head.fields.reserveCapacity(8)
     }
 
     /// Response bytes queued and not yet handed to nghttp2.
@@ -97,6 +95,7 @@ public final class HTTP2ServerStream {
     /// Appends body bytes (after `sendResponseHead`).
     public func writeData(_ fill: (inout [UInt8]) -> Void) {
         guard !isClosed else { return }
+        if outbound.capacity == 0 { outbound = session.takeOutboundBuffer() }
         if outboundOffset > 0 && outboundOffset == outbound.count {
             outbound.removeAll(keepingCapacity: true)
             outboundOffset = 0
