@@ -4,6 +4,7 @@ messages split across DATA frames, grpc-timeout units, flow-control backpressure
 PINGs, idle timeout and GOAWAY on shutdown."""
 import socket
 import struct
+import urllib.parse
 import time
 
 import h2.config
@@ -141,7 +142,7 @@ def test_message_split_into_one_byte_data_frames(raw_server, stubs):
     client.close()
 
 
-@pytest.mark.parametrize("timeout", ["1H", "2M", "30S", "900m", "900000u", "900000000n", "99999999S"])
+@pytest.mark.parametrize("timeout", ["1H", "2M", "30S", "900m", "900000u", "99999999n", "99999999S"])
 def test_grpc_timeout_units_are_accepted(raw_server, stubs, timeout):
     pb2, _ = stubs
     client = Client(raw_server.port)
@@ -160,6 +161,22 @@ def test_grpc_timeout_is_enforced(raw_server, stubs, timeout):
     started = time.monotonic()
     head = headers_of(client.events(ended(sid)), sid)
     assert head["grpc-status"] == "4"
+    assert time.monotonic() - started < 1.5
+    client.close()
+
+
+@pytest.mark.parametrize("timeout", ["", "S", "10", "10s", "-5S", "1.5S", "123456789S", "9999999999S", "10 S"])
+def test_malformed_grpc_timeout_is_rejected(raw_server, stubs, timeout):
+    """A deadline the server cannot read is refused (Trailers-Only INTERNAL, as grpc-go does),
+    not silently dropped; the handler never runs."""
+    pb2, _ = stubs
+    client = Client(raw_server.port)
+    sid = client.headers(SAY, extra=[("grpc-timeout", timeout)])
+    client.data(sid, frame(pb2.EchoRequest(text="t", delay_ms=3000).SerializeToString()), end_stream=True)
+    started = time.monotonic()
+    head = headers_of(client.events(ended(sid)), sid)
+    assert head["grpc-status"] == "13"
+    assert "grpc-timeout" in urllib.parse.unquote(head.get("grpc-message", ""))
     assert time.monotonic() - started < 1.5
     client.close()
 

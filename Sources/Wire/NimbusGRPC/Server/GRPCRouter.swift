@@ -30,7 +30,22 @@ final class GRPCRouter: HTTP2RequestRouter {
             stream.sendHeadersOnly(headers)
             return DiscardingStreamHandler(stream: stream)
         }
-        guard let contentType = head.first("content-type"), contentType.hasPrefix("application/grpc") else {
+        // One pass over the fields for what routing needs (by length first: no string
+        // comparison for most fields).
+        var contentType: String?
+        var encoding: String?
+        var timeoutText: String?
+        for (name, value) in head.fields {
+            switch name.utf8.count {
+            case 12:
+                if name == "content-type" { contentType = value } else if name == "grpc-timeout" { timeoutText = value }
+            case 13:
+                if name == "grpc-encoding" { encoding = value }
+            default:
+                break
+            }
+        }
+        guard let contentType, contentType.hasPrefix("application/grpc") else {
             var headers = HTTP2HeaderBlock()
             headers.add(":status", "415")
             headers.add("content-type", "text/plain")
@@ -42,13 +57,31 @@ final class GRPCRouter: HTTP2RequestRouter {
             recordRejected(head.path, code: .unimplemented)
             return DiscardingStreamHandler(stream: stream)
         }
-        if let encoding = head.first("grpc-encoding"), encoding != "identity" {
+        if let encoding, encoding != "identity" {
             GRPCServerCall.sendTrailersOnly(stream, RPCError(.unimplemented, "grpc-encoding \(encoding) is not supported"))
             return DiscardingStreamHandler(stream: stream)
         }
-        let call = GRPCServerCall(stream: stream, head: head, entry: method, router: self)
+        var timeout: Duration?
+        if let timeoutText {
+            // A deadline the client meant to set but we cannot read: refuse rather than run
+            // without one (INTERNAL, as grpc-go answers a malformed grpc-timeout).
+            guard let parsed = GRPCTimeout.parse(timeoutText) else {
+                GRPCServerCall.sendTrailersOnly(stream, RPCError(.internal, "malformed grpc-timeout: \(timeoutText.prefix(32))"))
+                recordRejected(method, code: .internal)
+                return DiscardingStreamHandler(stream: stream)
+            }
+            timeout = parsed
+        }
+        let call = GRPCServerCall(stream: stream, head: head, timeout: timeout, entry: method, router: self)
         call.start()
         return call
+    }
+
+    private func recordRejected(_ entry: GRPCMethodEntry, code: RPCCode) {
+        if configuration.accessLog {
+            logger.info("rpc", metadata: ["rpc.method": "\(entry.path)", "rpc.code": "\(code)"])
+        }
+        entry.record(code: code, nanoseconds: 0)
     }
 
     private func recordRejected(_ path: String, code: RPCCode) {

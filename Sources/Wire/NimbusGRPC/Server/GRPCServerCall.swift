@@ -35,7 +35,8 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
     /// Buffered response bytes above which a streaming writer waits for the peer.
     private static let writeHighWater = 256 << 10
 
-    init(stream: HTTP2ServerStream, head: HTTP2RequestHead, entry: GRPCMethodEntry, router: GRPCRouter) {
+    /// `timeout` is the parsed `grpc-timeout` (the router has rejected a malformed one).
+    init(stream: HTTP2ServerStream, head: HTTP2RequestHead, timeout: Duration?, entry: GRPCMethodEntry, router: GRPCRouter) {
         self.stream = stream
         self.entry = entry
         let method = entry.method
@@ -43,13 +44,10 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
         self.loop = stream.loop
         self.deframer = GRPCMessageDeframer(maxMessageSize: router.configuration.maxReceiveMessageSize)
         var metadata = Metadata()
-        var timeout: Duration?
         let fields = head.fields
         for index in fields.indices {
             let (name, value) = fields[index]
-            if name == "grpc-timeout" {
-                timeout = GRPCTimeout.parse(value)
-            } else if !Metadata.isReserved(name) {
+            if !Metadata.isReserved(name) {  // grpc-timeout, content-type, te … are reserved
                 // One allocation for all custom metadata, none when there is none.
                 if metadata.isEmpty { metadata.reserveCapacity(fields.count - index) }
                 metadata.addUnreservedHTTP2Header(name: name, value: value)
