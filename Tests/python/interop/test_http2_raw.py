@@ -263,3 +263,48 @@ def test_shutdown_sends_goaway(echo_server_binary, pki, tmp_path):
     finally:
         if running.process.poll() is None:
             running.process.kill()
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_peers_vanishing_under_running_handlers_leave_the_server_healthy(echo_server_binary, pki, tmp_path, stubs, threads):
+    """Connections end (TCP reset, GOAWAY, RST_STREAM of every call) while their unary and
+    streaming handlers still run; the handlers then complete against closed streams. The
+    server must not crash (it once did: an unowned link outlived its connection) and must go
+    on serving, and SIGTERM must still stop it cleanly."""
+    pb2, _ = stubs
+    running = start_server(echo_server_binary, "h2c", pki, tmp_path, extra=["--threads", threads])
+    try:
+        slow = frame(pb2.EchoRequest(text="late", delay_ms=100).SerializeToString())
+        for round_ in range(36):
+            client = Client(running.port)
+            calls = []
+            for _ in range(8):
+                sid = client.headers(SAY)
+                client.data(sid, slow, end_stream=True)
+                calls.append(sid)
+            chat = client.headers(CHAT)
+            client.data(chat, frame(b"x" * 100))
+            calls.append(chat)
+            client.events(lambda ev: False, timeout=0.01)
+            how = round_ % 3
+            if how == 0:  # TCP RST
+                client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            elif how == 1:
+                client.conn.close_connection()
+                client.flush()
+            else:
+                for sid in calls:
+                    client.conn.reset_stream(sid, error_code=8)
+                client.flush()
+            client.close()
+        time.sleep(0.5)  # every handler has finished by now, after its peer went away
+        assert running.process.poll() is None, "the server died"
+        client = Client(running.port)
+        sid = client.headers(SAY)
+        client.data(sid, frame(pb2.EchoRequest(text="alive").SerializeToString()), end_stream=True)
+        events = client.events(ended(sid))
+        assert headers_of(events, sid)["grpc-status"] == "0"
+        client.close()
+    finally:
+        stop_server(running)
+    assert running.process.returncode == 0

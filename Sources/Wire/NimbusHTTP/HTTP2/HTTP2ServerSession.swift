@@ -26,7 +26,10 @@ public struct HTTP2Settings: Sendable {
 /// by `produceOutput` at tick end (so a tick's frames leave in one write).
 final class HTTP2ServerSession: ConnectionCodec {
     let session: OpaquePointer
-    unowned let connection: ServerConnection
+    /// Strong on purpose (was `unowned`): handler tasks may keep streams, and through them this
+    /// session, alive after the connection closed; every link here is then still valid memory.
+    /// The cycle with `ServerConnection.codec` is broken by `ServerConnection.close()`.
+    let connection: ServerConnection
     let router: any HTTP2RequestRouter
     let settings: HTTP2Settings
     // Loop-confined state: runtime exclusivity checks are off for it (they cost ~4% of a call).
