@@ -179,7 +179,10 @@ final class HTTP2ServerSession: ConnectionCodec {
     func submitResponse(_ stream: HTTP2ServerStream, headers: HTTP2HeaderBlock, withBody: Bool) {
         let rc: Int32 = headers.withNVs { nvs, count in
             if withBody {
-                var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: http2ReadResponseData)
+                // The stream rides along as the data source (unretained: `streams` holds it until
+                // nghttp2 closes the stream, after which it never reads again): no lookup per read.
+                let source = nghttp2_data_source(ptr: Unmanaged.passUnretained(stream).toOpaque())
+                var provider = nghttp2_data_provider(source: source, read_callback: http2ReadResponseData)
                 return nghttp2_submit_response(session, stream.id, nvs, count, &provider)
             }
             return nghttp2_submit_response(session, stream.id, nvs, count, nil)
@@ -213,6 +216,9 @@ final class HTTP2ServerSession: ConnectionCodec {
             id: streamID, session: self, loop: connection.loop, peer: connection.peerDescription,
             peerCertificateSubject: connection.peerCertificateSubject)
         streams[streamID] = stream
+        // Unretained: `streams` owns it until nghttp2's close callback, the last time nghttp2
+        // hands this stream back.
+        nghttp2_session_set_stream_user_data(session, streamID, Unmanaged.passUnretained(stream).toOpaque())
         headerStream = stream
         lastStream = stream
         headerPosition = 0
@@ -258,8 +264,10 @@ final class HTTP2ServerSession: ConnectionCodec {
     @inline(__always)
     private func stream(_ id: Int32) -> HTTP2ServerStream? {
         if let last = lastStream, last.id == id { return last }
-        let found = streams[id]
-        if found != nil { lastStream = found }
+        // nghttp2's own stream map (set in `beginHeaders`) instead of hashing into `streams`.
+        guard let pointer = nghttp2_session_get_stream_user_data(session, id) else { return nil }
+        let found = Unmanaged<HTTP2ServerStream>.fromOpaque(pointer).takeUnretainedValue()
+        lastStream = found
         return found
     }
 
@@ -339,9 +347,9 @@ final class HTTP2ServerSession: ConnectionCodec {
 
     /// Copies queued response bytes into nghttp2's frame buffer; defers when empty, and ends
     /// with trailers (or END_STREAM) once everything is out.
-    fileprivate func readResponseData(streamID: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int,
+    fileprivate func readResponseData(stream: HTTP2ServerStream, into buffer: UnsafeMutablePointer<UInt8>, length: Int,
                                       flags: UnsafeMutablePointer<UInt32>) -> Int {
-        guard let stream = stream(streamID) else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+        let streamID = stream.id
         let available = stream.outbound.count - stream.outboundOffset
         let n = min(available, length)
         if n > 0 {
@@ -406,9 +414,9 @@ private func serverSession(_ userData: UnsafeMutableRawPointer?) -> HTTP2ServerS
 }
 
 private func http2OnBeginHeaders(_: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ userData: UnsafeMutableRawPointer?) -> Int32 {
-    let frame = frame!.pointee
-    if frame.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) && frame.headers.cat == NGHTTP2_HCAT_REQUEST {
-        serverSession(userData).beginHeaders(streamID: frame.hd.stream_id)
+    let hd = frame!.pointee.hd  // the frame header only, not a copy of the whole frame union
+    if hd.type == UInt8(NGHTTP2_HEADERS.rawValue) && frame!.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
+        serverSession(userData).beginHeaders(streamID: hd.stream_id)
     }
     return 0
 }
@@ -417,26 +425,26 @@ private func http2OnHeader(
     _: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ name: UnsafePointer<UInt8>?, _ nameLength: Int,
     _ value: UnsafePointer<UInt8>?, _ valueLength: Int, _: UInt8, _ userData: UnsafeMutableRawPointer?
 ) -> Int32 {
-    let frame = frame!.pointee
-    guard frame.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
+    let hd = frame!.pointee.hd  // the frame header only, not a copy of the whole frame union
+    guard hd.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
     serverSession(userData).header(
-        streamID: frame.hd.stream_id,
+        streamID: hd.stream_id,
         name: UnsafeBufferPointer(start: name, count: nameLength),
         value: UnsafeBufferPointer(start: value, count: valueLength))
     return 0
 }
 
 private func http2OnFrameRecv(_: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ userData: UnsafeMutableRawPointer?) -> Int32 {
-    let frame = frame!.pointee
+    let hd = frame!.pointee.hd  // the frame header only, not a copy of the whole frame union
     let session = serverSession(userData)
-    let endStream = frame.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
-    switch UInt32(frame.hd.type) {
+    let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+    switch UInt32(hd.type) {
     case NGHTTP2_HEADERS.rawValue:
-        session.requestHeadersComplete(streamID: frame.hd.stream_id, endStream: endStream)
+        session.requestHeadersComplete(streamID: hd.stream_id, endStream: endStream)
     case NGHTTP2_DATA.rawValue:
-        if endStream { session.dataEnded(streamID: frame.hd.stream_id) }
+        if endStream { session.dataEnded(streamID: hd.stream_id) }
     case NGHTTP2_PING.rawValue:
-        if frame.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 { session.pingAcknowledged() }
+        if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 { session.pingAcknowledged() }
     default:
         break
     }
@@ -456,20 +464,22 @@ private func http2OnStreamClose(_: OpaquePointer?, _ streamID: Int32, _ errorCod
 }
 
 private func http2OnFrameSend(_: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ userData: UnsafeMutableRawPointer?) -> Int32 {
-    let frame = frame!.pointee
-    let type = UInt32(frame.hd.type)
+    let hd = frame!.pointee.hd  // the frame header only, not a copy of the whole frame union
+    let type = UInt32(hd.type)
     if (type == NGHTTP2_HEADERS.rawValue || type == NGHTTP2_DATA.rawValue)
-        && frame.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 {
-        serverSession(userData).sentEndStream(streamID: frame.hd.stream_id)
+        && hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 {
+        serverSession(userData).sentEndStream(streamID: hd.stream_id)
     }
     return 0
 }
 
 private func http2ReadResponseData(
     _: OpaquePointer?, _ streamID: Int32, _ buffer: UnsafeMutablePointer<UInt8>?, _ length: Int,
-    _ flags: UnsafeMutablePointer<UInt32>?, _: UnsafeMutablePointer<nghttp2_data_source>?, _ userData: UnsafeMutableRawPointer?
+    _ flags: UnsafeMutablePointer<UInt32>?, _ source: UnsafeMutablePointer<nghttp2_data_source>?, _ userData: UnsafeMutableRawPointer?
 ) -> Int {
-    serverSession(userData).readResponseData(streamID: streamID, into: buffer!, length: length, flags: flags!)
+    guard let pointer = source?.pointee.ptr else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+    let stream = Unmanaged<HTTP2ServerStream>.fromOpaque(pointer).takeUnretainedValue()
+    return serverSession(userData).readResponseData(stream: stream, into: buffer!, length: length, flags: flags!)
 }
 
 /// One remembered request header field: its bytes (name then value) and its Strings.
