@@ -53,6 +53,10 @@ final class HTTP2ServerSession: ConnectionCodec {
     /// The request head being received. Header blocks never interleave, so one per session
     /// suffices, and its field array keeps its capacity from request to request.
     @exclusivity(unchecked) private var pendingHead = HTTP2RequestHead()
+    /// Fields of `pendingHead` filled for the current block; entries past it are the previous
+    /// request's, overwritten in place (destroying them all first went through the generic,
+    /// unspecialized tuple-destroy path for every field).
+    @exclusivity(unchecked) private var pendingFieldCount = 0
     /// The stream the last callback was about: consecutive callbacks (headers, data, end,
     /// the response's data reads, close) mostly concern the same stream, and this saves a
     /// hashed dictionary lookup each time.
@@ -70,6 +74,9 @@ final class HTTP2ServerSession: ConnectionCodec {
         defer { nghttp2_option_del(option) }
         // Backpressure: windows reopen only as the application consumes what it read.
         nghttp2_option_set_no_auto_window_update(option, 1)
+        // gRPC has no use for RFC 7540 stream priorities: no priority tree, and closed streams
+        // are freed at once instead of being retained for it.
+        nghttp2_option_set_no_closed_streams(option, 1)
         var raw: OpaquePointer?
         // The session's user data is set below, once `self` is fully initialized.
         guard nghttp2_session_server_new2(&raw, HTTP2ServerCallbacks.shared.callbacks, nil, option) == 0, let raw else {
@@ -81,6 +88,7 @@ final class HTTP2ServerSession: ConnectionCodec {
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: settings.maxConcurrentStreams),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: settings.initialWindowSize),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: settings.maxHeaderListSize),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES.rawValue), value: 1),
         ]
         nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
         nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, settings.connectionWindowSize)
@@ -226,7 +234,7 @@ final class HTTP2ServerSession: ConnectionCodec {
         pendingHead.path = ""
         pendingHead.scheme = ""
         pendingHead.authority = ""
-        pendingHead.fields.removeAll(keepingCapacity: true)
+        pendingFieldCount = 0
         idleSince = nil
     }
 
@@ -244,7 +252,12 @@ final class HTTP2ServerSession: ConnectionCodec {
             default: break
             }
         } else {
-            pendingHead.fields.append((nameString, valueString))
+            if pendingFieldCount < pendingHead.fields.count {
+                pendingHead.fields[pendingFieldCount] = (nameString, valueString)
+            } else {
+                pendingHead.fields.append((nameString, valueString))
+            }
+            pendingFieldCount += 1
         }
     }
 
@@ -295,6 +308,9 @@ final class HTTP2ServerSession: ConnectionCodec {
         headerStream = nil
         guard let stream = stream(streamID) else { return }
         if stream.handler == nil && isRequestHead {
+            if pendingHead.fields.count > pendingFieldCount {
+                pendingHead.fields.removeSubrange(pendingFieldCount...)
+            }
             stream.handler = router.openStream(stream, head: pendingHead)
         }
         if endStream { receivedEnd(stream) }
