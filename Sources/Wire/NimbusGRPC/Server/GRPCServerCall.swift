@@ -53,7 +53,9 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
                 metadata.addUnreservedHTTP2Header(name: name, value: value)
             }
         }
-        let now = ContinuousClock.now
+        // When the request became visible to the loop: the tick's timestamp (one clock read per
+        // tick, not per call).
+        let now = stream.loop.tickStart
         self.started = now
         self.context = ServerContext(
             method: method.descriptor, metadata: metadata, deadline: timeout.map { now + $0 }, peer: stream.peer)
