@@ -308,3 +308,33 @@ def test_peers_vanishing_under_running_handlers_leave_the_server_healthy(echo_se
     finally:
         stop_server(running)
     assert running.process.returncode == 0
+
+
+def test_handlers_on_the_global_pool(echo_server_binary, pki, tmp_path, stubs):
+    """`runHandlersOnEventLoop = false`: unary calls (with and without suspending), deadlines
+    and a streaming call still work when handlers run on the pool and hop back."""
+    pb2, _ = stubs
+    running = start_server(echo_server_binary, "h2c", pki, tmp_path, extra=["--handlers-on-pool"])
+    try:
+        client = Client(running.port)
+        quick = client.headers(SAY)
+        client.data(quick, frame(pb2.EchoRequest(text="pool").SerializeToString()), end_stream=True)
+        waiting = client.headers(SAY)
+        client.data(waiting, frame(pb2.EchoRequest(text="later", delay_ms=50).SerializeToString()), end_stream=True)
+        late = client.headers(SAY, extra=[("grpc-timeout", "100m")])
+        client.data(late, frame(pb2.EchoRequest(text="slow", delay_ms=3000).SerializeToString()), end_stream=True)
+        chat = client.headers(CHAT)
+        client.data(chat, frame(b"abc"))
+        client.data(chat, frame(b"defg"), end_stream=True)
+        events = client.events(lambda ev: all(ended(s)(ev) for s in (quick, waiting, late, chat)))
+        for sid, text in ((quick, "pool"), (waiting, "later")):
+            body = b"".join(e.data for e in events if isinstance(e, h2.events.DataReceived) and e.stream_id == sid)
+            assert headers_of(events, sid)["grpc-status"] == "0"
+            assert pb2.EchoResponse.FromString(body[5:]).text == text
+        assert headers_of(events, late)["grpc-status"] == "4"
+        chat_body = b"".join(e.data for e in events if isinstance(e, h2.events.DataReceived) and e.stream_id == chat)
+        assert headers_of(events, chat)["grpc-status"] == "0"
+        assert chat_body == frame(b"abc") + frame(b"defg")
+        client.close()
+    finally:
+        stop_server(running)
