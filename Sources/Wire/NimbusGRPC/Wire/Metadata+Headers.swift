@@ -43,12 +43,22 @@ extension Metadata {
     /// `addReceivedHeader` for an HTTP/2 field the caller has checked not to be reserved
     /// (nghttp2 has checked the name to be lowercase).
     mutating func addUnreservedHTTP2Header(name: String, value: String) {
-        if name.utf8.last == UInt8(ascii: "n") && name.hasSuffix("-bin") {
+        if Self.isBinaryKey(name) {
             guard let bytes = GRPCBase64.decode(value) else { return }
             appendLowercaseKey(name, value: .binary(bytes))
         } else {
             appendLowercaseKey(name, value: .string(value))
         }
+    }
+
+    /// Ends in `-bin`, checked on the UTF-8 bytes (no generic `last`/`hasSuffix` walk).
+    @inline(__always)
+    static func isBinaryKey(_ name: String) -> Bool {
+        name.utf8.withContiguousStorageIfAvailable { bytes in
+            let n = bytes.count
+            return n >= 4 && bytes[n - 1] == UInt8(ascii: "n") && bytes[n - 2] == UInt8(ascii: "i")
+                && bytes[n - 3] == UInt8(ascii: "b") && bytes[n - 4] == UInt8(ascii: "-")
+        } ?? name.hasSuffix("-bin")
     }
 
     /// The metadata as header fields (`-bin` values base64, unpadded; reserved names skipped).

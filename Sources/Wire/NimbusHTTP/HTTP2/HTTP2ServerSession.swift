@@ -424,15 +424,18 @@ final class HTTP2ServerCallbacks: @unchecked Sendable {
     }
 }
 
+/// Runs `body` with the session nghttp2 calls back for, without a retain/release pair around
+/// it (a dozen callbacks per request): the connection owns the session for as long as nghttp2
+/// can call back into it.
 @inline(__always)
-private func serverSession(_ userData: UnsafeMutableRawPointer?) -> HTTP2ServerSession {
-    Unmanaged<HTTP2ServerSession>.fromOpaque(userData!).takeUnretainedValue()
+private func withServerSession<R>(_ userData: UnsafeMutableRawPointer?, _ body: (HTTP2ServerSession) -> R) -> R {
+    Unmanaged<HTTP2ServerSession>.fromOpaque(userData!)._withUnsafeGuaranteedRef(body)
 }
 
 private func http2OnBeginHeaders(_: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ userData: UnsafeMutableRawPointer?) -> Int32 {
     let hd = frame!.pointee.hd  // the frame header only, not a copy of the whole frame union
     if hd.type == UInt8(NGHTTP2_HEADERS.rawValue) && frame!.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
-        serverSession(userData).beginHeaders(streamID: hd.stream_id)
+        withServerSession(userData) { $0.beginHeaders(streamID: hd.stream_id) }
     }
     return 0
 }
@@ -443,26 +446,29 @@ private func http2OnHeader(
 ) -> Int32 {
     let hd = frame!.pointee.hd  // the frame header only, not a copy of the whole frame union
     guard hd.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
-    serverSession(userData).header(
-        streamID: hd.stream_id,
-        name: UnsafeBufferPointer(start: name, count: nameLength),
-        value: UnsafeBufferPointer(start: value, count: valueLength))
+    withServerSession(userData) {
+        $0.header(
+            streamID: hd.stream_id,
+            name: UnsafeBufferPointer(start: name, count: nameLength),
+            value: UnsafeBufferPointer(start: value, count: valueLength))
+    }
     return 0
 }
 
 private func http2OnFrameRecv(_: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ userData: UnsafeMutableRawPointer?) -> Int32 {
     let hd = frame!.pointee.hd  // the frame header only, not a copy of the whole frame union
-    let session = serverSession(userData)
     let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
-    switch UInt32(hd.type) {
-    case NGHTTP2_HEADERS.rawValue:
-        session.requestHeadersComplete(streamID: hd.stream_id, endStream: endStream)
-    case NGHTTP2_DATA.rawValue:
-        if endStream { session.dataEnded(streamID: hd.stream_id) }
-    case NGHTTP2_PING.rawValue:
-        if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 { session.pingAcknowledged() }
-    default:
-        break
+    withServerSession(userData) { session in
+        switch UInt32(hd.type) {
+        case NGHTTP2_HEADERS.rawValue:
+            session.requestHeadersComplete(streamID: hd.stream_id, endStream: endStream)
+        case NGHTTP2_DATA.rawValue:
+            if endStream { session.dataEnded(streamID: hd.stream_id) }
+        case NGHTTP2_PING.rawValue:
+            if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 { session.pingAcknowledged() }
+        default:
+            break
+        }
     }
     return 0
 }
@@ -470,12 +476,12 @@ private func http2OnFrameRecv(_: OpaquePointer?, _ frame: UnsafePointer<nghttp2_
 private func http2OnDataChunk(
     _: OpaquePointer?, _: UInt8, _ streamID: Int32, _ data: UnsafePointer<UInt8>?, _ length: Int, _ userData: UnsafeMutableRawPointer?
 ) -> Int32 {
-    serverSession(userData).dataChunk(streamID: streamID, bytes: UnsafeRawBufferPointer(start: data, count: length))
+    withServerSession(userData) { $0.dataChunk(streamID: streamID, bytes: UnsafeRawBufferPointer(start: data, count: length)) }
     return 0
 }
 
 private func http2OnStreamClose(_: OpaquePointer?, _ streamID: Int32, _ errorCode: UInt32, _ userData: UnsafeMutableRawPointer?) -> Int32 {
-    serverSession(userData).streamClosed(streamID: streamID, errorCode: errorCode)
+    withServerSession(userData) { $0.streamClosed(streamID: streamID, errorCode: errorCode) }
     return 0
 }
 
@@ -484,7 +490,7 @@ private func http2OnFrameSend(_: OpaquePointer?, _ frame: UnsafePointer<nghttp2_
     let type = UInt32(hd.type)
     if (type == NGHTTP2_HEADERS.rawValue || type == NGHTTP2_DATA.rawValue)
         && hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 {
-        serverSession(userData).sentEndStream(streamID: hd.stream_id)
+        withServerSession(userData) { $0.sentEndStream(streamID: hd.stream_id) }
     }
     return 0
 }
@@ -495,7 +501,7 @@ private func http2ReadResponseData(
 ) -> Int {
     guard let pointer = source?.pointee.ptr else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
     let stream = Unmanaged<HTTP2ServerStream>.fromOpaque(pointer).takeUnretainedValue()
-    return serverSession(userData).readResponseData(stream: stream, into: buffer!, length: length, flags: flags!)
+    return withServerSession(userData) { $0.readResponseData(stream: stream, into: buffer!, length: length, flags: flags!) }
 }
 
 /// One remembered request header field: its bytes (name then value) and its Strings.
