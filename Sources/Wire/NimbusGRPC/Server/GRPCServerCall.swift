@@ -358,17 +358,8 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
     }
 
     /// Shared constant blocks for the common case (no custom metadata): no per-call building.
-    static let responseHead: HTTP2HeaderBlock = {
-        var block = HTTP2HeaderBlock()
-        block.add(":status", "200")
-        block.add("content-type", "application/grpc")
-        return block
-    }()
-    static let okTrailers: HTTP2HeaderBlock = {
-        var block = HTTP2HeaderBlock()
-        block.add("grpc-status", "0")
-        return block
-    }()
+    static let responseHead = HTTP2HeaderBlock.constant([(":status", "200"), ("content-type", "application/grpc")])
+    static let okTrailers = HTTP2HeaderBlock.constant([("grpc-status", "0")])
 
     static func addStatus(_ status: RPCError, to block: inout HTTP2HeaderBlock) {
         if status.code == .ok {
