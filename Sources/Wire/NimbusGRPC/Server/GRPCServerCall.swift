@@ -72,7 +72,7 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
     /// cancelled was a closure, a dictionary entry and a heap push for nothing.
     func start() {
         if timeout != nil { loop.flushAtTickEnd(self) }
-        if case .streaming(let handler) = method.handler { startStreaming(handler) }
+        if let handler = entry.streamingHandler { startStreaming(handler) }
     }
 
     /// Tick end: the call is still running, so its deadline needs a timer now.
@@ -127,15 +127,14 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
             finish(RPCError(.internal, "\(error)"))
             return
         }
-        switch method.handler {
-        case .unary:
+        if entry.isUnary {
             guard unaryCount == 1, unaryRequest != nil else {
                 finish(RPCError(unaryCount == 0 ? .internal : .unimplemented,
                                 unaryCount == 0 ? "unary call ended without a request message" : "unary call received \(unaryCount) request messages"))
                 return
             }
             startUnary()
-        case .streaming:
+        } else {
             if let waiter = readWaiter, messagesHead == messages.count {
                 readWaiter = nil
                 waiter.resume(returning: nil)
@@ -178,7 +177,7 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
     }
 
     private func runUnary() async {
-        guard case .unary(let handler) = entry.method.handler, let request = unaryRequest else { return }
+        guard let handler = entry.unaryHandler, let request = unaryRequest else { return }
         unaryRequest = nil
         let result: Result<[UInt8], any Error>
         do {

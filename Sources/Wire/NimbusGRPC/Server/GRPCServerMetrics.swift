@@ -10,6 +10,9 @@ final class GRPCMethodEntry: Sendable {
     let method: ServerMethod
     let path: String
     let isUnary: Bool
+    /// The handlers unwrapped once, so a call does not copy the `ServerMethod` to reach them.
+    let unaryHandler: (@Sendable ([UInt8], ServerContext) async throws -> [UInt8])?
+    let streamingHandler: (@Sendable (RPCMessageStream<[UInt8]>, RPCMessageWriter<[UInt8]>, ServerContext) async throws -> Void)?
     private let series = Mutex<[Int: (CoreMetrics.Counter, CoreMetrics.Timer)]>([:])
     /// The OK series once it exists (an `OKSeries` kept alive by this entry), read without the
     /// lock: nearly every call ends OK, and the lock and dictionary lookup were a third of
@@ -19,7 +22,16 @@ final class GRPCMethodEntry: Sendable {
     init(_ method: ServerMethod) {
         self.method = method
         self.path = method.descriptor.path
-        if case .unary = method.handler { isUnary = true } else { isUnary = false }
+        switch method.handler {
+        case .unary(let handler):
+            isUnary = true
+            unaryHandler = handler
+            streamingHandler = nil
+        case .streaming(let handler):
+            isUnary = false
+            unaryHandler = nil
+            streamingHandler = handler
+        }
     }
 
     deinit {
