@@ -56,6 +56,16 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var timers = TimerQueue()
     @exclusivity(unchecked) private var flushables: [any EventLoopFlushable] = []
     @exclusivity(unchecked) private var events = [epoll_event](repeating: epoll_event(), count: 256)
+    /// When the current tick's I/O became visible (read once per tick, after `epoll_wait`).
+    @exclusivity(unchecked) private var currentTickStart = ContinuousClock.now
+
+    /// Loop-thread only: when this tick's readiness was reported, i.e. the earliest moment
+    /// anything read in this tick could be seen. One clock read per tick instead of one per
+    /// request for arrival timestamps (deadlines, handling time).
+    public var tickStart: ContinuousClock.Instant {
+        precondition(inEventLoop, "tickStart read off \(name)")
+        return currentTickStart
+    }
 
     public init(name: String = "nimbus-loop") throws {
         self.name = name
@@ -208,6 +218,7 @@ public final class EventLoop: @unchecked Sendable {
         if count < 0 && Glibc.errno != EINTR {
             fatalError("epoll_wait on \(name): \(SocketError(call: "epoll_wait", errno: Glibc.errno))")
         }
+        currentTickStart = ContinuousClock.now
         for i in 0..<max(Int(count), 0) {
             let event = events[i]
             let fd = event.data.fd

@@ -108,12 +108,16 @@ extension ProtoRuntime {
         _ bytes: [UInt8], descriptor: UnsafePointer<ProtobufCMessageDescriptor>, as type: C.Type,
         messageName: String, _ read: (UnsafePointer<C>) throws -> R
     ) throws -> R {
-        let unpacked = bytes.withUnsafeBufferPointer {
-            protobuf_c_message_unpack(descriptor, nil, $0.count, $0.baseAddress)
+        // protobuf-c allocates the struct, strings and arrays from a pooled arena: no malloc
+        // or free per field, and nothing to free one by one afterwards.
+        try ProtoArena.with { arena in
+            var allocator = arena.cAllocator
+            let unpacked = bytes.withUnsafeBufferPointer {
+                protobuf_c_message_unpack(descriptor, &allocator, $0.count, $0.baseAddress)
+            }
+            guard let unpacked else { throw ProtoDecodingError(messageName: messageName) }
+            return try read(UnsafeRawPointer(unpacked).assumingMemoryBound(to: C.self))
         }
-        guard let unpacked else { throw ProtoDecodingError(messageName: messageName) }
-        defer { protobuf_c_message_free_unpacked(unpacked, nil) }
-        return try read(UnsafeRawPointer(unpacked).assumingMemoryBound(to: C.self))
     }
 }
 

@@ -24,6 +24,12 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
     public mutating func add(_ key: String, value: Value) {
         entries.append((key.lowercased(), value))
     }
+    /// Appends without lowercasing: for transports whose keys are lowercase already (HTTP/2
+    /// rejects uppercase header names), saving a String rebuild per received field.
+    package mutating func reserveCapacity(_ count: Int) { entries.reserveCapacity(count) }
+    package mutating func appendLowercaseKey(_ key: String, value: Value) {
+        entries.append((key, value))
+    }
     public mutating func remove(_ key: String) {
         let key = key.lowercased()
         entries.removeAll { $0.key == key }

@@ -11,6 +11,9 @@ public final class ServerContext: Sendable {
     public let peer: String
 
     private let response = Mutex<(headers: Metadata, trailers: Metadata)>(([:], [:]))
+    /// Set once anything is added: most calls add nothing, and the transport then reads
+    /// neither list (no lock, no copy).
+    private let hasResponseMetadata = Atomic<Bool>(false)
 
     public init(method: MethodDescriptor, metadata: Metadata, deadline: ContinuousClock.Instant?, peer: String) {
         self.method = method
@@ -22,13 +25,21 @@ public final class ServerContext: Sendable {
     /// Adds response header metadata; only effective before the first response message.
     public func addResponseHeader(_ key: String, value: Metadata.Value) {
         response.withLock { $0.headers.add(key, value: value) }
+        hasResponseMetadata.store(true, ordering: .releasing)
     }
     /// Adds trailing metadata, sent with the status.
     public func addTrailer(_ key: String, value: Metadata.Value) {
         response.withLock { $0.trailers.add(key, value: value) }
+        hasResponseMetadata.store(true, ordering: .releasing)
     }
-    public var responseHeaders: Metadata { response.withLock { $0.headers } }
-    public var responseTrailers: Metadata { response.withLock { $0.trailers } }
+    public var responseHeaders: Metadata {
+        guard hasResponseMetadata.load(ordering: .acquiring) else { return Metadata() }
+        return response.withLock { $0.headers }
+    }
+    public var responseTrailers: Metadata {
+        guard hasResponseMetadata.load(ordering: .acquiring) else { return Metadata() }
+        return response.withLock { $0.trailers }
+    }
 }
 
 /// A method's handler at the byte level; generated service code builds these from typed ones.

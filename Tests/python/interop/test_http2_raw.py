@@ -4,6 +4,7 @@ messages split across DATA frames, grpc-timeout units, flow-control backpressure
 PINGs, idle timeout and GOAWAY on shutdown."""
 import socket
 import struct
+import urllib.parse
 import time
 
 import h2.config
@@ -141,7 +142,7 @@ def test_message_split_into_one_byte_data_frames(raw_server, stubs):
     client.close()
 
 
-@pytest.mark.parametrize("timeout", ["1H", "2M", "30S", "900m", "900000u", "900000000n", "99999999S"])
+@pytest.mark.parametrize("timeout", ["1H", "2M", "30S", "900m", "900000u", "99999999n", "99999999S"])
 def test_grpc_timeout_units_are_accepted(raw_server, stubs, timeout):
     pb2, _ = stubs
     client = Client(raw_server.port)
@@ -160,6 +161,22 @@ def test_grpc_timeout_is_enforced(raw_server, stubs, timeout):
     started = time.monotonic()
     head = headers_of(client.events(ended(sid)), sid)
     assert head["grpc-status"] == "4"
+    assert time.monotonic() - started < 1.5
+    client.close()
+
+
+@pytest.mark.parametrize("timeout", ["", "S", "10", "10s", "-5S", "1.5S", "123456789S", "9999999999S", "10 S"])
+def test_malformed_grpc_timeout_is_rejected(raw_server, stubs, timeout):
+    """A deadline the server cannot read is refused (Trailers-Only INTERNAL, as grpc-go does),
+    not silently dropped; the handler never runs."""
+    pb2, _ = stubs
+    client = Client(raw_server.port)
+    sid = client.headers(SAY, extra=[("grpc-timeout", timeout)])
+    client.data(sid, frame(pb2.EchoRequest(text="t", delay_ms=3000).SerializeToString()), end_stream=True)
+    started = time.monotonic()
+    head = headers_of(client.events(ended(sid)), sid)
+    assert head["grpc-status"] == "13"
+    assert "grpc-timeout" in urllib.parse.unquote(head.get("grpc-message", ""))
     assert time.monotonic() - started < 1.5
     client.close()
 
@@ -246,3 +263,78 @@ def test_shutdown_sends_goaway(echo_server_binary, pki, tmp_path):
     finally:
         if running.process.poll() is None:
             running.process.kill()
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_peers_vanishing_under_running_handlers_leave_the_server_healthy(echo_server_binary, pki, tmp_path, stubs, threads):
+    """Connections end (TCP reset, GOAWAY, RST_STREAM of every call) while their unary and
+    streaming handlers still run; the handlers then complete against closed streams. The
+    server must not crash (it once did: an unowned link outlived its connection) and must go
+    on serving, and SIGTERM must still stop it cleanly."""
+    pb2, _ = stubs
+    running = start_server(echo_server_binary, "h2c", pki, tmp_path, extra=["--threads", threads])
+    try:
+        slow = frame(pb2.EchoRequest(text="late", delay_ms=100).SerializeToString())
+        for round_ in range(36):
+            client = Client(running.port)
+            calls = []
+            for _ in range(8):
+                sid = client.headers(SAY)
+                client.data(sid, slow, end_stream=True)
+                calls.append(sid)
+            chat = client.headers(CHAT)
+            client.data(chat, frame(b"x" * 100))
+            calls.append(chat)
+            client.events(lambda ev: False, timeout=0.01)
+            how = round_ % 3
+            if how == 0:  # TCP RST
+                client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            elif how == 1:
+                client.conn.close_connection()
+                client.flush()
+            else:
+                for sid in calls:
+                    client.conn.reset_stream(sid, error_code=8)
+                client.flush()
+            client.close()
+        time.sleep(0.5)  # every handler has finished by now, after its peer went away
+        assert running.process.poll() is None, "the server died"
+        client = Client(running.port)
+        sid = client.headers(SAY)
+        client.data(sid, frame(pb2.EchoRequest(text="alive").SerializeToString()), end_stream=True)
+        events = client.events(ended(sid))
+        assert headers_of(events, sid)["grpc-status"] == "0"
+        client.close()
+    finally:
+        stop_server(running)
+    assert running.process.returncode == 0
+
+
+def test_handlers_on_the_global_pool(echo_server_binary, pki, tmp_path, stubs):
+    """`runHandlersOnEventLoop = false`: unary calls (with and without suspending), deadlines
+    and a streaming call still work when handlers run on the pool and hop back."""
+    pb2, _ = stubs
+    running = start_server(echo_server_binary, "h2c", pki, tmp_path, extra=["--handlers-on-pool"])
+    try:
+        client = Client(running.port)
+        quick = client.headers(SAY)
+        client.data(quick, frame(pb2.EchoRequest(text="pool").SerializeToString()), end_stream=True)
+        waiting = client.headers(SAY)
+        client.data(waiting, frame(pb2.EchoRequest(text="later", delay_ms=50).SerializeToString()), end_stream=True)
+        late = client.headers(SAY, extra=[("grpc-timeout", "100m")])
+        client.data(late, frame(pb2.EchoRequest(text="slow", delay_ms=3000).SerializeToString()), end_stream=True)
+        chat = client.headers(CHAT)
+        client.data(chat, frame(b"abc"))
+        client.data(chat, frame(b"defg"), end_stream=True)
+        events = client.events(lambda ev: all(ended(s)(ev) for s in (quick, waiting, late, chat)))
+        for sid, text in ((quick, "pool"), (waiting, "later")):
+            body = b"".join(e.data for e in events if isinstance(e, h2.events.DataReceived) and e.stream_id == sid)
+            assert headers_of(events, sid)["grpc-status"] == "0"
+            assert pb2.EchoResponse.FromString(body[5:]).text == text
+        assert headers_of(events, late)["grpc-status"] == "4"
+        chat_body = b"".join(e.data for e in events if isinstance(e, h2.events.DataReceived) and e.stream_id == chat)
+        assert headers_of(events, chat)["grpc-status"] == "0"
+        assert chat_body == frame(b"abc") + frame(b"defg")
+        client.close()
+    finally:
+        stop_server(running)

@@ -29,7 +29,24 @@ final class GRPCRouter: HTTP2RequestRouter {
     }
 
     func openStream(_ stream: HTTP2ServerStream, head: HTTP2RequestHead) -> any HTTP2StreamHandler {
-        if let plainHTTP, methods[head.path] == nil, !isGRPC(head) {
+        // One pass over the fields for what routing needs (by length first: no string
+        // comparison for most fields), and one method lookup.
+        var contentType: String?
+        var encoding: String?
+        var timeoutText: String?
+        for (name, value) in head.fields {
+            switch name.utf8.count {
+            case 12:
+                if name == "content-type" { contentType = value } else if name == "grpc-timeout" { timeoutText = value }
+            case 13:
+                if name == "grpc-encoding" { encoding = value }
+            default:
+                break
+            }
+        }
+        let method = methods[head.path]
+        let isGRPC = head.method == "POST" && contentType?.hasPrefix("application/grpc") == true
+        if let plainHTTP, method == nil, !isGRPC {
             return HTTP2PlainRequestHandler(stream: stream, head: head, handler: plainHTTP, maxBodyBytes: maxPlainBodyBytes)
         }
         guard head.method == "POST" else {
@@ -39,29 +56,43 @@ final class GRPCRouter: HTTP2RequestRouter {
             stream.sendHeadersOnly(headers)
             return DiscardingStreamHandler(stream: stream)
         }
-        guard let contentType = head.first("content-type"), contentType.hasPrefix("application/grpc") else {
+        guard isGRPC else {
             var headers = HTTP2HeaderBlock()
             headers.add(":status", "415")
             headers.add("content-type", "text/plain")
             stream.sendHeadersOnly(headers)
             return DiscardingStreamHandler(stream: stream)
         }
-        guard let method = methods[head.path] else {
+        guard let method else {
             GRPCServerCall.sendTrailersOnly(stream, RPCError(.unimplemented, "Method not found: \(head.path)"))
             recordRejected(head.path, code: .unimplemented)
             return DiscardingStreamHandler(stream: stream)
         }
-        if let encoding = head.first("grpc-encoding"), encoding != "identity" {
+        if let encoding, encoding != "identity" {
             GRPCServerCall.sendTrailersOnly(stream, RPCError(.unimplemented, "grpc-encoding \(encoding) is not supported"))
             return DiscardingStreamHandler(stream: stream)
         }
-        let call = GRPCServerCall(stream: stream, head: head, entry: method, router: self)
+        var timeout: Duration?
+        if let timeoutText {
+            // A deadline the client meant to set but we cannot read: refuse rather than run
+            // without one (INTERNAL, as grpc-go answers a malformed grpc-timeout).
+            guard let parsed = GRPCTimeout.parse(timeoutText) else {
+                GRPCServerCall.sendTrailersOnly(stream, RPCError(.internal, "malformed grpc-timeout: \(timeoutText.prefix(32))"))
+                recordRejected(method, code: .internal)
+                return DiscardingStreamHandler(stream: stream)
+            }
+            timeout = parsed
+        }
+        let call = GRPCServerCall(stream: stream, head: head, timeout: timeout, entry: method, router: self)
         call.start()
         return call
     }
 
-    private func isGRPC(_ head: HTTP2RequestHead) -> Bool {
-        head.method == "POST" && head.first("content-type")?.hasPrefix("application/grpc") == true
+    private func recordRejected(_ entry: GRPCMethodEntry, code: RPCCode) {
+        if configuration.accessLog {
+            logger.info("rpc", metadata: ["rpc.method": "\(entry.path)", "rpc.code": "\(code)"])
+        }
+        entry.record(code: code, nanoseconds: 0)
     }
 
     private func recordRejected(_ path: String, code: RPCCode) {

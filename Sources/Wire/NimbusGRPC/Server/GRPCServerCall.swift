@@ -9,7 +9,7 @@ import NimbusRPCCore
 ///
 /// @unchecked Sendable: all state is touched on `loop` only. The handler task prefers the
 /// loop as executor; reads and writes called from elsewhere hop back first.
-final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
+final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked Sendable {
     let stream: HTTP2ServerStream
     let entry: GRPCMethodEntry
     var method: ServerMethod { entry.method }
@@ -35,7 +35,8 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
     /// Buffered response bytes above which a streaming writer waits for the peer.
     private static let writeHighWater = 256 << 10
 
-    init(stream: HTTP2ServerStream, head: HTTP2RequestHead, entry: GRPCMethodEntry, router: GRPCRouter) {
+    /// `timeout` is the parsed `grpc-timeout` (the router has rejected a malformed one).
+    init(stream: HTTP2ServerStream, head: HTTP2RequestHead, timeout: Duration?, entry: GRPCMethodEntry, router: GRPCRouter) {
         self.stream = stream
         self.entry = entry
         let method = entry.method
@@ -43,15 +44,18 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
         self.loop = stream.loop
         self.deframer = GRPCMessageDeframer(maxMessageSize: router.configuration.maxReceiveMessageSize)
         var metadata = Metadata()
-        var timeout: Duration?
-        for (name, value) in head.fields {
-            if name == "grpc-timeout" {
-                timeout = GRPCTimeout.parse(value)
-            } else {
-                metadata.addReceivedHeader(name: name, value: value)
+        let fields = head.fields
+        for index in fields.indices {
+            let (name, value) = fields[index]
+            if !Metadata.isReserved(name) {  // grpc-timeout, content-type, te … are reserved
+                // One allocation for all custom metadata, none when there is none.
+                if metadata.isEmpty { metadata.reserveCapacity(fields.count - index) }
+                metadata.addUnreservedHTTP2Header(name: name, value: value)
             }
         }
-        let now = ContinuousClock.now
+        // When the request became visible to the loop: the tick's timestamp (one clock read per
+        // tick, not per call).
+        let now = stream.loop.tickStart
         self.started = now
         self.context = ServerContext(
             method: method.descriptor, metadata: metadata, deadline: timeout.map { now + $0 }, peer: stream.peer)
@@ -61,12 +65,26 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
     private let timeout: Duration?
 
     /// Arms the deadline and, for streaming methods, starts the handler at once.
+    ///
+    /// The deadline timer is armed lazily, at the end of the loop tick, and only if the call is
+    /// still running then: most unary calls start and finish within the tick their request
+    /// arrived in (the handler starts synchronously), and a timer per call that is always
+    /// cancelled was a closure, a dictionary entry and a heap push for nothing.
     func start() {
-        if let timeout {
-            // A strong capture (no box allocation); `finish` always cancels the timer.
-            deadlineTimer = loop.scheduleTimer(after: timeout) { self.deadlineExpired() }
+        if timeout != nil { loop.flushAtTickEnd(self) }
+        if let handler = entry.streamingHandler { startStreaming(handler) }
+    }
+
+    /// Tick end: the call is still running, so its deadline needs a timer now.
+    func flushAtTickEnd() {
+        guard !finished, deadlineTimer == nil, let timeout else { return }
+        let remaining = timeout - (ContinuousClock.now - started)
+        if remaining <= .zero {
+            deadlineExpired()
+            return
         }
-        if case .streaming(let handler) = method.handler { startStreaming(handler) }
+        // A strong capture (no box allocation); `finish` always cancels the timer.
+        deadlineTimer = loop.scheduleTimer(after: remaining) { self.deadlineExpired() }
     }
 
     private func deadlineExpired() {
@@ -109,15 +127,14 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
             finish(RPCError(.internal, "\(error)"))
             return
         }
-        switch method.handler {
-        case .unary:
+        if entry.isUnary {
             guard unaryCount == 1, unaryRequest != nil else {
                 finish(RPCError(unaryCount == 0 ? .internal : .unimplemented,
                                 unaryCount == 0 ? "unary call ended without a request message" : "unary call received \(unaryCount) request messages"))
                 return
             }
             startUnary()
-        case .streaming:
+        } else {
             if let waiter = readWaiter, messagesHead == messages.count {
                 readWaiter = nil
                 waiter.resume(returning: nil)
@@ -147,12 +164,20 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
     // MARK: running the handler
 
     /// The task captures only `self` (no closure box); the request waits in `unaryRequest`.
+    /// On the loop it starts immediately (SE-0472): the handler runs synchronously up to its
+    /// first suspension, here, without an enqueue/dequeue round through the loop's job queue,
+    /// and a handler that never suspends completes the call before this returns.
     private func startUnary() {
-        task = Task(executorPreference: handlerExecutor) { [self] in await self.runUnary() }
+        if router.configuration.runHandlersOnEventLoop {
+            let task = Task.immediate(executorPreference: loop) { [self] in await self.runUnary() }
+            if !finished { self.task = task }
+        } else {
+            task = Task(executorPreference: globalConcurrentExecutor) { [self] in await self.runUnary() }
+        }
     }
 
     private func runUnary() async {
-        guard case .unary(let handler) = entry.method.handler, let request = unaryRequest else { return }
+        guard let handler = entry.unaryHandler, let request = unaryRequest else { return }
         unaryRequest = nil
         let result: Result<[UInt8], any Error>
         do {
@@ -332,17 +357,8 @@ final class GRPCServerCall: HTTP2StreamHandler, @unchecked Sendable {
     }
 
     /// Shared constant blocks for the common case (no custom metadata): no per-call building.
-    static let responseHead: HTTP2HeaderBlock = {
-        var block = HTTP2HeaderBlock()
-        block.add(":status", "200")
-        block.add("content-type", "application/grpc")
-        return block
-    }()
-    static let okTrailers: HTTP2HeaderBlock = {
-        var block = HTTP2HeaderBlock()
-        block.add("grpc-status", "0")
-        return block
-    }()
+    static let responseHead = HTTP2HeaderBlock.constant([(":status", "200"), ("content-type", "application/grpc")])
+    static let okTrailers = HTTP2HeaderBlock.constant([("grpc-status", "0")])
 
     static func addStatus(_ status: RPCError, to block: inout HTTP2HeaderBlock) {
         if status.code == .ok {

@@ -10,13 +10,19 @@ extension Metadata {
         case UInt8(ascii: "c"), UInt8(ascii: "t"), UInt8(ascii: "g"), UInt8(ascii: "h"): break
         default: return false
         }
-        switch name {
-        case "content-type", "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding",
-             "grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-message-type",
-             "content-length", "connection", "host", "transfer-encoding":
-            return true
-        default:
-            return false
+        // By length first: at most two candidates are compared.
+        switch name.utf8.count {
+        case 2: return name == "te"
+        case 4: return name == "host"
+        case 10: return name == "connection"
+        case 11: return name == "grpc-status"
+        case 12: return name == "content-type" || name == "grpc-timeout" || name == "grpc-message"
+        case 13: return name == "grpc-encoding"
+        case 14: return name == "content-length"
+        case 17: return name == "transfer-encoding" || name == "grpc-message-type"
+        case 20: return name == "grpc-accept-encoding"
+        case 23: return name == "grpc-status-details-bin"
+        default: return false
         }
     }
 
@@ -32,6 +38,27 @@ extension Metadata {
             add(name, value)
         }
         return true
+    }
+
+    /// `addReceivedHeader` for an HTTP/2 field the caller has checked not to be reserved
+    /// (nghttp2 has checked the name to be lowercase).
+    mutating func addUnreservedHTTP2Header(name: String, value: String) {
+        if Self.isBinaryKey(name) {
+            guard let bytes = GRPCBase64.decode(value) else { return }
+            appendLowercaseKey(name, value: .binary(bytes))
+        } else {
+            appendLowercaseKey(name, value: .string(value))
+        }
+    }
+
+    /// Ends in `-bin`, checked on the UTF-8 bytes (no generic `last`/`hasSuffix` walk).
+    @inline(__always)
+    static func isBinaryKey(_ name: String) -> Bool {
+        name.utf8.withContiguousStorageIfAvailable { bytes in
+            let n = bytes.count
+            return n >= 4 && bytes[n - 1] == UInt8(ascii: "n") && bytes[n - 2] == UInt8(ascii: "i")
+                && bytes[n - 3] == UInt8(ascii: "b") && bytes[n - 4] == UInt8(ascii: "-")
+        } ?? name.hasSuffix("-bin")
     }
 
     /// The metadata as header fields (`-bin` values base64, unpadded; reserved names skipped).

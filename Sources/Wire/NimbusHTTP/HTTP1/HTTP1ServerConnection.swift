@@ -5,7 +5,10 @@ import NimbusEventLoop
 final class HTTP1ServerConnection: ConnectionCodec, @unchecked Sendable {
     // @unchecked: touched only on the connection's loop; the handler task is pinned there
     // (executor preference) and hops back with `loop.execute` if it ever is not.
-    private unowned let connection: ServerConnection
+    /// Strong (was `unowned`): the in-flight handler task holds this codec and may finish
+    /// after the connection closed. The cycle with `ServerConnection.codec` is broken by
+    /// `ServerConnection.close()`, and `respond` does nothing once `connectionClosed` ran.
+    private let connection: ServerConnection
     private let handler: HTTP1Handler
     private var parser: HTTP1RequestParser
     private var pending: [UInt8] = []

@@ -1,5 +1,8 @@
 import CNGHTTP2
 import NimbusEventLoop
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 
 /// HTTP/2 settings a server advertises and enforces.
 public struct HTTP2Settings: Sendable {
@@ -23,7 +26,10 @@ public struct HTTP2Settings: Sendable {
 /// by `produceOutput` at tick end (so a tick's frames leave in one write).
 final class HTTP2ServerSession: ConnectionCodec {
     let session: OpaquePointer
-    unowned let connection: ServerConnection
+    /// Strong on purpose (was `unowned`): handler tasks may keep streams, and through them this
+    /// session, alive after the connection closed; every link here is then still valid memory.
+    /// The cycle with `ServerConnection.codec` is broken by `ServerConnection.close()`.
+    let connection: ServerConnection
     let router: any HTTP2RequestRouter
     let settings: HTTP2Settings
     // Loop-confined state: runtime exclusivity checks are off for it (they cost ~4% of a call).
@@ -38,6 +44,26 @@ final class HTTP2ServerSession: ConnectionCodec {
     @exclusivity(unchecked) private var timer: EventLoopTimer?
     /// The connection is gone (`connection` must not be touched any more).
     @exclusivity(unchecked) private var closed = false
+    /// The header fields of recent request blocks by position, with their Strings: a client
+    /// sends nearly the same block on every request of a connection (path, authority,
+    /// user-agent, content-type …), so a field that matches the one at its position reuses
+    /// the Strings instead of building (and, past 15 bytes, allocating) them again.
+    @exclusivity(unchecked) private var recentHeaders: [RecentHeader] = []
+    @exclusivity(unchecked) private var headerPosition = 0
+    /// The request head being received. Header blocks never interleave, so one per session
+    /// suffices, and its field array keeps its capacity from request to request.
+    @exclusivity(unchecked) private var pendingHead = HTTP2RequestHead()
+    /// Fields of `pendingHead` filled for the current block; entries past it are the previous
+    /// request's, overwritten in place (destroying them all first went through the generic,
+    /// unspecialized tuple-destroy path for every field).
+    @exclusivity(unchecked) private var pendingFieldCount = 0
+    /// The stream the last callback was about: consecutive callbacks (headers, data, end,
+    /// the response's data reads, close) mostly concern the same stream, and this saves a
+    /// hashed dictionary lookup each time.
+    @exclusivity(unchecked) private var lastStream: HTTP2ServerStream?
+    /// Emptied response buffers of closed streams, handed to new ones (no allocation per response).
+    @exclusivity(unchecked) private var spareOutbound: [[UInt8]] = []
+    private static let maxRecentHeaders = 24
 
     init(connection: ServerConnection, router: any HTTP2RequestRouter, settings: HTTP2Settings) throws {
         self.connection = connection
@@ -48,6 +74,9 @@ final class HTTP2ServerSession: ConnectionCodec {
         defer { nghttp2_option_del(option) }
         // Backpressure: windows reopen only as the application consumes what it read.
         nghttp2_option_set_no_auto_window_update(option, 1)
+        // gRPC has no use for RFC 7540 stream priorities: no priority tree, and closed streams
+        // are freed at once instead of being retained for it.
+        nghttp2_option_set_no_closed_streams(option, 1)
         var raw: OpaquePointer?
         // The session's user data is set below, once `self` is fully initialized.
         guard nghttp2_session_server_new2(&raw, HTTP2ServerCallbacks.shared.callbacks, nil, option) == 0, let raw else {
@@ -59,6 +88,7 @@ final class HTTP2ServerSession: ConnectionCodec {
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: settings.maxConcurrentStreams),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: settings.initialWindowSize),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: settings.maxHeaderListSize),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES.rawValue), value: 1),
         ]
         nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
         nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, settings.connectionWindowSize)
@@ -108,6 +138,8 @@ final class HTTP2ServerSession: ConnectionCodec {
         timer = nil
         let open = streams
         streams.removeAll()
+        lastStream = nil
+        headerStream = nil
         for stream in open.values where !stream.isClosed {
             stream.isClosed = true
             stream.handler?.streamClosed(errorCode: UInt32(NGHTTP2_CANCEL.rawValue))
@@ -122,13 +154,15 @@ final class HTTP2ServerSession: ConnectionCodec {
         if let keepalive = settings.keepaliveInterval { period = min(period, keepalive) }
         if let idle = settings.idleTimeout { period = min(period, idle) }
         period = min(period, settings.keepaliveTimeout)
-        timer = connection.loop.scheduleTimer(after: period) { [weak self] in
-            // Closing cancels the timer, but a tick already dequeued may still run: then the
-            // session is gone and there is nothing to check. Hold it while `checkTimers` may close.
-            guard let session = self else { return }
-            session.timer = nil
-            session.checkTimers()
-            if !session.closed { session.scheduleTimer() }
+        // A strong capture, not `[weak self]`: a weak reference gives the session a side table,
+        // which sends every retain/release of it (several per header callback) down the slow
+        // path (~8% of a unary call). The cycle is broken by `connectionClosed`, which cancels
+        // the timer; a cancelled timer's body never runs.
+        timer = connection.loop.scheduleTimer(after: period) { [self] in
+            timer = nil
+            if closed { return }
+            checkTimers()
+            if !closed { scheduleTimer() }
         }
     }
 
@@ -153,7 +187,10 @@ final class HTTP2ServerSession: ConnectionCodec {
     func submitResponse(_ stream: HTTP2ServerStream, headers: HTTP2HeaderBlock, withBody: Bool) {
         let rc: Int32 = headers.withNVs { nvs, count in
             if withBody {
-                var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: http2ReadResponseData)
+                // The stream rides along as the data source (unretained: `streams` holds it until
+                // nghttp2 closes the stream, after which it never reads again): no lookup per read.
+                let source = nghttp2_data_source(ptr: Unmanaged.passUnretained(stream).toOpaque())
+                var provider = nghttp2_data_provider(source: source, read_callback: http2ReadResponseData)
                 return nghttp2_submit_response(session, stream.id, nvs, count, &provider)
             }
             return nghttp2_submit_response(session, stream.id, nvs, count, nil)
@@ -187,40 +224,100 @@ final class HTTP2ServerSession: ConnectionCodec {
             id: streamID, session: self, loop: connection.loop, peer: connection.peerDescription,
             peerCertificateSubject: connection.peerCertificateSubject)
         streams[streamID] = stream
+        // Unretained: `streams` owns it until nghttp2's close callback, the last time nghttp2
+        // hands this stream back.
+        nghttp2_session_set_stream_user_data(session, streamID, Unmanaged.passUnretained(stream).toOpaque())
         headerStream = stream
+        lastStream = stream
+        headerPosition = 0
+        pendingHead.method = ""
+        pendingHead.path = ""
+        pendingHead.scheme = ""
+        pendingHead.authority = ""
+        pendingFieldCount = 0
         idleSince = nil
     }
 
     fileprivate func header(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
-        guard let stream = headerStream?.id == streamID ? headerStream : streams[streamID],
-              stream.handler == nil else { return }  // trailers ignored
-        let valueString = HTTP2CommonHeaders.value(value) ?? String(decoding: value, as: UTF8.self)
+        // Only a request's header block is recorded (trailers have no begin-headers callback).
+        guard let stream = headerStream, stream.id == streamID, stream.handler == nil else { return }
+        let (nameString, valueString) = strings(name: name, value: value)
         if name.first == UInt8(ascii: ":") {
             // nghttp2 has already rejected unknown pseudo-headers: length and one byte tell them apart.
             switch (name.count, name[1]) {
-            case (5, UInt8(ascii: "p")): stream.head.path = valueString
-            case (7, UInt8(ascii: "m")): stream.head.method = valueString
-            case (7, UInt8(ascii: "s")): stream.head.scheme = valueString
-            case (10, UInt8(ascii: "a")): stream.head.authority = valueString
+            case (5, UInt8(ascii: "p")): pendingHead.path = valueString
+            case (7, UInt8(ascii: "m")): pendingHead.method = valueString
+            case (7, UInt8(ascii: "s")): pendingHead.scheme = valueString
+            case (10, UInt8(ascii: "a")): pendingHead.authority = valueString
             default: break
             }
         } else {
-            stream.head.fields.append((HTTP2CommonHeaders.name(name) ?? String(decoding: name, as: UTF8.self), valueString))
+            if pendingFieldCount < pendingHead.fields.count {
+                pendingHead.fields[pendingFieldCount] = (nameString, valueString)
+            } else {
+                pendingHead.fields.append((nameString, valueString))
+            }
+            pendingFieldCount += 1
         }
     }
 
+    /// A response buffer for a stream's first write.
+    func takeOutboundBuffer() -> [UInt8] { spareOutbound.popLast() ?? [] }
+
+    private func recycleOutbound(_ stream: HTTP2ServerStream) {
+        let capacity = stream.outbound.capacity
+        guard capacity > 0, capacity <= 16 << 10, spareOutbound.count < 64 else { return }
+        var buffer = stream.outbound
+        stream.outbound = []
+        stream.outboundOffset = 0
+        buffer.removeAll(keepingCapacity: true)
+        spareOutbound.append(buffer)
+    }
+
+    @inline(__always)
+    private func stream(_ id: Int32) -> HTTP2ServerStream? {
+        if let last = lastStream, last.id == id { return last }
+        // nghttp2's own stream map (set in `beginHeaders`) instead of hashing into `streams`.
+        guard let pointer = nghttp2_session_get_stream_user_data(session, id) else { return nil }
+        let found = Unmanaged<HTTP2ServerStream>.fromOpaque(pointer).takeUnretainedValue()
+        lastStream = found
+        return found
+    }
+
+    /// The field as Strings, reused from the same position of a recent block when the bytes match.
+    @inline(__always)
+    private func strings(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> (String, String) {
+        let position = headerPosition
+        headerPosition += 1
+        if position < recentHeaders.count, recentHeaders[position].matches(name, value) {
+            let recent = recentHeaders[position]
+            return (recent.name, recent.value)
+        }
+        let nameString = HTTP2CommonHeaders.name(name) ?? String(decoding: name, as: UTF8.self)
+        let valueString = HTTP2CommonHeaders.value(value) ?? String(decoding: value, as: UTF8.self)
+        if position < recentHeaders.count {
+            recentHeaders[position] = RecentHeader(name: nameString, value: valueString, nameBytes: name, valueBytes: value)
+        } else if position == recentHeaders.count && position < Self.maxRecentHeaders {
+            recentHeaders.append(RecentHeader(name: nameString, value: valueString, nameBytes: name, valueBytes: value))
+        }
+        return (nameString, valueString)
+    }
+
     fileprivate func requestHeadersComplete(streamID: Int32, endStream: Bool) {
+        let isRequestHead = headerStream?.id == streamID
         headerStream = nil
-        guard let stream = streams[streamID] else { return }
-        if stream.handler == nil {
-            stream.handler = router.openStream(stream, head: stream.head)
-            stream.head.fields = []
+        guard let stream = stream(streamID) else { return }
+        if stream.handler == nil && isRequestHead {
+            if pendingHead.fields.count > pendingFieldCount {
+                pendingHead.fields.removeSubrange(pendingFieldCount...)
+            }
+            stream.handler = router.openStream(stream, head: pendingHead)
         }
         if endStream { receivedEnd(stream) }
     }
 
     fileprivate func dataChunk(streamID: Int32, bytes: UnsafeRawBufferPointer) {
-        guard let stream = streams[streamID], let handler = stream.handler else {
+        guard let stream = stream(streamID), let handler = stream.handler else {
             // Nobody will consume these: return them to the connection window at once.
             nghttp2_session_consume_connection(session, bytes.count)
             return
@@ -230,7 +327,7 @@ final class HTTP2ServerSession: ConnectionCodec {
     }
 
     fileprivate func dataEnded(streamID: Int32) {
-        guard let stream = streams[streamID] else { return }
+        guard let stream = stream(streamID) else { return }
         receivedEnd(stream)
     }
 
@@ -243,6 +340,7 @@ final class HTTP2ServerSession: ConnectionCodec {
     fileprivate func pingAcknowledged() { pingSentAt = nil }
 
     fileprivate func streamClosed(streamID: Int32, errorCode: UInt32) {
+        if lastStream?.id == streamID { lastStream = nil }
         guard let stream = streams.removeValue(forKey: streamID) else { return }
         if stream.unconsumed > 0 {
             nghttp2_session_consume_connection(session, stream.unconsumed)
@@ -252,21 +350,22 @@ final class HTTP2ServerSession: ConnectionCodec {
         stream.onOutboundDrained = nil
         stream.handler?.streamClosed(errorCode: errorCode)
         stream.handler = nil
+        recycleOutbound(stream)
         if streams.isEmpty { idleSince = MonotonicTime.now() }
     }
 
     /// After our END_STREAM went out: if the client has not finished sending, tell it to stop
     /// with RST_STREAM(NO_ERROR) (gRPC's rule for trailers that precede the request's end).
     fileprivate func sentEndStream(streamID: Int32) {
-        guard let stream = streams[streamID], !stream.receivedEnd else { return }
+        guard let stream = stream(streamID), !stream.receivedEnd else { return }
         nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, UInt32(NGHTTP2_NO_ERROR.rawValue))
     }
 
     /// Copies queued response bytes into nghttp2's frame buffer; defers when empty, and ends
     /// with trailers (or END_STREAM) once everything is out.
-    fileprivate func readResponseData(streamID: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int,
+    fileprivate func readResponseData(stream: HTTP2ServerStream, into buffer: UnsafeMutablePointer<UInt8>, length: Int,
                                       flags: UnsafeMutablePointer<UInt32>) -> Int {
-        guard let stream = streams[streamID] else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+        let streamID = stream.id
         let available = stream.outbound.count - stream.outboundOffset
         let n = min(available, length)
         if n > 0 {
@@ -325,15 +424,18 @@ final class HTTP2ServerCallbacks: @unchecked Sendable {
     }
 }
 
+/// Runs `body` with the session nghttp2 calls back for, without a retain/release pair around
+/// it (a dozen callbacks per request): the connection owns the session for as long as nghttp2
+/// can call back into it.
 @inline(__always)
-private func serverSession(_ userData: UnsafeMutableRawPointer?) -> HTTP2ServerSession {
-    Unmanaged<HTTP2ServerSession>.fromOpaque(userData!).takeUnretainedValue()
+private func withServerSession<R>(_ userData: UnsafeMutableRawPointer?, _ body: (HTTP2ServerSession) -> R) -> R {
+    Unmanaged<HTTP2ServerSession>.fromOpaque(userData!)._withUnsafeGuaranteedRef(body)
 }
 
 private func http2OnBeginHeaders(_: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ userData: UnsafeMutableRawPointer?) -> Int32 {
-    let frame = frame!.pointee
-    if frame.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) && frame.headers.cat == NGHTTP2_HCAT_REQUEST {
-        serverSession(userData).beginHeaders(streamID: frame.hd.stream_id)
+    let hd = frame!.pointee.hd  // the frame header only, not a copy of the whole frame union
+    if hd.type == UInt8(NGHTTP2_HEADERS.rawValue) && frame!.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
+        withServerSession(userData) { $0.beginHeaders(streamID: hd.stream_id) }
     }
     return 0
 }
@@ -342,28 +444,31 @@ private func http2OnHeader(
     _: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ name: UnsafePointer<UInt8>?, _ nameLength: Int,
     _ value: UnsafePointer<UInt8>?, _ valueLength: Int, _: UInt8, _ userData: UnsafeMutableRawPointer?
 ) -> Int32 {
-    let frame = frame!.pointee
-    guard frame.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
-    serverSession(userData).header(
-        streamID: frame.hd.stream_id,
-        name: UnsafeBufferPointer(start: name, count: nameLength),
-        value: UnsafeBufferPointer(start: value, count: valueLength))
+    let hd = frame!.pointee.hd  // the frame header only, not a copy of the whole frame union
+    guard hd.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
+    withServerSession(userData) {
+        $0.header(
+            streamID: hd.stream_id,
+            name: UnsafeBufferPointer(start: name, count: nameLength),
+            value: UnsafeBufferPointer(start: value, count: valueLength))
+    }
     return 0
 }
 
 private func http2OnFrameRecv(_: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ userData: UnsafeMutableRawPointer?) -> Int32 {
-    let frame = frame!.pointee
-    let session = serverSession(userData)
-    let endStream = frame.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
-    switch UInt32(frame.hd.type) {
-    case NGHTTP2_HEADERS.rawValue:
-        session.requestHeadersComplete(streamID: frame.hd.stream_id, endStream: endStream)
-    case NGHTTP2_DATA.rawValue:
-        if endStream { session.dataEnded(streamID: frame.hd.stream_id) }
-    case NGHTTP2_PING.rawValue:
-        if frame.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 { session.pingAcknowledged() }
-    default:
-        break
+    let hd = frame!.pointee.hd  // the frame header only, not a copy of the whole frame union
+    let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+    withServerSession(userData) { session in
+        switch UInt32(hd.type) {
+        case NGHTTP2_HEADERS.rawValue:
+            session.requestHeadersComplete(streamID: hd.stream_id, endStream: endStream)
+        case NGHTTP2_DATA.rawValue:
+            if endStream { session.dataEnded(streamID: hd.stream_id) }
+        case NGHTTP2_PING.rawValue:
+            if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 { session.pingAcknowledged() }
+        default:
+            break
+        }
     }
     return 0
 }
@@ -371,28 +476,58 @@ private func http2OnFrameRecv(_: OpaquePointer?, _ frame: UnsafePointer<nghttp2_
 private func http2OnDataChunk(
     _: OpaquePointer?, _: UInt8, _ streamID: Int32, _ data: UnsafePointer<UInt8>?, _ length: Int, _ userData: UnsafeMutableRawPointer?
 ) -> Int32 {
-    serverSession(userData).dataChunk(streamID: streamID, bytes: UnsafeRawBufferPointer(start: data, count: length))
+    withServerSession(userData) { $0.dataChunk(streamID: streamID, bytes: UnsafeRawBufferPointer(start: data, count: length)) }
     return 0
 }
 
 private func http2OnStreamClose(_: OpaquePointer?, _ streamID: Int32, _ errorCode: UInt32, _ userData: UnsafeMutableRawPointer?) -> Int32 {
-    serverSession(userData).streamClosed(streamID: streamID, errorCode: errorCode)
+    withServerSession(userData) { $0.streamClosed(streamID: streamID, errorCode: errorCode) }
     return 0
 }
 
 private func http2OnFrameSend(_: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ userData: UnsafeMutableRawPointer?) -> Int32 {
-    let frame = frame!.pointee
-    let type = UInt32(frame.hd.type)
+    let hd = frame!.pointee.hd  // the frame header only, not a copy of the whole frame union
+    let type = UInt32(hd.type)
     if (type == NGHTTP2_HEADERS.rawValue || type == NGHTTP2_DATA.rawValue)
-        && frame.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 {
-        serverSession(userData).sentEndStream(streamID: frame.hd.stream_id)
+        && hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 {
+        withServerSession(userData) { $0.sentEndStream(streamID: hd.stream_id) }
     }
     return 0
 }
 
 private func http2ReadResponseData(
     _: OpaquePointer?, _ streamID: Int32, _ buffer: UnsafeMutablePointer<UInt8>?, _ length: Int,
-    _ flags: UnsafeMutablePointer<UInt32>?, _: UnsafeMutablePointer<nghttp2_data_source>?, _ userData: UnsafeMutableRawPointer?
+    _ flags: UnsafeMutablePointer<UInt32>?, _ source: UnsafeMutablePointer<nghttp2_data_source>?, _ userData: UnsafeMutableRawPointer?
 ) -> Int {
-    serverSession(userData).readResponseData(streamID: streamID, into: buffer!, length: length, flags: flags!)
+    guard let pointer = source?.pointee.ptr else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+    let stream = Unmanaged<HTTP2ServerStream>.fromOpaque(pointer).takeUnretainedValue()
+    return withServerSession(userData) { $0.readResponseData(stream: stream, into: buffer!, length: length, flags: flags!) }
+}
+
+/// One remembered request header field: its bytes (name then value) and its Strings.
+private struct RecentHeader {
+    let name: String
+    let value: String
+    let bytes: [UInt8]
+    let nameCount: Int
+
+    init(name: String, value: String, nameBytes: UnsafeBufferPointer<UInt8>, valueBytes: UnsafeBufferPointer<UInt8>) {
+        self.name = name
+        self.value = value
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(nameBytes.count + valueBytes.count)
+        bytes.append(contentsOf: nameBytes)
+        bytes.append(contentsOf: valueBytes)
+        self.bytes = bytes
+        self.nameCount = nameBytes.count
+    }
+
+    @inline(__always)
+    func matches(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard name.count == nameCount, value.count == bytes.count - nameCount else { return false }
+        return bytes.withUnsafeBufferPointer { stored in
+            (name.count == 0 || memcmp(stored.baseAddress!, name.baseAddress!, name.count) == 0)
+                && (value.count == 0 || memcmp(stored.baseAddress! + nameCount, value.baseAddress!, value.count) == 0)
+        }
+    }
 }

@@ -44,12 +44,13 @@ public final class HTTP2ServerStream {
     public let peer: String
     /// The verified client certificate's subject with mTLS.
     public let peerCertificateSubject: String?
-    // unowned(unsafe): the session marks every stream closed before it goes away, and every
-    // use below checks `isClosed` first; this saves a refcount round trip per call.
-    unowned(unsafe) let session: HTTP2ServerSession
+    // Strong (was `unowned(unsafe)`): a handler may hold its stream past the connection's
+    // end (RST_STREAM, GOAWAY, peer reset), and every method below checks `isClosed` first
+    // anyway; a strong link costs one retain per stream and makes a late call harmless instead
+    // of a use-after-free. The session drops its streams when they or the connection close.
+    let session: HTTP2ServerSession
 
     // Loop-confined state: runtime exclusivity checks are off for it (they cost ~4% of a call).
-    @exclusivity(unchecked) var head = HTTP2RequestHead()
     @exclusivity(unchecked) var handler: (any HTTP2StreamHandler)?
     @exclusivity(unchecked) public internal(set) var isClosed = false
     /// The peer sent END_STREAM.
@@ -73,7 +74,6 @@ public final class HTTP2ServerStream {
         self.loop = loop
         self.peer = peer
         self.peerCertificateSubject = peerCertificateSubject
-        head.fields.reserveCapacity(8)
     }
 
     /// Response bytes queued and not yet handed to nghttp2.
@@ -97,6 +97,7 @@ public final class HTTP2ServerStream {
     /// Appends body bytes (after `sendResponseHead`).
     public func writeData(_ fill: (inout [UInt8]) -> Void) {
         guard !isClosed else { return }
+        if outbound.capacity == 0 { outbound = session.takeOutboundBuffer() }
         if outboundOffset > 0 && outboundOffset == outbound.count {
             outbound.removeAll(keepingCapacity: true)
             outboundOffset = 0

@@ -9,7 +9,9 @@ final class ServerConnection: EventLoopIOHandler, EventLoopFlushable {
     let peerDescription: String
     // Loop-confined state: runtime exclusivity checks are off for it (they cost ~4% of a call).
     @exclusivity(unchecked) private(set) var peerCertificateSubject: String?
-    private unowned let owner: ServerLoopState
+    /// Strong (was `unowned`); the loop state's map of connections is the other half of the
+    /// cycle, broken in `close()`.
+    private let owner: ServerLoopState
     @exclusivity(unchecked) private var codec: (any ConnectionCodec)?
     @exclusivity(unchecked) private var handshaking: Bool
     @exclusivity(unchecked) private var sniffed: [UInt8] = []
