@@ -4,6 +4,7 @@ import NimbusPlatform
 import NimbusProto
 import NimbusRPCCore
 import NimbusService
+import ServiceLifecycle
 import Synchronization
 
 public enum GatewayServiceDefinition: ServiceDefinition {
@@ -56,14 +57,17 @@ public enum GatewayServiceDefinition: ServiceDefinition {
             throw ConfigError(setting: "NIMBUS_IDENTITY_ENDPOINTS", problem: "the gateway needs identity")
         }
         let servicePrincipal = ServicePrincipalToken(signer: signer)
+        let watcher = settings.usesAuthLease
+            ? AuthEpochWatcher(transport: identity, logger: environment.logger) { servicePrincipal.current() } : nil
         let gateway = try Gateway(
             configuration: settings.configuration, descriptors: descriptors, upstreams: transports,
-            authenticator: settings.authenticator(IdentityAuthenticator(transport: identity) { servicePrincipal.current() }),
+            authenticator: settings.authenticator(IdentityAuthenticator(transport: identity) { servicePrincipal.current() }, watcher: watcher),
             limits: settings.rateLimits, logger: environment.logger, version: NimbusVersion.current)
         environment.logger.info("gateway routes", metadata: [
             "routes": "\(gateway.router.routes.count)", "services": "\(transports.count)",
         ])
-        return ServiceParts(services: gateway.proxyServices(fileDescriptors: files), http1: gateway.http1Handler)
+        return ServiceParts(services: gateway.proxyServices(fileDescriptors: files), http1: gateway.http1Handler,
+                            background: watcher.map { [AuthLeaseService(watcher: $0)] } ?? [])
     }
 }
 
@@ -82,5 +86,14 @@ final class ServicePrincipalToken: Sendable {
             state = (token, now)
             return token
         }
+    }
+}
+
+/// Keeps the auth epoch watch (and with it the gateway's auth lease) running.
+struct AuthLeaseService: Service {
+    let watcher: AuthEpochWatcher
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await watcher.run() }
     }
 }
