@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import NimbusRPCCore
 import Synchronization
 
@@ -29,6 +30,8 @@ public final class AuthEpochWatcher: Sendable {
     let logger: Logger
     public let watcherID: String
     private let state = Mutex(State())
+    /// 1 while a lease is held (as of the last ack or stream change), else 0.
+    private let leaseGauge = Gauge(label: "nimbus_gateway_auth_lease")
 
     public init(transport: any RPCClientTransport, logger: Logger = Logger(label: "nimbus.gateway.auth-lease"),
                 servicePrincipal: @escaping @Sendable () -> [UInt8]) {
@@ -68,6 +71,7 @@ public final class AuthEpochWatcher: Sendable {
                 state.streaming = false
                 state.leaseEnds = nil
             }
+            leaseGauge.record(0)
             if Task.isCancelled { return }
             try? await Task.sleep(for: backoff)
             backoff = min(backoff * 2, .seconds(1))
@@ -112,18 +116,20 @@ public final class AuthEpochWatcher: Sendable {
             let response = try await transport.unary(Self.ackMethod, request: request.bytes,
                                                      options: CallOptions(metadata: metadata(), timeout: .seconds(1)))
             let answer = try Self.decodeAck(response.message)
-            state.withLock { state in
+            let granted = state.withLock { state -> Bool in
                 state.seen = max(state.seen, answer.currentEpoch)
                 guard answer.granted, answer.leaseMilliseconds > 0 else {
                     state.leaseEnds = nil
-                    return
+                    return false
                 }
                 let lease = Duration.milliseconds(answer.leaseMilliseconds)
                 let margin = max(lease / 10, .milliseconds(100))
-                guard epoch >= state.acked, lease > margin else { return }
+                guard epoch >= state.acked, lease > margin else { return false }
                 state.acked = epoch
                 state.leaseEnds = started + lease - margin
+                return true
             }
+            leaseGauge.record(granted ? 1 : 0)
         } catch {
             // No renewal: the lease simply runs out (identity's record of it ends later).
             logger.debug("auth epoch ack failed", metadata: ["error": "\(error)"])

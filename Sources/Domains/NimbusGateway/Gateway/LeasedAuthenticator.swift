@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import NimbusPlatform
 import NimbusRPCCore
 import Synchronization
@@ -30,6 +31,8 @@ public final class LeasedAuthenticator: CallerAuthenticator {
     /// How long before the signed principal's expiry an entry stops being used.
     let principalMargin: Duration
     private let entries = Mutex<[KeyDigest: Entry]>([:])
+    private let hits = Counter(label: "nimbus_gateway_auth_cache_total", dimensions: [("result", "hit")])
+    private let misses = Counter(label: "nimbus_gateway_auth_cache_total", dimensions: [("result", "miss")])
 
     public init(upstream: any CallerAuthenticator, watcher: AuthEpochWatcher, capacity: Int = 50_000,
                 principalMargin: Duration = .seconds(20)) {
@@ -44,8 +47,10 @@ public final class LeasedAuthenticator: CallerAuthenticator {
         let now = ContinuousClock.now
         if let epoch = watcher.usableEpoch(at: now),
            let hit = entries.withLock({ $0[digest] }), hit.epoch == epoch, hit.validUntil > now {
+            hits.increment()
             return hit.caller
         }
+        misses.increment()
         // Read before asking: identity's answer reflects at least this epoch.
         let epoch = watcher.latestSeen
         let caller = try await upstream.authenticate(apiKey: apiKey, identity: identity)
