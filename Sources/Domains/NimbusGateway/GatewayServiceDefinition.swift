@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NimbusGRPC
 import NimbusPlatform
@@ -45,7 +46,10 @@ public enum GatewayServiceDefinition: ServiceDefinition {
         for upstream in upstreams {
             let endpoints = try environment.endpoints(of: upstream.name, defaultPort: upstream.defaultPort)
             var configuration = GRPCChannel.Configuration(endpoints: endpoints.map { ClientEndpoint(host: $0.host, port: $0.port) })
-            configuration.connectionsPerEndpoint = 2
+            // One connection per server loop (at least two): a handler's upstream call then goes
+            // out on a connection of its own loop (see ClientConnectionPool.callerLoop).
+            let serverLoops = environment.config.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : environment.config.threads
+            configuration.connectionsPerEndpoint = max(2, serverLoops)
             let channel = try GRPCChannel(configuration: configuration)
             channels[upstream.name] = channel
             files.append(contentsOf: upstream.files)
