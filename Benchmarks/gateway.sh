@@ -8,7 +8,9 @@
 # Besides the ratios it prints CPU time per request (user+system, from /proc/PID/stat) of the
 # gateway process and of compute, over the throughput runs: far less sensitive to a busy machine.
 #   Benchmarks/gateway.sh     env: N (requests/round, 20000), ROUNDS (3), SPEC ("-c 8 -m 16 -t 2"),
-#                                  LAT_N (2000), BIN (default: release build), THREADS (2)
+#                                  LAT_N (2000), BIN (default: release build), THREADS (2),
+#                                  PERF_RECORD (a file: perf record -g of the default gateway
+#                                  during round 1's throughput run)
 # Targets: throughput ratio gateway/direct >= 0.7, median latency ratio <= 1.4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -153,7 +155,13 @@ for r in $(seq "$ROUNDS"); do
       strict) port=$GWS; pid=$GWS_PID; hdr=(-H "Authorization: Bearer $KEY") ;;
     esac
     before=$(cpu_ticks "$pid")
+    perf_pid=
+    if [ -n "${PERF_RECORD:-}" ] && [ "$r" = 1 ] && [ "$label" = gateway ]; then
+      perf record -q -g -o "$PERF_RECORD" -p "$pid" >/dev/null 2>&1 &
+      perf_pid=$!; sleep 0.5
+    fi
     read -r rps p50 p99 ok < <(run "$label-t$r" "$port" "$SPEC" "$N" "${hdr[@]}")
+    if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
     # CPU of the process serving this path: the gateway's own for gateway/strict, compute's for direct.
     cpu=$($PY -c "print(f'{($(cpu_ticks "$pid") - $before) / $TICK * 1e6 / $N:.1f}')")
     printf '%-6s %-9s %-8s %10s %8s %8s %9s %9s\n' "$r" "$label" throughput "$rps" "$p50" "$p99" "$ok" "$cpu"

@@ -31,10 +31,10 @@ extension Gateway {
         }
     }
 
-    private func prepare(_ method: MethodDescriptor, context: ServerContext) async throws -> (CallOptions, RequestIdentity, AuthenticatedCaller?) {
+    private func prepare(_ method: MethodDescriptor, path: String?, context: ServerContext) async throws -> (CallOptions, RequestIdentity, AuthenticatedCaller?) {
         let identity = RequestIdentity(requestID: context.metadata["x-request-id"], traceparent: context.metadata["traceparent"])
         context.addResponseHeader("x-request-id", value: .string(identity.requestID))
-        let caller = try await admit(method: method.path, credentials: Credentials.extract(from: context.metadata),
+        let caller = try await admit(method: path ?? method.path, credentials: Credentials.extract(from: context.metadata),
                                      peer: context.peer, identity: identity)
         var timeout: Duration?
         if let deadline = context.deadline {
@@ -52,7 +52,7 @@ extension Gateway {
         var code = RPCCode.ok
         defer { recordRPC(method, code: code, since: started, methodMetrics) }
         do {
-            let (options, _, _) = try await prepare(method, context: context)
+            let (options, _, _) = try await prepare(method, path: methodMetrics?.route, context: context)
             let response = try await unaryUpstream(method, request: request, options: options)
             didForward(method)
             for (key, value) in response.initialMetadata where key != "x-request-id" { context.addResponseHeader(key, value: value) }
@@ -75,7 +75,7 @@ extension Gateway {
         var code = RPCCode.ok
         defer { recordRPC(method, code: code, since: started, methodMetrics) }
         do {
-            let (options, _, _) = try await prepare(method, context: context)
+            let (options, _, _) = try await prepare(method, path: methodMetrics?.route, context: context)
             try await upstream(for: method.service).streaming(method, options: options, requests: { writer in
                 for try await message in requests { try await writer.write(message) }
             }, responses: { stream in
