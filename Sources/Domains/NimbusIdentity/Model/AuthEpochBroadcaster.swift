@@ -1,4 +1,5 @@
 import Foundation
+import NimbusRPCCore
 import Synchronization
 
 /// Feeds every `WatchAuthEpoch` stream of this replica: polls the auth epoch every few
@@ -10,6 +11,7 @@ final class AuthEpochBroadcaster: Sendable {
         var epoch: Int64 = -1
         var subscribers: [UInt64: AsyncStream<Int64>.Continuation] = [:]
         var nextID: UInt64 = 0
+        var closed = false
     }
 
     private let state = Mutex(State())
@@ -31,13 +33,15 @@ final class AuthEpochBroadcaster: Sendable {
     func subscribe() async throws -> AsyncStream<Int64> {
         let current = try await read()
         let (stream, continuation) = AsyncStream<Int64>.makeStream(bufferingPolicy: .bufferingNewest(8))
-        let id = state.withLock { state in
+        let id = state.withLock { state -> UInt64? in
+            if state.closed { return nil }
             state.epoch = max(state.epoch, current)
             state.nextID += 1
             state.subscribers[state.nextID] = continuation
             continuation.yield(state.epoch)
             return state.nextID
         }
+        guard let id else { throw IdentityError(.unavailable, "this identity replica is shutting down") }
         continuation.onTermination = { [weak self] _ in
             _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
         }
@@ -53,8 +57,21 @@ final class AuthEpochBroadcaster: Sendable {
         }
     }
 
-    /// The polling loop (a background service of identity); idle while nobody watches.
+    /// Ends every subscriber's stream (its WatchAuthEpoch call completes; the gateway reconnects,
+    /// to another replica if this one is going away).
+    func finishAll() {
+        let continuations = state.withLock { state in
+            state.closed = true
+            defer { state.subscribers.removeAll() }
+            return Array(state.subscribers.values)
+        }
+        for continuation in continuations { continuation.finish() }
+    }
+
+    /// The polling loop (a background service of identity); idle while nobody watches. When it
+    /// stops (shutdown), the watch streams end too, so they do not hold up the server's drain.
     func run() async {
+        defer { finishAll() }
         var lastBeat = ContinuousClock.now
         while !Task.isCancelled {
             if subscriberCount == 0 {
