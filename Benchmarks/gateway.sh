@@ -10,7 +10,8 @@
 #   Benchmarks/gateway.sh     env: N (requests/round, 20000), ROUNDS (3), SPEC ("-c 8 -m 16 -t 2"),
 #                                  LAT_N (2000), BIN (default: release build), THREADS (2),
 #                                  PERF_RECORD (a file: perf record -g of the default gateway
-#                                  during round 1's throughput run)
+#                                  during round 1's throughput run), STRACE_LATENCY (a file:
+#                                  strace -c of it during round 1's latency run)
 # Targets: throughput ratio gateway/direct >= 0.7, median latency ratio <= 1.4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -167,7 +168,13 @@ for r in $(seq "$ROUNDS"); do
     printf '%-6s %-9s %-8s %10s %8s %8s %9s %9s\n' "$r" "$label" throughput "$rps" "$p50" "$p99" "$ok" "$cpu"
     [ "$ok" = "$N" ] || { echo "gateway.sh: $label round $r had failures"; exit 1; }
     R[$label-rps]=$rps; R[$label-cpu]=$cpu
+    trace_pid=
+    if [ -n "${STRACE_LATENCY:-}" ] && [ "$r" = 1 ] && [ "$label" = gateway ]; then
+      strace -f -c -o "$STRACE_LATENCY" -p "$pid" >/dev/null 2>&1 &
+      trace_pid=$!; sleep 0.5
+    fi
     read -r lrps l50 l99 lok < <(run "$label-l$r" "$port" "-c 1 -m 1 -t 1" "$LAT_N" "${hdr[@]}")
+    if [ -n "$trace_pid" ]; then kill -INT "$trace_pid"; wait "$trace_pid" || true; fi
     printf '%-6s %-9s %-8s %10s %8s %8s %9s\n' "$r" "$label" latency "$lrps" "$l50" "$l99" "$lok"
     R[$label-p50]=$l50
   done
