@@ -41,7 +41,7 @@ def main(rounds):
         identity_address, identity, log1 = conftest.start_binary("nimbus-identity", [], identity_env, logs)
         processes.append((identity, log1))
         compute_env = {**base, "NIMBUS_COMPUTE_DATABASE_URL": dsn, "NIMBUS_IDENTITY_ENDPOINTS": identity_address,
-                       "NIMBUS_DOCKER_SOCKET": podman.socket}
+                       "NIMBUS_DOCKER_SOCKET": podman.socket, "NIMBUS_COMPUTE_KEK": conftest.COMPUTE_KEK}
         compute_address, compute, log2 = conftest.start_binary("nimbus-compute", [], compute_env, logs)
         processes.append((compute, log2))
         platform = conftest.Platform(stubs, identity_address, compute_address, admin_key, podman)

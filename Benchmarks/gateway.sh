@@ -61,6 +61,7 @@ KEY=$(printf '%s\n' "$boot" | grep -oE 'nmb_[A-Za-z0-9_-]+' | head -1)
 NIMBUS_IDENTITY_DATABASE_URL=$dsn "$BIN/nimbus-identity" serve --listen 127.0.0.1:$IDP > "$WORK/identity.log" 2>&1 &
 PIDS+=($!)
 NIMBUS_COMPUTE_DATABASE_URL=$dsn NIMBUS_DOCKER_SOCKET=$socket NIMBUS_IDENTITY_ENDPOINTS=127.0.0.1:$IDP \
+NIMBUS_COMPUTE_KEK=YmVuY2htYXJrLWNvbXB1dGUta2VrLTAxMjM0NTY3ODk \
   "$BIN/nimbus-compute" serve --listen 127.0.0.1:$CMP > "$WORK/compute.log" 2>&1 &
 PIDS+=($!)
 wait_ready "$IDP" identity; wait_ready "$CMP" compute

@@ -22,6 +22,11 @@ secret() {  # a random secret kept 0600 under .run/secrets, created once
   [ -s "$file" ] || (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$file")
   cat "$file"
 }
+key_secret() {  # 32 random bytes written base64url (key-encryption keys), 0600, created once
+  local file=$run/secrets/$1
+  [ -s "$file" ] || (umask 077; head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' > "$file")
+  cat "$file"
+}
 
 if [ ! -x "$BIN/nimbus-gateway" ] || [ -n "$(find Sources Package.swift -newer "$BIN/nimbus-gateway" -print -quit 2>/dev/null)" ]; then
   say "building (release)"
@@ -93,8 +98,10 @@ start() {  # name port [env…]
 say "starting the services"
 for svc in identity compute storage database; do
   schema=${schema_of[$svc]}
+  extra=()  # compute alone holds the key that seals instance environments
+  [ "$svc" = compute ] && extra=("NIMBUS_COMPUTE_KEK=$(key_secret compute-kek)")
   start "nimbus-$svc" "${port_of[$svc]}" \
-    "DATABASE_URL=postgresql://$schema:$(secret "db-$schema")@127.0.0.1:$PGPORT/postgres"
+    "DATABASE_URL=postgresql://$schema:$(secret "db-$schema")@127.0.0.1:$PGPORT/postgres" "${extra[@]}"
 done
 start nimbus-gateway "$GATEWAY_PORT"
 

@@ -74,11 +74,9 @@ import Testing
             #expect(try JSONParser.parse(openapi.body)["openapi"] == .string("3.1.0"))
 
             let h2 = try curl(["--http2-prior-knowledge", "-H", "Authorization: Bearer nmb_good_secret", "\(base)/v1/instances/i-8"])
-            // The wire server answers non-gRPC HTTP/2 requests itself (405/415) instead of
-            // handing them to the HTTP/1.1 handler: REST over h2c needs that hook.
-            withKnownIssue("REST over HTTP/2 needs a non-gRPC fallback in GRPCRouter") {
-                #expect(h2.status == 200, "REST over h2c: \(h2.status) \(h2.body)")
-            }
+            // REST over h2c: plain HTTP/2 requests reach the same handler as HTTP/1.1.
+            #expect(h2.status == 200, "REST over h2c: \(h2.status) \(h2.body)")
+            #expect(try JSONParser.parse(h2.body)["id"] == .string("i-8"))
             let health = try curl(["\(base)/healthz"])
             #expect(health.status == 200)
 

@@ -199,6 +199,32 @@ DROP TABLE IF EXISTS vpcs;
 DROP TABLE IF EXISTS images;
 DROP TABLE IF EXISTS instance_types;
 """#),
+            MigrationFile(
+                version: 2, name: "sealed_env",
+                up: #"""
+-- Instance environments sealed at rest (users keep passwords and tokens there). The service
+-- seals with NIMBUS_COMPUTE_KEK (AES-256-GCM envelope, InstanceEnvCipher): SQL never sees the
+-- key, so this migration only adds the column; rows written before it keep their plain `env`
+-- until nimbus-compute re-seals them at its next start (before it serves). From then on `env`
+-- stays '{}' and env_sealed holds the envelope (NULL when the environment is empty).
+ALTER TABLE instances ADD COLUMN env_sealed bytea;
+ALTER TABLE instances ADD CONSTRAINT instances_env_sealed_alone CHECK (env_sealed IS NULL OR env = '{}'::jsonb);
+-- What the start-up pass looks for; empty once every row is sealed.
+CREATE INDEX instances_env_plain ON instances (id) WHERE env_sealed IS NULL AND env <> '{}'::jsonb;
+"""#,
+                down: #"""
+-- Going back would need the key to unseal: refuse while sealed environments exist rather
+-- than drop them (instances would relaunch without their environment).
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM instances WHERE env_sealed IS NOT NULL) THEN
+        RAISE EXCEPTION 'compute.instances has sealed environments; they cannot be unsealed in SQL';
+    END IF;
+END $$;
+DROP INDEX IF EXISTS instances_env_plain;
+ALTER TABLE instances DROP CONSTRAINT IF EXISTS instances_env_sealed_alone;
+ALTER TABLE instances DROP COLUMN IF EXISTS env_sealed;
+"""#),
         ],
         "identity": [
             MigrationFile(

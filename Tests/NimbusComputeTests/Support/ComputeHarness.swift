@@ -59,6 +59,10 @@ struct ComputeHarness {
     let podman: TestPodman
     let workers: Task<Void, Never>
 
+    /// A fixed test key-encryption key (base64url of 32 bytes), and a different one.
+    static let testKEK = Secret(Base64URL.encode(Array(repeating: 0x4b, count: 32)))
+    static let otherKEK = Secret(Base64URL.encode(Array(repeating: 0x6f, count: 32)))
+
     static func start(quota: TestQuotaLedger = TestQuotaLedger(), runtime: (any ContainerRuntime)? = nil, reconcileEvery: Duration = .milliseconds(500),
                       withReconciler: Bool = true) async throws -> ComputeHarness {
         let podman = try await TestPodman.shared()
@@ -66,9 +70,8 @@ struct ComputeHarness {
         let pool = try database.makePool(maxConnections: 8)
         let migrator = try Migrator(pool: pool, schema: "compute", migrations: MigrationRunner.migrations(for: ComputeServiceDefinition.self))
         try await migrator.up()
-        var logger = Logger(label: "compute-test")
-        logger.logLevel = .warning
-        let core = try await ComputeCore.make(db: pool, runtime: runtime ?? podman.runtime, quota: quota, logger: logger, stopTimeout: .seconds(2))
+        let core = try await ComputeCore.make(db: pool, runtime: runtime ?? podman.runtime, quota: quota,
+                                              envCipher: try InstanceEnvCipher(keyEncryptionKey: testKEK), logger: logger, stopTimeout: .seconds(2))
         let worker = InstanceWorker(core: core, poll: .milliseconds(200))
         let reconciler = Reconciler(core: core, interval: reconcileEvery)
         let workers = Task {
@@ -78,6 +81,12 @@ struct ComputeHarness {
             }
         }
         return ComputeHarness(database: database, pool: pool, core: core, quota: quota, podman: podman, workers: workers)
+    }
+
+    static var logger: Logger {
+        var logger = Logger(label: "compute-test")
+        logger.logLevel = .warning
+        return logger
     }
 
     /// Terminates what the test left running, then stops the workers.

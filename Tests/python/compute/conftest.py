@@ -19,6 +19,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(os.environ.get("NIMBUS_BIN", ROOT / ".build" / "debug"))
 PRINCIPAL_KEY = "python-compute-principal-key-0123456789abcdef"
+# NIMBUS_COMPUTE_KEK: base64url of 32 bytes (seals instance environments at rest).
+COMPUTE_KEK = "cHl0aG9uLWNvbXB1dGUta2V5LWVuY3J5cHRpb24ta2s"
 DEVELOPER = ["instance:read", "instance:launch", "instance:manage", "vpc:read", "vpc:manage"]
 
 
@@ -183,10 +185,12 @@ def platform(postgres, podman, stubs, tmp_path_factory):
     admin_key = re.search(r"nmb_[a-z0-9]{12}_[A-Za-z0-9_-]{43}", boot.stdout).group(0)
     identity_address, identity, identity_log = start_binary("nimbus-identity", [], identity_env, logs)
     compute_env = {**base, "NIMBUS_COMPUTE_DATABASE_URL": postgres, "NIMBUS_IDENTITY_ENDPOINTS": identity_address,
-                   "NIMBUS_DOCKER_SOCKET": podman.socket}
+                   "NIMBUS_DOCKER_SOCKET": podman.socket, "NIMBUS_COMPUTE_KEK": COMPUTE_KEK}
     compute_address, compute, compute_log = start_binary("nimbus-compute", [], compute_env, logs)
     try:
-        yield Platform(stubs, identity_address, compute_address, admin_key, podman)
+        platform = Platform(stubs, identity_address, compute_address, admin_key, podman)
+        platform.postgres, platform.compute_env = postgres, compute_env
+        yield platform
     finally:
         stop_binary(compute, compute_log)
         stop_binary(identity, identity_log)

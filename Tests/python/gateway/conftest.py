@@ -156,6 +156,7 @@ def platform(postgres, log_dir, podman):
             platform.identity.append(replica)
         if podman and (ROOT / "Protos" / "nimbus" / "compute").exists():
             compute_env = base_env(NIMBUS_COMPUTE_DATABASE_URL=postgres, NIMBUS_DOCKER_SOCKET=podman,
+                                   NIMBUS_COMPUTE_KEK="Z2F0ZXdheS1zdWl0ZS1jb21wdXRlLWtlay0wMTIzNDU",
                                    NIMBUS_IDENTITY_ENDPOINTS=",".join(r.address for r in platform.identity))
             try:
                 replica = Process("nimbus-compute", ["nimbus-compute", "serve"], compute_env, log_dir)

@@ -6,9 +6,9 @@ import subprocess
 import pytest
 
 
-def curl(server, path, *extra):
+def curl(server, path, *extra, http="--http1.1"):
     scheme = "https" if server.mode != "h2c" else "http"
-    args = ["curl", "-sS", "--http1.1", "-o", "-", "-w", "\n%{http_code}", *extra]
+    args = ["curl", "-sS", http, "-o", "-", "-w", "\n%{http_code}", *extra]
     if server.mode != "h2c":
         args += ["--cacert", str(server.pki / "ca.pem"), "--resolve", f"localhost:{server.port}:127.0.0.1"]
         url = f"{scheme}://localhost:{server.port}{path}"
@@ -33,6 +33,29 @@ def test_healthz_readyz_and_metrics_with_curl(server, stubs):
     assert "grpc_server_handling_seconds_bucket" in body
     assert curl(server, "/nope")[0] == 404
     assert curl(server, "/healthz", "-X", "POST")[0] == 405
+
+
+def test_plain_http2_requests_reach_the_http_handler(server):
+    """Non-gRPC HTTP/2 requests (h2c prior knowledge, or TLS with ALPN h2) are served like HTTP/1.1."""
+    http2 = "--http2-prior-knowledge" if server.mode == "h2c" else "--http2"
+    assert curl(server, "/healthz", http=http2) == (200, "ok\n")
+    assert curl(server, "/readyz", http=http2) == (200, "ready\n")
+    code, body = curl(server, "/metrics", http=http2)
+    assert code == 200 and "grpc_server_handled_total" in body
+    assert curl(server, "/nope", http=http2)[0] == 404
+    assert curl(server, "/healthz", "-X", "POST", http=http2)[0] == 405
+
+
+def test_plain_http2_body_over_the_limit_gets_413(server, tmp_path):
+    """An HTTP/2 body over the HTTP/1.1 limit (8 MiB) gets 413, then RST_STREAM(NO_ERROR)
+    stops the upload (curl reports that as a stream error, so nghttp drives it)."""
+    if server.mode != "h2c":
+        pytest.skip("nghttp is driven over h2c only")
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * (9 << 20))
+    result = subprocess.run(["nghttp", "-v", "-d", str(big), f"http://127.0.0.1:{server.port}/upload"],
+                            capture_output=True, text=True, timeout=20)
+    assert ":status: 413" in result.stdout, result.stdout[-2000:]
 
 
 def raw_exchange(server, payload: bytes) -> bytes:

@@ -35,7 +35,7 @@ extension ComputeCore {
             let vpc = try await instance.vpcID.asyncMap { id in try await read { try await CatalogStore.vpc($0, id: id, tenantID: nil) } }
             if let vpc { try await ensureNetwork(vpc) }
             let spec = ContainerSpec(
-                name: instance.containerName, image: instance.imageRef, command: instance.command, environment: instance.env,
+                name: instance.containerName, image: instance.imageRef, command: instance.command, environment: try envCipher.open(instance.env, instanceID: instance.id),
                 labels: instance.containerLabels(deployment: deployment),
                 resources: ContainerResources(nanoCPUs: Int64(instance.vcpus) * 1_000_000_000, memoryBytes: Int64(instance.memoryMB) * 1024 * 1024),
                 ports: instance.ports.map { PortBinding(containerPort: $0.containerPort, protocol: PortProtocol(rawValue: $0.protocol) ?? .tcp, hostPort: $0.hostPort == 0 ? nil : $0.hostPort) },

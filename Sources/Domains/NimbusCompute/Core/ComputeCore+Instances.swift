@@ -64,8 +64,8 @@ extension ComputeCore {
         let id = UUID().uuidString.lowercased()
         do {
             let instance = try await transaction { c in
-                let instance = try await InstanceStore.insert(c, id: id, tenantID: tenantID, createdBy: Self.user(of: caller),
-                                                              request: request, image: image, quotaKey: quotaKey)
+                let instance = try await InstanceStore.insert(c, id: id, tenantID: tenantID, createdBy: Self.user(of: caller), request: request,
+                                                              sealedEnv: try envCipher.seal(request.env, instanceID: id), image: image, quotaKey: quotaKey)
                 try await Outbox.append(event(caller, "instance.launch", "instance", id, [
                     "name": request.name, "image": image.name, "instance_type": type.id,
                 ]), in: c)

@@ -11,6 +11,8 @@ public struct ComputeCore: Sendable {
     public let db: PostgresPool
     public let runtime: any ContainerRuntime
     public let quota: any QuotaLedger
+    /// Seals instance environments at rest (NIMBUS_COMPUTE_KEK).
+    public let envCipher: InstanceEnvCipher
     public let logger: Logger
     /// Nudges the instance worker when new work is committed (it also polls).
     public let wake: WorkSignal
@@ -19,22 +21,27 @@ public struct ComputeCore: Sendable {
     /// This deployment's id (compute.deployment), a label on every container it creates.
     public let deployment: String
 
-    /// Reads the deployment id from the database (migrated).
-    public static func make(db: PostgresPool, runtime: any ContainerRuntime, quota: any QuotaLedger, logger: Logger,
-                            stopTimeout: Duration = .seconds(10)) async throws -> ComputeCore {
+    /// Reads the deployment id from the database (migrated), checks that `envCipher` opens the
+    /// environments already sealed and seals those written before sealing existed.
+    public static func make(db: PostgresPool, runtime: any ContainerRuntime, quota: any QuotaLedger, envCipher: InstanceEnvCipher,
+                            logger: Logger, stopTimeout: Duration = .seconds(10)) async throws -> ComputeCore {
         guard let row = try await db.query("SELECT id::text AS id FROM compute.deployment").first else {
             throw ComputeError(.internal, "compute.deployment has no row; is the schema migrated?")
         }
-        return ComputeCore(db: db, runtime: runtime, quota: quota, logger: logger, stopTimeout: stopTimeout,
-                           deployment: try row.decode(String.self, column: "id"))
+        let core = ComputeCore(db: db, runtime: runtime, quota: quota, envCipher: envCipher, logger: logger, stopTimeout: stopTimeout,
+                               deployment: try row.decode(String.self, column: "id"))
+        try await core.checkEnvironmentKey()
+        try await core.sealPlainEnvironments()
+        return core
     }
 
-    public init(db: PostgresPool, runtime: any ContainerRuntime, quota: any QuotaLedger, logger: Logger,
+    public init(db: PostgresPool, runtime: any ContainerRuntime, quota: any QuotaLedger, envCipher: InstanceEnvCipher, logger: Logger,
                 wake: WorkSignal = WorkSignal(), stopTimeout: Duration = .seconds(10), deployment: String) {
         self.deployment = deployment
         self.db = db
         self.runtime = runtime
         self.quota = quota
+        self.envCipher = envCipher
         self.logger = logger
         self.wake = wake
         self.stopTimeout = stopTimeout

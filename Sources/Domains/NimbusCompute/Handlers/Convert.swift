@@ -25,7 +25,8 @@ enum Convert {
         InstancePort(containerPort: Int(port.containerPort), protocol: port.protocol, hostPort: Int(port.hostPort))
     }
 
-    static func instance(_ instance: Instance) -> ComputeV1.Instance {
+    /// `env` is the environment as the caller may see it (`ComputeCore.visibleEnvironment`).
+    static func instance(_ instance: Instance, env: [String: String]) -> ComputeV1.Instance {
         var out = ComputeV1.Instance()
         out.id = instance.id
         out.tenantId = instance.tenantID
@@ -40,7 +41,7 @@ enum Convert {
             out.exitCode = Int32(clamping: code)
         }
         out.command = instance.command
-        out.env = instance.env
+        out.env = env
         out.ports = instance.ports.map { port($0) }
         out.published = instance.published.map { port($0, hostIP: "127.0.0.1") }
         out.labels = instance.labels

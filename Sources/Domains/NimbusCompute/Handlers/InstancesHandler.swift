@@ -8,27 +8,36 @@ struct InstancesHandler: ComputeV1.InstancesService {
     let core: ComputeCore
     let signer: PrincipalSigner
 
+    /// The instance as `caller` may see it (environment values only with instance:manage).
+    private func visible(_ instance: Instance, to caller: Principal) throws -> ComputeV1.Instance {
+        Convert.instance(instance, env: try core.visibleEnvironment(caller, instance))
+    }
+
     func launchInstance(_ request: ComputeV1.LaunchInstanceRequest, context: ServerContext) async throws -> ComputeV1.Instance {
-        Convert.instance(try await core.launch(try context.principal(signer), Convert.launch(request)))
+        let caller = try context.principal(signer)
+        return try visible(try await core.launch(caller, Convert.launch(request)), to: caller)
     }
 
     func getInstance(_ request: ComputeV1.GetInstanceRequest, context: ServerContext) async throws -> ComputeV1.Instance {
-        Convert.instance(try await core.instance(try context.principal(signer), id: request.id))
+        let caller = try context.principal(signer)
+        return try visible(try await core.instance(caller, id: request.id), to: caller)
     }
 
     func listInstances(_ request: ComputeV1.ListInstancesRequest, context: ServerContext) async throws -> ComputeV1.ListInstancesResponse {
         let filter = InstanceFilter(
             state: request.state == .unspecified ? nil : Convert.state(request.state), vpcID: request.vpcId.isEmpty ? nil : request.vpcId,
             name: request.name.isEmpty ? nil : request.name, labels: request.labels, includeTerminated: request.includeTerminated)
-        let page = try await core.instances(try context.principal(signer), filter: filter, pageSize: Int(request.pageSize), pageToken: request.pageToken)
+        let caller = try context.principal(signer)
+        let page = try await core.instances(caller, filter: filter, pageSize: Int(request.pageSize), pageToken: request.pageToken)
         var response = ComputeV1.ListInstancesResponse()
-        response.instances = page.items.map(Convert.instance)
+        response.instances = try page.items.map { try visible($0, to: caller) }
         response.nextPageToken = page.nextPageToken
         return response
     }
 
     private func command(_ command: InstanceCommand, _ request: ComputeV1.InstanceActionRequest, _ context: ServerContext) async throws -> ComputeV1.Instance {
-        Convert.instance(try await core.command(try context.principal(signer), command, id: request.id, expectedVersion: request.version))
+        let caller = try context.principal(signer)
+        return try visible(try await core.command(caller, command, id: request.id, expectedVersion: request.version), to: caller)
     }
 
     func stopInstance(_ request: ComputeV1.InstanceActionRequest, context: ServerContext) async throws -> ComputeV1.Instance {

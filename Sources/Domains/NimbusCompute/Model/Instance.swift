@@ -18,6 +18,13 @@ public struct InstancePort: Codable, Sendable, Hashable {
     }
 }
 
+/// An instance's environment as stored: sealed (compute.instances.env_sealed), or plain for an
+/// empty environment and for rows written before sealing until the start-up pass re-seals them.
+public enum StoredEnvironment: Sendable, Hashable {
+    case sealed([UInt8])
+    case plain([String: String])
+}
+
 /// Where an instance's quota reservation stands.
 public enum QuotaState: String, Sendable, Hashable {
     case none = "NONE", reserved = "RESERVED", releasePending = "RELEASE_PENDING", released = "RELEASED"
@@ -38,7 +45,8 @@ public struct Instance: Sendable, Hashable {
     public var vpcID: String?
     public var machine: InstanceStateMachine
     public var command: [String]
-    public var env: [String: String]
+    /// Sealed at rest; `InstanceEnvCipher` opens it for the engine and for callers who may see it.
+    public var env: StoredEnvironment
     public var ports: [InstancePort]
     public var published: [InstancePort]
     public var labels: [String: String]

@@ -8,7 +8,7 @@ enum InstanceStore {
         i.id::text AS id, i.tenant_id::text AS tenant_id, i.created_by::text AS created_by, i.name, \
         i.image_id::text AS image_id, im.name AS image_name, i.image_ref, i.instance_type, t.vcpus, t.memory_mb, \
         i.vpc_id::text AS vpc_id, i.state, i.state_reason, i.exit_code, i.command::text AS command, i.env::text AS env, \
-        i.ports::text AS ports, i.published::text AS published, i.labels::text AS labels, i.container_id, i.private_ip, \
+        i.env_sealed, i.ports::text AS ports, i.published::text AS published, i.labels::text AS labels, i.container_id, i.private_ip, \
         i.quota_key, i.quota_state, i.version, i.created_at, i.updated_at, i.launched_at
         """
     static let from = """
@@ -39,7 +39,7 @@ enum InstanceStore {
                 state: instanceState, reason: try row.decode(String.self, column: "state_reason"),
                 exitCode: try row.decode(Int?.self, column: "exit_code")),
             command: try json("command", [String].self),
-            env: try json("env", [String: String].self),
+            env: try row.decode(Data?.self, column: "env_sealed").map { .sealed(Array($0)) } ?? .plain(try json("env", [String: String].self)),
             ports: try json("ports", [InstancePort].self),
             published: try json("published", [InstancePort].self),
             labels: try json("labels", [String: String].self),
@@ -53,16 +53,18 @@ enum InstanceStore {
             launchedAt: try row.decode(Date?.self, column: "launched_at"))
     }
 
+    /// `sealedEnv` is the launch request's environment sealed for `id` (nil when empty); the
+    /// plain `env` column stays '{}' for every row written since sealing.
     static func insert(_ c: PostgresConnection, id: String, tenantID: String, createdBy: String, request: LaunchRequest,
-                       image: ComputeImage, quotaKey: String) async throws -> Instance {
+                       sealedEnv: [UInt8]?, image: ComputeImage, quotaKey: String) async throws -> Instance {
         do {
             _ = try await c.query("""
                 INSERT INTO compute.instances (id, tenant_id, created_by, name, image_id, image_ref, instance_type, vpc_id,
-                    command, env, ports, labels, quota_key, quota_state)
-                VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5::uuid, $6, $7, $8::uuid, $9::jsonb, $10::jsonb, $11::jsonb, $12::jsonb, $13, 'RESERVED')
+                    command, env_sealed, ports, labels, quota_key, quota_state)
+                VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5::uuid, $6, $7, $8::uuid, $9::jsonb, $10::bytea, $11::jsonb, $12::jsonb, $13, 'RESERVED')
                 """, binds: [
                     id, tenantID, createdBy, request.name, image.id, image.reference, request.instanceType, request.vpcID,
-                    try PostgresJSONB(encoding: request.command), try PostgresJSONB(encoding: request.env),
+                    try PostgresJSONB(encoding: request.command), sealedEnv.map { Data($0) },
                     try PostgresJSONB(encoding: request.ports), try PostgresJSONB(encoding: request.labels), quotaKey,
                 ])
         } catch let error as PostgresError {

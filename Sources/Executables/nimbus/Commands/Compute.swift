@@ -288,7 +288,7 @@ struct TypesCommand: AsyncParsableCommand {
 
 struct ImagesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "images", abstract: "Images instances boot from.",
-                                                    subcommands: [List.self, Get.self, Delete.self])
+                                                    subcommands: [List.self, Get.self, Import.self, Delete.self])
 
     static let columns = [Column("ID", "id"), Column("NAME", "name"), Column("SIZE", "sizeBytes"), Column("DESCRIPTION", "description"),
                           Column("CREATED", "createTime")]

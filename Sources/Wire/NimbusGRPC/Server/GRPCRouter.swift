@@ -2,8 +2,10 @@ import Logging
 import NimbusHTTP
 import NimbusRPCCore
 
-/// Maps `:path` to a method and opens a `GRPCServerCall` per request stream. Requests that
-/// are not gRPC (wrong method or content-type) or name an unknown method are answered here.
+/// Maps `:path` to a method and opens a `GRPCServerCall` per request stream. A request for a
+/// known method that is not gRPC (wrong method or content-type) is refused here (405/415), a
+/// gRPC request for an unknown method gets UNIMPLEMENTED, and any other request is plain HTTP/2
+/// for the HTTP handler (operational endpoints, the gateway's REST face).
 final class GRPCRouter: HTTP2RequestRouter {
     let methods: [String: GRPCMethodEntry]
     let configuration: GRPCServerConfiguration
@@ -11,8 +13,10 @@ final class GRPCRouter: HTTP2RequestRouter {
     let unknownMethod = GRPCMethodEntry(ServerMethod(
         MethodDescriptor(service: "unknown", method: "unknown", kind: .unary), handler: .unary { _, _ in [] }))
     let logger: Logger
+    let plainHTTP: HTTP1Handler?
+    let maxPlainBodyBytes: Int
 
-    init(services: [any RPCService], configuration: GRPCServerConfiguration, logger: Logger) {
+    init(services: [any RPCService], configuration: GRPCServerConfiguration, plainHTTP: HTTP1Handler? = nil, logger: Logger) {
         var methods: [String: GRPCMethodEntry] = [:]
         for service in services {
             for method in service.methods { methods[method.descriptor.path] = GRPCMethodEntry(method) }
@@ -20,9 +24,14 @@ final class GRPCRouter: HTTP2RequestRouter {
         self.methods = methods
         self.configuration = configuration
         self.logger = logger
+        self.plainHTTP = plainHTTP
+        self.maxPlainBodyBytes = configuration.httpConfiguration.http1.maxBodyBytes
     }
 
     func openStream(_ stream: HTTP2ServerStream, head: HTTP2RequestHead) -> any HTTP2StreamHandler {
+        if let plainHTTP, methods[head.path] == nil, !isGRPC(head) {
+            return HTTP2PlainRequestHandler(stream: stream, head: head, handler: plainHTTP, maxBodyBytes: maxPlainBodyBytes)
+        }
         guard head.method == "POST" else {
             var headers = HTTP2HeaderBlock()
             headers.add(":status", "405")
@@ -49,6 +58,10 @@ final class GRPCRouter: HTTP2RequestRouter {
         let call = GRPCServerCall(stream: stream, head: head, entry: method, router: self)
         call.start()
         return call
+    }
+
+    private func isGRPC(_ head: HTTP2RequestHead) -> Bool {
+        head.method == "POST" && head.first("content-type")?.hasPrefix("application/grpc") == true
     }
 
     private func recordRejected(_ path: String, code: RPCCode) {

@@ -45,10 +45,11 @@ public final class GRPCServer: Sendable {
         // The reflection services describe themselves too, so tools can discover them.
         let described = hosted + [GRPCReflectionService(services: []), GRPCReflectionServiceV1Alpha(services: [])]
         let all = hosted + [GRPCReflectionService(services: described), GRPCReflectionServiceV1Alpha(services: described)]
-        let router = GRPCRouter(services: all, configuration: configuration, logger: logger)
         let endpoints = operational ?? HTTPOperationalEndpoints(readiness: { health.status(for: "") == .serving })
+        let plainHTTP = endpoints.handler(fallback: http1)
+        let router = GRPCRouter(services: all, configuration: configuration, plainHTTP: plainHTTP, logger: logger)
         http = try HTTPServer(configuration: configuration.httpConfiguration, router: router,
-                              http1: endpoints.handler(fallback: http1), logger: logger)
+                              http1: plainHTTP, logger: logger)
     }
 
     /// The bound port (after `start`).

@@ -112,6 +112,13 @@ public final class HTTP2ServerStream {
         session.resumeIfDeferred(self)
     }
 
+    /// Ends the response without trailers once queued data has gone out (plain HTTP/2).
+    public func finish() {
+        guard !isClosed, pendingTrailers == nil, !endAfterData else { return }
+        endAfterData = true
+        session.resumeIfDeferred(self)
+    }
+
     /// Returns `count` received bytes to the flow-control windows (stream and connection).
     public func consume(_ count: Int) {
         guard count > 0, !isClosed else { return }
