@@ -19,7 +19,7 @@ final class AuthEpochBroadcaster: Sendable {
     let heartbeat: Duration
     private let read: @Sendable () async throws -> Int64
 
-    init(pollInterval: Duration = .milliseconds(3), heartbeat: Duration = .seconds(1),
+    init(pollInterval: Duration = .milliseconds(5), heartbeat: Duration = .seconds(1),
          read: @escaping @Sendable () async throws -> Int64) {
         self.pollInterval = pollInterval
         self.heartbeat = heartbeat
