@@ -11,7 +11,8 @@
 #                                  LAT_N (2000), BIN (default: release build), THREADS (2),
 #                                  PERF_RECORD (a file: perf record -g of the default gateway
 #                                  during round 1's throughput run), STRACE_LATENCY (a file:
-#                                  strace -c of it during round 1's latency run)
+#                                  strace -c of it during round 1's latency run),
+#                                  PERF_RECORD_LATENCY (perf record -g of it during that run)
 # Targets: throughput ratio gateway/direct >= 0.7, median latency ratio <= 1.4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -172,6 +173,9 @@ for r in $(seq "$ROUNDS"); do
     trace_pid=
     if [ -n "${STRACE_LATENCY:-}" ] && [ "$r" = 1 ] && [ "$label" = gateway ]; then
       strace -f -c -o "$STRACE_LATENCY" -p "$pid" >/dev/null 2>&1 &
+      trace_pid=$!; sleep 0.5
+    elif [ -n "${PERF_RECORD_LATENCY:-}" ] && [ "$r" = 1 ] && [ "$label" = gateway ]; then
+      perf record -q -g -o "$PERF_RECORD_LATENCY" -p "$pid" >/dev/null 2>&1 &
       trace_pid=$!; sleep 0.5
     fi
     read -r lrps l50 l99 lok < <(run "$label-l$r" "$port" "-c 1 -m 1 -t 1" "$LAT_N" "${hdr[@]}")
