@@ -178,9 +178,11 @@ for r in $(seq "$ROUNDS"); do
       perf record -q -g -o "$PERF_RECORD_LATENCY" -p "$pid" >/dev/null 2>&1 &
       trace_pid=$!; sleep 0.5
     fi
+    before=$(cpu_ticks "$pid")
     read -r lrps l50 l99 lok < <(run "$label-l$r" "$port" "-c 1 -m 1 -t 1" "$LAT_N" "${hdr[@]}")
+    lcpu=$($PY -c "print(f'{($(cpu_ticks "$pid") - $before) / $TICK * 1e6 / $LAT_N:.1f}')")
     if [ -n "$trace_pid" ]; then kill -INT "$trace_pid"; wait "$trace_pid" || true; fi
-    printf '%-6s %-9s %-8s %10s %8s %8s %9s\n' "$r" "$label" latency "$lrps" "$l50" "$l99" "$lok"
+    printf '%-6s %-9s %-8s %10s %8s %8s %9s %9s\n' "$r" "$label" latency "$lrps" "$l50" "$l99" "$lok" "$lcpu"
     R[$label-p50]=$l50
   done
   t_gw+=("$($PY -c "print(f'{${R[gateway-rps]}/${R[direct-rps]}:.3f}')")")
