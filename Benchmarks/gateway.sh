@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # GetInstance through the gateway vs directly to nimbus-compute, in the same run, with h2load.
-# Starts its own PostgreSQL, podman, identity, compute and two gateways (strict: identity's
-# Authenticate on every request; cached: NIMBUS_GATEWAY_AUTH_CACHE_MS=1000), launches one
+# Starts its own PostgreSQL, podman, identity, compute and two gateways (gateway: the default,
+# authentications cached under an auth lease from identity, exact about revocation; strict:
+# NIMBUS_GATEWAY_AUTH_LEASE=false, identity's Authenticate on every request), launches one
 # instance, then interleaves rounds: throughput (SPEC) and latency at one request in flight.
 # Direct calls carry a signed principal minted with the shared key, as the gateway would.
+# Besides the ratios it prints CPU time per request (user+system, from /proc/PID/stat) of the
+# gateway process and of compute, over the throughput runs: far less sensitive to a busy machine.
 #   Benchmarks/gateway.sh     env: N (requests/round, 20000), ROUNDS (3), SPEC ("-c 8 -m 16 -t 2"),
-#                                  LAT_N (2000), BIN (default: release build), THREADS (2)
+#                                  LAT_N (2000), BIN (default: release build), THREADS (2),
+#                                  PERF_RECORD (a file: perf record -g of the default gateway
+#                                  during round 1's throughput run), STRACE_LATENCY (a file:
+#                                  strace -c of it during round 1's latency run),
+#                                  PERF_RECORD_LATENCY (perf record -g of it during that run)
 # Targets: throughput ratio gateway/direct >= 0.7, median latency ratio <= 1.4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,7 +56,7 @@ export NIMBUS_PODMAN_DIR="$WORK/podman"
 socket=$("$repo/scripts/podman.sh" env | sed -n 's/^NIMBUS_DOCKER_SOCKET=//p')
 
 export NIMBUS_PRINCIPAL_KEY=benchmark-principal-key-0123456789abcdef NIMBUS_LOG_LEVEL=warning NIMBUS_THREADS=$THREADS
-IDP=$(free_port); CMP=$(free_port); GW=$(free_port); GWC=$(free_port)
+IDP=$(free_port); CMP=$(free_port); GW=$(free_port); GWS=$(free_port)
 boot=$(NIMBUS_IDENTITY_DATABASE_URL=$dsn "$BIN/nimbus-identity" bootstrap --email bench@example.com --password bench-password-1 --tenant bench)
 KEY=$(printf '%s\n' "$boot" | grep -oE 'nmb_[A-Za-z0-9_-]+' | head -1)
 NIMBUS_IDENTITY_DATABASE_URL=$dsn "$BIN/nimbus-identity" serve --listen 127.0.0.1:$IDP > "$WORK/identity.log" 2>&1 &
@@ -60,11 +67,15 @@ NIMBUS_COMPUTE_KEK=YmVuY2htYXJrLWNvbXB1dGUta2VrLTAxMjM0NTY3ODk \
 PIDS+=($!)
 wait_ready "$IDP" identity; wait_ready "$CMP" compute
 common=(NIMBUS_IDENTITY_ENDPOINTS=127.0.0.1:$IDP NIMBUS_COMPUTE_ENDPOINTS=127.0.0.1:$CMP NIMBUS_GATEWAY_KEY_RATE=0 NIMBUS_GATEWAY_IP_RATE=0)
+CMP_PID=${PIDS[-1]}
 env "${common[@]}" "$BIN/nimbus-gateway" --listen 127.0.0.1:$GW > "$WORK/gateway.log" 2>&1 &
-PIDS+=($!)
-env "${common[@]}" NIMBUS_GATEWAY_AUTH_CACHE_MS=1000 "$BIN/nimbus-gateway" --listen 127.0.0.1:$GWC > "$WORK/gateway-cached.log" 2>&1 &
-PIDS+=($!)
-wait_ready "$GW" gateway; wait_ready "$GWC" gateway-cached
+PIDS+=($!); GW_PID=$!
+env "${common[@]}" NIMBUS_GATEWAY_AUTH_LEASE=false "$BIN/nimbus-gateway" --listen 127.0.0.1:$GWS > "$WORK/gateway-strict.log" 2>&1 &
+PIDS+=($!); GWS_PID=$!
+wait_ready "$GW" gateway; wait_ready "$GWS" gateway-strict
+# utime+stime of a process in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICK=$(getconf CLK_TCK)
 
 AUTH=(-H "Authorization: Bearer $KEY" -H 'content-type: application/json')
 id=$(curl -fsS "${AUTH[@]}" -d '{"name":"bench","image":"busybox","instanceType":"basic-1","command":["sleep","3600"]}' \
@@ -124,39 +135,64 @@ for port, metadata in ((gw, [("authorization", f"Bearer {key}")]),
     assert ident.encode() in call(message, metadata=metadata, timeout=10)
 PYEOF
 
-for label in direct gateway cached; do  # warm-up
+for label in direct gateway strict; do  # warm-up
   case $label in
     direct) run warm-$label "$CMP" "$SPEC" 2000 -H "x-nimbus-principal-bin: $PRINCIPAL" >/dev/null ;;
     gateway) run warm-$label "$GW" "$SPEC" 2000 -H "Authorization: Bearer $KEY" >/dev/null ;;
-    cached) run warm-$label "$GWC" "$SPEC" 2000 -H "Authorization: Bearer $KEY" >/dev/null ;;
+    strict) run warm-$label "$GWS" "$SPEC" 2000 -H "Authorization: Bearer $KEY" >/dev/null ;;
   esac
 done
+# The default gateway must have served the warm-up from its leased cache, or it measures the strict path.
+hits=$(curl -fsS "http://127.0.0.1:$GW/metrics" | sed -n 's/^nimbus_gateway_auth_cache_total{result="hit"} //p')
+[ "${hits%.*}" -gt 1000 ] 2>/dev/null || { echo "gateway.sh: the default gateway did not use its auth cache (hits: ${hits:-none})"; exit 1; }
 
-printf '%-6s %-9s %-8s %10s %8s %8s %9s\n' round path load req/s p50_us p99_us succeeded
-t_strict=(); t_cached=(); l_strict=(); l_cached=()
+printf '%-6s %-9s %-8s %10s %8s %8s %9s %9s\n' round path load req/s p50_us p99_us succeeded cpu_us/req
+t_gw=(); t_strict=(); l_gw=(); l_strict=(); c_gw=(); c_strict=(); c_cmp=()
 for r in $(seq "$ROUNDS"); do
   PRINCIPAL=$(mint)
   declare -A R=()
-  for label in direct gateway cached; do
+  for label in direct gateway strict; do
     case $label in
-      direct) port=$CMP; hdr=(-H "x-nimbus-principal-bin: $PRINCIPAL") ;;
-      gateway) port=$GW; hdr=(-H "Authorization: Bearer $KEY") ;;
-      cached) port=$GWC; hdr=(-H "Authorization: Bearer $KEY") ;;
+      direct) port=$CMP; pid=$CMP_PID; hdr=(-H "x-nimbus-principal-bin: $PRINCIPAL") ;;
+      gateway) port=$GW; pid=$GW_PID; hdr=(-H "Authorization: Bearer $KEY") ;;
+      strict) port=$GWS; pid=$GWS_PID; hdr=(-H "Authorization: Bearer $KEY") ;;
     esac
+    before=$(cpu_ticks "$pid")
+    perf_pid=
+    if [ -n "${PERF_RECORD:-}" ] && [ "$r" = 1 ] && [ "$label" = gateway ]; then
+      perf record -q -g -o "$PERF_RECORD" -p "$pid" >/dev/null 2>&1 &
+      perf_pid=$!; sleep 0.5
+    fi
     read -r rps p50 p99 ok < <(run "$label-t$r" "$port" "$SPEC" "$N" "${hdr[@]}")
-    printf '%-6s %-9s %-8s %10s %8s %8s %9s\n' "$r" "$label" throughput "$rps" "$p50" "$p99" "$ok"
+    if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+    # CPU of the process serving this path: the gateway's own for gateway/strict, compute's for direct.
+    cpu=$($PY -c "print(f'{($(cpu_ticks "$pid") - $before) / $TICK * 1e6 / $N:.1f}')")
+    printf '%-6s %-9s %-8s %10s %8s %8s %9s %9s\n' "$r" "$label" throughput "$rps" "$p50" "$p99" "$ok" "$cpu"
     [ "$ok" = "$N" ] || { echo "gateway.sh: $label round $r had failures"; exit 1; }
-    R[$label-rps]=$rps
+    R[$label-rps]=$rps; R[$label-cpu]=$cpu
+    trace_pid=
+    if [ -n "${STRACE_LATENCY:-}" ] && [ "$r" = 1 ] && [ "$label" = gateway ]; then
+      strace -f -c -o "$STRACE_LATENCY" -p "$pid" >/dev/null 2>&1 &
+      trace_pid=$!; sleep 0.5
+    elif [ -n "${PERF_RECORD_LATENCY:-}" ] && [ "$r" = 1 ] && [ "$label" = gateway ]; then
+      perf record -q -g -o "$PERF_RECORD_LATENCY" -p "$pid" >/dev/null 2>&1 &
+      trace_pid=$!; sleep 0.5
+    fi
+    before=$(cpu_ticks "$pid")
     read -r lrps l50 l99 lok < <(run "$label-l$r" "$port" "-c 1 -m 1 -t 1" "$LAT_N" "${hdr[@]}")
-    printf '%-6s %-9s %-8s %10s %8s %8s %9s\n' "$r" "$label" latency "$lrps" "$l50" "$l99" "$lok"
+    lcpu=$($PY -c "print(f'{($(cpu_ticks "$pid") - $before) / $TICK * 1e6 / $LAT_N:.1f}')")
+    if [ -n "$trace_pid" ]; then kill -INT "$trace_pid"; wait "$trace_pid" || true; fi
+    printf '%-6s %-9s %-8s %10s %8s %8s %9s %9s\n' "$r" "$label" latency "$lrps" "$l50" "$l99" "$lok" "$lcpu"
     R[$label-p50]=$l50
   done
-  t_strict+=("$($PY -c "print(f'{${R[gateway-rps]}/${R[direct-rps]}:.3f}')")")
-  t_cached+=("$($PY -c "print(f'{${R[cached-rps]}/${R[direct-rps]}:.3f}')")")
-  l_strict+=("$($PY -c "print(f'{${R[gateway-p50]}/max(1,${R[direct-p50]}):.3f}')")")
-  l_cached+=("$($PY -c "print(f'{${R[cached-p50]}/max(1,${R[direct-p50]}):.3f}')")")
+  t_gw+=("$($PY -c "print(f'{${R[gateway-rps]}/${R[direct-rps]}:.3f}')")")
+  t_strict+=("$($PY -c "print(f'{${R[strict-rps]}/${R[direct-rps]}:.3f}')")")
+  l_gw+=("$($PY -c "print(f'{${R[gateway-p50]}/max(1,${R[direct-p50]}):.3f}')")")
+  l_strict+=("$($PY -c "print(f'{${R[strict-p50]}/max(1,${R[direct-p50]}):.3f}')")")
+  c_gw+=("${R[gateway-cpu]}"); c_strict+=("${R[strict-cpu]}"); c_cmp+=("${R[direct-cpu]}")
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 echo "gateway.sh: spec '$SPEC', $N requests/round for throughput, $LAT_N at one in flight for latency, $THREADS loop threads per process"
-echo "gateway.sh: strict gateway: throughput ratio $(median "${t_strict[@]}") (target >= 0.7), median latency ratio $(median "${l_strict[@]}") (target <= 1.4)"
-echo "gateway.sh: cached auth (1 s): throughput ratio $(median "${t_cached[@]}"), median latency ratio $(median "${l_cached[@]}")"
+echo "gateway.sh: gateway (default, leased auth cache): throughput ratio $(median "${t_gw[@]}") (target >= 0.7), median latency ratio $(median "${l_gw[@]}") (target <= 1.4), gateway CPU $(median "${c_gw[@]}") us/request"
+echo "gateway.sh: strict (NIMBUS_GATEWAY_AUTH_LEASE=false): throughput ratio $(median "${t_strict[@]}"), median latency ratio $(median "${l_strict[@]}"), gateway CPU $(median "${c_strict[@]}") us/request"
+echo "gateway.sh: compute CPU when called directly: $(median "${c_cmp[@]}") us/request"

@@ -23,10 +23,23 @@ import Testing
         #expect(settings.configuration.restTimeout == .milliseconds(1500))
     }
 
+    @Test func authCacheChoice() throws {
+        let identity = IdentityAuthenticator(transport: LoopbackTransport([])) { [] }
+        let watcher = AuthEpochWatcher(transport: LoopbackTransport([])) { [] }
+        let defaults = try GatewaySettings.resolve(ConfigSource(environment: [:]))
+        #expect(defaults.authLease && defaults.usesAuthLease)
+        #expect(defaults.authenticator(identity, watcher: watcher) is LeasedAuthenticator)
+        let strict = try GatewaySettings.resolve(ConfigSource(environment: ["NIMBUS_GATEWAY_AUTH_LEASE": "false"]))
+        #expect(!strict.usesAuthLease && strict.authenticator(identity, watcher: nil) is IdentityAuthenticator)
+        // An explicit TTL cache wins (and then nothing watches the epoch).
+        let ttl = try GatewaySettings.resolve(ConfigSource(environment: ["NIMBUS_GATEWAY_AUTH_CACHE_MS": "500"]))
+        #expect(!ttl.usesAuthLease && ttl.authenticator(identity, watcher: watcher) is CachingAuthenticator)
+    }
+
     @Test(arguments: [
         ("NIMBUS_GATEWAY_KEY_RATE", "fast"), ("NIMBUS_GATEWAY_KEY_BURST", "0"),
         ("NIMBUS_GATEWAY_MAX_BODY_BYTES", "-1"), ("NIMBUS_GATEWAY_CORS_ORIGINS", "app.example"),
-        ("NIMBUS_GATEWAY_EMIT_DEFAULTS", "maybe"),
+        ("NIMBUS_GATEWAY_EMIT_DEFAULTS", "maybe"), ("NIMBUS_GATEWAY_AUTH_LEASE", "sometimes"),
     ])
     func rejectsBadValuesNamingTheSetting(_ variable: String, _ value: String) {
         do {

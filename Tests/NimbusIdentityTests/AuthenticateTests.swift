@@ -232,6 +232,9 @@ struct UsersAndAuditTests {
             #expect(Set(rows.map { Permission($0.string("permission")) }) == role.permissions, "\(role)")
         }
         // Down reverses up completely (the migrator's bookkeeping table is all that stays).
+        _ = try await identityMigrator(env.pool).down(steps: 1)  // 0002: the lease table goes, the rest stays
+        let watchers = try await env.core.query("SELECT to_regclass('identity.auth_watchers')::text AS t, to_regclass('identity.api_keys')::text AS k")
+        #expect(watchers[0].optionalString("t") == nil && watchers[0].optionalString("k") != nil)
         _ = try await identityMigrator(env.pool).down(steps: 1)
         let left = try await env.core.query("SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'identity' AND c.relname NOT LIKE 'schema_migrations%'")
         #expect(left[0].int64("n") == 0)

@@ -69,12 +69,12 @@ final class TestClock: Sendable {
 let testSigner = try! PrincipalSigner(key: Secret("identity-tests-principal-key-0123456789"))
 
 /// A core over a fresh database with cheap scrypt parameters (tests only).
-func makeCore(_ pool: PostgresPool, clock: TestClock? = nil) throws -> IdentityCore {
+func makeCore(_ pool: PostgresPool, clock: TestClock? = nil, lease: Duration = .seconds(3)) throws -> IdentityCore {
     let now: @Sendable () -> Date
     if let clock { now = { clock.now() } } else { now = { Date() } }
     return IdentityCore(db: PostgresSQLDatabase(pool: pool), signer: testSigner,
                         hasher: try PasswordHasher(parameters: .testing, allowWeak: true),
-                        logger: Logger(label: "identity-test"), now: now)
+                        logger: Logger(label: "identity-test"), authLease: lease, now: now)
 }
 
 /// Two tenants with an admin each, plus the platform admin who bootstrapped.
@@ -90,9 +90,9 @@ struct TwoTenants {
     var tenantB: TenantRecord
     var bobActor: Actor
 
-    static func make(clock: TestClock? = nil) async throws -> TwoTenants {
+    static func make(clock: TestClock? = nil, lease: Duration = .seconds(3)) async throws -> TwoTenants {
         let pool = try await IdentityTestDatabase.shared.freshPool()
-        let core = try makeCore(pool, clock: clock)
+        let core = try makeCore(pool, clock: clock, lease: lease)
         guard let boot = try await core.bootstrap(email: "root@example.com", password: "root-password-1", tenantSlug: "platform", tenantName: "Platform")
         else { throw TestSetupError("bootstrap did nothing") }
         let root = Actor(principal: try await core.authenticate(apiKey: boot.apiKey), requestID: "setup")

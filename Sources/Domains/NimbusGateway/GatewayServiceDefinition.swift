@@ -1,9 +1,11 @@
+import Foundation
 import Logging
 import NimbusGRPC
 import NimbusPlatform
 import NimbusProto
 import NimbusRPCCore
 import NimbusService
+import ServiceLifecycle
 import Synchronization
 
 public enum GatewayServiceDefinition: ServiceDefinition {
@@ -44,7 +46,10 @@ public enum GatewayServiceDefinition: ServiceDefinition {
         for upstream in upstreams {
             let endpoints = try environment.endpoints(of: upstream.name, defaultPort: upstream.defaultPort)
             var configuration = GRPCChannel.Configuration(endpoints: endpoints.map { ClientEndpoint(host: $0.host, port: $0.port) })
-            configuration.connectionsPerEndpoint = 2
+            // One connection per server loop (at least two): a handler's upstream call then goes
+            // out on a connection of its own loop (see ClientConnectionPool.callerLoop).
+            let serverLoops = environment.config.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : environment.config.threads
+            configuration.connectionsPerEndpoint = max(2, serverLoops)
             let channel = try GRPCChannel(configuration: configuration)
             channels[upstream.name] = channel
             files.append(contentsOf: upstream.files)
@@ -56,14 +61,17 @@ public enum GatewayServiceDefinition: ServiceDefinition {
             throw ConfigError(setting: "NIMBUS_IDENTITY_ENDPOINTS", problem: "the gateway needs identity")
         }
         let servicePrincipal = ServicePrincipalToken(signer: signer)
+        let watcher = settings.usesAuthLease
+            ? AuthEpochWatcher(transport: identity, logger: environment.logger) { servicePrincipal.current() } : nil
         let gateway = try Gateway(
             configuration: settings.configuration, descriptors: descriptors, upstreams: transports,
-            authenticator: settings.authenticator(IdentityAuthenticator(transport: identity) { servicePrincipal.current() }),
+            authenticator: settings.authenticator(IdentityAuthenticator(transport: identity) { servicePrincipal.current() }, watcher: watcher),
             limits: settings.rateLimits, logger: environment.logger, version: NimbusVersion.current)
         environment.logger.info("gateway routes", metadata: [
             "routes": "\(gateway.router.routes.count)", "services": "\(transports.count)",
         ])
-        return ServiceParts(services: gateway.proxyServices(fileDescriptors: files), http1: gateway.http1Handler)
+        return ServiceParts(services: gateway.proxyServices(fileDescriptors: files), http1: gateway.http1Handler,
+                            background: watcher.map { [AuthLeaseService(watcher: $0)] } ?? [])
     }
 }
 
@@ -82,5 +90,14 @@ final class ServicePrincipalToken: Sendable {
             state = (token, now)
             return token
         }
+    }
+}
+
+/// Keeps the auth epoch watch (and with it the gateway's auth lease) running.
+struct AuthLeaseService: Service {
+    let watcher: AuthEpochWatcher
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await watcher.run() }
     }
 }

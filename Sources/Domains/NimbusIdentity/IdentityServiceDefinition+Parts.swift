@@ -16,7 +16,8 @@ extension IdentityServiceDefinition {
            let result = try await core.bootstrap(email: email, password: nil, tenantSlug: "default", tenantName: "Default") {
             IdentityBootstrap.printResult(result)
         }
-        return ServiceParts(services: IdentityServices.all(core), background: [LastUsedFlusher(core: core)])
+        return ServiceParts(services: IdentityServices.all(core),
+                            background: [LastUsedFlusher(core: core), AuthEpochPoller(broadcaster: core.epochBroadcaster)])
     }
 }
 
@@ -28,11 +29,23 @@ struct LastUsedFlusher: Service {
 
     func run() async throws {
         await withGracefulShutdownHandler {
+            var rounds = 0
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 try? await Task.sleep(for: period)
                 await core.flushLastUsed()
+                rounds += 1
+                if rounds % 12 == 0 { await core.pruneAuthWatchers() }
             }
         } onGracefulShutdown: {}
         await core.flushLastUsed()
+    }
+}
+
+/// Polls the auth epoch for this replica's `WatchAuthEpoch` streams (idle without watchers).
+struct AuthEpochPoller: Service {
+    let broadcaster: AuthEpochBroadcaster
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await broadcaster.run() }
     }
 }

@@ -1233,6 +1233,74 @@ extension IdentityV1 {
         }
     }
 
+    /// `nimbus.identity.v1.WatchAuthEpochRequest`
+    public struct WatchAuthEpochRequest: Sendable, Hashable {
+        /// Names the watcher (one per gateway process) in AckAuthEpoch.
+        public var watcherId: String = ""
+
+        public init() {}
+
+        public init(
+            watcherId: String = ""
+        ) {
+            self.watcherId = watcherId
+        }
+    }
+
+    /// `nimbus.identity.v1.AuthEpochEvent`
+    public struct AuthEpochEvent: Sendable, Hashable {
+        public var epoch: Int64 = 0
+        /// The lease an AckAuthEpoch of this epoch grants.
+        public var leaseMs: Int64 = 0
+
+        public init() {}
+
+        public init(
+            epoch: Int64 = 0,
+            leaseMs: Int64 = 0
+        ) {
+            self.epoch = epoch
+            self.leaseMs = leaseMs
+        }
+    }
+
+    /// `nimbus.identity.v1.AckAuthEpochRequest`
+    public struct AckAuthEpochRequest: Sendable, Hashable {
+        public var watcherId: String = ""
+        public var epoch: Int64 = 0
+
+        public init() {}
+
+        public init(
+            watcherId: String = "",
+            epoch: Int64 = 0
+        ) {
+            self.watcherId = watcherId
+            self.epoch = epoch
+        }
+    }
+
+    /// `nimbus.identity.v1.AckAuthEpochResponse`
+    public struct AckAuthEpochResponse: Sendable, Hashable {
+        /// False when `epoch` is no longer current: no lease was granted or renewed.
+        public var granted: Bool = false
+        public var leaseMs: Int64 = 0
+        /// The current epoch.
+        public var epoch: Int64 = 0
+
+        public init() {}
+
+        public init(
+            granted: Bool = false,
+            leaseMs: Int64 = 0,
+            epoch: Int64 = 0
+        ) {
+            self.granted = granted
+            self.leaseMs = leaseMs
+            self.epoch = epoch
+        }
+    }
+
     /// `nimbus.identity.v1.WhoAmIRequest`
     public struct WhoAmIRequest: Sendable, Hashable {
         public init() {}
@@ -3450,6 +3518,138 @@ extension IdentityV1.AuthenticateResponse: ProtoMessage {
     }
 }
 
+extension IdentityV1.WatchAuthEpochRequest: ProtoMessage {
+    public static let protoMessageName = "nimbus.identity.v1.WatchAuthEpochRequest"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Nimbus__Identity__V1__WatchAuthEpochRequest()
+        nimbus__identity__v1__watch_auth_epoch_request__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Nimbus__Identity__V1__WatchAuthEpochRequest.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__WatchAuthEpochRequest>) throws {
+        self.init()
+        let m = message.pointee
+        self.watcherId = try ProtoRuntime.string(m.watcher_id, in: Self.protoMessageName)
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__WatchAuthEpochRequest> {
+        let c = arena.allocate(Nimbus__Identity__V1__WatchAuthEpochRequest.self)
+        nimbus__identity__v1__watch_auth_epoch_request__init(c)
+        c.pointee.watcher_id = arena.string(self.watcherId)
+        return c
+    }
+}
+
+extension IdentityV1.AuthEpochEvent: ProtoMessage {
+    public static let protoMessageName = "nimbus.identity.v1.AuthEpochEvent"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Nimbus__Identity__V1__AuthEpochEvent()
+        nimbus__identity__v1__auth_epoch_event__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Nimbus__Identity__V1__AuthEpochEvent.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuthEpochEvent>) throws {
+        self.init()
+        let m = message.pointee
+        self.epoch = m.epoch
+        self.leaseMs = m.lease_ms
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuthEpochEvent> {
+        let c = arena.allocate(Nimbus__Identity__V1__AuthEpochEvent.self)
+        nimbus__identity__v1__auth_epoch_event__init(c)
+        c.pointee.epoch = self.epoch
+        c.pointee.lease_ms = self.leaseMs
+        return c
+    }
+}
+
+extension IdentityV1.AckAuthEpochRequest: ProtoMessage {
+    public static let protoMessageName = "nimbus.identity.v1.AckAuthEpochRequest"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Nimbus__Identity__V1__AckAuthEpochRequest()
+        nimbus__identity__v1__ack_auth_epoch_request__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Nimbus__Identity__V1__AckAuthEpochRequest.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AckAuthEpochRequest>) throws {
+        self.init()
+        let m = message.pointee
+        self.watcherId = try ProtoRuntime.string(m.watcher_id, in: Self.protoMessageName)
+        self.epoch = m.epoch
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AckAuthEpochRequest> {
+        let c = arena.allocate(Nimbus__Identity__V1__AckAuthEpochRequest.self)
+        nimbus__identity__v1__ack_auth_epoch_request__init(c)
+        c.pointee.watcher_id = arena.string(self.watcherId)
+        c.pointee.epoch = self.epoch
+        return c
+    }
+}
+
+extension IdentityV1.AckAuthEpochResponse: ProtoMessage {
+    public static let protoMessageName = "nimbus.identity.v1.AckAuthEpochResponse"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Nimbus__Identity__V1__AckAuthEpochResponse()
+        nimbus__identity__v1__ack_auth_epoch_response__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Nimbus__Identity__V1__AckAuthEpochResponse.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AckAuthEpochResponse>) throws {
+        self.init()
+        let m = message.pointee
+        self.granted = (m.granted != 0)
+        self.leaseMs = m.lease_ms
+        self.epoch = m.epoch
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AckAuthEpochResponse> {
+        let c = arena.allocate(Nimbus__Identity__V1__AckAuthEpochResponse.self)
+        nimbus__identity__v1__ack_auth_epoch_response__init(c)
+        c.pointee.granted = (self.granted ? Int32(1) : Int32(0))
+        c.pointee.lease_ms = self.leaseMs
+        c.pointee.epoch = self.epoch
+        return c
+    }
+}
+
 extension IdentityV1.WhoAmIRequest: ProtoMessage {
     public static let protoMessageName = "nimbus.identity.v1.WhoAmIRequest"
 
@@ -4435,8 +4635,10 @@ extension IdentityV1 {
         public static let serviceName = "nimbus.identity.v1.Auth"
         public static let login = MethodDescriptor(service: serviceName, method: "Login", kind: .unary)
         public static let authenticate = MethodDescriptor(service: serviceName, method: "Authenticate", kind: .unary)
+        public static let watchAuthEpoch = MethodDescriptor(service: serviceName, method: "WatchAuthEpoch", kind: .serverStreaming)
+        public static let ackAuthEpoch = MethodDescriptor(service: serviceName, method: "AckAuthEpoch", kind: .unary)
         public static let whoAmI = MethodDescriptor(service: serviceName, method: "WhoAmI", kind: .unary)
-        public static let all: [MethodDescriptor] = [login, authenticate, whoAmI]
+        public static let all: [MethodDescriptor] = [login, authenticate, watchAuthEpoch, ackAuthEpoch, whoAmI]
         /// REST mappings declared with the `google.api.http` option (for the gateway).
         public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [
             login: ProtoRuntime.embedded(GoogleApi.HttpRule.self, base64: "Ig4vdjEvYXV0aC9sb2dpbjoBKg=="),
@@ -4453,6 +4655,14 @@ extension IdentityV1 {
         func login(_ request: IdentityV1.LoginRequest, context: ServerContext) async throws -> IdentityV1.LoginResponse
         /// Internal (the gateway): API key → Principal. UNAUTHENTICATED for any bad key.
         func authenticate(_ request: IdentityV1.AuthenticateRequest, context: ServerContext) async throws -> IdentityV1.AuthenticateResponse
+        /// Internal (gateways): the auth epoch now, then each change of it, and a heartbeat about
+        /// every second. A gateway caches Authenticate answers only while it holds a lease (below).
+        func watchAuthEpoch(_ request: IdentityV1.WatchAuthEpochRequest, responses: RPCMessageWriter<IdentityV1.AuthEpochEvent>, context: ServerContext) async throws
+        /// Internal (gateways): the watcher has seen `epoch`, the current one; grants a lease until
+        /// now + lease_ms. Every change that bumps the epoch waits, before it answers, until each
+        /// watcher holding an unexpired lease has acknowledged the new epoch (or its lease ran out).
+        /// A stale epoch is refused (granted = false) and renews nothing.
+        func ackAuthEpoch(_ request: IdentityV1.AckAuthEpochRequest, context: ServerContext) async throws -> IdentityV1.AckAuthEpochResponse
         /// The caller's principal, user and tenant.
         func whoAmI(_ request: IdentityV1.WhoAmIRequest, context: ServerContext) async throws -> IdentityV1.WhoAmIResponse
     }
@@ -4494,6 +4704,33 @@ extension IdentityV1 {
                 initialMetadata: response.initialMetadata, trailingMetadata: response.trailingMetadata)
         }
 
+        /// `WatchAuthEpoch`: one request; `handler` consumes the responses and its result is the call's.
+        public func watchAuthEpoch<Result: Sendable>(_ request: IdentityV1.WatchAuthEpochRequest, options: CallOptions? = nil, handler: @escaping @Sendable (RPCMessageStream<IdentityV1.AuthEpochEvent>) async throws -> Result) async throws -> Result {
+            let bytes = request.serializedBytes()
+            return try await transport.streaming(
+                IdentityV1.AuthMethods.watchAuthEpoch, options: options ?? defaultOptions,
+                requests: { writer in try await writer.write(bytes) },
+                responses: { stream in try await handler(stream.map { try ProtoRPC.decodeResponse(IdentityV1.AuthEpochEvent.self, $0) }) })
+        }
+
+        /// `WatchAuthEpoch`, collecting every response.
+        public func watchAuthEpoch(_ request: IdentityV1.WatchAuthEpochRequest, options: CallOptions? = nil) async throws -> [IdentityV1.AuthEpochEvent] {
+            try await watchAuthEpoch(request, options: options) { try await ProtoRPC.collect($0) }
+        }
+
+        /// `AckAuthEpoch`: one request, one response.
+        public func ackAuthEpoch(_ request: IdentityV1.AckAuthEpochRequest, options: CallOptions? = nil) async throws -> IdentityV1.AckAuthEpochResponse {
+            try await ackAuthEpochWithMetadata(request, options: options).message
+        }
+
+        /// `AckAuthEpoch`, with the response metadata.
+        public func ackAuthEpochWithMetadata(_ request: IdentityV1.AckAuthEpochRequest, options: CallOptions? = nil) async throws -> RPCResponse<IdentityV1.AckAuthEpochResponse> {
+            let response = try await transport.unary(IdentityV1.AuthMethods.ackAuthEpoch, request: request.serializedBytes(), options: options ?? defaultOptions)
+            return RPCResponse(
+                message: try ProtoRPC.decodeResponse(IdentityV1.AckAuthEpochResponse.self, response.message),
+                initialMetadata: response.initialMetadata, trailingMetadata: response.trailingMetadata)
+        }
+
         /// `WhoAmI`: one request, one response.
         public func whoAmI(_ request: IdentityV1.WhoAmIRequest, options: CallOptions? = nil) async throws -> IdentityV1.WhoAmIResponse {
             try await whoAmIWithMetadata(request, options: options).message
@@ -4522,6 +4759,14 @@ extension IdentityV1.AuthService {
             ServerMethod(IdentityV1.AuthMethods.authenticate, handler: .unary { bytes, context in
                 let request = try ProtoRPC.decodeRequest(IdentityV1.AuthenticateRequest.self, bytes)
                 return try await self.authenticate(request, context: context).serializedBytes()
+            }),
+            ServerMethod(IdentityV1.AuthMethods.watchAuthEpoch, handler: .streaming { requests, responses, context in
+                let request = try await ProtoRPC.singleRequest(requests, as: IdentityV1.WatchAuthEpochRequest.self)
+                try await self.watchAuthEpoch(request, responses: responses.map { (response: IdentityV1.AuthEpochEvent) in response.serializedBytes() }, context: context)
+            }),
+            ServerMethod(IdentityV1.AuthMethods.ackAuthEpoch, handler: .unary { bytes, context in
+                let request = try ProtoRPC.decodeRequest(IdentityV1.AckAuthEpochRequest.self, bytes)
+                return try await self.ackAuthEpoch(request, context: context).serializedBytes()
             }),
             ServerMethod(IdentityV1.AuthMethods.whoAmI, handler: .unary { bytes, context in
                 let request = try ProtoRPC.decodeRequest(IdentityV1.WhoAmIRequest.self, bytes)
@@ -4632,68 +4877,75 @@ extension IdentityV1 {
                 bnRpdHkudjEuVXNlclIEdXNlchIyCgZ0ZW5hbnQYBCABKAsyGi5uaW1idXMuaWRlbnRpdHkudjEuVGVuYW50UgZ0ZW5hbnQiLgoT
                 QXV0aGVudGljYXRlUmVxdWVzdBIXCgdhcGlfa2V5GAEgASgJUgZhcGlLZXkifgoUQXV0aGVudGljYXRlUmVzcG9uc2USOwoJcHJp
                 bmNpcGFsGAEgASgLMh0ubmltYnVzLmlkZW50aXR5LnYxLlByaW5jaXBhbFIJcHJpbmNpcGFsEikKEHNpZ25lZF9wcmluY2lwYWwY
-                AiABKAxSD3NpZ25lZFByaW5jaXBhbCIPCg1XaG9BbUlSZXF1ZXN0Iq8BCg5XaG9BbUlSZXNwb25zZRI7CglwcmluY2lwYWwYASAB
-                KAsyHS5uaW1idXMuaWRlbnRpdHkudjEuUHJpbmNpcGFsUglwcmluY2lwYWwSLAoEdXNlchgCIAEoCzIYLm5pbWJ1cy5pZGVudGl0
-                eS52MS5Vc2VyUgR1c2VyEjIKBnRlbmFudBgDIAEoCzIaLm5pbWJ1cy5pZGVudGl0eS52MS5UZW5hbnRSBnRlbmFudCp9CgxBdWRp
-                dE91dGNvbWUSHQoZQVVESVRfT1VUQ09NRV9VTlNQRUNJRklFRBAAEhkKFUFVRElUX09VVENPTUVfU1VDQ0VTUxABEhkKFUFVRElU
-                X09VVENPTUVfRkFJTFVSRRACEhgKFEFVRElUX09VVENPTUVfREVOSUVEEAMylgUKBVVzZXJzEmMKCkNyZWF0ZVVzZXISJS5uaW1i
-                dXMuaWRlbnRpdHkudjEuQ3JlYXRlVXNlclJlcXVlc3QaGC5uaW1idXMuaWRlbnRpdHkudjEuVXNlciIUgtPkkwIOIgkvdjEvdXNl
-                cnM6ASoSXwoHR2V0VXNlchIiLm5pbWJ1cy5pZGVudGl0eS52MS5HZXRVc2VyUmVxdWVzdBoYLm5pbWJ1cy5pZGVudGl0eS52MS5V
-                c2VyIhaC0+STAhASDi92MS91c2Vycy97aWR9EmsKCUxpc3RVc2VycxIkLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0VXNlcnNSZXF1
-                ZXN0GiUubmltYnVzLmlkZW50aXR5LnYxLkxpc3RVc2Vyc1Jlc3BvbnNlIhGC0+STAgsSCS92MS91c2VycxJoCgpVcGRhdGVVc2Vy
-                EiUubmltYnVzLmlkZW50aXR5LnYxLlVwZGF0ZVVzZXJSZXF1ZXN0GhgubmltYnVzLmlkZW50aXR5LnYxLlVzZXIiGYLT5JMCEzIO
-                L3YxL3VzZXJzL3tpZH06ASoSewoORGVhY3RpdmF0ZVVzZXISKS5uaW1idXMuaWRlbnRpdHkudjEuRGVhY3RpdmF0ZVVzZXJSZXF1
-                ZXN0GhgubmltYnVzLmlkZW50aXR5LnYxLlVzZXIiJILT5JMCHiIZL3YxL3VzZXJzL3tpZH06ZGVhY3RpdmF0ZToBKhJzCgpEZWxl
-                dGVVc2VyEiUubmltYnVzLmlkZW50aXR5LnYxLkRlbGV0ZVVzZXJSZXF1ZXN0GiYubmltYnVzLmlkZW50aXR5LnYxLkRlbGV0ZVVz
-                ZXJSZXNwb25zZSIWgtPkkwIQKg4vdjEvdXNlcnMve2lkfTKECQoHVGVuYW50cxJrCgxDcmVhdGVUZW5hbnQSJy5uaW1idXMuaWRl
-                bnRpdHkudjEuQ3JlYXRlVGVuYW50UmVxdWVzdBoaLm5pbWJ1cy5pZGVudGl0eS52MS5UZW5hbnQiFoLT5JMCECILL3YxL3RlbmFu
-                dHM6ASoSZwoJR2V0VGVuYW50EiQubmltYnVzLmlkZW50aXR5LnYxLkdldFRlbmFudFJlcXVlc3QaGi5uaW1idXMuaWRlbnRpdHku
-                djEuVGVuYW50IhiC0+STAhISEC92MS90ZW5hbnRzL3tpZH0ScwoLTGlzdFRlbmFudHMSJi5uaW1idXMuaWRlbnRpdHkudjEuTGlz
-                dFRlbmFudHNSZXF1ZXN0GicubmltYnVzLmlkZW50aXR5LnYxLkxpc3RUZW5hbnRzUmVzcG9uc2UiE4LT5JMCDRILL3YxL3RlbmFu
-                dHMSewoMRGVsZXRlVGVuYW50EicubmltYnVzLmlkZW50aXR5LnYxLkRlbGV0ZVRlbmFudFJlcXVlc3QaKC5uaW1idXMuaWRlbnRp
-                dHkudjEuRGVsZXRlVGVuYW50UmVzcG9uc2UiGILT5JMCEioQL3YxL3RlbmFudHMve2lkfRJ5CglBZGRNZW1iZXISJC5uaW1idXMu
-                aWRlbnRpdHkudjEuQWRkTWVtYmVyUmVxdWVzdBoaLm5pbWJ1cy5pZGVudGl0eS52MS5NZW1iZXIiKoLT5JMCJCIfL3YxL3RlbmFu
-                dHMve3RlbmFudF9pZH0vbWVtYmVyczoBKhKJAQoMVXBkYXRlTWVtYmVyEicubmltYnVzLmlkZW50aXR5LnYxLlVwZGF0ZU1lbWJl
-                clJlcXVlc3QaGi5uaW1idXMuaWRlbnRpdHkudjEuTWVtYmVyIjSC0+STAi4yKS92MS90ZW5hbnRzL3t0ZW5hbnRfaWR9L21lbWJl
-                cnMve3VzZXJfaWR9OgEqEpQBCgxSZW1vdmVNZW1iZXISJy5uaW1idXMuaWRlbnRpdHkudjEuUmVtb3ZlTWVtYmVyUmVxdWVzdBoo
-                Lm5pbWJ1cy5pZGVudGl0eS52MS5SZW1vdmVNZW1iZXJSZXNwb25zZSIxgtPkkwIrKikvdjEvdGVuYW50cy97dGVuYW50X2lkfS9t
-                ZW1iZXJzL3t1c2VyX2lkfRKHAQoLTGlzdE1lbWJlcnMSJi5uaW1idXMuaWRlbnRpdHkudjEuTGlzdE1lbWJlcnNSZXF1ZXN0Gicu
-                bmltYnVzLmlkZW50aXR5LnYxLkxpc3RNZW1iZXJzUmVzcG9uc2UiJ4LT5JMCIRIfL3YxL3RlbmFudHMve3RlbmFudF9pZH0vbWVt
-                YmVycxKIAQoQU2V0RGVmYXVsdFRlbmFudBIrLm5pbWJ1cy5pZGVudGl0eS52MS5TZXREZWZhdWx0VGVuYW50UmVxdWVzdBoYLm5p
-                bWJ1cy5pZGVudGl0eS52MS5Vc2VyIi2C0+STAiciIi92MS90ZW5hbnRzL3t0ZW5hbnRfaWR9OnNldERlZmF1bHQ6ASoynwUKBVJv
-                bGVzEmsKCUxpc3RSb2xlcxIkLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0Um9sZXNSZXF1ZXN0GiUubmltYnVzLmlkZW50aXR5LnYx
-                Lkxpc3RSb2xlc1Jlc3BvbnNlIhGC0+STAgsSCS92MS9yb2xlcxJfCgdHZXRSb2xlEiIubmltYnVzLmlkZW50aXR5LnYxLkdldFJv
-                bGVSZXF1ZXN0GhgubmltYnVzLmlkZW50aXR5LnYxLlJvbGUiFoLT5JMCEBIOL3YxL3JvbGVzL3tpZH0SYwoKQ3JlYXRlUm9sZRIl
-                Lm5pbWJ1cy5pZGVudGl0eS52MS5DcmVhdGVSb2xlUmVxdWVzdBoYLm5pbWJ1cy5pZGVudGl0eS52MS5Sb2xlIhSC0+STAg4iCS92
-                MS9yb2xlczoBKhJoCgpVcGRhdGVSb2xlEiUubmltYnVzLmlkZW50aXR5LnYxLlVwZGF0ZVJvbGVSZXF1ZXN0GhgubmltYnVzLmlk
-                ZW50aXR5LnYxLlJvbGUiGYLT5JMCEzIOL3YxL3JvbGVzL3tpZH06ASoScwoKRGVsZXRlUm9sZRIlLm5pbWJ1cy5pZGVudGl0eS52
-                MS5EZWxldGVSb2xlUmVxdWVzdBomLm5pbWJ1cy5pZGVudGl0eS52MS5EZWxldGVSb2xlUmVzcG9uc2UiFoLT5JMCECoOL3YxL3Jv
-                bGVzL3tpZH0SgwEKD0xpc3RQZXJtaXNzaW9ucxIqLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0UGVybWlzc2lvbnNSZXF1ZXN0Gisu
-                bmltYnVzLmlkZW50aXR5LnYxLkxpc3RQZXJtaXNzaW9uc1Jlc3BvbnNlIheC0+STAhESDy92MS9wZXJtaXNzaW9uczLoBAoHQXBp
-                S2V5cxJ6CgxDcmVhdGVBcGlLZXkSJy5uaW1idXMuaWRlbnRpdHkudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBooLm5pbWJ1cy5pZGVu
-                dGl0eS52MS5DcmVhdGVBcGlLZXlSZXNwb25zZSIXgtPkkwIRIgwvdjEvYXBpLWtleXM6ASoSdAoLTGlzdEFwaUtleXMSJi5uaW1i
-                dXMuaWRlbnRpdHkudjEuTGlzdEFwaUtleXNSZXF1ZXN0GicubmltYnVzLmlkZW50aXR5LnYxLkxpc3RBcGlLZXlzUmVzcG9uc2Ui
-                FILT5JMCDhIML3YxL2FwaS1rZXlzEmgKCUdldEFwaUtleRIkLm5pbWJ1cy5pZGVudGl0eS52MS5HZXRBcGlLZXlSZXF1ZXN0Ghou
-                bmltYnVzLmlkZW50aXR5LnYxLkFwaUtleSIZgtPkkwITEhEvdjEvYXBpLWtleXMve2lkfRJ4CgxSZXZva2VBcGlLZXkSJy5uaW1i
-                dXMuaWRlbnRpdHkudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBoaLm5pbWJ1cy5pZGVudGl0eS52MS5BcGlLZXkiI4LT5JMCHSIYL3Yx
-                L2FwaS1rZXlzL3tpZH06cmV2b2tlOgEqEoYBCgxSb3RhdGVBcGlLZXkSJy5uaW1idXMuaWRlbnRpdHkudjEuUm90YXRlQXBpS2V5
-                UmVxdWVzdBooLm5pbWJ1cy5pZGVudGl0eS52MS5DcmVhdGVBcGlLZXlSZXNwb25zZSIjgtPkkwIdIhgvdjEvYXBpLWtleXMve2lk
-                fTpyb3RhdGU6ASoytwMKBlF1b3RhcxJxCghHZXRRdW90YRIjLm5pbWJ1cy5pZGVudGl0eS52MS5HZXRRdW90YVJlcXVlc3QaGS5u
-                aW1idXMuaWRlbnRpdHkudjEuUXVvdGEiJYLT5JMCHxIdL3YxL3RlbmFudHMve3RlbmFudF9pZH0vcXVvdGESdAoIU2V0UXVvdGES
-                Iy5uaW1idXMuaWRlbnRpdHkudjEuU2V0UXVvdGFSZXF1ZXN0GhkubmltYnVzLmlkZW50aXR5LnYxLlF1b3RhIiiC0+STAiIaHS92
-                MS90ZW5hbnRzL3t0ZW5hbnRfaWR9L3F1b3RhOgEqEmEKDFJlc2VydmVRdW90YRInLm5pbWJ1cy5pZGVudGl0eS52MS5SZXNlcnZl
-                UXVvdGFSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5LnYxLlJlc2VydmVRdW90YVJlc3BvbnNlEmEKDFJlbGVhc2VRdW90YRInLm5p
-                bWJ1cy5pZGVudGl0eS52MS5SZWxlYXNlUXVvdGFSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5LnYxLlJlbGVhc2VRdW90YVJlc3Bv
-                bnNlMpEDCgVBdWRpdBKEAQoPTGlzdEF1ZGl0RXZlbnRzEioubmltYnVzLmlkZW50aXR5LnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVl
-                c3QaKy5uaW1idXMuaWRlbnRpdHkudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2UiGILT5JMCEhIQL3YxL2F1ZGl0LWV2ZW50cxJw
-                ChFBcHBlbmRBdWRpdEV2ZW50cxIsLm5pbWJ1cy5pZGVudGl0eS52MS5BcHBlbmRBdWRpdEV2ZW50c1JlcXVlc3QaLS5uaW1idXMu
-                aWRlbnRpdHkudjEuQXBwZW5kQXVkaXRFdmVudHNSZXNwb25zZRKOAQoQVmVyaWZ5QXVkaXRDaGFpbhIrLm5pbWJ1cy5pZGVudGl0
-                eS52MS5WZXJpZnlBdWRpdENoYWluUmVxdWVzdBosLm5pbWJ1cy5pZGVudGl0eS52MS5WZXJpZnlBdWRpdENoYWluUmVzcG9uc2Ui
-                H4LT5JMCGRIXL3YxL2F1ZGl0LWV2ZW50czp2ZXJpZnkyvAIKBEF1dGgSZwoFTG9naW4SIC5uaW1idXMuaWRlbnRpdHkudjEuTG9n
-                aW5SZXF1ZXN0GiEubmltYnVzLmlkZW50aXR5LnYxLkxvZ2luUmVzcG9uc2UiGYLT5JMCEyIOL3YxL2F1dGgvbG9naW46ASoSYQoM
-                QXV0aGVudGljYXRlEicubmltYnVzLmlkZW50aXR5LnYxLkF1dGhlbnRpY2F0ZVJlcXVlc3QaKC5uaW1idXMuaWRlbnRpdHkudjEu
-                QXV0aGVudGljYXRlUmVzcG9uc2USaAoGV2hvQW1JEiEubmltYnVzLmlkZW50aXR5LnYxLldob0FtSVJlcXVlc3QaIi5uaW1idXMu
-                aWRlbnRpdHkudjEuV2hvQW1JUmVzcG9uc2UiF4LT5JMCERIPL3YxL2F1dGgvd2hvYW1pYgZwcm90bzM=
+                AiABKAxSD3NpZ25lZFByaW5jaXBhbCI2ChVXYXRjaEF1dGhFcG9jaFJlcXVlc3QSHQoKd2F0Y2hlcl9pZBgBIAEoCVIJd2F0Y2hl
+                cklkIkEKDkF1dGhFcG9jaEV2ZW50EhQKBWVwb2NoGAEgASgDUgVlcG9jaBIZCghsZWFzZV9tcxgCIAEoA1IHbGVhc2VNcyJKChNB
+                Y2tBdXRoRXBvY2hSZXF1ZXN0Eh0KCndhdGNoZXJfaWQYASABKAlSCXdhdGNoZXJJZBIUCgVlcG9jaBgCIAEoA1IFZXBvY2giYQoU
+                QWNrQXV0aEVwb2NoUmVzcG9uc2USGAoHZ3JhbnRlZBgBIAEoCFIHZ3JhbnRlZBIZCghsZWFzZV9tcxgCIAEoA1IHbGVhc2VNcxIU
+                CgVlcG9jaBgDIAEoA1IFZXBvY2giDwoNV2hvQW1JUmVxdWVzdCKvAQoOV2hvQW1JUmVzcG9uc2USOwoJcHJpbmNpcGFsGAEgASgL
+                Mh0ubmltYnVzLmlkZW50aXR5LnYxLlByaW5jaXBhbFIJcHJpbmNpcGFsEiwKBHVzZXIYAiABKAsyGC5uaW1idXMuaWRlbnRpdHku
+                djEuVXNlclIEdXNlchIyCgZ0ZW5hbnQYAyABKAsyGi5uaW1idXMuaWRlbnRpdHkudjEuVGVuYW50UgZ0ZW5hbnQqfQoMQXVkaXRP
+                dXRjb21lEh0KGUFVRElUX09VVENPTUVfVU5TUEVDSUZJRUQQABIZChVBVURJVF9PVVRDT01FX1NVQ0NFU1MQARIZChVBVURJVF9P
+                VVRDT01FX0ZBSUxVUkUQAhIYChRBVURJVF9PVVRDT01FX0RFTklFRBADMpYFCgVVc2VycxJjCgpDcmVhdGVVc2VyEiUubmltYnVz
+                LmlkZW50aXR5LnYxLkNyZWF0ZVVzZXJSZXF1ZXN0GhgubmltYnVzLmlkZW50aXR5LnYxLlVzZXIiFILT5JMCDiIJL3YxL3VzZXJz
+                OgEqEl8KB0dldFVzZXISIi5uaW1idXMuaWRlbnRpdHkudjEuR2V0VXNlclJlcXVlc3QaGC5uaW1idXMuaWRlbnRpdHkudjEuVXNl
+                ciIWgtPkkwIQEg4vdjEvdXNlcnMve2lkfRJrCglMaXN0VXNlcnMSJC5uaW1idXMuaWRlbnRpdHkudjEuTGlzdFVzZXJzUmVxdWVz
+                dBolLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0VXNlcnNSZXNwb25zZSIRgtPkkwILEgkvdjEvdXNlcnMSaAoKVXBkYXRlVXNlchIl
+                Lm5pbWJ1cy5pZGVudGl0eS52MS5VcGRhdGVVc2VyUmVxdWVzdBoYLm5pbWJ1cy5pZGVudGl0eS52MS5Vc2VyIhmC0+STAhMyDi92
+                MS91c2Vycy97aWR9OgEqEnsKDkRlYWN0aXZhdGVVc2VyEikubmltYnVzLmlkZW50aXR5LnYxLkRlYWN0aXZhdGVVc2VyUmVxdWVz
+                dBoYLm5pbWJ1cy5pZGVudGl0eS52MS5Vc2VyIiSC0+STAh4iGS92MS91c2Vycy97aWR9OmRlYWN0aXZhdGU6ASoScwoKRGVsZXRl
+                VXNlchIlLm5pbWJ1cy5pZGVudGl0eS52MS5EZWxldGVVc2VyUmVxdWVzdBomLm5pbWJ1cy5pZGVudGl0eS52MS5EZWxldGVVc2Vy
+                UmVzcG9uc2UiFoLT5JMCECoOL3YxL3VzZXJzL3tpZH0yhAkKB1RlbmFudHMSawoMQ3JlYXRlVGVuYW50EicubmltYnVzLmlkZW50
+                aXR5LnYxLkNyZWF0ZVRlbmFudFJlcXVlc3QaGi5uaW1idXMuaWRlbnRpdHkudjEuVGVuYW50IhaC0+STAhAiCy92MS90ZW5hbnRz
+                OgEqEmcKCUdldFRlbmFudBIkLm5pbWJ1cy5pZGVudGl0eS52MS5HZXRUZW5hbnRSZXF1ZXN0GhoubmltYnVzLmlkZW50aXR5LnYx
+                LlRlbmFudCIYgtPkkwISEhAvdjEvdGVuYW50cy97aWR9EnMKC0xpc3RUZW5hbnRzEiYubmltYnVzLmlkZW50aXR5LnYxLkxpc3RU
+                ZW5hbnRzUmVxdWVzdBonLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0VGVuYW50c1Jlc3BvbnNlIhOC0+STAg0SCy92MS90ZW5hbnRz
+                EnsKDERlbGV0ZVRlbmFudBInLm5pbWJ1cy5pZGVudGl0eS52MS5EZWxldGVUZW5hbnRSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5
+                LnYxLkRlbGV0ZVRlbmFudFJlc3BvbnNlIhiC0+STAhIqEC92MS90ZW5hbnRzL3tpZH0SeQoJQWRkTWVtYmVyEiQubmltYnVzLmlk
+                ZW50aXR5LnYxLkFkZE1lbWJlclJlcXVlc3QaGi5uaW1idXMuaWRlbnRpdHkudjEuTWVtYmVyIiqC0+STAiQiHy92MS90ZW5hbnRz
+                L3t0ZW5hbnRfaWR9L21lbWJlcnM6ASoSiQEKDFVwZGF0ZU1lbWJlchInLm5pbWJ1cy5pZGVudGl0eS52MS5VcGRhdGVNZW1iZXJS
+                ZXF1ZXN0GhoubmltYnVzLmlkZW50aXR5LnYxLk1lbWJlciI0gtPkkwIuMikvdjEvdGVuYW50cy97dGVuYW50X2lkfS9tZW1iZXJz
+                L3t1c2VyX2lkfToBKhKUAQoMUmVtb3ZlTWVtYmVyEicubmltYnVzLmlkZW50aXR5LnYxLlJlbW92ZU1lbWJlclJlcXVlc3QaKC5u
+                aW1idXMuaWRlbnRpdHkudjEuUmVtb3ZlTWVtYmVyUmVzcG9uc2UiMYLT5JMCKyopL3YxL3RlbmFudHMve3RlbmFudF9pZH0vbWVt
+                YmVycy97dXNlcl9pZH0ShwEKC0xpc3RNZW1iZXJzEiYubmltYnVzLmlkZW50aXR5LnYxLkxpc3RNZW1iZXJzUmVxdWVzdBonLm5p
+                bWJ1cy5pZGVudGl0eS52MS5MaXN0TWVtYmVyc1Jlc3BvbnNlIieC0+STAiESHy92MS90ZW5hbnRzL3t0ZW5hbnRfaWR9L21lbWJl
+                cnMSiAEKEFNldERlZmF1bHRUZW5hbnQSKy5uaW1idXMuaWRlbnRpdHkudjEuU2V0RGVmYXVsdFRlbmFudFJlcXVlc3QaGC5uaW1i
+                dXMuaWRlbnRpdHkudjEuVXNlciItgtPkkwInIiIvdjEvdGVuYW50cy97dGVuYW50X2lkfTpzZXREZWZhdWx0OgEqMp8FCgVSb2xl
+                cxJrCglMaXN0Um9sZXMSJC5uaW1idXMuaWRlbnRpdHkudjEuTGlzdFJvbGVzUmVxdWVzdBolLm5pbWJ1cy5pZGVudGl0eS52MS5M
+                aXN0Um9sZXNSZXNwb25zZSIRgtPkkwILEgkvdjEvcm9sZXMSXwoHR2V0Um9sZRIiLm5pbWJ1cy5pZGVudGl0eS52MS5HZXRSb2xl
+                UmVxdWVzdBoYLm5pbWJ1cy5pZGVudGl0eS52MS5Sb2xlIhaC0+STAhASDi92MS9yb2xlcy97aWR9EmMKCkNyZWF0ZVJvbGUSJS5u
+                aW1idXMuaWRlbnRpdHkudjEuQ3JlYXRlUm9sZVJlcXVlc3QaGC5uaW1idXMuaWRlbnRpdHkudjEuUm9sZSIUgtPkkwIOIgkvdjEv
+                cm9sZXM6ASoSaAoKVXBkYXRlUm9sZRIlLm5pbWJ1cy5pZGVudGl0eS52MS5VcGRhdGVSb2xlUmVxdWVzdBoYLm5pbWJ1cy5pZGVu
+                dGl0eS52MS5Sb2xlIhmC0+STAhMyDi92MS9yb2xlcy97aWR9OgEqEnMKCkRlbGV0ZVJvbGUSJS5uaW1idXMuaWRlbnRpdHkudjEu
+                RGVsZXRlUm9sZVJlcXVlc3QaJi5uaW1idXMuaWRlbnRpdHkudjEuRGVsZXRlUm9sZVJlc3BvbnNlIhaC0+STAhAqDi92MS9yb2xl
+                cy97aWR9EoMBCg9MaXN0UGVybWlzc2lvbnMSKi5uaW1idXMuaWRlbnRpdHkudjEuTGlzdFBlcm1pc3Npb25zUmVxdWVzdBorLm5p
+                bWJ1cy5pZGVudGl0eS52MS5MaXN0UGVybWlzc2lvbnNSZXNwb25zZSIXgtPkkwIREg8vdjEvcGVybWlzc2lvbnMy6AQKB0FwaUtl
+                eXMSegoMQ3JlYXRlQXBpS2V5EicubmltYnVzLmlkZW50aXR5LnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaKC5uaW1idXMuaWRlbnRp
+                dHkudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2UiF4LT5JMCESIML3YxL2FwaS1rZXlzOgEqEnQKC0xpc3RBcGlLZXlzEiYubmltYnVz
+                LmlkZW50aXR5LnYxLkxpc3RBcGlLZXlzUmVxdWVzdBonLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIhSC
+                0+STAg4SDC92MS9hcGkta2V5cxJoCglHZXRBcGlLZXkSJC5uaW1idXMuaWRlbnRpdHkudjEuR2V0QXBpS2V5UmVxdWVzdBoaLm5p
+                bWJ1cy5pZGVudGl0eS52MS5BcGlLZXkiGYLT5JMCExIRL3YxL2FwaS1rZXlzL3tpZH0SeAoMUmV2b2tlQXBpS2V5EicubmltYnVz
+                LmlkZW50aXR5LnYxLlJldm9rZUFwaUtleVJlcXVlc3QaGi5uaW1idXMuaWRlbnRpdHkudjEuQXBpS2V5IiOC0+STAh0iGC92MS9h
+                cGkta2V5cy97aWR9OnJldm9rZToBKhKGAQoMUm90YXRlQXBpS2V5EicubmltYnVzLmlkZW50aXR5LnYxLlJvdGF0ZUFwaUtleVJl
+                cXVlc3QaKC5uaW1idXMuaWRlbnRpdHkudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2UiI4LT5JMCHSIYL3YxL2FwaS1rZXlzL3tpZH06
+                cm90YXRlOgEqMrcDCgZRdW90YXMScQoIR2V0UXVvdGESIy5uaW1idXMuaWRlbnRpdHkudjEuR2V0UXVvdGFSZXF1ZXN0Ghkubmlt
+                YnVzLmlkZW50aXR5LnYxLlF1b3RhIiWC0+STAh8SHS92MS90ZW5hbnRzL3t0ZW5hbnRfaWR9L3F1b3RhEnQKCFNldFF1b3RhEiMu
+                bmltYnVzLmlkZW50aXR5LnYxLlNldFF1b3RhUmVxdWVzdBoZLm5pbWJ1cy5pZGVudGl0eS52MS5RdW90YSIogtPkkwIiGh0vdjEv
+                dGVuYW50cy97dGVuYW50X2lkfS9xdW90YToBKhJhCgxSZXNlcnZlUXVvdGESJy5uaW1idXMuaWRlbnRpdHkudjEuUmVzZXJ2ZVF1
+                b3RhUmVxdWVzdBooLm5pbWJ1cy5pZGVudGl0eS52MS5SZXNlcnZlUXVvdGFSZXNwb25zZRJhCgxSZWxlYXNlUXVvdGESJy5uaW1i
+                dXMuaWRlbnRpdHkudjEuUmVsZWFzZVF1b3RhUmVxdWVzdBooLm5pbWJ1cy5pZGVudGl0eS52MS5SZWxlYXNlUXVvdGFSZXNwb25z
+                ZTKRAwoFQXVkaXQShAEKD0xpc3RBdWRpdEV2ZW50cxIqLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0QXVkaXRFdmVudHNSZXF1ZXN0
+                GisubmltYnVzLmlkZW50aXR5LnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlIhiC0+STAhISEC92MS9hdWRpdC1ldmVudHMScAoR
+                QXBwZW5kQXVkaXRFdmVudHMSLC5uaW1idXMuaWRlbnRpdHkudjEuQXBwZW5kQXVkaXRFdmVudHNSZXF1ZXN0Gi0ubmltYnVzLmlk
+                ZW50aXR5LnYxLkFwcGVuZEF1ZGl0RXZlbnRzUmVzcG9uc2USjgEKEFZlcmlmeUF1ZGl0Q2hhaW4SKy5uaW1idXMuaWRlbnRpdHku
+                djEuVmVyaWZ5QXVkaXRDaGFpblJlcXVlc3QaLC5uaW1idXMuaWRlbnRpdHkudjEuVmVyaWZ5QXVkaXRDaGFpblJlc3BvbnNlIh+C
+                0+STAhkSFy92MS9hdWRpdC1ldmVudHM6dmVyaWZ5MoIECgRBdXRoEmcKBUxvZ2luEiAubmltYnVzLmlkZW50aXR5LnYxLkxvZ2lu
+                UmVxdWVzdBohLm5pbWJ1cy5pZGVudGl0eS52MS5Mb2dpblJlc3BvbnNlIhmC0+STAhMiDi92MS9hdXRoL2xvZ2luOgEqEmEKDEF1
+                dGhlbnRpY2F0ZRInLm5pbWJ1cy5pZGVudGl0eS52MS5BdXRoZW50aWNhdGVSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5LnYxLkF1
+                dGhlbnRpY2F0ZVJlc3BvbnNlEmEKDldhdGNoQXV0aEVwb2NoEikubmltYnVzLmlkZW50aXR5LnYxLldhdGNoQXV0aEVwb2NoUmVx
+                dWVzdBoiLm5pbWJ1cy5pZGVudGl0eS52MS5BdXRoRXBvY2hFdmVudDABEmEKDEFja0F1dGhFcG9jaBInLm5pbWJ1cy5pZGVudGl0
+                eS52MS5BY2tBdXRoRXBvY2hSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5LnYxLkFja0F1dGhFcG9jaFJlc3BvbnNlEmgKBldob0Ft
+                SRIhLm5pbWJ1cy5pZGVudGl0eS52MS5XaG9BbUlSZXF1ZXN0GiIubmltYnVzLmlkZW50aXR5LnYxLldob0FtSVJlc3BvbnNlIheC
+                0+STAhESDy92MS9hdXRoL3dob2FtaWIGcHJvdG8z
                 """),
             dependencies: ["google/api/annotations.proto", "google/protobuf/timestamp.proto"],
             symbols: [
@@ -4760,6 +5012,10 @@ extension IdentityV1 {
                 "nimbus.identity.v1.LoginResponse",
                 "nimbus.identity.v1.AuthenticateRequest",
                 "nimbus.identity.v1.AuthenticateResponse",
+                "nimbus.identity.v1.WatchAuthEpochRequest",
+                "nimbus.identity.v1.AuthEpochEvent",
+                "nimbus.identity.v1.AckAuthEpochRequest",
+                "nimbus.identity.v1.AckAuthEpochResponse",
                 "nimbus.identity.v1.WhoAmIRequest",
                 "nimbus.identity.v1.WhoAmIResponse",
                 "nimbus.identity.v1.AuditOutcome",
@@ -4805,6 +5061,8 @@ extension IdentityV1 {
                 "nimbus.identity.v1.Auth",
                 "nimbus.identity.v1.Auth.Login",
                 "nimbus.identity.v1.Auth.Authenticate",
+                "nimbus.identity.v1.Auth.WatchAuthEpoch",
+                "nimbus.identity.v1.Auth.AckAuthEpoch",
                 "nimbus.identity.v1.Auth.WhoAmI",
             ])
 

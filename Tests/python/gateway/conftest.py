@@ -38,12 +38,12 @@ def base_env(**extra):
 class Process:
     """A binary serving on a free port, with its log kept for failures."""
 
-    def __init__(self, name, args, env, log_dir):
+    def __init__(self, name, args, env, log_dir, port=None):
         self.name = name
-        self.port = free_port()
+        self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.log_path = log_dir / f"{name}-{self.port}.log"
-        self.log = open(self.log_path, "w")
+        self.log = open(self.log_path, "a")
         self.process = subprocess.Popen([str(BIN / args[0]), *args[1:], "--listen", self.address],
                                         env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60

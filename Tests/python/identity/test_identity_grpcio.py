@@ -132,3 +132,46 @@ def test_authenticate_for_the_gateway_and_immediate_revocation(identity, stubs):
         with pytest.raises(grpc.RpcError) as denied:
             auth.Authenticate(pb.AuthenticateRequest(api_key=identity.admin_key), metadata=user, timeout=30)
         assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_auth_epoch_watch_and_lease_acks(identity, stubs):
+    """The gateways' lease protocol over grpcio: the watch sends the current epoch at once and
+    the new one after a revocation; an ack of the current epoch is granted, a stale one refused;
+    and the revocation answers only after the leased watcher acknowledged (or its lease ran out)."""
+    import threading
+    import time
+    pb, rpc = stubs
+    service = [("x-nimbus-principal-bin", sign_principal(identity.principal_key, "service:gateway", "", "service", ["service:internal"]))]
+    with grpc.insecure_channel(identity.address) as channel:
+        auth, keys = rpc.AuthStub(channel), rpc.ApiKeysStub(channel)
+        created = call(keys.CreateApiKey, pb.CreateApiKeyRequest(name="lease-test"), identity.admin_key)
+        watch = auth.WatchAuthEpoch(pb.WatchAuthEpochRequest(watcher_id="pytest-watcher"), metadata=service, timeout=60)
+        first = next(watch)
+        assert first.epoch >= 1 and first.lease_ms > 0
+        granted = auth.AckAuthEpoch(pb.AckAuthEpochRequest(watcher_id="pytest-watcher", epoch=first.epoch), metadata=service, timeout=30)
+        assert granted.granted and granted.epoch == first.epoch and granted.lease_ms == first.lease_ms
+
+        # Ack every epoch the watch delivers after a short delay, as a slow gateway would.
+        acked = []
+
+        def acker():
+            for event in watch:
+                if event.epoch > first.epoch:
+                    time.sleep(0.3)
+                    acked.append(auth.AckAuthEpoch(pb.AckAuthEpochRequest(watcher_id="pytest-watcher", epoch=event.epoch),
+                                                   metadata=service, timeout=30))
+                    return
+        thread = threading.Thread(target=acker, daemon=True)
+        thread.start()
+        started = time.monotonic()
+        call(keys.RevokeApiKey, pb.RevokeApiKeyRequest(id=created.key.id), identity.admin_key)
+        waited = time.monotonic() - started
+        thread.join(timeout=10)
+        watch.cancel()
+        assert acked and acked[0].granted
+        assert 0.25 < waited < first.lease_ms / 1000 + 1, f"the revocation answered after {waited:.2f} s"
+        stale = auth.AckAuthEpoch(pb.AckAuthEpochRequest(watcher_id="pytest-watcher", epoch=first.epoch), metadata=service, timeout=30)
+        assert not stale.granted and stale.epoch > first.epoch
+        with pytest.raises(grpc.RpcError) as refused:
+            auth.AckAuthEpoch(pb.AckAuthEpochRequest(watcher_id="", epoch=first.epoch), metadata=service, timeout=30)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -9,7 +9,7 @@ import Synchronization
 /// that can change who a key acts as (revoke, rotate, deactivate, membership and role changes)
 /// clears the cache before its response leaves, so such a change made through this gateway
 /// is effective on the next request; one made elsewhere takes effect within `ttl`.
-/// Off by default: then every request asks identity.
+/// Off by default: the default cache is `LeasedAuthenticator`, exact about revocation.
 public final class CachingAuthenticator: CallerAuthenticator {
     private struct Entry {
         var caller: AuthenticatedCaller

@@ -12,11 +12,10 @@ public enum Credentials {
     public static func extract(authorization: String?, apiKeyHeader: String?) -> Outcome {
         if let authorization {
             let trimmed = authorization.trimmingSpaces()
-            guard let space = trimmed.firstIndex(of: " "),
-                  trimmed[..<space].lowercased() == "bearer" else {
+            guard let space = trimmed.utf8.firstIndex(of: 0x20), isBearer(trimmed.utf8[..<space]) else {
                 return .malformed("the Authorization header must be 'Bearer <api key>'")
             }
-            let key = String(trimmed[trimmed.index(after: space)...]).trimmingSpaces()
+            let key = trimmed[trimmed.utf8.index(after: space)...].trimmingSpaces()
             guard isPlausibleKey(key) else { return .malformed("the bearer token is not an API key") }
             return .key(key)
         }
@@ -30,6 +29,12 @@ public enum Credentials {
 
     public static func extract(from metadata: Metadata) -> Outcome {
         extract(authorization: metadata["authorization"], apiKeyHeader: metadata["x-api-key"])
+    }
+
+    /// `bearer` in any case, compared byte-wise (no lowercased copy per request).
+    static func isBearer(_ scheme: Substring.UTF8View.SubSequence) -> Bool {
+        guard scheme.count == 6 else { return false }
+        return zip(scheme, "bearer".utf8).allSatisfy { $0 | 0x20 == $1 }
     }
 
     /// Cheap shape check before any RPC: visible ASCII, bounded length.

@@ -17,23 +17,24 @@ extension Gateway {
             let methods = service.methods.compactMap { method -> ServerMethod? in
                 let descriptor = service.rpcMethod(method)
                 if configuration.internalMethods.contains(descriptor.path) { return nil }
+                let methodMetrics = MethodMetrics(route: descriptor.path)
                 if descriptor.kind == .unary {
                     return ServerMethod(descriptor, handler: .unary { [self] request, context in
-                        try await forwardUnary(descriptor, request: request, context: context)
+                        try await forwardUnary(descriptor, request: request, context: context, metrics: methodMetrics)
                     })
                 }
                 return ServerMethod(descriptor, handler: .streaming { [self] requests, responses, context in
-                    try await forwardStreaming(descriptor, requests: requests, responses: responses, context: context)
+                    try await forwardStreaming(descriptor, requests: requests, responses: responses, context: context, metrics: methodMetrics)
                 })
             }
             return ProxyService(serviceName: name, methods: methods, fileDescriptors: fileDescriptors)
         }
     }
 
-    private func prepare(_ method: MethodDescriptor, context: ServerContext) async throws -> (CallOptions, RequestIdentity, AuthenticatedCaller?) {
+    private func prepare(_ method: MethodDescriptor, path: String?, context: ServerContext) async throws -> (CallOptions, RequestIdentity, AuthenticatedCaller?) {
         let identity = RequestIdentity(requestID: context.metadata["x-request-id"], traceparent: context.metadata["traceparent"])
         context.addResponseHeader("x-request-id", value: .string(identity.requestID))
-        let caller = try await admit(method: method.path, credentials: Credentials.extract(from: context.metadata),
+        let caller = try await admit(method: path ?? method.path, credentials: Credentials.extract(from: context.metadata),
                                      peer: context.peer, identity: identity)
         var timeout: Duration?
         if let deadline = context.deadline {
@@ -45,12 +46,13 @@ extension Gateway {
         return (CallOptions(metadata: metadata, timeout: timeout), identity, caller)
     }
 
-    func forwardUnary(_ method: MethodDescriptor, request: [UInt8], context: ServerContext) async throws -> [UInt8] {
+    func forwardUnary(_ method: MethodDescriptor, request: [UInt8], context: ServerContext,
+                      metrics methodMetrics: MethodMetrics? = nil) async throws -> [UInt8] {
         let started = ContinuousClock.now
         var code = RPCCode.ok
-        defer { recordRPC(method, code: code, since: started) }
+        defer { recordRPC(method, code: code, since: started, methodMetrics) }
         do {
-            let (options, _, _) = try await prepare(method, context: context)
+            let (options, _, _) = try await prepare(method, path: methodMetrics?.route, context: context)
             let response = try await unaryUpstream(method, request: request, options: options)
             didForward(method)
             for (key, value) in response.initialMetadata where key != "x-request-id" { context.addResponseHeader(key, value: value) }
@@ -67,12 +69,13 @@ extension Gateway {
     }
 
     func forwardStreaming(_ method: MethodDescriptor, requests: RPCMessageStream<[UInt8]>,
-                          responses: RPCMessageWriter<[UInt8]>, context: ServerContext) async throws {
+                          responses: RPCMessageWriter<[UInt8]>, context: ServerContext,
+                          metrics methodMetrics: MethodMetrics? = nil) async throws {
         let started = ContinuousClock.now
         var code = RPCCode.ok
-        defer { recordRPC(method, code: code, since: started) }
+        defer { recordRPC(method, code: code, since: started, methodMetrics) }
         do {
-            let (options, _, _) = try await prepare(method, context: context)
+            let (options, _, _) = try await prepare(method, path: methodMetrics?.route, context: context)
             try await upstream(for: method.service).streaming(method, options: options, requests: { writer in
                 for try await message in requests { try await writer.write(message) }
             }, responses: { stream in
@@ -85,8 +88,14 @@ extension Gateway {
         }
     }
 
-    private func recordRPC(_ method: MethodDescriptor, code: RPCCode, since started: ContinuousClock.Instant) {
+    private func recordRPC(_ method: MethodDescriptor, code: RPCCode, since started: ContinuousClock.Instant,
+                           _ methodMetrics: MethodMetrics?) {
         let elapsed = ContinuousClock.now - started
+        if let methodMetrics {
+            let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+            methodMetrics.record(code: code.rawValue, status: code.description, nanoseconds: nanoseconds)
+            return
+        }
         metrics.record(face: "grpc", route: method.path, status: code.description,
                        nanoseconds: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
     }

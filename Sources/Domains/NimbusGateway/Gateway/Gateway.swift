@@ -15,6 +15,8 @@ public final class Gateway: Sendable {
         /// Service-to-service methods never exposed to external callers.
         public var internalMethods: Set<String> = [
             "/nimbus.identity.v1.Auth/Authenticate",
+            "/nimbus.identity.v1.Auth/WatchAuthEpoch",
+            "/nimbus.identity.v1.Auth/AckAuthEpoch",
             "/nimbus.identity.v1.Quotas/ReserveQuota",
             "/nimbus.identity.v1.Quotas/ReleaseQuota",
             "/nimbus.identity.v1.Audit/AppendAuditEvents",

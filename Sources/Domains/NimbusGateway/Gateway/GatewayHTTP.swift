@@ -18,8 +18,7 @@ public struct GatewayHTTPRequest: Sendable {
     }
 
     public func header(_ name: String) -> String? {
-        let lower = name.lowercased()
-        return headers.first { $0.name.lowercased() == lower }?.value
+        headers.first { asciiCaseInsensitiveEquals($0.name, name) }?.value
     }
 
     public var path: String {
@@ -43,7 +42,14 @@ public struct GatewayHTTPResponse: Sendable {
     }
 
     public func header(_ name: String) -> String? {
-        let lower = name.lowercased()
-        return headers.first { $0.name.lowercased() == lower }?.value
+        headers.first { asciiCaseInsensitiveEquals($0.name, name) }?.value
+    }
+}
+
+/// Header names compare without case; byte-wise, so no lowercased copies per lookup.
+func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
+    guard a.utf8.count == b.utf8.count else { return false }
+    return zip(a.utf8, b.utf8).allSatisfy { x, y in
+        x == y || ((x | 0x20) == (y | 0x20) && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A)
     }
 }

@@ -34,3 +34,30 @@ final class GatewayMetrics: Sendable {
         timer.recordNanoseconds(nanoseconds)
     }
 }
+
+/// One gRPC method's counters (per status code, made on first use) and timer, looked up once
+/// when the proxy service is built: recording a call hashes no strings and takes one short lock.
+final class MethodMetrics: Sendable {
+    let route: String
+    private let timer: Timer
+    private let counters = Mutex<[Counter?]>(Array(repeating: nil, count: 17))
+
+    init(route: String) {
+        self.route = route
+        timer = Timer(label: "nimbus_gateway_request_duration_seconds", dimensions: [("face", "grpc"), ("route", route)],
+                      preferredDisplayUnit: .seconds)
+    }
+
+    func record(code: Int, status: @autoclosure () -> String, nanoseconds: Int64) {
+        let index = (0..<17).contains(code) ? code : 2
+        let counter = counters.withLock { counters in
+            if let existing = counters[index] { return existing }
+            let created = Counter(label: "nimbus_gateway_requests_total",
+                                  dimensions: [("face", "grpc"), ("route", route), ("status", status())])
+            counters[index] = created
+            return created
+        }
+        counter.increment()
+        timer.recordNanoseconds(nanoseconds)
+    }
+}

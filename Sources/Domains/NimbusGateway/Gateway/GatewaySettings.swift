@@ -10,7 +10,8 @@ import NimbusPlatform
 /// | `NIMBUS_GATEWAY_REST_TIMEOUT_MS` | deadline of a REST call upstream (30000) |
 /// | `NIMBUS_GATEWAY_CORS_ORIGINS` | comma-separated allowed origins; empty turns CORS off (empty) |
 /// | `NIMBUS_GATEWAY_EMIT_DEFAULTS` | print unpopulated fields in REST responses (false) |
-/// | `NIMBUS_GATEWAY_AUTH_CACHE_MS` | cache successful authentications this long (0: off, at most 30000; see `CachingAuthenticator`) |
+/// | `NIMBUS_GATEWAY_AUTH_LEASE` | cache authentications under an auth lease from identity, exact about revocation (true; see `LeasedAuthenticator`) |
+/// | `NIMBUS_GATEWAY_AUTH_CACHE_MS` | instead, cache successful authentications this long, revocations elsewhere lag up to that (0: off, at most 30000; see `CachingAuthenticator`) |
 public struct GatewaySettings: Sendable, Equatable {
     public var keyRate: Double
     public var keyBurst: Double
@@ -21,6 +22,7 @@ public struct GatewaySettings: Sendable, Equatable {
     public var corsOrigins: [String]
     public var emitDefaults: Bool
     public var authCacheMilliseconds: Int
+    public var authLease: Bool
 
     public static func resolve(_ source: ConfigSource) throws -> GatewaySettings {
         func number(_ variable: String, _ defaultValue: Double, _ range: ClosedRange<Double>) throws -> Double {
@@ -44,7 +46,8 @@ public struct GatewaySettings: Sendable, Equatable {
             emitDefaults: try source.bool(flag: nil, env: "NIMBUS_GATEWAY_EMIT_DEFAULTS", default: false,
                                           setting: "NIMBUS_GATEWAY_EMIT_DEFAULTS"),
             authCacheMilliseconds: try source.int(flag: nil, env: "NIMBUS_GATEWAY_AUTH_CACHE_MS", default: 0,
-                                                  range: 0...30_000, setting: "NIMBUS_GATEWAY_AUTH_CACHE_MS"))
+                                                  range: 0...30_000, setting: "NIMBUS_GATEWAY_AUTH_CACHE_MS"),
+            authLease: try source.bool(flag: nil, env: "NIMBUS_GATEWAY_AUTH_LEASE", default: true, setting: "NIMBUS_GATEWAY_AUTH_LEASE"))
         for origin in settings.corsOrigins where origin != "*" && !(origin.hasPrefix("http://") || origin.hasPrefix("https://")) {
             throw ConfigError(setting: "NIMBUS_GATEWAY_CORS_ORIGINS", problem: "'\(origin)' is not an origin like https://app.example.com")
         }
@@ -57,10 +60,17 @@ public struct GatewaySettings: Sendable, Equatable {
             perIP: ipRate > 0 ? .init(capacity: ipBurst, refillPerSecond: ipRate) : nil)
     }
 
-    /// Identity's authenticator, behind the cache when one is configured.
-    public func authenticator(_ identity: any CallerAuthenticator) -> any CallerAuthenticator {
-        authCacheMilliseconds > 0 ? CachingAuthenticator(upstream: identity, ttl: .milliseconds(authCacheMilliseconds)) : identity
+    /// Identity's authenticator, behind the configured cache: the TTL cache when
+    /// `NIMBUS_GATEWAY_AUTH_CACHE_MS` asks for it, else the leased cache (when `watcher` is
+    /// given and leases are on), else none (every request asks identity).
+    public func authenticator(_ identity: any CallerAuthenticator, watcher: AuthEpochWatcher?) -> any CallerAuthenticator {
+        if authCacheMilliseconds > 0 { return CachingAuthenticator(upstream: identity, ttl: .milliseconds(authCacheMilliseconds)) }
+        if authLease, let watcher { return LeasedAuthenticator(upstream: identity, watcher: watcher) }
+        return identity
     }
+
+    /// Whether the gateway should watch identity's auth epoch (the leased cache is in use).
+    public var usesAuthLease: Bool { authLease && authCacheMilliseconds == 0 }
 
     public var configuration: Gateway.Configuration {
         var configuration = Gateway.Configuration()

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Request ids and W3C trace context for one request through the gateway.
 public struct RequestIdentity: Sendable, Equatable {
     /// `x-request-id`: the client's if it sent a sane one, else generated. Echoed and logged.
@@ -49,19 +51,42 @@ public struct RequestIdentity: Sendable, Equatable {
     }
 
     static func randomHex(bytes: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes * 2)
-        for _ in 0..<bytes {
-            let byte = UInt8.random(in: 0...255, using: &generator)
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xF)])
+        String(unsafeUninitializedCapacity: bytes * 2) { buffer in
+            var index = 0
+            while index < bytes * 2 {
+                var word = IDGenerator.next()
+                for _ in 0..<8 where index < bytes * 2 {
+                    buffer[index] = hexDigits[Int(word & 0xF)]
+                    buffer[index + 1] = hexDigits[Int((word >> 4) & 0xF)]
+                    word >>= 8
+                    index += 2
+                }
+            }
+            return bytes * 2
         }
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+}
+
+/// Request, trace and span ids: unique and evenly spread, not secrets. SplitMix64 over an
+/// atomic counter seeded from the system generator once — no system call per id (a
+/// `SystemRandomNumberGenerator` draw is a `getrandom` call, several per request).
+enum IDGenerator {
+    private static let counter = Atomic<UInt64>(UInt64.random(in: .min ... .max))
+
+    static func next() -> UInt64 {
+        var z = counter.wrappingAdd(0x9E37_79B9_7F4A_7C15, ordering: .relaxed).newValue
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 
 extension String {
-    func trimmingSpaces() -> String { Substring(self).trimmingSpaces() }
+    func trimmingSpaces() -> String {
+        // The common case, nothing to trim, copies nothing.
+        guard utf8.first == 0x20 || utf8.last == 0x20 else { return self }
+        return Substring(self).trimmingSpaces()
+    }
 }

@@ -22,10 +22,14 @@ final class IdentityCore: Sendable {
     let decoyHash: String
     /// Batches the per-request epoch reads (see `EpochReader`).
     let epochs: EpochReader
+    /// How long an `AckAuthEpoch` lease lasts (see `IdentityCore+Leases`).
+    let authLease: Duration
+    /// Feeds `WatchAuthEpoch` streams.
+    let epochBroadcaster: AuthEpochBroadcaster
 
     init(db: any SQLDatabase, signer: PrincipalSigner, hasher: PasswordHasher, logger: Logger,
          throttle: LoginThrottle = LoginThrottle(), sessionLifetime: TimeInterval = 12 * 3600,
-         now: @escaping @Sendable () -> Date = { Date() }) {
+         authLease: Duration = .seconds(3), now: @escaping @Sendable () -> Date = { Date() }) {
         self.db = db
         self.signer = signer
         self.hasher = hasher
@@ -35,18 +39,31 @@ final class IdentityCore: Sendable {
         self.logger = logger
         self.sessionLifetime = sessionLifetime
         self.now = now
-        self.epochs = EpochReader { [db] in
+        let readEpoch: @Sendable () async throws -> Int64 = { [db] in
             guard let row = try await db.query("SELECT epoch FROM identity.auth_epoch WHERE singleton", []).first else {
                 throw IdentityError(.internal, "auth epoch missing")
             }
             return row.int64("epoch")
         }
+        self.epochs = EpochReader(read: readEpoch)
+        self.authLease = authLease
+        self.epochBroadcaster = AuthEpochBroadcaster(read: readEpoch)
         self.decoyHash = (try? hasher.hash(UUID().uuidString)) ?? "$scrypt$ln=15,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
     }
 
-    /// A transaction whose constraint violations surface as domain errors.
+    /// A transaction whose constraint violations surface as domain errors. When it bumped the
+    /// auth epoch (the trigger notes the new value in a transaction-local setting), it returns
+    /// only once every gateway holding an auth lease has acknowledged the new epoch.
     func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
-        try await mappingSQLErrors { try await db.transaction(body) }
+        let (result, bumped) = try await mappingSQLErrors {
+            try await db.transaction { tx -> (T, Int64?) in
+                let result = try await body(tx)
+                let row = try await tx.one("SELECT current_setting('nimbus.auth_epoch_bumped', true) AS epoch")
+                return (result, row?.optionalString("epoch").flatMap { Int64($0) })
+            }
+        }
+        if let bumped { await awaitLeases(epoch: bumped) }
+        return result
     }
 
     func query(_ sql: String, _ parameters: String?...) async throws -> [SQLRow] {

@@ -100,6 +100,28 @@ struct AuthHandler: IdentityV1.AuthService {
         return .init(principal: .init(principal), signedPrincipal: Data(core.signer.sign(principal)))
     }
 
+    /// For gateways: the current epoch at once, then every change and a heartbeat (see
+    /// `IdentityCore+Leases`). Runs until the watcher goes away.
+    func watchAuthEpoch(_ request: IdentityV1.WatchAuthEpochRequest, responses: RPCMessageWriter<IdentityV1.AuthEpochEvent>,
+                        context: ServerContext) async throws {
+        _ = try context.principal(core.signer, requiring: .serviceInternal)
+        guard !request.watcherId.isEmpty, request.watcherId.utf8.count <= 128 else {
+            throw IdentityError.invalid("watcher_id must be 1–128 characters")
+        }
+        let lease = Int64(core.authLease.components.seconds * 1000 + core.authLease.components.attoseconds / 1_000_000_000_000_000)
+        let epochs = try await mappingSQLErrors { try await core.epochBroadcaster.subscribe() }
+        for await epoch in epochs {
+            try await responses.write(.init(epoch: epoch, leaseMs: lease))
+        }
+    }
+
+    func ackAuthEpoch(_ request: IdentityV1.AckAuthEpochRequest, context: ServerContext) async throws -> IdentityV1.AckAuthEpochResponse {
+        _ = try context.principal(core.signer, requiring: .serviceInternal)
+        let result = try await core.ackAuthEpoch(watcherID: request.watcherId, epoch: request.epoch)
+        let lease = Int64(core.authLease.components.seconds * 1000 + core.authLease.components.attoseconds / 1_000_000_000_000_000)
+        return .init(granted: result.granted, leaseMs: result.granted ? lease : 0, epoch: result.currentEpoch)
+    }
+
     func whoAmI(_ request: IdentityV1.WhoAmIRequest, context: ServerContext) async throws -> IdentityV1.WhoAmIResponse {
         let actor = try await caller.actor(context)
         let user = try? await core.getUser(actor, id: actor.userID)

@@ -107,8 +107,8 @@ final class ClientConnectionPool: Sendable {
                 }
                 if let best {
                     // Busy: spread future calls onto another connection, but do not make this one wait.
-                    // Also open one on the caller's loop when it runs on one of ours and has none.
-                    let callerLoopLacksOne = loops.contains { $0.inEventLoop }
+                    // Also open one on the caller's loop when it runs on a loop and has none there.
+                    let callerLoopLacksOne = Self.callerLoop(among: loops) != nil
                         && !state.slots[endpoint].contains { $0.connection?.loop.inEventLoop == true }
                     if best.activeStreams >= streamsBeforeSpreading || callerLoopLacksOne, connecting == nil, let free,
                        state.balancer.mayConnect(endpoint, now: .now) {
@@ -178,10 +178,21 @@ final class ClientConnectionPool: Sendable {
             }
             guard !state.closed, bestStreams < streamsBeforeSpreading else { return nil }
             // While a slot is free, a caller on a loop without a connection there makes one.
-            if let best, !best.loop.inEventLoop, loops.contains(where: { $0.inEventLoop }),
+            if let best, !best.loop.inEventLoop, Self.callerLoop(among: loops) != nil,
                state.slots[endpoint].contains(where: { $0.connection == nil || $0.connection?.state != .ready }) { return nil }
             return best
         }
+    }
+
+    /// The event loop the caller runs on: one of ours, or — for a handler task that prefers a
+    /// server's loop as its executor (`Task(executorPreference: loop)`) — that loop, so a
+    /// connection made for it lives on the handler's own thread and a forwarded call never
+    /// changes thread. Nil off any loop (then connections go round-robin over `loops`).
+    static func callerLoop(among loops: [EventLoop]) -> EventLoop? {
+        if let own = loops.first(where: { $0.inEventLoop }) { return own }
+        let preferred = withUnsafeCurrentTask { task in task?.unownedTaskExecutor?.asTaskExecutor() as? EventLoop }
+        if let preferred, preferred.inEventLoop { return preferred }
+        return nil
     }
 
     private func resolve(_ endpoint: Int) throws -> SocketAddress {
@@ -202,7 +213,7 @@ final class ClientConnectionPool: Sendable {
     /// meanwhile); it starts connecting when the caller calls `connect()` after the lock.
     private func makeConnection(_ state: inout State, endpoint: Int, slot: Int, address: SocketAddress) -> HTTP2ClientConnection {
         let target = targets[endpoint]
-        let loop = loops.first { $0.inEventLoop } ?? loops[nextLoop.wrappingAdd(1, ordering: .relaxed).oldValue % loops.count]
+        let loop = Self.callerLoop(among: loops) ?? loops[nextLoop.wrappingAdd(1, ordering: .relaxed).oldValue % loops.count]
         let connection = HTTP2ClientConnection(
             loop: loop, address: address, tls: target.tls, serverName: target.serverName, options: connectionOptions
         ) { [weak self] connection, newState, error in

@@ -2842,6 +2842,186 @@ void   nimbus__identity__v1__authenticate_response__free_unpacked
   assert(message->base.descriptor == &nimbus__identity__v1__authenticate_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   nimbus__identity__v1__watch_auth_epoch_request__init
+                     (Nimbus__Identity__V1__WatchAuthEpochRequest         *message)
+{
+  static const Nimbus__Identity__V1__WatchAuthEpochRequest init_value = NIMBUS__IDENTITY__V1__WATCH_AUTH_EPOCH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t nimbus__identity__v1__watch_auth_epoch_request__get_packed_size
+                     (const Nimbus__Identity__V1__WatchAuthEpochRequest *message)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__watch_auth_epoch_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nimbus__identity__v1__watch_auth_epoch_request__pack
+                     (const Nimbus__Identity__V1__WatchAuthEpochRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__watch_auth_epoch_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nimbus__identity__v1__watch_auth_epoch_request__pack_to_buffer
+                     (const Nimbus__Identity__V1__WatchAuthEpochRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__watch_auth_epoch_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nimbus__Identity__V1__WatchAuthEpochRequest *
+       nimbus__identity__v1__watch_auth_epoch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nimbus__Identity__V1__WatchAuthEpochRequest *)
+     protobuf_c_message_unpack (&nimbus__identity__v1__watch_auth_epoch_request__descriptor,
+                                allocator, len, data);
+}
+void   nimbus__identity__v1__watch_auth_epoch_request__free_unpacked
+                     (Nimbus__Identity__V1__WatchAuthEpochRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nimbus__identity__v1__watch_auth_epoch_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nimbus__identity__v1__auth_epoch_event__init
+                     (Nimbus__Identity__V1__AuthEpochEvent         *message)
+{
+  static const Nimbus__Identity__V1__AuthEpochEvent init_value = NIMBUS__IDENTITY__V1__AUTH_EPOCH_EVENT__INIT;
+  *message = init_value;
+}
+size_t nimbus__identity__v1__auth_epoch_event__get_packed_size
+                     (const Nimbus__Identity__V1__AuthEpochEvent *message)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__auth_epoch_event__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nimbus__identity__v1__auth_epoch_event__pack
+                     (const Nimbus__Identity__V1__AuthEpochEvent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__auth_epoch_event__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nimbus__identity__v1__auth_epoch_event__pack_to_buffer
+                     (const Nimbus__Identity__V1__AuthEpochEvent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__auth_epoch_event__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nimbus__Identity__V1__AuthEpochEvent *
+       nimbus__identity__v1__auth_epoch_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nimbus__Identity__V1__AuthEpochEvent *)
+     protobuf_c_message_unpack (&nimbus__identity__v1__auth_epoch_event__descriptor,
+                                allocator, len, data);
+}
+void   nimbus__identity__v1__auth_epoch_event__free_unpacked
+                     (Nimbus__Identity__V1__AuthEpochEvent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nimbus__identity__v1__auth_epoch_event__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nimbus__identity__v1__ack_auth_epoch_request__init
+                     (Nimbus__Identity__V1__AckAuthEpochRequest         *message)
+{
+  static const Nimbus__Identity__V1__AckAuthEpochRequest init_value = NIMBUS__IDENTITY__V1__ACK_AUTH_EPOCH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t nimbus__identity__v1__ack_auth_epoch_request__get_packed_size
+                     (const Nimbus__Identity__V1__AckAuthEpochRequest *message)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__ack_auth_epoch_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nimbus__identity__v1__ack_auth_epoch_request__pack
+                     (const Nimbus__Identity__V1__AckAuthEpochRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__ack_auth_epoch_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nimbus__identity__v1__ack_auth_epoch_request__pack_to_buffer
+                     (const Nimbus__Identity__V1__AckAuthEpochRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__ack_auth_epoch_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nimbus__Identity__V1__AckAuthEpochRequest *
+       nimbus__identity__v1__ack_auth_epoch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nimbus__Identity__V1__AckAuthEpochRequest *)
+     protobuf_c_message_unpack (&nimbus__identity__v1__ack_auth_epoch_request__descriptor,
+                                allocator, len, data);
+}
+void   nimbus__identity__v1__ack_auth_epoch_request__free_unpacked
+                     (Nimbus__Identity__V1__AckAuthEpochRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nimbus__identity__v1__ack_auth_epoch_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nimbus__identity__v1__ack_auth_epoch_response__init
+                     (Nimbus__Identity__V1__AckAuthEpochResponse         *message)
+{
+  static const Nimbus__Identity__V1__AckAuthEpochResponse init_value = NIMBUS__IDENTITY__V1__ACK_AUTH_EPOCH_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t nimbus__identity__v1__ack_auth_epoch_response__get_packed_size
+                     (const Nimbus__Identity__V1__AckAuthEpochResponse *message)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__ack_auth_epoch_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nimbus__identity__v1__ack_auth_epoch_response__pack
+                     (const Nimbus__Identity__V1__AckAuthEpochResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__ack_auth_epoch_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nimbus__identity__v1__ack_auth_epoch_response__pack_to_buffer
+                     (const Nimbus__Identity__V1__AckAuthEpochResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__ack_auth_epoch_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nimbus__Identity__V1__AckAuthEpochResponse *
+       nimbus__identity__v1__ack_auth_epoch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nimbus__Identity__V1__AckAuthEpochResponse *)
+     protobuf_c_message_unpack (&nimbus__identity__v1__ack_auth_epoch_response__descriptor,
+                                allocator, len, data);
+}
+void   nimbus__identity__v1__ack_auth_epoch_response__free_unpacked
+                     (Nimbus__Identity__V1__AckAuthEpochResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nimbus__identity__v1__ack_auth_epoch_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   nimbus__identity__v1__who_am_irequest__init
                      (Nimbus__Identity__V1__WhoAmIRequest         *message)
 {
@@ -6714,6 +6894,210 @@ const ProtobufCMessageDescriptor nimbus__identity__v1__authenticate_response__de
   (ProtobufCMessageInit) nimbus__identity__v1__authenticate_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor nimbus__identity__v1__watch_auth_epoch_request__field_descriptors[1] =
+{
+  {
+    "watcher_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__WatchAuthEpochRequest, watcher_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nimbus__identity__v1__watch_auth_epoch_request__field_indices_by_name[] = {
+  0,   /* field[0] = watcher_id */
+};
+static const ProtobufCIntRange nimbus__identity__v1__watch_auth_epoch_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor nimbus__identity__v1__watch_auth_epoch_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nimbus.identity.v1.WatchAuthEpochRequest",
+  "WatchAuthEpochRequest",
+  "Nimbus__Identity__V1__WatchAuthEpochRequest",
+  "nimbus.identity.v1",
+  sizeof(Nimbus__Identity__V1__WatchAuthEpochRequest),
+  1,
+  nimbus__identity__v1__watch_auth_epoch_request__field_descriptors,
+  nimbus__identity__v1__watch_auth_epoch_request__field_indices_by_name,
+  1,  nimbus__identity__v1__watch_auth_epoch_request__number_ranges,
+  (ProtobufCMessageInit) nimbus__identity__v1__watch_auth_epoch_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nimbus__identity__v1__auth_epoch_event__field_descriptors[2] =
+{
+  {
+    "epoch",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__AuthEpochEvent, epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lease_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__AuthEpochEvent, lease_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nimbus__identity__v1__auth_epoch_event__field_indices_by_name[] = {
+  0,   /* field[0] = epoch */
+  1,   /* field[1] = lease_ms */
+};
+static const ProtobufCIntRange nimbus__identity__v1__auth_epoch_event__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor nimbus__identity__v1__auth_epoch_event__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nimbus.identity.v1.AuthEpochEvent",
+  "AuthEpochEvent",
+  "Nimbus__Identity__V1__AuthEpochEvent",
+  "nimbus.identity.v1",
+  sizeof(Nimbus__Identity__V1__AuthEpochEvent),
+  2,
+  nimbus__identity__v1__auth_epoch_event__field_descriptors,
+  nimbus__identity__v1__auth_epoch_event__field_indices_by_name,
+  1,  nimbus__identity__v1__auth_epoch_event__number_ranges,
+  (ProtobufCMessageInit) nimbus__identity__v1__auth_epoch_event__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nimbus__identity__v1__ack_auth_epoch_request__field_descriptors[2] =
+{
+  {
+    "watcher_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__AckAuthEpochRequest, watcher_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "epoch",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__AckAuthEpochRequest, epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nimbus__identity__v1__ack_auth_epoch_request__field_indices_by_name[] = {
+  1,   /* field[1] = epoch */
+  0,   /* field[0] = watcher_id */
+};
+static const ProtobufCIntRange nimbus__identity__v1__ack_auth_epoch_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor nimbus__identity__v1__ack_auth_epoch_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nimbus.identity.v1.AckAuthEpochRequest",
+  "AckAuthEpochRequest",
+  "Nimbus__Identity__V1__AckAuthEpochRequest",
+  "nimbus.identity.v1",
+  sizeof(Nimbus__Identity__V1__AckAuthEpochRequest),
+  2,
+  nimbus__identity__v1__ack_auth_epoch_request__field_descriptors,
+  nimbus__identity__v1__ack_auth_epoch_request__field_indices_by_name,
+  1,  nimbus__identity__v1__ack_auth_epoch_request__number_ranges,
+  (ProtobufCMessageInit) nimbus__identity__v1__ack_auth_epoch_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nimbus__identity__v1__ack_auth_epoch_response__field_descriptors[3] =
+{
+  {
+    "granted",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__AckAuthEpochResponse, granted),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lease_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__AckAuthEpochResponse, lease_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "epoch",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__AckAuthEpochResponse, epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nimbus__identity__v1__ack_auth_epoch_response__field_indices_by_name[] = {
+  2,   /* field[2] = epoch */
+  0,   /* field[0] = granted */
+  1,   /* field[1] = lease_ms */
+};
+static const ProtobufCIntRange nimbus__identity__v1__ack_auth_epoch_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor nimbus__identity__v1__ack_auth_epoch_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nimbus.identity.v1.AckAuthEpochResponse",
+  "AckAuthEpochResponse",
+  "Nimbus__Identity__V1__AckAuthEpochResponse",
+  "nimbus.identity.v1",
+  sizeof(Nimbus__Identity__V1__AckAuthEpochResponse),
+  3,
+  nimbus__identity__v1__ack_auth_epoch_response__field_descriptors,
+  nimbus__identity__v1__ack_auth_epoch_response__field_indices_by_name,
+  1,  nimbus__identity__v1__ack_auth_epoch_response__number_ranges,
+  (ProtobufCMessageInit) nimbus__identity__v1__ack_auth_epoch_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 #define nimbus__identity__v1__who_am_irequest__field_descriptors NULL
 #define nimbus__identity__v1__who_am_irequest__field_indices_by_name NULL
 #define nimbus__identity__v1__who_am_irequest__number_ranges NULL
@@ -7296,16 +7680,20 @@ void nimbus__identity__v1__audit__init (Nimbus__Identity__V1__Audit_Service *ser
                                      &nimbus__identity__v1__audit__descriptor,
                                      (ProtobufCServiceDestroy) destroy);
 }
-static const ProtobufCMethodDescriptor nimbus__identity__v1__auth__method_descriptors[3] =
+static const ProtobufCMethodDescriptor nimbus__identity__v1__auth__method_descriptors[5] =
 {
   { "Login", &nimbus__identity__v1__login_request__descriptor, &nimbus__identity__v1__login_response__descriptor },
   { "Authenticate", &nimbus__identity__v1__authenticate_request__descriptor, &nimbus__identity__v1__authenticate_response__descriptor },
+  { "WatchAuthEpoch", &nimbus__identity__v1__watch_auth_epoch_request__descriptor, &nimbus__identity__v1__auth_epoch_event__descriptor },
+  { "AckAuthEpoch", &nimbus__identity__v1__ack_auth_epoch_request__descriptor, &nimbus__identity__v1__ack_auth_epoch_response__descriptor },
   { "WhoAmI", &nimbus__identity__v1__who_am_irequest__descriptor, &nimbus__identity__v1__who_am_iresponse__descriptor },
 };
 const unsigned nimbus__identity__v1__auth__method_indices_by_name[] = {
+  3,        /* AckAuthEpoch */
   1,        /* Authenticate */
   0,        /* Login */
-  2         /* WhoAmI */
+  2,        /* WatchAuthEpoch */
+  4         /* WhoAmI */
 };
 const ProtobufCServiceDescriptor nimbus__identity__v1__auth__descriptor =
 {
@@ -7314,7 +7702,7 @@ const ProtobufCServiceDescriptor nimbus__identity__v1__auth__descriptor =
   "Auth",
   "Nimbus__Identity__V1__Auth",
   "nimbus.identity.v1",
-  3,
+  5,
   nimbus__identity__v1__auth__method_descriptors,
   nimbus__identity__v1__auth__method_indices_by_name
 };
@@ -7334,13 +7722,29 @@ void nimbus__identity__v1__auth__authenticate(ProtobufCService *service,
   assert(service->descriptor == &nimbus__identity__v1__auth__descriptor);
   service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void nimbus__identity__v1__auth__watch_auth_epoch(ProtobufCService *service,
+                                                  const Nimbus__Identity__V1__WatchAuthEpochRequest *input,
+                                                  Nimbus__Identity__V1__AuthEpochEvent_Closure closure,
+                                                  void *closure_data)
+{
+  assert(service->descriptor == &nimbus__identity__v1__auth__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void nimbus__identity__v1__auth__ack_auth_epoch(ProtobufCService *service,
+                                                const Nimbus__Identity__V1__AckAuthEpochRequest *input,
+                                                Nimbus__Identity__V1__AckAuthEpochResponse_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &nimbus__identity__v1__auth__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void nimbus__identity__v1__auth__who_am_i(ProtobufCService *service,
                                           const Nimbus__Identity__V1__WhoAmIRequest *input,
                                           Nimbus__Identity__V1__WhoAmIResponse_Closure closure,
                                           void *closure_data)
 {
   assert(service->descriptor == &nimbus__identity__v1__auth__descriptor);
-  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void nimbus__identity__v1__auth__init (Nimbus__Identity__V1__Auth_Service *service,
                                        Nimbus__Identity__V1__Auth_ServiceDestroy destroy)

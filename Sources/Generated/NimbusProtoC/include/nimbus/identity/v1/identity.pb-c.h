@@ -80,6 +80,10 @@ typedef struct Nimbus__Identity__V1__LoginRequest Nimbus__Identity__V1__LoginReq
 typedef struct Nimbus__Identity__V1__LoginResponse Nimbus__Identity__V1__LoginResponse;
 typedef struct Nimbus__Identity__V1__AuthenticateRequest Nimbus__Identity__V1__AuthenticateRequest;
 typedef struct Nimbus__Identity__V1__AuthenticateResponse Nimbus__Identity__V1__AuthenticateResponse;
+typedef struct Nimbus__Identity__V1__WatchAuthEpochRequest Nimbus__Identity__V1__WatchAuthEpochRequest;
+typedef struct Nimbus__Identity__V1__AuthEpochEvent Nimbus__Identity__V1__AuthEpochEvent;
+typedef struct Nimbus__Identity__V1__AckAuthEpochRequest Nimbus__Identity__V1__AckAuthEpochRequest;
+typedef struct Nimbus__Identity__V1__AckAuthEpochResponse Nimbus__Identity__V1__AckAuthEpochResponse;
 typedef struct Nimbus__Identity__V1__WhoAmIRequest Nimbus__Identity__V1__WhoAmIRequest;
 typedef struct Nimbus__Identity__V1__WhoAmIResponse Nimbus__Identity__V1__WhoAmIResponse;
 
@@ -922,6 +926,62 @@ struct  Nimbus__Identity__V1__AuthenticateResponse
 #define NIMBUS__IDENTITY__V1__AUTHENTICATE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nimbus__identity__v1__authenticate_response__descriptor) \
     , NULL, {0,NULL} }
+
+
+struct  Nimbus__Identity__V1__WatchAuthEpochRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Names the watcher (one per gateway process) in AckAuthEpoch.
+   */
+  char *watcher_id;
+};
+#define NIMBUS__IDENTITY__V1__WATCH_AUTH_EPOCH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nimbus__identity__v1__watch_auth_epoch_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Nimbus__Identity__V1__AuthEpochEvent
+{
+  ProtobufCMessage base;
+  int64_t epoch;
+  /*
+   * The lease an AckAuthEpoch of this epoch grants.
+   */
+  int64_t lease_ms;
+};
+#define NIMBUS__IDENTITY__V1__AUTH_EPOCH_EVENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nimbus__identity__v1__auth_epoch_event__descriptor) \
+    , 0, 0 }
+
+
+struct  Nimbus__Identity__V1__AckAuthEpochRequest
+{
+  ProtobufCMessage base;
+  char *watcher_id;
+  int64_t epoch;
+};
+#define NIMBUS__IDENTITY__V1__ACK_AUTH_EPOCH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nimbus__identity__v1__ack_auth_epoch_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Nimbus__Identity__V1__AckAuthEpochResponse
+{
+  ProtobufCMessage base;
+  /*
+   * False when `epoch` is no longer current: no lease was granted or renewed.
+   */
+  protobuf_c_boolean granted;
+  int64_t lease_ms;
+  /*
+   * The current epoch.
+   */
+  int64_t epoch;
+};
+#define NIMBUS__IDENTITY__V1__ACK_AUTH_EPOCH_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nimbus__identity__v1__ack_auth_epoch_response__descriptor) \
+    , 0, 0, 0 }
 
 
 struct  Nimbus__Identity__V1__WhoAmIRequest
@@ -2142,6 +2202,82 @@ Nimbus__Identity__V1__AuthenticateResponse *
 void   nimbus__identity__v1__authenticate_response__free_unpacked
                      (Nimbus__Identity__V1__AuthenticateResponse *message,
                       ProtobufCAllocator *allocator);
+/* Nimbus__Identity__V1__WatchAuthEpochRequest methods */
+void   nimbus__identity__v1__watch_auth_epoch_request__init
+                     (Nimbus__Identity__V1__WatchAuthEpochRequest         *message);
+size_t nimbus__identity__v1__watch_auth_epoch_request__get_packed_size
+                     (const Nimbus__Identity__V1__WatchAuthEpochRequest   *message);
+size_t nimbus__identity__v1__watch_auth_epoch_request__pack
+                     (const Nimbus__Identity__V1__WatchAuthEpochRequest   *message,
+                      uint8_t             *out);
+size_t nimbus__identity__v1__watch_auth_epoch_request__pack_to_buffer
+                     (const Nimbus__Identity__V1__WatchAuthEpochRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Nimbus__Identity__V1__WatchAuthEpochRequest *
+       nimbus__identity__v1__watch_auth_epoch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nimbus__identity__v1__watch_auth_epoch_request__free_unpacked
+                     (Nimbus__Identity__V1__WatchAuthEpochRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Nimbus__Identity__V1__AuthEpochEvent methods */
+void   nimbus__identity__v1__auth_epoch_event__init
+                     (Nimbus__Identity__V1__AuthEpochEvent         *message);
+size_t nimbus__identity__v1__auth_epoch_event__get_packed_size
+                     (const Nimbus__Identity__V1__AuthEpochEvent   *message);
+size_t nimbus__identity__v1__auth_epoch_event__pack
+                     (const Nimbus__Identity__V1__AuthEpochEvent   *message,
+                      uint8_t             *out);
+size_t nimbus__identity__v1__auth_epoch_event__pack_to_buffer
+                     (const Nimbus__Identity__V1__AuthEpochEvent   *message,
+                      ProtobufCBuffer     *buffer);
+Nimbus__Identity__V1__AuthEpochEvent *
+       nimbus__identity__v1__auth_epoch_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nimbus__identity__v1__auth_epoch_event__free_unpacked
+                     (Nimbus__Identity__V1__AuthEpochEvent *message,
+                      ProtobufCAllocator *allocator);
+/* Nimbus__Identity__V1__AckAuthEpochRequest methods */
+void   nimbus__identity__v1__ack_auth_epoch_request__init
+                     (Nimbus__Identity__V1__AckAuthEpochRequest         *message);
+size_t nimbus__identity__v1__ack_auth_epoch_request__get_packed_size
+                     (const Nimbus__Identity__V1__AckAuthEpochRequest   *message);
+size_t nimbus__identity__v1__ack_auth_epoch_request__pack
+                     (const Nimbus__Identity__V1__AckAuthEpochRequest   *message,
+                      uint8_t             *out);
+size_t nimbus__identity__v1__ack_auth_epoch_request__pack_to_buffer
+                     (const Nimbus__Identity__V1__AckAuthEpochRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Nimbus__Identity__V1__AckAuthEpochRequest *
+       nimbus__identity__v1__ack_auth_epoch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nimbus__identity__v1__ack_auth_epoch_request__free_unpacked
+                     (Nimbus__Identity__V1__AckAuthEpochRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Nimbus__Identity__V1__AckAuthEpochResponse methods */
+void   nimbus__identity__v1__ack_auth_epoch_response__init
+                     (Nimbus__Identity__V1__AckAuthEpochResponse         *message);
+size_t nimbus__identity__v1__ack_auth_epoch_response__get_packed_size
+                     (const Nimbus__Identity__V1__AckAuthEpochResponse   *message);
+size_t nimbus__identity__v1__ack_auth_epoch_response__pack
+                     (const Nimbus__Identity__V1__AckAuthEpochResponse   *message,
+                      uint8_t             *out);
+size_t nimbus__identity__v1__ack_auth_epoch_response__pack_to_buffer
+                     (const Nimbus__Identity__V1__AckAuthEpochResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Nimbus__Identity__V1__AckAuthEpochResponse *
+       nimbus__identity__v1__ack_auth_epoch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nimbus__identity__v1__ack_auth_epoch_response__free_unpacked
+                     (Nimbus__Identity__V1__AckAuthEpochResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Nimbus__Identity__V1__WhoAmIRequest methods */
 void   nimbus__identity__v1__who_am_irequest__init
                      (Nimbus__Identity__V1__WhoAmIRequest         *message);
@@ -2370,6 +2506,18 @@ typedef void (*Nimbus__Identity__V1__AuthenticateRequest_Closure)
                   void *closure_data);
 typedef void (*Nimbus__Identity__V1__AuthenticateResponse_Closure)
                  (const Nimbus__Identity__V1__AuthenticateResponse *message,
+                  void *closure_data);
+typedef void (*Nimbus__Identity__V1__WatchAuthEpochRequest_Closure)
+                 (const Nimbus__Identity__V1__WatchAuthEpochRequest *message,
+                  void *closure_data);
+typedef void (*Nimbus__Identity__V1__AuthEpochEvent_Closure)
+                 (const Nimbus__Identity__V1__AuthEpochEvent *message,
+                  void *closure_data);
+typedef void (*Nimbus__Identity__V1__AckAuthEpochRequest_Closure)
+                 (const Nimbus__Identity__V1__AckAuthEpochRequest *message,
+                  void *closure_data);
+typedef void (*Nimbus__Identity__V1__AckAuthEpochResponse_Closure)
+                 (const Nimbus__Identity__V1__AckAuthEpochResponse *message,
                   void *closure_data);
 typedef void (*Nimbus__Identity__V1__WhoAmIRequest_Closure)
                  (const Nimbus__Identity__V1__WhoAmIRequest *message,
@@ -2761,6 +2909,14 @@ struct Nimbus__Identity__V1__Auth_Service
                        const Nimbus__Identity__V1__AuthenticateRequest *input,
                        Nimbus__Identity__V1__AuthenticateResponse_Closure closure,
                        void *closure_data);
+  void (*watch_auth_epoch)(Nimbus__Identity__V1__Auth_Service *service,
+                           const Nimbus__Identity__V1__WatchAuthEpochRequest *input,
+                           Nimbus__Identity__V1__AuthEpochEvent_Closure closure,
+                           void *closure_data);
+  void (*ack_auth_epoch)(Nimbus__Identity__V1__Auth_Service *service,
+                         const Nimbus__Identity__V1__AckAuthEpochRequest *input,
+                         Nimbus__Identity__V1__AckAuthEpochResponse_Closure closure,
+                         void *closure_data);
   void (*who_am_i)(Nimbus__Identity__V1__Auth_Service *service,
                    const Nimbus__Identity__V1__WhoAmIRequest *input,
                    Nimbus__Identity__V1__WhoAmIResponse_Closure closure,
@@ -2775,6 +2931,8 @@ void nimbus__identity__v1__auth__init (Nimbus__Identity__V1__Auth_Service *servi
     { NIMBUS__IDENTITY__V1__AUTH__BASE_INIT,\
       function_prefix__ ## login,\
       function_prefix__ ## authenticate,\
+      function_prefix__ ## watch_auth_epoch,\
+      function_prefix__ ## ack_auth_epoch,\
       function_prefix__ ## who_am_i  }
 void nimbus__identity__v1__auth__login(ProtobufCService *service,
                                        const Nimbus__Identity__V1__LoginRequest *input,
@@ -2784,6 +2942,14 @@ void nimbus__identity__v1__auth__authenticate(ProtobufCService *service,
                                               const Nimbus__Identity__V1__AuthenticateRequest *input,
                                               Nimbus__Identity__V1__AuthenticateResponse_Closure closure,
                                               void *closure_data);
+void nimbus__identity__v1__auth__watch_auth_epoch(ProtobufCService *service,
+                                                  const Nimbus__Identity__V1__WatchAuthEpochRequest *input,
+                                                  Nimbus__Identity__V1__AuthEpochEvent_Closure closure,
+                                                  void *closure_data);
+void nimbus__identity__v1__auth__ack_auth_epoch(ProtobufCService *service,
+                                                const Nimbus__Identity__V1__AckAuthEpochRequest *input,
+                                                Nimbus__Identity__V1__AckAuthEpochResponse_Closure closure,
+                                                void *closure_data);
 void nimbus__identity__v1__auth__who_am_i(ProtobufCService *service,
                                           const Nimbus__Identity__V1__WhoAmIRequest *input,
                                           Nimbus__Identity__V1__WhoAmIResponse_Closure closure,
@@ -2855,6 +3021,10 @@ extern const ProtobufCMessageDescriptor nimbus__identity__v1__login_request__des
 extern const ProtobufCMessageDescriptor nimbus__identity__v1__login_response__descriptor;
 extern const ProtobufCMessageDescriptor nimbus__identity__v1__authenticate_request__descriptor;
 extern const ProtobufCMessageDescriptor nimbus__identity__v1__authenticate_response__descriptor;
+extern const ProtobufCMessageDescriptor nimbus__identity__v1__watch_auth_epoch_request__descriptor;
+extern const ProtobufCMessageDescriptor nimbus__identity__v1__auth_epoch_event__descriptor;
+extern const ProtobufCMessageDescriptor nimbus__identity__v1__ack_auth_epoch_request__descriptor;
+extern const ProtobufCMessageDescriptor nimbus__identity__v1__ack_auth_epoch_response__descriptor;
 extern const ProtobufCMessageDescriptor nimbus__identity__v1__who_am_irequest__descriptor;
 extern const ProtobufCMessageDescriptor nimbus__identity__v1__who_am_iresponse__descriptor;
 extern const ProtobufCServiceDescriptor nimbus__identity__v1__users__descriptor;
