@@ -13,7 +13,7 @@ public enum HMACSHA256 {
         let result = keyBuffer.withUnsafeBufferPointer { keyBytes in
             messageBuffer.withUnsafeBufferPointer { messageBytes in
                 out.withUnsafeMutableBufferPointer { output in
-                    HMAC(EVP_sha256(), keyBytes.baseAddress, Int32(key.count),
+                    HMAC(SHA256.evpMD, keyBytes.baseAddress, Int32(key.count),
                          messageBytes.baseAddress, message.count, output.baseAddress, &length)
                 }
             }

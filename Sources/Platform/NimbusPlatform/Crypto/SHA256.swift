@@ -10,13 +10,15 @@ public enum SHA256 {
         let md: OpaquePointer?
     }
     private static let algorithm = Algorithm(md: EVP_MD_fetch(nil, "SHA256", nil))
+    /// The fetched algorithm, for HMAC too.
+    static var evpMD: OpaquePointer? { algorithm.md ?? EVP_sha256() }
 
     public static func hash(_ data: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: byteCount)
         var length: UInt32 = 0
         let ok = data.withUnsafeBytes { input in
             out.withUnsafeMutableBufferPointer { output in
-                EVP_Digest(input.baseAddress, input.count, output.baseAddress, &length, algorithm.md ?? EVP_sha256(), nil)
+                EVP_Digest(input.baseAddress, input.count, output.baseAddress, &length, evpMD, nil)
             }
         }
         // Only fails when OpenSSL cannot allocate a context: nothing sensible to do then.
