@@ -345,7 +345,8 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
         }
         let elapsed = ContinuousClock.now - started
         entry.record(code: status.code, nanoseconds: elapsed.nanosecondsClamped)
-        if router.configuration.accessLog {
+        // The metadata is built only when the line will be written (info enabled).
+        if router.configuration.accessLog, router.logger.logLevel <= .info {
             var metadata: Logger.Metadata = [
                 "rpc.method": "\(entry.path)", "rpc.code": "\(status.code)",
                 "rpc.duration_ms": "\(Double(elapsed.nanosecondsClamped) / 1e6)", "peer": "\(stream.peer)",
