@@ -31,7 +31,7 @@ struct LastUsedFlusher: Service {
         await withGracefulShutdownHandler {
             var rounds = 0
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                try? await Task.sleep(for: period)
+                await cancelWhenGracefulShutdown { try? await Task.sleep(for: period) }  // SIGTERM need not wait out the period
                 await core.flushLastUsed()
                 rounds += 1
                 if rounds % 12 == 0 { await core.pruneAuthWatchers() }

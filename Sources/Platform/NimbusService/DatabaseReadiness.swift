@@ -23,7 +23,7 @@ struct DatabaseReadiness: Service {
                 logger.warning(ok ? "database reachable again" : "database unreachable: NOT_SERVING", metadata: ["db.pool": "\(pool.name)"])
                 for name in health.all.keys { health.setStatus(ok ? .serving : .notServing, for: name) }
             }
-            try? await Task.sleep(for: period)
+            await cancelWhenGracefulShutdown { try? await Task.sleep(for: period) }  // SIGTERM need not wait out the period
         }
     }
 }

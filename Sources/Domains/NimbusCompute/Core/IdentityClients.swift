@@ -111,7 +111,7 @@ public struct OutboxRelay: Service {
                 } catch {
                     logger.debug("audit delivery failed; retried", metadata: ["error": "\(error)"])
                 }
-                try? await Task.sleep(for: interval)
+                await cancelWhenGracefulShutdown { try? await Task.sleep(for: interval) }  // SIGTERM need not wait out the interval
             }
         } onGracefulShutdown: {}
     }

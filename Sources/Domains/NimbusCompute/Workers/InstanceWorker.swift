@@ -79,7 +79,7 @@ public struct Reconciler: Service {
                 } catch {
                     core.logger.warning("reconcile round failed", metadata: ["error": "\(error)"])
                 }
-                try? await Task.sleep(for: interval)
+                await cancelWhenGracefulShutdown { try? await Task.sleep(for: interval) }  // SIGTERM need not wait out the interval
             }
         } onGracefulShutdown: {}
         await releaseLease()
