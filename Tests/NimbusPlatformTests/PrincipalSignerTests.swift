@@ -39,6 +39,16 @@ struct PrincipalSignerTests {
         #expect(try PrincipalSigner(key: key, now: clock.now).verify(token) == alice)
     }
 
+    @Test("the expiry reads back without the key; anything else reads as nil")
+    func unverifiedExpiry() throws {
+        let clock = ManualClock()
+        let signer = try PrincipalSigner(key: key, now: clock.now)
+        let token = signer.sign(alice)
+        #expect(PrincipalSigner.unverifiedExpiry(of: token) == clock.now().addingTimeInterval(Double(signer.lifetime.components.seconds)))
+        #expect(PrincipalSigner.unverifiedExpiry(of: Array("signed:u-1".utf8)) == nil)
+        #expect(PrincipalSigner.unverifiedExpiry(of: [1, 0, 0]) == nil)
+    }
+
     @Test("any altered byte fails the signature", arguments: [0, 1, 5, 9, 12, 20, -1])
     func tampered(position: Int) throws {
         let clock = ManualClock()

@@ -66,13 +66,11 @@ public final class LeasedAuthenticator: CallerAuthenticator {
 
     public var count: Int { entries.withLock { $0.count } }
 
-    /// How long the signed principal has left (its expiry is bytes 1…8, Unix ms, big-endian;
-    /// see `PrincipalSigner`); nil when it does not parse.
+    /// How long the signed principal has left (at most five minutes); nil when it does not
+    /// parse or has expired.
     static func remainingLifetime(_ token: [UInt8], now: Date = Date()) -> Duration? {
-        guard token.count > 9, token[0] == 1 else { return nil }
-        var expiry: UInt64 = 0
-        for byte in token[1...8] { expiry = expiry << 8 | UInt64(byte) }
-        let remaining = Int64(clamping: expiry) - Int64((now.timeIntervalSince1970 * 1000).rounded(.down))
+        guard let expiry = PrincipalSigner.unverifiedExpiry(of: token) else { return nil }
+        let remaining = Int64((expiry.timeIntervalSince(now) * 1000).rounded(.down))
         return remaining > 0 ? .milliseconds(min(remaining, 300_000)) : nil
     }
 }

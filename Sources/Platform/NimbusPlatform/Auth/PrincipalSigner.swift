@@ -76,6 +76,15 @@ public struct PrincipalSigner: Sendable {
         return token
     }
 
+    /// When `token` says it expires, read without checking the signature: for a holder that
+    /// got the token from identity and wants to know how long it may reuse it (the gateway's
+    /// cache). Nil when the token does not parse.
+    public static func unverifiedExpiry(of token: [UInt8]) -> Date? {
+        var reader = ByteReader(token)
+        guard reader.byte() == 1, let expiresAt = reader.uint64() else { return nil }
+        return Date(timeIntervalSince1970: Double(Int64(clamping: expiresAt)) / 1000)
+    }
+
     /// The principal in `token` when its signature is valid under any configured key and it
     /// has not expired; otherwise a `PrincipalError` (UNAUTHENTICATED).
     public func verify(_ token: [UInt8]) throws -> Principal {

@@ -66,16 +66,19 @@ public final class HTTP2PlainRequestHandler: HTTP2StreamHandler, @unchecked Send
         return request
     }
 
+    /// Connection-specific fields are not allowed in HTTP/2 (RFC 9113 §8.2.2); content-length
+    /// is written from the body.
+    private static let droppedFields: Set<String> = [
+        "connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "content-length",
+    ]
+
     private func respond(_ response: HTTPResponse, headRequest: Bool) {
         guard !stream.isClosed else { return }
         var block = HTTP2HeaderBlock()
         block.add(":status", String(response.status))
         for (name, value) in response.headers {
             let lower = name.lowercased()
-            // Connection-specific fields are not allowed in HTTP/2 (RFC 9113 §8.2.2).
-            if ["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "content-length"].contains(lower) {
-                continue
-            }
+            if Self.droppedFields.contains(lower) { continue }
             block.add(lower, value)
         }
         let noBody = response.status == 204 || response.status == 304 || headRequest || response.body.isEmpty
