@@ -6,6 +6,8 @@ public enum ProtoRPC {
     public static func decodeRequest<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) throws(RPCError) -> M {
         do {
             return try M(serializedBytes: bytes)
+        } catch let error as ProtoDecodingError where error.reason != nil {
+            throw RPCError(.invalidArgument, "malformed request: \(error.messageName): \(error.reason!)", cause: error)
         } catch {
             throw RPCError(.invalidArgument, "malformed request: \(M.protoMessageName) could not be decoded", cause: error)
         }

@@ -112,8 +112,11 @@ extension ProtoRuntime {
         // or free per field, and nothing to free one by one afterwards.
         try ProtoArena.with { arena in
             var allocator = arena.cAllocator
-            let unpacked = bytes.withUnsafeBufferPointer {
-                protobuf_c_message_unpack(descriptor, &allocator, $0.count, $0.baseAddress)
+            let unpacked = try bytes.withUnsafeBufferPointer { buffer throws(ProtoDecodingError) in
+                if let field = ProtoStringCheck.fieldContainingNUL(UnsafeRawBufferPointer(buffer), descriptor: descriptor) {
+                    throw ProtoDecodingError(messageName: messageName, reason: "string field '\(field)' contains U+0000, which is not supported")
+                }
+                return protobuf_c_message_unpack(descriptor, &allocator, buffer.count, buffer.baseAddress)
             }
             guard let unpacked else { throw ProtoDecodingError(messageName: messageName) }
             return try read(UnsafeRawPointer(unpacked).assumingMemoryBound(to: C.self))

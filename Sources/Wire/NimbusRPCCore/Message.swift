@@ -12,8 +12,16 @@ public protocol ProtoMessage: Sendable {
 
 public struct ProtoDecodingError: Error, Sendable, CustomStringConvertible, RPCErrorConvertible {
     public var messageName: String
-    public init(messageName: String) { self.messageName = messageName }
-    public var description: String { "malformed \(messageName) message" }
+    /// What exactly is wrong, when the decoder knows (safe to show the caller).
+    public var reason: String?
+    public init(messageName: String, reason: String? = nil) {
+        self.messageName = messageName
+        self.reason = reason
+    }
+    public var description: String {
+        if let reason { return "malformed \(messageName) message: \(reason)" }
+        return "malformed \(messageName) message"
+    }
     public var rpcError: RPCError { RPCError(.invalidArgument, description) }
 }
 

@@ -96,6 +96,16 @@ def test_unknown_method_is_unimplemented(echo):
     assert error.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
+def test_string_with_nul_is_invalid_argument_not_truncated(echo):
+    # protobuf-c reads strings as C strings: the server must refuse U+0000, not cut the text.
+    pb2, stub, _ = echo
+    with pytest.raises(grpc.RpcError) as error:
+        stub.Say(pb2.EchoRequest(text="left\x00right"), timeout=5)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "string field 'text' contains U+0000" in error.value.details()
+    assert stub.Say(pb2.EchoRequest(text="left right", payload=b"\x00\x01"), timeout=5).payload == b"\x00\x01"
+
+
 def test_deadline_expiring_in_handler(echo):
     pb2, stub, channel = echo
     before = cancellations(channel)
