@@ -147,6 +147,59 @@ import Testing
         await harness.stop()
     }
 
+    @Test func aRotatedKeyOpensOldEnvelopesAndStartUpResealsThemUnderTheNewOne() async throws {
+        let harness = try await ComputeHarness.start(withReconciler: false)
+        let caller = ComputeHarness.principal()
+        let secret = "s3cr3t-\(UUID().uuidString)"
+        do {
+            let launched = try await harness.core.launch(caller, LaunchRequest(name: "rotated", image: "busybox", command: ["sleep", "600"],
+                                                                               env: ["DB_PASSWORD": secret]))
+            // The new key alone refuses to start, and says where the old key goes.
+            do {
+                _ = try await ComputeCore.make(db: harness.pool, runtime: harness.podman.runtime, quota: harness.quota,
+                                               envCipher: try InstanceEnvCipher(keyEncryptionKey: ComputeHarness.otherKEK), logger: ComputeHarness.logger)
+                Issue.record("a core with only the new key started")
+            } catch let error as ConfigError {
+                #expect(error.description.contains("NIMBUS_COMPUTE_KEK_PREVIOUS"))
+            }
+
+            let rotated = try InstanceEnvCipher(keyEncryptionKey: ComputeHarness.otherKEK, previousKeys: [ComputeHarness.testKEK])
+            #expect(try rotated.open(launched.env, instanceID: launched.id) == ["DB_PASSWORD": secret], "old envelopes open")
+            let core = try await ComputeCore.make(db: harness.pool, runtime: harness.podman.runtime, quota: harness.quota,
+                                                  envCipher: rotated, logger: ComputeHarness.logger)
+            let row = try #require(try await harness.pool.withConnection { try await InstanceStore.fetch($0, id: launched.id, tenantID: nil) })
+            guard case .sealed(let envelope) = row.env else { Issue.record("not sealed: \(row.env)"); throw CancellationError() }
+            #expect(EnvelopeCipher.keyID(of: envelope) == rotated.keyID)
+            #expect(!rotated.isSealedUnderPreviousKey(envelope))
+            #expect(try InstanceEnvCipher(keyEncryptionKey: ComputeHarness.otherKEK).open(row.env, instanceID: launched.id) == ["DB_PASSWORD": secret],
+                    "after start-up the new key alone opens it")
+            #expect(throws: EnvironmentSealError.self, "the retired key no longer opens it") {
+                try InstanceEnvCipher(keyEncryptionKey: ComputeHarness.testKEK).open(row.env, instanceID: launched.id)
+            }
+            #expect(try await core.resealUnderCurrentKey() == 0, "a second pass finds nothing")
+            #expect(!(try await Self.schemaText(harness.pool).contains(secret)))
+        } catch {
+            await harness.stop()
+            throw error
+        }
+        await harness.stop()
+    }
+
+    @Test func previousKeysComeFromConfigAndAreCheckedWithoutEchoingThem() throws {
+        let current = ComputeHarness.otherKEK.reveal()
+        let twoPrevious = ComputeHarness.testKEK.reveal() + " , " + Base64URL.encode(Array(repeating: 7, count: 32))
+        let cipher = try InstanceEnvCipher.fromEnvironment(ConfigSource(environment: [
+            "NIMBUS_COMPUTE_KEK": current, "NIMBUS_COMPUTE_KEK_PREVIOUS": twoPrevious + "," + current,
+        ]))
+        #expect(cipher.previousKeyIDs.count == 2, "the current key is not also a previous one")
+        let malformed = "old-password-hunter2"
+        #expect {
+            _ = try InstanceEnvCipher.fromEnvironment(ConfigSource(environment: ["NIMBUS_COMPUTE_KEK": current, "NIMBUS_COMPUTE_KEK_PREVIOUS": malformed]))
+        } throws: { error in
+            (error as? ConfigError)?.setting == "NIMBUS_COMPUTE_KEK_PREVIOUS" && !"\(error)".contains(malformed)
+        }
+    }
+
     @Test func theKeyComesFromConfigAndIsCheckedWithoutEchoingIt() throws {
         #expect {
             _ = try InstanceEnvCipher.fromEnvironment(ConfigSource(environment: [:]))

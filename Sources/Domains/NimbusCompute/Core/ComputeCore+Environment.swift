@@ -24,7 +24,7 @@ extension ComputeCore {
         do {
             _ = try envCipher.open(sealed, instanceID: id)
         } catch let error as EnvironmentSealError {
-            throw ConfigError(setting: InstanceEnvCipher.setting, problem: "does not open the instance environments stored in compute.instances (\(error.detail)); is it the key they were sealed with?")
+            throw ConfigError(setting: InstanceEnvCipher.setting, problem: "does not open the instance environments stored in compute.instances (\(error.detail)); is it the key they were sealed with? (after a rotation the old key belongs in \(InstanceEnvCipher.previousSetting))")
         }
     }
 
@@ -49,5 +49,32 @@ extension ComputeCore {
         }
         if sealed > 0 { logger.notice("sealed plain instance environments", metadata: ["instances": "\(sealed)"]) }
         return sealed
+    }
+
+    /// After a key rotation: re-seals environments sealed under a previous key with the current
+    /// one, in small transactions like `sealPlainEnvironments`. Returns how many were re-sealed.
+    @discardableResult
+    func resealUnderCurrentKey(batch: Int = 100) async throws -> Int {
+        let previous = envCipher.previousKeyIDs
+        guard !previous.isEmpty else { return 0 }
+        var resealed = 0
+        while true {
+            let count = try await transaction { c -> Int in
+                let rows = try await InstanceStore.sealedUnder(c, keyIDs: previous, limit: batch)
+                for row in rows {
+                    let env = try envCipher.open(row.sealed, instanceID: row.id)
+                    guard let envelope = try envCipher.seal(env, instanceID: row.id) else { continue }
+                    try await InstanceStore.storeResealed(c, id: row.id, sealed: envelope)
+                }
+                return rows.count
+            }
+            resealed += count
+            if count < batch { break }
+        }
+        logger.notice("instance environments are sealed under the current key", metadata: [
+            "instances.resealed": "\(resealed)", "kek.id": "\(envCipher.keyID)",
+            "hint": "\(InstanceEnvCipher.previousSetting) can be removed once every compute replica has started with this key",
+        ])
+        return resealed
     }
 }

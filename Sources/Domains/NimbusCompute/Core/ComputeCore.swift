@@ -22,7 +22,8 @@ public struct ComputeCore: Sendable {
     public let deployment: String
 
     /// Reads the deployment id from the database (migrated), checks that `envCipher` opens the
-    /// environments already sealed and seals those written before sealing existed.
+    /// environments already sealed, seals those written before sealing existed and re-seals
+    /// those sealed under a previous key (`NIMBUS_COMPUTE_KEK_PREVIOUS`) with the current one.
     public static func make(db: PostgresPool, runtime: any ContainerRuntime, quota: any QuotaLedger, envCipher: InstanceEnvCipher,
                             logger: Logger, stopTimeout: Duration = .seconds(10)) async throws -> ComputeCore {
         guard let row = try await db.query("SELECT id::text AS id FROM compute.deployment").first else {
@@ -32,6 +33,7 @@ public struct ComputeCore: Sendable {
                                deployment: try row.decode(String.self, column: "id"))
         try await core.checkEnvironmentKey()
         try await core.sealPlainEnvironments()
+        try await core.resealUnderCurrentKey()
         return core
     }
 

@@ -47,6 +47,13 @@ public struct EnvelopeCipher: Sendable {
         return try AESGCM.open(sealed, key: dataKey, authenticating: Array(context.utf8))
     }
 
+    /// The id of the key an envelope was sealed under (from its header), nil when malformed:
+    /// with several keys during a rotation, this picks the one that opens it.
+    public static func keyID(of envelope: [UInt8]) -> String? {
+        guard envelope.count >= 2, envelope[0] == 1, envelope.count >= 2 + Int(envelope[1]) else { return nil }
+        return String(decoding: envelope[2..<(2 + Int(envelope[1]))], as: UTF8.self)
+    }
+
     /// Convenience for text secrets (passwords, tokens).
     public func seal(_ text: String, context: String) throws -> [UInt8] { try seal(Array(text.utf8), context: context) }
     public func openText(_ envelope: [UInt8], context: String) throws -> String {
