@@ -53,6 +53,8 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CCurl", path: "Sources/C/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/C/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CNimbusShims", dependencies: ["COpenSSL"], path: "Sources/C/CNimbusShims"),
 
         // ── generated: protoc-c output, the Swift types over it, and the generator itself ──
@@ -73,7 +75,7 @@ let package = Package(
                 path: "Sources/Wire/NimbusProtoRuntime", swiftSettings: swiftSettings),
         .target(name: "NimbusHTTP", dependencies: ["NimbusEventLoop", "CNGHTTP2", "COpenSSL", "CNimbusShims", log, metrics],
                 path: "Sources/Wire/NimbusHTTP", swiftSettings: swiftSettings),
-        .target(name: "NimbusGRPC", dependencies: ["NimbusHTTP", "NimbusRPCCore", "NimbusProto", log, metrics],
+        .target(name: "NimbusGRPC", dependencies: ["NimbusHTTP", "NimbusRPCCore", "NimbusProto", "CZlib", log, metrics],
                 path: "Sources/Wire/NimbusGRPC", swiftSettings: swiftSettings),
 
         .executableTarget(name: "nimbus-echo-server", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusPlatform", "NimbusProto", log], path: "Sources/Tools/nimbus-echo-server", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),

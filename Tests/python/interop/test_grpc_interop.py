@@ -86,6 +86,26 @@ def test_over_limit_message_is_resource_exhausted(echo, server):
     assert stub.Say(pb2.EchoRequest(text="after"), timeout=5).text == "after"
 
 
+def test_gzip_compressed_calls(echo):
+    # grpcio compresses requests when asked; the server inflates them (unary and streaming).
+    pb2, stub, _ = echo
+    payload = b"nimbus " * 20000
+    response = stub.Say(pb2.EchoRequest(text="zipped", payload=payload), timeout=10, compression=grpc.Compression.Gzip)
+    assert (response.text, response.payload) == ("zipped", payload)
+    words = ["one", "two", "three"]
+    collected = stub.Collect(iter(pb2.EchoRequest(text=w) for w in words), timeout=5, compression=grpc.Compression.Deflate)
+    assert collected.text == "one two three"
+
+
+def test_compressed_message_over_the_limit_once_inflated_is_resource_exhausted(echo, server):
+    # A few KiB on the wire that inflate past the limit: refused while inflating.
+    pb2, stub, _ = echo
+    with pytest.raises(grpc.RpcError) as error:
+        stub.Say(pb2.EchoRequest(payload=b"\x00" * (MAX_MESSAGE + 1)), timeout=20, compression=grpc.Compression.Gzip)
+    assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert stub.Say(pb2.EchoRequest(text="after"), timeout=5).text == "after"
+
+
 def test_unknown_method_is_unimplemented(echo):
     _, _, channel = echo
     with pytest.raises(grpc.RpcError) as error:

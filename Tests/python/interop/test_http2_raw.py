@@ -119,6 +119,16 @@ def test_unknown_method_is_trailers_only_then_rst_no_error(raw_server):
     client.close()
 
 
+def test_unsupported_grpc_encoding_is_unimplemented_with_accepted_list(raw_server):
+    client = Client(raw_server.port)
+    sid = client.headers(SAY, extra=[("grpc-encoding", "snappy")], end_stream=True)
+    head = headers_of(client.events(ended(sid)), sid)
+    assert (head[":status"], head["grpc-status"]) == ("200", "12")
+    assert "snappy" in urllib.parse.unquote(head["grpc-message"])
+    assert set(head["grpc-accept-encoding"].split(",")) == {"gzip", "deflate", "identity"}
+    client.close()
+
+
 def test_over_limit_prefix_is_refused_before_the_body(raw_server):
     client = Client(raw_server.port)
     sid = client.headers(SAY)

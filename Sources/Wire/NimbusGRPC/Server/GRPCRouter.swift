@@ -68,8 +68,19 @@ final class GRPCRouter: HTTP2RequestRouter {
             recordRejected(head.path, code: .unimplemented)
             return DiscardingStreamHandler(stream: stream)
         }
-        if let encoding, encoding != "identity" {
-            GRPCServerCall.sendTrailersOnly(stream, RPCError(.unimplemented, "grpc-encoding \(encoding) is not supported"))
+        let compression: GRPCMessageEncoding?
+        switch GRPCMessageEncoding.parse(encoding) {
+        case .success(let parsed):
+            compression = parsed
+        case .failure(let unsupported):
+            // The spec's answer: UNIMPLEMENTED, with the encodings we do accept.
+            var block = HTTP2HeaderBlock()
+            block.add(":status", "200")
+            block.add("content-type", "application/grpc")
+            block.add("grpc-accept-encoding", GRPCMessageEncoding.acceptHeader)
+            GRPCServerCall.addStatus(RPCError(.unimplemented, "grpc-encoding \(unsupported.name.prefix(32)) is not supported"), to: &block)
+            stream.sendHeadersOnly(block)
+            recordRejected(method, code: .unimplemented)
             return DiscardingStreamHandler(stream: stream)
         }
         var timeout: Duration?
@@ -83,7 +94,7 @@ final class GRPCRouter: HTTP2RequestRouter {
             }
             timeout = parsed
         }
-        let call = GRPCServerCall(stream: stream, head: head, timeout: timeout, entry: method, router: self)
+        let call = GRPCServerCall(stream: stream, head: head, timeout: timeout, compression: compression, entry: method, router: self)
         call.start()
         return call
     }

@@ -35,14 +35,17 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
     /// Buffered response bytes above which a streaming writer waits for the peer.
     private static let writeHighWater = 256 << 10
 
-    /// `timeout` is the parsed `grpc-timeout` (the router has rejected a malformed one).
-    init(stream: HTTP2ServerStream, head: HTTP2RequestHead, timeout: Duration?, entry: GRPCMethodEntry, router: GRPCRouter) {
+    /// `timeout` is the parsed `grpc-timeout` (the router has rejected a malformed one);
+    /// `compression` the request's `grpc-encoding` (the router has rejected unsupported ones).
+    init(stream: HTTP2ServerStream, head: HTTP2RequestHead, timeout: Duration?, compression: GRPCMessageEncoding?,
+         entry: GRPCMethodEntry, router: GRPCRouter) {
         self.stream = stream
         self.entry = entry
         let method = entry.method
         self.router = router
         self.loop = stream.loop
         self.deframer = GRPCMessageDeframer(maxMessageSize: router.configuration.maxReceiveMessageSize)
+        deframer.decompression = compression
         var metadata = Metadata()
         let fields = head.fields
         for index in fields.indices {

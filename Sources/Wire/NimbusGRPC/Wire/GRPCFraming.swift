@@ -9,6 +9,8 @@ public struct GRPCFramingError: Error, Sendable, Equatable, CustomStringConverti
         case invalidFlag(UInt8)
         /// The stream ended inside a message.
         case truncated(missing: Int)
+        /// A compressed message did not inflate.
+        case decompressionFailed(String)
     }
     public var kind: Kind
     public init(_ kind: Kind) { self.kind = kind }
@@ -19,6 +21,7 @@ public struct GRPCFramingError: Error, Sendable, Equatable, CustomStringConverti
         case .compressedMessage: "compressed message received but no grpc-encoding was negotiated"
         case .invalidFlag(let flag): "invalid message flag \(flag)"
         case .truncated(let missing): "stream ended \(missing) bytes short of a complete message"
+        case .decompressionFailed(let reason): "compressed message could not be decompressed: \(reason)"
         }
     }
 }
@@ -48,13 +51,19 @@ public enum GRPCMessageFramer {
 }
 
 /// Reassembles gRPC messages from bytes split across DATA frames in any way. The size limit is
-/// checked on the 5-byte prefix, before any of the message is buffered.
+/// checked on the 5-byte prefix, before any of the message is buffered, and again on what a
+/// compressed message inflates to.
 public struct GRPCMessageDeframer: Sendable {
     public let maxMessageSize: Int
+    /// The peer's `grpc-encoding`: messages flagged compressed are inflated with it. Without
+    /// one, a compressed flag is a protocol error.
+    public var decompression: GRPCMessageEncoding?
     private var buffer: [UInt8] = []
     private var readIndex = 0
     /// Length of the message whose prefix has been read, if any.
     private var pendingLength: Int?
+    /// Whether that message is flagged compressed.
+    private var pendingCompressed = false
 
     public init(maxMessageSize: Int) {
         self.maxMessageSize = maxMessageSize
@@ -81,15 +90,18 @@ public struct GRPCMessageDeframer: Sendable {
         if pendingLength == nil && readIndex == buffer.count {
             while rest.count >= 5 {
                 let flag = rest[rest.startIndex]
-                if flag == 1 { throw GRPCFramingError(.compressedMessage) }
-                if flag != 0 { throw GRPCFramingError(.invalidFlag(flag)) }
+                try checkFlag(flag)
                 let i = rest.startIndex
                 let length = Int(rest[i + 1]) << 24 | Int(rest[i + 2]) << 16 | Int(rest[i + 3]) << 8 | Int(rest[i + 4])
                 if length > maxMessageSize {
                     throw GRPCFramingError(.messageTooLarge(size: length, limit: maxMessageSize))
                 }
                 guard rest.count - 5 >= length else { break }
-                deliver(Array(rest[(i + 5)..<(i + 5 + length)]))
+                if flag == 1 {
+                    deliver(try inflate(ArraySlice(rest[(i + 5)..<(i + 5 + length)])))
+                } else {
+                    deliver(Array(rest[(i + 5)..<(i + 5 + length)]))
+                }
                 rest = rest[(i + 5 + length)...]
             }
             if rest.isEmpty { return }
@@ -104,8 +116,8 @@ public struct GRPCMessageDeframer: Sendable {
         if pendingLength == nil {
             guard buffer.count - readIndex >= 5 else { return nil }
             let flag = buffer[readIndex]
-            if flag == 1 { throw GRPCFramingError(.compressedMessage) }
-            if flag != 0 { throw GRPCFramingError(.invalidFlag(flag)) }
+            try checkFlag(flag)
+            pendingCompressed = flag == 1
             let length = Int(buffer[readIndex + 1]) << 24 | Int(buffer[readIndex + 2]) << 16
                 | Int(buffer[readIndex + 3]) << 8 | Int(buffer[readIndex + 4])
             if length > maxMessageSize {
@@ -116,7 +128,8 @@ public struct GRPCMessageDeframer: Sendable {
         }
         let length = pendingLength!
         guard buffer.count - readIndex >= length else { return nil }
-        let message = Array(buffer[readIndex..<readIndex + length])
+        let message = pendingCompressed
+            ? try inflate(buffer[readIndex..<readIndex + length]) : Array(buffer[readIndex..<readIndex + length])
         readIndex += length
         pendingLength = nil
         if readIndex == buffer.count {
@@ -131,6 +144,19 @@ public struct GRPCMessageDeframer: Sendable {
         guard hasPartialMessage else { return }
         let missing = (pendingLength ?? 5) - (buffer.count - readIndex)
         throw GRPCFramingError(.truncated(missing: max(missing, 1)))
+    }
+
+    private func checkFlag(_ flag: UInt8) throws(GRPCFramingError) {
+        if flag == 0 { return }
+        if flag == 1 {
+            if decompression == nil { throw GRPCFramingError(.compressedMessage) }
+            return
+        }
+        throw GRPCFramingError(.invalidFlag(flag))
+    }
+
+    private func inflate(_ compressed: ArraySlice<UInt8>) throws(GRPCFramingError) -> [UInt8] {
+        try decompression!.decompress(compressed, limit: maxMessageSize)
     }
 
     private mutating func compactIfNeeded() {
