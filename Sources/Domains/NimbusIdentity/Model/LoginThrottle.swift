@@ -52,8 +52,10 @@ struct LoginThrottle: Sendable {
     /// Seconds to wait when `count` is over the limit, or nil when the attempt may proceed.
     func retryAfter(_ count: Count, now: Date) -> TimeInterval? {
         guard count.attempts > maxFailures else { return nil }
-        // Clamped: another replica's clock may be a little ahead or behind.
-        return min(window, max(1, window - now.timeIntervalSince(count.windowStart)))
+        // To the millisecond, so the microsecond round trip through PostgreSQL does not turn
+        // 50 s into "51 s"; clamped, since another replica's clock may be a little off.
+        let left = ((window - now.timeIntervalSince(count.windowStart)) * 1000).rounded() / 1000
+        return min(window, max(1, left))
     }
 
     func clear(_ accountHash: [UInt8], in db: any SQLExecutor) async throws {
