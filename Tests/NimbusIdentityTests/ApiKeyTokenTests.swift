@@ -36,33 +36,6 @@ struct ApiKeyTokenTests {
     }
 }
 
-@Suite("Login throttle")
-struct LoginThrottleTests {
-    @Test("locks after the allowed failures and unlocks after the window")
-    func lockout() {
-        let throttle = LoginThrottle(maxFailures: 3, window: 60, capacity: 100)
-        let t0 = Date(timeIntervalSince1970: 1000)
-        for _ in 0..<2 { throttle.recordFailure("a@x", now: t0) }
-        #expect(throttle.retryAfter("a@x", now: t0) == nil)
-        throttle.recordFailure("a@x", now: t0)
-        #expect(throttle.retryAfter("a@x", now: t0.addingTimeInterval(10)) == 50)
-        #expect(throttle.retryAfter("b@x", now: t0) == nil)
-        #expect(throttle.retryAfter("a@x", now: t0.addingTimeInterval(61)) == nil)
-    }
-
-    @Test("memory stays bounded under a spray of distinct accounts and churn")
-    func bounded() {
-        let throttle = LoginThrottle(maxFailures: 3, window: 60, capacity: 50)
-        let t0 = Date(timeIntervalSince1970: 1000)
-        for i in 0..<10_000 {
-            throttle.recordFailure("user\(i)@x", now: t0)
-            if i % 2 == 0 { throttle.recordSuccess("user\(i)@x") }
-        }
-        #expect(throttle.trackedCount <= 50)
-        #expect(throttle.bookkeepingCount <= 101)
-    }
-}
-
 @Suite("Audit chain")
 struct AuditChainTests {
     static func chain(_ count: Int) -> [AuditEntry] {

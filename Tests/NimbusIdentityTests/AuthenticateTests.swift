@@ -232,6 +232,9 @@ struct UsersAndAuditTests {
             #expect(Set(rows.map { Permission($0.string("permission")) }) == role.permissions, "\(role)")
         }
         // Down reverses up completely (the migrator's bookkeeping table is all that stays).
+        _ = try await identityMigrator(env.pool).down(steps: 1)  // 0003: the failed-login counters go, the rest stays
+        let counters = try await env.core.query("SELECT to_regclass('identity.login_failures')::text AS t, to_regclass('identity.auth_watchers')::text AS w")
+        #expect(counters[0].optionalString("t") == nil && counters[0].optionalString("w") != nil)
         _ = try await identityMigrator(env.pool).down(steps: 1)  // 0002: the lease table goes, the rest stays
         let watchers = try await env.core.query("SELECT to_regclass('identity.auth_watchers')::text AS t, to_regclass('identity.api_keys')::text AS k")
         #expect(watchers[0].optionalString("t") == nil && watchers[0].optionalString("k") != nil)

@@ -69,12 +69,13 @@ final class TestClock: Sendable {
 let testSigner = try! PrincipalSigner(key: Secret("identity-tests-principal-key-0123456789"))
 
 /// A core over a fresh database with cheap scrypt parameters (tests only).
-func makeCore(_ pool: PostgresPool, clock: TestClock? = nil, lease: Duration = .seconds(3)) throws -> IdentityCore {
+func makeCore(_ pool: PostgresPool, clock: TestClock? = nil, lease: Duration = .seconds(3),
+              throttle: LoginThrottle = LoginThrottle()) throws -> IdentityCore {
     let now: @Sendable () -> Date
     if let clock { now = { clock.now() } } else { now = { Date() } }
     return IdentityCore(db: PostgresSQLDatabase(pool: pool), signer: testSigner,
                         hasher: try PasswordHasher(parameters: .testing, allowWeak: true),
-                        logger: Logger(label: "identity-test"), authLease: lease, now: now)
+                        logger: Logger(label: "identity-test"), throttle: throttle, authLease: lease, now: now)
 }
 
 /// Two tenants with an admin each, plus the platform admin who bootstrapped.

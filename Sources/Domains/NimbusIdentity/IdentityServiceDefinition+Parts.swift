@@ -34,7 +34,10 @@ struct LastUsedFlusher: Service {
                 await cancelWhenGracefulShutdown { try? await Task.sleep(for: period) }  // SIGTERM need not wait out the period
                 await core.flushLastUsed()
                 rounds += 1
-                if rounds % 12 == 0 { await core.pruneAuthWatchers() }
+                if rounds % 12 == 0 {
+                    await core.pruneAuthWatchers()
+                    await core.pruneLoginFailures()
+                }
             }
         } onGracefulShutdown: {}
         await core.flushLastUsed()

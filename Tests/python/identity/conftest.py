@@ -61,20 +61,17 @@ class IdentityServer:
         self.principal_key = PRINCIPAL_KEY
 
 
-@pytest.fixture(scope="session")
-def identity(postgres, tmp_path_factory):
-    """Bootstraps the first admin with the real binary, then serves on a free port."""
+def identity_env(postgres):
     env = {k: v for k, v in os.environ.items() if not k.startswith("NIMBUS_")}
     env.update({"NIMBUS_IDENTITY_DATABASE_URL": postgres, "NIMBUS_PRINCIPAL_KEY": PRINCIPAL_KEY,
                 "NIMBUS_LOG_FORMAT": "text"})
-    boot = subprocess.run([str(BIN / "nimbus-identity"), "bootstrap", "--email", "admin@example.com",
-                           "--password", "bootstrap-password-1", "--tenant", "acme"],
-                          capture_output=True, text=True, env=env, timeout=120)
-    assert boot.returncode == 0, boot.stderr
-    match = re.search(r"nmb_[a-z0-9]{12}_[A-Za-z0-9_-]{43}", boot.stdout)
-    assert match, boot.stdout
+    return env
+
+
+def serve_identity(env, log_path):
+    """Starts `nimbus-identity serve` on a free port; returns (address, process, log file)."""
     address = f"127.0.0.1:{free_port()}"
-    log = open(tmp_path_factory.mktemp("identity") / "identity.log", "w")
+    log = open(log_path, "w")
     process = subprocess.Popen([str(BIN / "nimbus-identity"), "serve", "--listen", address],
                                env=env, stdout=log, stderr=subprocess.STDOUT)
     host, port = address.split(":")
@@ -87,11 +84,38 @@ def identity(postgres, tmp_path_factory):
             assert process.poll() is None, f"nimbus-identity exited with {process.returncode}"
             time.sleep(0.1)
     else:
+        process.kill()
         raise AssertionError("nimbus-identity did not start listening")
-    yield IdentityServer(address, match.group(0), "admin@example.com", process)
+    return address, process, log
+
+
+def stop_identity(process, log):
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
     log.close()
+
+
+@pytest.fixture(scope="session")
+def identity(postgres, tmp_path_factory):
+    """Bootstraps the first admin with the real binary, then serves on a free port."""
+    env = identity_env(postgres)
+    boot = subprocess.run([str(BIN / "nimbus-identity"), "bootstrap", "--email", "admin@example.com",
+                           "--password", "bootstrap-password-1", "--tenant", "acme"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert boot.returncode == 0, boot.stderr
+    match = re.search(r"nmb_[a-z0-9]{12}_[A-Za-z0-9_-]{43}", boot.stdout)
+    assert match, boot.stdout
+    address, process, log = serve_identity(env, tmp_path_factory.mktemp("identity") / "identity.log")
+    yield IdentityServer(address, match.group(0), "admin@example.com", process)
+    stop_identity(process, log)
+
+
+@pytest.fixture(scope="session")
+def identity_replica(identity, postgres, tmp_path_factory):
+    """A second nimbus-identity process on the same database (as behind the gateway)."""
+    address, process, log = serve_identity(identity_env(postgres), tmp_path_factory.mktemp("replica") / "identity.log")
+    yield IdentityServer(address, identity.admin_key, identity.admin_email, process)
+    stop_identity(process, log)

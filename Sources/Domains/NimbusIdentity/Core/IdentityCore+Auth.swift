@@ -86,22 +86,26 @@ extension IdentityCore {
     }
 
     /// Email + password → a session key in the requested (or default) tenant. Unknown email,
-    /// wrong password and inactive user look the same; repeated failures are throttled.
+    /// wrong password and inactive user look the same. Every attempt is counted in the database
+    /// before the password is checked (shared by all replicas; a success clears the count), and
+    /// every failure is audited.
     func login(email: String, password: String, tenantID: String, requestID: String) async throws -> LoginResult {
         let account = email.trimmingCharacters(in: .whitespaces).lowercased()
-        if let wait = throttle.retryAfter(account, now: now()) {
+        let accountHash = LoginThrottle.accountHash(account)
+        let (count, refusal) = try await countLoginAttempt(account: account, accountHash: accountHash, tenantID: tenantID, requestID: requestID)
+        if let wait = refusal {
             throw IdentityError(.resourceExhausted, "too many failed logins; retry in \(Int(wait.rounded(.up))) s")
         }
-        let row = try await db.query(
-            "SELECT \(UserRecord.columns), u.password_hash FROM identity.users u WHERE lower(u.email) = $1", [account]).first
+        let row = try await query(
+            "SELECT \(UserRecord.columns), u.password_hash FROM identity.users u WHERE lower(u.email) = $1", account).first
         // Hash anyway for an unknown email, so timing does not reveal which emails exist.
         let stored = row?.string("password_hash") ?? decoyHash
         let matches = (try? hasher.verify(password, against: stored)) ?? false
         guard let row, matches, row.bool("is_active") else {
-            throttle.recordFailure(account, now: now())
+            try await recordFailedLogin(account: account, tenantID: tenantID, attempts: count.attempts, requestID: requestID)
             throw IdentityError.badCredentials
         }
-        throttle.recordSuccess(account)
+        try await mappingSQLErrors { try await throttle.clear(accountHash, in: db) }
         let user = UserRecord(row: row)
         let wanted = try Validate.optionalUUID(tenantID, "tenant_id")
         let rehash = hasher.needsRehash(stored) ? try hasher.hash(password) : nil

@@ -55,15 +55,34 @@ extension IdentityCore {
         }
     }
 
-    /// Atomic and idempotent: the reservation row (keyed by tenant + idempotency key) and the
-    /// conditional UPDATE commit together; a replay finds the row and reserves nothing more.
+    /// `quota.reserve` / `quota.release` entries: the idempotency key and the amounts.
+    private func quotaAudit(_ actor: Actor, tenant tenantID: String, action: String, key: String, amounts: [(name: String, value: Int64)],
+                            outcome: AuditOutcomeValue = .success, extra: [String: String] = [:]) -> AuditDraft {
+        var metadata = extra
+        metadata["idempotency_key"] = key
+        for amount in amounts { metadata[amount.name] = String(amount.value) }
+        var draft = audit(actor, tenant: tenantID, action: action, resourceType: "quota", resourceID: tenantID, metadata: metadata)
+        draft.outcome = outcome
+        return draft
+    }
+
+    private enum ReserveOutcome: Sendable {
+        case granted(Quota, replayed: Bool)
+        case denied(String)
+    }
+
+    /// Atomic and idempotent: the reservation row (keyed by tenant + idempotency key), the
+    /// conditional UPDATE and its audit entry commit together; a replay finds the row and
+    /// reserves (and audits) nothing more. A refusal is audited too: its reservation row is
+    /// removed in the same transaction, which then commits just the `denied` entry.
     func reserveQuota(_ actor: Actor, tenantID: String, idempotencyKey: String, deltas: QuotaAmounts) async throws -> (quota: Quota, replayed: Bool) {
         let tenantID = try Validate.uuid(tenantID, "tenant_id")
         try internalCaller(actor, tenantID: tenantID)
         guard (1...200).contains(idempotencyKey.count) else { throw IdentityError.invalid("idempotency_key must be 1–200 characters") }
         guard !deltas.hasNegative else { throw IdentityError.invalid("reservations cannot be negative; use ReleaseQuota") }
         let values = deltas.named.map { String($0.value) }
-        return try await transaction { tx in
+        let named = deltas.named
+        let outcome: ReserveOutcome = try await transaction { tx in
             let inserted = try await tx.query("""
                 INSERT INTO identity.quota_reservations (tenant_id, idempotency_key, instances, vcpus, memory_mb, storage_gb, buckets, databases)
                 SELECT $1::uuid, $2, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::bigint
@@ -82,7 +101,7 @@ extension IdentityCore {
                 }
                 guard let row = try await tx.one("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", tenantID)
                 else { throw IdentityError.notFound("tenant") }
-                return (Self.quota(row), true)
+                return .granted(Self.quota(row), replayed: true)
             }
             if let row = try await tx.query("""
                 UPDATE identity.tenant_quotas q SET
@@ -96,17 +115,26 @@ extension IdentityCore {
                   AND used_buckets + $6::bigint <= max_buckets AND used_databases + $7::bigint <= max_databases
                 RETURNING \(Self.quotaColumns)
                 """, [tenantID] + values).first {
-                return (Self.quota(row), false)
+                try await AuditWriter.append(self.quotaAudit(actor, tenant: tenantID, action: "quota.reserve", key: idempotencyKey, amounts: named), in: tx)
+                return .granted(Self.quota(row), replayed: false)
             }
-            // Over a limit: say which, and roll the reservation row back with the transaction.
+            // Over a limit: say which, take the reservation row back and audit the refusal.
             guard let row = try await tx.one("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", tenantID)
             else { throw IdentityError.notFound("tenant") }
-            let over = Self.quota(row).overages(adding: deltas)
-            throw IdentityError(.resourceExhausted, "quota exceeded: \(over.joined(separator: "; "))")
+            let over = Self.quota(row).overages(adding: deltas).joined(separator: "; ")
+            _ = try await tx.query("DELETE FROM identity.quota_reservations WHERE tenant_id = $1::uuid AND idempotency_key = $2", tenantID, idempotencyKey)
+            try await AuditWriter.append(self.quotaAudit(actor, tenant: tenantID, action: "quota.reserve", key: idempotencyKey, amounts: named,
+                                                         outcome: .denied, extra: ["over": over]), in: tx)
+            return .denied(over)
+        }
+        switch outcome {
+        case let .granted(quota, replayed): return (quota, replayed)
+        case let .denied(over): throw IdentityError(.resourceExhausted, "quota exceeded: \(over)")
         }
     }
 
-    /// Gives a reservation back once; a second release reports `released == false`.
+    /// Gives a reservation back once, audited in the same transaction; a second release
+    /// reports `released == false` and changes (and audits) nothing.
     func releaseQuota(_ actor: Actor, tenantID: String, idempotencyKey: String) async throws -> (quota: Quota, released: Bool) {
         let tenantID = try Validate.uuid(tenantID, "tenant_id")
         try internalCaller(actor, tenantID: tenantID)
@@ -117,7 +145,8 @@ extension IdentityCore {
                 RETURNING instances, vcpus, memory_mb, storage_gb, buckets, databases
                 """, tenantID, idempotencyKey).first
             if let released {
-                let values = ["instances", "vcpus", "memory_mb", "storage_gb", "buckets", "databases"].map { String(released.int64($0)) }
+                let columns = ["instances", "vcpus", "memory_mb", "storage_gb", "buckets", "databases"]
+                let values = columns.map { String(released.int64($0)) }
                 guard let row = try await tx.query("""
                     UPDATE identity.tenant_quotas q SET
                         used_instances = used_instances - $2::bigint, used_vcpus = used_vcpus - $3::bigint,
@@ -127,6 +156,8 @@ extension IdentityCore {
                     WHERE q.tenant_id = $1::uuid RETURNING \(Self.quotaColumns)
                     """, [tenantID] + values).first
                 else { throw IdentityError.notFound("tenant") }
+                let amounts = columns.map { (name: $0, value: released.int64($0)) }
+                try await AuditWriter.append(self.quotaAudit(actor, tenant: tenantID, action: "quota.release", key: idempotencyKey, amounts: amounts), in: tx)
                 return (Self.quota(row), true)
             }
             guard try await tx.one("SELECT 1 AS x FROM identity.quota_reservations WHERE tenant_id = $1::uuid AND idempotency_key = $2",

@@ -1,77 +1,70 @@
 import Foundation
-import Synchronization
+import NimbusPlatform
+import NimbusRPCCore
 
-/// Failed-login throttling per account: after `maxFailures` failures within `window`, further
-/// attempts are refused until the window passes. Memory is bounded: at most `capacity`
-/// accounts are tracked; the oldest entry makes room for a new one. (Under a spray of more
-/// than `capacity` distinct emails the oldest counters are forgotten; scrypt's cost per
-/// attempt still bounds the guessing rate.)
-final class LoginThrottle: Sendable {
-    struct Entry {
-        var failures: Int
+/// Failed-login throttling per account, shared by every identity replica through
+/// `identity.login_failures`: after `maxFailures` attempts within `window`, further attempts
+/// are refused until the window passes; a successful login clears the count.
+///
+/// An attempt is counted *before* its password is checked, by one atomic upsert. Checking
+/// first and counting after the (slow) scrypt verification would let concurrent attempts, on
+/// one replica or several, all pass the check at `maxFailures - 1`. There is no in-process
+/// cache: a cached "may try" would let replicas exceed the limit together, and a cached
+/// "locked" would save no write, since every refused attempt is audited.
+struct LoginThrottle: Sendable {
+    let maxFailures: Int
+    let window: TimeInterval
+
+    init(maxFailures: Int = 5, window: TimeInterval = 900) {
+        self.maxFailures = maxFailures
+        self.window = window
+    }
+
+    /// The attempts counted in the account's current window, this one included.
+    struct Count: Sendable, Equatable {
+        var attempts: Int
         var windowStart: Date
     }
 
-    private struct State {
-        var entries: [String: Entry] = [:]
-        /// Insertion order for eviction; may hold keys already removed (skipped when evicting).
-        var order: [String] = []
-        var orderHead = 0
+    /// The counter key of a normalized email: SHA-256 over a domain label and the email, so
+    /// the table does not hold the attempted emails in plain text.
+    static func accountHash(_ normalizedEmail: String) -> [UInt8] {
+        SHA256.hash(Array("nimbus-login-throttle-v1\u{0}".utf8) + Array(normalizedEmail.utf8))
     }
 
-    let maxFailures: Int
-    let window: TimeInterval
-    let capacity: Int
-    private let state = Mutex(State())
-
-    init(maxFailures: Int = 5, window: TimeInterval = 900, capacity: Int = 10_000) {
-        self.maxFailures = maxFailures
-        self.window = window
-        self.capacity = capacity
+    /// Counts one attempt in a single statement (no read-modify-write race between replicas):
+    /// a new row, or one more in the open window, or a fresh window when the old one passed.
+    func count(_ accountHash: [UInt8], now: Date, in db: any SQLExecutor) async throws -> Count {
+        let at = SQLText.timestamp("$2")
+        let expired = "f.window_start <= \(at) - $3::bigint * interval '1 microsecond'"
+        guard let row = try await db.one("""
+            INSERT INTO identity.login_failures AS f (account_hash, failures, window_start) VALUES (decode($1, 'hex'), 1, \(at))
+            ON CONFLICT (account_hash) DO UPDATE SET
+                failures = CASE WHEN \(expired) THEN 1 ELSE least(f.failures + 1, 1000000) END,
+                window_start = CASE WHEN \(expired) THEN \(at) ELSE f.window_start END
+            RETURNING f.failures, \(SQLText.micros(column: "f.window_start", as: "start_us"))
+            """, SQLText.hex(accountHash), SQLText.micros(now) as String, String(Int64(window * 1_000_000))),
+            let start = row.date("start_us")
+        else { throw IdentityError(.internal, "login throttle counter missing") }
+        return Count(attempts: Int(row.int64("failures")), windowStart: start)
     }
 
-    /// Seconds to wait when `account` is locked out, or nil when it may try.
-    func retryAfter(_ account: String, now: Date = Date()) -> TimeInterval? {
-        state.withLock { state in
-            guard let entry = state.entries[account] else { return nil }
-            let elapsed = now.timeIntervalSince(entry.windowStart)
-            if elapsed >= window {
-                state.entries[account] = nil
-                return nil
-            }
-            return entry.failures >= maxFailures ? window - elapsed : nil
-        }
+    /// Seconds to wait when `count` is over the limit, or nil when the attempt may proceed.
+    func retryAfter(_ count: Count, now: Date) -> TimeInterval? {
+        guard count.attempts > maxFailures else { return nil }
+        // To the millisecond, so the microsecond round trip through PostgreSQL does not turn
+        // 50 s into "51 s"; clamped, since another replica's clock may be a little off.
+        let left = ((window - now.timeIntervalSince(count.windowStart)) * 1000).rounded() / 1000
+        return min(window, max(1, left))
     }
 
-    func recordFailure(_ account: String, now: Date = Date()) {
-        state.withLock { state in
-            if var entry = state.entries[account], now.timeIntervalSince(entry.windowStart) < window {
-                entry.failures += 1
-                state.entries[account] = entry
-                return
-            }
-            if state.entries[account] == nil {
-                while state.entries.count >= capacity, state.orderHead < state.order.count {
-                    let oldest = state.order[state.orderHead]
-                    state.orderHead += 1
-                    state.entries[oldest] = nil
-                }
-                state.order.append(account)
-                // Keys of entries removed by success or expiry stay in `order`; rebuild it from
-                // the live entries before it outgrows them, so memory stays bounded.
-                if state.order.count - state.orderHead > 2 * capacity || state.orderHead > capacity {
-                    state.order = state.entries.sorted { $0.value.windowStart < $1.value.windowStart }.map(\.key) + [account]
-                    state.orderHead = 0
-                }
-            }
-            state.entries[account] = Entry(failures: 1, windowStart: now)
-        }
+    func clear(_ accountHash: [UInt8], in db: any SQLExecutor) async throws {
+        _ = try await db.query("DELETE FROM identity.login_failures WHERE account_hash = decode($1, 'hex')", SQLText.hex(accountHash))
     }
 
-    func recordSuccess(_ account: String) {
-        _ = state.withLock { $0.entries.removeValue(forKey: account) }
+    /// Deletes counters whose window has passed (they already count as empty).
+    func prune(now: Date, in db: any SQLExecutor) async throws {
+        _ = try await db.query("DELETE FROM identity.login_failures WHERE window_start <= \(SQLText.timestamp("$1"))",
+                               SQLText.micros(now.addingTimeInterval(-window)) as String)
     }
-
-    var trackedCount: Int { state.withLock { $0.entries.count } }
-    var bookkeepingCount: Int { state.withLock { $0.order.count - $0.orderHead } }
 }
