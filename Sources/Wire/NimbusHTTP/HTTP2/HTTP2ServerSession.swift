@@ -33,7 +33,9 @@ final class HTTP2ServerSession: ConnectionCodec {
     let router: any HTTP2RequestRouter
     let settings: HTTP2Settings
     // Loop-confined state: runtime exclusivity checks are off for it (they cost ~4% of a call).
-    @exclusivity(unchecked) private var streams: [Int32: HTTP2ServerStream] = [:]
+    /// The open streams (owning them until nghttp2 closes them), unordered: each knows its
+    /// slot, so opening and closing one is an append and a swap-remove, no hashing.
+    @exclusivity(unchecked) private var streams: [HTTP2ServerStream] = []
     /// The stream whose header block is being received (saves a lookup per header).
     @exclusivity(unchecked) private var headerStream: HTTP2ServerStream?
     @exclusivity(unchecked) private var draining = false
@@ -140,7 +142,8 @@ final class HTTP2ServerSession: ConnectionCodec {
         streams.removeAll()
         lastStream = nil
         headerStream = nil
-        for stream in open.values where !stream.isClosed {
+        for stream in open { stream.slot = -1 }
+        for stream in open where !stream.isClosed {
             stream.isClosed = true
             stream.handler?.streamClosed(errorCode: UInt32(NGHTTP2_CANCEL.rawValue))
             stream.handler = nil
@@ -223,7 +226,8 @@ final class HTTP2ServerSession: ConnectionCodec {
         let stream = HTTP2ServerStream(
             id: streamID, session: self, loop: connection.loop, peer: connection.peerDescription,
             peerCertificateSubject: connection.peerCertificateSubject)
-        streams[streamID] = stream
+        stream.slot = streams.count
+        streams.append(stream)
         // Unretained: `streams` owns it until nghttp2's close callback, the last time nghttp2
         // hands this stream back.
         nghttp2_session_set_stream_user_data(session, streamID, Unmanaged.passUnretained(stream).toOpaque())
@@ -259,6 +263,15 @@ final class HTTP2ServerSession: ConnectionCodec {
             }
             pendingFieldCount += 1
         }
+    }
+
+    private func removeOpenStream(_ stream: HTTP2ServerStream) {
+        let last = streams.removeLast()
+        if last !== stream {
+            streams[stream.slot] = last
+            last.slot = stream.slot
+        }
+        stream.slot = -1
     }
 
     /// A response buffer for a stream's first write.
@@ -340,8 +353,9 @@ final class HTTP2ServerSession: ConnectionCodec {
     fileprivate func pingAcknowledged() { pingSentAt = nil }
 
     fileprivate func streamClosed(streamID: Int32, errorCode: UInt32) {
-        if lastStream?.id == streamID { lastStream = nil }
-        guard let stream = streams.removeValue(forKey: streamID) else { return }
+        guard let stream = stream(streamID), stream.slot >= 0 else { return }
+        if lastStream === stream { lastStream = nil }
+        removeOpenStream(stream)
         if stream.unconsumed > 0 {
             nghttp2_session_consume_connection(session, stream.unconsumed)
             stream.unconsumed = 0

@@ -57,6 +57,8 @@ public final class HTTP2ServerStream {
     @exclusivity(unchecked) public internal(set) var receivedEnd = false
     /// Bytes delivered to the handler and not yet consumed (returned to the window).
     @exclusivity(unchecked) var unconsumed = 0
+    /// Index in the session's open streams; -1 once closed.
+    @exclusivity(unchecked) var slot = -1
 
     // Outbound state, read by the nghttp2 data provider.
     @exclusivity(unchecked) var outbound: [UInt8] = []
