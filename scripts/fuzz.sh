@@ -10,9 +10,13 @@ SECONDS_PER_TARGET=${FUZZ_SECONDS:-60}
 OUT=.build/fuzz
 declare -A SOURCES=(
   [HTTP1Parser]="Sources/Wire/NimbusHTTP/HTTP1/HTTP1RequestParser.swift Sources/Wire/NimbusHTTP/HTTP1/HTTPTypes.swift"
-  [GRPCDeframer]="Sources/Wire/NimbusGRPC/Wire/GRPCFraming.swift"
+  [GRPCDeframer]="Sources/Wire/NimbusGRPC/Wire/GRPCFraming.swift Sources/Wire/NimbusGRPC/Wire/GRPCCompression.swift"
   [GatewayJSON]="Sources/Domains/NimbusGateway/JSON/JSONValue.swift Sources/Domains/NimbusGateway/JSON/JSONParser.swift Sources/Domains/NimbusGateway/JSON/JSONWriter.swift"
   [GatewayProtoWire]="Sources/Domains/NimbusGateway/Protobuf/ProtoWire.swift"
+)
+# C modules a target's sources import (module map directory, library).
+declare -A CFLAGS=(
+  [GRPCDeframer]="-I Sources/C/CZlib -lz"
 )
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(HTTP1Parser GRPCDeframer GatewayJSON GatewayProtoWire)
@@ -26,7 +30,7 @@ for target in "${targets[@]}"; do
   echo "fuzz: building $target"
   # shellcheck disable=SC2086
   swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name "Fuzz$target" \
-    Fuzz/"$target"/*.swift ${SOURCES[$target]} -o "$dir/fuzzer" 2> "$dir/build.log" \
+    Fuzz/"$target"/*.swift ${SOURCES[$target]} ${CFLAGS[$target]:-} -o "$dir/fuzzer" 2> "$dir/build.log" \
     || { cat "$dir/build.log" >&2; exit 1; }
   echo "fuzz: running $target for ${SECONDS_PER_TARGET}s"
   if "$dir/fuzzer" -max_total_time="$SECONDS_PER_TARGET" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
