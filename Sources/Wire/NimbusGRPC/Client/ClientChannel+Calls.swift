@@ -15,6 +15,9 @@ extension GRPCChannel {
                 throw RPCError(.deadlineExceeded, "the call's deadline passed before it could start")
             }
             let pick = pool.pickEndpoint(excluding: excluded)
+            // Built (and the metadata checked) before anything is sent or waited for.
+            var headers = try requestHeaders(method, options: options, endpoint: pick.index, deadline: deadline)
+            var builtAt = deadline == nil ? nil : ContinuousClock.now
             if let notBefore = pick.notBefore {
                 // Every endpoint is reconnecting with backoff: wait for the first, a little.
                 if notBefore - .now > configuration.reconnectWait || deadline.map({ notBefore >= $0 }) == true {
@@ -22,6 +25,8 @@ extension GRPCChannel {
                 }
                 try? await Task.sleep(until: notBefore, clock: .continuous)
                 if Task.isCancelled { throw RPCError(.cancelled, "the call was cancelled before it started") }
+                headers = try requestHeaders(method, options: options, endpoint: pick.index, deadline: deadline)  // time left changed
+                builtAt = deadline == nil ? nil : ContinuousClock.now
             }
             let connection: HTTP2ClientConnection
             do {
@@ -31,10 +36,15 @@ extension GRPCChannel {
                 lastError = error
                 continue
             }
-            let call = ClientCall(connection: connection, maxReceiveMessageSize: configuration.maxReceiveMessageSize)
+            if let builtAt, ContinuousClock.now - builtAt > .milliseconds(1) {
+                // The connect took a while: grpc-timeout says what is left now.
+                headers = try requestHeaders(method, options: options, endpoint: pick.index, deadline: deadline)
+            }
+            // A unary call (whole body known) buffers its bounded response: no credit held back.
+            let call = ClientCall(connection: connection, maxReceiveMessageSize: configuration.maxReceiveMessageSize,
+                                  readAheadBytes: body == nil ? ClientCall.defaultReadAhead : .max)
             do {
-                try await call.start(headers: requestHeaders(method, options: options, endpoint: pick.index, deadline: deadline),
-                                     deadline: deadline, body: body)
+                try await call.start(headers: headers, deadline: deadline, body: body)
                 return (call, pick.index)
             } catch {
                 // The connection closed between the pick and the stream: nothing was sent.
@@ -43,26 +53,6 @@ extension GRPCChannel {
             }
         }
         throw lastError ?? RPCError(.unavailable, "no endpoint took the call")
-    }
-
-    func requestHeaders(_ method: MethodDescriptor, options: CallOptions, endpoint: Int,
-                                deadline: ContinuousClock.Instant?) -> [HTTP2ClientHeader] {
-        var headers = [
-            HTTP2ClientHeader(":method", "POST"),
-            HTTP2ClientHeader(":scheme", scheme),
-            HTTP2ClientHeader(":path", method.path),
-            HTTP2ClientHeader(":authority", authorities[endpoint]),
-            HTTP2ClientHeader("content-type", "application/grpc"),
-            HTTP2ClientHeader("te", "trailers"),
-            HTTP2ClientHeader("user-agent", configuration.userAgent),
-        ]
-        if let deadline {
-            headers.append(HTTP2ClientHeader("grpc-timeout", ClientWireFormat.timeoutHeader(max(deadline - .now, .nanoseconds(1)))))
-        }
-        for (name, value) in ClientWireFormat.headers(from: options.metadata) {
-            headers.append(HTTP2ClientHeader(name, value))
-        }
-        return headers
     }
 
     /// Metadata HTTP/2 cannot carry is refused before anything is sent: keys of `0-9 a-z - _ .`,
@@ -77,17 +67,6 @@ extension GRPCChannel {
                 throw RPCError(.internal, "metadata '\(key)' has a value that is not printable ASCII; send bytes in a '-bin' key")
             }
         }
-    }
-
-    static func singleResponse(_ call: ClientCall) async throws -> [UInt8] {
-        guard let message = try await call.nextMessage() else {
-            throw RPCError(.internal, "the server ended a unary call without a response message")
-        }
-        if try await call.nextMessage() != nil {
-            call.cancel(.internal, "more than one response message on a unary call")
-            throw RPCError(.internal, "the server sent more than one response message on a unary call")
-        }
-        return message
     }
 
     static func runStreaming<Result: Sendable>(

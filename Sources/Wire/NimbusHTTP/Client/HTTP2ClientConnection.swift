@@ -114,6 +114,11 @@ public final class HTTP2ClientConnection: @unchecked Sendable {
 
     /// Opens a stream; the body follows with `send`. Throws when the connection takes no new streams.
     public func startStream(headers: [HTTP2ClientHeader], handler: any HTTP2ClientStreamHandler) throws -> Int32 {
+        try startStream(headers: HTTP2ClientRequestHeaders(headers), handler: handler)
+    }
+
+    /// `startStream` with a prebuilt header block (see `HTTP2ClientHeaderPrefix`).
+    public func startStream(headers: HTTP2ClientRequestHeaders, handler: any HTTP2ClientStreamHandler) throws -> Int32 {
         precondition(loop.inEventLoop)
         guard state == .ready else { throw HTTP2ClientConnectionError.notReady(state) }
         if !peerCheckedThisTick {

@@ -74,11 +74,17 @@ public final class HTTP2ClientSession {
     /// `sendData(streamID:_:endStream:)`. nghttp2 queues the stream while the peer's
     /// SETTINGS_MAX_CONCURRENT_STREAMS is reached, so this never fails for being busy.
     public func submitRequest(headers: [HTTP2ClientHeader]) throws -> Int32 {
+        try submitRequest(headers: HTTP2ClientRequestHeaders(headers))
+    }
+
+    /// `submitRequest` with a prebuilt header block: no per-request String or array building
+    /// for the fields every request of its kind shares.
+    public func submitRequest(headers: HTTP2ClientRequestHeaders) throws -> Int32 {
         guard let session else { throw HTTP2ClientError.sessionClosed }
         let state = StreamState()
         var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: httpClientReadBody)
-        let streamID = withHeaderFields(headers) { nva in
-            nghttp2_submit_request(session, nil, nva.baseAddress, nva.count, &provider, nil)
+        let streamID = headers.withNVs { nva, count in
+            nghttp2_submit_request(session, nil, nva, count, &provider, nil)
         }
         guard streamID > 0 else {
             throw HTTP2ClientError.submitFailed("nghttp2_submit_request: \(String(cString: nghttp2_strerror(streamID)))")
@@ -193,28 +199,5 @@ public final class HTTP2ClientSession {
 
     func check(_ rv: Int32, _ what: String) throws {
         if rv != 0 { throw HTTP2ClientError.sessionSetup("nghttp2_\(what): \(String(cString: nghttp2_strerror(rv)))") }
-    }
-}
-
-/// Builds `nghttp2_nv`s pointing into one scratch buffer that lives for the call (nghttp2 copies
-/// names and values when a request is submitted without the NO_COPY flags).
-func withHeaderFields<R>(_ headers: [HTTP2ClientHeader], _ body: (UnsafeMutableBufferPointer<nghttp2_nv>) -> R) -> R {
-    var storage: [UInt8] = []
-    var offsets: [(name: Range<Int>, value: Range<Int>)] = []
-    offsets.reserveCapacity(headers.count)
-    for header in headers {
-        let nameStart = storage.count
-        storage.append(contentsOf: header.name.utf8)
-        let valueStart = storage.count
-        storage.append(contentsOf: header.value.utf8)
-        offsets.append((nameStart..<valueStart, valueStart..<storage.count))
-    }
-    storage.append(0)  // never empty, so baseAddress is non-nil
-    return storage.withUnsafeMutableBufferPointer { raw in
-        var nva = offsets.map { range in
-            nghttp2_nv(name: raw.baseAddress! + range.name.lowerBound, value: raw.baseAddress! + range.value.lowerBound,
-                       namelen: range.name.count, valuelen: range.value.count, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
-        }
-        return nva.withUnsafeMutableBufferPointer { body($0) }
     }
 }
