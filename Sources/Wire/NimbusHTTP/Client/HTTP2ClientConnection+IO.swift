@@ -117,7 +117,7 @@ extension HTTP2ClientConnection: EventLoopIOHandler, EventLoopFlushable {
                 try readBuffer.withUnsafeBytes { try session.receive(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
                 // Frames without an event (WINDOW_UPDATE, PING) may still unblock or need output.
                 scheduleFlush()
-                dispatch(session.takeEvents())
+                dispatchEvents(session)
                 if self.session == nil { return }  // a handler closed us
                 if n < readBuffer.count && stream.tls == nil { return }
             case .wouldBlock(let wantsWrite):
@@ -131,6 +131,18 @@ extension HTTP2ClientConnection: EventLoopIOHandler, EventLoopFlushable {
                 throw HTTP2ClientConnectionError.peerClosed
             }
         }
+    }
+
+    /// Hands the session's events to the streams through a reused batch buffer (a re-entrant
+    /// call, should a handler cause one, finds the spare taken and uses a fresh array).
+    func dispatchEvents(_ session: HTTP2ClientSession) {
+        guard session.hasEvents else { return }
+        var batch: [HTTP2ClientEvent] = []
+        swap(&batch, &spareEvents)
+        session.takeEvents(into: &batch)
+        dispatch(batch)
+        batch.removeAll(keepingCapacity: true)
+        spareEvents = batch
     }
 
     func dispatch(_ events: [HTTP2ClientEvent]) {
@@ -177,7 +189,7 @@ extension HTTP2ClientConnection: EventLoopIOHandler, EventLoopFlushable {
                 if outbound.pendingCount < 256 << 10 {
                     var bytes: [UInt8] = []
                     try session.drainOutput(into: &bytes)
-                    dispatch(session.takeEvents())
+                    dispatchEvents(session)
                     if !bytes.isEmpty {
                         outbound.append(contentsOf: bytes)
                         pendingHeadersMark = session.lastHeadersSentStreamID

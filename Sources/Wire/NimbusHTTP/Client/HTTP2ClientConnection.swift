@@ -64,6 +64,8 @@ public final class HTTP2ClientConnection: @unchecked Sendable {
     var keepaliveTimer: EventLoopTimer?
     var pingTimeoutTimer: EventLoopTimer?
     var readBuffer = [UInt8](repeating: 0, count: 64 << 10)
+    /// The storage of the next event batch (see `dispatchEvents`).
+    var spareEvents: [HTTP2ClientEvent] = []
     var closeError: (any Error)?
 
     /// A connection that starts connecting when `connect()` is called.

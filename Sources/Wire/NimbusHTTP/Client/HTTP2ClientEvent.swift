@@ -8,6 +8,15 @@ public struct HTTP2ClientHeader: Sendable, Hashable {
         self.name = name
         self.value = value
     }
+
+    /// A constant String for a value nearly every gRPC response carries and that is too long
+    /// for Swift's inline small strings (`application/grpc`): no allocation per response.
+    static func internedValue(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        guard bytes.count == 16, bytes.elementsEqual(grpcContentType.utf8) else { return nil }
+        return grpcContentType
+    }
+
+    private static let grpcContentType = "application/grpc"
 }
 
 /// What an `HTTP2ClientSession` saw while reading or writing.

@@ -176,9 +176,20 @@ public final class HTTP2ClientSession {
 
     /// What happened since the last call, in order.
     public func takeEvents() -> [HTTP2ClientEvent] {
-        defer { events.removeAll(keepingCapacity: true) }
-        return events
+        if events.isEmpty { return [] }
+        var taken: [HTTP2ClientEvent] = []
+        swap(&taken, &events)
+        return taken
     }
+
+    /// `takeEvents` into the caller's buffer, which comes back empty (its capacity kept) and
+    /// serves as the next batch's storage: no array allocated per read or flush.
+    public func takeEvents(into batch: inout [HTTP2ClientEvent]) {
+        batch.removeAll(keepingCapacity: true)
+        swap(&batch, &events)
+    }
+
+    public var hasEvents: Bool { !events.isEmpty }
 
     public var wantsRead: Bool { session.map { nghttp2_session_want_read($0) != 0 } ?? false }
     public var wantsWrite: Bool { session.map { nghttp2_session_want_write($0) != 0 } ?? false }
