@@ -55,19 +55,30 @@ final class ClientCall: @unchecked Sendable {
     /// Opens the stream (and, for unary calls, sends the whole body at once). Throws when the
     /// connection takes no new streams — the call never left this process, so it can go elsewhere.
     func start(headers: HTTP2ClientRequestHeaders, deadline: ContinuousClock.Instant?, body: [UInt8]?) async throws {
-        try await loop.submit { [self] in
-            streamID = try connection.startStream(headers: headers, handler: self)
-            streamOpen = true
-            if let body {
-                connection.send(streamID: streamID, body, endStream: true)
-                bodyEnded = true
-            }
-            if let deadline {
-                let remaining = deadline - .now
-                deadlineTimer = loop.scheduleTimer(after: max(remaining, .zero)) { [self] in
-                    deadlineTimer = nil
-                    perform(machine.abandon(.deadlineExceeded, "the call's deadline passed before the server answered"))
-                }
+        // A caller already on the connection's loop (a gateway handler) opens the stream in
+        // place: no closure to allocate, no hop.
+        if loop.inEventLoop { return try startOnLoop(headers: headers, deadline: deadline, body: body) }
+        try await loop.submit { [self] in try startOnLoop(headers: headers, deadline: deadline, body: body) }
+    }
+
+    /// `start` for a caller known to run on the connection's loop.
+    func startInPlace(headers: HTTP2ClientRequestHeaders, deadline: ContinuousClock.Instant?, body: [UInt8]?) throws {
+        precondition(loop.inEventLoop)
+        try startOnLoop(headers: headers, deadline: deadline, body: body)
+    }
+
+    private func startOnLoop(headers: HTTP2ClientRequestHeaders, deadline: ContinuousClock.Instant?, body: [UInt8]?) throws {
+        streamID = try connection.startStream(headers: headers, handler: self)
+        streamOpen = true
+        if let body {
+            connection.send(streamID: streamID, body, endStream: true)
+            bodyEnded = true
+        }
+        if let deadline {
+            let remaining = deadline - .now
+            deadlineTimer = loop.scheduleTimer(after: max(remaining, .zero)) { [self] in
+                deadlineTimer = nil
+                perform(machine.abandon(.deadlineExceeded, "the call's deadline passed before the server answered"))
             }
         }
     }
@@ -206,9 +217,14 @@ final class ClientCall: @unchecked Sendable {
             break
         case .deliver(let messages):
             let reader = shared.withLock { shared -> (CheckedContinuation<[UInt8]?, any Error>, [UInt8])? in
-                for message in messages {
-                    shared.messages.append(message)
-                    shared.bufferedBytes += message.count
+                if shared.messages.isEmpty {
+                    shared.messages = messages  // the common case takes the array over, no copy
+                    for message in messages { shared.bufferedBytes += message.count }
+                } else {
+                    for message in messages {
+                        shared.messages.append(message)
+                        shared.bufferedBytes += message.count
+                    }
                 }
                 guard let reader = shared.reader, let first = Self.take(&shared) else { return nil }
                 shared.reader = nil

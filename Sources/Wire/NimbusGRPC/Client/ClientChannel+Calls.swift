@@ -8,13 +8,16 @@ extension GRPCChannel {
     /// Picks an endpoint, gets a connection and opens the stream, moving on to another endpoint
     /// while the failure proves the server never saw the call.
     func startCall(_ method: MethodDescriptor, options: CallOptions, deadline: ContinuousClock.Instant?,
-                           body: [UInt8]?, excluded: inout Set<Int>, lastError: inout RPCError?) async throws -> (ClientCall, Int) {
+                   body: [UInt8]?, excluded: inout Set<Int>, lastError: inout RPCError?,
+                   firstPick: ClientLoadBalancer.Pick? = nil) async throws -> (ClientCall, Int) {
+        var firstPick = firstPick
         for _ in 0..<maxAttempts {
             if Task.isCancelled { throw RPCError(.cancelled, "the call was cancelled before it started") }
             if let deadline, deadline <= .now {
                 throw RPCError(.deadlineExceeded, "the call's deadline passed before it could start")
             }
-            let pick = pool.pickEndpoint(excluding: excluded)
+            let pick = firstPick ?? pool.pickEndpoint(excluding: excluded)
+            firstPick = nil
             // Built (and the metadata checked) before anything is sent or waited for.
             var headers = try requestHeaders(method, options: options, endpoint: pick.index, deadline: deadline)
             var builtAt = deadline == nil ? nil : ContinuousClock.now
@@ -53,6 +56,36 @@ extension GRPCChannel {
             }
         }
         throw lastError ?? RPCError(.unavailable, "no endpoint took the call")
+    }
+
+    /// The first attempt of a unary call made by a caller on a loop that has a ready
+    /// connection to the picked endpoint (a gateway handler): the stream opens synchronously,
+    /// with no suspension and none of `startCall`'s async frames. `.started` or the pick to
+    /// continue with in `startCall`.
+    enum InPlaceStart {
+        case started(ClientCall, Int)
+        case fallBack(ClientLoadBalancer.Pick?)
+    }
+
+    func startCallInPlace(_ method: MethodDescriptor, options: CallOptions, deadline: ContinuousClock.Instant?,
+                          body: [UInt8], excluded: inout Set<Int>, lastError: inout RPCError?) throws -> InPlaceStart {
+        if Task.isCancelled { return .fallBack(nil) }
+        if let deadline, deadline <= .now { return .fallBack(nil) }
+        let pick = pool.pickEndpoint(excluding: excluded)
+        guard pick.notBefore == nil, let connection = pool.readyConnection(to: pick.index), connection.loop.inEventLoop else {
+            return .fallBack(pick)
+        }
+        let headers = try requestHeaders(method, options: options, endpoint: pick.index, deadline: deadline)
+        let call = ClientCall(connection: connection, maxReceiveMessageSize: configuration.maxReceiveMessageSize, readAheadBytes: .max)
+        do {
+            try call.startInPlace(headers: headers, deadline: deadline, body: body)
+            return .started(call, pick.index)
+        } catch {
+            // The connection closed between the pick and the stream: nothing was sent.
+            excluded.insert(pick.index)
+            lastError = RPCError(.unavailable, "the connection to \(configuration.endpoints[pick.index]) closed", cause: error)
+            return .fallBack(nil)
+        }
     }
 
     /// Metadata HTTP/2 cannot carry is refused before anything is sent: keys of `0-9 a-z - _ .`,

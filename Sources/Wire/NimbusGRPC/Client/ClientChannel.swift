@@ -120,8 +120,22 @@ public final class GRPCChannel: RPCClientTransport {
         var excluded = Set<Int>()
         var lastError: RPCError?
         for attempt in 0..<maxAttempts {
-            let (call, endpoint) = try await startCall(method, options: options, deadline: deadline, body: body,
-                                                       excluded: &excluded, lastError: &lastError)
+            var started: (ClientCall, Int)?
+            var firstPick: ClientLoadBalancer.Pick?
+            if attempt == 0 {
+                switch try startCallInPlace(method, options: options, deadline: deadline, body: body,
+                                            excluded: &excluded, lastError: &lastError) {
+                case .started(let call, let endpoint): started = (call, endpoint)
+                case .fallBack(let pick): firstPick = pick
+                }
+            }
+            let call: ClientCall, endpoint: Int
+            if let started {
+                (call, endpoint) = started
+            } else {
+                (call, endpoint) = try await startCall(method, options: options, deadline: deadline, body: body,
+                                                       excluded: &excluded, lastError: &lastError, firstPick: firstPick)
+            }
             do {
                 let response = try await withTaskCancellationHandler {
                     try await call.unaryResponse()

@@ -174,6 +174,19 @@ public final class HTTP2ClientSession {
         }
     }
 
+    /// `drainOutput` straight into the connection's outbound buffer (no staging array),
+    /// stopping once it holds `limit` unsent bytes.
+    public func drainOutput(into outbound: inout OutboundBuffer, limit: Int = 256 << 10) throws {
+        guard let session else { return }
+        while outbound.pendingCount < limit {
+            var chunk: UnsafePointer<UInt8>?
+            let n = nghttp2_session_mem_send(session, &chunk)
+            if n < 0 { throw HTTP2ClientError.protocolError("nghttp2_session_mem_send: \(String(cString: nghttp2_strerror(Int32(n))))") }
+            if n == 0 { break }
+            outbound.append(UnsafeRawBufferPointer(start: chunk, count: n))
+        }
+    }
+
     /// What happened since the last call, in order.
     public func takeEvents() -> [HTTP2ClientEvent] {
         if events.isEmpty { return [] }
