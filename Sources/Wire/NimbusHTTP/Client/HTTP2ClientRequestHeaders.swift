@@ -121,6 +121,16 @@ public struct HTTP2ClientRequestHeaders: Sendable {
         }
     }
 
+    /// The fields as nghttp2 receives them (read back from the `nghttp2_nv` array), for tests.
+    var submittedFields: [HTTP2ClientHeader] {
+        withNVs { nvs, count in
+            (0..<count).map { i in
+                HTTP2ClientHeader(String(decoding: UnsafeBufferPointer(start: nvs[i].name, count: nvs[i].namelen), as: UTF8.self),
+                                  String(decoding: UnsafeBufferPointer(start: nvs[i].value, count: nvs[i].valuelen), as: UTF8.self))
+            }
+        }
+    }
+
     /// Calls `body` with the `nghttp2_nv` array, valid only during the call (nghttp2 copies it).
     func withNVs<R>(_ body: (UnsafeMutablePointer<nghttp2_nv>, Int) -> R) -> R {
         if extraCount == 0 { return body(prefix.nvs, prefix.count) }
