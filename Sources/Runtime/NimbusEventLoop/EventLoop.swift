@@ -55,7 +55,11 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var handlers: [Int32: any EventLoopIOHandler] = [:]
     @exclusivity(unchecked) private var timers = TimerQueue()
     @exclusivity(unchecked) private var flushables: [any EventLoopFlushable] = []
+    @exclusivity(unchecked) private var flushBatch: [any EventLoopFlushable] = []
     @exclusivity(unchecked) private var events = [epoll_event](repeating: epoll_event(), count: 256)
+    /// This tick's ready events, and the one being handled (`readyCount` once all are).
+    @exclusivity(unchecked) private var readyCount = 0
+    @exclusivity(unchecked) private var handlingIndex = 0
     /// When the current tick's I/O became visible (read once per tick, after `epoll_wait`).
     @exclusivity(unchecked) private var currentTickStart = ContinuousClock.now
 
@@ -182,6 +186,19 @@ public final class EventLoop: @unchecked Sendable {
     // MARK: flush at tick end
 
     /// The object's `flushAtTickEnd` runs once at the end of this tick; the caller dedupes.
+    /// Loop thread only: whether this tick's `epoll_wait` reported `fd` and its handler has not
+    /// run yet. False means the descriptor had nothing to report when the tick began or was
+    /// handled already — a cheaper "anything pending?" than a system call.
+    public func hasUnhandledEvent(for fd: Int32) -> Bool {
+        precondition(inEventLoop, "hasUnhandledEvent called off \(name)")
+        var index = handlingIndex + 1
+        while index < readyCount {
+            if events[index].data.fd == fd { return true }
+            index += 1
+        }
+        return false
+    }
+
     public func flushAtTickEnd(_ flushable: any EventLoopFlushable) {
         flushables.append(flushable)
     }
@@ -219,7 +236,9 @@ public final class EventLoop: @unchecked Sendable {
             fatalError("epoll_wait on \(name): \(SocketError(call: "epoll_wait", errno: Glibc.errno))")
         }
         currentTickStart = ContinuousClock.now
-        for i in 0..<max(Int(count), 0) {
+        readyCount = max(Int(count), 0)
+        for i in 0..<readyCount {
+            handlingIndex = i
             let event = events[i]
             let fd = event.data.fd
             if fd == wakeFD {
@@ -235,6 +254,7 @@ public final class EventLoop: @unchecked Sendable {
                 writable: bits & EPOLLOUT.rawValue != 0,
                 hangup: hangup)
         }
+        handlingIndex = readyCount
         if !timers.isEmpty {
             let now = MonotonicTime.now()
             while let body = timers.popDue(now: now) { body() }
@@ -268,10 +288,12 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func flushAll() {
+        // Two buffers swapped: no array allocated per tick (a copy-then-removeAll would
+        // reallocate the shared buffer every time).
         while !flushables.isEmpty {
-            let batch = flushables
-            flushables.removeAll(keepingCapacity: true)
-            for flushable in batch { flushable.flushAtTickEnd() }
+            swap(&flushables, &flushBatch)
+            for flushable in flushBatch { flushable.flushAtTickEnd() }
+            flushBatch.removeAll(keepingCapacity: true)
         }
     }
 }

@@ -32,9 +32,11 @@ extension Gateway {
     }
 
     private func prepare(_ method: MethodDescriptor, path: String?, context: ServerContext) async throws -> (CallOptions, RequestIdentity, AuthenticatedCaller?) {
-        let identity = RequestIdentity(requestID: context.metadata["x-request-id"], traceparent: context.metadata["traceparent"])
+        let incoming = IncomingFields(context.metadata)
+        let identity = RequestIdentity(requestID: incoming.requestID, traceparent: incoming.traceparent)
         context.addResponseHeader("x-request-id", value: .string(identity.requestID))
-        let caller = try await admit(method: path ?? method.path, credentials: Credentials.extract(from: context.metadata),
+        let caller = try await admit(method: path ?? method.path,
+                                     credentials: Credentials.extract(authorization: incoming.authorization, apiKeyHeader: incoming.apiKey),
                                      peer: context.peer, identity: identity)
         var timeout: Duration?
         if let deadline = context.deadline {
@@ -98,5 +100,28 @@ extension Gateway {
         }
         metrics.record(face: "grpc", route: method.path, status: code.description,
                        nanoseconds: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+}
+
+/// The four request fields the gateway reads, found in one pass over the (lowercase) keys
+/// instead of a lowercasing lookup each; the first text value of each wins, as with
+/// `Metadata`'s subscript.
+struct IncomingFields {
+    var requestID: String?
+    var traceparent: String?
+    var authorization: String?
+    var apiKey: String?
+
+    init(_ metadata: Metadata) {
+        for (key, value) in metadata {
+            guard case .string(let text) = value else { continue }
+            switch key {
+            case "x-request-id": if requestID == nil { requestID = text }
+            case "traceparent": if traceparent == nil { traceparent = text }
+            case "authorization": if authorization == nil { authorization = text }
+            case "x-api-key": if apiKey == nil { apiKey = text }
+            default: break
+            }
+        }
     }
 }

@@ -88,20 +88,22 @@ public final class Gateway: Sendable {
     /// Metadata for the upstream call: the client's, minus credentials and anything claiming
     /// to be a principal, plus the signed principal, request id and trace context.
     static func forwardedMetadata(_ incoming: Metadata, identity: RequestIdentity, caller: AuthenticatedCaller?, peer: String) -> Metadata {
+        // Keys are lowercase already (received metadata and the constants here): no re-lowercasing.
         var metadata = Metadata()
+        metadata.reserveCapacity(incoming.entries.count + 4)
         for (key, value) in incoming {
             switch key {
             case "authorization", "x-api-key", "x-request-id", "traceparent", "x-forwarded-for", "user-agent", "host":
                 continue
             default:
                 if key.hasPrefix("x-nimbus-") { continue }
-                metadata.add(key, value: value)
+                metadata.appendLowercaseKey(key, value: value)
             }
         }
-        if let caller { metadata.add(IdentityAuthenticator.principalMetadataKey, binary: caller.signedPrincipal) }
-        metadata.add("x-request-id", identity.requestID)
-        metadata.add("traceparent", identity.traceparent)
-        if !peer.isEmpty { metadata.add("x-forwarded-for", clientIP(peer)) }
+        if let caller { metadata.appendLowercaseKey(IdentityAuthenticator.principalMetadataKey, value: .binary(caller.signedPrincipal)) }
+        metadata.appendLowercaseKey("x-request-id", value: .string(identity.requestID))
+        metadata.appendLowercaseKey("traceparent", value: .string(identity.traceparent))
+        if !peer.isEmpty { metadata.appendLowercaseKey("x-forwarded-for", value: .string(clientIP(peer))) }
         return metadata
     }
 

@@ -4,14 +4,21 @@ import Synchronization
 public struct RequestIdentity: Sendable, Equatable {
     /// `x-request-id`: the client's if it sent a sane one, else generated. Echoed and logged.
     public var requestID: String
-    /// 32 lowercase hex digits.
-    public var traceID: String
-    /// The span id the gateway uses for its upstream call (16 hex digits).
-    public var spanID: String
-    public var traceFlags: String
+    /// The `traceparent` header to send upstream: same trace, the gateway's span as parent
+    /// (`00-<trace id>-<span id>-<flags>`), built once as one String.
+    public let traceparent: String
 
-    /// The `traceparent` header to send upstream: same trace, the gateway's span as parent.
-    public var traceparent: String { "00-\(traceID)-\(spanID)-\(traceFlags)" }
+    /// 32 lowercase hex digits.
+    public var traceID: String { field(3, 32) }
+    /// The span id the gateway uses for its upstream call (16 hex digits).
+    public var spanID: String { field(36, 16) }
+    public var traceFlags: String { field(53, 2) }
+
+    private func field(_ offset: Int, _ length: Int) -> String {
+        let utf8 = traceparent.utf8
+        let start = utf8.index(utf8.startIndex, offsetBy: offset)
+        return String(Substring(utf8[start..<utf8.index(start, offsetBy: length)]))
+    }
 
     public init(requestID: String?, traceparent: String?) {
         if let requestID, Self.isAcceptableRequestID(requestID) {
@@ -19,13 +26,24 @@ public struct RequestIdentity: Sendable, Equatable {
         } else {
             self.requestID = Self.randomHex(bytes: 16)
         }
-        spanID = Self.randomHex(bytes: 8)
-        if let traceparent, let parsed = Self.parseTraceparent(traceparent) {
-            traceID = parsed.traceID
-            traceFlags = parsed.flags
-        } else {
-            traceID = Self.randomHex(bytes: 16)
-            traceFlags = "01"
+        let parsed = traceparent.flatMap { Self.parseTraceparent($0) }
+        // "00-" trace(32) "-" span(16) "-" flags(2): 55 bytes, written in place.
+        self.traceparent = String(unsafeUninitializedCapacity: 55) { buffer in
+            buffer[0] = UInt8(ascii: "0"); buffer[1] = UInt8(ascii: "0"); buffer[2] = UInt8(ascii: "-")
+            if let parsed {
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[3..<35]).initialize(fromContentsOf: parsed.traceID.utf8)
+            } else {
+                Self.writeRandomHex(bytes: 16, into: UnsafeMutableBufferPointer(rebasing: buffer[3..<35]))
+            }
+            buffer[35] = UInt8(ascii: "-")
+            Self.writeRandomHex(bytes: 8, into: UnsafeMutableBufferPointer(rebasing: buffer[36..<52]))
+            buffer[52] = UInt8(ascii: "-")
+            if let parsed {
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[53..<55]).initialize(fromContentsOf: parsed.flags.utf8)
+            } else {
+                buffer[53] = UInt8(ascii: "0"); buffer[54] = UInt8(ascii: "1")
+            }
+            return 55
         }
     }
 
@@ -52,17 +70,22 @@ public struct RequestIdentity: Sendable, Equatable {
 
     static func randomHex(bytes: Int) -> String {
         String(unsafeUninitializedCapacity: bytes * 2) { buffer in
-            var index = 0
-            while index < bytes * 2 {
-                var word = IDGenerator.next()
-                for _ in 0..<8 where index < bytes * 2 {
-                    buffer[index] = hexDigits[Int(word & 0xF)]
-                    buffer[index + 1] = hexDigits[Int((word >> 4) & 0xF)]
-                    word >>= 8
-                    index += 2
-                }
-            }
+            writeRandomHex(bytes: bytes, into: buffer)
             return bytes * 2
+        }
+    }
+
+    /// `bytes * 2` random lowercase hex digits into `buffer` (which holds at least that many).
+    static func writeRandomHex(bytes: Int, into buffer: UnsafeMutableBufferPointer<UInt8>) {
+        var index = 0
+        while index < bytes * 2 {
+            var word = IDGenerator.next()
+            for _ in 0..<8 where index < bytes * 2 {
+                buffer[index] = hexDigits[Int(word & 0xF)]
+                buffer[index + 1] = hexDigits[Int((word >> 4) & 0xF)]
+                word >>= 8
+                index += 2
+            }
         }
     }
 

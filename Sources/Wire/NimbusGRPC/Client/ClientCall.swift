@@ -21,6 +21,8 @@ final class ClientCall: @unchecked Sendable {
         var headerWaiters: [CheckedContinuation<Metadata, Never>] = []
         /// The loop holds back flow-control credit until the caller catches up.
         var creditHeld = false
+        /// A unary caller waiting for the whole call (`unaryResponse`).
+        var finishWaiter: UnsafeContinuation<Void, Never>?
     }
 
     let connection: HTTP2ClientConnection
@@ -39,7 +41,9 @@ final class ClientCall: @unchecked Sendable {
     private var streamOpen = false
     private var writableWaiter: CheckedContinuation<Void, any Error>?
 
-    init(connection: HTTP2ClientConnection, maxReceiveMessageSize: Int, readAheadBytes: Int = 256 << 10) {
+    static let defaultReadAhead = 256 << 10
+
+    init(connection: HTTP2ClientConnection, maxReceiveMessageSize: Int, readAheadBytes: Int = defaultReadAhead) {
         self.connection = connection
         self.maxReceiveMessageSize = maxReceiveMessageSize
         self.readAheadBytes = readAheadBytes
@@ -50,20 +54,31 @@ final class ClientCall: @unchecked Sendable {
 
     /// Opens the stream (and, for unary calls, sends the whole body at once). Throws when the
     /// connection takes no new streams — the call never left this process, so it can go elsewhere.
-    func start(headers: [HTTP2ClientHeader], deadline: ContinuousClock.Instant?, body: [UInt8]?) async throws {
-        try await loop.submit { [self] in
-            streamID = try connection.startStream(headers: headers, handler: self)
-            streamOpen = true
-            if let body {
-                connection.send(streamID: streamID, body, endStream: true)
-                bodyEnded = true
-            }
-            if let deadline {
-                let remaining = deadline - .now
-                deadlineTimer = loop.scheduleTimer(after: max(remaining, .zero)) { [self] in
-                    deadlineTimer = nil
-                    perform(machine.abandon(.deadlineExceeded, "the call's deadline passed before the server answered"))
-                }
+    func start(headers: HTTP2ClientRequestHeaders, deadline: ContinuousClock.Instant?, body: [UInt8]?) async throws {
+        // A caller already on the connection's loop (a gateway handler) opens the stream in
+        // place: no closure to allocate, no hop.
+        if loop.inEventLoop { return try startOnLoop(headers: headers, deadline: deadline, body: body) }
+        try await loop.submit { [self] in try startOnLoop(headers: headers, deadline: deadline, body: body) }
+    }
+
+    /// `start` for a caller known to run on the connection's loop.
+    func startInPlace(headers: HTTP2ClientRequestHeaders, deadline: ContinuousClock.Instant?, body: [UInt8]?) throws {
+        precondition(loop.inEventLoop)
+        try startOnLoop(headers: headers, deadline: deadline, body: body)
+    }
+
+    private func startOnLoop(headers: HTTP2ClientRequestHeaders, deadline: ContinuousClock.Instant?, body: [UInt8]?) throws {
+        streamID = try connection.startStream(headers: headers, handler: self)
+        streamOpen = true
+        if let body {
+            connection.send(streamID: streamID, body, endStream: true)
+            bodyEnded = true
+        }
+        if let deadline {
+            let remaining = deadline - .now
+            deadlineTimer = loop.scheduleTimer(after: max(remaining, .zero)) { [self] in
+                deadlineTimer = nil
+                perform(machine.abandon(.deadlineExceeded, "the call's deadline passed before the server answered"))
             }
         }
     }
@@ -82,6 +97,31 @@ final class ClientCall: @unchecked Sendable {
                 continuation.resume(with: outcome)
             }
         }
+    }
+
+    /// A unary call's outcome in one wait: its single response message and metadata once the
+    /// status arrived, or the call's error. (The messages are buffered meanwhile, so a unary
+    /// call is made with `readAheadBytes: .max`: its response is bounded by the size limit.)
+    func unaryResponse() async throws -> RPCResponse<[UInt8]> {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let done = shared.withLock { shared -> Bool in
+                if shared.status != nil { return true }
+                shared.finishWaiter = continuation
+                return false
+            }
+            if done { continuation.resume() }
+        }
+        let (status, message, extra, initialMetadata) = shared.withLock { shared in
+            (shared.status!, Self.take(&shared), shared.head < shared.messages.count, shared.initialMetadata ?? [:])
+        }
+        if let error = status.error { throw error }
+        guard let message else {
+            throw RPCError(.internal, "the server ended a unary call without a response message")
+        }
+        if extra {
+            throw RPCError(.internal, "the server sent more than one response message on a unary call")
+        }
+        return RPCResponse(message: message, initialMetadata: initialMetadata, trailingMetadata: status.trailers)
     }
 
     /// The waiting reader, when no queued message is left for it (the status follows them).
@@ -177,9 +217,14 @@ final class ClientCall: @unchecked Sendable {
             break
         case .deliver(let messages):
             let reader = shared.withLock { shared -> (CheckedContinuation<[UInt8]?, any Error>, [UInt8])? in
-                for message in messages {
-                    shared.messages.append(message)
-                    shared.bufferedBytes += message.count
+                if shared.messages.isEmpty {
+                    shared.messages = messages  // the common case takes the array over, no copy
+                    for message in messages { shared.bufferedBytes += message.count }
+                } else {
+                    for message in messages {
+                        shared.messages.append(message)
+                        shared.bufferedBytes += message.count
+                    }
                 }
                 guard let reader = shared.reader, let first = Self.take(&shared) else { return nil }
                 shared.reader = nil
@@ -190,13 +235,16 @@ final class ClientCall: @unchecked Sendable {
             if let deadlineTimer { loop.cancelTimer(deadlineTimer) }
             deadlineTimer = nil
             let status = ClientCallStatus(code: code, message: message, trailers: trailers, retryable: retryable)
-            let (reader, headerWaiters, headers) = shared.withLock { shared in
+            let (reader, headerWaiters, headers, finishWaiter) = shared.withLock { shared in
                 shared.status = status
                 shared.initialMetadata = shared.initialMetadata ?? machine.initialMetadata
                 let waiters = shared.headerWaiters
                 shared.headerWaiters = []
-                return (Self.takeReader(&shared), waiters, shared.initialMetadata ?? [:])
+                let finishWaiter = shared.finishWaiter
+                shared.finishWaiter = nil
+                return (Self.takeReader(&shared), waiters, shared.initialMetadata ?? [:], finishWaiter)
             }
+            finishWaiter?.resume()
             for waiter in headerWaiters { waiter.resume(returning: headers) }
             if let reader {
                 if let error = status.error { reader.resume(throwing: error) } else { reader.resume(returning: nil) }

@@ -44,23 +44,22 @@ struct ClientCallStateMachine {
     mutating func receiveHeaders(_ fields: [HTTP2ClientHeader], endStream: Bool) -> Action {
         switch state {
         case .awaitingHeaders:
-            let pairs = fields.map { (name: $0.name, value: $0.value) }
             let status = fields.first { $0.name == ":status" }?.value
             if status != "200" {
                 // Not a gRPC answer (a proxy, a plain HTTP server): the HTTP status decides.
                 let http = status.flatMap { Int($0) } ?? 0
                 return finish(Self.code(forHTTPStatus: http), "unexpected HTTP status \(status ?? "(none)")",
-                              trailers: ClientWireFormat.metadata(from: pairs), resetStream: !endStream)
+                              trailers: ClientWireFormat.metadata(from: fields), resetStream: !endStream)
             }
             if endStream {
                 // Trailers-Only: status and metadata in the one HEADERS frame.
-                return finishWithTrailers(pairs, resetStream: false)
+                return finishWithTrailers(fields, resetStream: false)
             }
             let contentType = fields.first { $0.name == "content-type" }?.value ?? ""
             guard contentType.hasPrefix("application/grpc") else {
                 return finish(.unknown, "unexpected content-type '\(contentType)'", trailers: [:], resetStream: true)
             }
-            initialMetadata = ClientWireFormat.metadata(from: pairs)
+            initialMetadata = ClientWireFormat.metadata(from: fields)
             state = .receivingMessages
             return .none
         case .receivingMessages:
@@ -70,7 +69,7 @@ struct ClientCallStateMachine {
             if deframer.hasPartialMessage {
                 return finish(.internal, "the response ended inside a message", trailers: [:], resetStream: false)
             }
-            return finishWithTrailers(fields.map { (name: $0.name, value: $0.value) }, resetStream: false)
+            return finishWithTrailers(fields, resetStream: false)
         case .finished:
             return .none
         }
@@ -81,11 +80,17 @@ struct ClientCallStateMachine {
         case .awaitingHeaders:
             return finish(.internal, "DATA before response headers", trailers: [:], resetStream: true)
         case .receivingMessages:
-            deframer.append(bytes)
             var messages: [[UInt8]] = []
-            do {
-                while let message = try deframer.next() { messages.append(message) }
-            } catch {
+            // Whole messages are sliced straight from the chunk (no staging copy).
+            let failure = bytes.withUnsafeBytes { raw -> GRPCFramingError? in
+                do throws(GRPCFramingError) {
+                    try deframer.process(raw) { messages.append($0) }
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            if let error = failure {
                 switch error.kind {
                 case .messageTooLarge(let size, let limit):
                     return finish(.resourceExhausted, "response message of \(size) bytes exceeds the limit of \(limit) bytes",
@@ -133,7 +138,7 @@ struct ClientCallStateMachine {
         return finish(code, message, trailers: [:], resetStream: true)
     }
 
-    private mutating func finishWithTrailers(_ fields: [(name: String, value: String)], resetStream: Bool) -> Action {
+    private mutating func finishWithTrailers(_ fields: [HTTP2ClientHeader], resetStream: Bool) -> Action {
         let trailers = ClientWireFormat.metadata(from: fields)
         guard let raw = fields.first(where: { $0.name == "grpc-status" })?.value else {
             return finish(.unknown, "the response carried no grpc-status", trailers: trailers, resetStream: resetStream)

@@ -8,13 +8,19 @@ extension GRPCChannel {
     /// Picks an endpoint, gets a connection and opens the stream, moving on to another endpoint
     /// while the failure proves the server never saw the call.
     func startCall(_ method: MethodDescriptor, options: CallOptions, deadline: ContinuousClock.Instant?,
-                           body: [UInt8]?, excluded: inout Set<Int>, lastError: inout RPCError?) async throws -> (ClientCall, Int) {
+                   body: [UInt8]?, excluded: inout Set<Int>, lastError: inout RPCError?,
+                   firstPick: ClientLoadBalancer.Pick? = nil) async throws -> (ClientCall, Int) {
+        var firstPick = firstPick
         for _ in 0..<maxAttempts {
             if Task.isCancelled { throw RPCError(.cancelled, "the call was cancelled before it started") }
             if let deadline, deadline <= .now {
                 throw RPCError(.deadlineExceeded, "the call's deadline passed before it could start")
             }
-            let pick = pool.pickEndpoint(excluding: excluded)
+            let pick = firstPick ?? pool.pickEndpoint(excluding: excluded)
+            firstPick = nil
+            // Built (and the metadata checked) before anything is sent or waited for.
+            var headers = try requestHeaders(method, options: options, endpoint: pick.index, deadline: deadline)
+            var builtAt = deadline == nil ? nil : ContinuousClock.now
             if let notBefore = pick.notBefore {
                 // Every endpoint is reconnecting with backoff: wait for the first, a little.
                 if notBefore - .now > configuration.reconnectWait || deadline.map({ notBefore >= $0 }) == true {
@@ -22,6 +28,8 @@ extension GRPCChannel {
                 }
                 try? await Task.sleep(until: notBefore, clock: .continuous)
                 if Task.isCancelled { throw RPCError(.cancelled, "the call was cancelled before it started") }
+                headers = try requestHeaders(method, options: options, endpoint: pick.index, deadline: deadline)  // time left changed
+                builtAt = deadline == nil ? nil : ContinuousClock.now
             }
             let connection: HTTP2ClientConnection
             do {
@@ -31,10 +39,15 @@ extension GRPCChannel {
                 lastError = error
                 continue
             }
-            let call = ClientCall(connection: connection, maxReceiveMessageSize: configuration.maxReceiveMessageSize)
+            if let builtAt, ContinuousClock.now - builtAt > .milliseconds(1) {
+                // The connect took a while: grpc-timeout says what is left now.
+                headers = try requestHeaders(method, options: options, endpoint: pick.index, deadline: deadline)
+            }
+            // A unary call (whole body known) buffers its bounded response: no credit held back.
+            let call = ClientCall(connection: connection, maxReceiveMessageSize: configuration.maxReceiveMessageSize,
+                                  readAheadBytes: body == nil ? ClientCall.defaultReadAhead : .max)
             do {
-                try await call.start(headers: requestHeaders(method, options: options, endpoint: pick.index, deadline: deadline),
-                                     deadline: deadline, body: body)
+                try await call.start(headers: headers, deadline: deadline, body: body)
                 return (call, pick.index)
             } catch {
                 // The connection closed between the pick and the stream: nothing was sent.
@@ -45,24 +58,34 @@ extension GRPCChannel {
         throw lastError ?? RPCError(.unavailable, "no endpoint took the call")
     }
 
-    func requestHeaders(_ method: MethodDescriptor, options: CallOptions, endpoint: Int,
-                                deadline: ContinuousClock.Instant?) -> [HTTP2ClientHeader] {
-        var headers = [
-            HTTP2ClientHeader(":method", "POST"),
-            HTTP2ClientHeader(":scheme", scheme),
-            HTTP2ClientHeader(":path", method.path),
-            HTTP2ClientHeader(":authority", authorities[endpoint]),
-            HTTP2ClientHeader("content-type", "application/grpc"),
-            HTTP2ClientHeader("te", "trailers"),
-            HTTP2ClientHeader("user-agent", configuration.userAgent),
-        ]
-        if let deadline {
-            headers.append(HTTP2ClientHeader("grpc-timeout", ClientWireFormat.timeoutHeader(max(deadline - .now, .nanoseconds(1)))))
+    /// The first attempt of a unary call made by a caller on a loop that has a ready
+    /// connection to the picked endpoint (a gateway handler): the stream opens synchronously,
+    /// with no suspension and none of `startCall`'s async frames. `.started` or the pick to
+    /// continue with in `startCall`.
+    enum InPlaceStart {
+        case started(ClientCall, Int)
+        case fallBack(ClientLoadBalancer.Pick?)
+    }
+
+    func startCallInPlace(_ method: MethodDescriptor, options: CallOptions, deadline: ContinuousClock.Instant?,
+                          body: [UInt8], excluded: inout Set<Int>, lastError: inout RPCError?) throws -> InPlaceStart {
+        if Task.isCancelled { return .fallBack(nil) }
+        if let deadline, deadline <= .now { return .fallBack(nil) }
+        let pick = pool.pickEndpoint(excluding: excluded)
+        guard pick.notBefore == nil, let connection = pool.readyConnection(to: pick.index), connection.loop.inEventLoop else {
+            return .fallBack(pick)
         }
-        for (name, value) in ClientWireFormat.headers(from: options.metadata) {
-            headers.append(HTTP2ClientHeader(name, value))
+        let headers = try requestHeaders(method, options: options, endpoint: pick.index, deadline: deadline)
+        let call = ClientCall(connection: connection, maxReceiveMessageSize: configuration.maxReceiveMessageSize, readAheadBytes: .max)
+        do {
+            try call.startInPlace(headers: headers, deadline: deadline, body: body)
+            return .started(call, pick.index)
+        } catch {
+            // The connection closed between the pick and the stream: nothing was sent.
+            excluded.insert(pick.index)
+            lastError = RPCError(.unavailable, "the connection to \(configuration.endpoints[pick.index]) closed", cause: error)
+            return .fallBack(nil)
         }
-        return headers
     }
 
     /// Metadata HTTP/2 cannot carry is refused before anything is sent: keys of `0-9 a-z - _ .`,
@@ -77,17 +100,6 @@ extension GRPCChannel {
                 throw RPCError(.internal, "metadata '\(key)' has a value that is not printable ASCII; send bytes in a '-bin' key")
             }
         }
-    }
-
-    static func singleResponse(_ call: ClientCall) async throws -> [UInt8] {
-        guard let message = try await call.nextMessage() else {
-            throw RPCError(.internal, "the server ended a unary call without a response message")
-        }
-        if try await call.nextMessage() != nil {
-            call.cancel(.internal, "more than one response message on a unary call")
-            throw RPCError(.internal, "the server sent more than one response message on a unary call")
-        }
-        return message
     }
 
     static func runStreaming<Result: Sendable>(

@@ -24,6 +24,7 @@ public final class GRPCChannel: RPCClientTransport {
     let scheme: String
     let authorities: [String]
     let maxAttempts: Int
+    let headerPrefixes = ClientHeaderPrefixCache()
 
     /// Starts `configuration.eventLoopThreads` event loops owned by the channel (stopped by
     /// `close`), or runs on `group`'s loops, which the channel leaves running.
@@ -111,7 +112,6 @@ public final class GRPCChannel: RPCClientTransport {
     // MARK: - RPCClientTransport
 
     public func unary(_ method: MethodDescriptor, request: [UInt8], options: CallOptions) async throws -> RPCResponse<[UInt8]> {
-        try Self.validate(options.metadata)
         guard request.count <= configuration.maxSendMessageSize else {
             throw RPCError(.resourceExhausted, "request message of \(request.count) bytes exceeds the limit of \(configuration.maxSendMessageSize) bytes")
         }
@@ -120,17 +120,30 @@ public final class GRPCChannel: RPCClientTransport {
         var excluded = Set<Int>()
         var lastError: RPCError?
         for attempt in 0..<maxAttempts {
-            let (call, endpoint) = try await startCall(method, options: options, deadline: deadline, body: body,
-                                                       excluded: &excluded, lastError: &lastError)
+            var started: (ClientCall, Int)?
+            var firstPick: ClientLoadBalancer.Pick?
+            if attempt == 0 {
+                switch try startCallInPlace(method, options: options, deadline: deadline, body: body,
+                                            excluded: &excluded, lastError: &lastError) {
+                case .started(let call, let endpoint): started = (call, endpoint)
+                case .fallBack(let pick): firstPick = pick
+                }
+            }
+            let call: ClientCall, endpoint: Int
+            if let started {
+                (call, endpoint) = started
+            } else {
+                (call, endpoint) = try await startCall(method, options: options, deadline: deadline, body: body,
+                                                       excluded: &excluded, lastError: &lastError, firstPick: firstPick)
+            }
             do {
-                let message = try await withTaskCancellationHandler {
-                    try await Self.singleResponse(call)
+                let response = try await withTaskCancellationHandler {
+                    try await call.unaryResponse()
                 } onCancel: {
                     call.cancel()
                 }
                 pool.recordCallOutcome(endpoint: endpoint, failed: false)
-                return RPCResponse(message: message, initialMetadata: call.initialMetadata,
-                                   trailingMetadata: call.status?.trailers ?? [:])
+                return response
             } catch let error as RPCError {
                 let status = call.status
                 if status?.retryable == true {
@@ -180,7 +193,6 @@ public final class GRPCChannel: RPCClientTransport {
         requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
         responses: @escaping @Sendable (ClientCall) async throws -> Result
     ) async throws -> (result: Result, trailingMetadata: Metadata) {
-        try Self.validate(options.metadata)
         let deadline = options.timeout.map { ContinuousClock.now + $0 }
         var excluded = Set<Int>()
         var lastError: RPCError?

@@ -1,3 +1,4 @@
+import NimbusHTTP
 import NimbusRPCCore
 
 // The client's use of the shared gRPC wire primitives (Wire/: framer, deframer, grpc-timeout,
@@ -23,6 +24,15 @@ enum ClientWireFormat {
     }
 
     /// Response header fields as metadata, leaving out pseudo-headers and reserved gRPC fields.
+    /// nghttp2 refuses uppercase names, so the names go in as they are (no re-lowercasing).
+    static func metadata(from fields: [HTTP2ClientHeader]) -> Metadata {
+        var metadata = Metadata()
+        for field in fields where !Metadata.isReserved(field.name) {
+            metadata.addUnreservedHTTP2Header(name: field.name, value: field.value)
+        }
+        return metadata
+    }
+
     static func metadata(from fields: [(name: String, value: String)]) -> Metadata {
         var metadata = Metadata()
         for (name, value) in fields { metadata.addReceivedHeader(name: name, value: value) }

@@ -90,9 +90,12 @@ extension HTTP2ClientConnection: EventLoopIOHandler, EventLoopFlushable {
     }
 
     /// Reads whatever the peer already sent (EOF and GOAWAY included) without waiting for
-    /// the loop to report it; MSG_PEEK keeps an idle connection's check to one syscall.
+    /// the loop to report it. When the loop's `epoll_wait` of this tick did not report the
+    /// socket (or it was handled already) nothing was pending then and no system call is
+    /// spent; otherwise MSG_PEEK keeps the check to one syscall.
     func readPendingInput() {
         guard let socket, stream != nil, !handshaking else { return }
+        if !loop.hasUnhandledEvent(for: socket.fd) { return }
         var byte: UInt8 = 0
         let n = recv(socket.fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
         if n < 0 {
@@ -117,7 +120,7 @@ extension HTTP2ClientConnection: EventLoopIOHandler, EventLoopFlushable {
                 try readBuffer.withUnsafeBytes { try session.receive(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
                 // Frames without an event (WINDOW_UPDATE, PING) may still unblock or need output.
                 scheduleFlush()
-                dispatch(session.takeEvents())
+                dispatchEvents(session)
                 if self.session == nil { return }  // a handler closed us
                 if n < readBuffer.count && stream.tls == nil { return }
             case .wouldBlock(let wantsWrite):
@@ -131,6 +134,18 @@ extension HTTP2ClientConnection: EventLoopIOHandler, EventLoopFlushable {
                 throw HTTP2ClientConnectionError.peerClosed
             }
         }
+    }
+
+    /// Hands the session's events to the streams through a reused batch buffer (a re-entrant
+    /// call, should a handler cause one, finds the spare taken and uses a fresh array).
+    func dispatchEvents(_ session: HTTP2ClientSession) {
+        guard session.hasEvents else { return }
+        var batch: [HTTP2ClientEvent] = []
+        swap(&batch, &spareEvents)
+        session.takeEvents(into: &batch)
+        dispatch(batch)
+        batch.removeAll(keepingCapacity: true)
+        spareEvents = batch
     }
 
     func dispatch(_ events: [HTTP2ClientEvent]) {
@@ -175,13 +190,10 @@ extension HTTP2ClientConnection: EventLoopIOHandler, EventLoopFlushable {
         do {
             while true {
                 if outbound.pendingCount < 256 << 10 {
-                    var bytes: [UInt8] = []
-                    try session.drainOutput(into: &bytes)
-                    dispatch(session.takeEvents())
-                    if !bytes.isEmpty {
-                        outbound.append(contentsOf: bytes)
-                        pendingHeadersMark = session.lastHeadersSentStreamID
-                    }
+                    let before = outbound.pendingCount
+                    try session.drainOutput(into: &outbound, limit: before + (256 << 10))
+                    dispatchEvents(session)
+                    if outbound.pendingCount != before { pendingHeadersMark = session.lastHeadersSentStreamID }
                 }
                 if outbound.isEmpty { break }
                 guard try outbound.flush(to: stream) else {

@@ -64,6 +64,8 @@ public final class HTTP2ClientConnection: @unchecked Sendable {
     var keepaliveTimer: EventLoopTimer?
     var pingTimeoutTimer: EventLoopTimer?
     var readBuffer = [UInt8](repeating: 0, count: 64 << 10)
+    /// The storage of the next event batch (see `dispatchEvents`).
+    var spareEvents: [HTTP2ClientEvent] = []
     var closeError: (any Error)?
 
     /// A connection that starts connecting when `connect()` is called.
@@ -114,6 +116,11 @@ public final class HTTP2ClientConnection: @unchecked Sendable {
 
     /// Opens a stream; the body follows with `send`. Throws when the connection takes no new streams.
     public func startStream(headers: [HTTP2ClientHeader], handler: any HTTP2ClientStreamHandler) throws -> Int32 {
+        try startStream(headers: HTTP2ClientRequestHeaders(headers), handler: handler)
+    }
+
+    /// `startStream` with a prebuilt header block (see `HTTP2ClientHeaderPrefix`).
+    public func startStream(headers: HTTP2ClientRequestHeaders, handler: any HTTP2ClientStreamHandler) throws -> Int32 {
         precondition(loop.inEventLoop)
         guard state == .ready else { throw HTTP2ClientConnectionError.notReady(state) }
         if !peerCheckedThisTick {

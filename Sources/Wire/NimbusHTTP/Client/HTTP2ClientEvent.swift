@@ -8,6 +8,15 @@ public struct HTTP2ClientHeader: Sendable, Hashable {
         self.name = name
         self.value = value
     }
+
+    /// A constant String for a value nearly every gRPC response carries and that is too long
+    /// for Swift's inline small strings (`application/grpc`): no allocation per response.
+    static func internedValue(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        guard bytes.count == 16, bytes.elementsEqual(grpcContentType.utf8) else { return nil }
+        return grpcContentType
+    }
+
+    private static let grpcContentType = "application/grpc"
 }
 
 /// What an `HTTP2ClientSession` saw while reading or writing.
@@ -64,6 +73,10 @@ public enum HTTP2ClientError: Error, Sendable, CustomStringConvertible {
 
 /// A FIFO of byte chunks read out in pieces by the nghttp2 data provider.
 struct HTTP2ClientOutboundQueue {
+    /// The first chunk lives here, outside `chunks`: a unary request body (one chunk) needs
+    /// no array of chunks.
+    private var first: [UInt8] = []
+    private var firstOffset = 0
     private var chunks: [[UInt8]] = []
     private var head = 0          // index of the first live chunk
     private var headOffset = 0    // bytes of chunks[head] already sent
@@ -74,13 +87,30 @@ struct HTTP2ClientOutboundQueue {
 
     mutating func append(_ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
-        chunks.append(bytes)
+        if count == 0 {
+            first = bytes
+            firstOffset = 0
+        } else {
+            chunks.append(bytes)
+        }
         count += bytes.count
     }
 
     /// Copies up to `capacity` bytes into `destination`; returns how many.
     mutating func read(into destination: UnsafeMutablePointer<UInt8>, capacity: Int) -> Int {
         var written = 0
+        if firstOffset < first.count {
+            written = first.withUnsafeBufferPointer { chunk -> Int in
+                let n = min(capacity, chunk.count - firstOffset)
+                destination.update(from: chunk.baseAddress! + firstOffset, count: n)
+                return n
+            }
+            firstOffset += written
+            if firstOffset == first.count {
+                first = []
+                firstOffset = 0
+            }
+        }
         while written < capacity, head < chunks.count {
             let n = chunks[head].withUnsafeBufferPointer { chunk -> Int in
                 let n = min(capacity - written, chunk.count - headOffset)

@@ -44,7 +44,9 @@ private func httpClientOnHeader(_ session: OpaquePointer?, _ frame: UnsafePointe
     let hd = frame!.pointee.hd
     guard hd.type == UInt8(NGHTTP2_HEADERS.rawValue), let state = clientSession(userData).streams[hd.stream_id] else { return 0 }
     let name = String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self)
-    let value = String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)
+    let value = HTTP2ClientHeader.internedValue(UnsafeBufferPointer(start: value, count: valueLength))
+        ?? String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)
+    if state.headerFields.capacity == 0 { state.headerFields.reserveCapacity(4) }
     state.headerFields.append(HTTP2ClientHeader(name, value))
     return 0
 }

@@ -74,11 +74,17 @@ public final class HTTP2ClientSession {
     /// `sendData(streamID:_:endStream:)`. nghttp2 queues the stream while the peer's
     /// SETTINGS_MAX_CONCURRENT_STREAMS is reached, so this never fails for being busy.
     public func submitRequest(headers: [HTTP2ClientHeader]) throws -> Int32 {
+        try submitRequest(headers: HTTP2ClientRequestHeaders(headers))
+    }
+
+    /// `submitRequest` with a prebuilt header block: no per-request String or array building
+    /// for the fields every request of its kind shares.
+    public func submitRequest(headers: HTTP2ClientRequestHeaders) throws -> Int32 {
         guard let session else { throw HTTP2ClientError.sessionClosed }
         let state = StreamState()
         var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: httpClientReadBody)
-        let streamID = withHeaderFields(headers) { nva in
-            nghttp2_submit_request(session, nil, nva.baseAddress, nva.count, &provider, nil)
+        let streamID = headers.withNVs { nva, count in
+            nghttp2_submit_request(session, nil, nva, count, &provider, nil)
         }
         guard streamID > 0 else {
             throw HTTP2ClientError.submitFailed("nghttp2_submit_request: \(String(cString: nghttp2_strerror(streamID)))")
@@ -168,11 +174,35 @@ public final class HTTP2ClientSession {
         }
     }
 
+    /// `drainOutput` straight into the connection's outbound buffer (no staging array),
+    /// stopping once it holds `limit` unsent bytes.
+    public func drainOutput(into outbound: inout OutboundBuffer, limit: Int = 256 << 10) throws {
+        guard let session else { return }
+        while outbound.pendingCount < limit {
+            var chunk: UnsafePointer<UInt8>?
+            let n = nghttp2_session_mem_send(session, &chunk)
+            if n < 0 { throw HTTP2ClientError.protocolError("nghttp2_session_mem_send: \(String(cString: nghttp2_strerror(Int32(n))))") }
+            if n == 0 { break }
+            outbound.append(UnsafeRawBufferPointer(start: chunk, count: n))
+        }
+    }
+
     /// What happened since the last call, in order.
     public func takeEvents() -> [HTTP2ClientEvent] {
-        defer { events.removeAll(keepingCapacity: true) }
-        return events
+        if events.isEmpty { return [] }
+        var taken: [HTTP2ClientEvent] = []
+        swap(&taken, &events)
+        return taken
     }
+
+    /// `takeEvents` into the caller's buffer, which comes back empty (its capacity kept) and
+    /// serves as the next batch's storage: no array allocated per read or flush.
+    public func takeEvents(into batch: inout [HTTP2ClientEvent]) {
+        batch.removeAll(keepingCapacity: true)
+        swap(&batch, &events)
+    }
+
+    public var hasEvents: Bool { !events.isEmpty }
 
     public var wantsRead: Bool { session.map { nghttp2_session_want_read($0) != 0 } ?? false }
     public var wantsWrite: Bool { session.map { nghttp2_session_want_write($0) != 0 } ?? false }
@@ -193,28 +223,5 @@ public final class HTTP2ClientSession {
 
     func check(_ rv: Int32, _ what: String) throws {
         if rv != 0 { throw HTTP2ClientError.sessionSetup("nghttp2_\(what): \(String(cString: nghttp2_strerror(rv)))") }
-    }
-}
-
-/// Builds `nghttp2_nv`s pointing into one scratch buffer that lives for the call (nghttp2 copies
-/// names and values when a request is submitted without the NO_COPY flags).
-func withHeaderFields<R>(_ headers: [HTTP2ClientHeader], _ body: (UnsafeMutableBufferPointer<nghttp2_nv>) -> R) -> R {
-    var storage: [UInt8] = []
-    var offsets: [(name: Range<Int>, value: Range<Int>)] = []
-    offsets.reserveCapacity(headers.count)
-    for header in headers {
-        let nameStart = storage.count
-        storage.append(contentsOf: header.name.utf8)
-        let valueStart = storage.count
-        storage.append(contentsOf: header.value.utf8)
-        offsets.append((nameStart..<valueStart, valueStart..<storage.count))
-    }
-    storage.append(0)  // never empty, so baseAddress is non-nil
-    return storage.withUnsafeMutableBufferPointer { raw in
-        var nva = offsets.map { range in
-            nghttp2_nv(name: raw.baseAddress! + range.name.lowerBound, value: raw.baseAddress! + range.value.lowerBound,
-                       namelen: range.name.count, valuelen: range.value.count, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
-        }
-        return nva.withUnsafeMutableBufferPointer { body($0) }
     }
 }
