@@ -107,6 +107,46 @@ struct PostgresEventLoopTests {
     }
 }
 
+@Suite("Waiting for a connection on a loop")
+struct PostgresLoopWaitTests {
+    @Test("a waiter on a loop is timed by the loop: served in time it never fails later, else a pool timeout")
+    func acquireTimeoutOnLoop() async throws {
+        let db = try await TestPostgres.shared.makeDatabase()
+        let group = try EventLoopGroup(threads: 1, name: "pg-test-loop")
+        defer { group.shutdown() }
+        let loop = group.loops[0]
+        let pool = try db.makePool(maxConnections: 1) { $0.acquireTimeout = .milliseconds(300) }
+        pool.useEventLoops(group.loops)
+
+        // Served before the timeout: the loop timer is cancelled, nothing fires afterwards.
+        let (held, release) = AsyncStream.makeStream(of: Void.self)
+        let holder = Task(executorPreference: loop) { try await pool.withConnection { _ in for await _ in held { break } } }
+        try await Task.sleep(for: .milliseconds(100))
+        let served = Task(executorPreference: loop) { try await pool.query("SELECT 2").first!.decode(Int.self, at: 0) }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(pool.statistics.waiting == 1)
+        release.yield()
+        #expect(try await served.value == 2)
+        try await holder.value
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(pool.statistics.acquireTimeouts == 0, "a cancelled timer fired")
+
+        // Not served: a pool timeout after acquireTimeout, on the caller's loop.
+        let (held2, release2) = AsyncStream.makeStream(of: Void.self)
+        let holder2 = Task(executorPreference: loop) { try await pool.withConnection { _ in for await _ in held2 { break } } }
+        try await Task.sleep(for: .milliseconds(100))
+        let started = ContinuousClock.now
+        let waiter = Task(executorPreference: loop) { try await pool.query("SELECT 3") }
+        let error = await #expect(throws: PostgresError.self) { try await waiter.value }
+        #expect(error?.kind == .poolTimeout)
+        #expect(ContinuousClock.now - started >= .milliseconds(250))
+        #expect(pool.statistics.acquireTimeouts == 1)
+        release2.yield()
+        try await holder2.value
+        await pool.close()
+    }
+}
+
 @Suite("Concurrent use of one borrowed connection")
 struct PostgresConnectionConcurrencyTests {
     @Test("statements issued at once on one connection run one after another")

@@ -75,11 +75,28 @@ extension PostgresPool {
     private func waitForConnection(caller: EventLoop?) async throws -> PostgresSession {
         let id = state.withLock { s -> Int in s.nextID += 1; return s.nextID }
         let timeout = configuration.acquireTimeout
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
-            if !Task.isCancelled { self?.failWaiter(id: id, timedOut: true) }
+        // The acquire timeout. On a loop it is a loop timer: a sleeping task per wait (created,
+        // then cancelled when a connection came first) woke a thread of the global pool twice
+        // per wait, which under a saturated pool was most of a request's CPU.
+        let loopTimer: (loop: EventLoop, timer: EventLoopTimer)?
+        let timeoutTask: Task<Void, Never>?
+        if let caller, caller.inEventLoop {
+            // Strong capture: the timer is always cancelled or fired, and the pool outlives it.
+            loopTimer = (caller, caller.scheduleTimer(after: timeout) { self.failWaiter(id: id, timedOut: true) })
+            timeoutTask = nil
+        } else {
+            loopTimer = nil
+            timeoutTask = Task { [weak self] in
+                try? await Task.sleep(for: timeout)
+                if !Task.isCancelled { self?.failWaiter(id: id, timedOut: true) }
+            }
         }
-        defer { timer.cancel() }
+        defer {
+            if let (loop, timer) = loopTimer {
+                if loop.inEventLoop { loop.cancelTimer(timer) } else { loop.execute { loop.cancelTimer(timer) } }
+            }
+            timeoutTask?.cancel()
+        }
         let session = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PostgresSession, any Error>) in
                 var immediate: PostgresSession?
