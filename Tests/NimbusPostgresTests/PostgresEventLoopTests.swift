@@ -147,6 +147,24 @@ struct PostgresLoopWaitTests {
     }
 }
 
+@Suite("Handing a returned connection to a waiter")
+struct PostgresHandoffTests {
+    @Test("the oldest waiter on the connection's loop, unless the oldest of all has waited past the patience")
+    func sameLoopFirstWithinPatience() throws {
+        let group = try EventLoopGroup(threads: 2, name: "pg-handoff")
+        defer { group.shutdown() }
+        let (a, b) = (group.loops[0], group.loops[1])
+        let now = ContinuousClock.now
+        let fresh = now - .microseconds(500)
+        let stale = now - PostgresPool.handoffPatience - .milliseconds(1)
+        typealias W = (loop: EventLoop?, enqueued: ContinuousClock.Instant)
+        #expect(PostgresPool.handoffIndex([(b, fresh), (nil, fresh), (a, fresh), (a, fresh)] as [W], to: a, now: now) == 2)
+        #expect(PostgresPool.handoffIndex([(b, stale), (a, fresh)] as [W], to: a, now: now) == 0, "arrival order once the head waited too long")
+        #expect(PostgresPool.handoffIndex([(b, fresh), (nil, fresh)] as [W], to: a, now: now) == 0, "no waiter on that loop: the oldest")
+        #expect(PostgresPool.handoffIndex([(a, fresh)] as [W], to: a, now: now) == 0)
+    }
+}
+
 @Suite("Concurrent use of one borrowed connection")
 struct PostgresConnectionConcurrencyTests {
     @Test("statements issued at once on one connection run one after another")

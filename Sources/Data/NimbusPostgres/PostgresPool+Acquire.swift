@@ -158,7 +158,8 @@ extension PostgresPool {
                 return
             }
             if !s.waiters.isEmpty {
-                handTo = s.waiters.removeFirst()
+                let next = Self.handoffIndex(s.waiters.lazy.map { (loop: $0.loop, enqueued: $0.enqueued) }, to: session.loop, now: now)
+                handTo = s.waiters.remove(at: next)
                 s.checkedOut += 1
                 return
             }
@@ -176,6 +177,17 @@ extension PostgresPool {
             connectForWaitersIfPossible()
         }
     }
+
+    /// Which waiter gets a returned connection: the oldest one on the connection's own loop
+    /// (its statements then run without a thread hop), unless the oldest waiter of all has
+    /// waited more than `handoffPatience`: arrival order wins then, so no loop starves.
+    static func handoffIndex<Waiters: RandomAccessCollection>(_ waiters: Waiters, to loop: EventLoop, now: ContinuousClock.Instant) -> Int
+    where Waiters.Element == (loop: EventLoop?, enqueued: ContinuousClock.Instant), Waiters.Index == Int {
+        guard let oldest = waiters.first, now - oldest.enqueued <= handoffPatience else { return 0 }
+        return waiters.firstIndex { $0.loop === loop } ?? 0
+    }
+
+    static let handoffPatience: Duration = .milliseconds(2)
 
     /// After a connection was discarded or failed to open, waiters would otherwise sit until
     /// their timeout although there is room: open one for the longest waiter.
