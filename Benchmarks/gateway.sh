@@ -12,7 +12,10 @@
 #                                  PERF_RECORD (a file: perf record -g of the default gateway
 #                                  during round 1's throughput run), STRACE_LATENCY (a file:
 #                                  strace -c of it during round 1's latency run),
-#                                  PERF_RECORD_LATENCY (perf record -g of it during that run)
+#                                  PERF_RECORD_LATENCY (perf record -g of it during that run),
+#                                  REF_BIN (another build's directory: its nimbus-gateway also runs,
+#                                  default settings, as path "ref" right after "gateway" in every
+#                                  round — an A/B of two builds under the same load and noise)
 # Targets: throughput ratio gateway/direct >= 0.7, median latency ratio <= 1.4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +76,14 @@ PIDS+=($!); GW_PID=$!
 env "${common[@]}" NIMBUS_GATEWAY_AUTH_LEASE=false "$BIN/nimbus-gateway" --listen 127.0.0.1:$GWS > "$WORK/gateway-strict.log" 2>&1 &
 PIDS+=($!); GWS_PID=$!
 wait_ready "$GW" gateway; wait_ready "$GWS" gateway-strict
+PATHS=(direct gateway strict)
+if [ -n "${REF_BIN:-}" ]; then
+  GWR=$(free_port)
+  env "${common[@]}" "$REF_BIN/nimbus-gateway" --listen 127.0.0.1:$GWR > "$WORK/gateway-ref.log" 2>&1 &
+  PIDS+=($!); GWR_PID=$!
+  wait_ready "$GWR" gateway-ref
+  PATHS=(direct gateway ref strict)
+fi
 # utime+stime of a process in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICK=$(getconf CLK_TCK)
@@ -135,11 +146,12 @@ for port, metadata in ((gw, [("authorization", f"Bearer {key}")]),
     assert ident.encode() in call(message, metadata=metadata, timeout=10)
 PYEOF
 
-for label in direct gateway strict; do  # warm-up
+for label in "${PATHS[@]}"; do  # warm-up
   case $label in
     direct) run warm-$label "$CMP" "$SPEC" 2000 -H "x-nimbus-principal-bin: $PRINCIPAL" >/dev/null ;;
     gateway) run warm-$label "$GW" "$SPEC" 2000 -H "Authorization: Bearer $KEY" >/dev/null ;;
     strict) run warm-$label "$GWS" "$SPEC" 2000 -H "Authorization: Bearer $KEY" >/dev/null ;;
+    ref) run warm-$label "$GWR" "$SPEC" 2000 -H "Authorization: Bearer $KEY" >/dev/null ;;
   esac
 done
 # The default gateway must have served the warm-up from its leased cache, or it measures the strict path.
@@ -147,15 +159,16 @@ hits=$(curl -fsS "http://127.0.0.1:$GW/metrics" | sed -n 's/^nimbus_gateway_auth
 [ "${hits%.*}" -gt 1000 ] 2>/dev/null || { echo "gateway.sh: the default gateway did not use its auth cache (hits: ${hits:-none})"; exit 1; }
 
 printf '%-6s %-9s %-8s %10s %8s %8s %9s %9s\n' round path load req/s p50_us p99_us succeeded cpu_us/req
-t_gw=(); t_strict=(); l_gw=(); l_strict=(); c_gw=(); c_strict=(); c_cmp=()
+t_gw=(); t_strict=(); l_gw=(); l_strict=(); c_gw=(); c_strict=(); c_cmp=(); t_ref=(); l_ref=(); c_ref=()
 for r in $(seq "$ROUNDS"); do
   PRINCIPAL=$(mint)
   declare -A R=()
-  for label in direct gateway strict; do
+  for label in "${PATHS[@]}"; do
     case $label in
       direct) port=$CMP; pid=$CMP_PID; hdr=(-H "x-nimbus-principal-bin: $PRINCIPAL") ;;
       gateway) port=$GW; pid=$GW_PID; hdr=(-H "Authorization: Bearer $KEY") ;;
       strict) port=$GWS; pid=$GWS_PID; hdr=(-H "Authorization: Bearer $KEY") ;;
+      ref) port=$GWR; pid=$GWR_PID; hdr=(-H "Authorization: Bearer $KEY") ;;
     esac
     before=$(cpu_ticks "$pid")
     perf_pid=
@@ -190,9 +203,15 @@ for r in $(seq "$ROUNDS"); do
   l_gw+=("$($PY -c "print(f'{${R[gateway-p50]}/max(1,${R[direct-p50]}):.3f}')")")
   l_strict+=("$($PY -c "print(f'{${R[strict-p50]}/max(1,${R[direct-p50]}):.3f}')")")
   c_gw+=("${R[gateway-cpu]}"); c_strict+=("${R[strict-cpu]}"); c_cmp+=("${R[direct-cpu]}")
+  if [ -n "${REF_BIN:-}" ]; then
+    t_ref+=("$($PY -c "print(f'{${R[ref-rps]}/${R[direct-rps]}:.3f}')")")
+    l_ref+=("$($PY -c "print(f'{${R[ref-p50]}/max(1,${R[direct-p50]}):.3f}')")")
+    c_ref+=("${R[ref-cpu]}")
+  fi
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 echo "gateway.sh: spec '$SPEC', $N requests/round for throughput, $LAT_N at one in flight for latency, $THREADS loop threads per process"
 echo "gateway.sh: gateway (default, leased auth cache): throughput ratio $(median "${t_gw[@]}") (target >= 0.7), median latency ratio $(median "${l_gw[@]}") (target <= 1.4), gateway CPU $(median "${c_gw[@]}") us/request"
 echo "gateway.sh: strict (NIMBUS_GATEWAY_AUTH_LEASE=false): throughput ratio $(median "${t_strict[@]}"), median latency ratio $(median "${l_strict[@]}"), gateway CPU $(median "${c_strict[@]}") us/request"
+[ -z "${REF_BIN:-}" ] || echo "gateway.sh: ref ($REF_BIN, default settings): throughput ratio $(median "${t_ref[@]}"), median latency ratio $(median "${l_ref[@]}"), gateway CPU $(median "${c_ref[@]}") us/request"
 echo "gateway.sh: compute CPU when called directly: $(median "${c_cmp[@]}") us/request"

@@ -169,3 +169,24 @@ struct ClientSilentPeerTests {
         #expect(elapsed >= .milliseconds(290) && elapsed < .seconds(3), "took \(elapsed)")
     }
 }
+
+extension ClientNimbusServerTests {
+    /// A unary call buffers its response without holding flow-control credit back, so a
+    /// server answering with a stream must end it at the second message, not fill memory
+    /// (this stream would run for ~100 GB: buffering it would hit the time limit first).
+    @Test(.timeLimit(.minutes(1)))
+    func unaryCallToAStreamingAnswerFailsAtTheSecondMessage() async throws {
+        let server = try await Self.startServer()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let channel = try GRPCChannel(endpoints: "127.0.0.1:\(server.port)")
+        defer { channel.close() }
+        let request = TestingV1.EchoRequest(text: "many", repeat: 100_000_000, payload: Data(repeating: 7, count: 1024))
+        let error = await #expect(throws: RPCError.self) {
+            _ = try await channel.unary(TestingV1.EchoMethods.expand, request: request.serializedBytes(), options: CallOptions())
+        }
+        #expect(error?.code == .internal)
+        #expect(error?.message.contains("more than one response message") == true)
+        // The channel still serves calls.
+        #expect(try await TestingV1.EchoClient(transport: channel).say(TestingV1.EchoRequest(text: "after")).text == "after")
+    }
+}

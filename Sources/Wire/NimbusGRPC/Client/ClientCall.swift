@@ -43,11 +43,26 @@ final class ClientCall: @unchecked Sendable {
 
     static let defaultReadAhead = 256 << 10
 
+    /// A unary call: it buffers its response without holding credit back, so a second
+    /// response message ends it at once (a server cannot make it buffer without bound).
+    let singleResponse: Bool
+    private var messagesReceived = 0
+
     init(connection: HTTP2ClientConnection, maxReceiveMessageSize: Int, readAheadBytes: Int = defaultReadAhead) {
         self.connection = connection
         self.maxReceiveMessageSize = maxReceiveMessageSize
         self.readAheadBytes = readAheadBytes
+        singleResponse = false
         self.machine = ClientCallStateMachine(maxMessageSize: maxReceiveMessageSize)
+    }
+
+    /// A unary call (see `singleResponse`).
+    init(unaryOn connection: HTTP2ClientConnection, maxReceiveMessageSize: Int) {
+        self.connection = connection
+        self.maxReceiveMessageSize = maxReceiveMessageSize
+        readAheadBytes = .max
+        singleResponse = true
+        machine = ClientCallStateMachine(maxMessageSize: maxReceiveMessageSize)
     }
 
     // MARK: - Task side
@@ -100,8 +115,8 @@ final class ClientCall: @unchecked Sendable {
     }
 
     /// A unary call's outcome in one wait: its single response message and metadata once the
-    /// status arrived, or the call's error. (The messages are buffered meanwhile, so a unary
-    /// call is made with `readAheadBytes: .max`: its response is bounded by the size limit.)
+    /// status arrived, or the call's error. (The message is buffered meanwhile: a unary call
+    /// is made with `init(unaryOn:)`, bounded by the size limit and to one message.)
     func unaryResponse() async throws -> RPCResponse<[UInt8]> {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             let done = shared.withLock { shared -> Bool in
@@ -216,6 +231,11 @@ final class ClientCall: @unchecked Sendable {
         case .none:
             break
         case .deliver(let messages):
+            messagesReceived += messages.count
+            if singleResponse && messagesReceived > 1 {
+                perform(machine.abandon(.internal, "the server sent more than one response message on a unary call"))
+                return
+            }
             let reader = shared.withLock { shared -> (CheckedContinuation<[UInt8]?, any Error>, [UInt8])? in
                 if shared.messages.isEmpty {
                     shared.messages = messages  // the common case takes the array over, no copy

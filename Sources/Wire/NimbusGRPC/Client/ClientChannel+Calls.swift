@@ -43,9 +43,10 @@ extension GRPCChannel {
                 // The connect took a while: grpc-timeout says what is left now.
                 headers = try requestHeaders(method, options: options, endpoint: pick.index, deadline: deadline)
             }
-            // A unary call (whole body known) buffers its bounded response: no credit held back.
-            let call = ClientCall(connection: connection, maxReceiveMessageSize: configuration.maxReceiveMessageSize,
-                                  readAheadBytes: body == nil ? ClientCall.defaultReadAhead : .max)
+            // A unary call (whole body known) buffers its bounded, single response.
+            let call = body == nil
+                ? ClientCall(connection: connection, maxReceiveMessageSize: configuration.maxReceiveMessageSize)
+                : ClientCall(unaryOn: connection, maxReceiveMessageSize: configuration.maxReceiveMessageSize)
             do {
                 try await call.start(headers: headers, deadline: deadline, body: body)
                 return (call, pick.index)
@@ -76,7 +77,7 @@ extension GRPCChannel {
             return .fallBack(pick)
         }
         let headers = try requestHeaders(method, options: options, endpoint: pick.index, deadline: deadline)
-        let call = ClientCall(connection: connection, maxReceiveMessageSize: configuration.maxReceiveMessageSize, readAheadBytes: .max)
+        let call = ClientCall(unaryOn: connection, maxReceiveMessageSize: configuration.maxReceiveMessageSize)
         do {
             try call.startInPlace(headers: headers, deadline: deadline, body: body)
             return .started(call, pick.index)
