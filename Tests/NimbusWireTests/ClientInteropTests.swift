@@ -83,6 +83,22 @@ struct ClientInteropTests {
     }
 
     @Test(arguments: ClientTransport.allCases)
+    func compressedResponsesInflate(_ transport: ClientTransport) async throws {
+        let channel = try SharedEchoServers.channel(transport)
+        defer { channel.close() }
+        let payload = Data(repeating: 0x6e, count: 200_000)
+        for encoding in ["gzip", "deflate"] {
+            var metadata = Metadata()
+            metadata.add("x-compress", encoding)
+            let response = try await channel.echo.sayWithMetadata(EchoRequest(text: encoding, payload: payload), options: CallOptions(metadata: metadata))
+            #expect(response.message.text == encoding)
+            #expect(response.message.payload == payload)
+            let streamed = try await channel.echo.expand(EchoRequest(text: encoding, repeat: 5), options: CallOptions(metadata: metadata))
+            #expect(streamed.map(\.index) == Array(0..<5))
+        }
+    }
+
+    @Test(arguments: ClientTransport.allCases)
     func serverStreaming(_ transport: ClientTransport) async throws {
         let channel = try SharedEchoServers.channel(transport)
         defer { channel.close() }

@@ -125,10 +125,17 @@ def build_servicer(echo_pb2, echo_pb2_grpc, observations):
         if request.fail_with_code:
             context.abort(_code(request.fail_with_code), request.fail_with_message)
 
+    def compress_if_asked(context):
+        """x-compress: gzip|deflate makes the server compress its response messages."""
+        wanted = dict(context.invocation_metadata()).get("x-compress")
+        if wanted:
+            context.set_compression({"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate}[wanted])
+
     class Echo(echo_pb2_grpc.EchoServicer):
         def Say(self, request, context):
             if request.text.startswith("query:"):
                 return echo_pb2.EchoResponse(text=observations.get(request.text[6:]))
+            compress_if_asked(context)
             trailing = echo_metadata(context)
             check_failure(request, context)
             if request.delay_ms and not wait(request, context):
@@ -138,6 +145,7 @@ def build_servicer(echo_pb2, echo_pb2_grpc, observations):
             return echo_pb2.EchoResponse(text=request.text, payload=request.payload)
 
         def Expand(self, request, context):
+            compress_if_asked(context)
             trailing = echo_metadata(context)
             check_failure(request, context)
             for index in range(request.repeat):

@@ -59,6 +59,13 @@ struct ClientCallStateMachine {
             guard contentType.hasPrefix("application/grpc") else {
                 return finish(.unknown, "unexpected content-type '\(contentType)'", trailers: [:], resetStream: true)
             }
+            switch GRPCMessageEncoding.parse(fields.first { $0.name == "grpc-encoding" }?.value) {
+            case .success(let encoding):
+                deframer.decompression = encoding
+            case .failure(let unsupported):
+                return finish(.internal, "the server compressed with grpc-encoding \(unsupported.name.prefix(32)), which this client does not accept",
+                              trailers: [:], resetStream: true)
+            }
             initialMetadata = ClientWireFormat.metadata(from: fields)
             state = .receivingMessages
             return .none

@@ -35,6 +35,8 @@ extension GRPCChannel {
                 ("content-type", "application/grpc"),
                 ("te", "trailers"),
                 ("user-agent", configuration.userAgent),
+                // Responses may come compressed (a grpcio server configured to); they inflate.
+                ("grpc-accept-encoding", GRPCMessageEncoding.acceptHeader),
             ])
         }
     }

@@ -1,7 +1,7 @@
 import CNGHTTP2
 
 /// Request header fields that are the same on every request of a kind (for gRPC: `:method`,
-/// `:scheme`, `:path`, `:authority`, `content-type`, `te`, `user-agent` of one method on one
+/// `:scheme`, `:path`, `:authority`, `content-type`, `te`, `user-agent`, `grpc-accept-encoding` of one method on one
 /// endpoint), packed once into one byte buffer with their `nghttp2_nv` array, so a request
 /// needs no String or array building for them. Immutable; nghttp2 copies the fields on submit.
 public final class HTTP2ClientHeaderPrefix: @unchecked Sendable {
