@@ -70,7 +70,9 @@ enum TestInstances {
                                                                   "labels": labels]),
                                                messageType: Fixtures.instance)
             }),
-            ServerMethod(method("Watch"), handler: .streaming { requests, responses, _ in
+            ServerMethod(method("Watch"), handler: .streaming { requests, responses, context in
+                context.addResponseHeader("x-upstream", value: "watch")
+                context.addTrailer("x-upstream-done", value: "3")
                 for try await request in requests {
                     let json = try transcoder.json(fromProtobuf: request, messageType: "gatewaytest.v1.GetInstanceRequest")
                     for i in 0..<3 {
@@ -233,6 +235,9 @@ enum TestInstances {
         try await handler(RPCMessageStream { pending.withLock { $0.popFirst() } },
                           RPCMessageWriter { message in output.withLock { $0.append(message) } }, context)
         #expect(output.withLock { $0.count } == 3)
+        // The upstream's response metadata passes through, as for unary calls.
+        #expect(context.responseHeaders["x-upstream"] == "watch")
+        #expect(context.responseTrailers["x-upstream-done"] == "3")
     }
 
     @Test func openAPIIsServedWithoutAKey() async throws {

@@ -33,6 +33,17 @@ struct LoopbackTransport: RPCClientTransport {
         requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
         responses: @escaping @Sendable (RPCMessageStream<[UInt8]>) async throws -> Result
     ) async throws -> Result {
+        try await streaming(method, options: options, requests: requests, contextSeen: { _ in }, responses: responses)
+    }
+
+    /// The handler runs to completion before `responses` reads, so its context's response
+    /// metadata is complete by then.
+    private func streaming<Result: Sendable>(
+        _ method: MethodDescriptor, options: CallOptions,
+        requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
+        contextSeen: (ServerContext) -> Void,
+        responses: @escaping @Sendable (RPCMessageStream<[UInt8]>) async throws -> Result
+    ) async throws -> Result {
         guard let server = methods[method.path] else { throw RPCError(.unimplemented, "Method not found: \(method.path)") }
         var requestMessages: [[UInt8]] = []
         let collector = Mutex<[[UInt8]]>([])
@@ -40,6 +51,7 @@ struct LoopbackTransport: RPCClientTransport {
         requestMessages = collector.withLock { $0 }
         let output = Mutex<[[UInt8]]>([])
         let context = context(method, options)
+        contextSeen(context)
         switch server.handler {
         case .unary(let handler):
             output.withLock { $0 = [] }
@@ -52,5 +64,18 @@ struct LoopbackTransport: RPCClientTransport {
         }
         let results = Mutex(output.withLock { $0 }[...])
         return try await responses(RPCMessageStream { results.withLock { $0.popFirst() } })
+    }
+
+    func proxyStreaming<Result: Sendable>(
+        _ method: MethodDescriptor, options: CallOptions,
+        requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
+        responses: @escaping @Sendable (RPCMessageStream<[UInt8]>, @escaping @Sendable () async -> Metadata) async throws -> Result
+    ) async throws -> (result: Result, trailingMetadata: Metadata) {
+        let seen = Mutex<ServerContext?>(nil)
+        let result = try await streaming(method, options: options, requests: requests, contextSeen: { context in seen.withLock { $0 = context } }) {
+            let headers = seen.withLock { $0?.responseHeaders } ?? [:]
+            return try await responses($0, { headers })
+        }
+        return (result, seen.withLock { $0?.responseTrailers } ?? [:])
     }
 }

@@ -13,6 +13,10 @@ private struct LocalEcho: TestingV1.EchoService {
     }
 
     func expand(_ request: TestingV1.EchoRequest, responses: RPCMessageWriter<TestingV1.EchoResponse>, context: ServerContext) async throws {
+        if let tag = context.metadata["x-tag"] {
+            context.addResponseHeader("x-tag-head", value: .string(tag))
+            context.addTrailer("x-tag-tail", value: .string(tag))
+        }
         for i in 0..<Int(request.repeat) { try await responses.write(TestingV1.EchoResponse(text: request.text, index: Int32(i), payload: request.payload)) }
     }
 
@@ -61,6 +65,28 @@ struct ClientNimbusServerTests {
         let second = try await Self.startServer(port: port)
         defer { Task { await second.shutdown(gracePeriod: .seconds(1)) } }
         #expect(try await echo.say(TestingV1.EchoRequest(text: "again")).text == "again")
+    }
+
+    @Test func proxyStreamingHandsOverResponseHeadersAndTrailers() async throws {
+        let server = try await Self.startServer()
+        let channel = try GRPCChannel(configuration: .init(endpoints: [ClientEndpoint(host: "127.0.0.1", port: server.port)]))
+        defer { channel.close() }
+        var metadata = Metadata()
+        metadata.add("x-tag", "t1")
+        let request = TestingV1.EchoRequest(text: "p", repeat: 3).serializedBytes()
+        let (result, trailers) = try await channel.proxyStreaming(
+            TestingV1.EchoMethods.expand, options: CallOptions(metadata: metadata),
+            requests: { try await $0.write(request) },
+            responses: { messages, headers in
+                let head = await headers()
+                var count = 0
+                for try await _ in messages { count += 1 }
+                return (head["x-tag-head"], count)
+            })
+        #expect(result.0 == "t1")
+        #expect(result.1 == 3)
+        #expect(trailers["x-tag-tail"] == "t1")
+        await server.shutdown(gracePeriod: .seconds(1))
     }
 
     @Test func keepaliveKeepsAHealthyConnection() async throws {

@@ -25,4 +25,26 @@ public protocol RPCClientTransport: Sendable {
         requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
         responses: @escaping @Sendable (RPCMessageStream<[UInt8]>) async throws -> Result
     ) async throws -> Result
+
+    /// `streaming` for pass-through proxies (the gateway): `responses` may also await the
+    /// response headers (before the first message), and the trailers come back with the result.
+    func proxyStreaming<Result: Sendable>(
+        _ method: MethodDescriptor,
+        options: CallOptions,
+        requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
+        responses: @escaping @Sendable (_ messages: RPCMessageStream<[UInt8]>, _ headers: @escaping @Sendable () async -> Metadata) async throws -> Result
+    ) async throws -> (result: Result, trailingMetadata: Metadata)
+}
+
+extension RPCClientTransport {
+    /// For transports that cannot tell response metadata: none is passed on.
+    public func proxyStreaming<Result: Sendable>(
+        _ method: MethodDescriptor,
+        options: CallOptions,
+        requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
+        responses: @escaping @Sendable (_ messages: RPCMessageStream<[UInt8]>, _ headers: @escaping @Sendable () async -> Metadata) async throws -> Result
+    ) async throws -> (result: Result, trailingMetadata: Metadata) {
+        let result = try await streaming(method, options: options, requests: requests) { try await responses($0, { [:] }) }
+        return (result, [:])
+    }
 }

@@ -78,11 +78,14 @@ extension Gateway {
         defer { recordRPC(method, code: code, since: started, methodMetrics) }
         do {
             let (options, _, _) = try await prepare(method, path: methodMetrics?.route, context: context)
-            try await upstream(for: method.service).streaming(method, options: options, requests: { writer in
+            let (_, trailers) = try await upstream(for: method.service).proxyStreaming(method, options: options, requests: { writer in
                 for try await message in requests { try await writer.write(message) }
-            }, responses: { stream in
+            }, responses: { stream, headers in
+                // The upstream's response headers leave with our first message, so copy them first.
+                for (key, value) in await headers() where key != "x-request-id" { context.addResponseHeader(key, value: value) }
                 for try await message in stream { try await responses.write(message) }
             })
+            for (key, value) in trailers { context.addTrailer(key, value: value) }
             didForward(method)
         } catch {
             code = RPCError(mapping: error).code

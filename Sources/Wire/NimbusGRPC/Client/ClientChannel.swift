@@ -188,6 +188,17 @@ public final class GRPCChannel: RPCClientTransport {
         }
     }
 
+    public func proxyStreaming<Result: Sendable>(
+        _ method: MethodDescriptor,
+        options: CallOptions,
+        requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
+        responses: @escaping @Sendable (_ messages: RPCMessageStream<[UInt8]>, _ headers: @escaping @Sendable () async -> Metadata) async throws -> Result
+    ) async throws -> (result: Result, trailingMetadata: Metadata) {
+        try await streamingCall(method, options: options, requests: requests) { call in
+            try await responses(RPCMessageStream { try await call.nextMessage() }, { await call.responseHeaders() })
+        }
+    }
+
     private func streamingCall<Result: Sendable>(
         _ method: MethodDescriptor, options: CallOptions,
         requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
