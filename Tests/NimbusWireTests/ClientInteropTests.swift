@@ -291,14 +291,14 @@ struct ClientInteropTests {
         metadata.add("x-blob-bin", binary: [9, 0, 9])
         let method = try #require(MethodDescriptor(grpcPath: "/nimbus.testing.v1.Echo/Expand"))
         let request = EchoRequest(text: "p", repeat: 3).serializedBytes()
-        let (seen, trailers) = try await channel.streamingWithMetadata(method, options: CallOptions(metadata: metadata)) { writer in
+        let (seen, trailers) = try await channel.proxyStreaming(method, options: CallOptions(metadata: metadata)) { writer in
             try await writer.write(request)
-        } responses: { stream in
+        } responses: { messages, headers in
             // Headers first, as a proxy must send them on before any message.
-            let headers = await stream.initialMetadata()
+            let head = await headers()
             var count = 0
-            for try await _ in stream.messages { count += 1 }
-            return (headers, count)
+            for try await _ in messages { count += 1 }
+            return (head, count)
         }
         #expect(seen.0["x-text"] == "through")
         #expect(seen.0.binary("x-blob-bin") == [9, 0, 9])
@@ -309,11 +309,11 @@ struct ClientInteropTests {
         // A failure carries its trailers in the error; the headers wait ends (empty, Trailers-Only).
         let failing = EchoRequest(failWithCode: 9, failWithMessage: "nope").serializedBytes()
         let error = await expectRPCError(.failedPrecondition) {
-            _ = try await channel.streamingWithMetadata(method, options: CallOptions(metadata: metadata)) { writer in
+            _ = try await channel.proxyStreaming(method, options: CallOptions(metadata: metadata)) { writer in
                 try await writer.write(failing)
-            } responses: { stream in
-                _ = await stream.initialMetadata()
-                for try await _ in stream.messages {}
+            } responses: { messages, headers in
+                _ = await headers()
+                for try await _ in messages {}
             }
         }
         #expect(error?.message == "nope")

@@ -173,21 +173,9 @@ public final class GRPCChannel: RPCClientTransport {
         }.result
     }
 
-    /// A streaming call that also hands over the response metadata, for pass-through proxies
-    /// (the gateway): `responses` gets the messages and can await the response headers before
-    /// the first message; the trailers come back with the result (a non-OK status still
-    /// throws an `RPCError` carrying them).
-    public func streamingWithMetadata<Result: Sendable>(
-        _ method: MethodDescriptor,
-        options: CallOptions,
-        requests: @escaping @Sendable (RPCMessageWriter<[UInt8]>) async throws -> Void,
-        responses: @escaping @Sendable (ClientResponseStream) async throws -> Result
-    ) async throws -> (result: Result, trailingMetadata: Metadata) {
-        try await streamingCall(method, options: options, requests: requests) { call in
-            try await responses(ClientResponseStream(call: call))
-        }
-    }
-
+    /// `streaming` that also hands over the response metadata, for pass-through proxies (the
+    /// gateway): `responses` can await the response headers before the first message; the
+    /// trailers come back with the result (a non-OK status still throws an `RPCError` carrying them).
     public func proxyStreaming<Result: Sendable>(
         _ method: MethodDescriptor,
         options: CallOptions,
