@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NimbusEventLoop
 import NimbusHTTP
@@ -76,7 +77,7 @@ final class ClientConnectionPool: Sendable {
     /// progress ends at `deadline` with DEADLINE_EXCEEDED.
     func connection(to endpoint: Int, deadline: ContinuousClock.Instant? = nil) async throws -> HTTP2ClientConnection {
         if let ready = readyConnection(to: endpoint) { return ready }
-        let address = try resolve(endpoint)
+        let address = try await resolve(endpoint)
         enum Step {
             case use(HTTP2ClientConnection)
             /// Use the busy one now; `fresh` starts connecting for the calls after.
@@ -195,17 +196,29 @@ final class ClientConnectionPool: Sendable {
         return nil
     }
 
-    private func resolve(_ endpoint: Int) throws -> SocketAddress {
+    private func resolve(_ endpoint: Int) async throws -> SocketAddress {
         if let cached = state.withLock({ $0.addresses[endpoint] }) { return cached }
         let target = targets[endpoint].endpoint
         do {
-            let address = try SocketAddress(host: target.host, port: target.port)
+            let address = try await Self.lookUp(host: target.host, port: target.port)
             state.withLock { $0.addresses[endpoint] = address }
             return address
         } catch {
             let coolDown = state.withLock { $0.balancer.recordConnectFailure(endpoint, now: .now, unitRandom: Double.random(in: 0..<1)) }
             if let coolDown { logEjection(endpoint, coolDown) }
             throw RPCError(.unavailable, "cannot resolve \(target)", cause: error)
+        }
+    }
+
+    /// The endpoint's address. A host name is looked up on a short-lived thread of its own:
+    /// getaddrinfo blocks on DNS, and the caller is usually a handler on an event loop, whose
+    /// every other call would wait meanwhile. IP literals and `localhost` resolve in place.
+    static func lookUp(host: String, port: Int,
+                       blocking resolve: @escaping @Sendable (String, Int) throws -> SocketAddress = { try SocketAddress(host: $0, port: $1) }
+    ) async throws -> SocketAddress {
+        if GRPCChannel.isIPLiteral(host) || host == "localhost" { return try resolve(host, port) }
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try resolve(host, port) }) }
         }
     }
 
