@@ -62,6 +62,8 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var handlingIndex = 0
     /// When the current tick's I/O became visible (read once per tick, after `epoll_wait`).
     @exclusivity(unchecked) private var currentTickStart = ContinuousClock.now
+    /// Per-loop state of components shared by every loop (see `attachment(_:make:)`).
+    @exclusivity(unchecked) private var attachments: [(key: ObjectIdentifier, value: AnyObject)] = []
 
     /// Loop-thread only: when this tick's readiness was reported, i.e. the earliest moment
     /// anything read in this tick could be seen. One clock read per tick instead of one per
@@ -138,6 +140,17 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     func enqueueJob(_ job: UnownedJob) { enqueue(.job(job)) }
+
+    /// Loop-thread only: the object kept under `key` on this loop, made on first use. For the
+    /// per-loop state of something shared by all loops (a server keys its own by identity); it
+    /// lives as long as the loop. A short list searched in order: a loop has a handful.
+    public func attachment<T: AnyObject>(_ key: ObjectIdentifier, make: () -> T) -> T {
+        precondition(inEventLoop, "attachment read off \(name)")
+        for entry in attachments where entry.key == key { return unsafeDowncast(entry.value, to: T.self) }
+        let made = make()
+        attachments.append((key, made))
+        return made
+    }
 
     // MARK: file descriptors (loop thread only)
 

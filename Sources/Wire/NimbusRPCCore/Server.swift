@@ -44,8 +44,12 @@ public final class ServerContext: Sendable {
 
 /// A method's handler at the byte level; generated service code builds these from typed ones.
 public enum ServerHandler: Sendable {
+    /// Runs on its caller's executor (the transport's: the connection's loop), so calling it
+    /// costs no executor switch.
+    public typealias UnaryHandler = nonisolated(nonsending) @Sendable (_ request: [UInt8], _ context: ServerContext) async throws -> [UInt8]
+
     /// One request, one response: the cheap path.
-    case unary(@Sendable (_ request: [UInt8], _ context: ServerContext) async throws -> [UInt8])
+    case unary(UnaryHandler)
     /// Any streaming kind: read requests, write responses, return to end with OK.
     case streaming(@Sendable (_ requests: RPCMessageStream<[UInt8]>, _ responses: RPCMessageWriter<[UInt8]>, _ context: ServerContext) async throws -> Void)
 }

@@ -28,6 +28,8 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
     @exclusivity(unchecked) private var readWaiter: CheckedContinuation<[UInt8]?, any Error>?
     @exclusivity(unchecked) private var writeWaiter: CheckedContinuation<Void, any Error>?
     @exclusivity(unchecked) private var task: Task<Void, Never>?
+    /// The worker running this unary call's handler (see `GRPCUnaryRunner`).
+    @exclusivity(unchecked) private var worker: GRPCUnaryRunner.Worker?
     @exclusivity(unchecked) private var deadlineTimer: EventLoopTimer?
     @exclusivity(unchecked) private var headersSent = false
     @exclusivity(unchecked) private(set) var finished = false
@@ -166,28 +168,28 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
 
     // MARK: running the handler
 
-    /// The task captures only `self` (no closure box); the request waits in `unaryRequest`.
-    /// On the loop it starts immediately (SE-0472): the handler runs synchronously up to its
-    /// first suspension, here, without an enqueue/dequeue round through the loop's job queue,
-    /// and a handler that never suspends completes the call before this returns.
+    /// On the loop, a worker of the loop's `GRPCUnaryRunner` runs the handler later in this
+    /// tick (no task per call); on the global pool, a task of its own.
     private func startUnary() {
         if router.configuration.runHandlersOnEventLoop {
-            let task = Task.immediate(executorPreference: loop) { [self] in await self.runUnary() }
-            if !finished { self.task = task }
+            GRPCUnaryRunner.on(loop, key: ObjectIdentifier(router)).submit(self)
         } else {
-            task = Task(executorPreference: globalConcurrentExecutor) { [self] in await self.runUnary() }
+            task = Task(executorPreference: globalConcurrentExecutor) { [self] in await self.runUnary(on: nil) }
         }
     }
 
-    private func runUnary() async {
-        guard let handler = entry.unaryHandler, let request = unaryRequest else { return }
+    /// Runs the handler and completes the call; `worker` is the runner's worker it runs on.
+    func runUnary(on worker: GRPCUnaryRunner.Worker?) async {
+        guard !finished, let handler = entry.unaryHandler, let request = unaryRequest else { return }
         unaryRequest = nil
+        if let worker { self.worker = worker }  // (nil on the global pool: nothing to clear there)
         let result: Result<[UInt8], any Error>
         do {
             result = .success(try await handler(request, context))
         } catch {
             result = .failure(error)
         }
+        if worker != nil { self.worker = nil }
         if loop.inEventLoop {
             completeUnary(result)
         } else {
@@ -333,7 +335,10 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
                 Self.sendTrailersOnly(stream, status, extra: context.responseHeaders, context.responseTrailers)
             }
         }
-        if error != nil { task?.cancel() }
+        if error != nil {
+            task?.cancel()
+            worker?.cancel(self)
+        }
         if let waiter = readWaiter {
             readWaiter = nil
             waiter.resume(throwing: error?.code == .cancelled ? CancellationError() as any Error : status)

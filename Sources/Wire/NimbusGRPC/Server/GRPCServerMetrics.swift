@@ -11,7 +11,7 @@ final class GRPCMethodEntry: Sendable {
     let path: String
     let isUnary: Bool
     /// The handlers unwrapped once, so a call does not copy the `ServerMethod` to reach them.
-    let unaryHandler: (@Sendable ([UInt8], ServerContext) async throws -> [UInt8])?
+    let unaryHandler: ServerHandler.UnaryHandler?
     let streamingHandler: (@Sendable (RPCMessageStream<[UInt8]>, RPCMessageWriter<[UInt8]>, ServerContext) async throws -> Void)?
     private let series = Mutex<[Int: (CoreMetrics.Counter, CoreMetrics.Timer)]>([:])
     /// The OK series once it exists (an `OKSeries` kept alive by this entry), read without the
