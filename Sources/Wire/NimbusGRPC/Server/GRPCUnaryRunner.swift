@@ -4,16 +4,18 @@ import NimbusEventLoop
 /// call. Creating, starting and destroying a task (with its executor preference, a separate
 /// allocation and a status-record lock) was a fifth of a trivial call's CPU; here a call is
 /// queued, and a worker task — woken once per batch, not per call — awaits the handlers one
-/// after another on the loop's executor, so a request still never changes thread.
+/// after another isolated to the loop (an `EventLoopActor`), so a request never changes thread.
 ///
 /// A handler that suspends (a query, an outgoing call) keeps its worker; calls queued behind it
 /// are not stuck: at the end of every tick in which calls wait and no worker is on its way,
 /// another worker is woken (or made). Cancelling a call cancels the task of the worker running
 /// it, which is then retired after that call — cancellation is sticky — and never reused.
 ///
-/// Loop-confined: every method runs on `loop`'s thread (workers prefer it as their executor).
+/// Loop-confined: every method runs on `loop`'s thread (workers are isolated to it).
 final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
     let loop: EventLoop
+    /// What workers are isolated to: the loop's thread, with no task executor preference.
+    let actor: EventLoopActor
     // Loop-confined state: runtime exclusivity checks are off for it (they cost ~4% of a call).
     /// Calls waiting for a worker, taken from `head` on.
     @exclusivity(unchecked) private var queue: [GRPCServerCall] = []
@@ -26,7 +28,10 @@ final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
     /// More parked workers than this retire: they are only needed while handlers suspend.
     private static let maxParked = 8
 
-    init(loop: EventLoop) { self.loop = loop }
+    init(loop: EventLoop) {
+        self.loop = loop
+        self.actor = EventLoopActor(loop: loop)
+    }
 
     /// The runner of `loop` for the server identified by `key`.
     static func on(_ loop: EventLoop, key: ObjectIdentifier) -> GRPCUnaryRunner {
@@ -59,7 +64,8 @@ final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
             worker.wake()
         } else {
             let worker = Worker(runner: self)
-            worker.task = Task(executorPreference: loop) { await worker.run() }
+            let actor = self.actor
+            worker.task = Task { await worker.run(on: actor) }
         }
     }
 
@@ -76,7 +82,7 @@ final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
         return call
     }
 
-    /// @unchecked Sendable: loop-confined like the runner (its task prefers the loop).
+    /// @unchecked Sendable: loop-confined like the runner (its task is isolated to the loop).
     final class Worker: @unchecked Sendable {
         let runner: GRPCUnaryRunner
         @exclusivity(unchecked) var task: Task<Void, Never>?
@@ -97,7 +103,7 @@ final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
             if current === call { task?.cancel() }
         }
 
-        func run() async {
+        func run(on actor: isolated EventLoopActor) async {
             while true {
                 runner.scheduled -= 1
                 while let call = runner.next() {
