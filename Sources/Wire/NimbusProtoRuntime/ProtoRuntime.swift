@@ -11,13 +11,17 @@ public enum ProtoRuntime {
     /// Packs a protobuf-c message struct (any generated struct starts with its
     /// `ProtobufCMessage base`).
     public static func pack<T>(_ message: UnsafeMutablePointer<T>) -> [UInt8] {
-        message.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { base in
-            let size = protobuf_c_message_get_packed_size(base)
-            guard size > 0 else { return [] }
-            return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-                count = protobuf_c_message_pack(base, buffer.baseAddress)
-                precondition(count == size, "protobuf-c packed \(count) bytes, expected \(size)")
-            }
+        packMessage(UnsafeMutableRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self))
+    }
+
+    /// The work of `pack`, not generic: an unspecialized generic building the `[UInt8]`
+    /// looked up the array's type metadata on every call.
+    static func packMessage(_ base: UnsafeMutablePointer<ProtobufCMessage>) -> [UInt8] {
+        let size = protobuf_c_message_get_packed_size(base)
+        guard size > 0 else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            count = protobuf_c_message_pack(base, buffer.baseAddress)
+            precondition(count == size, "protobuf-c packed \(count) bytes, expected \(size)")
         }
     }
 
@@ -111,16 +115,24 @@ extension ProtoRuntime {
         // protobuf-c allocates the struct, strings and arrays from a pooled arena: no malloc
         // or free per field, and nothing to free one by one afterwards.
         try ProtoArena.with { arena in
-            var allocator = arena.cAllocator
-            let unpacked = try bytes.withUnsafeBufferPointer { buffer throws(ProtoDecodingError) in
-                if let field = ProtoStringCheck.fieldContainingNUL(UnsafeRawBufferPointer(buffer), descriptor: descriptor) {
-                    throw ProtoDecodingError(messageName: messageName, reason: "string field '\(field)' contains U+0000, which is not supported")
-                }
-                return protobuf_c_message_unpack(descriptor, &allocator, buffer.count, buffer.baseAddress)
-            }
-            guard let unpacked else { throw ProtoDecodingError(messageName: messageName) }
+            let unpacked = try unpackMessage(bytes, descriptor: descriptor, messageName: messageName, arena: arena)
             return try read(UnsafeRawPointer(unpacked).assumingMemoryBound(to: C.self))
         }
+    }
+
+    /// The work of `unpack`, not generic (see `packMessage`): the message lives in `arena`.
+    static func unpackMessage(
+        _ bytes: [UInt8], descriptor: UnsafePointer<ProtobufCMessageDescriptor>, messageName: String, arena: ProtoArena
+    ) throws(ProtoDecodingError) -> UnsafeMutablePointer<ProtobufCMessage> {
+        var allocator = arena.cAllocator
+        let unpacked = try bytes.withUnsafeBufferPointer { buffer throws(ProtoDecodingError) in
+            if let field = ProtoStringCheck.fieldContainingNUL(UnsafeRawBufferPointer(buffer), descriptor: descriptor) {
+                throw ProtoDecodingError(messageName: messageName, reason: "string field '\(field)' contains U+0000, which is not supported")
+            }
+            return protobuf_c_message_unpack(descriptor, &allocator, buffer.count, buffer.baseAddress)
+        }
+        guard let unpacked else { throw ProtoDecodingError(messageName: messageName) }
+        return unpacked
     }
 }
 
