@@ -75,7 +75,7 @@ let package = Package(
                 path: "Sources/Wire/NimbusProtoRuntime", swiftSettings: swiftSettings),
         .target(name: "NimbusHTTP", dependencies: ["NimbusEventLoop", "CNGHTTP2", "COpenSSL", "CNimbusShims", log, metrics],
                 path: "Sources/Wire/NimbusHTTP", swiftSettings: swiftSettings),
-        .target(name: "NimbusGRPC", dependencies: ["NimbusHTTP", "NimbusRPCCore", "NimbusProto", "CZlib", log, metrics],
+        .target(name: "NimbusGRPC", dependencies: ["NimbusHTTP", "NimbusRPCCore", "NimbusProto", "CZlib", "CNimbusShims", log, metrics],
                 path: "Sources/Wire/NimbusGRPC", swiftSettings: swiftSettings),
 
         .executableTarget(name: "nimbus-echo-server", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusPlatform", "NimbusProto", log], path: "Sources/Tools/nimbus-echo-server", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),

@@ -50,7 +50,11 @@ public struct Serve<Definition: ServiceDefinition>: AsyncParsableCommand {
                 for check in checks where await !check() { return false }
                 return true
             },
-            metrics: { NimbusMetrics.render() })
+            metrics: {
+                var text = NimbusMetrics.render()
+                GRPCServerStatistics.appendPrometheus(into: &text)
+                return text
+            })
         let server = try GRPCServer(
             configuration: config.serverConfiguration, services: parts.services, http1: parts.http1,
             operational: operational, logger: logger)

@@ -65,6 +65,7 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var handlingIndex = 0
     /// When the current tick's I/O became visible (read once per tick, after `epoll_wait`).
     @exclusivity(unchecked) private var currentTickStart = ContinuousClock.now
+    @exclusivity(unchecked) private var currentTickStartNanoseconds = MonotonicTime.now()
     /// Per-loop state of components shared by every loop (see `attachment(_:make:)`).
     @exclusivity(unchecked) private var attachments: [(key: ObjectIdentifier, value: AnyObject)] = []
 
@@ -74,6 +75,13 @@ public final class EventLoop: @unchecked Sendable {
     public var tickStart: ContinuousClock.Instant {
         precondition(inEventLoop, "tickStart read off \(name)")
         return currentTickStart
+    }
+
+    /// `tickStart` as CLOCK_MONOTONIC nanoseconds (`MonotonicTime`), for durations measured
+    /// in integers.
+    package var tickStartNanoseconds: UInt64 {
+        precondition(inEventLoop, "tickStartNanoseconds read off \(name)")
+        return currentTickStartNanoseconds
     }
 
     public init(name: String = "nimbus-loop") throws {
@@ -256,6 +264,7 @@ public final class EventLoop: @unchecked Sendable {
             fatalError("epoll_wait on \(name): \(SocketError(call: "epoll_wait", errno: Glibc.errno))")
         }
         currentTickStart = ContinuousClock.now
+        currentTickStartNanoseconds = MonotonicTime.now()
         readyCount = max(Int(count), 0)
         for i in 0..<readyCount {
             handlingIndex = i

@@ -76,7 +76,11 @@ signal(SIGPIPE, SIG_IGN)
 let server = try GRPCServer(
     configuration: options.configuration,
     services: EchoServices.all(),
-    operational: HTTPOperationalEndpoints(readiness: { true }, metrics: { NimbusMetrics.render() }))
+    operational: HTTPOperationalEndpoints(readiness: { true }, metrics: {
+        var text = NimbusMetrics.render()
+        GRPCServerStatistics.appendPrometheus(into: &text)
+        return text
+    }))
 // Signals first: the test harness may send SIGTERM as soon as it reads the port.
 let signalSources = installSignalHandlers(server)
 try await server.start()

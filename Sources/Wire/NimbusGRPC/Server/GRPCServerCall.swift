@@ -17,6 +17,8 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
     let context: ServerContext
     let loop: EventLoop
     private let started: ContinuousClock.Instant
+    /// `started` as `MonotonicTime`, for the handling time (integer arithmetic, no `Duration`).
+    private let startedNanoseconds: UInt64
     // Loop-confined state: runtime exclusivity checks are off for it (they cost ~4% of a call).
     @exclusivity(unchecked) private var deframer: GRPCMessageDeframer
     @exclusivity(unchecked) private var messages: [[UInt8]] = []
@@ -62,6 +64,7 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
         // tick, not per call).
         let now = stream.loop.tickStart
         self.started = now
+        self.startedNanoseconds = stream.loop.tickStartNanoseconds
         self.context = ServerContext(
             method: method.descriptor, metadata: metadata, deadline: timeout.map { now + $0 }, peer: stream.peer)
         self.timeout = timeout
@@ -351,13 +354,14 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
             stream.consume(pendingConsume)
             pendingConsume = 0
         }
-        let elapsed = ContinuousClock.now - started
-        entry.record(code: status.code, nanoseconds: elapsed.nanosecondsClamped)
+        let now = MonotonicTime.now()
+        let elapsed = now > startedNanoseconds ? now - startedNanoseconds : 0
+        entry.record(code: status.code, nanoseconds: elapsed)
         // The metadata is built only when the line will be written (info enabled).
         if router.configuration.accessLog, router.logger.logLevel <= .info {
             var metadata: Logger.Metadata = [
                 "rpc.method": "\(entry.path)", "rpc.code": "\(status.code)",
-                "rpc.duration_ms": "\(Double(elapsed.nanosecondsClamped) / 1e6)", "peer": "\(stream.peer)",
+                "rpc.duration_ms": "\(Double(elapsed) / 1e6)", "peer": "\(stream.peer)",
             ]
             if let requestID = context.metadata["x-request-id"] { metadata["request.id"] = "\(requestID)" }
             if let cause = status.cause { metadata["error"] = "\(cause)" }
@@ -411,13 +415,5 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
             for field in metadata.headerFields { block.add(field.name, field.value) }
         }
         stream.sendHeadersOnly(block)
-    }
-}
-
-extension Duration {
-    var nanosecondsClamped: UInt64 {
-        let (seconds, attoseconds) = components
-        if seconds < 0 { return 0 }
-        return UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
     }
 }

@@ -1,11 +1,8 @@
-import CoreMetrics
-import Metrics
 import NimbusRPCCore
-import Synchronization
 
-/// One hosted method with what every call of it needs precomputed: its metric series per
-/// status code (`grpc_server_handled_total`, `grpc_server_handling_seconds` via swift-metrics),
-/// created on first use so /metrics shows only codes that happened.
+/// One hosted method with what every call of it needs precomputed: its statistics series per
+/// status code (`GRPCServerStatistics`), so recording a call is an array index and three
+/// relaxed atomic adds.
 final class GRPCMethodEntry: Sendable {
     let method: ServerMethod
     let path: String
@@ -13,11 +10,8 @@ final class GRPCMethodEntry: Sendable {
     /// The handlers unwrapped once, so a call does not copy the `ServerMethod` to reach them.
     let unaryHandler: ServerHandler.UnaryHandler?
     let streamingHandler: (@Sendable (RPCMessageStream<[UInt8]>, RPCMessageWriter<[UInt8]>, ServerContext) async throws -> Void)?
-    private let series = Mutex<[Int: (CoreMetrics.Counter, CoreMetrics.Timer)]>([:])
-    /// The OK series once it exists (an `OKSeries` kept alive by this entry), read without the
-    /// lock: nearly every call ends OK, and the lock and dictionary lookup were a third of
-    /// recording a call.
-    private let okSeries = Atomic<UInt>(0)
+    /// Indexed by status code (0…16; anything else counts as UNKNOWN).
+    private let series: [GRPCCallSeries]
 
     init(_ method: ServerMethod) {
         self.method = method
@@ -32,51 +26,13 @@ final class GRPCMethodEntry: Sendable {
             unaryHandler = nil
             streamingHandler = handler
         }
-    }
-
-    deinit {
-        let bits = okSeries.load(ordering: .acquiring)
-        if bits != 0 { Unmanaged<OKSeries>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).release() }
+        series = (0...16).map {
+            GRPCServerStatistics.series(service: method.descriptor.service, method: method.descriptor.method, code: RPCCode(rawValue: $0))
+        }
     }
 
     func record(code: RPCCode, nanoseconds: UInt64) {
-        if code == .ok {
-            let bits = okSeries.load(ordering: .acquiring)
-            if bits != 0 {
-                let ok = Unmanaged<OKSeries>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).takeUnretainedValue()
-                ok.counter.increment()
-                ok.timer.recordNanoseconds(Int64(clamping: nanoseconds))
-                return
-            }
-        }
-        let (counter, timer) = series.withLock { series in
-            if let hit = series[code.rawValue] { return hit }
-            let dimensions = [
-                ("grpc_service", method.descriptor.service), ("grpc_method", method.descriptor.method),
-                ("grpc_code", code.description),
-            ]
-            let made = (
-                CoreMetrics.Counter(label: "grpc_server_handled_total", dimensions: dimensions),
-                CoreMetrics.Timer(label: "grpc_server_handling_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
-            )
-            series[code.rawValue] = made
-            if code == .ok {
-                let box = Unmanaged.passRetained(OKSeries(counter: made.0, timer: made.1))
-                okSeries.store(UInt(bitPattern: box.toOpaque()), ordering: .releasing)
-            }
-            return made
-        }
-        counter.increment()
-        timer.recordNanoseconds(Int64(clamping: nanoseconds))
-    }
-}
-
-/// The OK series of one method, published once through `GRPCMethodEntry.okSeries`.
-private final class OKSeries: Sendable {
-    let counter: CoreMetrics.Counter
-    let timer: CoreMetrics.Timer
-    init(counter: CoreMetrics.Counter, timer: CoreMetrics.Timer) {
-        self.counter = counter
-        self.timer = timer
+        let index = code.rawValue
+        series[index >= 0 && index < series.count ? index : RPCCode.unknown.rawValue].record(nanoseconds: nanoseconds)
     }
 }
