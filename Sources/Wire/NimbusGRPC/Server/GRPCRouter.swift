@@ -28,7 +28,7 @@ final class GRPCRouter: HTTP2RequestRouter {
         self.maxPlainBodyBytes = configuration.httpConfiguration.http1.maxBodyBytes
     }
 
-    func openStream(_ stream: HTTP2ServerStream, head: HTTP2RequestHead) -> any HTTP2StreamHandler {
+    func openStream(_ opening: HTTP2StreamOpening, head: HTTP2RequestHead) -> HTTP2ServerStream {
         // One pass over the fields for what routing needs (by length first: no string
         // comparison for most fields), and one method lookup.
         var contentType: String?
@@ -47,32 +47,36 @@ final class GRPCRouter: HTTP2RequestRouter {
         let method = methods[head.path]
         let isGRPC = head.method == "POST" && contentType?.hasPrefix("application/grpc") == true
         if let plainHTTP, method == nil, !isGRPC {
-            return HTTP2PlainRequestHandler(stream: stream, head: head, handler: plainHTTP, maxBodyBytes: maxPlainBodyBytes)
+            return HTTP2PlainRequestHandler(opening: opening, head: head, handler: plainHTTP, maxBodyBytes: maxPlainBodyBytes)
         }
         guard head.method == "POST" else {
+            let stream = Self.refusing(opening)
             var headers = HTTP2HeaderBlock()
             headers.add(":status", "405")
             headers.add("allow", "POST")
             stream.sendHeadersOnly(headers)
-            return DiscardingStreamHandler(stream: stream)
+            return stream
         }
         guard isGRPC else {
+            let stream = Self.refusing(opening)
             var headers = HTTP2HeaderBlock()
             headers.add(":status", "415")
             headers.add("content-type", "text/plain")
             stream.sendHeadersOnly(headers)
-            return DiscardingStreamHandler(stream: stream)
+            return stream
         }
         guard let method else {
+            let stream = Self.refusing(opening)
             GRPCServerCall.sendTrailersOnly(stream, RPCError(.unimplemented, "Method not found: \(head.path)"))
             recordRejected(head.path, code: .unimplemented)
-            return DiscardingStreamHandler(stream: stream)
+            return stream
         }
         let compression: GRPCMessageEncoding?
         switch GRPCMessageEncoding.parse(encoding) {
         case .success(let parsed):
             compression = parsed
         case .failure(let unsupported):
+            let stream = Self.refusing(opening)
             // The spec's answer: UNIMPLEMENTED, with the encodings we do accept.
             var block = HTTP2HeaderBlock()
             block.add(":status", "200")
@@ -81,22 +85,28 @@ final class GRPCRouter: HTTP2RequestRouter {
             GRPCServerCall.addStatus(RPCError(.unimplemented, "grpc-encoding \(unsupported.name.prefix(32)) is not supported"), to: &block)
             stream.sendHeadersOnly(block)
             recordRejected(method, code: .unimplemented)
-            return DiscardingStreamHandler(stream: stream)
+            return stream
         }
         var timeout: Duration?
         if let timeoutText {
             // A deadline the client meant to set but we cannot read: refuse rather than run
             // without one (INTERNAL, as grpc-go answers a malformed grpc-timeout).
             guard let parsed = GRPCTimeout.parse(timeoutText) else {
+                let stream = Self.refusing(opening)
                 GRPCServerCall.sendTrailersOnly(stream, RPCError(.internal, "malformed grpc-timeout: \(timeoutText.prefix(32))"))
                 recordRejected(method, code: .internal)
-                return DiscardingStreamHandler(stream: stream)
+                return stream
             }
             timeout = parsed
         }
-        let call = GRPCServerCall(stream: stream, head: head, timeout: timeout, compression: compression, entry: method, router: self)
+        let call = GRPCServerCall(opening: opening, head: head, timeout: timeout, compression: compression, entry: method, router: self)
         call.start()
         return call
+    }
+
+    /// A refused request's stream: answered at once, it discards whatever the peer still sends.
+    private static func refusing(_ opening: HTTP2StreamOpening) -> HTTP2ServerStream {
+        HTTP2ServerStream(opening: opening)
     }
 
     private func recordRejected(_ entry: GRPCMethodEntry, code: RPCCode) {
@@ -112,13 +122,4 @@ final class GRPCRouter: HTTP2RequestRouter {
         }
         unknownMethod.record(code: code, nanoseconds: 0)
     }
-}
-
-/// Answers nothing further and returns request bytes to the window at once.
-final class DiscardingStreamHandler: HTTP2StreamHandler {
-    let stream: HTTP2ServerStream
-    init(stream: HTTP2ServerStream) { self.stream = stream }
-    func streamReceivedData(_ bytes: UnsafeRawBufferPointer) { stream.consume(bytes.count) }
-    func streamReceivedEnd() {}
-    func streamClosed(errorCode: UInt32) {}
 }

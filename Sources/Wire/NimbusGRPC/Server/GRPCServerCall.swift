@@ -3,19 +3,19 @@ import NimbusEventLoop
 import NimbusHTTP
 import NimbusRPCCore
 
-/// One server-side RPC: deframes requests, runs the handler as a task pinned to the
-/// connection's loop (so the handler never changes thread and needs no lock here), and
-/// sends headers, messages and the status. Every path ends in `finish` exactly once.
+/// One server-side RPC, and the HTTP/2 stream it arrived on (one object per request):
+/// deframes requests, runs the handler on the connection's loop (so the handler never changes
+/// thread and needs no lock here), and sends headers, messages and the status. Every path
+/// ends in `finish(_:sendStatus:)` exactly once.
 ///
-/// @unchecked Sendable: all state is touched on `loop` only. The handler task prefers the
-/// loop as executor; reads and writes called from elsewhere hop back first.
-final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked Sendable {
-    let stream: HTTP2ServerStream
+/// @unchecked Sendable: all state is touched on `loop` only. Handlers run isolated to the
+/// loop (unary) or prefer it as executor (streaming); reads and writes called from elsewhere
+/// hop back first.
+final class GRPCServerCall: HTTP2ServerStream, EventLoopFlushable, @unchecked Sendable {
     let entry: GRPCMethodEntry
     var method: ServerMethod { entry.method }
     let router: GRPCRouter
     let context: ServerContext
-    let loop: EventLoop
     private let started: ContinuousClock.Instant
     /// `started` as `MonotonicTime`, for the handling time (integer arithmetic, no `Duration`).
     private let startedNanoseconds: UInt64
@@ -41,13 +41,11 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
 
     /// `timeout` is the parsed `grpc-timeout` (the router has rejected a malformed one);
     /// `compression` the request's `grpc-encoding` (the router has rejected unsupported ones).
-    init(stream: HTTP2ServerStream, head: HTTP2RequestHead, timeout: Duration?, compression: GRPCMessageEncoding?,
+    init(opening: HTTP2StreamOpening, head: HTTP2RequestHead, timeout: Duration?, compression: GRPCMessageEncoding?,
          entry: GRPCMethodEntry, router: GRPCRouter) {
-        self.stream = stream
         self.entry = entry
         let method = entry.method
         self.router = router
-        self.loop = stream.loop
         self.deframer = GRPCMessageDeframer(maxMessageSize: router.configuration.maxReceiveMessageSize)
         deframer.decompression = compression
         var metadata = Metadata()
@@ -62,12 +60,13 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
         }
         // When the request became visible to the loop: the tick's timestamp (one clock read per
         // tick, not per call).
-        let now = stream.loop.tickStart
+        let now = opening.loop.tickStart
         self.started = now
-        self.startedNanoseconds = stream.loop.tickStartNanoseconds
+        self.startedNanoseconds = opening.loop.tickStartNanoseconds
         self.context = ServerContext(
-            method: method.descriptor, metadata: metadata, deadline: timeout.map { now + $0 }, peer: stream.peer)
+            method: method.descriptor, metadata: metadata, deadline: timeout.map { now + $0 }, peer: opening.peer)
         self.timeout = timeout
+        super.init(opening: opening)
     }
 
     private let timeout: Duration?
@@ -100,18 +99,18 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
         finish(RPCError(.deadlineExceeded, "deadline exceeded"))
     }
 
-    // MARK: HTTP2StreamHandler
+    // MARK: stream hooks
 
-    func streamReceivedData(_ bytes: UnsafeRawBufferPointer) {
+    override func streamReceivedData(_ bytes: UnsafeRawBufferPointer) {
         if finished {
-            stream.consume(bytes.count)
+            consume(bytes.count)
             return
         }
         let backlog = messages.count - messagesHead
         do {
             try deframer.process(bytes) { message in deliver(message) }
         } catch {
-            stream.consume(bytes.count)
+            consume(bytes.count)
             switch error.kind {
             case .messageTooLarge: finish(RPCError(.resourceExhausted, "\(error)"))
             default: finish(RPCError(.internal, "\(error)"))
@@ -120,13 +119,13 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
         }
         // Flow control: what the handler has not caught up with stays charged to the window.
         if backlog == 0 || isUnary {
-            stream.consume(bytes.count)
+            consume(bytes.count)
         } else {
             pendingConsume += bytes.count
         }
     }
 
-    func streamReceivedEnd() {
+    override func streamReceivedEnd() {
         requestEnded = true
         if finished { return }
         do {
@@ -150,14 +149,14 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
         }
     }
 
-    func streamClosed(errorCode: UInt32) {
+    override func streamClosed(errorCode: UInt32) {
         // Closed before we sent the status: the client cancelled (RST_STREAM) or the
         // connection died. Either way the handler is cancelled.
         if !finished {
             finish(RPCError(.cancelled, "the client cancelled the call"), sendStatus: false)
         }
         task = nil
-        stream.onOutboundDrained = nil
+        onOutboundDrained = nil
     }
 
     private var isUnary: Bool { entry.isUnary }
@@ -204,7 +203,9 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
         let context = self.context
         let requests = RPCMessageStream<[UInt8]> { [self] in try await self.nextMessage() }
         let responses = RPCMessageWriter<[UInt8]> { [self] in try await self.write($0) }
-        stream.onOutboundDrained = { [weak self] in self?.resumeWriter() }
+        // A strong capture (a weak one would give this object a side table, slowing every
+        // retain and release of it); the session clears it when the stream closes.
+        onOutboundDrained = { [self] in resumeWriter() }
         task = Task(executorPreference: handlerExecutor) { [self] in
             let error: (any Error)?
             do {
@@ -231,7 +232,7 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
                 return
             }
             sendHeadersIfNeeded()
-            stream.writeData { GRPCMessageFramer.append(response, to: &$0) }
+            writeData { GRPCMessageFramer.append(response, to: &$0) }
             finish(nil)
         case .failure(let error):
             finish(RPCError(mapping: error))
@@ -265,7 +266,7 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
                 messages.removeAll(keepingCapacity: true)
                 messagesHead = 0
                 if pendingConsume > 0 {
-                    stream.consume(pendingConsume)
+                    consume(pendingConsume)
                     pendingConsume = 0
                 }
             }
@@ -287,8 +288,8 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
             throw RPCError(.resourceExhausted, "response message of \(message.count) bytes exceeds the limit")
         }
         sendHeadersIfNeeded()
-        stream.writeData { GRPCMessageFramer.append(message, to: &$0) }
-        if stream.bufferedOutboundBytes > Self.writeHighWater {
+        writeData { GRPCMessageFramer.append(message, to: &$0) }
+        if bufferedOutboundBytes > Self.writeHighWater {
             try await withCheckedThrowingContinuation { writeWaiter = $0 }
         }
     }
@@ -305,12 +306,12 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
         headersSent = true
         let metadata = context.responseHeaders
         if metadata.isEmpty {
-            stream.sendResponseHead(Self.responseHead)
+            sendResponseHead(Self.responseHead)
             return
         }
         var headers = Self.responseHead
         for field in metadata.headerFields { headers.add(field.name, field.value) }
-        stream.sendResponseHead(headers)
+        sendResponseHead(headers)
     }
 
     // MARK: the end
@@ -327,15 +328,15 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
             if headersSent {
                 let metadata = context.responseTrailers
                 if status.code == .ok && metadata.isEmpty {
-                    stream.finish(trailers: Self.okTrailers)
+                    finish(trailers: Self.okTrailers)
                 } else {
                     var trailers = HTTP2HeaderBlock()
                     Self.addStatus(status, to: &trailers)
                     for field in metadata.headerFields { trailers.add(field.name, field.value) }
-                    stream.finish(trailers: trailers)
+                    finish(trailers: trailers)
                 }
             } else {
-                Self.sendTrailersOnly(stream, status, extra: context.responseHeaders, context.responseTrailers)
+                Self.sendTrailersOnly(self, status, extra: context.responseHeaders, context.responseTrailers)
             }
         }
         if error != nil {
@@ -351,7 +352,7 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
             waiter.resume(throwing: CancellationError())
         }
         if pendingConsume > 0 {
-            stream.consume(pendingConsume)
+            consume(pendingConsume)
             pendingConsume = 0
         }
         let now = MonotonicTime.now()
@@ -361,7 +362,7 @@ final class GRPCServerCall: HTTP2StreamHandler, EventLoopFlushable, @unchecked S
         if router.configuration.accessLog, router.logger.logLevel <= .info {
             var metadata: Logger.Metadata = [
                 "rpc.method": "\(entry.path)", "rpc.code": "\(status.code)",
-                "rpc.duration_ms": "\(Double(elapsed) / 1e6)", "peer": "\(stream.peer)",
+                "rpc.duration_ms": "\(Double(elapsed) / 1e6)", "peer": "\(peer)",
             ]
             if let requestID = context.metadata["x-request-id"] { metadata["request.id"] = "\(requestID)" }
             if let cause = status.cause { metadata["error"] = "\(cause)" }

@@ -4,10 +4,9 @@ import NimbusEventLoop
 /// operational endpoints answer over h2c and TLS+h2 exactly as over HTTP/1.1: the body is
 /// buffered up to the HTTP/1.1 body limit, the handler runs as a task on the stream's loop, and
 /// the response goes out as HEADERS + DATA.
-public final class HTTP2PlainRequestHandler: HTTP2StreamHandler, @unchecked Sendable {
+public final class HTTP2PlainRequestHandler: HTTP2ServerStream, @unchecked Sendable {
     // @unchecked: touched only on the stream's loop; the handler task is pinned there
     // (executor preference) and hops back with `loop.execute` if it ever is not.
-    private let stream: HTTP2ServerStream
     private let head: HTTP2RequestHead
     private let handler: HTTP1Handler
     private let maxBodyBytes: Int
@@ -16,16 +15,16 @@ public final class HTTP2PlainRequestHandler: HTTP2StreamHandler, @unchecked Send
     private var task: Task<Void, Never>?
 
     /// `head` is taken here: the session drops the stream's header fields once it is routed.
-    public init(stream: HTTP2ServerStream, head: HTTP2RequestHead, handler: @escaping HTTP1Handler, maxBodyBytes: Int) {
-        self.stream = stream
+    public init(opening: HTTP2StreamOpening, head: HTTP2RequestHead, handler: @escaping HTTP1Handler, maxBodyBytes: Int) {
         self.head = head
         self.handler = handler
         self.maxBodyBytes = maxBodyBytes
+        super.init(opening: opening)
     }
 
-    public func streamReceivedData(_ bytes: UnsafeRawBufferPointer) {
+    public override func streamReceivedData(_ bytes: UnsafeRawBufferPointer) {
         // The whole body is buffered before the handler runs, so the window reopens at once.
-        stream.consume(bytes.count)
+        consume(bytes.count)
         guard !refused else { return }
         if body.count + bytes.count > maxBodyBytes {
             refused = true
@@ -36,10 +35,10 @@ public final class HTTP2PlainRequestHandler: HTTP2StreamHandler, @unchecked Send
         body.append(contentsOf: bytes)
     }
 
-    public func streamReceivedEnd() {
+    public override func streamReceivedEnd() {
         guard !refused, task == nil else { return }
         let request = makeRequest()
-        let loop = stream.loop
+        let loop = self.loop
         let handler = self.handler
         task = Task(executorPreference: loop) { [self] in
             let response = await handler(request)
@@ -51,7 +50,7 @@ public final class HTTP2PlainRequestHandler: HTTP2StreamHandler, @unchecked Send
         }
     }
 
-    public func streamClosed(errorCode: UInt32) {
+    public override func streamClosed(errorCode: UInt32) {
         task?.cancel()
         task = nil
     }
@@ -61,7 +60,7 @@ public final class HTTP2PlainRequestHandler: HTTP2StreamHandler, @unchecked Send
         for field in head.fields { headers.add(field.name, field.value) }
         if headers["host"] == nil, !head.authority.isEmpty { headers.add("host", head.authority) }
         let request = HTTPRequest(method: head.method, target: head.path.isEmpty ? "/" : head.path,
-                                  version: HTTPVersion(major: 2, minor: 0), headers: headers, body: body, peer: stream.peer)
+                                  version: HTTPVersion(major: 2, minor: 0), headers: headers, body: body, peer: peer)
         body = []
         return request
     }
@@ -73,7 +72,7 @@ public final class HTTP2PlainRequestHandler: HTTP2StreamHandler, @unchecked Send
     ]
 
     private func respond(_ response: HTTPResponse, headRequest: Bool) {
-        guard !stream.isClosed else { return }
+        guard !isClosed else { return }
         var block = HTTP2HeaderBlock()
         block.add(":status", String(response.status))
         for (name, value) in response.headers {
@@ -86,11 +85,11 @@ public final class HTTP2PlainRequestHandler: HTTP2StreamHandler, @unchecked Send
             block.add("content-length", String(response.body.count))
         }
         if noBody {
-            stream.sendHeadersOnly(block)
+            sendHeadersOnly(block)
             return
         }
-        stream.sendResponseHead(block)
-        stream.writeData { $0.append(contentsOf: response.body) }
-        stream.finish()
+        sendResponseHead(block)
+        writeData { $0.append(contentsOf: response.body) }
+        finish()
     }
 }

@@ -36,8 +36,9 @@ final class HTTP2ServerSession: ConnectionCodec {
     /// The open streams (owning them until nghttp2 closes them), unordered: each knows its
     /// slot, so opening and closing one is an append and a swap-remove, no hashing.
     @exclusivity(unchecked) private var streams: [HTTP2ServerStream] = []
-    /// The stream whose header block is being received (saves a lookup per header).
-    @exclusivity(unchecked) private var headerStream: HTTP2ServerStream?
+    /// The stream whose request header block is being received (0: none). Its object is made
+    /// by the router once the block is complete.
+    @exclusivity(unchecked) private var headerStreamID: Int32 = 0
     @exclusivity(unchecked) private var draining = false
     @exclusivity(unchecked) private var failed = false
     @exclusivity(unchecked) private var lastActivity = MonotonicTime.now()
@@ -141,12 +142,12 @@ final class HTTP2ServerSession: ConnectionCodec {
         let open = streams
         streams.removeAll()
         lastStream = nil
-        headerStream = nil
+        headerStreamID = 0
         for stream in open { stream.slot = -1 }
         for stream in open where !stream.isClosed {
             stream.isClosed = true
-            stream.handler?.streamClosed(errorCode: UInt32(NGHTTP2_CANCEL.rawValue))
-            stream.handler = nil
+            stream.streamClosed(errorCode: UInt32(NGHTTP2_CANCEL.rawValue))
+            stream.onOutboundDrained = nil
         }
     }
 
@@ -223,16 +224,7 @@ final class HTTP2ServerSession: ConnectionCodec {
     // MARK: callbacks from nghttp2 (during receive / produceOutput)
 
     fileprivate func beginHeaders(streamID: Int32) {
-        let stream = HTTP2ServerStream(
-            id: streamID, session: self, loop: connection.loop, peer: connection.peerDescription,
-            peerCertificateSubject: connection.peerCertificateSubject)
-        stream.slot = streams.count
-        streams.append(stream)
-        // Unretained: `streams` owns it until nghttp2's close callback, the last time nghttp2
-        // hands this stream back.
-        nghttp2_session_set_stream_user_data(session, streamID, Unmanaged.passUnretained(stream).toOpaque())
-        headerStream = stream
-        lastStream = stream
+        headerStreamID = streamID
         headerPosition = 0
         pendingHead.method = ""
         pendingHead.path = ""
@@ -244,7 +236,7 @@ final class HTTP2ServerSession: ConnectionCodec {
 
     fileprivate func header(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
         // Only a request's header block is recorded (trailers have no begin-headers callback).
-        guard let stream = headerStream, stream.id == streamID, stream.handler == nil else { return }
+        guard streamID == headerStreamID else { return }
         let (nameString, valueString) = strings(name: name, value: value)
         if name.first == UInt8(ascii: ":") {
             // nghttp2 has already rejected unknown pseudo-headers: length and one byte tell them apart.
@@ -317,26 +309,41 @@ final class HTTP2ServerSession: ConnectionCodec {
     }
 
     fileprivate func requestHeadersComplete(streamID: Int32, endStream: Bool) {
-        let isRequestHead = headerStream?.id == streamID
-        headerStream = nil
-        guard let stream = stream(streamID) else { return }
-        if stream.handler == nil && isRequestHead {
+        let stream: HTTP2ServerStream
+        if streamID == headerStreamID {
+            headerStreamID = 0
             if pendingHead.fields.count > pendingFieldCount {
                 pendingHead.fields.removeSubrange(pendingFieldCount...)
             }
-            stream.handler = router.openStream(stream, head: pendingHead)
+            let opening = HTTP2StreamOpening(
+                id: streamID, session: self, loop: connection.loop, peer: connection.peerDescription,
+                peerCertificateSubject: connection.peerCertificateSubject)
+            stream = router.openStream(opening, head: pendingHead)
+            register(stream)
+        } else {
+            guard let open = self.stream(streamID) else { return }  // trailers
+            stream = open
         }
         if endStream { receivedEnd(stream) }
     }
 
+    private func register(_ stream: HTTP2ServerStream) {
+        stream.slot = streams.count
+        streams.append(stream)
+        // Unretained: `streams` owns it until nghttp2's close callback, the last time nghttp2
+        // hands this stream back.
+        nghttp2_session_set_stream_user_data(session, stream.id, Unmanaged.passUnretained(stream).toOpaque())
+        lastStream = stream
+    }
+
     fileprivate func dataChunk(streamID: Int32, bytes: UnsafeRawBufferPointer) {
-        guard let stream = stream(streamID), let handler = stream.handler else {
+        guard let stream = stream(streamID), !stream.isClosed else {
             // Nobody will consume these: return them to the connection window at once.
             nghttp2_session_consume_connection(session, bytes.count)
             return
         }
         stream.unconsumed += bytes.count
-        handler.streamReceivedData(bytes)
+        stream.streamReceivedData(bytes)
     }
 
     fileprivate func dataEnded(streamID: Int32) {
@@ -347,13 +354,17 @@ final class HTTP2ServerSession: ConnectionCodec {
     private func receivedEnd(_ stream: HTTP2ServerStream) {
         guard !stream.receivedEnd else { return }
         stream.receivedEnd = true
-        stream.handler?.streamReceivedEnd()
+        if !stream.isClosed { stream.streamReceivedEnd() }
     }
 
     fileprivate func pingAcknowledged() { pingSentAt = nil }
 
     fileprivate func streamClosed(streamID: Int32, errorCode: UInt32) {
-        guard let stream = stream(streamID), stream.slot >= 0 else { return }
+        if streamID == headerStreamID { headerStreamID = 0 }  // reset before its block completed
+        guard let stream = stream(streamID), stream.slot >= 0 else {
+            if streams.isEmpty && idleSince == nil { idleSince = MonotonicTime.now() }
+            return
+        }
         if lastStream === stream { lastStream = nil }
         removeOpenStream(stream)
         if stream.unconsumed > 0 {
@@ -362,8 +373,8 @@ final class HTTP2ServerSession: ConnectionCodec {
         }
         stream.isClosed = true
         stream.onOutboundDrained = nil
-        stream.handler?.streamClosed(errorCode: errorCode)
-        stream.handler = nil
+        stream.streamClosed(errorCode: errorCode)
+        stream.onOutboundDrained = nil
         recycleOutbound(stream)
         if streams.isEmpty { idleSince = MonotonicTime.now() }
     }
