@@ -97,6 +97,7 @@ public final class EventLoop: @unchecked Sendable {
         event.events = EPOLLIN.rawValue
         event.data.fd = wakeFD
         _ = try SystemCall.must("epoll_ctl") { epoll_ctl(epfd, EPOLL_CTL_ADD, wakeFD, &event) }
+        serialExecutor.loop = self
     }
 
     deinit {
@@ -153,8 +154,9 @@ public final class EventLoop: @unchecked Sendable {
     func enqueueJob(_ job: UnownedJob) { enqueue(.job(job)) }
     func enqueueIsolatedJob(_ job: UnownedJob) { enqueue(.isolatedJob(job)) }
 
-    /// The loop as a serial executor: what `EventLoopActor`s run on.
-    public private(set) lazy var serialExecutor = EventLoopSerialExecutor(loop: self)
+    /// The loop as a serial executor: what `EventLoopActor`s run on. A constant (not lazy):
+    /// the runtime asks actors for their executor at every executor check.
+    public let serialExecutor = EventLoopSerialExecutor()
 
     /// Loop-thread only: the object kept under `key` on this loop, made on first use. For the
     /// per-loop state of something shared by all loops (a server keys its own by identity); it
@@ -338,9 +340,10 @@ extension EventLoop: TaskExecutor {
 /// because a job must run with the executor it was enqueued for: one isolated to this executor
 /// must see it as current, one that merely prefers the loop must not.
 public final class EventLoopSerialExecutor: SerialExecutor, @unchecked Sendable {
-    public unowned let loop: EventLoop
+    /// Set once by the loop's initializer, before anything can enqueue.
+    public internal(set) unowned(unsafe) var loop: EventLoop!
 
-    init(loop: EventLoop) { self.loop = loop }
+    init() {}
 
     public func enqueue(_ job: consuming ExecutorJob) {
         loop.enqueueIsolatedJob(UnownedJob(job))

@@ -14,15 +14,22 @@ public enum ProtoRuntime {
         packMessage(UnsafeMutableRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self))
     }
 
-    /// The work of `pack`, not generic: an unspecialized generic building the `[UInt8]`
-    /// looked up the array's type metadata on every call.
+    /// The work of `pack`, not generic.
     static func packMessage(_ base: UnsafeMutablePointer<ProtobufCMessage>) -> [UInt8] {
         let size = protobuf_c_message_get_packed_size(base)
         guard size > 0 else { return [] }
-        return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            count = protobuf_c_message_pack(base, buffer.baseAddress)
+        // Packed into scratch space, then appended to a reserved array: every way of making an
+        // array of a given size (`init(unsafeUninitializedCapacity:)`, `init(repeating:count:)`)
+        // went through the runtime's unspecialized buffer initializer, which looks the storage
+        // class's metadata up in a cache on every call; the copy of a message costs less.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(size)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: size) { scratch in
+            let count = protobuf_c_message_pack(base, scratch.baseAddress)
             precondition(count == size, "protobuf-c packed \(count) bytes, expected \(size)")
+            bytes.append(contentsOf: UnsafeBufferPointer(scratch))
         }
+        return bytes
     }
 
     /// A decoded string; proto3 strings must be valid UTF-8, anything else is malformed.
