@@ -23,10 +23,11 @@ import Darwin
 public final class ProtoArena {
     /// The chunk kept across resets.
     private let first: UnsafeMutableRawPointer
+    // One owner at a time (taken from the pool, returned): runtime exclusivity checks are off.
     /// Overflow chunks, freed at reset.
-    private var extra: [UnsafeMutableRawPointer] = []
-    private var cursor: UnsafeMutableRawPointer
-    private var remaining: Int
+    @exclusivity(unchecked) private var extra: [UnsafeMutableRawPointer] = []
+    @exclusivity(unchecked) private var cursor: UnsafeMutableRawPointer
+    @exclusivity(unchecked) private var remaining: Int
     private static let chunkSize = 4096
 
     public init() {

@@ -1,3 +1,4 @@
+import NimbusEventLoop
 import Logging
 import NimbusHTTP
 import NimbusRPCCore
@@ -35,16 +36,30 @@ final class GRPCRouter: HTTP2RequestRouter {
         var encoding: String?
         var timeoutText: String?
         for (name, value) in head.fields {
-            switch name.utf8.count {
-            case 12:
-                if name == "content-type" { contentType = value } else if name == "grpc-timeout" { timeoutText = value }
-            case 13:
+            switch (name.utf8.count, name.utf8.first) {
+            case (12, UInt8(ascii: "c")):
+                if name == "content-type" { contentType = value }
+            case (12, UInt8(ascii: "g")):
+                if name == "grpc-timeout" { timeoutText = value }
+            case (13, UInt8(ascii: "g")):
                 if name == "grpc-encoding" { encoding = value }
             default:
                 break
             }
         }
-        let method = methods[head.path]
+        // A connection repeats its requests' :path and grpc-timeout: the loop remembers the
+        // last ones resolved (the same String storage compares by identity, no hashing).
+        let loopState = GRPCLoopState.on(opening.loop, key: ObjectIdentifier(self))
+        let method: GRPCMethodEntry?
+        if let last = loopState.lastMethod, head.path == loopState.lastPath {
+            method = last
+        } else {
+            method = methods[head.path]
+            if let method {
+                loopState.lastPath = head.path
+                loopState.lastMethod = method
+            }
+        }
         let isGRPC = head.method == "POST" && contentType?.hasPrefix("application/grpc") == true
         if let plainHTTP, method == nil, !isGRPC {
             return HTTP2PlainRequestHandler(opening: opening, head: head, handler: plainHTTP, maxBodyBytes: maxPlainBodyBytes)
@@ -88,7 +103,9 @@ final class GRPCRouter: HTTP2RequestRouter {
             return stream
         }
         var timeout: Duration?
-        if let timeoutText {
+        if let timeoutText, timeoutText == loopState.lastTimeoutText {
+            timeout = loopState.lastTimeout
+        } else if let timeoutText {
             // A deadline the client meant to set but we cannot read: refuse rather than run
             // without one (INTERNAL, as grpc-go answers a malformed grpc-timeout).
             guard let parsed = GRPCTimeout.parse(timeoutText) else {
@@ -98,8 +115,12 @@ final class GRPCRouter: HTTP2RequestRouter {
                 return stream
             }
             timeout = parsed
+            loopState.lastTimeoutText = timeoutText
+            loopState.lastTimeout = parsed
         }
-        let call = GRPCServerCall(opening: opening, head: head, timeout: timeout, compression: compression, entry: method, router: self)
+        let call = GRPCServerCall(
+            opening: opening, head: head, timeout: timeout, compression: compression, entry: method, router: self,
+            runner: loopState.runner)
         call.start()
         return call
     }
@@ -121,5 +142,22 @@ final class GRPCRouter: HTTP2RequestRouter {
             logger.info("rpc", metadata: ["rpc.method": "\(path)", "rpc.code": "\(code)"])
         }
         unknownMethod.record(code: code, nanoseconds: 0)
+    }
+}
+
+/// What a router keeps per event loop (`EventLoop.attachment`): the loop's unary runner and
+/// the last method and deadline it resolved. Loop-confined.
+final class GRPCLoopState {
+    let runner: GRPCUnaryRunner
+    @exclusivity(unchecked) var lastPath = ""
+    @exclusivity(unchecked) var lastMethod: GRPCMethodEntry?
+    /// Never empty once set: an empty `grpc-timeout` is malformed and never cached.
+    @exclusivity(unchecked) var lastTimeoutText = ""
+    @exclusivity(unchecked) var lastTimeout: Duration?
+
+    init(loop: EventLoop) { runner = GRPCUnaryRunner(loop: loop) }
+
+    static func on(_ loop: EventLoop, key: ObjectIdentifier) -> GRPCLoopState {
+        loop.attachment(key) { GRPCLoopState(loop: loop) }
     }
 }

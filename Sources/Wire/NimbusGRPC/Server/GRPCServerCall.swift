@@ -16,6 +16,8 @@ final class GRPCServerCall: HTTP2ServerStream, EventLoopFlushable, @unchecked Se
     var method: ServerMethod { entry.method }
     let router: GRPCRouter
     let context: ServerContext
+    /// The loop's unary runner (kept by the loop for its lifetime, hence not retained here).
+    private unowned(unsafe) let runner: GRPCUnaryRunner
     private let started: ContinuousClock.Instant
     /// `started` as `MonotonicTime`, for the handling time (integer arithmetic, no `Duration`).
     private let startedNanoseconds: UInt64
@@ -27,8 +29,8 @@ final class GRPCServerCall: HTTP2ServerStream, EventLoopFlushable, @unchecked Se
     @exclusivity(unchecked) private var unaryCount = 0
     @exclusivity(unchecked) private var requestEnded = false
     @exclusivity(unchecked) private var pendingConsume = 0
-    @exclusivity(unchecked) private var readWaiter: CheckedContinuation<[UInt8]?, any Error>?
-    @exclusivity(unchecked) private var writeWaiter: CheckedContinuation<Void, any Error>?
+    @exclusivity(unchecked) private var readWaiter: UnsafeContinuation<[UInt8]?, any Error>?
+    @exclusivity(unchecked) private var writeWaiter: UnsafeContinuation<Void, any Error>?
     @exclusivity(unchecked) private var task: Task<Void, Never>?
     /// The worker running this unary call's handler (see `GRPCUnaryRunner`).
     @exclusivity(unchecked) private var worker: GRPCUnaryRunner.Worker?
@@ -42,8 +44,9 @@ final class GRPCServerCall: HTTP2ServerStream, EventLoopFlushable, @unchecked Se
     /// `timeout` is the parsed `grpc-timeout` (the router has rejected a malformed one);
     /// `compression` the request's `grpc-encoding` (the router has rejected unsupported ones).
     init(opening: HTTP2StreamOpening, head: HTTP2RequestHead, timeout: Duration?, compression: GRPCMessageEncoding?,
-         entry: GRPCMethodEntry, router: GRPCRouter) {
+         entry: GRPCMethodEntry, router: GRPCRouter, runner: GRPCUnaryRunner) {
         self.entry = entry
+        self.runner = runner
         let method = entry.method
         self.router = router
         self.deframer = GRPCMessageDeframer(maxMessageSize: router.configuration.maxReceiveMessageSize)
@@ -155,8 +158,7 @@ final class GRPCServerCall: HTTP2ServerStream, EventLoopFlushable, @unchecked Se
         if !finished {
             finish(RPCError(.cancelled, "the client cancelled the call"), sendStatus: false)
         }
-        task = nil
-        onOutboundDrained = nil
+        task = nil  // (the session clears `onOutboundDrained`)
     }
 
     private var isUnary: Bool { entry.isUnary }
@@ -174,7 +176,7 @@ final class GRPCServerCall: HTTP2ServerStream, EventLoopFlushable, @unchecked Se
     /// tick (no task per call); on the global pool, a task of its own.
     private func startUnary() {
         if router.configuration.runHandlersOnEventLoop {
-            GRPCUnaryRunner.on(loop, key: ObjectIdentifier(router)).submit(self)
+            runner.submit(self)
         } else {
             task = Task(executorPreference: globalConcurrentExecutor) { [self] in await self.runUnary(on: nil) }
         }
@@ -274,7 +276,7 @@ final class GRPCServerCall: HTTP2ServerStream, EventLoopFlushable, @unchecked Se
         }
         if requestEnded { return nil }
         if finished || Task.isCancelled { throw CancellationError() }
-        return try await withCheckedThrowingContinuation { readWaiter = $0 }
+        return try await withUnsafeThrowingContinuation { readWaiter = $0 }
     }
 
     // MARK: response stream
@@ -290,7 +292,7 @@ final class GRPCServerCall: HTTP2ServerStream, EventLoopFlushable, @unchecked Se
         sendHeadersIfNeeded()
         writeData { GRPCMessageFramer.append(message, to: &$0) }
         if bufferedOutboundBytes > Self.writeHighWater {
-            try await withCheckedThrowingContinuation { writeWaiter = $0 }
+            try await withUnsafeThrowingContinuation { writeWaiter = $0 }
         }
     }
 

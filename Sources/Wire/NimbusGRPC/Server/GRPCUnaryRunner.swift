@@ -29,11 +29,6 @@ final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
         self.actor = EventLoopActor(loop: loop)
     }
 
-    /// The runner of `loop` for the server identified by `key`.
-    static func on(_ loop: EventLoop, key: ObjectIdentifier) -> GRPCUnaryRunner {
-        loop.attachment(key) { GRPCUnaryRunner(loop: loop) }
-    }
-
     /// Queues `call`; a worker runs it later in this tick (before the tick's output is written).
     func submit(_ call: GRPCServerCall) {
         queue.append(call)
