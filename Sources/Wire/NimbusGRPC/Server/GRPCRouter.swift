@@ -103,7 +103,7 @@ final class GRPCRouter: HTTP2RequestRouter {
             return stream
         }
         var timeout: Duration?
-        if let timeoutText, timeoutText == loopState.lastTimeoutText {
+        if let timeoutText, !loopState.lastTimeoutText.isEmpty, timeoutText == loopState.lastTimeoutText {
             timeout = loopState.lastTimeout
         } else if let timeoutText {
             // A deadline the client meant to set but we cannot read: refuse rather than run
@@ -151,7 +151,7 @@ final class GRPCLoopState {
     let runner: GRPCUnaryRunner
     @exclusivity(unchecked) var lastPath = ""
     @exclusivity(unchecked) var lastMethod: GRPCMethodEntry?
-    /// Never empty once set: an empty `grpc-timeout` is malformed and never cached.
+    /// Empty until a valid text is cached (an empty `grpc-timeout` is malformed, never cached).
     @exclusivity(unchecked) var lastTimeoutText = ""
     @exclusivity(unchecked) var lastTimeout: Duration?
 

@@ -60,6 +60,14 @@ final class HTTP2ServerSession: ConnectionCodec {
     /// request's, overwritten in place (destroying them all first went through the generic,
     /// unspecialized tuple-destroy path for every field).
     @exclusivity(unchecked) private var pendingFieldCount = 0
+    /// The request block's rule state: pseudo-headers seen (`HTTP2RequestRules.Kind.pseudoBit`),
+    /// whether a regular field came, the declared content-length, and whether it was refused.
+    @exclusivity(unchecked) private var blockPseudo: UInt8 = 0
+    @exclusivity(unchecked) private var blockSawRegular = false
+    @exclusivity(unchecked) private var blockConnect = false
+    @exclusivity(unchecked) private var blockAsteriskPath = false
+    @exclusivity(unchecked) private var blockContentLength = -1
+    @exclusivity(unchecked) private var blockRefused = false
     /// The stream the last callback was about: consecutive callbacks (headers, data, end,
     /// the response's data reads, close) mostly concern the same stream, and this saves a
     /// hashed dictionary lookup each time.
@@ -80,6 +88,9 @@ final class HTTP2ServerSession: ConnectionCodec {
         // gRPC has no use for RFC 7540 stream priorities: no priority tree, and closed streams
         // are freed at once instead of being retained for it.
         nghttp2_option_set_no_closed_streams(option, 1)
+        // RFC 9113 §8 request checks are ours (`HTTP2RequestRules`), made once per distinct
+        // header field instead of nghttp2's on every field of every request.
+        nghttp2_option_set_no_http_messaging(option, 1)
         var raw: OpaquePointer?
         // The session's user data is set below, once `self` is fully initialized.
         guard nghttp2_session_server_new2(&raw, HTTP2ServerCallbacks.shared.callbacks, nil, option) == 0, let raw else {
@@ -226,6 +237,12 @@ final class HTTP2ServerSession: ConnectionCodec {
     fileprivate func beginHeaders(streamID: Int32) {
         headerStreamID = streamID
         headerPosition = 0
+        blockPseudo = 0
+        blockSawRegular = false
+        blockConnect = false
+        blockAsteriskPath = false
+        blockContentLength = -1
+        blockRefused = false
         pendingHead.method = ""
         pendingHead.path = ""
         pendingHead.scheme = ""
@@ -235,26 +252,87 @@ final class HTTP2ServerSession: ConnectionCodec {
     }
 
     fileprivate func header(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
-        // Only a request's header block is recorded (trailers have no begin-headers callback).
-        guard streamID == headerStreamID else { return }
-        let (nameString, valueString) = strings(name: name, value: value)
-        if name.first == UInt8(ascii: ":") {
-            // nghttp2 has already rejected unknown pseudo-headers: length and one byte tell them apart.
-            switch (name.count, name[1]) {
-            case (5, UInt8(ascii: "p")): pendingHead.path = valueString
-            case (7, UInt8(ascii: "m")): pendingHead.method = valueString
-            case (7, UInt8(ascii: "s")): pendingHead.scheme = valueString
-            case (10, UInt8(ascii: "a")): pendingHead.authority = valueString
-            default: break
+        guard streamID == headerStreamID else {
+            // A trailer block (they have no begin-headers callback): no pseudo-headers, valid fields.
+            let kind = HTTP2RequestRules.classify(name: name, value: value).kind
+            if kind == .invalid || kind.pseudoBit != 0, let stream = stream(streamID) { refuse(stream) }
+            return
+        }
+        if blockRefused { return }
+        // Fields are used in place in `recentHeaders` (copying the struct out retained and
+        // released its three references per field).
+        let position = headerPosition
+        headerPosition += 1
+        if position < recentHeaders.count, recentHeaders[position].matches(name, value) {
+            let kind = recentHeaders[position].kind
+            accept(kind, contentLength: recentHeaders[position].contentLength, streamID: streamID,
+                   name: kind.pseudoBit == 0 ? recentHeaders[position].name : "", value: recentHeaders[position].value)
+            return
+        }
+        let (kind, contentLength) = HTTP2RequestRules.classify(name: name, value: value)
+        if kind == .invalid { return refuseBlock(streamID) }
+        let nameString = HTTP2CommonHeaders.name(name) ?? String(decoding: name, as: UTF8.self)
+        let valueString = HTTP2CommonHeaders.value(value) ?? String(decoding: value, as: UTF8.self)
+        let field = RecentHeader(name: nameString, value: valueString, kind: kind, contentLength: contentLength,
+                                 nameBytes: name, valueBytes: value)
+        if position < recentHeaders.count {
+            recentHeaders[position] = field
+        } else if position == recentHeaders.count && position < Self.maxRecentHeaders {
+            recentHeaders.append(field)
+        }
+        accept(kind, contentLength: contentLength, streamID: streamID, name: nameString, value: valueString)
+    }
+
+    /// One valid field of the request block, checked against the block so far and recorded.
+    @inline(__always)
+    private func accept(_ kind: HTTP2RequestRules.Kind, contentLength: Int, streamID: Int32, name: String, value: String) {
+        switch kind {
+        case .invalid:
+            refuseBlock(streamID)
+        case .regular, .contentLength:
+            if kind == .contentLength {
+                if blockContentLength >= 0 && blockContentLength != contentLength { return refuseBlock(streamID) }
+                blockContentLength = contentLength
             }
-        } else {
+            blockSawRegular = true
             if pendingFieldCount < pendingHead.fields.count {
-                pendingHead.fields[pendingFieldCount] = (nameString, valueString)
+                pendingHead.fields[pendingFieldCount] = (name, value)
             } else {
-                pendingHead.fields.append((nameString, valueString))
+                pendingHead.fields.append((name, value))
             }
             pendingFieldCount += 1
+        default:
+            // A pseudo-header: before every regular field, at most once each.
+            let bit = kind.pseudoBit
+            if blockSawRegular || blockPseudo & bit != 0 { return refuseBlock(streamID) }
+            blockPseudo |= bit
+            switch kind {
+            case .method, .connectMethod:
+                pendingHead.method = value
+                blockConnect = kind == .connectMethod
+            case .scheme: pendingHead.scheme = value
+            case .authority: pendingHead.authority = value
+            default:
+                pendingHead.path = value
+                blockAsteriskPath = kind == .asteriskPath
+            }
         }
+    }
+
+    /// The request block being received breaks the rules: RST_STREAM(PROTOCOL_ERROR), and the
+    /// request is never routed.
+    private func refuseBlock(_ streamID: Int32) {
+        blockRefused = true
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, UInt32(NGHTTP2_PROTOCOL_ERROR.rawValue))
+    }
+
+    /// An open stream breaks the rules (its trailers, its content-length): RST_STREAM
+    /// (PROTOCOL_ERROR); nothing more reaches it but the close.
+    private func refuse(_ stream: HTTP2ServerStream) {
+        guard !stream.refusedByRules else { return }
+        stream.refusedByRules = true
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, UInt32(NGHTTP2_PROTOCOL_ERROR.rawValue))
+        connection.scheduleFlush()
     }
 
     private func removeOpenStream(_ stream: HTTP2ServerStream) {
@@ -289,25 +367,6 @@ final class HTTP2ServerSession: ConnectionCodec {
         return found
     }
 
-    /// The field as Strings, reused from the same position of a recent block when the bytes match.
-    @inline(__always)
-    private func strings(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> (String, String) {
-        let position = headerPosition
-        headerPosition += 1
-        if position < recentHeaders.count, recentHeaders[position].matches(name, value) {
-            let recent = recentHeaders[position]
-            return (recent.name, recent.value)
-        }
-        let nameString = HTTP2CommonHeaders.name(name) ?? String(decoding: name, as: UTF8.self)
-        let valueString = HTTP2CommonHeaders.value(value) ?? String(decoding: value, as: UTF8.self)
-        if position < recentHeaders.count {
-            recentHeaders[position] = RecentHeader(name: nameString, value: valueString, nameBytes: name, valueBytes: value)
-        } else if position == recentHeaders.count && position < Self.maxRecentHeaders {
-            recentHeaders.append(RecentHeader(name: nameString, value: valueString, nameBytes: name, valueBytes: value))
-        }
-        return (nameString, valueString)
-    }
-
     fileprivate func requestHeadersComplete(streamID: Int32, endStream: Bool) {
         let stream: HTTP2ServerStream
         if streamID == headerStreamID {
@@ -315,14 +374,22 @@ final class HTTP2ServerSession: ConnectionCodec {
             if pendingHead.fields.count > pendingFieldCount {
                 pendingHead.fields.removeSubrange(pendingFieldCount...)
             }
+            if !blockRefused && !HTTP2RequestRules.isCompleteRequest(
+                seen: blockPseudo, connect: blockConnect, asteriskPath: blockAsteriskPath, method: pendingHead.method) {
+                refuseBlock(streamID)
+            }
+            if blockRefused { return }
             let opening = HTTP2StreamOpening(
                 id: streamID, session: self, loop: connection.loop, peer: connection.peerDescription,
                 peerCertificateSubject: connection.peerCertificateSubject)
             stream = router.openStream(opening, head: pendingHead)
+            stream.declaredContentLength = blockContentLength
             register(stream)
         } else {
-            guard let open = self.stream(streamID) else { return }  // trailers
+            guard let open = self.stream(streamID) else { return }
             stream = open
+            // Trailers end the request (RFC 9113 §8.1).
+            if !endStream { return refuse(stream) }
         }
         if endStream { receivedEnd(stream) }
     }
@@ -337,10 +404,15 @@ final class HTTP2ServerSession: ConnectionCodec {
     }
 
     fileprivate func dataChunk(streamID: Int32, bytes: UnsafeRawBufferPointer) {
-        guard let stream = stream(streamID), !stream.isClosed else {
+        guard let stream = stream(streamID), !stream.isClosed, !stream.refusedByRules else {
             // Nobody will consume these: return them to the connection window at once.
             nghttp2_session_consume_connection(session, bytes.count)
             return
+        }
+        stream.receivedBodyBytes += bytes.count
+        if stream.declaredContentLength >= 0 && stream.receivedBodyBytes > stream.declaredContentLength {
+            nghttp2_session_consume_connection(session, bytes.count)
+            return refuse(stream)
         }
         stream.unconsumed += bytes.count
         stream.streamReceivedData(bytes)
@@ -352,7 +424,10 @@ final class HTTP2ServerSession: ConnectionCodec {
     }
 
     private func receivedEnd(_ stream: HTTP2ServerStream) {
-        guard !stream.receivedEnd else { return }
+        guard !stream.receivedEnd, !stream.refusedByRules else { return }
+        if stream.declaredContentLength >= 0 && stream.receivedBodyBytes != stream.declaredContentLength {
+            return refuse(stream)
+        }
         stream.receivedEnd = true
         if !stream.isClosed { stream.streamReceivedEnd() }
     }
@@ -529,16 +604,22 @@ private func http2ReadResponseData(
     return withServerSession(userData) { $0.readResponseData(stream: stream, into: buffer!, length: length, flags: flags!) }
 }
 
-/// One remembered request header field: its bytes (name then value) and its Strings.
+/// One remembered request header field: its bytes (name then value), its Strings and its
+/// classification under `HTTP2RequestRules`.
 private struct RecentHeader {
     let name: String
     let value: String
+    let kind: HTTP2RequestRules.Kind
+    let contentLength: Int
     let bytes: [UInt8]
     let nameCount: Int
 
-    init(name: String, value: String, nameBytes: UnsafeBufferPointer<UInt8>, valueBytes: UnsafeBufferPointer<UInt8>) {
+    init(name: String, value: String, kind: HTTP2RequestRules.Kind, contentLength: Int,
+         nameBytes: UnsafeBufferPointer<UInt8>, valueBytes: UnsafeBufferPointer<UInt8>) {
         self.name = name
         self.value = value
+        self.kind = kind
+        self.contentLength = contentLength
         var bytes = [UInt8]()
         bytes.reserveCapacity(nameBytes.count + valueBytes.count)
         bytes.append(contentsOf: nameBytes)

@@ -59,6 +59,11 @@ open class HTTP2ServerStream {
     @exclusivity(unchecked) final var unconsumed = 0
     /// Index in the session's open streams; -1 before registration and once closed.
     @exclusivity(unchecked) final var slot = -1
+    /// content-length as the request declared it (-1: none), and the body bytes received.
+    @exclusivity(unchecked) final var declaredContentLength = -1
+    @exclusivity(unchecked) final var receivedBodyBytes = 0
+    /// Reset for breaking the request rules (`HTTP2RequestRules`): no more data or end reaches the hooks.
+    @exclusivity(unchecked) final var refusedByRules = false
 
     // Outbound state, read by the nghttp2 data provider.
     @exclusivity(unchecked) final var outbound: [UInt8] = []
