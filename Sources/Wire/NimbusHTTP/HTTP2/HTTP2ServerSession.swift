@@ -109,7 +109,11 @@ final class HTTP2ServerSession: ConnectionCodec {
         scheduleTimer()
     }
 
-    deinit { nghttp2_session_del(session) }
+    deinit {
+        // The held header buffers first: they free themselves with the session's allocator.
+        for index in recentHeaders.indices { recentHeaders[index].release() }
+        nghttp2_session_del(session)
+    }
 
     // MARK: ConnectionCodec
 
@@ -243,18 +247,19 @@ final class HTTP2ServerSession: ConnectionCodec {
         blockAsteriskPath = false
         blockContentLength = -1
         blockRefused = false
-        pendingHead.method = ""
-        pendingHead.path = ""
-        pendingHead.scheme = ""
-        pendingHead.authority = ""
+        // The pseudo-header Strings stay from the last request (most requests repeat them and
+        // then cost no write); the ones this block lacks are cleared once it is complete.
         pendingFieldCount = 0
         idleSince = nil
     }
 
-    fileprivate func header(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
+    /// One header field, as nghttp2's reference-counted buffers: a field the peer sends from
+    /// its HPACK table arrives in the same buffer every time, so a recent field is recognised
+    /// by pointer (the buffers are held, so an address cannot be reused for other bytes).
+    fileprivate func header(streamID: Int32, name nameBuffer: OpaquePointer, value valueBuffer: OpaquePointer) {
         guard streamID == headerStreamID else {
             // A trailer block (they have no begin-headers callback): no pseudo-headers, valid fields.
-            let kind = HTTP2RequestRules.classify(name: name, value: value).kind
+            let kind = HTTP2RequestRules.classify(name: Self.bytes(nameBuffer), value: Self.bytes(valueBuffer)).kind
             if kind == .invalid || kind.pseudoBit != 0, let stream = stream(streamID) { refuse(stream) }
             return
         }
@@ -263,24 +268,47 @@ final class HTTP2ServerSession: ConnectionCodec {
         // released its three references per field).
         let position = headerPosition
         headerPosition += 1
-        if position < recentHeaders.count, recentHeaders[position].matches(name, value) {
-            let kind = recentHeaders[position].kind
-            accept(kind, contentLength: recentHeaders[position].contentLength, streamID: streamID,
-                   name: kind.pseudoBit == 0 ? recentHeaders[position].name : "", value: recentHeaders[position].value)
-            return
+        if position < recentHeaders.count,
+           recentHeaders[position].nameBuffer == nameBuffer && recentHeaders[position].valueBuffer == valueBuffer {
+            return acceptRecent(position, streamID: streamID)
+        }
+        let name = Self.bytes(nameBuffer)
+        let value = Self.bytes(valueBuffer)
+        if position < recentHeaders.count {
+            if recentHeaders[position].matches(name, value) {
+                recentHeaders[position].hold(name: nameBuffer, value: valueBuffer)
+                return acceptRecent(position, streamID: streamID)
+            }
         }
         let (kind, contentLength) = HTTP2RequestRules.classify(name: name, value: value)
         if kind == .invalid { return refuseBlock(streamID) }
         let nameString = HTTP2CommonHeaders.name(name) ?? String(decoding: name, as: UTF8.self)
         let valueString = HTTP2CommonHeaders.value(value) ?? String(decoding: value, as: UTF8.self)
-        let field = RecentHeader(name: nameString, value: valueString, kind: kind, contentLength: contentLength,
-                                 nameBytes: name, valueBytes: value)
-        if position < recentHeaders.count {
-            recentHeaders[position] = field
-        } else if position == recentHeaders.count && position < Self.maxRecentHeaders {
-            recentHeaders.append(field)
+        if position <= recentHeaders.count && position < Self.maxRecentHeaders {
+            var field = RecentHeader(name: nameString, value: valueString, kind: kind, contentLength: contentLength,
+                                     nameBytes: name, valueBytes: value)
+            field.hold(name: nameBuffer, value: valueBuffer)
+            if position < recentHeaders.count {
+                recentHeaders[position].release()
+                recentHeaders[position] = field
+            } else {
+                recentHeaders.append(field)
+            }
         }
         accept(kind, contentLength: contentLength, streamID: streamID, name: nameString, value: valueString)
+    }
+
+    @inline(__always)
+    private func acceptRecent(_ position: Int, streamID: Int32) {
+        let kind = recentHeaders[position].kind
+        accept(kind, contentLength: recentHeaders[position].contentLength, streamID: streamID,
+               name: kind.pseudoBit == 0 ? recentHeaders[position].name : "", value: recentHeaders[position].value)
+    }
+
+    @inline(__always)
+    private static func bytes(_ buffer: OpaquePointer) -> UnsafeBufferPointer<UInt8> {
+        let vector = nghttp2_rcbuf_get_buf(buffer)
+        return UnsafeBufferPointer(start: vector.base, count: vector.len)
     }
 
     /// One valid field of the request block, checked against the block so far and recorded.
@@ -296,7 +324,11 @@ final class HTTP2ServerSession: ConnectionCodec {
             }
             blockSawRegular = true
             if pendingFieldCount < pendingHead.fields.count {
-                pendingHead.fields[pendingFieldCount] = (name, value)
+                // The same Strings as last time (reused from `recentHeaders`) compare by
+                // identity: no write, so no release and retain of each.
+                if pendingHead.fields[pendingFieldCount].name != name || pendingHead.fields[pendingFieldCount].value != value {
+                    pendingHead.fields[pendingFieldCount] = (name, value)
+                }
             } else {
                 pendingHead.fields.append((name, value))
             }
@@ -308,12 +340,14 @@ final class HTTP2ServerSession: ConnectionCodec {
             blockPseudo |= bit
             switch kind {
             case .method, .connectMethod:
-                pendingHead.method = value
+                if pendingHead.method != value { pendingHead.method = value }
                 blockConnect = kind == .connectMethod
-            case .scheme: pendingHead.scheme = value
-            case .authority: pendingHead.authority = value
+            case .scheme:
+                if pendingHead.scheme != value { pendingHead.scheme = value }
+            case .authority:
+                if pendingHead.authority != value { pendingHead.authority = value }
             default:
-                pendingHead.path = value
+                if pendingHead.path != value { pendingHead.path = value }
                 blockAsteriskPath = kind == .asteriskPath
             }
         }
@@ -379,6 +413,12 @@ final class HTTP2ServerSession: ConnectionCodec {
                 refuseBlock(streamID)
             }
             if blockRefused { return }
+            if blockPseudo != 15 {
+                if blockPseudo & 1 == 0 { pendingHead.method = "" }
+                if blockPseudo & 2 == 0 { pendingHead.scheme = "" }
+                if blockPseudo & 4 == 0 { pendingHead.authority = "" }
+                if blockPseudo & 8 == 0 { pendingHead.path = "" }
+            }
             let opening = HTTP2StreamOpening(
                 id: streamID, session: self, loop: connection.loop, peer: connection.peerDescription,
                 peerCertificateSubject: connection.peerCertificateSubject)
@@ -516,7 +556,7 @@ final class HTTP2ServerCallbacks: @unchecked Sendable {
         precondition(nghttp2_session_callbacks_new(&raw) == 0, "nghttp2_session_callbacks_new")
         callbacks = raw!
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, http2OnBeginHeaders)
-        nghttp2_session_callbacks_set_on_header_callback(callbacks, http2OnHeader)
+        nghttp2_session_callbacks_set_on_header_callback2(callbacks, http2OnHeader)
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, http2OnFrameRecv)
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, http2OnDataChunk)
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, http2OnStreamClose)
@@ -541,17 +581,12 @@ private func http2OnBeginHeaders(_: OpaquePointer?, _ frame: UnsafePointer<nghtt
 }
 
 private func http2OnHeader(
-    _: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ name: UnsafePointer<UInt8>?, _ nameLength: Int,
-    _ value: UnsafePointer<UInt8>?, _ valueLength: Int, _: UInt8, _ userData: UnsafeMutableRawPointer?
+    _: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ name: OpaquePointer?, _ value: OpaquePointer?,
+    _: UInt8, _ userData: UnsafeMutableRawPointer?
 ) -> Int32 {
     let hd = frame!.pointee.hd  // the frame header only, not a copy of the whole frame union
     guard hd.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
-    withServerSession(userData) {
-        $0.header(
-            streamID: hd.stream_id,
-            name: UnsafeBufferPointer(start: name, count: nameLength),
-            value: UnsafeBufferPointer(start: value, count: valueLength))
-    }
+    withServerSession(userData) { $0.header(streamID: hd.stream_id, name: name!, value: value!) }
     return 0
 }
 
@@ -613,6 +648,25 @@ private struct RecentHeader {
     let contentLength: Int
     let bytes: [UInt8]
     let nameCount: Int
+    /// nghttp2's buffers these bytes last arrived in, held (`nghttp2_rcbuf_incref`) until
+    /// replaced or the session ends.
+    private(set) var nameBuffer: OpaquePointer?
+    private(set) var valueBuffer: OpaquePointer?
+
+    mutating func hold(name: OpaquePointer, value: OpaquePointer) {
+        nghttp2_rcbuf_incref(name)
+        nghttp2_rcbuf_incref(value)
+        release()
+        nameBuffer = name
+        valueBuffer = value
+    }
+
+    mutating func release() {
+        if let nameBuffer { nghttp2_rcbuf_decref(nameBuffer) }
+        if let valueBuffer { nghttp2_rcbuf_decref(valueBuffer) }
+        nameBuffer = nil
+        valueBuffer = nil
+    }
 
     init(name: String, value: String, kind: HTTP2RequestRules.Kind, contentLength: Int,
          nameBytes: UnsafeBufferPointer<UInt8>, valueBytes: UnsafeBufferPointer<UInt8>) {
