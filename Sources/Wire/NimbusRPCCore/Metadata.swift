@@ -11,6 +11,8 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
     public private(set) var entries: [(key: String, value: Value)] = []
 
     public init() {}
+    /// Entries whose keys are lowercase already (a transport's received fields), in one piece.
+    package init(lowercaseEntries: [(key: String, value: Value)]) { entries = lowercaseEntries }
     public init(dictionaryLiteral elements: (String, Value)...) {
         for (key, value) in elements { add(key, value: value) }
     }

@@ -29,6 +29,16 @@ final class GRPCRouter: HTTP2RequestRouter {
         self.maxPlainBodyBytes = configuration.httpConfiguration.http1.maxBodyBytes
     }
 
+    /// Field tags: whether a header is gRPC-reserved or binary metadata, decided once per
+    /// distinct field of a connection instead of per request.
+    static let reservedTag: UInt8 = 1
+    static let binaryTag: UInt8 = 2
+
+    func tag(headerName name: String) -> UInt8 {
+        if Metadata.isReserved(name) { return Self.reservedTag }
+        return Metadata.isBinaryKey(name) ? Self.binaryTag : 0
+    }
+
     func openStream(_ opening: HTTP2StreamOpening, head: HTTP2RequestHead) -> HTTP2ServerStream {
         // One pass over the fields for what routing needs (by length first: no string
         // comparison for most fields), and one method lookup.

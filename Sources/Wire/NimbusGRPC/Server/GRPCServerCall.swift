@@ -51,16 +51,7 @@ final class GRPCServerCall: HTTP2ServerStream, EventLoopFlushable, @unchecked Se
         self.router = router
         self.deframer = GRPCMessageDeframer(maxMessageSize: router.configuration.maxReceiveMessageSize)
         deframer.decompression = compression
-        var metadata = Metadata()
-        let fields = head.fields
-        for index in fields.indices {
-            let (name, value) = fields[index]
-            if !Metadata.isReserved(name) {  // grpc-timeout, content-type, te … are reserved
-                // One allocation for all custom metadata, none when there is none.
-                if metadata.isEmpty { metadata.reserveCapacity(fields.count - index) }
-                metadata.addUnreservedHTTP2Header(name: name, value: value)
-            }
-        }
+        let metadata = Self.metadata(of: head)
         // When the request became visible to the loop: the tick's timestamp (one clock read per
         // tick, not per call).
         let now = opening.loop.tickStart
@@ -73,6 +64,30 @@ final class GRPCServerCall: HTTP2ServerStream, EventLoopFlushable, @unchecked Se
     }
 
     private let timeout: Duration?
+
+    /// The request's custom metadata: every field the router did not tag as reserved, `-bin`
+    /// values base64-decoded (an undecodable one is dropped). One allocation, none when there
+    /// is no custom metadata.
+    private static func metadata(of head: HTTP2RequestHead) -> Metadata {
+        let tags = head.fieldTags
+        var count = 0
+        for tag in tags where tag != GRPCRouter.reservedTag { count += 1 }
+        if count == 0 { return Metadata() }
+        var entries: [(key: String, value: Metadata.Value)] = []
+        entries.reserveCapacity(count)
+        let fields = head.fields
+        for index in fields.indices {
+            switch tags[index] {
+            case GRPCRouter.reservedTag:
+                continue
+            case GRPCRouter.binaryTag:
+                if let bytes = GRPCBase64.decode(fields[index].value) { entries.append((fields[index].name, .binary(bytes))) }
+            default:
+                entries.append((fields[index].name, .string(fields[index].value)))
+            }
+        }
+        return Metadata(lowercaseEntries: entries)
+    }
 
     /// Arms the deadline and, for streaming methods, starts the handler at once.
     ///

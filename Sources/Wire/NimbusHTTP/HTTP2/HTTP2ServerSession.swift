@@ -284,9 +284,10 @@ final class HTTP2ServerSession: ConnectionCodec {
         if kind == .invalid { return refuseBlock(streamID) }
         let nameString = HTTP2CommonHeaders.name(name) ?? String(decoding: name, as: UTF8.self)
         let valueString = HTTP2CommonHeaders.value(value) ?? String(decoding: value, as: UTF8.self)
+        let tag = kind.pseudoBit == 0 ? router.tag(headerName: nameString) : 0
         if position <= recentHeaders.count && position < Self.maxRecentHeaders {
             var field = RecentHeader(name: nameString, value: valueString, kind: kind, contentLength: contentLength,
-                                     nameBytes: name, valueBytes: value)
+                                     tag: tag, nameBytes: name, valueBytes: value)
             field.hold(name: nameBuffer, value: valueBuffer)
             if position < recentHeaders.count {
                 recentHeaders[position].release()
@@ -295,14 +296,15 @@ final class HTTP2ServerSession: ConnectionCodec {
                 recentHeaders.append(field)
             }
         }
-        accept(kind, contentLength: contentLength, streamID: streamID, name: nameString, value: valueString)
+        accept(kind, contentLength: contentLength, streamID: streamID, name: nameString, value: valueString, tag: tag)
     }
 
     @inline(__always)
     private func acceptRecent(_ position: Int, streamID: Int32) {
         let kind = recentHeaders[position].kind
         accept(kind, contentLength: recentHeaders[position].contentLength, streamID: streamID,
-               name: kind.pseudoBit == 0 ? recentHeaders[position].name : "", value: recentHeaders[position].value)
+               name: kind.pseudoBit == 0 ? recentHeaders[position].name : "", value: recentHeaders[position].value,
+               tag: recentHeaders[position].tag)
     }
 
     @inline(__always)
@@ -313,7 +315,7 @@ final class HTTP2ServerSession: ConnectionCodec {
 
     /// One valid field of the request block, checked against the block so far and recorded.
     @inline(__always)
-    private func accept(_ kind: HTTP2RequestRules.Kind, contentLength: Int, streamID: Int32, name: String, value: String) {
+    private func accept(_ kind: HTTP2RequestRules.Kind, contentLength: Int, streamID: Int32, name: String, value: String, tag: UInt8) {
         switch kind {
         case .invalid:
             refuseBlock(streamID)
@@ -329,8 +331,10 @@ final class HTTP2ServerSession: ConnectionCodec {
                 if pendingHead.fields[pendingFieldCount].name != name || pendingHead.fields[pendingFieldCount].value != value {
                     pendingHead.fields[pendingFieldCount] = (name, value)
                 }
+                if pendingHead.fieldTags[pendingFieldCount] != tag { pendingHead.fieldTags[pendingFieldCount] = tag }
             } else {
                 pendingHead.fields.append((name, value))
+                pendingHead.fieldTags.append(tag)
             }
             pendingFieldCount += 1
         default:
@@ -407,6 +411,7 @@ final class HTTP2ServerSession: ConnectionCodec {
             headerStreamID = 0
             if pendingHead.fields.count > pendingFieldCount {
                 pendingHead.fields.removeSubrange(pendingFieldCount...)
+                pendingHead.fieldTags.removeSubrange(pendingFieldCount...)
             }
             if !blockRefused && !HTTP2RequestRules.isCompleteRequest(
                 seen: blockPseudo, connect: blockConnect, asteriskPath: blockAsteriskPath, method: pendingHead.method) {
@@ -646,6 +651,8 @@ private struct RecentHeader {
     let value: String
     let kind: HTTP2RequestRules.Kind
     let contentLength: Int
+    /// The router's tag for the name.
+    let tag: UInt8
     let bytes: [UInt8]
     let nameCount: Int
     /// nghttp2's buffers these bytes last arrived in, held (`nghttp2_rcbuf_incref`) until
@@ -668,12 +675,13 @@ private struct RecentHeader {
         valueBuffer = nil
     }
 
-    init(name: String, value: String, kind: HTTP2RequestRules.Kind, contentLength: Int,
+    init(name: String, value: String, kind: HTTP2RequestRules.Kind, contentLength: Int, tag: UInt8,
          nameBytes: UnsafeBufferPointer<UInt8>, valueBytes: UnsafeBufferPointer<UInt8>) {
         self.name = name
         self.value = value
         self.kind = kind
         self.contentLength = contentLength
+        self.tag = tag
         var bytes = [UInt8]()
         bytes.reserveCapacity(nameBytes.count + valueBytes.count)
         bytes.append(contentsOf: nameBytes)

@@ -9,6 +9,9 @@ public struct HTTP2RequestHead: Sendable {
     public var authority: String = ""
     /// Regular (non-pseudo) header fields in arrival order, names lowercase.
     public var fields: [(name: String, value: String)] = []
+    /// The router's `tag(headerName:)` of each field, in the same order: computed once per
+    /// distinct field and remembered with the connection's recent fields.
+    public var fieldTags: [UInt8] = []
 
     public init() {}
 
@@ -24,6 +27,13 @@ public struct HTTP2RequestHead: Sendable {
 /// plus a handler.
 public protocol HTTP2RequestRouter: Sendable {
     func openStream(_ opening: HTTP2StreamOpening, head: HTTP2RequestHead) -> HTTP2ServerStream
+    /// A small classification of a request header name for the router's own use
+    /// (`HTTP2RequestHead.fieldTags`), asked once per distinct field of a connection.
+    func tag(headerName: String) -> UInt8
+}
+
+extension HTTP2RequestRouter {
+    public func tag(headerName: String) -> UInt8 { 0 }
 }
 
 /// What a new stream is made from (passed through the router to `HTTP2ServerStream.init`).
