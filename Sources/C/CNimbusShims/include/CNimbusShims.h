@@ -13,6 +13,7 @@ long CNimbusShims_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version);
 long CNimbusShims_SSL_set_tlsext_host_name(SSL *ssl, const char *name);
 
 #include "CNimbusShims_Crypto.h"
+#include "CNimbusShims_BlockPool.h"
 
 // Relaxed atomic counters for statistics that many threads bump and one reader sums up now
 // and then (no ordering needed): one locked add, no lock object.

@@ -1,4 +1,5 @@
 import CNGHTTP2
+import CNimbusShims
 import NimbusEventLoop
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -26,6 +27,8 @@ public struct HTTP2Settings: Sendable {
 /// by `produceOutput` at tick end (so a tick's frames leave in one write).
 final class HTTP2ServerSession: ConnectionCodec {
     let session: OpaquePointer
+    /// The allocator behind `session` (freed after it).
+    private let blockPool: OpaquePointer
     /// Strong on purpose (was `unowned`): handler tasks may keep streams, and through them this
     /// session, alive after the connection closed; every link here is then still valid memory.
     /// The cycle with `ServerConnection.codec` is broken by `ServerConnection.close()`.
@@ -92,10 +95,18 @@ final class HTTP2ServerSession: ConnectionCodec {
         // header field instead of nghttp2's on every field of every request.
         nghttp2_option_set_no_http_messaging(option, 1)
         var raw: OpaquePointer?
+        // nghttp2's small allocations (streams, outbound items, header arrays: several per
+        // request) come from a block cache of this session's own; nghttp2 copies `mem`.
+        guard let pool = CNimbusShims_BlockPool_create() else { throw SocketError(call: "CNimbusShims_BlockPool_create", errno: 12) }
+        var mem = nghttp2_mem(
+            mem_user_data: UnsafeMutableRawPointer(pool), malloc: CNimbusShims_BlockPool_malloc, free: CNimbusShims_BlockPool_free,
+            calloc: CNimbusShims_BlockPool_calloc, realloc: CNimbusShims_BlockPool_realloc)
         // The session's user data is set below, once `self` is fully initialized.
-        guard nghttp2_session_server_new2(&raw, HTTP2ServerCallbacks.shared.callbacks, nil, option) == 0, let raw else {
-            throw SocketError(call: "nghttp2_session_server_new2", errno: 12)
+        guard nghttp2_session_server_new3(&raw, HTTP2ServerCallbacks.shared.callbacks, nil, option, &mem) == 0, let raw else {
+            CNimbusShims_BlockPool_destroy(pool)
+            throw SocketError(call: "nghttp2_session_server_new3", errno: 12)
         }
+        blockPool = pool
         session = raw
         nghttp2_session_set_user_data(session, Unmanaged.passUnretained(self).toOpaque())
         var entries = [
@@ -113,6 +124,7 @@ final class HTTP2ServerSession: ConnectionCodec {
         // The held header buffers first: they free themselves with the session's allocator.
         for index in recentHeaders.indices { recentHeaders[index].release() }
         nghttp2_session_del(session)
+        CNimbusShims_BlockPool_destroy(blockPool)
     }
 
     // MARK: ConnectionCodec
