@@ -108,7 +108,8 @@ public final class ProtoArena {
     public var cAllocator: ProtobufCAllocator {
         ProtobufCAllocator(
             alloc: { data, size in
-                Unmanaged<ProtoArena>.fromOpaque(data!).takeUnretainedValue().allocateForC(size)
+                // Borrowed, not retained: the arena outlives every unpack that allocates from it.
+                Unmanaged<ProtoArena>.fromOpaque(data!)._withUnsafeGuaranteedRef { $0.allocateForC(size) }
             },
             free: { _, _ in },
             allocator_data: Unmanaged.passUnretained(self).toOpaque())

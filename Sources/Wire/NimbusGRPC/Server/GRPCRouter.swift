@@ -39,7 +39,7 @@ final class GRPCRouter: HTTP2RequestRouter {
         return Metadata.isBinaryKey(name) ? Self.binaryTag : 0
     }
 
-    func openStream(_ opening: HTTP2StreamOpening, head: HTTP2RequestHead) -> HTTP2ServerStream {
+    func openStream(_ opening: HTTP2StreamOpening, head: inout HTTP2RequestHead) -> HTTP2ServerStream {
         // One pass over the fields for what routing needs (by length first: no string
         // comparison for most fields), and one method lookup.
         var contentType: String?

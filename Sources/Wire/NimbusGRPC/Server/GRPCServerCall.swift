@@ -32,8 +32,9 @@ final class GRPCServerCall: HTTP2ServerStream, EventLoopFlushable, @unchecked Se
     @exclusivity(unchecked) private var readWaiter: UnsafeContinuation<[UInt8]?, any Error>?
     @exclusivity(unchecked) private var writeWaiter: UnsafeContinuation<Void, any Error>?
     @exclusivity(unchecked) private var task: Task<Void, Never>?
-    /// The worker running this unary call's handler (see `GRPCUnaryRunner`).
-    @exclusivity(unchecked) private var worker: GRPCUnaryRunner.Worker?
+    /// The worker running this unary call's handler (see `GRPCUnaryRunner`), set only while it
+    /// runs it (the worker's drain holds both), hence not retained.
+    @exclusivity(unchecked) private unowned(unsafe) var worker: GRPCUnaryRunner.Worker?
     @exclusivity(unchecked) private var deadlineTimer: EventLoopTimer?
     @exclusivity(unchecked) private var headersSent = false
     @exclusivity(unchecked) private(set) var finished = false
@@ -43,7 +44,7 @@ final class GRPCServerCall: HTTP2ServerStream, EventLoopFlushable, @unchecked Se
 
     /// `timeout` is the parsed `grpc-timeout` (the router has rejected a malformed one);
     /// `compression` the request's `grpc-encoding` (the router has rejected unsupported ones).
-    init(opening: HTTP2StreamOpening, head: HTTP2RequestHead, timeout: Duration?, compression: GRPCMessageEncoding?,
+    init(opening: HTTP2StreamOpening, head: borrowing HTTP2RequestHead, timeout: Duration?, compression: GRPCMessageEncoding?,
          entry: GRPCMethodEntry, router: GRPCRouter, runner: GRPCUnaryRunner) {
         self.entry = entry
         self.runner = runner
@@ -68,7 +69,7 @@ final class GRPCServerCall: HTTP2ServerStream, EventLoopFlushable, @unchecked Se
     /// The request's custom metadata: every field the router did not tag as reserved, `-bin`
     /// values base64-decoded (an undecodable one is dropped). One allocation, none when there
     /// is no custom metadata.
-    private static func metadata(of head: HTTP2RequestHead) -> Metadata {
+    private static func metadata(of head: borrowing HTTP2RequestHead) -> Metadata {
         let tags = head.fieldTags
         var count = 0
         for tag in tags where tag != GRPCRouter.reservedTag { count += 1 }

@@ -72,7 +72,7 @@ final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
             } else {
                 watch()  // this call may suspend its worker: the rest must not wait for it
             }
-            worker.current = call
+            worker.current = ObjectIdentifier(call)
             await call.runUnary(on: worker)
             worker.current = nil
             if Task.isCancelled { break }
@@ -83,12 +83,12 @@ final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
     /// @unchecked Sendable: loop-confined like the runner (its task is isolated to the loop).
     final class Worker: @unchecked Sendable {
         @exclusivity(unchecked) var task: Task<Void, Never>?
-        /// The call being run (possibly suspended in its handler).
-        @exclusivity(unchecked) var current: GRPCServerCall?
+        /// The call being run (possibly suspended in its handler), by identity: `drain` holds it.
+        @exclusivity(unchecked) var current: ObjectIdentifier?
 
         /// Cancels the call being run; the worker takes no further calls.
         func cancel(_ call: GRPCServerCall) {
-            if current === call { task?.cancel() }
+            if current == ObjectIdentifier(call) { task?.cancel() }
         }
     }
 }

@@ -439,7 +439,7 @@ final class HTTP2ServerSession: ConnectionCodec {
             let opening = HTTP2StreamOpening(
                 id: streamID, session: self, loop: connection.loop, peer: connection.peerDescription,
                 peerCertificateSubject: connection.peerCertificateSubject)
-            stream = router.openStream(opening, head: pendingHead)
+            stream = router.openStream(opening, head: &pendingHead)
             stream.declaredContentLength = blockContentLength
             register(stream)
         } else {

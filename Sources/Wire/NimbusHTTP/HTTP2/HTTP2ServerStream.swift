@@ -26,7 +26,9 @@ public struct HTTP2RequestHead: Sendable {
 /// (after an immediate answer such as a 415) — so a request costs one object, not a stream
 /// plus a handler.
 public protocol HTTP2RequestRouter: Sendable {
-    func openStream(_ opening: HTTP2StreamOpening, head: HTTP2RequestHead) -> HTTP2ServerStream
+    /// `head` is the session's request-head buffer lent in place (passing a copy retained and
+    /// released each of its Strings): read it, copy what must outlive the call, change nothing.
+    func openStream(_ opening: HTTP2StreamOpening, head: inout HTTP2RequestHead) -> HTTP2ServerStream
     /// A small classification of a request header name for the router's own use
     /// (`HTTP2RequestHead.fieldTags`), asked once per distinct field of a connection.
     func tag(headerName: String) -> UInt8
