@@ -78,15 +78,15 @@ public final class ProtoArena {
         return raw.bindMemory(to: T.self, capacity: max(count, 1))
     }
 
-    /// Zeroed bytes with malloc's alignment (what protobuf-c expects from an allocator).
+    /// Bytes with malloc's alignment and malloc's contract (not zeroed: protobuf-c initializes
+    /// what it allocates, as it must with the system allocator).
     func allocateForC(_ size: Int) -> UnsafeMutableRawPointer {
-        let raw = allocateBytes(max(size, 1), alignment: 16)
-        memset(raw, 0, size)
-        return raw
+        allocateBytes(max(size, 1), alignment: 16)
     }
 
+    /// `alignment` is a power of two (a mask, not a division).
     private func allocateBytes(_ size: Int, alignment: Int) -> UnsafeMutableRawPointer {
-        let padding = (alignment - Int(bitPattern: cursor) % alignment) % alignment
+        let padding = (alignment &- (Int(bitPattern: cursor) & (alignment &- 1))) & (alignment &- 1)
         if padding + size <= remaining {
             let result = cursor + padding
             cursor = result + size
@@ -96,7 +96,7 @@ public final class ProtoArena {
         let chunkSize = max(Self.chunkSize, size + alignment)
         guard let chunk = malloc(chunkSize) else { fatalError("ProtoArena: out of memory (\(chunkSize) bytes)") }
         extra.append(chunk)
-        let chunkPadding = (alignment - Int(bitPattern: chunk) % alignment) % alignment
+        let chunkPadding = (alignment &- (Int(bitPattern: chunk) & (alignment &- 1))) & (alignment &- 1)
         let result = chunk + chunkPadding
         cursor = result + size
         remaining = chunkSize - chunkPadding - size
