@@ -10,10 +10,16 @@ public final class ServerContext: Sendable {
     /// The peer's address, e.g. `127.0.0.1:53412`.
     public let peer: String
 
-    private let response = Mutex<(headers: Metadata, trailers: Metadata)>(([:], [:]))
-    /// Set once anything is added: most calls add nothing, and the transport then reads
-    /// neither list (no lock, no copy).
+    /// Nil until a handler adds any: most calls add nothing (and then nothing is built or
+    /// destroyed for them).
+    private let response = Mutex<ResponseMetadata?>(nil)
+    /// Set once anything is added, so the transport reads neither list otherwise (no lock).
     private let hasResponseMetadata = Atomic<Bool>(false)
+
+    private struct ResponseMetadata {
+        var headers = Metadata()
+        var trailers = Metadata()
+    }
 
     public init(method: MethodDescriptor, metadata: Metadata, deadline: ContinuousClock.Instant?, peer: String) {
         self.method = method
@@ -24,21 +30,27 @@ public final class ServerContext: Sendable {
 
     /// Adds response header metadata; only effective before the first response message.
     public func addResponseHeader(_ key: String, value: Metadata.Value) {
-        response.withLock { $0.headers.add(key, value: value) }
+        response.withLock { response in
+            if response == nil { response = ResponseMetadata() }
+            response!.headers.add(key, value: value)
+        }
         hasResponseMetadata.store(true, ordering: .releasing)
     }
     /// Adds trailing metadata, sent with the status.
     public func addTrailer(_ key: String, value: Metadata.Value) {
-        response.withLock { $0.trailers.add(key, value: value) }
+        response.withLock { response in
+            if response == nil { response = ResponseMetadata() }
+            response!.trailers.add(key, value: value)
+        }
         hasResponseMetadata.store(true, ordering: .releasing)
     }
     public var responseHeaders: Metadata {
         guard hasResponseMetadata.load(ordering: .acquiring) else { return Metadata() }
-        return response.withLock { $0.headers }
+        return response.withLock { $0?.headers ?? Metadata() }
     }
     public var responseTrailers: Metadata {
         guard hasResponseMetadata.load(ordering: .acquiring) else { return Metadata() }
-        return response.withLock { $0.trailers }
+        return response.withLock { $0?.trailers ?? Metadata() }
     }
 }
 

@@ -130,7 +130,7 @@ final class GRPCRouter: HTTP2RequestRouter {
         }
         let call = GRPCServerCall(
             opening: opening, head: head, timeout: timeout, compression: compression, entry: method, router: self,
-            runner: loopState.runner)
+            loopState: loopState)
         call.start()
         return call
     }
@@ -155,19 +155,40 @@ final class GRPCRouter: HTTP2RequestRouter {
     }
 }
 
-/// What a router keeps per event loop (`EventLoop.attachment`): the loop's unary runner and
-/// the last method and deadline it resolved. Loop-confined.
-final class GRPCLoopState {
+/// What a router keeps per event loop (`EventLoop.attachment`): the loop's unary runner, the
+/// last method and deadline it resolved, and the calls whose deadline needs a timer if they
+/// are still running at the end of the tick. Loop-confined.
+final class GRPCLoopState: EventLoopFlushable {
     let runner: GRPCUnaryRunner
     @exclusivity(unchecked) var lastPath = ""
     @exclusivity(unchecked) var lastMethod: GRPCMethodEntry?
     /// Empty until a valid text is cached (an empty `grpc-timeout` is malformed, never cached).
     @exclusivity(unchecked) var lastTimeoutText = ""
     @exclusivity(unchecked) var lastTimeout: Duration?
+    @exclusivity(unchecked) private var deadlineCalls: [GRPCServerCall] = []
+    @exclusivity(unchecked) private var deadlineBatch: [GRPCServerCall] = []
+    @exclusivity(unchecked) private var watching = false
 
     init(loop: EventLoop) { runner = GRPCUnaryRunner(loop: loop) }
 
     static func on(_ loop: EventLoop, key: ObjectIdentifier) -> GRPCLoopState {
         loop.attachment(key) { GRPCLoopState(loop: loop) }
+    }
+
+    /// At the end of this tick, `call` arms its deadline timer if it is still running (most
+    /// unary calls finish within the tick their request arrived in and never need one).
+    func watchDeadline(_ call: GRPCServerCall) {
+        deadlineCalls.append(call)
+        if !watching {
+            watching = true
+            runner.loop.flushAtTickEnd(self)
+        }
+    }
+
+    func flushAtTickEnd() {
+        watching = false
+        swap(&deadlineCalls, &deadlineBatch)
+        for call in deadlineBatch { call.armDeadline() }
+        deadlineBatch.removeAll(keepingCapacity: true)
     }
 }

@@ -11,13 +11,14 @@ import NimbusRPCCore
 /// @unchecked Sendable: all state is touched on `loop` only. Handlers run isolated to the
 /// loop (unary) or prefer it as executor (streaming); reads and writes called from elsewhere
 /// hop back first.
-final class GRPCServerCall: HTTP2ServerStream, EventLoopFlushable, @unchecked Sendable {
+final class GRPCServerCall: HTTP2ServerStream, @unchecked Sendable {
     let entry: GRPCMethodEntry
     var method: ServerMethod { entry.method }
     let router: GRPCRouter
     let context: ServerContext
-    /// The loop's unary runner (kept by the loop for its lifetime, hence not retained here).
-    private unowned(unsafe) let runner: GRPCUnaryRunner
+    /// The router's state on this loop, with the loop's unary runner (kept by the loop for its
+    /// lifetime, hence not retained here).
+    private unowned(unsafe) let loopState: GRPCLoopState
     private let started: ContinuousClock.Instant
     /// `started` as `MonotonicTime`, for the handling time (integer arithmetic, no `Duration`).
     private let startedNanoseconds: UInt64
@@ -45,9 +46,9 @@ final class GRPCServerCall: HTTP2ServerStream, EventLoopFlushable, @unchecked Se
     /// `timeout` is the parsed `grpc-timeout` (the router has rejected a malformed one);
     /// `compression` the request's `grpc-encoding` (the router has rejected unsupported ones).
     init(opening: HTTP2StreamOpening, head: borrowing HTTP2RequestHead, timeout: Duration?, compression: GRPCMessageEncoding?,
-         entry: GRPCMethodEntry, router: GRPCRouter, runner: GRPCUnaryRunner) {
+         entry: GRPCMethodEntry, router: GRPCRouter, loopState: GRPCLoopState) {
         self.entry = entry
-        self.runner = runner
+        self.loopState = loopState
         let method = entry.method
         self.router = router
         self.deframer = GRPCMessageDeframer(maxMessageSize: router.configuration.maxReceiveMessageSize)
@@ -97,12 +98,12 @@ final class GRPCServerCall: HTTP2ServerStream, EventLoopFlushable, @unchecked Se
     /// arrived in (the handler starts synchronously), and a timer per call that is always
     /// cancelled was a closure, a dictionary entry and a heap push for nothing.
     func start() {
-        if timeout != nil { loop.flushAtTickEnd(self) }
+        if timeout != nil { loopState.watchDeadline(self) }
         if let handler = entry.streamingHandler { startStreaming(handler) }
     }
 
     /// Tick end: the call is still running, so its deadline needs a timer now.
-    func flushAtTickEnd() {
+    func armDeadline() {
         guard !finished, deadlineTimer == nil, let timeout else { return }
         let remaining = timeout - (ContinuousClock.now - started)
         if remaining <= .zero {
@@ -192,7 +193,7 @@ final class GRPCServerCall: HTTP2ServerStream, EventLoopFlushable, @unchecked Se
     /// tick (no task per call); on the global pool, a task of its own.
     private func startUnary() {
         if router.configuration.runHandlersOnEventLoop {
-            runner.submit(self)
+            loopState.runner.submit(self)
         } else {
             task = Task(executorPreference: globalConcurrentExecutor) { [self] in await self.runUnary(on: nil) }
         }
