@@ -29,32 +29,38 @@ final class GRPCRouter: HTTP2RequestRouter {
         self.maxPlainBodyBytes = configuration.httpConfiguration.http1.maxBodyBytes
     }
 
-    /// Field tags: whether a header is gRPC-reserved or binary metadata, decided once per
-    /// distinct field of a connection instead of per request.
-    static let reservedTag: UInt8 = 1
-    static let binaryTag: UInt8 = 2
+    /// Field tags, decided once per distinct field of a connection instead of per request:
+    /// custom metadata (text or binary), or reserved — with the reserved fields routing reads
+    /// told apart.
+    static let textMetadataTag: UInt8 = 0
+    static let binaryMetadataTag: UInt8 = 1
+    static let reservedTag: UInt8 = 2
+    static let contentTypeTag: UInt8 = 3
+    static let timeoutTag: UInt8 = 4
+    static let encodingTag: UInt8 = 5
 
     func tag(headerName name: String) -> UInt8 {
-        if Metadata.isReserved(name) { return Self.reservedTag }
-        return Metadata.isBinaryKey(name) ? Self.binaryTag : 0
+        switch name {
+        case "content-type": return Self.contentTypeTag
+        case "grpc-timeout": return Self.timeoutTag
+        case "grpc-encoding": return Self.encodingTag
+        default:
+            if Metadata.isReserved(name) { return Self.reservedTag }
+            return Metadata.isBinaryKey(name) ? Self.binaryMetadataTag : Self.textMetadataTag
+        }
     }
 
     func openStream(_ opening: HTTP2StreamOpening, head: inout HTTP2RequestHead) -> HTTP2ServerStream {
-        // One pass over the fields for what routing needs (by length first: no string
-        // comparison for most fields), and one method lookup.
+        // One pass over the field tags for what routing needs, and one method lookup.
         var contentType: String?
         var encoding: String?
         var timeoutText: String?
-        for (name, value) in head.fields {
-            switch (name.utf8.count, name.utf8.first) {
-            case (12, UInt8(ascii: "c")):
-                if name == "content-type" { contentType = value }
-            case (12, UInt8(ascii: "g")):
-                if name == "grpc-timeout" { timeoutText = value }
-            case (13, UInt8(ascii: "g")):
-                if name == "grpc-encoding" { encoding = value }
-            default:
-                break
+        let tags = head.fieldTags
+        for index in tags.indices where tags[index] > Self.reservedTag {
+            switch tags[index] {
+            case Self.contentTypeTag: contentType = head.fields[index].value
+            case Self.timeoutTag: timeoutText = head.fields[index].value
+            default: encoding = head.fields[index].value
             }
         }
         // A connection repeats its requests' :path and grpc-timeout: the loop remembers the

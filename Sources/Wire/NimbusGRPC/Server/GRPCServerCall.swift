@@ -73,19 +73,19 @@ final class GRPCServerCall: HTTP2ServerStream, @unchecked Sendable {
     private static func metadata(of head: borrowing HTTP2RequestHead) -> Metadata {
         let tags = head.fieldTags
         var count = 0
-        for tag in tags where tag != GRPCRouter.reservedTag { count += 1 }
+        for tag in tags where tag < GRPCRouter.reservedTag { count += 1 }
         if count == 0 { return Metadata() }
         var entries: [(key: String, value: Metadata.Value)] = []
         entries.reserveCapacity(count)
         let fields = head.fields
         for index in fields.indices {
             switch tags[index] {
-            case GRPCRouter.reservedTag:
-                continue
-            case GRPCRouter.binaryTag:
+            case GRPCRouter.textMetadataTag:
+                entries.append((fields[index].name, .string(fields[index].value)))
+            case GRPCRouter.binaryMetadataTag:
                 if let bytes = GRPCBase64.decode(fields[index].value) { entries.append((fields[index].name, .binary(bytes))) }
             default:
-                entries.append((fields[index].name, .string(fields[index].value)))
+                continue
             }
         }
         return Metadata(lowercaseEntries: entries)
