@@ -195,27 +195,36 @@ final class GRPCServerCall: HTTP2ServerStream, @unchecked Sendable {
         if router.configuration.runHandlersOnEventLoop {
             loopState.runner.submit(self)
         } else {
-            task = Task(executorPreference: globalConcurrentExecutor) { [self] in await self.runUnary(on: nil) }
+            task = Task(executorPreference: globalConcurrentExecutor) { [self] in await self.runUnary() }
         }
     }
 
-    /// Runs the handler and completes the call; `worker` is the runner's worker it runs on.
-    func runUnary(on worker: GRPCUnaryRunner.Worker?) async {
+    /// On the global pool: runs the handler and completes the call back on the loop.
+    private func runUnary() async {
         guard !finished, let handler = entry.unaryHandler, let request = unaryRequest else { return }
         unaryRequest = nil
-        if let worker { self.worker = worker }  // (nil on the global pool: nothing to clear there)
         let result: Result<[UInt8], any Error>
         do {
             result = .success(try await handler(request, context))
         } catch {
             result = .failure(error)
         }
-        if worker != nil { self.worker = nil }
-        if loop.inEventLoop {
-            completeUnary(result)
-        } else {
-            loop.execute { self.completeUnary(result) }
-        }
+        loop.execute { self.completeUnary(result) }
+    }
+
+    /// For a runner's worker, on the loop: the handler and request of this call if it is still
+    /// to run (the worker awaits the handler itself: one async frame less per call).
+    func takeUnaryWork(for worker: GRPCUnaryRunner.Worker) -> (ServerHandler.UnaryHandler, [UInt8])? {
+        guard !finished, let handler = entry.unaryHandler, let request = unaryRequest else { return nil }
+        unaryRequest = nil
+        self.worker = worker
+        return (handler, request)
+    }
+
+    /// For a runner's worker, on the loop: the handler's outcome.
+    func completeUnary(fromWorker result: Result<[UInt8], any Error>) {
+        worker = nil
+        completeUnary(result)
     }
 
     private func startStreaming(_ handler: @escaping @Sendable (RPCMessageStream<[UInt8]>, RPCMessageWriter<[UInt8]>, ServerContext) async throws -> Void) {

@@ -72,10 +72,17 @@ final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
             } else {
                 watch()  // this call may suspend its worker: the rest must not wait for it
             }
+            guard let (handler, request) = call.takeUnaryWork(for: worker) else { continue }
             worker.current = ObjectIdentifier(call)
-            await call.runUnary(on: worker)
+            let result: Result<[UInt8], any Error>
+            do {
+                result = .success(try await handler(request, call.context))
+            } catch {
+                result = .failure(error)
+            }
             worker.current = nil
-            if Task.isCancelled { break }
+            call.completeUnary(fromWorker: result)
+            if worker.cancelled { break }
         }
         worker.task = nil
     }
@@ -86,9 +93,14 @@ final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
         /// The call being run (possibly suspended in its handler), by identity: `drain` holds it.
         @exclusivity(unchecked) var current: ObjectIdentifier?
 
+        /// Its task was cancelled (for `current`): it takes no further calls.
+        @exclusivity(unchecked) private(set) var cancelled = false
+
         /// Cancels the call being run; the worker takes no further calls.
         func cancel(_ call: GRPCServerCall) {
-            if current == ObjectIdentifier(call) { task?.cancel() }
+            guard current == ObjectIdentifier(call) else { return }
+            cancelled = true
+            task?.cancel()
         }
     }
 }
