@@ -2039,6 +2039,7 @@ extension ComputeV1.InstancesService {
     public var serviceName: String { ComputeV1.InstancesMethods.serviceName }
     public var fileDescriptors: [ProtoFileDescriptor] { ComputeV1.InstancesMethods.fileDescriptors }
 
+    @inlinable
     public var methods: [ServerMethod] {
         [
             ServerMethod(ComputeV1.InstancesMethods.launchInstance, handler: .unary { bytes, context in
@@ -2146,6 +2147,7 @@ extension ComputeV1.InstanceTypesService {
     public var serviceName: String { ComputeV1.InstanceTypesMethods.serviceName }
     public var fileDescriptors: [ProtoFileDescriptor] { ComputeV1.InstanceTypesMethods.fileDescriptors }
 
+    @inlinable
     public var methods: [ServerMethod] {
         [
             ServerMethod(ComputeV1.InstanceTypesMethods.listInstanceTypes, handler: .unary { bytes, context in
@@ -2261,6 +2263,7 @@ extension ComputeV1.ImagesService {
     public var serviceName: String { ComputeV1.ImagesMethods.serviceName }
     public var fileDescriptors: [ProtoFileDescriptor] { ComputeV1.ImagesMethods.fileDescriptors }
 
+    @inlinable
     public var methods: [ServerMethod] {
         [
             ServerMethod(ComputeV1.ImagesMethods.importImage, handler: .streaming { requests, responses, context in
@@ -2383,6 +2386,7 @@ extension ComputeV1.VpcsService {
     public var serviceName: String { ComputeV1.VpcsMethods.serviceName }
     public var fileDescriptors: [ProtoFileDescriptor] { ComputeV1.VpcsMethods.fileDescriptors }
 
+    @inlinable
     public var methods: [ServerMethod] {
         [
             ServerMethod(ComputeV1.VpcsMethods.createVpc, handler: .unary { bytes, context in

@@ -301,6 +301,7 @@ extension GrpcHealthV1.HealthService {
     public var serviceName: String { GrpcHealthV1.HealthMethods.serviceName }
     public var fileDescriptors: [ProtoFileDescriptor] { GrpcHealthV1.HealthMethods.fileDescriptors }
 
+    @inlinable
     public var methods: [ServerMethod] {
         [
             ServerMethod(GrpcHealthV1.HealthMethods.check, handler: .unary { bytes, context in

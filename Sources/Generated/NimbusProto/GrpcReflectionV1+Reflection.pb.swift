@@ -512,6 +512,7 @@ extension GrpcReflectionV1.ServerReflectionService {
     public var serviceName: String { GrpcReflectionV1.ServerReflectionMethods.serviceName }
     public var fileDescriptors: [ProtoFileDescriptor] { GrpcReflectionV1.ServerReflectionMethods.fileDescriptors }
 
+    @inlinable
     public var methods: [ServerMethod] {
         [
             ServerMethod(GrpcReflectionV1.ServerReflectionMethods.serverReflectionInfo, handler: .streaming { requests, responses, context in

@@ -512,6 +512,7 @@ extension GrpcReflectionV1alpha.ServerReflectionService {
     public var serviceName: String { GrpcReflectionV1alpha.ServerReflectionMethods.serviceName }
     public var fileDescriptors: [ProtoFileDescriptor] { GrpcReflectionV1alpha.ServerReflectionMethods.fileDescriptors }
 
+    @inlinable
     public var methods: [ServerMethod] {
         [
             ServerMethod(GrpcReflectionV1alpha.ServerReflectionMethods.serverReflectionInfo, handler: .streaming { requests, responses, context in

@@ -3847,6 +3847,7 @@ extension IdentityV1.UsersService {
     public var serviceName: String { IdentityV1.UsersMethods.serviceName }
     public var fileDescriptors: [ProtoFileDescriptor] { IdentityV1.UsersMethods.fileDescriptors }
 
+    @inlinable
     public var methods: [ServerMethod] {
         [
             ServerMethod(IdentityV1.UsersMethods.createUser, handler: .unary { bytes, context in
@@ -4059,6 +4060,7 @@ extension IdentityV1.TenantsService {
     public var serviceName: String { IdentityV1.TenantsMethods.serviceName }
     public var fileDescriptors: [ProtoFileDescriptor] { IdentityV1.TenantsMethods.fileDescriptors }
 
+    @inlinable
     public var methods: [ServerMethod] {
         [
             ServerMethod(IdentityV1.TenantsMethods.createTenant, handler: .unary { bytes, context in
@@ -4234,6 +4236,7 @@ extension IdentityV1.RolesService {
     public var serviceName: String { IdentityV1.RolesMethods.serviceName }
     public var fileDescriptors: [ProtoFileDescriptor] { IdentityV1.RolesMethods.fileDescriptors }
 
+    @inlinable
     public var methods: [ServerMethod] {
         [
             ServerMethod(IdentityV1.RolesMethods.listRoles, handler: .unary { bytes, context in
@@ -4381,6 +4384,7 @@ extension IdentityV1.ApiKeysService {
     public var serviceName: String { IdentityV1.ApiKeysMethods.serviceName }
     public var fileDescriptors: [ProtoFileDescriptor] { IdentityV1.ApiKeysMethods.fileDescriptors }
 
+    @inlinable
     public var methods: [ServerMethod] {
         [
             ServerMethod(IdentityV1.ApiKeysMethods.createApiKey, handler: .unary { bytes, context in
@@ -4506,6 +4510,7 @@ extension IdentityV1.QuotasService {
     public var serviceName: String { IdentityV1.QuotasMethods.serviceName }
     public var fileDescriptors: [ProtoFileDescriptor] { IdentityV1.QuotasMethods.fileDescriptors }
 
+    @inlinable
     public var methods: [ServerMethod] {
         [
             ServerMethod(IdentityV1.QuotasMethods.getQuota, handler: .unary { bytes, context in
@@ -4611,6 +4616,7 @@ extension IdentityV1.AuditService {
     public var serviceName: String { IdentityV1.AuditMethods.serviceName }
     public var fileDescriptors: [ProtoFileDescriptor] { IdentityV1.AuditMethods.fileDescriptors }
 
+    @inlinable
     public var methods: [ServerMethod] {
         [
             ServerMethod(IdentityV1.AuditMethods.listAuditEvents, handler: .unary { bytes, context in
@@ -4750,6 +4756,7 @@ extension IdentityV1.AuthService {
     public var serviceName: String { IdentityV1.AuthMethods.serviceName }
     public var fileDescriptors: [ProtoFileDescriptor] { IdentityV1.AuthMethods.fileDescriptors }
 
+    @inlinable
     public var methods: [ServerMethod] {
         [
             ServerMethod(IdentityV1.AuthMethods.login, handler: .unary { bytes, context in

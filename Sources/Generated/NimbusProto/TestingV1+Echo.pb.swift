@@ -651,6 +651,7 @@ extension TestingV1.EchoService {
     public var serviceName: String { TestingV1.EchoMethods.serviceName }
     public var fileDescriptors: [ProtoFileDescriptor] { TestingV1.EchoMethods.fileDescriptors }
 
+    @inlinable
     public var methods: [ServerMethod] {
         [
             ServerMethod(TestingV1.EchoMethods.say, handler: .unary { bytes, context in

@@ -423,6 +423,7 @@ extension TestingV1.AdminService {
     public var serviceName: String { TestingV1.AdminMethods.serviceName }
     public var fileDescriptors: [ProtoFileDescriptor] { TestingV1.AdminMethods.fileDescriptors }
 
+    @inlinable
     public var methods: [ServerMethod] {
         [
             ServerMethod(TestingV1.AdminMethods.reset, handler: .unary { bytes, context in
@@ -484,6 +485,7 @@ extension TestingV1.MirrorService {
     public var serviceName: String { TestingV1.MirrorMethods.serviceName }
     public var fileDescriptors: [ProtoFileDescriptor] { TestingV1.MirrorMethods.fileDescriptors }
 
+    @inlinable
     public var methods: [ServerMethod] {
         [
             ServerMethod(TestingV1.MirrorMethods.reflect, handler: .streaming { requests, responses, context in

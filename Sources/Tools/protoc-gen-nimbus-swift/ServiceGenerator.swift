@@ -79,6 +79,9 @@ struct ServiceGenerator {
             w.line("public var serviceName: String { \(qualifiedMethods).serviceName }")
             w.line("public var fileDescriptors: [ProtoFileDescriptor] { \(qualifiedMethods).fileDescriptors }")
             w.line()
+            // Inlinable so the module that conforms a service specializes the handlers for its
+            // type: a direct call to its method instead of a generic witness per request.
+            w.line("@inlinable")
             w.block("public var methods: [ServerMethod]") { w in
                 w.line("[")
                 w.indented { w in
