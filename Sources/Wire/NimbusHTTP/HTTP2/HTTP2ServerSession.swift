@@ -71,6 +71,13 @@ final class HTTP2ServerSession: ConnectionCodec {
     @exclusivity(unchecked) private var blockAsteriskPath = false
     @exclusivity(unchecked) private var blockContentLength = -1
     @exclusivity(unchecked) private var blockRefused = false
+    /// Which version of a recent field (`RecentHeader.generation`) each slot of `pendingHead`
+    /// holds — regular fields by position, pseudo-headers by `pseudoBit` — so a repeated field
+    /// is recognised by an integer, without touching (retaining, comparing) its Strings.
+    @exclusivity(unchecked) private var pendingSources: [UInt64] = []
+    @exclusivity(unchecked) private var pseudoSources: [UInt64] = [0, 0, 0, 0]
+    /// The last `RecentHeader.generation` handed out (0 means "not a recent field").
+    @exclusivity(unchecked) private var lastGeneration: UInt64 = 0
     /// The stream the last callback was about: consecutive callbacks (headers, data, end,
     /// the response's data reads, close) mostly concern the same stream, and this saves a
     /// hashed dictionary lookup each time.
@@ -297,9 +304,12 @@ final class HTTP2ServerSession: ConnectionCodec {
         let nameString = HTTP2CommonHeaders.name(name) ?? String(decoding: name, as: UTF8.self)
         let valueString = HTTP2CommonHeaders.value(value) ?? String(decoding: value, as: UTF8.self)
         let tag = kind.pseudoBit == 0 ? router.tag(headerName: nameString) : 0
+        var generation: UInt64 = 0
         if position <= recentHeaders.count && position < Self.maxRecentHeaders {
+            lastGeneration += 1  // 64 bits: never wraps
+            generation = lastGeneration
             var field = RecentHeader(name: nameString, value: valueString, kind: kind, contentLength: contentLength,
-                                     tag: tag, nameBytes: name, valueBytes: value)
+                                     tag: tag, generation: generation, nameBytes: name, valueBytes: value)
             field.hold(name: nameBuffer, value: valueBuffer)
             if position < recentHeaders.count {
                 recentHeaders[position].release()
@@ -308,65 +318,98 @@ final class HTTP2ServerSession: ConnectionCodec {
                 recentHeaders.append(field)
             }
         }
-        accept(kind, contentLength: contentLength, streamID: streamID, name: nameString, value: valueString, tag: tag)
+        if !admit(kind, contentLength: contentLength, streamID: streamID) { return }
+        if kind.pseudoBit == 0 {
+            storeField(name: nameString, value: valueString, tag: tag, generation: generation)
+        } else {
+            storePseudo(kind, value: valueString, generation: generation)
+        }
     }
 
+    /// A recent field again: when its slot already holds this version, nothing is written.
     @inline(__always)
     private func acceptRecent(_ position: Int, streamID: Int32) {
         let kind = recentHeaders[position].kind
-        accept(kind, contentLength: recentHeaders[position].contentLength, streamID: streamID,
-               name: kind.pseudoBit == 0 ? recentHeaders[position].name : "", value: recentHeaders[position].value,
-               tag: recentHeaders[position].tag)
+        guard admit(kind, contentLength: recentHeaders[position].contentLength, streamID: streamID) else { return }
+        let generation = recentHeaders[position].generation
+        if kind.pseudoBit == 0 {
+            if pendingFieldCount < pendingSources.count && pendingSources[pendingFieldCount] == generation {
+                pendingFieldCount += 1
+                return
+            }
+            storeField(name: recentHeaders[position].name, value: recentHeaders[position].value,
+                       tag: recentHeaders[position].tag, generation: generation)
+        } else {
+            if pseudoSources[Self.pseudoSlot(kind)] == generation { return }
+            storePseudo(kind, value: recentHeaders[position].value, generation: generation)
+        }
+    }
+
+    /// The block rules for one more field: pseudo-headers before every regular field and at
+    /// most once each, one content-length. False (and the block refused) when broken.
+    @inline(__always)
+    private func admit(_ kind: HTTP2RequestRules.Kind, contentLength: Int, streamID: Int32) -> Bool {
+        switch kind {
+        case .invalid:
+            refuseBlock(streamID)
+            return false
+        case .regular, .contentLength:
+            if kind == .contentLength {
+                if blockContentLength >= 0 && blockContentLength != contentLength {
+                    refuseBlock(streamID)
+                    return false
+                }
+                blockContentLength = contentLength
+            }
+            blockSawRegular = true
+            return true
+        default:
+            let bit = kind.pseudoBit
+            if blockSawRegular || blockPseudo & bit != 0 {
+                refuseBlock(streamID)
+                return false
+            }
+            blockPseudo |= bit
+            if kind == .method || kind == .connectMethod { blockConnect = kind == .connectMethod }
+            if kind == .path || kind == .asteriskPath { blockAsteriskPath = kind == .asteriskPath }
+            return true
+        }
+    }
+
+    @inline(__always)
+    private func storeField(name: String, value: String, tag: UInt8, generation: UInt64) {
+        if pendingFieldCount < pendingHead.fields.count {
+            pendingHead.fields[pendingFieldCount] = (name, value)
+            pendingHead.fieldTags[pendingFieldCount] = tag
+            pendingSources[pendingFieldCount] = generation
+        } else {
+            pendingHead.fields.append((name, value))
+            pendingHead.fieldTags.append(tag)
+            pendingSources.append(generation)
+        }
+        pendingFieldCount += 1
+    }
+
+    @inline(__always)
+    private func storePseudo(_ kind: HTTP2RequestRules.Kind, value: String, generation: UInt64) {
+        pseudoSources[Self.pseudoSlot(kind)] = generation
+        switch kind {
+        case .method, .connectMethod: pendingHead.method = value
+        case .scheme: pendingHead.scheme = value
+        case .authority: pendingHead.authority = value
+        default: pendingHead.path = value
+        }
+    }
+
+    @inline(__always)
+    private static func pseudoSlot(_ kind: HTTP2RequestRules.Kind) -> Int {
+        kind.pseudoBit.trailingZeroBitCount
     }
 
     @inline(__always)
     private static func bytes(_ buffer: OpaquePointer) -> UnsafeBufferPointer<UInt8> {
         let vector = nghttp2_rcbuf_get_buf(buffer)
         return UnsafeBufferPointer(start: vector.base, count: vector.len)
-    }
-
-    /// One valid field of the request block, checked against the block so far and recorded.
-    @inline(__always)
-    private func accept(_ kind: HTTP2RequestRules.Kind, contentLength: Int, streamID: Int32, name: String, value: String, tag: UInt8) {
-        switch kind {
-        case .invalid:
-            refuseBlock(streamID)
-        case .regular, .contentLength:
-            if kind == .contentLength {
-                if blockContentLength >= 0 && blockContentLength != contentLength { return refuseBlock(streamID) }
-                blockContentLength = contentLength
-            }
-            blockSawRegular = true
-            if pendingFieldCount < pendingHead.fields.count {
-                // The same Strings as last time (reused from `recentHeaders`) compare by
-                // identity: no write, so no release and retain of each.
-                if pendingHead.fields[pendingFieldCount].name != name || pendingHead.fields[pendingFieldCount].value != value {
-                    pendingHead.fields[pendingFieldCount] = (name, value)
-                }
-                if pendingHead.fieldTags[pendingFieldCount] != tag { pendingHead.fieldTags[pendingFieldCount] = tag }
-            } else {
-                pendingHead.fields.append((name, value))
-                pendingHead.fieldTags.append(tag)
-            }
-            pendingFieldCount += 1
-        default:
-            // A pseudo-header: before every regular field, at most once each.
-            let bit = kind.pseudoBit
-            if blockSawRegular || blockPseudo & bit != 0 { return refuseBlock(streamID) }
-            blockPseudo |= bit
-            switch kind {
-            case .method, .connectMethod:
-                if pendingHead.method != value { pendingHead.method = value }
-                blockConnect = kind == .connectMethod
-            case .scheme:
-                if pendingHead.scheme != value { pendingHead.scheme = value }
-            case .authority:
-                if pendingHead.authority != value { pendingHead.authority = value }
-            default:
-                if pendingHead.path != value { pendingHead.path = value }
-                blockAsteriskPath = kind == .asteriskPath
-            }
-        }
     }
 
     /// The request block being received breaks the rules: RST_STREAM(PROTOCOL_ERROR), and the
@@ -424,6 +467,7 @@ final class HTTP2ServerSession: ConnectionCodec {
             if pendingHead.fields.count > pendingFieldCount {
                 pendingHead.fields.removeSubrange(pendingFieldCount...)
                 pendingHead.fieldTags.removeSubrange(pendingFieldCount...)
+                pendingSources.removeSubrange(pendingFieldCount...)
             }
             if !blockRefused && !HTTP2RequestRules.isCompleteRequest(
                 seen: blockPseudo, connect: blockConnect, asteriskPath: blockAsteriskPath, method: pendingHead.method) {
@@ -431,10 +475,10 @@ final class HTTP2ServerSession: ConnectionCodec {
             }
             if blockRefused { return }
             if blockPseudo != 15 {
-                if blockPseudo & 1 == 0 { pendingHead.method = "" }
-                if blockPseudo & 2 == 0 { pendingHead.scheme = "" }
-                if blockPseudo & 4 == 0 { pendingHead.authority = "" }
-                if blockPseudo & 8 == 0 { pendingHead.path = "" }
+                if blockPseudo & 1 == 0 { pendingHead.method = ""; pseudoSources[0] = 0 }
+                if blockPseudo & 2 == 0 { pendingHead.scheme = ""; pseudoSources[1] = 0 }
+                if blockPseudo & 4 == 0 { pendingHead.authority = ""; pseudoSources[2] = 0 }
+                if blockPseudo & 8 == 0 { pendingHead.path = ""; pseudoSources[3] = 0 }
             }
             let opening = HTTP2StreamOpening(
                 id: streamID, session: self, loop: connection.loop, peer: connection.peerDescription,
@@ -665,6 +709,8 @@ private struct RecentHeader {
     let contentLength: Int
     /// The router's tag for the name.
     let tag: UInt8
+    /// This content's version at its position (a new one whenever the position gets new bytes).
+    let generation: UInt64
     let bytes: [UInt8]
     let nameCount: Int
     /// nghttp2's buffers these bytes last arrived in, held (`nghttp2_rcbuf_incref`) until
@@ -687,8 +733,9 @@ private struct RecentHeader {
         valueBuffer = nil
     }
 
-    init(name: String, value: String, kind: HTTP2RequestRules.Kind, contentLength: Int, tag: UInt8,
+    init(name: String, value: String, kind: HTTP2RequestRules.Kind, contentLength: Int, tag: UInt8, generation: UInt64,
          nameBytes: UnsafeBufferPointer<UInt8>, valueBytes: UnsafeBufferPointer<UInt8>) {
+        self.generation = generation
         self.name = name
         self.value = value
         self.kind = kind
