@@ -94,3 +94,27 @@ struct GRPCUnaryRunnerTests {
         #expect(service.offLoop.load(ordering: .relaxed) == 0, "a handler ran off the server's loop")
     }
 }
+
+@Suite("Server loops after shutdown")
+struct ServerLoopLifetimeTests {
+    /// The per-loop router state (runner, actor) points back at its loop; a stopped loop must
+    /// still be freed (with its epoll and eventfd descriptors).
+    @Test(.timeLimit(.minutes(1)))
+    func loopsAreFreedAfterShutdown() async throws {
+        weak var firstLoop: EventLoop?
+        do {
+            var configuration = GRPCServerConfiguration(port: 0, threads: 2)
+            configuration.accessLog = false
+            let server = try GRPCServer(configuration: configuration, services: [GateEcho()])
+            try await server.start()
+            firstLoop = server.loops.first
+            let channel = try GRPCChannel(endpoints: "127.0.0.1:\(server.port)")
+            let echo = TestingV1.EchoClient(transport: channel)
+            for i in 0..<20 { _ = try await echo.say(TestingV1.EchoRequest(text: "\(i)")) }
+            channel.close()
+            await server.shutdown(gracePeriod: .seconds(1))
+        }
+        for _ in 0..<200 where firstLoop != nil { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(firstLoop == nil, "a stopped server loop is still referenced")
+    }
+}

@@ -244,6 +244,9 @@ public final class EventLoop: @unchecked Sendable {
         // Leave nothing half-done: run what is queued, flush once more.
         drainWork()
         flushAll()
+        // Per-loop state of shared components usually points back at the loop (a runner, an
+        // actor): dropping it here lets a stopped loop and its descriptors go.
+        attachments.removeAll()
     }
 
     /// Asks the loop to return from `run()`; from any thread.
