@@ -43,10 +43,7 @@ public final class EventLoop: @unchecked Sendable {
     // Only @Sendable closures and jobs enter the inbox; loop-local closures stay in `local`.
     private enum Work: @unchecked Sendable {
         case closure(() -> Void)
-        /// A job for the loop as task executor (`Task(executorPreference: loop)`).
         case job(UnownedJob)
-        /// A job for the loop as serial executor (code isolated to an `EventLoopActor`).
-        case isolatedJob(UnownedJob)
     }
 
     /// Work handed in from other threads.
@@ -97,7 +94,6 @@ public final class EventLoop: @unchecked Sendable {
         event.events = EPOLLIN.rawValue
         event.data.fd = wakeFD
         _ = try SystemCall.must("epoll_ctl") { epoll_ctl(epfd, EPOLL_CTL_ADD, wakeFD, &event) }
-        serialExecutor.loop = self
     }
 
     deinit {
@@ -152,11 +148,6 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     func enqueueJob(_ job: UnownedJob) { enqueue(.job(job)) }
-    func enqueueIsolatedJob(_ job: UnownedJob) { enqueue(.isolatedJob(job)) }
-
-    /// The loop as a serial executor: what `EventLoopActor`s run on. A constant (not lazy):
-    /// the runtime asks actors for their executor at every executor check.
-    public let serialExecutor = EventLoopSerialExecutor()
 
     /// Loop-thread only: the object kept under `key` on this loop, made on first use. For the
     /// per-loop state of something shared by all loops (a server keys its own by identity); it
@@ -244,8 +235,8 @@ public final class EventLoop: @unchecked Sendable {
         // Leave nothing half-done: run what is queued, flush once more.
         drainWork()
         flushAll()
-        // Per-loop state of shared components usually points back at the loop (a runner, an
-        // actor): dropping it here lets a stopped loop and its descriptors go.
+        // Per-loop state of shared components usually points back at the loop (a runner):
+        // dropping it here lets a stopped loop and its descriptors go.
         attachments.removeAll()
     }
 
@@ -318,7 +309,6 @@ public final class EventLoop: @unchecked Sendable {
         switch work {
         case .closure(let body): body()
         case .job(let job): job.runSynchronously(on: asUnownedTaskExecutor())
-        case .isolatedJob(let job): job.runSynchronously(on: serialExecutor.asUnownedSerialExecutor())
         }
     }
 
@@ -336,41 +326,6 @@ public final class EventLoop: @unchecked Sendable {
 extension EventLoop: TaskExecutor {
     public func enqueue(_ job: consuming ExecutorJob) {
         enqueueJob(UnownedJob(job))
-    }
-}
-
-/// An event loop's thread as a `SerialExecutor`. Separate from the loop's `TaskExecutor` face
-/// because a job must run with the executor it was enqueued for: one isolated to this executor
-/// must see it as current, one that merely prefers the loop must not.
-public final class EventLoopSerialExecutor: SerialExecutor, @unchecked Sendable {
-    /// Set once by the loop's initializer, before anything can enqueue.
-    public internal(set) unowned(unsafe) var loop: EventLoop!
-
-    init() {}
-
-    public func enqueue(_ job: consuming ExecutorJob) {
-        loop.enqueueIsolatedJob(UnownedJob(job))
-    }
-
-    public func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
-
-    public func checkIsolated() {
-        precondition(loop.inEventLoop, "not on \(loop.name)'s thread")
-    }
-
-    public func isIsolatingCurrentContext() -> Bool? { loop.inEventLoop }
-}
-
-/// An actor isolated to one event loop's thread. Code isolated to it (and every
-/// `nonisolated(nonsending)` function it calls) runs on the loop without a task executor
-/// preference, whose lookup takes a lock in the runtime at every executor check.
-public actor EventLoopActor {
-    public nonisolated let loop: EventLoop
-
-    public init(loop: EventLoop) { self.loop = loop }
-
-    public nonisolated var unownedExecutor: UnownedSerialExecutor {
-        loop.serialExecutor.asUnownedSerialExecutor()
     }
 }
 

@@ -3,19 +3,17 @@ import NimbusEventLoop
 /// Runs the unary handlers of one event loop in worker tasks that each take a batch of calls,
 /// instead of a task per call. Creating, starting and destroying a task was a fifth of a
 /// trivial call's CPU; here a call is queued, and one worker task per batch (per tick, under
-/// load dozens of calls) awaits the handlers one after another, isolated to the loop (an
-/// `EventLoopActor`), so a request never changes thread.
+/// load dozens of calls) awaits the handlers one after another with the loop as its preferred
+/// executor, so a request never changes thread.
 ///
 /// A handler that suspends (a query, an outgoing call) keeps its worker; calls queued behind it
-/// are not stuck: at the end of every tick in which calls wait and no worker is on its way,
-/// another worker starts. Cancelling a call cancels the task of the worker running it, which
+/// are not stuck: a worker that takes a call while others wait makes sure another worker is
+/// on its way (and the end of the tick checks again). Cancelling a call cancels the task of the worker running it, which
 /// stops taking calls after that one (cancellation is sticky).
 ///
-/// Loop-confined: every method runs on `loop`'s thread (workers are isolated to it).
+/// Loop-confined: every method runs on `loop`'s thread (the workers' preferred executor).
 final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
     let loop: EventLoop
-    /// What workers are isolated to: the loop's thread, with no task executor preference.
-    let actor: EventLoopActor
     // Loop-confined state: runtime exclusivity checks are off for it (they cost ~4% of a call).
     /// Calls waiting for a worker, taken from `head` on.
     @exclusivity(unchecked) private var queue: [GRPCServerCall] = []
@@ -26,7 +24,6 @@ final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
 
     init(loop: EventLoop) {
         self.loop = loop
-        self.actor = EventLoopActor(loop: loop)
     }
 
     /// Queues `call`; a worker runs it later in this tick (before the tick's output is written).
@@ -52,16 +49,18 @@ final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
     private func startWorker() {
         scheduled += 1
         let worker = Worker()
-        // Started isolated to the loop's actor, so its first job goes straight to the loop's
-        // queue (a task started nonisolated would run on the global pool first, then hop).
-        actor.assumeIsolated { actor in
-            worker.task = Task {
-                await self.drain(worker, on: actor)
-            }
+        // The loop as the task's preferred executor: the handlers and everything they await run
+        // on the loop's thread — continuations resume there directly, and code not isolated to
+        // its caller (`@Sendable` async closures) runs there too. (Isolating workers to an actor
+        // on the loop instead avoided a runtime lock per executor check, but resumed every
+        // continuation on the global pool first: a gateway's or a database service's handlers
+        // then ran there, at twice the CPU per call.)
+        worker.task = Task(executorPreference: loop) {
+            await self.drain(worker)
         }
     }
 
-    private func drain(_ worker: Worker, on actor: isolated EventLoopActor) async {
+    private func drain(_ worker: Worker) async {
         scheduled -= 1
         while head < queue.count {
             let call = queue[head]
@@ -73,6 +72,11 @@ final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
                 watch()  // this call may suspend its worker: the rest must not wait for it
             }
             guard let (handler, request) = call.takeUnaryWork(for: worker) else { continue }
+            // If this handler suspends, the calls behind it need another worker now, not at
+            // the end of the tick (one per tick would serialize handlers that all suspend, as
+            // a gateway's or a database service's do). When it does not, the extra worker
+            // finds the queue empty: one short task per batch.
+            if head < queue.count && scheduled == 0 { startWorker() }
             worker.current = ObjectIdentifier(call)
             let result: Result<[UInt8], any Error>
             do {
@@ -87,7 +91,7 @@ final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
         worker.task = nil
     }
 
-    /// @unchecked Sendable: loop-confined like the runner (its task is isolated to the loop).
+    /// @unchecked Sendable: loop-confined like the runner (its task prefers the loop).
     final class Worker: @unchecked Sendable {
         @exclusivity(unchecked) var task: Task<Void, Never>?
         /// The call being run (possibly suspended in its handler), by identity: `drain` holds it.
