@@ -70,8 +70,13 @@ public enum GatewayServiceDefinition: ServiceDefinition {
         environment.logger.info("gateway routes", metadata: [
             "routes": "\(gateway.router.routes.count)", "services": "\(transports.count)",
         ])
+        // Ready while identity answers: every request is authenticated there (or under a lease
+        // it grants). Other upstreams are not required: one family down must not take the
+        // whole front door out of rotation — its calls fail with UNAVAILABLE on their own.
+        let identityHealth = GrpcHealthV1.HealthClient(transport: identity, defaultOptions: CallOptions(timeout: .seconds(1)))
         return ServiceParts(services: gateway.proxyServices(fileDescriptors: files), http1: gateway.http1Handler,
-                            background: watcher.map { [AuthLeaseService(watcher: $0)] } ?? [])
+                            background: watcher.map { [AuthLeaseService(watcher: $0)] } ?? [],
+                            readinessChecks: [{ (try? await identityHealth.check(GrpcHealthV1.HealthCheckRequest()))?.status == .serving }])
     }
 }
 
