@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import NimbusPlatform
 import NimbusPostgres
 import Testing
@@ -72,6 +73,65 @@ struct AuthLeaseTests {
         while next == first { next = await iterator.next() }  // heartbeats repeat the epoch
         #expect(next == (try await epoch(env.core)))
     }
+
+    @Test("with the NOTIFY feed up, bumps reach watchers at once and the epoch is read about once per heartbeat; while it is down, polling covers")
+    func notifyFeed() async throws {
+        let env = try await TwoTenants.make(epochFeed: true)
+        defer { Task { await env.close() } }
+        let broadcaster = env.core.epochBroadcaster
+        let runner = Task { await broadcaster.run() }
+        defer { runner.cancel() }
+        let epochs = EpochLog(try await broadcaster.subscribe())
+        try await waitUntil { broadcaster.isListening }
+
+        let readsBefore = broadcaster.reads
+        for i in 0..<3 {
+            let key = try await env.core.createApiKey(env.aliceActor, name: "n\(i)", expiresAt: nil, userID: "")
+            _ = try await env.core.revokeApiKey(env.aliceActor, id: key.key.id)
+            let bumped = try await epoch(env.core)
+            try await waitUntil(within: .milliseconds(500)) { epochs.seen.contains(bumped) }
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        // Polling every 5 ms would have read ~100 times by now; heartbeats read about once a second.
+        #expect(broadcaster.reads - readsBefore <= 4, "\(broadcaster.reads - readsBefore) epoch reads")
+
+        // The server ends the feed's session: a bump made meanwhile still reaches the watcher.
+        try await env.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN nimbus_identity_auth%'")
+        let key = try await env.core.createApiKey(env.aliceActor, name: "down", expiresAt: nil, userID: "")
+        _ = try await env.core.revokeApiKey(env.aliceActor, id: key.key.id)
+        let bumped = try await epoch(env.core)
+        try await waitUntil(within: .seconds(3)) { epochs.seen.contains(bumped) }
+        try await waitUntil { broadcaster.isListening }  // and the feed comes back
+    }
+
+    /// Polls `condition` every 10 ms; fails the test after `within`.
+    func waitUntil(within timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !condition() {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("condition not met within \(timeout)")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+}
+
+/// Collects what a WatchAuthEpoch source sends.
+final class EpochLog: Sendable {
+    private let received = Mutex<[Int64]>([])
+    private let reader = Mutex<Task<Void, Never>?>(nil)
+
+    init(_ stream: AsyncStream<Int64>) {
+        let task = Task { [weak self] in
+            for await epoch in stream { self?.received.withLock { $0.append(epoch) } }
+        }
+        reader.withLock { $0 = task }
+    }
+
+    deinit { reader.withLock { $0?.cancel() } }
+
+    var seen: [Int64] { received.withLock { $0 } }
 }
 
 extension Sequence {

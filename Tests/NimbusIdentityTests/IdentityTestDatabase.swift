@@ -70,12 +70,14 @@ let testSigner = try! PrincipalSigner(key: Secret("identity-tests-principal-key-
 
 /// A core over a fresh database with cheap scrypt parameters (tests only).
 func makeCore(_ pool: PostgresPool, clock: TestClock? = nil, lease: Duration = .seconds(3),
-              throttle: LoginThrottle = LoginThrottle()) throws -> IdentityCore {
+              throttle: LoginThrottle = LoginThrottle(), epochFeed: Bool = false) throws -> IdentityCore {
     let now: @Sendable () -> Date
     if let clock { now = { clock.now() } } else { now = { Date() } }
     return IdentityCore(db: PostgresSQLDatabase(pool: pool), signer: testSigner,
                         hasher: try PasswordHasher(parameters: .testing, allowWeak: true),
-                        logger: Logger(label: "identity-test"), throttle: throttle, authLease: lease, now: now)
+                        logger: Logger(label: "identity-test"), throttle: throttle, authLease: lease,
+                        epochFeed: epochFeed ? try authEpochFeed(pool.configuration, logger: Logger(label: "identity-test")) : nil,
+                        now: now)
 }
 
 /// Two tenants with an admin each, plus the platform admin who bootstrapped.
@@ -91,9 +93,9 @@ struct TwoTenants {
     var tenantB: TenantRecord
     var bobActor: Actor
 
-    static func make(clock: TestClock? = nil, lease: Duration = .seconds(3)) async throws -> TwoTenants {
+    static func make(clock: TestClock? = nil, lease: Duration = .seconds(3), epochFeed: Bool = false) async throws -> TwoTenants {
         let pool = try await IdentityTestDatabase.shared.freshPool()
-        let core = try makeCore(pool, clock: clock, lease: lease)
+        let core = try makeCore(pool, clock: clock, lease: lease, epochFeed: epochFeed)
         guard let boot = try await core.bootstrap(email: "root@example.com", password: "root-password-1", tenantSlug: "platform", tenantName: "Platform")
         else { throw TestSetupError("bootstrap did nothing") }
         let root = Actor(principal: try await core.authenticate(apiKey: boot.apiKey), requestID: "setup")

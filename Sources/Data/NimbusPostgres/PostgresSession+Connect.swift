@@ -18,7 +18,7 @@ struct OpenedConnection: @unchecked Sendable {
         }
     }
 
-    private static func openBlocking(_ configuration: PostgresConfiguration) throws -> OpenedConnection {
+    static func openBlocking(_ configuration: PostgresConfiguration) throws -> OpenedConnection {
         var keys = ["dbname", "fallback_application_name"]
         var values = [configuration.dsn.raw, configuration.applicationName]
         if !configuration.dsn.parameters.contains(where: { $0.key == "connect_timeout" }) {
@@ -73,7 +73,8 @@ extension PostgresSession {
     }
 
     /// On the loop, with nothing in flight: true when the server has closed the connection.
-    /// An idle session is sent nothing (Nimbus does not LISTEN) except a server's goodbye
+    /// An idle session is sent nothing (pooled sessions never LISTEN; `PostgresListener` has a
+    /// connection of its own) except a server's goodbye
     /// (FATAL 57P01 on shutdown, then EOF): anything readable means start afresh.
     func isDead() -> Bool {
         guard let c = conn, registeredFD >= 0, PQstatus(c) == CONNECTION_OK, !shared.withLock({ $0.broken }) else { return true }

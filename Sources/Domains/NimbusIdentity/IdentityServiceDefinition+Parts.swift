@@ -11,13 +11,33 @@ extension IdentityServiceDefinition {
     public static func makeParts(_ environment: ServiceEnvironment) async throws -> ServiceParts {
         let pool = try environment.requireDatabase(executableName)
         let core = IdentityCore(db: PostgresSQLDatabase(pool: pool), signer: try environment.principalSigner(),
-                                hasher: try PasswordHasher(parameters: .production), logger: environment.logger)
+                                hasher: try PasswordHasher(parameters: .production), logger: environment.logger,
+                                epochFeed: try authEpochFeed(pool.configuration, logger: environment.logger))
         if let email = environment.environment["NIMBUS_BOOTSTRAP_EMAIL"], !email.isEmpty,
            let result = try await core.bootstrap(email: email, password: nil, tenantSlug: "default", tenantName: "Default") {
             IdentityBootstrap.printResult(result)
         }
         return ServiceParts(services: IdentityServices.all(core),
                             background: [LastUsedFlusher(core: core), AuthEpochPoller(broadcaster: core.epochBroadcaster)])
+    }
+}
+
+/// The auth epoch's change feed: LISTEN on the channel the epoch trigger NOTIFYs (with the new
+/// epoch as payload; see the identity migrations), on a connection of its own.
+func authEpochFeed(_ configuration: PostgresConfiguration, logger: Logger) throws -> AuthEpochFeed {
+    let listener = try PostgresListener(configuration: configuration, channels: ["nimbus_identity_auth"])
+    return { deliver in
+        for await event in listener.events() {
+            switch event {
+            case .connected:
+                deliver(.listening)
+            case .notification(_, let payload):
+                if let epoch = Int64(payload) { deliver(.epoch(epoch)) }
+            case .disconnected(let reason):
+                logger.warning("auth epoch feed down; polling until it is back", metadata: ["reason": "\(reason)"])
+                deliver(.lost)
+            }
+        }
     }
 }
 
@@ -44,7 +64,7 @@ struct LastUsedFlusher: Service {
     }
 }
 
-/// Polls the auth epoch for this replica's `WatchAuthEpoch` streams (idle without watchers).
+/// Follows the auth epoch for this replica's `WatchAuthEpoch` streams (idle without watchers).
 struct AuthEpochPoller: Service {
     let broadcaster: AuthEpochBroadcaster
 

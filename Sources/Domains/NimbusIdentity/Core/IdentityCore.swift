@@ -29,7 +29,7 @@ final class IdentityCore: Sendable {
 
     init(db: any SQLDatabase, signer: PrincipalSigner, hasher: PasswordHasher, logger: Logger,
          throttle: LoginThrottle = LoginThrottle(), sessionLifetime: TimeInterval = 12 * 3600,
-         authLease: Duration = .seconds(3), now: @escaping @Sendable () -> Date = { Date() }) {
+         authLease: Duration = .seconds(3), epochFeed: AuthEpochFeed? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         self.db = db
         self.signer = signer
         self.hasher = hasher
@@ -47,7 +47,7 @@ final class IdentityCore: Sendable {
         }
         self.epochs = EpochReader(read: readEpoch)
         self.authLease = authLease
-        self.epochBroadcaster = AuthEpochBroadcaster(read: readEpoch)
+        self.epochBroadcaster = AuthEpochBroadcaster(read: readEpoch, feed: epochFeed)
         self.decoyHash = (try? hasher.hash(UUID().uuidString)) ?? "$scrypt$ln=15,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
     }
 
