@@ -24,6 +24,9 @@ import Testing
 
             let running = try await harness.waitFor(caller, launched.id) { $0.state != .pending }
             #expect(running.state == .running, "\(running.machine.reason)")
+            // Read back from the row: the JSON columns, filled (and empty ones in other tests).
+            #expect(running.command == Self.httpServer("web-1").command && running.labels == ["app": "web"])
+            #expect(running.ports == [InstancePort(containerPort: 8080)] && running.published.count == 1)
             let port = try #require(running.published.first?.hostPort)
             #expect(await eventually { (try? Loopback.get(port: port).body.contains("hello from nimbus busybox")) == true })
             let container = try await harness.podman.runtime.inspectContainer(try #require(running.containerID))

@@ -59,6 +59,26 @@ struct PrincipalSignerTests {
         #expect(throws: PrincipalError.self) { try signer.verify(token) }
     }
 
+    @Test("a token verified before (remembered) still has its tampered twins refused, its expiry enforced, and counts for no other key")
+    func rememberedTokens() throws {
+        let clock = ManualClock()
+        let signer = try PrincipalSigner(key: key, lifetime: .seconds(60), clockSkew: .seconds(5), now: clock.now)
+        let token = signer.sign(alice)
+        for _ in 0..<3 { #expect(try signer.verify(token) == alice) }
+        for index in [0, 5, 12, token.count - 1] {
+            var twin = token
+            twin[index] ^= 0x01
+            #expect(throws: PrincipalError.self) { try signer.verify(twin) }
+        }
+        #expect(throws: PrincipalError(.badSignature)) { try PrincipalSigner(key: otherKey, now: clock.now).verify(token) }
+        clock.advance(66)
+        #expect(throws: PrincipalError(.expired)) { try signer.verify(token) }
+        // Thousands of distinct callers: the memory stays bounded and every token still verifies.
+        let many = (0..<2500).map { i in signer.sign(Principal(userID: "u-\(i)", tenantID: "t", role: "viewer", permissions: [])) }
+        for (i, token) in many.enumerated() { #expect(try signer.verify(token).userID == "u-\(i)") }
+        #expect(try signer.verify(many[0]).userID == "u-0")
+    }
+
     @Test("an escalated role signed by someone else fails")
     func wrongKey() throws {
         let clock = ManualClock()

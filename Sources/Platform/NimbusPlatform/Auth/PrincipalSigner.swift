@@ -1,5 +1,6 @@
 import Foundation
 import NimbusRPCCore
+import Synchronization
 
 /// Signs the `Principal` that travels with every internal call and verifies it on arrival.
 ///
@@ -21,6 +22,10 @@ public struct PrincipalSigner: Sendable {
     public var clockSkew: Duration
     public var maxLifetime: Duration
     private let now: @Sendable () -> Date
+    /// Tokens that verified, by digest: a gateway forwards the same token with every call of
+    /// one caller for half its lifetime, and equal bytes verify equally — only the clock
+    /// checks are repeated. Shared by copies of this signer (same keys).
+    private let verified = VerifiedTokens()
 
     private static let domain = Array("nimbus-principal-v1\u{0}".utf8)
 
@@ -89,6 +94,13 @@ public struct PrincipalSigner: Sendable {
     /// has not expired; otherwise a `PrincipalError` (UNAUTHENTICATED).
     public func verify(_ token: [UInt8]) throws -> Principal {
         guard token.count > 1 + 8 + 2 + HMACSHA256.byteCount else { throw PrincipalError(.malformed) }
+        // Keyed by a digest, not the token: a lookup's byte compares then reveal nothing an
+        // attacker could steer towards a valid token.
+        let digest = SHA256.hash(token)
+        if let (principal, expiry) = verified.lookup(digest) {
+            try checkClock(expiry: expiry)
+            return principal
+        }
         let body = Array(token.dropLast(HMACSHA256.byteCount))
         let mac = Array(token.suffix(HMACSHA256.byteCount))
         // Check every key without stopping early, so timing says nothing about which matched.
@@ -104,14 +116,43 @@ public struct PrincipalSigner: Sendable {
               let principal = Principal(canonicalEncoding: encoded)
         else { throw PrincipalError(.malformed) }
 
-        let nowMs = Self.milliseconds(now())
         let expiry = Int64(clamping: expiresAt)
+        try checkClock(expiry: expiry)
+        verified.remember(digest, principal, expiry: expiry)
+        return principal
+    }
+
+    private func checkClock(expiry: Int64) throws {
+        let nowMs = Self.milliseconds(now())
         if expiry + Self.milliseconds(clockSkew) < nowMs { throw PrincipalError(.expired) }
         if expiry - nowMs > Self.milliseconds(maxLifetime) + Self.milliseconds(clockSkew) {
             throw PrincipalError(.lifetimeTooLong)
         }
-        return principal
     }
+}
+
+/// Recently verified tokens (digest → principal and expiry), bounded: when full it starts
+/// over, which costs one full verification per live token.
+final class VerifiedTokens: Sendable {
+    static let capacity = 1024
+    private struct Entry {
+        var principal: Principal
+        var expiry: Int64
+    }
+    private let entries = Mutex<[[UInt8]: Entry]>([:])
+
+    func lookup(_ digest: [UInt8]) -> (Principal, Int64)? {
+        entries.withLock { $0[digest].map { ($0.principal, $0.expiry) } }
+    }
+
+    func remember(_ digest: [UInt8], _ principal: Principal, expiry: Int64) {
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[digest] = Entry(principal: principal, expiry: expiry)
+        }
+    }
+
+    var count: Int { entries.withLock { $0.count } }
 }
 
 /// Why a signed principal was refused. Every case answers UNAUTHENTICATED, with a message
