@@ -7,13 +7,13 @@
 # Nimbus/nghttpd ratio per round and as a median. Both servers get one thread. Also prints
 # each server's CPU time per request (from /proc, so it holds up better than req/s when other
 # work shares the machine) and the CPU-efficiency ratio nghttpd_cpu/nimbus_cpu.
-#   Benchmarks/rpc.sh            env: N (requests/round, 200000), ROUNDS (3),
+#   Benchmarks/rpc.sh            env: N (requests/round, 200000), ROUNDS (5; single rounds swing ±5 % with the host),
 #                                      SPEC (h2load load shape, "-c 8 -m 32 -t 2"), THREADS (1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N=${N:-200000}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 SPEC=${SPEC:-"-c 8 -m 32 -t 2"}
 THREADS=${THREADS:-1}
 PY=${PYTHON:-python3}
