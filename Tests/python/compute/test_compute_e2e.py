@@ -170,17 +170,21 @@ def test_another_tenant_cannot_see_stop_or_terminate(platform):
 
 def test_engine_stopped_launch_fails_cleanly_and_reads_still_work(platform):
     pb, p = platform.pb, platform
-    before = p.quota(p.tenant_id).used.instances
+    # A tenant of its own: the shared one's usage still moves while earlier tests' instances
+    # finish terminating (their quota comes back after they read TERMINATED).
+    tenant = p.new_tenant("engine-down")
+    caller = p.as_tenant(tenant)
+    assert p.quota(tenant).used.instances == 0
     p.podman.script("stop")
     try:
         with pytest.raises(grpc.RpcError) as error:
             p.instances.LaunchInstance(pb.LaunchInstanceRequest(name=f"down-{uuid.uuid4().hex[:6]}", image="busybox"),
-                                       metadata=p.as_tenant(), timeout=30)
+                                       metadata=caller, timeout=30)
         assert error.value.code() == grpc.StatusCode.UNAVAILABLE
-        listed = p.instances.ListInstances(pb.ListInstancesRequest(state=pb.INSTANCE_STATE_ERROR), metadata=p.as_tenant(), timeout=30)
+        listed = p.instances.ListInstances(pb.ListInstancesRequest(state=pb.INSTANCE_STATE_ERROR), metadata=caller, timeout=30)
         assert any(i.name.startswith("down-") and "unavailable" in i.state_reason for i in listed.instances)
-        assert eventually(lambda: p.quota(p.tenant_id).used.instances == before), "the failed launch released its quota"
-        types = p.types.ListInstanceTypes(pb.ListInstanceTypesRequest(), metadata=p.as_tenant(), timeout=30)
+        assert eventually(lambda: p.quota(tenant).used.instances == 0), "the failed launch released its quota"
+        types = p.types.ListInstanceTypes(pb.ListInstanceTypesRequest(), metadata=caller, timeout=30)
         assert [t.id for t in types.instance_types][:2] == ["basic-1", "basic-2"]
     finally:
         p.podman.script("start")
