@@ -151,8 +151,6 @@ final class VerifiedTokens: Sendable {
             entries[digest] = Entry(principal: principal, expiry: expiry)
         }
     }
-
-    var count: Int { entries.withLock { $0.count } }
 }
 
 /// Why a signed principal was refused. Every case answers UNAUTHENTICATED, with a message

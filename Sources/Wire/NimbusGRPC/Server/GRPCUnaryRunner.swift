@@ -7,12 +7,12 @@ import NimbusEventLoop
 /// executor, so a request never changes thread.
 ///
 /// A handler that suspends (a query, an outgoing call) keeps its worker; calls queued behind it
-/// are not stuck: a worker that takes a call while others wait makes sure another worker is
-/// on its way (and the end of the tick checks again). Cancelling a call cancels the task of the worker running it, which
+/// are not stuck: a worker that takes a call while others wait first makes sure another worker
+/// is on its way. Cancelling a call cancels the task of the worker running it, which
 /// stops taking calls after that one (cancellation is sticky).
 ///
 /// Loop-confined: every method runs on `loop`'s thread (the workers' preferred executor).
-final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
+final class GRPCUnaryRunner: @unchecked Sendable {
     let loop: EventLoop
     // Loop-confined state: runtime exclusivity checks are off for it (they cost ~4% of a call).
     /// Calls waiting for a worker, taken from `head` on.
@@ -20,7 +20,6 @@ final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
     @exclusivity(unchecked) private var head = 0
     /// Workers started whose task has not begun taking calls: they will drain the queue.
     @exclusivity(unchecked) private var scheduled = 0
-    @exclusivity(unchecked) private var watching = false
 
     init(loop: EventLoop) {
         self.loop = loop
@@ -29,21 +28,12 @@ final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
     /// Queues `call`; a worker runs it later in this tick (before the tick's output is written).
     func submit(_ call: GRPCServerCall) {
         queue.append(call)
-        watch()
         if scheduled == 0 { startWorker() }
     }
 
-    /// Tick end: calls still wait (the worker that took the batch is suspended in a handler)
-    /// and nobody is coming for them.
-    func flushAtTickEnd() {
-        watching = false
+    /// Calls wait and no worker is on its way (the ones running may be suspended in handlers).
+    private func ensureWorker() {
         if head < queue.count && scheduled == 0 { startWorker() }
-    }
-
-    private func watch() {
-        guard !watching else { return }
-        watching = true
-        loop.flushAtTickEnd(self)
     }
 
     private func startWorker() {
@@ -68,15 +58,13 @@ final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
             if head == queue.count {
                 queue.removeAll(keepingCapacity: true)
                 head = 0
-            } else {
-                watch()  // this call may suspend its worker: the rest must not wait for it
             }
             guard let (handler, request) = call.takeUnaryWork(for: worker) else { continue }
-            // If this handler suspends, the calls behind it need another worker now, not at
-            // the end of the tick (one per tick would serialize handlers that all suspend, as
-            // a gateway's or a database service's do). When it does not, the extra worker
-            // finds the queue empty: one short task per batch.
-            if head < queue.count && scheduled == 0 { startWorker() }
+            // If this handler suspends, the calls behind it need another worker now (one per
+            // tick would serialize handlers that all suspend, as a gateway's or a database
+            // service's do). When it does not, the extra worker finds the queue empty: one
+            // short task per batch.
+            ensureWorker()
             worker.current = ObjectIdentifier(call)
             let result: Result<[UInt8], any Error>
             do {
@@ -88,6 +76,9 @@ final class GRPCUnaryRunner: EventLoopFlushable, @unchecked Sendable {
             call.completeUnary(fromWorker: result)
             if worker.cancelled { break }
         }
+        // Retiring (queue empty, or cancelled) leaves nothing stranded: whenever a call waits,
+        // a worker has been started for it (by `submit`, or by the worker that took the call
+        // ahead of it).
         worker.task = nil
     }
 
