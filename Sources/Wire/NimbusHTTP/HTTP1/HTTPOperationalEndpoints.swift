@@ -32,4 +32,19 @@ public struct HTTPOperationalEndpoints: Sendable {
             }
         }
     }
+
+    /// The same endpoints in front of a streaming handler: they answer without reading the
+    /// body; everything else streams to `fallback` (404 if nil).
+    public func streamingHandler(fallback: HTTPStreamingHandler?) -> HTTPStreamingHandler {
+        let operational = handler(fallback: nil)
+        return { head, body in
+            switch head.path {
+            case "/healthz", "/readyz", "/metrics":
+                return HTTPStreamingResponse(await operational(HTTPRequest(head: head)))
+            default:
+                if let fallback { return await fallback(head, body) }
+                return .text(404, "not found\n")
+            }
+        }
+    }
 }

@@ -29,7 +29,7 @@ public struct HTTPServerConfiguration: Sendable {
 public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     let router: any HTTP2RequestRouter
-    let http1Handler: HTTP1Handler
+    let http1Handler: HTTPStreamingHandler
     let logger: Logger
     let tlsContext: TLSContext?
     private let group: EventLoopGroup
@@ -37,11 +37,20 @@ public final class HTTPServer: Sendable {
     private let boundPort = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
 
-    public init(configuration: HTTPServerConfiguration, router: any HTTP2RequestRouter, http1: @escaping HTTP1Handler,
+    /// HTTP/1.1 requests go to a buffered handler (bodies up to `configuration.http1.maxBodyBytes`).
+    public convenience init(configuration: HTTPServerConfiguration, router: any HTTP2RequestRouter, http1: @escaping HTTP1Handler,
+                            logger: Logger = Logger(label: "nimbus.http")) throws {
+        try self.init(configuration: configuration, router: router,
+                      streaming: HTTPStreaming.handler(buffered: http1, maxBodyBytes: configuration.http1.maxBodyBytes),
+                      logger: logger)
+    }
+
+    /// HTTP/1.1 requests go to a streaming handler (bodies of any length, streamed both ways).
+    public init(configuration: HTTPServerConfiguration, router: any HTTP2RequestRouter, streaming: @escaping HTTPStreamingHandler,
                 logger: Logger = Logger(label: "nimbus.http")) throws {
         self.configuration = configuration
         self.router = router
-        self.http1Handler = http1
+        self.http1Handler = streaming
         self.logger = logger
         self.tlsContext = try configuration.tls.map { try TLSContext.server($0) }
         self.group = try EventLoopGroup(threads: configuration.threads, name: "nimbus-server")
