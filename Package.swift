@@ -122,6 +122,7 @@ let package = Package(
         .testTarget(name: "NimbusIdentityTests", dependencies: ["NimbusIdentity", "NimbusTestSupport"], path: "Tests/NimbusIdentityTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusComputeTests", dependencies: ["NimbusCompute", "NimbusContainers", "NimbusTestSupport"], path: "Tests/NimbusComputeTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusContainersTests", dependencies: ["NimbusContainers", "NimbusTestSupport"], path: "Tests/NimbusContainersTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusStorageTests", dependencies: ["NimbusStorage", "NimbusTestSupport"], path: "Tests/NimbusStorageTests", exclude: ["S3Auth/make_botocore_fixtures.py"], swiftSettings: swiftSettings),
         .testTarget(name: "NimbusGatewayTests", dependencies: ["NimbusGateway", "NimbusGRPC", "NimbusTestSupport"], path: "Tests/NimbusGatewayTests", exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )
