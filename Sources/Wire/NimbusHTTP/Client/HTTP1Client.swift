@@ -83,40 +83,40 @@ public final class HTTP1Client: Sendable {
         case .bytes(let bytes): length = bytes.count
         case .stream(let streamLength, _): length = streamLength
         }
-        let chunked = length == nil
         try await connection.begin(head: head(of: request, length: length), isHead: request.method == "HEAD")
-        var sendError: (any Error)?
-        do {
-            switch request.body {
-            case .bytes(let bytes):
-                try await connection.write(bytes[...], chunked: false)
-            case .stream(_, let produce):
-                let writer = RequestWriter(connection: connection, chunked: chunked, limit: length)
-                do {
-                    try await produce(writer)
-                } catch {
-                    // The body's source failed: the request cannot be completed on this connection.
-                    connection.abort(error)
-                    throw error
-                }
-                if let length, writer.written != length {
-                    let error = HTTPBodyError.aborted("request stream wrote \(writer.written) of \(length) bytes")
-                    connection.abort(error)
-                    throw error
-                }
-            }
-            try await connection.endRequest(chunked: chunked)
-        } catch {
-            sendError = error
-        }
+        // The body goes up in its own task: an upstream may answer (and stream its response)
+        // before it has read the whole request — waiting for the send first would deadlock an
+        // echo once the buffers on both sides fill.
+        let sender = Task { try await Self.send(request.body, length: length, on: connection) }
         do {
             let (head, body) = try await connection.responseHead()
             return HTTP1ClientResponse(head: head, body: body)
         } catch {
-            // An upstream that answered early and closed: its answer wins (above); otherwise the
-            // send failure is the cause.
-            throw sendError ?? error
+            // No answer: the send failure, if any, is the cause.
+            if case .failure(let sendError) = await sender.result { throw sendError }
+            throw error
         }
+    }
+
+    private static func send(_ body: HTTPResponseBody, length: Int?, on connection: HTTP1ClientConnection) async throws {
+        let chunked = length == nil
+        switch body {
+        case .bytes(let bytes):
+            try await connection.write(bytes[...], chunked: false)
+        case .stream(_, let produce):
+            let writer = RequestWriter(connection: connection, chunked: chunked, limit: length)
+            do {
+                try await produce(writer)
+                if let length, writer.written != length {
+                    throw HTTPBodyError.aborted("request stream wrote \(writer.written) of \(length) bytes")
+                }
+            } catch {
+                // The body's source failed: the request cannot be completed on this connection.
+                connection.abort(error)
+                throw error
+            }
+        }
+        try await connection.endRequest(chunked: chunked)
     }
 
     private func head(of request: HTTP1ClientRequest, length: Int?) -> [UInt8] {

@@ -249,10 +249,12 @@ final class HTTP1ClientConnection: EventLoopIOHandler, EventLoopFlushable, HTTPR
         case .body(let bytes):
             responseBody?.append(Array(bytes)[...])
         case .end:
-            responseBody?.finish()
+            // Back in the pool before the consumer sees the end, so its next request reuses it.
+            let body = responseBody
             responseBody = nil
             responseDone = true
             releaseIfDone()
+            body?.finish()
         }
     }
 
