@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
+# Every target declares each module it imports (Package.swift tells the truth); CI fails otherwise.
+IMPORT_CHECK := --explicit-target-dependency-import-check error
 PYTHON := .venv/bin/python
 BIN := .build/debug
 
@@ -11,7 +13,7 @@ deps:
 	@scripts/install-deps.sh
 
 build: deps
-	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build $(IMPORT_CHECK) $(SWIFT_BUILD_FLAGS)
 
 release: deps
 	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS)
@@ -33,7 +35,7 @@ check-generated: deps
 test: deps check-generated build test-swift test-python fuzz
 
 test-swift:
-	$(SWIFT) test $(SWIFT_BUILD_FLAGS) --no-parallel 2>&1 | tee .build/swift-test.log; exit $${PIPESTATUS[0]}
+	$(SWIFT) test $(IMPORT_CHECK) $(SWIFT_BUILD_FLAGS) --no-parallel 2>&1 | tee .build/swift-test.log; exit $${PIPESTATUS[0]}
 
 test-python:
 	NIMBUS_BIN=$(BIN) $(PYTHON) -m pytest -q -rs Tests/python
