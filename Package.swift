@@ -93,6 +93,9 @@ let package = Package(
                 path: "Sources/Platform/NimbusPlatform", swiftSettings: swiftSettings),
         .target(name: "NimbusService", dependencies: ["NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusRPCCore", "NimbusProto", "NimbusPostgres", "NimbusMigrations", log, metrics, prometheus, lifecycle, unixSignals, argumentParser],
                 path: "Sources/Platform/NimbusService", swiftSettings: swiftSettings),
+        // The container engine (Docker Engine API) that compute's instances and managed databases run on.
+        .target(name: "NimbusContainers", dependencies: ["NimbusRPCCore", "CCurl"],
+                path: "Sources/Platform/NimbusContainers", swiftSettings: swiftSettings),
 
         // SQL from Migrations/<service>/ compiled into the binaries (generated; `make migrations`).
         .target(name: "NimbusMigrations", path: "Sources/Generated/NimbusMigrations", swiftSettings: swiftSettings),
@@ -101,7 +104,7 @@ let package = Package(
 
         // ── domains ──
         .target(name: "NimbusIdentity", dependencies: ["NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusRPCCore", "NimbusProto", log, lifecycle, argumentParser], path: "Sources/Domains/NimbusIdentity", swiftSettings: swiftSettings),
-        .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusGRPC", "NimbusRPCCore", "NimbusProto", "CCurl", log, lifecycle], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
+        .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusGRPC", "NimbusRPCCore", "NimbusProto", "NimbusContainers", log, lifecycle], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
         .target(name: "NimbusStorage", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusStorage", swiftSettings: swiftSettings),
         .target(name: "NimbusDatabases", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusDatabases", swiftSettings: swiftSettings),
         .target(name: "NimbusGateway", dependencies: ["NimbusService", "NimbusProtoJSON", "NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusProto", log, metrics, lifecycle], path: "Sources/Domains/NimbusGateway", swiftSettings: swiftSettings),
@@ -116,14 +119,15 @@ let package = Package(
                           path: "Sources/Executables/nimbus", swiftSettings: swiftSettings),
 
         // ── test support and tests (mirroring Sources/) ──
-        .target(name: "NimbusTestSupport", dependencies: ["NimbusPostgres", "NimbusPlatform", "NimbusProtoJSON", log],
+        .target(name: "NimbusTestSupport", dependencies: ["NimbusPostgres", "NimbusPlatform", "NimbusProtoJSON", "NimbusContainers", log],
                 path: "Tests/Support/NimbusTestSupport", exclude: ["ProtoFixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "NimbusProtoTests", dependencies: ["NimbusProto", "NimbusProtoRuntime", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusProtoTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusWireTests", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusProto", "CNimbusShims", "NimbusTestSupport"], path: "Tests/NimbusWireTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusPostgresTests", dependencies: ["NimbusPostgres", "NimbusEventLoop", "NimbusService", "NimbusMigrations", "NimbusTestingMigrations", "NimbusRPCCore", "NimbusTestSupport", log, argumentParser], path: "Tests/NimbusPostgresTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusPlatformTests", dependencies: ["NimbusPlatform", "NimbusService", "NimbusPostgres", "NimbusRPCCore", "NimbusTestSupport", log, argumentParser], path: "Tests/NimbusPlatformTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusIdentityTests", dependencies: ["NimbusIdentity", "NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusProto", "NimbusRPCCore", "NimbusTestSupport", log], path: "Tests/NimbusIdentityTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusComputeTests", dependencies: ["NimbusCompute", "NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusRPCCore", "NimbusTestSupport", log], path: "Tests/NimbusComputeTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusComputeTests", dependencies: ["NimbusCompute", "NimbusContainers", "NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusRPCCore", "NimbusTestSupport", log], path: "Tests/NimbusComputeTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusContainersTests", dependencies: ["NimbusContainers", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusContainersTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusProtoJSONTests", dependencies: ["NimbusProtoJSON", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusProtoJSONTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusGatewayTests", dependencies: ["NimbusGateway", "NimbusProtoJSON", "NimbusGRPC", "NimbusHTTP", "NimbusPlatform", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusGatewayTests", swiftSettings: swiftSettings),
     ]
