@@ -93,6 +93,9 @@ let package = Package(
                 path: "Sources/Platform/NimbusPlatform", swiftSettings: swiftSettings),
         .target(name: "NimbusService", dependencies: ["NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusRPCCore", "NimbusProto", "NimbusPostgres", "NimbusMigrations", log, metrics, prometheus, lifecycle, unixSignals, argumentParser],
                 path: "Sources/Platform/NimbusService", swiftSettings: swiftSettings),
+        // Background work on PostgreSQL: outbox relay, leader leases, work claims, periodic workers.
+        .target(name: "NimbusBackground", dependencies: ["NimbusPostgres", log, lifecycle],
+                path: "Sources/Platform/NimbusBackground", swiftSettings: swiftSettings),
         // The container engine (Docker Engine API) that compute's instances and managed databases run on.
         .target(name: "NimbusContainers", dependencies: ["NimbusRPCCore", "CCurl"],
                 path: "Sources/Platform/NimbusContainers", swiftSettings: swiftSettings),
@@ -103,9 +106,9 @@ let package = Package(
         .target(name: "NimbusTestingMigrations", dependencies: ["NimbusMigrations"], path: "Sources/Generated/NimbusTestingMigrations", swiftSettings: swiftSettings),
 
         // ── domains ──
-        .target(name: "NimbusIdentity", dependencies: ["NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusRPCCore", "NimbusProto", log, lifecycle, argumentParser], path: "Sources/Domains/NimbusIdentity", swiftSettings: swiftSettings),
-        .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusGRPC", "NimbusRPCCore", "NimbusProto", "NimbusContainers", log, lifecycle], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
-        .target(name: "NimbusStorage", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusStorage", swiftSettings: swiftSettings),
+        .target(name: "NimbusIdentity", dependencies: ["NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusRPCCore", "NimbusProto", "NimbusBackground", log, lifecycle, argumentParser], path: "Sources/Domains/NimbusIdentity", swiftSettings: swiftSettings),
+        .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusGRPC", "NimbusRPCCore", "NimbusProto", "NimbusContainers", "NimbusBackground", log, lifecycle], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
+        .target(name: "NimbusStorage", dependencies: ["NimbusService", "NimbusPlatform", "NimbusProto"], path: "Sources/Domains/NimbusStorage", swiftSettings: swiftSettings),
         .target(name: "NimbusDatabases", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusDatabases", swiftSettings: swiftSettings),
         .target(name: "NimbusGateway", dependencies: ["NimbusService", "NimbusProtoJSON", "NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusProto", log, metrics, lifecycle], path: "Sources/Domains/NimbusGateway", swiftSettings: swiftSettings),
 
@@ -127,7 +130,9 @@ let package = Package(
         .testTarget(name: "NimbusPlatformTests", dependencies: ["NimbusPlatform", "NimbusService", "NimbusPostgres", "NimbusRPCCore", "NimbusTestSupport", log, argumentParser], path: "Tests/NimbusPlatformTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusIdentityTests", dependencies: ["NimbusIdentity", "NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusProto", "NimbusRPCCore", "NimbusTestSupport", log], path: "Tests/NimbusIdentityTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusComputeTests", dependencies: ["NimbusCompute", "NimbusContainers", "NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusRPCCore", "NimbusTestSupport", log], path: "Tests/NimbusComputeTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusBackgroundTests", dependencies: ["NimbusBackground", "NimbusPostgres", "NimbusTestSupport", log], path: "Tests/NimbusBackgroundTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusContainersTests", dependencies: ["NimbusContainers", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusContainersTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusStorageTests", dependencies: ["NimbusStorage", "NimbusPlatform", "NimbusTestSupport"], path: "Tests/NimbusStorageTests", exclude: ["S3Auth/make_botocore_fixtures.py"], swiftSettings: swiftSettings),
         .testTarget(name: "NimbusProtoJSONTests", dependencies: ["NimbusProtoJSON", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusProtoJSONTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusGatewayTests", dependencies: ["NimbusGateway", "NimbusProtoJSON", "NimbusGRPC", "NimbusHTTP", "NimbusPlatform", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusGatewayTests", swiftSettings: swiftSettings),
     ]
