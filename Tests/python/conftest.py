@@ -38,7 +38,7 @@ def is_allowed_skip(nodeid, patterns):
 
 
 class SkipPolicy:
-    """Records every skip that allowed_skips.txt does not list; the session then fails."""
+    """Records every skip (and xfail) that allowed_skips.txt does not list; the session then fails."""
 
     def __init__(self, config):
         self.config = config
@@ -46,7 +46,8 @@ class SkipPolicy:
         self.unlisted = []
 
     def record(self, report):
-        if report.skipped and not hasattr(report, "wasxfail") and not is_allowed_skip(report.nodeid, self.allowed):
+        # An expected failure hides a test as well as a skip does: it must be listed too.
+        if report.skipped and not is_allowed_skip(report.nodeid, self.allowed):
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             self.unlisted.append((report.nodeid, reason))
 

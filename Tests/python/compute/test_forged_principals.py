@@ -1,6 +1,6 @@
 """Forged principals reach the signature check of a running compute and identity and fail there:
 signed with another key, one byte of the tenant flipped under the original (valid) signature,
-expired, and replayed after the principal key was rotated out. Each is UNAUTHENTICATED, while
+expired, claiming too long a life, and replayed after the principal key was rotated out. Each is UNAUTHENTICATED, while
 the genuine token, sent just before (so a cache of verified tokens is warm), is accepted."""
 import grpc
 import pytest
@@ -45,7 +45,9 @@ def forgeries(p):
     return genuine, {
         "another key": sign_principal(p.admin_user_id, p.tenant_id, key=OTHER_KEY),
         "tenant byte flipped": flip_tenant_byte(genuine, p.admin_user_id, p.tenant_id),
-        "expired": sign_principal(p.admin_user_id, p.tenant_id, lifetime_ms=-1000),
+        # Verifiers allow 5 s of clock skew and tokens of at most 300 s (PrincipalSigner).
+        "expired": sign_principal(p.admin_user_id, p.tenant_id, lifetime_ms=-10_000),
+        "expiry too far ahead": sign_principal(p.admin_user_id, p.tenant_id, lifetime_ms=3_600_000),
         "truncated signature": genuine[:-1],
     }
 
@@ -67,7 +69,7 @@ def test_a_principal_replayed_after_key_rotation_is_unauthenticated(platform, tm
     then with the new key alone: a token signed with the old key, still unexpired, is refused."""
     p = platform
     new_key = "the-rotated-principal-key-0123456789abcdef"
-    old_token = sign_principal(p.admin_user_id, p.tenant_id, lifetime_ms=300_000)
+    old_token = sign_principal(p.admin_user_id, p.tenant_id, lifetime_ms=240_000)
     new_token = sign_principal(p.admin_user_id, p.tenant_id, key=new_key)
     identity_env = {**p.identity_env, "NIMBUS_PRINCIPAL_KEY": new_key}
     expected = {"during rotation": (grpc.StatusCode.OK, grpc.StatusCode.OK),
