@@ -13,18 +13,24 @@ import pytest
 from test_compute_operations import import_requests, rootfs_tarball
 
 PSQL = Path("/usr/lib/postgresql/15/bin/psql")
-TABLES = ["instances", "vpcs", "images", "outbox"]
 REFUSED = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED)
 
 
-def fingerprint(dsn, tenants):
-    """Every row of compute's tenant tables that belongs to `tenants`, as text, per table."""
-    where = ", ".join(f"'{t}'" for t in tenants)
-    sql = "; ".join(f"SELECT '{t}', coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '') FROM compute.{t} r "
-                    f"WHERE tenant_id IN ({where})" for t in TABLES)
+def psql(dsn, sql):
     out = subprocess.run([str(PSQL), "-At", "-d", dsn, "-c", sql], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+def fingerprint(dsn, tenants):
+    """Every row of every table in compute's schema that mentions one of `tenants` (a column
+    or inside a JSON payload, e.g. the outbox), as text, per table."""
+    tables = psql(dsn, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'compute' "
+                       "AND table_type = 'BASE TABLE' ORDER BY 1").split()
+    assert {"instances", "vpcs", "images"} <= set(tables), tables
+    match = " OR ".join(f"r::text LIKE '%{t}%'" for t in tenants)
+    return psql(dsn, "; ".join(f"SELECT '{t}', coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '') "
+                               f"FROM compute.\"{t}\" r WHERE {match}" for t in tables))
 
 
 def stable_fingerprint(dsn, tenants, timeout=30):
