@@ -12,12 +12,10 @@ _spec = importlib.util.spec_from_file_location("nimbus_gateway_fixtures", Path(_
 platform_fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(platform_fixtures)
 
-# The same fixtures, in this directory's scope.
-log_dir = platform_fixtures.log_dir
-postgres = platform_fixtures.postgres
-podman = platform_fixtures.podman
-platform = platform_fixtures.platform
-gateway = platform_fixtures.gateway
+# The same fixtures (platform, gateway and what they stand on), in this directory's scope.
+for _name, _value in vars(platform_fixtures).items():
+    if hasattr(_value, "_fixture_function_marker") or hasattr(_value, "_pytestfixturefunction"):
+        globals()[_name] = _value
 ADMIN_EMAIL = platform_fixtures.ADMIN_EMAIL
 ADMIN_PASSWORD = platform_fixtures.ADMIN_PASSWORD
 ROOT = platform_fixtures.ROOT

@@ -14,8 +14,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+import suite_support
 from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, bearer, requested_urls
 
+USER_PASSWORD, VIEWER_PASSWORD = suite_support.secret("a long enough password", "viewer password 1")
 HOSTILE = '<img src=x onerror="window.__pwned=1"><b id="injected">bold</b>'
 
 
@@ -132,7 +134,7 @@ def test_admin_creates_a_user_and_a_key_launches_watches_and_terminates(browser,
     email = f"dev-{uuid.uuid4().hex[:8]}@example.com"
     visible(driver, "#user-email").send_keys(email)
     driver.find_element(By.ID, "user-name").send_keys(HOSTILE)
-    driver.find_element(By.ID, "user-password").send_keys("a long enough password")
+    driver.find_element(By.ID, "user-password").send_keys(USER_PASSWORD)
     Select(driver.find_element(By.ID, "user-role")).select_by_value("developer")
     driver.find_element(By.ID, "create-user").click()
     row = visible(driver, f'#user-list tr[data-email="{email}"]')
@@ -222,13 +224,13 @@ def test_viewer_sees_no_controls_and_the_api_refuses_them(browser, gateway, plat
     admin = bearer(platform.admin_key)
     email = f"viewer-{uuid.uuid4().hex[:8]}@example.com"
     created = requests.post(f"{gateway.url}/v1/users", headers=admin,
-                            json={"email": email, "name": "Viewer", "password": "viewer password 1", "role": "viewer"})
+                            json={"email": email, "name": "Viewer", "password": VIEWER_PASSWORD, "role": "viewer"})
     assert created.status_code == 200, created.text
     name = f"labelled-{uuid.uuid4().hex[:6]}"
     instance = launch_via_api(gateway, platform.admin_key, name, labels={"note": HOSTILE})
     try:
         driver = browser
-        sign_in(driver, gateway, email, "viewer password 1")
+        sign_in(driver, gateway, email, VIEWER_PASSWORD)
         nav = driver.find_element(By.ID, "nav").text
         assert "Instances" in nav and "Audit log" not in nav
 
