@@ -7,7 +7,7 @@ IMPORT_CHECK := --explicit-target-dependency-import-check error
 PYTHON := .venv/bin/python
 BIN := .build/debug
 
-.PHONY: deps build release protos migrations generate check-generated test test-swift test-python fuzz up down bench-rpc bench-pg bench-compute bench-gateway bench-identity clean
+.PHONY: deps build release protos migrations console generate check-generated test test-swift test-python fuzz up down bench-rpc bench-pg bench-compute bench-gateway bench-identity screenshots clean
 
 deps:
 	@scripts/install-deps.sh
@@ -25,7 +25,10 @@ protos: deps
 migrations:
 	scripts/gen-migrations.sh
 
-generate: protos migrations
+console:
+	scripts/gen-console.sh
+
+generate: protos migrations console
 
 ## Fails when committed generated code differs from a fresh generation.
 check-generated: deps
@@ -45,6 +48,10 @@ test-python:
 
 fuzz:
 	scripts/fuzz.sh
+
+## Refreshes the console screenshots the README shows (docs/screenshots) with a browser-suite run.
+screenshots: build
+	NIMBUS_BIN=$(BIN) NIMBUS_SCREENSHOTS=docs/screenshots $(PYTHON) -m pytest -q Tests/python/console
 
 up: deps
 	scripts/up.sh

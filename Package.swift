@@ -104,13 +104,15 @@ let package = Package(
         .target(name: "NimbusMigrations", path: "Sources/Generated/NimbusMigrations", swiftSettings: swiftSettings),
         // Migrations/testing, for the migrator's tests only (never linked into a binary).
         .target(name: "NimbusTestingMigrations", dependencies: ["NimbusMigrations"], path: "Sources/Generated/NimbusTestingMigrations", swiftSettings: swiftSettings),
+        // The web console (Console/) embedded for the gateway to serve (generated; `make console`).
+        .target(name: "NimbusConsole", path: "Sources/Generated/NimbusConsole", swiftSettings: swiftSettings),
 
         // ── domains ──
         .target(name: "NimbusIdentity", dependencies: ["NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusRPCCore", "NimbusProto", "NimbusBackground", log, lifecycle, argumentParser], path: "Sources/Domains/NimbusIdentity", swiftSettings: swiftSettings),
         .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusGRPC", "NimbusRPCCore", "NimbusProto", "NimbusContainers", "NimbusBackground", log, lifecycle], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
         .target(name: "NimbusStorage", dependencies: ["NimbusService", "NimbusPlatform", "NimbusProto"], path: "Sources/Domains/NimbusStorage", swiftSettings: swiftSettings),
         .target(name: "NimbusDatabases", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusDatabases", swiftSettings: swiftSettings),
-        .target(name: "NimbusGateway", dependencies: ["NimbusService", "NimbusProtoJSON", "NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusProto", log, metrics, lifecycle], path: "Sources/Domains/NimbusGateway", swiftSettings: swiftSettings),
+        .target(name: "NimbusGateway", dependencies: ["NimbusService", "NimbusProtoJSON", "NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusProto", "NimbusConsole", log, metrics, lifecycle], path: "Sources/Domains/NimbusGateway", swiftSettings: swiftSettings),
 
         // ── executables: a page of wiring each ──
         .executableTarget(name: "nimbus-identity", dependencies: ["NimbusIdentity", "NimbusService"], path: "Sources/Executables/nimbus-identity", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
@@ -134,6 +136,6 @@ let package = Package(
         .testTarget(name: "NimbusContainersTests", dependencies: ["NimbusContainers", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusContainersTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusStorageTests", dependencies: ["NimbusStorage", "NimbusPlatform", "NimbusTestSupport"], path: "Tests/NimbusStorageTests", exclude: ["S3Auth/make_botocore_fixtures.py"], swiftSettings: swiftSettings),
         .testTarget(name: "NimbusProtoJSONTests", dependencies: ["NimbusProtoJSON", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusProtoJSONTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusGatewayTests", dependencies: ["NimbusGateway", "NimbusProtoJSON", "NimbusGRPC", "NimbusHTTP", "NimbusPlatform", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusGatewayTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusGatewayTests", dependencies: ["NimbusGateway", "NimbusConsole", "NimbusProtoJSON", "NimbusGRPC", "NimbusHTTP", "NimbusPlatform", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusGatewayTests", swiftSettings: swiftSettings),
     ]
 )
