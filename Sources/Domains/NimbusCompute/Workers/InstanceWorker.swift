@@ -39,7 +39,8 @@ public struct InstanceWorker: Service {
 
 /// Compares the database with the engine every `interval`. With several replicas one holds
 /// the `reconciler` lease (renewed each round, expiring after `leaseTTL`); another takes over
-/// once it expires.
+/// once it expires. Every replica checks (and repairs) its own host's firewall each round,
+/// lease or not: the filter belongs to the host, not to the deployment.
 public struct Reconciler: Service {
     let core: ComputeCore
     let interval: Duration
@@ -72,6 +73,11 @@ public struct Reconciler: Service {
     public func run() async throws {
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                do {
+                    try await core.syncFirewall()
+                } catch {
+                    core.logger.error("firewall check failed", metadata: ["error": "\(error)"])
+                }
                 do {
                     if try await acquireLease() {
                         try await core.reconcile()
