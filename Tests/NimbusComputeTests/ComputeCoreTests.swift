@@ -1,7 +1,9 @@
 import Foundation
+import NimbusContainers
 import NimbusPlatform
 import NimbusPostgres
 import NimbusRPCCore
+import NimbusTestSupport
 import Testing
 @testable import NimbusCompute
 
