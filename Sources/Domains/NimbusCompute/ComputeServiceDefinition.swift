@@ -45,8 +45,8 @@ public enum ComputeServiceDefinition: ServiceDefinition {
                 ImagesHandler(core: core, signer: signer), VpcsHandler(core: core, signer: signer),
             ],
             background: [
-                InstanceWorker(core: core), Reconciler(core: core),
-                OutboxRelay(db: db, transport: identity, signer: signer, logger: environment.logger),
+                InstanceWorker(core: core), Reconciler(core: core), FirewallGuard(core: core),
+                AuditRelay.make(pool: db, transport: identity, signer: signer, logger: environment.logger),
             ],
             readinessChecks: [{ (try? await runtime.ping()) != nil }])
     }

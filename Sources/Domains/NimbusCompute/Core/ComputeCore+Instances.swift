@@ -1,4 +1,5 @@
 import Foundation
+import NimbusBackground
 import NimbusContainers
 import NimbusPlatform
 import NimbusPostgres
