@@ -98,13 +98,15 @@ let package = Package(
 
         // SQL from Migrations/<service>/ compiled into the binaries (generated; `make migrations`).
         .target(name: "NimbusMigrations", path: "Sources/Generated/NimbusMigrations", swiftSettings: swiftSettings),
+        // The web console (Console/) embedded for the gateway to serve (generated; `make console`).
+        .target(name: "NimbusConsole", path: "Sources/Generated/NimbusConsole", swiftSettings: swiftSettings),
 
         // ── domains ──
         .target(name: "NimbusIdentity", dependencies: ["NimbusService", "NimbusProto", "NimbusBackground"], path: "Sources/Domains/NimbusIdentity", swiftSettings: swiftSettings),
         .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusProto", "NimbusContainers", "NimbusBackground"], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
         .target(name: "NimbusStorage", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusStorage", swiftSettings: swiftSettings),
         .target(name: "NimbusDatabases", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusDatabases", swiftSettings: swiftSettings),
-        .target(name: "NimbusGateway", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusGateway", swiftSettings: swiftSettings),
+        .target(name: "NimbusGateway", dependencies: ["NimbusService", "NimbusProto", "NimbusConsole"], path: "Sources/Domains/NimbusGateway", swiftSettings: swiftSettings),
 
         // ── executables: a page of wiring each ──
         .executableTarget(name: "nimbus-identity", dependencies: ["NimbusIdentity"], path: "Sources/Executables/nimbus-identity", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
