@@ -102,13 +102,8 @@ let package = Package(
         .target(name: "NimbusConsole", path: "Sources/Generated/NimbusConsole", swiftSettings: swiftSettings),
 
         // ── domains ──
-<<<<<<< HEAD
-        .target(name: "NimbusIdentity", dependencies: ["NimbusService", "NimbusProto", "NimbusBackground"], path: "Sources/Domains/NimbusIdentity", swiftSettings: swiftSettings),
-        .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusProto", "NimbusContainers", "NimbusBackground", metrics], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
-=======
         .target(name: "NimbusIdentity", dependencies: ["NimbusService", "NimbusProto", "NimbusPostgres", "NimbusBackground"], path: "Sources/Domains/NimbusIdentity", swiftSettings: swiftSettings),
-        .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusProto", "NimbusContainers", "NimbusBackground"], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
->>>>>>> main
+        .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusProto", "NimbusContainers", "NimbusBackground", metrics], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
         .target(name: "NimbusStorage", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusStorage", swiftSettings: swiftSettings),
         .target(name: "NimbusDatabases", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusDatabases", swiftSettings: swiftSettings),
         .target(name: "NimbusGateway", dependencies: ["NimbusService", "NimbusProto", "NimbusConsole"], path: "Sources/Domains/NimbusGateway", swiftSettings: swiftSettings),
