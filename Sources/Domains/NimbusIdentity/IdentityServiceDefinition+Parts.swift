@@ -11,7 +11,7 @@ extension IdentityServiceDefinition {
     /// installation with `NIMBUS_BOOTSTRAP_EMAIL` set — the first admin, whose key is printed once.
     public static func makeParts(_ environment: ServiceEnvironment) async throws -> ServiceParts {
         let pool = try environment.requireDatabase(executableName)
-        let core = IdentityCore(db: PostgresSQLDatabase(pool: pool), signer: try environment.principalSigner(),
+        let core = IdentityCore(db: pool, signer: try environment.principalSigner(),
                                 hasher: try PasswordHasher(parameters: .production), logger: environment.logger,
                                 epochFeed: try authEpochFeed(pool.configuration, logger: environment.logger))
         if let email = environment.environment["NIMBUS_BOOTSTRAP_EMAIL"], !email.isEmpty,

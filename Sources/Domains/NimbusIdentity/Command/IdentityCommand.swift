@@ -56,7 +56,7 @@ struct IdentityBootstrap: AsyncParsableCommand {
         poolConfiguration.minConnections = 0
         poolConfiguration.maxConnections = 2
         let pool = try PostgresPool(configuration: poolConfiguration, name: "identity-bootstrap", logger: logger)
-        let core = IdentityCore(db: PostgresSQLDatabase(pool: pool), signer: signer,
+        let core = IdentityCore(db: pool, signer: signer,
                                 hasher: try PasswordHasher(parameters: .production), logger: logger)
         do {
             let result = try await core.bootstrap(email: email, password: password, tenantSlug: tenant, tenantName: tenantName ?? tenant)
