@@ -4,6 +4,7 @@ import NimbusGRPC
 import NimbusHTTP
 import NimbusPlatform
 import NimbusProto
+import NimbusProtoJSON
 import NimbusRPCCore
 import NimbusService
 import ServiceLifecycle

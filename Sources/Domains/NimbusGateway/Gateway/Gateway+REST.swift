@@ -1,4 +1,6 @@
 import Logging
+import NimbusHTTP
+import NimbusProtoJSON
 import NimbusRPCCore
 
 extension Gateway {
@@ -52,6 +54,10 @@ extension Gateway {
            request.header("access-control-request-method") != nil {
             routeLabel = "preflight"
             return GatewayHTTPResponse(status: 204)
+        }
+        if ConsoleSite.owns(request.path) {
+            routeLabel = "console"
+            return try Self.console.response(method: request.method, path: request.path, ifNoneMatch: request.header("if-none-match"))
         }
         if request.path == "/v1/openapi.json" {
             guard request.method == "GET" || request.method == "HEAD" else {
