@@ -18,7 +18,21 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import BIN, base_env, free_port
+ROOT = Path(__file__).resolve().parents[3]
+BIN = Path(os.environ.get("NIMBUS_BIN", ROOT / ".build" / "debug"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def base_env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NIMBUS_")}
+    env.update({"NIMBUS_PRINCIPAL_KEY": "s3-passthrough-principal-key-0123456789abcdef", "NIMBUS_LOG_FORMAT": "json"})
+    env.update(extra)
+    return env
 
 SIGV4 = ("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261207/us-east-1/s3/aws4_request, "
          "SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=00")

@@ -1,5 +1,6 @@
 import Logging
 import NimbusHTTP
+import NimbusProtoJSON
 
 extension Gateway {
     /// The REST face as the HTTP/1.1 server's handler.
