@@ -85,7 +85,7 @@ let package = Package(
                 path: "Sources/Data/NimbusPostgres", swiftSettings: swiftSettings),
 
         // ── platform: config, logging, metrics, crypto, principal ──
-        .target(name: "NimbusPlatform", dependencies: ["COpenSSL", "CNimbusShims", "NimbusRPCCore", log, metrics, prometheus, lifecycle],
+        .target(name: "NimbusPlatform", dependencies: ["COpenSSL", "CNimbusShims", "CZlib", "NimbusRPCCore", log, metrics, prometheus, lifecycle],
                 path: "Sources/Platform/NimbusPlatform", swiftSettings: swiftSettings),
         .target(name: "NimbusService", dependencies: ["NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusPostgres", "NimbusMigrations", log, metrics, prometheus, lifecycle, unixSignals, argumentParser],
                 path: "Sources/Platform/NimbusService", swiftSettings: swiftSettings),
