@@ -606,18 +606,20 @@ CREATE TABLE objects (
     user_metadata  jsonb       NOT NULL DEFAULT '{}',
     -- Multipart objects: part sizes in order (for partNumber reads and the -N ETag).
     part_sizes     bigint[]    NOT NULL DEFAULT '{}',
-    -- Where the bytes are in the blob store (NULL for a delete marker).
-    blob           text,
-    owner_tenant   uuid        NOT NULL,
+    -- The blobs holding the bytes, in order (one; a multipart object keeps its parts' blobs,
+    -- so completing an upload copies nothing; a server-side copy shares the source's). Empty
+    -- for a delete marker. Blobs are immutable: a blob goes once no row references it.
+    blobs          text[]      NOT NULL DEFAULT '{}',
     created_at     timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT objects_pkey PRIMARY KEY (id),
     CONSTRAINT objects_bucket_fkey FOREIGN KEY (bucket_id) REFERENCES buckets (id),
     CONSTRAINT objects_version_unique UNIQUE (bucket_id, key, version_id),
     CONSTRAINT objects_size CHECK (size >= 0),
-    CONSTRAINT objects_marker_blob CHECK (delete_marker = (blob IS NULL))
+    CONSTRAINT objects_marker_blobs CHECK (NOT delete_marker OR cardinality(blobs) = 0)
 );
 CREATE UNIQUE INDEX objects_latest_unique ON objects (bucket_id, key) WHERE is_latest;
 CREATE INDEX objects_versions ON objects (bucket_id, key, id DESC);
+CREATE INDEX objects_blobs ON objects USING gin (blobs);
 
 CREATE TABLE multipart_uploads (
     id             uuid        NOT NULL DEFAULT gen_random_uuid(),
@@ -649,10 +651,13 @@ CREATE TABLE multipart_parts (
     CONSTRAINT multipart_parts_upload_fkey FOREIGN KEY (upload_id) REFERENCES multipart_uploads (id) ON DELETE CASCADE,
     CONSTRAINT multipart_parts_number CHECK (part_number BETWEEN 1 AND 10000)
 );
+CREATE INDEX multipart_parts_blob ON multipart_parts (blob);
 
--- Blobs written but not (or no longer) referenced by a row: written before the metadata
--- commit (a crash leaves the entry behind) and queued when a version or part goes away. The
--- janitor deletes the bytes once `delete_after` has passed and no row references them.
+-- Blobs that may be unreferenced: entered (and committed) before the bytes are written, so a
+-- crash between writing and the metadata commit leaves the entry behind, and again when a
+-- version or part goes away. The janitor deletes the bytes once `delete_after` has passed
+-- and no row references them (a reader that looked the row up just before still finds them
+-- during the grace period).
 CREATE TABLE blob_tombstones (
     blob          text        NOT NULL,
     delete_after  timestamptz NOT NULL,

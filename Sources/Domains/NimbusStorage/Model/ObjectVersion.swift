@@ -19,7 +19,8 @@ public struct ObjectVersion: Sendable, Equatable {
     /// `x-amz-meta-*` without the prefix, lower-case names.
     public var userMetadata: [String: String]
     public var partSizes: [Int64]
-    public var blob: String?
+    /// The blobs holding the bytes in order (one per part for multipart; none for a marker).
+    public var blobs: [String]
     public var createdAt: Date
 
     public static let nullVersion = "null"
