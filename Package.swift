@@ -96,7 +96,7 @@ let package = Package(
         // ── domains ──
         .target(name: "NimbusIdentity", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusIdentity", swiftSettings: swiftSettings),
         .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusProto", "CCurl"], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
-        .target(name: "NimbusStorage", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusStorage", swiftSettings: swiftSettings),
+        .target(name: "NimbusStorage", dependencies: ["NimbusService", "NimbusProto", "NimbusHTTP", "NimbusPostgres", "NimbusPlatform"], path: "Sources/Domains/NimbusStorage", swiftSettings: swiftSettings),
         .target(name: "NimbusDatabases", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusDatabases", swiftSettings: swiftSettings),
         .target(name: "NimbusGateway", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusGateway", swiftSettings: swiftSettings),
 

@@ -1,0 +1,61 @@
+import Foundation
+import NimbusHTTP
+import NimbusPlatform
+
+/// The head of an S3 request as authentication sees it.
+public struct S3RequestHead: Sendable {
+    public var method: String
+    public var target: String
+    public var headers: HTTPHeaders
+    public var peer: String
+
+    public init(method: String, target: String, headers: HTTPHeaders, peer: String = "") {
+        self.method = method
+        self.target = target
+        self.headers = headers
+        self.peer = peer
+    }
+}
+
+/// Who sent an S3 request. Storage's seam to the authentication side (SigV4 headers,
+/// presigned URLs, `aws-chunked` payloads): `authenticate` answers the caller (nil for an
+/// anonymous request) or throws an `S3Error` (403 SignatureDoesNotMatch, …);
+/// `decodeBody` turns the payload as sent into the object's bytes (de-chunking and verifying
+/// `aws-chunked`, exposing its trailers).
+public protocol S3Authenticating: Sendable {
+    func authenticate(_ head: S3RequestHead) async throws -> Principal?
+    func decodeBody(_ head: S3RequestHead, caller: Principal?, _ body: ByteSource) throws -> ByteSource
+}
+
+extension S3Authenticating {
+    public func decodeBody(_ head: S3RequestHead, caller: Principal?, _ body: ByteSource) throws -> ByteSource {
+        let encoding = head.headers["content-encoding"]?.lowercased() ?? ""
+        let sha = head.headers["x-amz-content-sha256"] ?? ""
+        if encoding.contains("aws-chunked") || sha.hasPrefix("STREAMING-") {
+            throw S3Error.notImplemented("aws-chunked payloads without a SigV4 authenticator")
+        }
+        return body
+    }
+}
+
+/// Accepts the platform's signed principal (`x-nimbus-principal-bin`, base64, signed with
+/// NIMBUS_PRINCIPAL_KEY) as internal callers send it; a request without one is anonymous.
+/// Requests carrying an AWS signature are refused until SigV4 verification is wired in.
+public struct SignedPrincipalAuthenticator: S3Authenticating {
+    let verifier: PrincipalSigner
+
+    public init(verifier: PrincipalSigner) { self.verifier = verifier }
+
+    public func authenticate(_ head: S3RequestHead) async throws -> Principal? {
+        if let token = head.headers[PrincipalSigner.metadataKey] {
+            guard let bytes = Data(base64Encoded: token), let principal = try? verifier.verify(Array(bytes)) else {
+                throw S3Error.accessDenied("the signed principal did not verify")
+            }
+            return principal
+        }
+        if head.headers["authorization"] != nil || head.target.contains("X-Amz-Signature=") {
+            throw S3Error("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", status: 403)
+        }
+        return nil
+    }
+}
