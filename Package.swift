@@ -118,6 +118,7 @@ let package = Package(
         .testTarget(name: "NimbusPlatformTests", dependencies: ["NimbusPlatform", "NimbusService", "NimbusTestSupport", log, argumentParser], path: "Tests/NimbusPlatformTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusIdentityTests", dependencies: ["NimbusIdentity", "NimbusTestSupport"], path: "Tests/NimbusIdentityTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusComputeTests", dependencies: ["NimbusCompute", "NimbusTestSupport"], path: "Tests/NimbusComputeTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusStorageTests", dependencies: ["NimbusStorage", "NimbusTestSupport"], path: "Tests/NimbusStorageTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusGatewayTests", dependencies: ["NimbusGateway", "NimbusGRPC", "NimbusTestSupport"], path: "Tests/NimbusGatewayTests", exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

@@ -157,7 +157,7 @@ extension StorageCore {
         return try await deleteObject(caller, bucket, key: key, versionID: versionID)
     }
 
-    func deleteObject(_ caller: Principal, _ bucket: Bucket, key: String, versionID: String?) async throws -> DeleteResult {
+    func deleteObject(_ caller: Principal, _ bucket: Bucket, key: String, versionID: String?, audit: Bool = true) async throws -> DeleteResult {
         if let versionID, !Self.isValidVersionID(versionID) { throw S3Error.invalidArgument("Invalid version id specified").with(resource: key) }
         let (result, freed) = try await transaction { c -> (DeleteResult, Int64) in
             try await ObjectStore.lockKey(c, bucketID: bucket.id, key: key)
@@ -169,7 +169,9 @@ extension StorageCore {
                 try await ObjectStore.deleteVersion(c, version)
                 try await ObjectStore.tombstone(c, version.blobs, grace: grace)
                 try await ObjectStore.addUsage(c, tenantID: bucket.tenantID, bytes: -version.size)
-                try await event(caller, "object.delete", "object", "\(bucket.name)/\(key)", ["version_id": versionID]).insert(c)
+                if audit {
+                    try await event(caller, "object.delete", "object", "\(bucket.name)/\(key)", ["version_id": versionID]).insert(c)
+                }
                 return (DeleteResult(versionID: versionID, deleteMarker: version.deleteMarker), version.size)
             }
             switch bucket.versioning {
@@ -178,6 +180,7 @@ extension StorageCore {
                 try await ObjectStore.deleteVersion(c, latest)
                 try await ObjectStore.tombstone(c, latest.blobs, grace: grace)
                 try await ObjectStore.addUsage(c, tenantID: bucket.tenantID, bytes: -latest.size)
+                if audit { try await event(caller, "object.delete", "object", "\(bucket.name)/\(key)").insert(c) }
                 return (DeleteResult(versionID: nil, deleteMarker: false), latest.size)
             case .enabled, .suspended:
                 // A delete marker becomes the latest; suspended buckets' marker is the `null`
@@ -188,6 +191,9 @@ extension StorageCore {
                 try await ObjectStore.tombstone(c, replaced.flatMap(\.blobs), grace: grace)
                 let freed = replaced.reduce(0) { $0 + $1.size }
                 try await ObjectStore.addUsage(c, tenantID: bucket.tenantID, bytes: -freed)
+                if audit {
+                    try await event(caller, "object.delete", "object", "\(bucket.name)/\(key)", ["delete_marker": stored.versionID]).insert(c)
+                }
                 return (DeleteResult(versionID: stored.versionID, deleteMarker: true), freed)
             }
         }
