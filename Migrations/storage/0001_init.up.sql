@@ -119,32 +119,27 @@ CREATE TABLE quota_grants (
 );
 CREATE INDEX quota_grants_tenant ON quota_grants (tenant_id) WHERE state = 'HELD';
 
-CREATE TABLE outbox (
-    id             bigint      GENERATED ALWAYS AS IDENTITY,
-    event_id       uuid        NOT NULL DEFAULT gen_random_uuid(),
-    tenant_id      uuid        NOT NULL,
-    actor_user_id  text        NOT NULL DEFAULT '',
-    actor_key_id   text        NOT NULL DEFAULT '',
-    action         text        NOT NULL,
-    resource_type  text        NOT NULL,
-    resource_id    text        NOT NULL,
-    outcome        text        NOT NULL DEFAULT 'SUCCESS',
-    request_id     text        NOT NULL DEFAULT '',
-    metadata       jsonb       NOT NULL DEFAULT '{}',
-    occurred_at    timestamptz NOT NULL DEFAULT now(),
-    delivered_at   timestamptz,
-    attempts       integer     NOT NULL DEFAULT 0,
-    last_error     text        NOT NULL DEFAULT '',
-    CONSTRAINT outbox_pkey PRIMARY KEY (id),
-    CONSTRAINT outbox_event_id_unique UNIQUE (event_id),
-    CONSTRAINT outbox_outcome CHECK (outcome IN ('SUCCESS', 'FAILURE', 'DENIED'))
-);
-CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_at IS NULL;
-
--- Singleton background work (the janitor, lifecycle): one replica holds a lease at a time.
+-- NimbusBackground's tables (BackgroundSchema.migrationSQL): leases for single-leader work
+-- (the janitor) and the outbox for audit events written in the business transaction.
 CREATE TABLE worker_leases (
     name        text        NOT NULL,
     holder      text        NOT NULL,
     expires_at  timestamptz NOT NULL,
     CONSTRAINT worker_leases_pkey PRIMARY KEY (name)
 );
+
+CREATE TABLE outbox (
+    id               bigint      GENERATED ALWAYS AS IDENTITY,
+    event_id         uuid        NOT NULL DEFAULT gen_random_uuid(),
+    topic            text        NOT NULL,
+    payload          jsonb       NOT NULL,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    claimed_until    timestamptz,
+    attempts         integer     NOT NULL DEFAULT 0,
+    last_error       text        NOT NULL DEFAULT '',
+    delivered_at     timestamptz,
+    CONSTRAINT outbox_pkey PRIMARY KEY (id),
+    CONSTRAINT outbox_event_id_unique UNIQUE (event_id)
+);
+CREATE INDEX outbox_pending ON outbox (topic, next_attempt_at, id) WHERE delivered_at IS NULL;

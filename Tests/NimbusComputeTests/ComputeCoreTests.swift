@@ -1,7 +1,9 @@
 import Foundation
+import NimbusContainers
 import NimbusPlatform
 import NimbusPostgres
 import NimbusRPCCore
+import NimbusTestSupport
 import Testing
 @testable import NimbusCompute
 
@@ -63,7 +65,7 @@ import Testing
             #expect(harness.quota.used(caller.tenantID).instances == 0, "terminate releases the quota")
             let left = try await harness.podman.runtime.listContainers(labels: [.equals(ComputeLabels.instance, launched.id)], all: true)
             #expect(left.isEmpty, "the engine no longer lists the container")
-            let events = try await harness.pool.query("SELECT action FROM compute.outbox WHERE resource_id = $1 ORDER BY id", launched.id)
+            let events = try await harness.pool.query("SELECT payload->>'action' AS action FROM compute.outbox WHERE topic = 'audit' AND payload->>'resource_id' = $1 ORDER BY id", launched.id)
             let actions = try events.map { try $0.decode(String.self, column: "action") }
             #expect(actions.first == "instance.launch")
             #expect(actions.contains("instance.terminate"))

@@ -232,6 +232,9 @@ struct UsersAndAuditTests {
             #expect(Set(rows.map { Permission($0.string("permission")) }) == role.permissions, "\(role)")
         }
         // Down reverses up completely (the migrator's bookkeeping table is all that stays).
+        _ = try await identityMigrator(env.pool).down(steps: 1)  // 0004: the background-work tables go, the rest stays
+        let background = try await env.core.query("SELECT to_regclass('identity.worker_leases')::text AS l, to_regclass('identity.login_failures')::text AS f")
+        #expect(background[0].optionalString("l") == nil && background[0].optionalString("f") != nil)
         _ = try await identityMigrator(env.pool).down(steps: 1)  // 0003: the failed-login counters go, the rest stays
         let counters = try await env.core.query("SELECT to_regclass('identity.login_failures')::text AS t, to_regclass('identity.auth_watchers')::text AS w")
         #expect(counters[0].optionalString("t") == nil && counters[0].optionalString("w") != nil)

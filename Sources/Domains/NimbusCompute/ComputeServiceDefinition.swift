@@ -1,4 +1,5 @@
 import Foundation
+import NimbusContainers
 import Logging
 import NimbusGRPC
 import NimbusPlatform
@@ -32,7 +33,7 @@ public enum ComputeServiceDefinition: ServiceDefinition {
             ],
             background: [
                 InstanceWorker(core: core), Reconciler(core: core),
-                OutboxRelay(db: db, transport: identity, signer: signer, logger: environment.logger),
+                AuditRelay.make(pool: db, transport: identity, signer: signer, logger: environment.logger),
             ],
             readinessChecks: [{ (try? await runtime.ping()) != nil }])
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NimbusBackground
 import NimbusPlatform
 import NimbusPostgres
 import NimbusService
@@ -18,7 +19,7 @@ extension IdentityServiceDefinition {
             IdentityBootstrap.printResult(result)
         }
         return ServiceParts(services: IdentityServices.all(core),
-                            background: [LastUsedFlusher(core: core), AuthEpochPoller(broadcaster: core.epochBroadcaster)])
+                            background: backgroundWork(core, pool: pool, logger: environment.logger) + [AuthEpochPoller(broadcaster: core.epochBroadcaster)])
     }
 }
 
@@ -41,27 +42,29 @@ func authEpochFeed(_ configuration: PostgresConfiguration, logger: Logger) throw
     }
 }
 
-/// Writes API keys' last-used times every few seconds (and once more at shutdown), so
-/// Authenticate never writes per request.
-struct LastUsedFlusher: Service {
-    let core: IdentityCore
-    var period: Duration = .seconds(5)
+extension BackgroundSchema {
+    /// identity.worker_leases and identity.outbox (Migrations/identity/0004).
+    static let identity = BackgroundSchema(schema: "identity", service: "nimbus-identity")
+}
 
-    func run() async throws {
-        await withGracefulShutdownHandler {
-            var rounds = 0
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                await cancelWhenGracefulShutdown { try? await Task.sleep(for: period) }  // SIGTERM need not wait out the period
-                await core.flushLastUsed()
-                rounds += 1
-                if rounds % 12 == 0 {
-                    await core.pruneAuthWatchers()
-                    await core.pruneLoginFailures()
-                }
-            }
-        } onGracefulShutdown: {}
-        await core.flushLastUsed()
-    }
+/// Identity's background work: every replica writes its API keys' last-used times every few
+/// seconds (and once more at shutdown), so Authenticate never writes per request; one replica
+/// at a time (the `housekeeping` lease) forgets expired auth watchers and login-failure counters.
+func backgroundWork(_ core: IdentityCore, pool: PostgresPool, logger: Logger, lastUsedPeriod: Duration = .seconds(5),
+                    housekeepingPeriod: Duration = .seconds(60)) -> [any Service] {
+    [
+        PeriodicWorker(name: "last-used", interval: lastUsedPeriod, logger: logger, onStop: { await core.flushLastUsed() }) {
+            await core.flushLastUsed()
+            return .idle
+        },
+        PeriodicWorker(name: "housekeeping", interval: housekeepingPeriod,
+                       lease: LeaderLease(pool: pool, schema: .identity, name: "housekeeping", ttl: housekeepingPeriod * 3),
+                       logger: logger) {
+            await core.pruneAuthWatchers()
+            await core.pruneLoginFailures()
+            return .idle
+        },
+    ]
 }
 
 /// Follows the auth epoch for this replica's `WatchAuthEpoch` streams (idle without watchers).

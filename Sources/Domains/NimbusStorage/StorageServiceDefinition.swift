@@ -45,8 +45,8 @@ public enum StorageServiceDefinition: ServiceDefinition {
         return ServiceParts(
             http1: s3.http1Handler(),
             background: [
-                StorageJanitor(core: core, interval: .seconds(interval)),
-                StorageOutboxRelay(db: db, transport: identity, signer: signer, logger: environment.logger),
+                StorageJanitor(core: core).worker(interval: .seconds(interval)),
+                AuditRelay.make(pool: db, transport: identity, signer: signer, logger: environment.logger),
             ],
             readinessChecks: [{ FileSystem.exists(dataDir + "/blobs") }])
     }

@@ -225,6 +225,79 @@ DROP INDEX IF EXISTS instances_env_plain;
 ALTER TABLE instances DROP CONSTRAINT IF EXISTS instances_env_sealed_alone;
 ALTER TABLE instances DROP COLUMN IF EXISTS env_sealed;
 """#),
+            MigrationFile(
+                version: 3, name: "background",
+                up: #"""
+-- The shared background-work tables (NimbusBackground's BackgroundSchema.migrationSQL):
+-- worker_leases already has that shape; the audit outbox becomes the generic outbox, its
+-- events a JSON payload under topic 'audit'. Undelivered events move over with their ids.
+ALTER TABLE outbox RENAME TO outbox_0001;
+ALTER TABLE outbox_0001 RENAME CONSTRAINT outbox_pkey TO outbox_0001_pkey;
+ALTER TABLE outbox_0001 RENAME CONSTRAINT outbox_event_id_unique TO outbox_0001_event_id_unique;
+ALTER INDEX outbox_pending RENAME TO outbox_0001_pending;
+
+CREATE TABLE outbox (
+    id               bigint      GENERATED ALWAYS AS IDENTITY,
+    event_id         uuid        NOT NULL DEFAULT gen_random_uuid(),
+    topic            text        NOT NULL,
+    payload          jsonb       NOT NULL,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    claimed_until    timestamptz,
+    attempts         integer     NOT NULL DEFAULT 0,
+    last_error       text        NOT NULL DEFAULT '',
+    delivered_at     timestamptz,
+    CONSTRAINT outbox_pkey PRIMARY KEY (id),
+    CONSTRAINT outbox_event_id_unique UNIQUE (event_id)
+);
+CREATE INDEX outbox_pending ON outbox (topic, next_attempt_at, id) WHERE delivered_at IS NULL;
+
+INSERT INTO outbox (event_id, topic, payload, created_at, attempts, last_error)
+SELECT event_id, 'audit',
+       jsonb_build_object('tenant_id', tenant_id::text, 'actor_user_id', actor_user_id, 'actor_key_id', actor_key_id,
+                          'action', action, 'resource_type', resource_type, 'resource_id', resource_id,
+                          'outcome', outcome, 'metadata', metadata),
+       occurred_at, attempts, last_error
+FROM outbox_0001 WHERE delivered_at IS NULL ORDER BY id;
+DROP TABLE outbox_0001;
+"""#,
+                down: #"""
+-- Back to the audit-only outbox; undelivered audit events move back with their ids.
+ALTER TABLE outbox RENAME TO outbox_0003;
+ALTER TABLE outbox_0003 RENAME CONSTRAINT outbox_pkey TO outbox_0003_pkey;
+ALTER TABLE outbox_0003 RENAME CONSTRAINT outbox_event_id_unique TO outbox_0003_event_id_unique;
+ALTER INDEX outbox_pending RENAME TO outbox_0003_pending;
+
+CREATE TABLE outbox (
+    id             bigint      GENERATED ALWAYS AS IDENTITY,
+    event_id       uuid        NOT NULL DEFAULT gen_random_uuid(),
+    tenant_id      uuid        NOT NULL,
+    actor_user_id  text        NOT NULL DEFAULT '',
+    actor_key_id   text        NOT NULL DEFAULT '',
+    action         text        NOT NULL,
+    resource_type  text        NOT NULL,
+    resource_id    text        NOT NULL,
+    outcome        text        NOT NULL DEFAULT 'SUCCESS',
+    request_id     text        NOT NULL DEFAULT '',
+    metadata       jsonb       NOT NULL DEFAULT '{}',
+    occurred_at    timestamptz NOT NULL DEFAULT now(),
+    delivered_at   timestamptz,
+    attempts       integer     NOT NULL DEFAULT 0,
+    last_error     text        NOT NULL DEFAULT '',
+    CONSTRAINT outbox_pkey PRIMARY KEY (id),
+    CONSTRAINT outbox_event_id_unique UNIQUE (event_id),
+    CONSTRAINT outbox_outcome CHECK (outcome IN ('SUCCESS', 'FAILURE', 'DENIED'))
+);
+CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_at IS NULL;
+
+INSERT INTO outbox (event_id, tenant_id, actor_user_id, actor_key_id, action, resource_type, resource_id, outcome, metadata,
+                    occurred_at, attempts, last_error)
+SELECT event_id, (payload->>'tenant_id')::uuid, payload->>'actor_user_id', payload->>'actor_key_id', payload->>'action',
+       payload->>'resource_type', payload->>'resource_id', payload->>'outcome', coalesce(payload->'metadata', '{}'),
+       created_at, attempts, last_error
+FROM outbox_0003 WHERE topic = 'audit' AND delivered_at IS NULL ORDER BY id;
+DROP TABLE outbox_0003;
+"""#),
         ],
         "identity": [
             MigrationFile(
@@ -555,6 +628,43 @@ CREATE INDEX login_failures_window_idx ON identity.login_failures (window_start)
 -- Reverses 0003_login_failures.up.sql (the counters are transient; nothing else depends on them).
 DROP TABLE IF EXISTS identity.login_failures;
 """#),
+            MigrationFile(
+                version: 4, name: "background",
+                up: #"""
+-- The shared background-work tables (NimbusBackground's BackgroundSchema.migrationSQL): the
+-- housekeeping lease, and an outbox for identity's own messages to come.
+-- Leases: one holder per name at a time (leader election across replicas); the holder
+-- renews before expires_at, anyone may take a name whose lease expired.
+CREATE TABLE worker_leases (
+    name        text        NOT NULL,
+    holder      text        NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    CONSTRAINT worker_leases_pkey PRIMARY KEY (name)
+);
+
+-- Messages written in the business transaction that produced them and delivered by a
+-- relay afterwards (at least once; receivers skip duplicates by event_id). A relay claims
+-- a batch until claimed_until; a relay that crashed loses its claim when it expires.
+CREATE TABLE outbox (
+    id               bigint      GENERATED ALWAYS AS IDENTITY,
+    event_id         uuid        NOT NULL DEFAULT gen_random_uuid(),
+    topic            text        NOT NULL,
+    payload          jsonb       NOT NULL,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    claimed_until    timestamptz,
+    attempts         integer     NOT NULL DEFAULT 0,
+    last_error       text        NOT NULL DEFAULT '',
+    delivered_at     timestamptz,
+    CONSTRAINT outbox_pkey PRIMARY KEY (id),
+    CONSTRAINT outbox_event_id_unique UNIQUE (event_id)
+);
+CREATE INDEX outbox_pending ON outbox (topic, next_attempt_at, id) WHERE delivered_at IS NULL;
+"""#,
+                down: #"""
+DROP TABLE IF EXISTS outbox;
+DROP TABLE IF EXISTS worker_leases;
+"""#),
         ],
         "storage": [
             MigrationFile(
@@ -681,35 +791,30 @@ CREATE TABLE quota_grants (
 );
 CREATE INDEX quota_grants_tenant ON quota_grants (tenant_id) WHERE state = 'HELD';
 
-CREATE TABLE outbox (
-    id             bigint      GENERATED ALWAYS AS IDENTITY,
-    event_id       uuid        NOT NULL DEFAULT gen_random_uuid(),
-    tenant_id      uuid        NOT NULL,
-    actor_user_id  text        NOT NULL DEFAULT '',
-    actor_key_id   text        NOT NULL DEFAULT '',
-    action         text        NOT NULL,
-    resource_type  text        NOT NULL,
-    resource_id    text        NOT NULL,
-    outcome        text        NOT NULL DEFAULT 'SUCCESS',
-    request_id     text        NOT NULL DEFAULT '',
-    metadata       jsonb       NOT NULL DEFAULT '{}',
-    occurred_at    timestamptz NOT NULL DEFAULT now(),
-    delivered_at   timestamptz,
-    attempts       integer     NOT NULL DEFAULT 0,
-    last_error     text        NOT NULL DEFAULT '',
-    CONSTRAINT outbox_pkey PRIMARY KEY (id),
-    CONSTRAINT outbox_event_id_unique UNIQUE (event_id),
-    CONSTRAINT outbox_outcome CHECK (outcome IN ('SUCCESS', 'FAILURE', 'DENIED'))
-);
-CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_at IS NULL;
-
--- Singleton background work (the janitor, lifecycle): one replica holds a lease at a time.
+-- NimbusBackground's tables (BackgroundSchema.migrationSQL): leases for single-leader work
+-- (the janitor) and the outbox for audit events written in the business transaction.
 CREATE TABLE worker_leases (
     name        text        NOT NULL,
     holder      text        NOT NULL,
     expires_at  timestamptz NOT NULL,
     CONSTRAINT worker_leases_pkey PRIMARY KEY (name)
 );
+
+CREATE TABLE outbox (
+    id               bigint      GENERATED ALWAYS AS IDENTITY,
+    event_id         uuid        NOT NULL DEFAULT gen_random_uuid(),
+    topic            text        NOT NULL,
+    payload          jsonb       NOT NULL,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    claimed_until    timestamptz,
+    attempts         integer     NOT NULL DEFAULT 0,
+    last_error       text        NOT NULL DEFAULT '',
+    delivered_at     timestamptz,
+    CONSTRAINT outbox_pkey PRIMARY KEY (id),
+    CONSTRAINT outbox_event_id_unique UNIQUE (event_id)
+);
+CREATE INDEX outbox_pending ON outbox (topic, next_attempt_at, id) WHERE delivered_at IS NULL;
 """#,
                 down: #"""
 DROP TABLE IF EXISTS worker_leases;

@@ -1,4 +1,5 @@
 import Foundation
+import NimbusContainers
 import Logging
 import NimbusPostgres
 import NimbusRPCCore

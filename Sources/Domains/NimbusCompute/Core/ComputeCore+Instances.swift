@@ -1,4 +1,6 @@
 import Foundation
+import NimbusBackground
+import NimbusContainers
 import NimbusPlatform
 import NimbusPostgres
 import NimbusRPCCore

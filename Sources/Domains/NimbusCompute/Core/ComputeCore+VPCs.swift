@@ -1,4 +1,5 @@
 import Foundation
+import NimbusContainers
 import NimbusPlatform
 import NimbusRPCCore
 import NimbusPostgres

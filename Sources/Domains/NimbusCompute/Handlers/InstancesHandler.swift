@@ -1,4 +1,5 @@
 import Foundation
+import NimbusContainers
 import NimbusPlatform
 import NimbusProto
 import NimbusRPCCore

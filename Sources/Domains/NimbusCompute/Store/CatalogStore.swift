@@ -1,5 +1,7 @@
 import Foundation
+import NimbusBackground
 import NimbusPostgres
+import NimbusRPCCore
 
 /// SQL for instance types, images and VPCs.
 enum CatalogStore {
@@ -87,9 +89,12 @@ enum CatalogStore {
     }
 }
 
-/// Audit events, written in the caller's transaction (the outbox).
+/// Audit events for identity, written in the caller's transaction: the shared outbox
+/// (NimbusBackground) under topic "audit", delivered by `AuditRelay`.
 enum Outbox {
-    struct Event: Sendable {
+    static let auditTopic = "audit"
+
+    struct Event: Sendable, Codable {
         var tenantID: String
         var actorUserID: String
         var actorKeyID: String
@@ -98,13 +103,15 @@ enum Outbox {
         var resourceID: String
         var outcome = "SUCCESS"
         var metadata: [String: String] = [:]
+
+        enum CodingKeys: String, CodingKey {
+            case tenantID = "tenant_id", actorUserID = "actor_user_id", actorKeyID = "actor_key_id", action
+            case resourceType = "resource_type", resourceID = "resource_id", outcome, metadata
+        }
     }
 
     static func append(_ event: Event, in c: PostgresConnection) async throws {
-        _ = try await c.query("""
-            INSERT INTO compute.outbox (tenant_id, actor_user_id, actor_key_id, action, resource_type, resource_id, outcome, metadata)
-            VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8::jsonb)
-            """, binds: [event.tenantID, event.actorUserID, event.actorKeyID, event.action, event.resourceType, event.resourceID,
-                         event.outcome, try PostgresJSONB(encoding: event.metadata)])
+        guard UUID(uuidString: event.tenantID) != nil else { throw ComputeError(.internal, "an audit event needs a tenant") }
+        try await NimbusBackground.Outbox(schema: .compute).append(event, topic: auditTopic, in: c)
     }
 }

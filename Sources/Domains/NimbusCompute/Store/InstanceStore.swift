@@ -1,4 +1,5 @@
 import Foundation
+import NimbusBackground
 import NimbusPostgres
 
 /// SQL for compute.instances. Every query is parameterized; reads by callers filter on the
@@ -131,21 +132,20 @@ enum InstanceStore {
         return try rows.map(decode)
     }
 
+    /// Instances in a transition, or with a quota to give back, claimed by one worker at a time
+    /// (`update` clears the claim when it records the outcome).
+    static let work = WorkClaims(
+        table: "compute.instances", key: "id", claimColumn: "worker_lease",
+        pending: "state IN ('PENDING', 'STOPPING', 'STARTING', 'REBOOTING', 'TERMINATING') OR quota_state = 'RELEASE_PENDING'",
+        order: "updated_at")
+
     /// Claims up to `limit` instances a worker must act on (a transition in flight, or a quota
-    /// release still owed), leasing each for `lease` so another replica skips them.
+    /// release still owed), for `lease`, so another replica skips them.
     static func claimWork(_ c: PostgresConnection, limit: Int, lease: Duration) async throws -> [Instance] {
-        let rows = try await c.query("""
-            UPDATE compute.instances SET worker_lease = now() + make_interval(secs => $2::double precision)
-            WHERE id IN (
-                SELECT id FROM compute.instances
-                WHERE (state IN ('PENDING', 'STOPPING', 'STARTING', 'REBOOTING', 'TERMINATING') OR quota_state = 'RELEASE_PENDING')
-                  AND (worker_lease IS NULL OR worker_lease < now())
-                ORDER BY updated_at LIMIT $1::integer FOR UPDATE SKIP LOCKED)
-            RETURNING id::text AS id
-            """, binds: [limit, Double(lease.components.seconds)])
+        let ids = try await work.claim(on: c, limit: limit, for: lease)
         var claimed: [Instance] = []
-        for row in rows {
-            if let instance = try await fetch(c, id: try row.decode(String.self, column: "id"), tenantID: nil) { claimed.append(instance) }
+        for id in ids {
+            if let instance = try await fetch(c, id: id, tenantID: nil) { claimed.append(instance) }
         }
         return claimed
     }

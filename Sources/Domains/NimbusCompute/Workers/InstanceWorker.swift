@@ -1,11 +1,17 @@
 import Foundation
 import Logging
+import NimbusBackground
 import NimbusPostgres
 import ServiceLifecycle
 
-/// Brings instances through their transitions: claims work with `FOR UPDATE SKIP LOCKED`
-/// leases (so replicas share it), acts on the engine, records the outcome. Woken by new work,
-/// and polls.
+extension BackgroundSchema {
+    /// compute.worker_leases and compute.outbox (Migrations/compute).
+    static let compute = BackgroundSchema(schema: "compute", service: "nimbus-compute")
+}
+
+/// Brings instances through their transitions: claims work in batches (`InstanceStore.work`, so
+/// replicas share it and a crashed worker's instances are retaken), acts on the engine, records
+/// the outcome. Woken by new work, and polls.
 public struct InstanceWorker: Service {
     let core: ComputeCore
     let poll: Duration
@@ -18,22 +24,17 @@ public struct InstanceWorker: Service {
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let claimed = (try? await core.db.withConnection { try await InstanceStore.claimWork($0, limit: concurrency, lease: .seconds(60)) }) ?? []
-                if claimed.isEmpty {
-                    await core.wake.wait(upTo: poll)
-                    continue
-                }
-                await withTaskGroup(of: Void.self) { group in
-                    for instance in claimed {
-                        group.addTask { await core.advance(instance) }
-                    }
+        let worker = PeriodicWorker(name: "instances", interval: poll, wake: core.wake, logger: core.logger) { [core, concurrency] in
+            let claimed = try await core.db.withConnection { try await InstanceStore.claimWork($0, limit: concurrency, lease: .seconds(60)) }
+            if claimed.isEmpty { return .idle }
+            await withTaskGroup(of: Void.self) { group in
+                for instance in claimed {
+                    group.addTask { await core.advance(instance) }
                 }
             }
-        } onGracefulShutdown: {
-            core.wake.signal()
+            return .more
         }
+        try await worker.run()
     }
 }
 
@@ -43,45 +44,29 @@ public struct InstanceWorker: Service {
 public struct Reconciler: Service {
     let core: ComputeCore
     let interval: Duration
-    let leaseTTL: Duration
-    public let holder: String
+    public let lease: LeaderLease
+    public var holder: String { lease.holder }
 
     public init(core: ComputeCore, interval: Duration = .seconds(2), leaseTTL: Duration = .seconds(6), holder: String = UUID().uuidString) {
         self.core = core
         self.interval = interval
-        self.leaseTTL = leaseTTL
-        self.holder = holder
+        self.lease = LeaderLease(pool: core.db, schema: .compute, name: "reconciler", ttl: leaseTTL, holder: holder)
     }
 
     /// Takes or renews the lease; true when this replica holds it now.
     public func acquireLease() async throws -> Bool {
-        let rows = try await core.db.query("""
-            INSERT INTO compute.worker_leases (name, holder, expires_at)
-            VALUES ('reconciler', $1, now() + make_interval(secs => $2::double precision))
-            ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-            WHERE compute.worker_leases.holder = EXCLUDED.holder OR compute.worker_leases.expires_at < now()
-            RETURNING holder
-            """, holder, Double(leaseTTL.components.seconds))
-        return !rows.isEmpty
+        try await lease.acquire()
     }
 
     public func releaseLease() async {
-        _ = try? await core.db.execute("DELETE FROM compute.worker_leases WHERE name = 'reconciler' AND holder = $1", holder)
+        await lease.release()
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                do {
-                    if try await acquireLease() {
-                        try await core.reconcile()
-                    }
-                } catch {
-                    core.logger.warning("reconcile round failed", metadata: ["error": "\(error)"])
-                }
-                await cancelWhenGracefulShutdown { try? await Task.sleep(for: interval) }  // SIGTERM need not wait out the interval
-            }
-        } onGracefulShutdown: {}
-        await releaseLease()
+        let worker = PeriodicWorker(name: "reconciler", interval: interval, lease: lease, logger: core.logger) { [core] in
+            try await core.reconcile()
+            return .idle
+        }
+        try await worker.run()
     }
 }

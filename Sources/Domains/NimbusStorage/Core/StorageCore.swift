@@ -2,6 +2,7 @@ import Logging
 import Metrics
 import Foundation
 import NimbusPlatform
+import NimbusBackground
 import NimbusPostgres
 
 /// The storage service's behaviour, independent of the transport: the S3 face (and later the
@@ -60,21 +61,29 @@ public struct StorageCore: Sendable {
     static func newBlobID() -> String { UUID().uuidString.lowercased() }
 }
 
-/// An audit event written to storage.outbox in the transaction of the change it records.
-struct AuditEvent: Sendable {
+/// An audit event for identity, written to the shared outbox (NimbusBackground, topic
+/// "audit") in the transaction of the change it records; `AuditRelay` delivers it.
+struct AuditEvent: Sendable, Codable {
+    static let topic = "audit"
+    static let schema = BackgroundSchema(schema: "storage", service: "nimbus-storage")
+
     var tenantID: String
     var actorUserID: String
     var actorKeyID: String
     var action: String
     var resourceType: String
     var resourceID: String
+    var outcome = "SUCCESS"
     var metadata: [String: String]
 
+    enum CodingKeys: String, CodingKey {
+        case tenantID = "tenant_id", actorUserID = "actor_user_id", actorKeyID = "actor_key_id", action
+        case resourceType = "resource_type", resourceID = "resource_id", outcome, metadata
+    }
+
     func insert(_ c: PostgresConnection) async throws {
-        _ = try await c.execute("""
-            INSERT INTO storage.outbox (tenant_id, actor_user_id, actor_key_id, action, resource_type, resource_id, metadata)
-            VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::jsonb)
-            """, tenantID, actorUserID, actorKeyID, action, resourceType, resourceID, try PostgresJSONB(encoding: metadata))
+        guard UUID(uuidString: tenantID) != nil else { return }  // service-initiated (lifecycle): no tenant actor
+        try await Outbox(schema: Self.schema).append(self, topic: Self.topic, in: c)
     }
 }
 

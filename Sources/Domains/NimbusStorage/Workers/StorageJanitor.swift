@@ -2,39 +2,27 @@ import Foundation
 import Logging
 import NimbusPlatform
 import NimbusPostgres
-import ServiceLifecycle
+import NimbusBackground
 
-/// Background work of one replica at a time (the `janitor` lease, renewed each round,
-/// taken over once it expires): removes blobs no row references once their grace period has
-/// passed, and applies buckets' lifecycle rules (expiration, noncurrent versions, incomplete
-/// multipart uploads).
-public struct StorageJanitor: Service {
+/// Background work of one replica at a time (the `janitor` lease): removes blobs no row
+/// references once their grace period has passed, and applies buckets' lifecycle rules
+/// (expiration, noncurrent versions, incomplete multipart uploads).
+public struct StorageJanitor: Sendable {
     let core: StorageCore
-    let interval: Duration
-    let leaseTTL: Duration
-    public let holder: String
 
-    public init(core: StorageCore, interval: Duration = .seconds(10), leaseTTL: Duration = .seconds(30), holder: String = UUID().uuidString) {
-        self.core = core
-        self.interval = interval
-        self.leaseTTL = leaseTTL
-        self.holder = holder
-    }
+    public init(core: StorageCore) { self.core = core }
 
-    /// Takes or renews the lease; true when this replica holds it now.
-    public func acquireLease() async throws -> Bool {
-        let rows = try await core.db.query("""
-            INSERT INTO storage.worker_leases (name, holder, expires_at)
-            VALUES ('janitor', $1, now() + make_interval(secs => $2::double precision))
-            ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-            WHERE storage.worker_leases.holder = EXCLUDED.holder OR storage.worker_leases.expires_at < now()
-            RETURNING holder
-            """, holder, Double(leaseTTL.components.seconds))
-        return !rows.isEmpty
-    }
-
-    public func releaseLease() async {
-        _ = try? await core.db.execute("DELETE FROM storage.worker_leases WHERE name = 'janitor' AND holder = $1", holder)
+    /// The janitor as a service: a round every `interval` on the replica holding the lease.
+    public func worker(interval: Duration, leaseTTL: Duration = .seconds(30)) -> PeriodicWorker {
+        let lease = LeaderLease(pool: core.db, schema: AuditEvent.schema, name: "janitor", ttl: leaseTTL)
+        return PeriodicWorker(name: "janitor", interval: interval, lease: lease, logger: core.logger) {
+            let swept = try await sweepBlobs()
+            let expired = try await applyLifecycle()
+            if swept + expired > 0 {
+                core.logger.info("janitor round", metadata: ["blobs.removed": "\(swept)", "lifecycle.removed": "\(expired)"])
+            }
+            return swept >= 500 ? .more : .idle
+        }
     }
 
     /// Removes due, unreferenced blobs; returns how many went.
@@ -117,23 +105,4 @@ public struct StorageJanitor: Service {
         return removed
     }
 
-    public func run() async throws {
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                do {
-                    if try await acquireLease() {
-                        let swept = try await sweepBlobs()
-                        let expired = try await applyLifecycle()
-                        if swept + expired > 0 {
-                            core.logger.info("janitor round", metadata: ["blobs.removed": "\(swept)", "lifecycle.removed": "\(expired)"])
-                        }
-                    }
-                } catch {
-                    core.logger.warning("janitor round failed", metadata: ["error": "\(error)"])
-                }
-                await cancelWhenGracefulShutdown { try? await Task.sleep(for: interval) }
-            }
-        } onGracefulShutdown: {}
-        await releaseLease()
-    }
 }

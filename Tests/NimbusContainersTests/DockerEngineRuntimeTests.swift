@@ -1,7 +1,8 @@
 import Foundation
 import NimbusRPCCore
+import NimbusTestSupport
 import Testing
-@testable import NimbusCompute
+@testable import NimbusContainers
 
 /// Against a real podman API service (scripts/podman.sh in a temporary directory).
 @Suite(.serialized) struct DockerEngineRuntimeTests {

@@ -1,7 +1,8 @@
 import Foundation
 import NimbusRPCCore
+import NimbusTestSupport
 import Testing
-@testable import NimbusCompute
+@testable import NimbusContainers
 
 @Suite struct DockerLogDemultiplexerTests {
     static func frame(_ stream: UInt8, _ text: String) -> Data {

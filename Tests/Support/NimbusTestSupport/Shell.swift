@@ -1,15 +1,15 @@
 import Foundation
 
 /// Runs a command to completion and captures its output (stdout and stderr together).
-struct Shell {
-    struct Failure: Error, CustomStringConvertible {
-        var command: [String]
-        var status: Int32
-        var output: String
-        var description: String { "`\(command.joined(separator: " "))` exited \(status): \(output)" }
+public struct Shell {
+    public struct Failure: Error, CustomStringConvertible {
+        public var command: [String]
+        public var status: Int32
+        public var output: String
+        public var description: String { "`\(command.joined(separator: " "))` exited \(status): \(output)" }
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
@@ -25,7 +25,7 @@ struct Shell {
     }
 
     @discardableResult
-    static func check(_ arguments: [String], environment: [String: String] = [:]) throws -> String {
+    public static func check(_ arguments: [String], environment: [String: String] = [:]) throws -> String {
         let (status, output) = try run(arguments, environment: environment)
         guard status == 0 else { throw Failure(command: arguments, status: status, output: output) }
         return output

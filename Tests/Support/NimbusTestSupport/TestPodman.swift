@@ -1,47 +1,47 @@
 import Foundation
-import NimbusCompute
+import NimbusContainers
 
 /// A podman API service of the tests' own (scripts/podman.sh in a temporary directory), with
 /// the local busybox image built into it. Started once per test process, destroyed at exit.
-struct TestPodman: Sendable {
-    static let repoRoot: String = {
+public struct TestPodman: Sendable {
+    public static let repoRoot: String = {
         // Tests/NimbusComputeTests/Support/TestPodman.swift → the repository.
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<4 { url.deleteLastPathComponent() }
         return url.path
     }()
-    static let image = "localhost/nimbus/busybox"
+    public static let image = "localhost/nimbus/busybox"
 
-    let directory: String
-    var socketPath: String { directory + "/podman.sock" }
-    var environment: [String: String] { ["NIMBUS_PODMAN_DIR": directory] }
+    public let directory: String
+    public var socketPath: String { directory + "/podman.sock" }
+    public var environment: [String: String] { ["NIMBUS_PODMAN_DIR": directory] }
 
-    var runtime: DockerEngineRuntime { DockerEngineRuntime(socket: socketPath, requestTimeout: .seconds(30)) }
+    public var runtime: DockerEngineRuntime { DockerEngineRuntime(socket: socketPath, requestTimeout: .seconds(30)) }
 
     /// Started with a watchdog on this process: a crashed test run leaves nothing behind.
-    func start() throws {
+    public func start() throws {
         try Shell.check([Self.repoRoot + "/scripts/podman.sh", "start", "--watch-pid", String(getpid())], environment: environment)
     }
 
-    func stop() throws {
+    public func stop() throws {
         try Shell.check([Self.repoRoot + "/scripts/podman.sh", "stop"], environment: environment)
     }
 
-    func destroy() {
+    public func destroy() {
         _ = try? Shell.run([Self.repoRoot + "/scripts/podman.sh", "destroy"], environment: environment)
     }
 
-    func buildImages() throws {
+    public func buildImages() throws {
         try Shell.check([Self.repoRoot + "/scripts/build-images.sh"], environment: environment)
     }
 
     /// The podman CLI on this instance's storage: what an operator does behind Nimbus's back.
     @discardableResult
-    func cli(_ arguments: String...) throws -> String {
+    public func cli(_ arguments: String...) throws -> String {
         try Shell.check([Self.repoRoot + "/scripts/podman.sh", "podman"] + arguments, environment: environment)
     }
 
-    static func temporary(_ purpose: String) -> TestPodman {
+    public static func temporary(_ purpose: String) -> TestPodman {
         TestPodman(directory: NSTemporaryDirectory() + "nimbus-\(purpose)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
     }
 
@@ -57,41 +57,41 @@ struct TestPodman: Sendable {
     }
 
     /// The process-wide test engine, started on first use.
-    static func shared() async throws -> TestPodman {
+    public static func shared() async throws -> TestPodman {
         try await sharedStart.value
     }
 }
 
 /// Names and addresses that do not collide with other test runs on the same machine.
-enum Unique {
-    static func name(_ prefix: String) -> String {
+public enum Unique {
+    public static func name(_ prefix: String) -> String {
         "\(prefix)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
     }
 
     /// A /24 in 10.100.0.0–10.239.255.0: clear of podman's 10.88/16 default and of the
     /// host's own addresses.
-    static func subnet() -> String {
+    public static func subnet() -> String {
         "10.\(Int.random(in: 100...239)).\(Int.random(in: 0...255)).0/24"
     }
 
     /// A host bridge name (≤ 15 characters), nv… like the service's VPC bridges (the isolation
     /// rule of scripts/podman.sh covers nv* bridges).
-    static func bridge() -> String {
+    public static func bridge() -> String {
         "nvt" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
     }
 }
 
 /// curl against a port published on 127.0.0.1 (never any other address).
-enum Loopback {
-    static func get(port: Int, path: String = "/") throws -> (status: Int32, body: String) {
+public enum Loopback {
+    public static func get(port: Int, path: String = "/") throws -> (status: Int32, body: String) {
         let result = try Shell.run(["curl", "-s", "-S", "-m", "3", "http://127.0.0.1:\(port)\(path)"])
         return (result.status, result.output)
     }
 }
 
-extension ContainerRuntime {
+public extension ContainerRuntime {
     /// Polls until `predicate` holds for the container (or `timeout` passes).
-    func waitFor(
+    public func waitFor(
         _ id: String, timeout: Duration = .seconds(15), _ predicate: (ContainerDetails) -> Bool
     ) async throws -> ContainerDetails {
         let deadline = ContinuousClock.now + timeout
@@ -103,7 +103,7 @@ extension ContainerRuntime {
     }
 
     /// All log output of a container as one string.
-    func collectedLogs(_ id: String, options: LogOptions = LogOptions()) async throws -> String {
+    public func collectedLogs(_ id: String, options: LogOptions = LogOptions()) async throws -> String {
         var text = ""
         for try await chunk in logs(id, options: options) {
             text += String(decoding: chunk.data, as: UTF8.self)
@@ -113,7 +113,7 @@ extension ContainerRuntime {
 }
 
 /// Retries `body` until it returns true (e.g. a server inside a fresh container starting up).
-func eventually(timeout: Duration = .seconds(10), _ body: () async throws -> Bool) async rethrows -> Bool {
+public func eventually(timeout: Duration = .seconds(10), _ body: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await body() { return true }
