@@ -16,7 +16,9 @@
 #                                  REF_BIN (another build's directory: its nimbus-gateway also runs,
 #                                  default settings, as path "ref" right after "gateway" in every
 #                                  round — an A/B of two builds under the same load and noise)
-# Targets: throughput ratio gateway/direct >= 0.7, median latency ratio <= 1.4.
+# Targets: throughput ratio gateway/direct >= 0.7, median latency ratio <= 1.4. Release builds
+# only; every run counts only when all requests succeeded and compute counted as many OK
+# GetInstance calls (Benchmarks/lib.sh), or the script stops before printing a ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -27,12 +29,15 @@ SPEC=${SPEC:-"-c 8 -m 16 -t 2"}
 LAT_N=${LAT_N:-2000}
 THREADS=${THREADS:-2}
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
+BENCH_NAME=gateway.sh
+. Benchmarks/lib.sh
 command -v h2load >/dev/null || { echo "gateway.sh: needs h2load (nghttp2-client)" >&2; exit 1; }
 if [ -z "${BIN:-}" ]; then
   echo "gateway.sh: building (release)"
-  swift build -c release 2>&1 | tail -1
-  BIN=$(swift build -c release --show-bin-path)
+  BIN=$(bench_release_bin nimbus-identity nimbus-compute nimbus-gateway)
 fi
+bench_require_release "$BIN"
+[ -z "${REF_BIN:-}" ] || bench_require_release "$REF_BIN"
 
 WORK=$(mktemp -d)
 PGDIR=$(mktemp -d /tmp/nimbus-bench-pg.XXXXXX)  # directly under /tmp: the postgres user must reach it
@@ -121,38 +126,41 @@ PYEOF
 GRPC=(-d "$WORK/get.bin" -H 'content-type: application/grpc' -H 'te: trailers' -H 'grpc-timeout: 10S')
 PATH_GET=/nimbus.compute.v1.Instances/GetInstance
 
-# run <label> <port> <spec> <n> [headers…] → "req/s p50_us p99_us succeeded"
+# run <label> <port> <spec> <n> [headers…] → "req/s p50_us p99_us succeeded valid(1|0)": valid
+# when h2load saw n successes and compute counted n more OK GetInstance calls (every path ends there).
 run() {
   local label=$1 port=$2 spec=$3 n=$4; shift 4
-  local log="$WORK/$label.log"
+  local log="$WORK/$label.log" before after valid=1
+  before=$(bench_grpc_ok "$CMP" nimbus.compute.v1.Instances GetInstance)
   # shellcheck disable=SC2086
-  local out; out=$(h2load -n "$n" $spec --log-file="$log" "${GRPC[@]}" "$@" "http://127.0.0.1:$port$PATH_GET" 2>&1)
-  local rps; rps=$(echo "$out" | grep -oE 'finished in [0-9.]+m?s, [0-9.]+ req/s' | grep -oE '[0-9.]+ req/s' | cut -d' ' -f1)
-  local ok; ok=$(echo "$out" | grep -oE '[0-9]+ succeeded' | cut -d' ' -f1)
+  bench_h2load "$WORK/$label.out" "$n" $spec --log-file="$log" "${GRPC[@]}" "$@" "http://127.0.0.1:$port$PATH_GET"
+  after=$(bench_grpc_ok "$CMP" nimbus.compute.v1.Instances GetInstance)
+  bench_check "$label" "$n" "$before" "$after" || valid=0
   local pct; pct=$(awk '{print $3}' "$log" | sort -n | awk '{a[NR]=$1} END{printf "%d %d", a[int(NR*0.50)], a[int(NR*0.99)]}')
-  echo "$rps $pct $ok"
+  echo "$H2_RPS $pct $H2_OK $valid"
 }
 # h2load counts any HTTP 200 as success, and gRPC errors are HTTP 200: check each path with
 # grpcio first, so a bad principal or key cannot pass for a fast success.
 PRINCIPAL=$(mint)
-$PY - "$GW" "$CMP" "$KEY" "$PRINCIPAL" "$id" <<'PYEOF' || { echo "gateway.sh: a sanity GetInstance failed"; exit 1; }
+$PY - "$GW" "$CMP" "$KEY" "$PRINCIPAL" "$id" "$GWS" <<'PYEOF' || { echo "gateway.sh: a sanity GetInstance failed"; exit 1; }
 import base64, sys, grpc
-gw, cmp, key, principal, ident = sys.argv[1:6]
+gw, cmp, key, principal, ident, gws = sys.argv[1:7]
 message = b"\x0a" + bytes([len(ident)]) + ident.encode()
-for port, metadata in ((gw, [("authorization", f"Bearer {key}")]),
+for port, metadata in ((gw, [("authorization", f"Bearer {key}")]), (gws, [("authorization", f"Bearer {key}")]),
                        (cmp, [("x-nimbus-principal-bin", base64.b64decode(principal))])):
     call = grpc.insecure_channel(f"127.0.0.1:{port}").unary_unary("/nimbus.compute.v1.Instances/GetInstance",
         request_serializer=lambda b: b, response_deserializer=lambda b: b)
     assert ident.encode() in call(message, metadata=metadata, timeout=10)
 PYEOF
 
-for label in "${PATHS[@]}"; do  # warm-up
+for label in "${PATHS[@]}"; do  # warm-up, checked like a round
   case $label in
-    direct) run warm-$label "$CMP" "$SPEC" 2000 -H "x-nimbus-principal-bin: $PRINCIPAL" >/dev/null ;;
-    gateway) run warm-$label "$GW" "$SPEC" 2000 -H "Authorization: Bearer $KEY" >/dev/null ;;
-    strict) run warm-$label "$GWS" "$SPEC" 2000 -H "Authorization: Bearer $KEY" >/dev/null ;;
-    ref) run warm-$label "$GWR" "$SPEC" 2000 -H "Authorization: Bearer $KEY" >/dev/null ;;
+    direct) read -r _ _ _ _ valid < <(run warm-$label "$CMP" "$SPEC" 2000 -H "x-nimbus-principal-bin: $PRINCIPAL") ;;
+    gateway) read -r _ _ _ _ valid < <(run warm-$label "$GW" "$SPEC" 2000 -H "Authorization: Bearer $KEY") ;;
+    strict) read -r _ _ _ _ valid < <(run warm-$label "$GWS" "$SPEC" 2000 -H "Authorization: Bearer $KEY") ;;
+    ref) read -r _ _ _ _ valid < <(run warm-$label "$GWR" "$SPEC" 2000 -H "Authorization: Bearer $KEY") ;;
   esac
+  [ "$valid" = 1 ] || bench_die "the $label warm-up failed"
 done
 # The default gateway must have served the warm-up from its leased cache, or it measures the strict path.
 hits=$(curl -fsS "http://127.0.0.1:$GW/metrics" | sed -n 's/^nimbus_gateway_auth_cache_total{result="hit"} //p')
@@ -176,12 +184,12 @@ for r in $(seq "$ROUNDS"); do
       perf record -q -g -o "$PERF_RECORD" -p "$pid" >/dev/null 2>&1 &
       perf_pid=$!; sleep 0.5
     fi
-    read -r rps p50 p99 ok < <(run "$label-t$r" "$port" "$SPEC" "$N" "${hdr[@]}")
+    read -r rps p50 p99 ok valid < <(run "$label-t$r" "$port" "$SPEC" "$N" "${hdr[@]}")
     if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
     # CPU of the process serving this path: the gateway's own for gateway/strict, compute's for direct.
     cpu=$($PY -c "print(f'{($(cpu_ticks "$pid") - $before) / $TICK * 1e6 / $N:.1f}')")
     printf '%-6s %-9s %-8s %10s %8s %8s %9s %9s\n' "$r" "$label" throughput "$rps" "$p50" "$p99" "$ok" "$cpu"
-    [ "$ok" = "$N" ] || { echo "gateway.sh: $label round $r had failures"; exit 1; }
+    [ "$valid" = 1 ] || bench_die "$label round $r is void (see above): no ratio is printed"
     R[$label-rps]=$rps; R[$label-cpu]=$cpu
     trace_pid=
     if [ -n "${STRACE_LATENCY:-}" ] && [ "$r" = 1 ] && [ "$label" = gateway ]; then
@@ -192,10 +200,11 @@ for r in $(seq "$ROUNDS"); do
       trace_pid=$!; sleep 0.5
     fi
     before=$(cpu_ticks "$pid")
-    read -r lrps l50 l99 lok < <(run "$label-l$r" "$port" "-c 1 -m 1 -t 1" "$LAT_N" "${hdr[@]}")
+    read -r lrps l50 l99 lok lvalid < <(run "$label-l$r" "$port" "-c 1 -m 1 -t 1" "$LAT_N" "${hdr[@]}")
     lcpu=$($PY -c "print(f'{($(cpu_ticks "$pid") - $before) / $TICK * 1e6 / $LAT_N:.1f}')")
     if [ -n "$trace_pid" ]; then kill -INT "$trace_pid"; wait "$trace_pid" || true; fi
     printf '%-6s %-9s %-8s %10s %8s %8s %9s %9s\n' "$r" "$label" latency "$lrps" "$l50" "$l99" "$lok" "$lcpu"
+    [ "$lvalid" = 1 ] || bench_die "$label latency round $r is void (see above): no ratio is printed"
     R[$label-p50]=$l50
   done
   t_gw+=("$($PY -c "print(f'{${R[gateway-rps]}/${R[direct-rps]}:.3f}')")")
@@ -209,7 +218,7 @@ for r in $(seq "$ROUNDS"); do
     c_ref+=("${R[ref-cpu]}")
   fi
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+median() { bench_median "$@"; }
 echo "gateway.sh: spec '$SPEC', $N requests/round for throughput, $LAT_N at one in flight for latency, $THREADS loop threads per process"
 echo "gateway.sh: gateway (default, leased auth cache): throughput ratio $(median "${t_gw[@]}") (target >= 0.7), median latency ratio $(median "${l_gw[@]}") (target <= 1.4), gateway CPU $(median "${c_gw[@]}") us/request"
 echo "gateway.sh: strict (NIMBUS_GATEWAY_AUTH_LEASE=false): throughput ratio $(median "${t_strict[@]}"), median latency ratio $(median "${l_strict[@]}"), gateway CPU $(median "${c_strict[@]}") us/request"

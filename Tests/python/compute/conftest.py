@@ -16,11 +16,14 @@ from pathlib import Path
 
 import pytest
 
+import suite_support
+
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(os.environ.get("NIMBUS_BIN", ROOT / ".build" / "debug"))
 PRINCIPAL_KEY = "python-compute-principal-key-0123456789abcdef"
 # NIMBUS_COMPUTE_KEK: base64url of 32 bytes (seals instance environments at rest).
 COMPUTE_KEK = "cHl0aG9uLWNvbXB1dGUta2V5LWVuY3J5cHRpb24ta2s"
+suite_support.secret(PRINCIPAL_KEY, COMPUTE_KEK)
 DEVELOPER = ["instance:read", "instance:launch", "instance:manage", "vpc:read", "vpc:manage"]
 
 
@@ -30,7 +33,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def sign_principal(user_id, tenant_id, role="developer", permissions=DEVELOPER, key_id="", lifetime_ms=60_000):
+def sign_principal(user_id, tenant_id, role="developer", permissions=DEVELOPER, key_id="", lifetime_ms=60_000, key=PRINCIPAL_KEY):
     """The x-nimbus-principal-bin token (NimbusPlatform PrincipalSigner, format 1)."""
     def put(text):
         raw = text.encode()
@@ -40,7 +43,7 @@ def sign_principal(user_id, tenant_id, role="developer", permissions=DEVELOPER, 
     encoded += len(perms).to_bytes(2, "big") + b"".join(put(p) for p in perms)
     expires = int(time.time() * 1000) + lifetime_ms
     token = b"\x01" + expires.to_bytes(8, "big") + len(encoded).to_bytes(2, "big") + encoded
-    mac = hmac.new(PRINCIPAL_KEY.encode(), b"nimbus-principal-v1\x00" + token, hashlib.sha256).digest()
+    mac = hmac.new(key.encode(), b"nimbus-principal-v1\x00" + token, hashlib.sha256).digest()
     return token + mac
 
 
@@ -174,22 +177,26 @@ class Platform:
 
 @pytest.fixture(scope="session")
 def platform(postgres, podman, stubs, tmp_path_factory):
-    logs = tmp_path_factory.mktemp("compute-logs")
+    logs = suite_support.logs(tmp_path_factory.mktemp("compute-logs"))
     base = {k: v for k, v in os.environ.items() if not k.startswith("NIMBUS_")}
     base.update({"NIMBUS_PRINCIPAL_KEY": PRINCIPAL_KEY, "NIMBUS_LOG_FORMAT": "text"})
-    identity_env = {**base, "NIMBUS_IDENTITY_DATABASE_URL": postgres}
+    # Each service on its own schema and login role (db-bootstrap), as `make up` runs them;
+    # `postgres` (the superuser) stays for the tests' own inspection (psql, pg_dump).
+    identity_env = {**base, "NIMBUS_IDENTITY_DATABASE_URL": suite_support.service_dsn(postgres, "nimbus-identity", "identity")}
     boot = subprocess.run([str(BIN / "nimbus-identity"), "bootstrap", "--email", "admin@example.com",
-                           "--password", "bootstrap-password-1", "--tenant", "acme"],
+                           "--password", suite_support.secret("bootstrap-password-1"), "--tenant", "acme"],
                           capture_output=True, text=True, env=identity_env, timeout=120)
     assert boot.returncode == 0, boot.stderr
     admin_key = re.search(r"nmb_[a-z0-9]{12}_[A-Za-z0-9_-]{43}", boot.stdout).group(0)
     identity_address, identity, identity_log = start_binary("nimbus-identity", [], identity_env, logs)
-    compute_env = {**base, "NIMBUS_COMPUTE_DATABASE_URL": postgres, "NIMBUS_IDENTITY_ENDPOINTS": identity_address,
+    compute_env = {**base, "NIMBUS_COMPUTE_DATABASE_URL": suite_support.service_dsn(postgres, "nimbus-compute", "compute"),
+                   "NIMBUS_IDENTITY_ENDPOINTS": identity_address,
                    "NIMBUS_DOCKER_SOCKET": podman.socket, "NIMBUS_COMPUTE_KEK": COMPUTE_KEK}
     compute_address, compute, compute_log = start_binary("nimbus-compute", [], compute_env, logs)
     try:
         platform = Platform(stubs, identity_address, compute_address, admin_key, podman)
-        platform.postgres, platform.compute_env = postgres, compute_env
+        platform.postgres, platform.compute_env, platform.identity_env = postgres, compute_env, identity_env
+        platform.compute_address, platform.identity_address = compute_address, identity_address
         yield platform
     finally:
         stop_binary(compute, compute_log)

@@ -23,6 +23,12 @@ def eventually(check, timeout=15):
     return check()
 
 
+def readyz(p):
+    result = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "5", f"http://{p.compute_address}/readyz"],
+                            capture_output=True, text=True)
+    return int(result.stdout or 0)
+
+
 def http_server(pb, name, vpc_id=""):
     return pb.LaunchInstanceRequest(name=name, image="busybox", instance_type="basic-1", vpc_id=vpc_id,
                                     command=["httpd", "-f", "-v", "-p", "8080", "-h", "/www"],
@@ -31,35 +37,38 @@ def http_server(pb, name, vpc_id=""):
 
 def test_instance_life_cycle(platform):
     pb, p = platform.pb, platform
-    before = p.quota(p.tenant_id).used.instances
-    launched = p.instances.LaunchInstance(http_server(pb, f"web-{uuid.uuid4().hex[:6]}"), metadata=p.as_tenant(), timeout=30)
+    # A tenant of its own: the shared one's usage moves while other tests' instances terminate.
+    tenant = p.new_tenant("life-cycle")
+    caller = p.as_tenant(tenant)
+    assert p.quota(tenant).used.instances == 0
+    launched = p.instances.LaunchInstance(http_server(pb, f"web-{uuid.uuid4().hex[:6]}"), metadata=caller, timeout=30)
     assert launched.state == pb.INSTANCE_STATE_PENDING
-    running = p.wait_state(launched.id, [pb.INSTANCE_STATE_RUNNING, pb.INSTANCE_STATE_ERROR])
+    running = p.wait_state(launched.id, [pb.INSTANCE_STATE_RUNNING, pb.INSTANCE_STATE_ERROR], metadata=caller)
     assert running.state == pb.INSTANCE_STATE_RUNNING, running.state_reason
-    assert p.quota(p.tenant_id).used.instances == before + 1
+    assert p.quota(tenant).used.instances == 1
     port = running.published[0].host_port
     assert running.published[0].host_ip == "127.0.0.1"
     assert eventually(lambda: "hello from nimbus busybox" in curl(port)[1])
 
-    p.instances.StopInstance(pb.InstanceActionRequest(id=launched.id), metadata=p.as_tenant(), timeout=30)
-    assert p.wait_state(launched.id, [pb.INSTANCE_STATE_STOPPED]).state == pb.INSTANCE_STATE_STOPPED
+    p.instances.StopInstance(pb.InstanceActionRequest(id=launched.id), metadata=caller, timeout=30)
+    assert p.wait_state(launched.id, [pb.INSTANCE_STATE_STOPPED], metadata=caller).state == pb.INSTANCE_STATE_STOPPED
     assert curl(port)[0] != 0, "a stopped instance's port refuses"
     with pytest.raises(grpc.RpcError) as refused:
-        p.instances.RebootInstance(pb.InstanceActionRequest(id=launched.id), metadata=p.as_tenant(), timeout=30)
+        p.instances.RebootInstance(pb.InstanceActionRequest(id=launched.id), metadata=caller, timeout=30)
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
-    p.instances.StartInstance(pb.InstanceActionRequest(id=launched.id), metadata=p.as_tenant(), timeout=30)
-    again = p.wait_state(launched.id, [pb.INSTANCE_STATE_RUNNING])
+    p.instances.StartInstance(pb.InstanceActionRequest(id=launched.id), metadata=caller, timeout=30)
+    again = p.wait_state(launched.id, [pb.INSTANCE_STATE_RUNNING], metadata=caller)
     assert eventually(lambda: "hello" in curl(again.published[0].host_port)[1])
 
-    chunks = p.instances.StreamInstanceLogs(pb.StreamInstanceLogsRequest(id=launched.id), metadata=p.as_tenant(), timeout=30)
+    chunks = p.instances.StreamInstanceLogs(pb.StreamInstanceLogsRequest(id=launched.id), metadata=caller, timeout=30)
     assert "response:200" in b"".join(c.data for c in chunks).decode()
 
-    p.instances.TerminateInstance(pb.InstanceActionRequest(id=launched.id), metadata=p.as_tenant(), timeout=30)
-    assert p.wait_state(launched.id, [pb.INSTANCE_STATE_TERMINATED]).state == pb.INSTANCE_STATE_TERMINATED
+    p.instances.TerminateInstance(pb.InstanceActionRequest(id=launched.id), metadata=caller, timeout=30)
+    assert p.wait_state(launched.id, [pb.INSTANCE_STATE_TERMINATED], metadata=caller).state == pb.INSTANCE_STATE_TERMINATED
     listed = p.podman.cli("ps", "-a", "-q", "--filter", f"label=nimbus.instance={launched.id}").stdout.strip()
     assert listed == "", "the engine no longer lists the container"
-    assert eventually(lambda: p.quota(p.tenant_id).used.instances == before), "terminate releases the quota"
+    assert eventually(lambda: p.quota(tenant).used.instances == 0), "terminate releases the quota"
 
 
 def test_killed_behind_the_back_shows_within_10s(platform):
@@ -168,15 +177,17 @@ def test_another_tenant_cannot_see_stop_or_terminate(platform):
     p.instances.TerminateInstance(pb.InstanceActionRequest(id=launched.id), metadata=p.as_tenant(), timeout=30)
 
 
-def test_engine_stopped_launch_fails_cleanly_and_reads_still_work(platform):
+def test_engine_stopped_readyz_follows_launch_fails_cleanly_and_reads_still_work(platform):
     pb, p = platform.pb, platform
     # A tenant of its own: the shared one's usage still moves while earlier tests' instances
     # finish terminating (their quota comes back after they read TERMINATED).
     tenant = p.new_tenant("engine-down")
     caller = p.as_tenant(tenant)
     assert p.quota(tenant).used.instances == 0
+    assert readyz(p) == 200
     p.podman.script("stop")
     try:
+        assert eventually(lambda: readyz(p) == 503, timeout=30), "compute's /readyz did not follow the engine down"
         with pytest.raises(grpc.RpcError) as error:
             p.instances.LaunchInstance(pb.LaunchInstanceRequest(name=f"down-{uuid.uuid4().hex[:6]}", image="busybox"),
                                        metadata=caller, timeout=30)
@@ -188,6 +199,8 @@ def test_engine_stopped_launch_fails_cleanly_and_reads_still_work(platform):
         assert [t.id for t in types.instance_types][:2] == ["basic-1", "basic-2"]
     finally:
         p.podman.script("start")
+    # Restored for the tests after this one, and /readyz follows the engine back up.
+    assert eventually(lambda: readyz(p) == 200, timeout=30), "compute's /readyz did not follow the engine back"
 
 
 def test_mutations_reach_identity_as_audit_events(platform):

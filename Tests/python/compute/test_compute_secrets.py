@@ -9,6 +9,8 @@ from pathlib import Path
 
 import grpc
 
+import suite_support
+
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(os.environ.get("NIMBUS_BIN", ROOT / ".build" / "debug"))
 PG_DUMP = Path("/usr/lib/postgresql/15/bin/pg_dump")
@@ -44,7 +46,7 @@ def compute_schema_dump(dsn):
 
 def test_environment_is_sealed_at_rest_and_reaches_the_container(platform):
     pb, p = platform.pb, platform
-    secret = f"s3cr3t-{uuid.uuid4().hex}"
+    secret = suite_support.secret(f"s3cr3t-{uuid.uuid4().hex}")
     launched = p.instances.LaunchInstance(pb.LaunchInstanceRequest(
         name=f"env-{uuid.uuid4().hex[:6]}", image="busybox", env={"DB_PASSWORD": secret, "MODE": "prod"},
         command=["sh", "-c", 'echo "DB_PASSWORD=$DB_PASSWORD"; exec sleep 600']), metadata=p.as_tenant(), timeout=30)
@@ -84,25 +86,25 @@ def start_compute(env):
 def test_missing_or_malformed_key_refuses_to_start(platform):
     env = {k: v for k, v in platform.compute_env.items() if k != "NIMBUS_COMPUTE_KEK"}
     missing = start_compute(env)
-    assert missing.returncode != 0
+    assert missing.returncode == 78, missing.stderr
     assert "NIMBUS_COMPUTE_KEK" in missing.stderr and "not set" in missing.stderr
     malformed = "hunter2-is-not-a-32-byte-key"
     bad = start_compute({**env, "NIMBUS_COMPUTE_KEK": malformed})
-    assert bad.returncode != 0
+    assert bad.returncode == 78, bad.stderr
     assert "NIMBUS_COMPUTE_KEK" in bad.stderr and "32" in bad.stderr
     assert malformed not in bad.stderr + bad.stdout
 
 
 def test_another_key_refuses_to_start_without_showing_a_value(platform):
     pb, p = platform.pb, platform
-    secret = f"s3cr3t-{uuid.uuid4().hex}"
+    secret = suite_support.secret(f"s3cr3t-{uuid.uuid4().hex}")
     launched = p.instances.LaunchInstance(pb.LaunchInstanceRequest(
         name=f"keyed-{uuid.uuid4().hex[:6]}", image="busybox", env={"API_TOKEN": secret}, command=["sleep", "600"]),
         metadata=p.as_tenant(), timeout=30)
     try:
         other_key = "b3RoZXIta2V5LW90aGVyLWtleS1vdGhlci1rZXktMDE"
         result = start_compute({**p.compute_env, "NIMBUS_COMPUTE_KEK": other_key})
-        assert result.returncode != 0
+        assert result.returncode == 78, result.stderr
         assert "NIMBUS_COMPUTE_KEK" in result.stderr and "does not open" in result.stderr, result.stderr
         assert secret not in result.stderr + result.stdout
         assert other_key not in result.stderr + result.stdout

@@ -9,6 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(os.environ.get("NIMBUS_BIN", ROOT / ".build" / "debug"))
 SERVICES = ["nimbus-identity", "nimbus-compute", "nimbus-storage", "nimbus-database", "nimbus-gateway"]
+EX_CONFIG = 78  # sysexits.h: what a supervisor sees for a configuration error (no restart loop)
 
 
 def run(name, *args, env=None):
@@ -34,7 +35,7 @@ def test_help_and_version(name):
 ])
 def test_malformed_database_url_is_one_redacted_line(name, dsn):
     result = run(name, env={"DATABASE_URL": dsn})
-    assert result.returncode != 0
+    assert result.returncode == EX_CONFIG, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert "invalid configuration" in lines[0] and "DATABASE_URL" in lines[0]
@@ -44,5 +45,5 @@ def test_malformed_database_url_is_one_redacted_line(name, dsn):
 @pytest.mark.parametrize("name", SERVICES)
 def test_invalid_listen_address_is_refused(name):
     result = run(name, "--listen", "not-an-address")
-    assert result.returncode != 0
+    assert result.returncode == EX_CONFIG, result.stderr
     assert "listen" in result.stderr

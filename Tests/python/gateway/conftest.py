@@ -14,11 +14,15 @@ from pathlib import Path
 import pytest
 import requests
 
+import suite_support
+
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(os.environ.get("NIMBUS_BIN", ROOT / ".build" / "debug"))
 PRINCIPAL_KEY = "gateway-suite-principal-key-0123456789abcdef"
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "bootstrap-password-1"
+COMPUTE_KEK = "Z2F0ZXdheS1zdWl0ZS1jb21wdXRlLWtlay0wMTIzNDU"
+suite_support.secret(PRINCIPAL_KEY, ADMIN_PASSWORD, COMPUTE_KEK)
 
 
 def free_port():
@@ -78,7 +82,7 @@ class Process:
 
 @pytest.fixture(scope="session")
 def log_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("gateway-logs")
+    return suite_support.logs(tmp_path_factory.mktemp("gateway-logs"))
 
 
 @pytest.fixture(scope="session")
@@ -98,18 +102,27 @@ def postgres():
 
 
 @pytest.fixture(scope="session")
+def identity_dsn(postgres):
+    """Identity's own schema and login role (db-bootstrap), as `make up` runs it."""
+    return suite_support.service_dsn(postgres, "nimbus-identity", "identity")
+
+
+@pytest.fixture(scope="session")
+def compute_dsn(postgres):
+    return suite_support.service_dsn(postgres, "nimbus-compute", "compute")
+
+
+@pytest.fixture(scope="session")
 def podman(tmp_path_factory):
     """A project-local podman API service (scripts/podman.sh) with the local busybox image;
-    yields its socket path, or None when podman cannot run here."""
+    yields its socket path. `make test` provides podman: failing to start fails the suite."""
     directory = Path(tempfile.mkdtemp(prefix="nimbus-gateway-podman-"))
     env = {**os.environ, "NIMBUS_PODMAN_DIR": str(directory)}
     script = ROOT / "scripts" / "podman.sh"
-    start = subprocess.run([str(script), "start"], env=env, capture_output=True, text=True, timeout=120)
-    if start.returncode != 0:
-        print(f"podman not available: {start.stderr}", file=sys.stderr)
-        yield None
-        return
+    start = subprocess.run([str(script), "start", "--watch-pid", str(os.getpid())], env=env,
+                           capture_output=True, text=True, timeout=120)
     try:
+        assert start.returncode == 0, f"podman did not start: {start.stdout}{start.stderr}"
         images = subprocess.run([str(ROOT / "scripts" / "build-images.sh")], env=env, capture_output=True, text=True, timeout=300)
         assert images.returncode == 0, images.stderr
         socket_line = subprocess.run([str(script), "env"], env=env, capture_output=True, text=True).stdout
@@ -124,22 +137,15 @@ class Platform:
         self.compute = []
         self.gateways = {}
         self.admin_key = None
-
-
-def identity_can_serve():
-    try:
-        out = subprocess.run([str(BIN / "nimbus-identity"), "--help"], capture_output=True, text=True, timeout=30)
-    except OSError:
-        return False
-    return "bootstrap" in out.stdout
+        self.identity_env = None
 
 
 @pytest.fixture(scope="session")
-def platform(postgres, log_dir, podman):
-    """Identity (two replicas), compute (if built) and a gateway with generous limits."""
-    if not identity_can_serve():
-        pytest.skip("nimbus-identity cannot bootstrap and serve in this build yet")
-    env = base_env(NIMBUS_IDENTITY_DATABASE_URL=postgres)
+def platform(identity_dsn, compute_dsn, log_dir, podman):
+    """Identity (two replicas), compute and a gateway with generous limits. Every piece must
+    start: a suite that silently ran without one would pass for what it never checked. Each
+    service uses its own database login role, never the superuser."""
+    env = base_env(NIMBUS_IDENTITY_DATABASE_URL=identity_dsn)
     boot = subprocess.run([str(BIN / "nimbus-identity"), "bootstrap", "--email", ADMIN_EMAIL,
                            "--password", ADMIN_PASSWORD, "--tenant", "acme"],
                           capture_output=True, text=True, env=env, timeout=120)
@@ -148,33 +154,31 @@ def platform(postgres, log_dir, podman):
     assert match, boot.stdout
     platform = Platform()
     platform.admin_key = match.group(0)
+    platform.identity_env = env
     started = []
     try:
         for _ in range(2):
             replica = Process("nimbus-identity", ["nimbus-identity", "serve"], env, log_dir)
             started.append(replica)
             platform.identity.append(replica)
-        if podman and (ROOT / "Protos" / "nimbus" / "compute").exists():
-            compute_env = base_env(NIMBUS_COMPUTE_DATABASE_URL=postgres, NIMBUS_DOCKER_SOCKET=podman,
-                                   NIMBUS_COMPUTE_KEK="Z2F0ZXdheS1zdWl0ZS1jb21wdXRlLWtlay0wMTIzNDU",
-                                   NIMBUS_IDENTITY_ENDPOINTS=",".join(r.address for r in platform.identity))
-            try:
-                replica = Process("nimbus-compute", ["nimbus-compute", "serve"], compute_env, log_dir)
-                started.append(replica)
-                platform.compute.append(replica)
-            except AssertionError as error:
-                print(f"compute not started: {error}", file=sys.stderr)
+        compute_env = base_env(NIMBUS_COMPUTE_DATABASE_URL=compute_dsn, NIMBUS_DOCKER_SOCKET=podman,
+                               NIMBUS_COMPUTE_KEK=COMPUTE_KEK,
+                               NIMBUS_IDENTITY_ENDPOINTS=",".join(r.address for r in platform.identity))
+        replica = Process("nimbus-compute", ["nimbus-compute", "serve"], compute_env, log_dir)
+        started.append(replica)
+        platform.compute.append(replica)
         yield platform
     finally:
         for gateway in platform.gateways.values():
             gateway.stop()
-        for process in started:
+        # A test may have replaced a replica it killed: stop whatever runs now, too.
+        for process in {id(p): p for p in started + platform.identity + platform.compute}.values():
             process.stop()
 
 
 def start_gateway(platform, log_dir, **settings):
     env = base_env(NIMBUS_IDENTITY_ENDPOINTS=",".join(r.address for r in platform.identity),
-                   NIMBUS_COMPUTE_ENDPOINTS=",".join(r.address for r in platform.compute) or "127.0.0.1:1",
+                   NIMBUS_COMPUTE_ENDPOINTS=",".join(r.address for r in platform.compute),
                    **settings)
     return Process("nimbus-gateway", ["nimbus-gateway", "serve"], env, log_dir)
 

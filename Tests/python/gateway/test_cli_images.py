@@ -13,13 +13,13 @@ import uuid
 
 import pytest
 
+import suite_support
 from conftest import BIN
 
 
 @pytest.fixture(scope="module")
 def compute_ready(platform):
-    if not platform.compute:
-        pytest.skip("compute is not running (podman unavailable)")
+    assert platform.compute, "the gateway suite runs compute (its fixture fails when it cannot)"
 
 
 @pytest.fixture
@@ -27,6 +27,7 @@ def cli_env(gateway, platform, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("NIMBUS_")}
     env["NIMBUS_CONFIG"] = str(tmp_path / "config.json")
     cli(["configure", "--endpoint", gateway.url, "--api-key", platform.admin_key], env)
+    suite_support.cli_config(tmp_path / "config.json", platform.admin_key)
     return env
 
 
@@ -93,8 +94,7 @@ def test_images_import_streams_a_tarball_an_instance_then_runs(cli_env, compute_
 
 
 def test_images_import_shows_progress_on_a_terminal(cli_env, compute_ready, tmp_path):
-    if not shutil.which("script"):
-        pytest.skip("util-linux `script` is needed for a pseudo-terminal")
+    assert shutil.which("script"), "util-linux `script` (Debian: bsdutils, always installed) gives the pseudo-terminal"
     tarball = rootfs_tarball(tmp_path / "tty.tar", "tty")
     name = f"tty-{uuid.uuid4().hex[:6]}"
     command = shlex.join([str(BIN / "nimbus"), "images", "import", str(tarball), "--name", name, "-o", "json"])

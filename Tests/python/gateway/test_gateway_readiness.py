@@ -23,7 +23,7 @@ def wait_for(url, status, seconds=30):
     raise AssertionError(f"{url}: wanted {status}, last saw {last}")
 
 
-def test_readyz_follows_identity(postgres, log_dir):
+def test_readyz_follows_identity(identity_dsn, log_dir):
     identity_port = free_port()
     port = free_port()
     env = base_env(NIMBUS_IDENTITY_ENDPOINTS=f"127.0.0.1:{identity_port}", NIMBUS_COMPUTE_ENDPOINTS="127.0.0.1:1")
@@ -37,7 +37,7 @@ def test_readyz_follows_identity(postgres, log_dir):
         assert requests.get(f"{url}/readyz", timeout=5).status_code == 503
 
         identity = Process("nimbus-identity", ["nimbus-identity", "serve"],
-                           base_env(NIMBUS_IDENTITY_DATABASE_URL=postgres), log_dir, port=identity_port)
+                           base_env(NIMBUS_IDENTITY_DATABASE_URL=identity_dsn), log_dir, port=identity_port)
         wait_for(f"{url}/readyz", 200)
 
         identity.stop()

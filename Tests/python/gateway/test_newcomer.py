@@ -11,13 +11,13 @@ import grpc
 import pytest
 import requests
 
+import suite_support
 from conftest import BIN, bearer
 
 
 @pytest.fixture(scope="module")
 def compute_ready(platform):
-    if not platform.compute:
-        pytest.skip("compute is not running (podman unavailable)")
+    assert platform.compute, "the gateway suite runs compute (its fixture fails when it cannot)"
 
 
 def cli(args, env, check=True, timeout=300):
@@ -59,14 +59,15 @@ def test_newcomer_with_the_cli(gateway, platform, compute_ready, tmp_path):
     tenant = json.loads(cli(["tenants", "create", "--name", "CLI Tenant", "--slug", slug, "-o", "json"], env).stdout)
     assert tenant["slug"] == slug
     email = f"cli-{uuid.uuid4().hex[:6]}@example.com"
-    user_env = {**env, "NIMBUS_NEW_PASSWORD": "a long cli password"}
+    user_env = {**env, "NIMBUS_NEW_PASSWORD": suite_support.secret("a long cli password")}
     user = json.loads(cli(["users", "create", "--email", email, "--name", "Cli", "--role", "developer", "-o", "json"], user_env).stdout)
     assert user["email"] == email
     key = json.loads(cli(["keys", "create", "--name", "cli", "-o", "json"], env).stdout)
     assert key["secret"].startswith("nmb_")
 
-    # From here on, the new key.
+    # From here on, the new key (and the config holds no other secret: checked after the run).
     cli(["configure", "--api-key", key["secret"]], env)
+    suite_support.cli_config(tmp_path / "config.json", key["secret"])
     assert "admin@example.com" in cli(["whoami"], env).stdout
 
     name = f"web-{uuid.uuid4().hex[:6]}"
@@ -102,7 +103,7 @@ def test_newcomer_with_curl(gateway, platform, compute_ready):
     status, tenant = curl(*auth, "-d", json.dumps({"name": "Curl", "slug": f"curl-{uuid.uuid4().hex[:6]}"}), f"{base}/v1/tenants")
     assert status == 200, tenant
     status, user = curl(*auth, "-d", json.dumps({"email": f"curl-{uuid.uuid4().hex[:6]}@example.com", "name": "Curl",
-                                                 "password": "a long curl password", "role": "viewer"}), f"{base}/v1/users")
+                                                 "password": suite_support.secret("a long curl password"), "role": "viewer"}), f"{base}/v1/users")
     assert status == 200, user
     status, key = curl(*auth, "-d", json.dumps({"name": "curl"}), f"{base}/v1/api-keys")
     assert status == 200, key
@@ -135,8 +136,31 @@ def test_grpcio_calls_compute_through_the_gateway(gateway, platform, compute_rea
             pb.ListInstanceTypesRequest(), metadata=[("authorization", f"Bearer {platform.admin_key}")], timeout=30)
         assert "basic-1" in [t.id for t in types.instance_types]
         instances = rpc.InstancesStub(channel).ListInstances(
-            pb.ListInstancesRequest(page_size=5), metadata=[("authorization", f"Bearer {platform.admin_key}")], timeout=30)
-        assert instances is not None
+            pb.ListInstancesRequest(page_size=50), metadata=[("authorization", f"Bearer {platform.admin_key}")], timeout=30)
+        # The same page as REST shows (both through the gateway, from compute).
+        rest = requests.get(f"{gateway.url}/v1/instances", params={"page_size": 50}, timeout=30,
+                            headers={"Authorization": f"Bearer {platform.admin_key}"})
+        assert rest.status_code == 200, rest.text
+        assert [(i.id, i.name) for i in instances.instances] == [(i["id"], i["name"]) for i in rest.json().get("instances", [])]
+        assert all(i.tenant_id == instances.instances[0].tenant_id for i in instances.instances)
         with pytest.raises(grpc.RpcError) as error:
             rpc.InstancesStub(channel).ListInstances(pb.ListInstancesRequest(), timeout=30)
         assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_cli_permission_error_is_exit_3(gateway, platform, tmp_path):
+    """A viewer's key is authenticated but may not create users: PERMISSION_DENIED, exit 3."""
+    email, password = f"viewer-{uuid.uuid4().hex[:6]}@example.com", suite_support.secret("a long viewer password")
+    created = requests.post(f"{gateway.url}/v1/users", headers=bearer(platform.admin_key), timeout=30,
+                            json={"email": email, "name": "Viewer", "password": password, "role": "viewer"})
+    assert created.status_code == 200, created.text
+    viewer_key = requests.post(f"{gateway.url}/v1/auth/login", json={"email": email, "password": password}, timeout=30).json()["secret"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NIMBUS_")}
+    env["NIMBUS_CONFIG"] = str(tmp_path / "config.json")
+    cli(["configure", "--endpoint", gateway.url, "--api-key", viewer_key], env)
+    suite_support.cli_config(tmp_path / "config.json", viewer_key)
+    assert email in cli(["whoami"], env).stdout
+    denied = cli(["users", "create", "--email", f"x-{uuid.uuid4().hex[:6]}@example.com", "--name", "X", "--role", "viewer"],
+                 {**env, "NIMBUS_NEW_PASSWORD": "another long password"}, check=False)
+    assert denied.returncode == 3, (denied.returncode, denied.stderr)
+    assert "PERMISSION_DENIED" in denied.stderr or "permission" in denied.stderr.lower(), denied.stderr

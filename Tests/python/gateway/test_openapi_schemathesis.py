@@ -8,6 +8,7 @@ from pathlib import Path
 
 import requests
 
+import suite_support
 from conftest import bearer
 
 
@@ -17,15 +18,27 @@ def test_openapi_document_is_valid(gateway):
 
 
 def test_schemathesis_finds_no_server_errors_or_schema_breaks(gateway, platform, tmp_path):
-    # A user and key of its own: the stateful phase may well delete or change the user whose
-    # id it learns from whoami, and that must not be the admin other tests use.
-    email = f"fuzz-{uuid.uuid4().hex[:8]}@example.com"
+    # A user, tenant and key of its own: the stateful phase deletes and changes what it finds
+    # (the user behind whoami, the tenant it belongs to), and that must never be what other
+    # tests use, whatever order they run in. The fuzz user is an admin of its own tenant only.
+    email, password = f"fuzz-{uuid.uuid4().hex[:8]}@example.com", suite_support.secret("fuzzing password 1")
     created = requests.post(f"{gateway.url}/v1/users", headers=bearer(platform.admin_key),
-                            json={"email": email, "name": "Fuzz", "password": "fuzzing password 1", "role": "admin"})
+                            json={"email": email, "name": "Fuzz", "password": password, "role": "viewer"})
     assert created.status_code == 200, created.text
-    login = requests.post(f"{gateway.url}/v1/auth/login", json={"email": email, "password": "fuzzing password 1"})
+    first = requests.post(f"{gateway.url}/v1/auth/login", json={"email": email, "password": password})
+    assert first.status_code == 200, first.text
+    slug = f"fuzz-{uuid.uuid4().hex[:8]}"
+    tenant = requests.post(f"{gateway.url}/v1/tenants", json={"name": "Fuzz", "slug": slug}, headers=bearer(first.json()["secret"]))
+    assert tenant.status_code == 200, tenant.text
+    tenant_id = tenant.json()["id"]
+    home = requests.get(f"{gateway.url}/v1/auth/whoami", headers=bearer(platform.admin_key)).json()["principal"]["tenantId"]
+    removed = requests.delete(f"{gateway.url}/v1/tenants/{home}/members/{created.json()['id']}", headers=bearer(platform.admin_key))
+    assert removed.status_code == 200, removed.text
+    login = requests.post(f"{gateway.url}/v1/auth/login", json={"email": email, "password": password, "tenantId": tenant_id})
     assert login.status_code == 200, login.text
     key = login.json()["secret"]
+    who = requests.get(f"{gateway.url}/v1/auth/whoami", headers=bearer(key)).json()["principal"]
+    assert who["tenantId"] == tenant_id and who["role"] == "admin", who
     schemathesis = Path(sys.executable).parent / "schemathesis"
     result = subprocess.run(
         [str(schemathesis), "run", f"{gateway.url}/v1/openapi.json",

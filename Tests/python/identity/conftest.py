@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+import suite_support
+
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(os.environ.get("NIMBUS_BIN", ROOT / ".build" / "debug"))
-PRINCIPAL_KEY = "python-suite-principal-key-0123456789abcdef"
+PRINCIPAL_KEY = suite_support.secret("python-suite-principal-key-0123456789abcdef")
 
 
 def free_port():
@@ -61,9 +63,16 @@ class IdentityServer:
         self.principal_key = PRINCIPAL_KEY
 
 
-def identity_env(postgres):
+@pytest.fixture(scope="session")
+def identity_dsn(postgres):
+    """Identity's own schema and login role (db-bootstrap), as `make up` runs it; `postgres`
+    (the superuser) stays for the tests' own inspection (pg_dump, psql)."""
+    return suite_support.service_dsn(postgres, "nimbus-identity", "identity")
+
+
+def identity_env(dsn):
     env = {k: v for k, v in os.environ.items() if not k.startswith("NIMBUS_")}
-    env.update({"NIMBUS_IDENTITY_DATABASE_URL": postgres, "NIMBUS_PRINCIPAL_KEY": PRINCIPAL_KEY,
+    env.update({"NIMBUS_IDENTITY_DATABASE_URL": dsn, "NIMBUS_PRINCIPAL_KEY": PRINCIPAL_KEY,
                 "NIMBUS_LOG_FORMAT": "text"})
     return env
 
@@ -99,23 +108,23 @@ def stop_identity(process, log):
 
 
 @pytest.fixture(scope="session")
-def identity(postgres, tmp_path_factory):
+def identity(identity_dsn, tmp_path_factory):
     """Bootstraps the first admin with the real binary, then serves on a free port."""
-    env = identity_env(postgres)
+    env = identity_env(identity_dsn)
     boot = subprocess.run([str(BIN / "nimbus-identity"), "bootstrap", "--email", "admin@example.com",
-                           "--password", "bootstrap-password-1", "--tenant", "acme"],
+                           "--password", suite_support.secret("bootstrap-password-1"), "--tenant", "acme"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert boot.returncode == 0, boot.stderr
     match = re.search(r"nmb_[a-z0-9]{12}_[A-Za-z0-9_-]{43}", boot.stdout)
     assert match, boot.stdout
-    address, process, log = serve_identity(env, tmp_path_factory.mktemp("identity") / "identity.log")
+    address, process, log = serve_identity(env, suite_support.logs(tmp_path_factory.mktemp("identity")) / "identity.log")
     yield IdentityServer(address, match.group(0), "admin@example.com", process)
     stop_identity(process, log)
 
 
 @pytest.fixture(scope="session")
-def identity_replica(identity, postgres, tmp_path_factory):
+def identity_replica(identity, identity_dsn, tmp_path_factory):
     """A second nimbus-identity process on the same database (as behind the gateway)."""
-    address, process, log = serve_identity(identity_env(postgres), tmp_path_factory.mktemp("replica") / "identity.log")
+    address, process, log = serve_identity(identity_env(identity_dsn), suite_support.logs(tmp_path_factory.mktemp("replica")) / "identity.log")
     yield IdentityServer(address, identity.admin_key, identity.admin_email, process)
     stop_identity(process, log)

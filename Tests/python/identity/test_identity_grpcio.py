@@ -3,6 +3,8 @@ user, a tenant and an API key, and the new key authenticates."""
 import grpc
 import pytest
 
+import suite_support
+
 
 def call(stub_method, request, key):
     return stub_method(request, metadata=[("authorization", f"Bearer {key}")], timeout=30)
@@ -67,7 +69,7 @@ def test_no_secret_at_rest(identity, stubs, postgres):
     this test created (only their hashes)."""
     import subprocess
     pb, rpc = stubs
-    password = "correct-horse-battery-staple-42"
+    password = suite_support.secret("correct-horse-battery-staple-42")
     with grpc.insecure_channel(identity.address) as channel:
         users, keys, auth = rpc.UsersStub(channel), rpc.ApiKeysStub(channel), rpc.AuthStub(channel)
         call(users.CreateUser, pb.CreateUserRequest(email="dump@example.com", name="Dump", password=password, role="developer"),
