@@ -25,20 +25,20 @@ public enum ChecksumAlgorithm: String, Sendable, CaseIterable, Codable {
 /// Hashes a body as it streams: always MD5 (the ETag), and the requested checksums. Used by
 /// one task at a time.
 public final class ObjectHasher {
-    private let md5 = IncrementalDigest(.md5)
+    private let md5 = StreamingDigest(.md5)
     private var crc32: CRC32?
-    private var crc32c: CRC32?
+    private var crc32c: CRC32C?
     private var crc64: CRC64NVME?
-    private var sha1: IncrementalDigest?
-    private var sha256: IncrementalDigest?
+    private var sha1: StreamingDigest?
+    private var sha256: StreamingDigest?
     public private(set) var count: Int64 = 0
 
     public init(_ algorithms: Set<ChecksumAlgorithm>) {
-        if algorithms.contains(.crc32) { crc32 = CRC32(.ieee) }
-        if algorithms.contains(.crc32c) { crc32c = CRC32(.castagnoli) }
+        if algorithms.contains(.crc32) { crc32 = CRC32() }
+        if algorithms.contains(.crc32c) { crc32c = CRC32C() }
         if algorithms.contains(.crc64nvme) { crc64 = CRC64NVME() }
-        if algorithms.contains(.sha1) { sha1 = IncrementalDigest(.sha1) }
-        if algorithms.contains(.sha256) { sha256 = IncrementalDigest(.sha256) }
+        if algorithms.contains(.sha1) { sha1 = StreamingDigest(.sha1) }
+        if algorithms.contains(.sha256) { sha256 = StreamingDigest(.sha256) }
     }
 
     public func update(_ bytes: UnsafeRawBufferPointer) {
@@ -51,14 +51,15 @@ public final class ObjectHasher {
         sha256?.update(bytes)
     }
 
-    public func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
-    public func update(_ bytes: ArraySlice<UInt8>) { bytes.withUnsafeBytes { update($0) } }
+    public func update<C: ContiguousCollection>(_ bytes: C) where C.Element == UInt8 {
+        bytes.withUnsafeBytes { update($0) }
+    }
 
     /// The MD5 and the checksums (base64, as S3 writes them).
     public func finalize() -> (md5: [UInt8], checksums: [String: String]) {
         var out: [String: String] = [:]
-        if let crc32 { out["CRC32"] = Data(crc32.bigEndianBytes).base64EncodedString() }
-        if let crc32c { out["CRC32C"] = Data(crc32c.bigEndianBytes).base64EncodedString() }
+        if let crc32 { out["CRC32"] = Data(crc32.bytes).base64EncodedString() }
+        if let crc32c { out["CRC32C"] = Data(crc32c.bytes).base64EncodedString() }
         if let crc64 { out["CRC64NVME"] = Data(crc64.bytes).base64EncodedString() }
         if let sha1 { out["SHA1"] = Data(sha1.finalize()).base64EncodedString() }
         if let sha256 { out["SHA256"] = Data(sha256.finalize()).base64EncodedString() }

@@ -47,7 +47,7 @@ public enum ETag {
     public static func multipart(partETags: [String]) -> String {
         var concatenated: [UInt8] = []
         for etag in partETags { concatenated += Hex.decode(unquoted(etag)) ?? [] }
-        return "\"\(Hex.encode(IncrementalDigest.hash(.md5, concatenated)))-\(partETags.count)\""
+        return "\"\(Hex.encode(StreamingDigest.hash(.md5, concatenated)))-\(partETags.count)\""
     }
 
     public static func unquoted(_ etag: String) -> String {
