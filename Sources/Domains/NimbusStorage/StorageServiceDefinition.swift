@@ -39,7 +39,7 @@ public enum StorageServiceDefinition: ServiceDefinition {
         let identity = try GRPCChannel(endpoints: identityEndpoints.map { "\($0.host):\($0.port)" }.joined(separator: ","))
         let core = StorageCore(db: db, blobs: blobs, quota: IdentityStorageQuota(transport: identity, signer: signer),
                                logger: environment.logger, grace: .seconds(grace))
-        let s3 = S3Handler(core: core, auth: SignedPrincipalAuthenticator(verifier: signer),
+        let s3 = S3Handler(core: core, auth: SigV4Authenticator(keys: IdentitySigningKeys(transport: identity, signer: signer), verifier: signer),
                            settings: S3Handler.Settings(baseDomains: domains), logger: environment.logger)
         environment.logger.info("object storage", metadata: ["storage.data_dir": "\(dataDir)", "s3.domains": "\(domains)"])
         return ServiceParts(

@@ -17,25 +17,25 @@ public struct S3RequestHead: Sendable {
     }
 }
 
-/// Who sent an S3 request. Storage's seam to the authentication side (SigV4 headers,
-/// presigned URLs, `aws-chunked` payloads): `authenticate` answers the caller (nil for an
-/// anonymous request) or throws an `S3Error` (403 SignatureDoesNotMatch, …);
-/// `decodeBody` turns the payload as sent into the object's bytes (de-chunking and verifying
-/// `aws-chunked`, exposing its trailers).
-public protocol S3Authenticating: Sendable {
-    func authenticate(_ head: S3RequestHead) async throws -> Principal?
-    func decodeBody(_ head: S3RequestHead, caller: Principal?, _ body: ByteSource) throws -> ByteSource
+/// Who sent an S3 request, and how to read its body.
+public struct S3Authenticated: Sendable {
+    /// Nil for an anonymous request (only public-read buckets answer it).
+    public var caller: Principal?
+    /// Turns the payload as sent into the object's bytes (de-chunking and verifying
+    /// `aws-chunked`, exposing its trailers); its verdict comes before the end is reported.
+    public var decodeBody: @Sendable (ByteSource) throws -> ByteSource
+
+    public init(caller: Principal?, decodeBody: @escaping @Sendable (ByteSource) throws -> ByteSource = { $0 }) {
+        self.caller = caller
+        self.decodeBody = decodeBody
+    }
 }
 
-extension S3Authenticating {
-    public func decodeBody(_ head: S3RequestHead, caller: Principal?, _ body: ByteSource) throws -> ByteSource {
-        let encoding = head.headers["content-encoding"]?.lowercased() ?? ""
-        let sha = head.headers["x-amz-content-sha256"] ?? ""
-        if encoding.contains("aws-chunked") || sha.hasPrefix("STREAMING-") {
-            throw S3Error.notImplemented("aws-chunked payloads without a SigV4 authenticator")
-        }
-        return body
-    }
+/// Storage's seam to the authentication side (SigV4 headers, presigned URLs, `aws-chunked`
+/// payloads): answers the caller and body decoder, or throws an `S3Error` (403
+/// SignatureDoesNotMatch, …).
+public protocol S3Authenticating: Sendable {
+    func authenticate(_ head: S3RequestHead) async throws -> S3Authenticated
 }
 
 /// Accepts the platform's signed principal (`x-nimbus-principal-bin`, base64, signed with
@@ -46,16 +46,20 @@ public struct SignedPrincipalAuthenticator: S3Authenticating {
 
     public init(verifier: PrincipalSigner) { self.verifier = verifier }
 
-    public func authenticate(_ head: S3RequestHead) async throws -> Principal? {
+    public func authenticate(_ head: S3RequestHead) async throws -> S3Authenticated {
+        if head.headers["content-encoding"]?.lowercased().contains("aws-chunked") == true
+            || head.headers["x-amz-content-sha256"]?.hasPrefix("STREAMING-") == true {
+            throw S3Error.invalidRequest("aws-chunked payloads need AWS Signature V4")
+        }
         if let token = head.headers[PrincipalSigner.metadataKey] {
             guard let bytes = Data(base64Encoded: token), let principal = try? verifier.verify(Array(bytes)) else {
                 throw S3Error.accessDenied("the signed principal did not verify")
             }
-            return principal
+            return S3Authenticated(caller: principal)
         }
         if head.headers["authorization"] != nil || head.target.contains("X-Amz-Signature=") {
             throw S3Error("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", status: 403)
         }
-        return nil
+        return S3Authenticated(caller: nil)
     }
 }

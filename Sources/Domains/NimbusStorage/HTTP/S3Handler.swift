@@ -45,8 +45,9 @@ public struct S3Handler: Sendable {
                 if route.operation == .putObject { route.operation = .copyObject }
             }
             operation = route.operation.rawValue
-            let caller = try await auth.authenticate(head)
-            let body = try auth.decodeBody(head, caller: caller, request.body)
+            let authenticated = try await auth.authenticate(head)
+            let caller = authenticated.caller
+            let body = try authenticated.decodeBody(request.body)
             response = try await dispatch(route, head: head, caller: caller, body: body)
         } catch let error as S3Error {
             response = Self.errorResponse(error, method: request.head.method, requestID: requestID)
