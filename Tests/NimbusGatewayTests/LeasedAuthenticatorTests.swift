@@ -1,6 +1,7 @@
 import Foundation
 import NimbusRPCCore
 import Synchronization
+import NimbusService
 import Testing
 @testable import NimbusGateway
 

@@ -1,6 +1,7 @@
 import Foundation
 import Metrics
 import NimbusPlatform
+import NimbusService
 import NimbusRPCCore
 import Synchronization
 
