@@ -150,6 +150,7 @@ class Platform:
         who = self.irpc.AuthStub(self.identity_channel).WhoAmI(self.ipb.WhoAmIRequest(), metadata=self.admin(), timeout=30)
         self.admin_user_id = who.principal.user_id
         self.tenant_id = who.principal.tenant_id
+        self.home_tenant_id = self.tenant_id  # the admin's own (audit events are read there)
 
     def admin(self):
         return [("authorization", f"Bearer {self.admin_key}")]
@@ -202,3 +203,19 @@ def platform(postgres, podman, stubs, tmp_path_factory):
         stop_binary(compute, compute_log)
         stop_binary(identity, identity_log)
         print((logs / "nimbus-compute.log").read_text()[-4000:])
+
+
+@pytest.fixture(autouse=True)
+def own_tenant(request):
+    """Every test launches in a tenant of its own (`platform.as_tenant()` signs for it): no test
+    depends on another's quota use, instances or names, whatever order they run in."""
+    if "platform" not in request.fixturenames:
+        yield None
+        return
+    platform = request.getfixturevalue("platform")
+    shared = platform.tenant_id
+    platform.tenant_id = platform.new_tenant("test")
+    try:
+        yield platform.tenant_id
+    finally:
+        platform.tenant_id = shared
