@@ -5,7 +5,7 @@ SWIFT_BUILD_FLAGS ?=
 PYTHON := .venv/bin/python
 BIN := .build/debug
 
-.PHONY: deps build release protos migrations generate check-generated test test-swift test-python fuzz up down bench-rpc bench-pg bench-compute bench-gateway bench-identity clean
+.PHONY: deps build release protos migrations console generate check-generated test test-swift test-python fuzz up down bench-rpc bench-pg bench-compute bench-gateway bench-identity screenshots clean
 
 deps:
 	@scripts/install-deps.sh
@@ -23,7 +23,10 @@ protos: deps
 migrations:
 	scripts/gen-migrations.sh
 
-generate: protos migrations
+console:
+	scripts/gen-console.sh
+
+generate: protos migrations console
 
 ## Fails when committed generated code differs from a fresh generation.
 check-generated: deps
@@ -43,6 +46,10 @@ test-python:
 
 fuzz:
 	scripts/fuzz.sh
+
+## Refreshes the console screenshots the README shows (docs/screenshots) with a browser-suite run.
+screenshots: build
+	NIMBUS_BIN=$(BIN) NIMBUS_SCREENSHOTS=docs/screenshots $(PYTHON) -m pytest -q Tests/python/console
 
 up: deps
 	scripts/up.sh

@@ -85,7 +85,7 @@ let package = Package(
                 path: "Sources/Data/NimbusPostgres", swiftSettings: swiftSettings),
 
         // ── platform: config, logging, metrics, crypto, principal ──
-        .target(name: "NimbusPlatform", dependencies: ["COpenSSL", "CNimbusShims", "NimbusRPCCore", log, metrics, prometheus, lifecycle],
+        .target(name: "NimbusPlatform", dependencies: ["COpenSSL", "CNimbusShims", "CZlib", "NimbusRPCCore", log, metrics, prometheus, lifecycle],
                 path: "Sources/Platform/NimbusPlatform", swiftSettings: swiftSettings),
         .target(name: "NimbusService", dependencies: ["NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusPostgres", "NimbusMigrations", log, metrics, prometheus, lifecycle, unixSignals, argumentParser],
                 path: "Sources/Platform/NimbusService", swiftSettings: swiftSettings),
@@ -98,13 +98,15 @@ let package = Package(
 
         // SQL from Migrations/<service>/ compiled into the binaries (generated; `make migrations`).
         .target(name: "NimbusMigrations", path: "Sources/Generated/NimbusMigrations", swiftSettings: swiftSettings),
+        // The web console (Console/) embedded for the gateway to serve (generated; `make console`).
+        .target(name: "NimbusConsole", path: "Sources/Generated/NimbusConsole", swiftSettings: swiftSettings),
 
         // ── domains ──
         .target(name: "NimbusIdentity", dependencies: ["NimbusService", "NimbusProto", "NimbusBackground"], path: "Sources/Domains/NimbusIdentity", swiftSettings: swiftSettings),
         .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusProto", "NimbusContainers", "NimbusBackground"], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
         .target(name: "NimbusStorage", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusStorage", swiftSettings: swiftSettings),
         .target(name: "NimbusDatabases", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusDatabases", swiftSettings: swiftSettings),
-        .target(name: "NimbusGateway", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusGateway", swiftSettings: swiftSettings),
+        .target(name: "NimbusGateway", dependencies: ["NimbusService", "NimbusProto", "NimbusConsole"], path: "Sources/Domains/NimbusGateway", swiftSettings: swiftSettings),
 
         // ── executables: a page of wiring each ──
         .executableTarget(name: "nimbus-identity", dependencies: ["NimbusIdentity"], path: "Sources/Executables/nimbus-identity", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fails when committed generated code differs from a fresh generation (`make check-generated`):
 # copies the working tree (tracked and untracked, not ignored files) to a temporary directory,
-# regenerates there with scripts/gen-protos.sh (and scripts/gen-migrations.sh when it exists),
+# regenerates there with scripts/gen-protos.sh, scripts/gen-migrations.sh and scripts/gen-console.sh,
 # and compares the generated directories. The working tree itself is never modified.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +49,10 @@ if [ -x "$repo/scripts/gen-migrations.sh" ]; then
   (cd "$copy" && scripts/gen-migrations.sh) >&2
   compare Sources/Generated/NimbusMigrations "make migrations"
 fi
+
+echo "check-generated: regenerating the console in a scratch copy" >&2
+(cd "$copy" && scripts/gen-console.sh) >&2
+compare Sources/Generated/NimbusConsole "make console"
 
 if [ $failed -ne 0 ]; then
   echo "check-generated: FAILED: committed generated code differs from a fresh generation" >&2

@@ -9,6 +9,7 @@ apt_packages=(
   protobuf-c-compiler protobuf-compiler libprotoc-dev postgresql postgresql-contrib
   nghttp2-client nghttp2-server python3-venv podman runc uidmap slirp4netns
   pgbouncer curl busybox-static iptables
+  chromium chromium-driver
 )
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -112,14 +112,19 @@ if [ ! -f "$run/admin-bootstrapped" ]; then
         "$BIN/nimbus-identity" bootstrap --email "${NIMBUS_ADMIN_EMAIL:-admin@nimbus.local}" 2>>"$run/logs/bootstrap.log")
   touch "$run/admin-bootstrapped"
   api_key=$(printf '%s\n' "$out" | grep -o 'nmb_[A-Za-z0-9_-]*' | head -1)
+  admin_password=$(printf '%s\n' "$out" | sed -n 's/^ *password: //p' | head -1)
 fi
 
 echo
 echo "Nimbus is up."
 echo "  gateway:  http://127.0.0.1:$GATEWAY_PORT   (REST /v1/…, gRPC, /v1/openapi.json)"
+echo "  console:  http://127.0.0.1:$GATEWAY_PORT/console/   (sign in with the admin's email and password, or the API key)"
 echo "  logs:     $run/logs/"
 if [ -n "${api_key:-}" ]; then
   echo "  admin API key (shown once, keep it safe): $api_key"
+  if [ -n "${admin_password:-}" ]; then
+    echo "  admin ${NIMBUS_ADMIN_EMAIL:-admin@nimbus.local}, password (shown once): $admin_password"
+  fi
   echo
   echo "  $BIN/nimbus configure --endpoint http://127.0.0.1:$GATEWAY_PORT --api-key $api_key"
 else

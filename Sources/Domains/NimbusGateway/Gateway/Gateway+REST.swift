@@ -53,6 +53,10 @@ extension Gateway {
             routeLabel = "preflight"
             return GatewayHTTPResponse(status: 204)
         }
+        if ConsoleSite.owns(request.path) {
+            routeLabel = "console"
+            return try Self.console.response(method: request.method, path: request.path, ifNoneMatch: request.header("if-none-match"))
+        }
         if request.path == "/v1/openapi.json" {
             guard request.method == "GET" || request.method == "HEAD" else {
                 throw HTTPProblem(status: 405, code: .unimplemented, detail: "use GET", headers: [("Allow", "GET, HEAD")])

@@ -33,7 +33,7 @@ public struct AWSChunkedDecoder {
     private var line: [UInt8] = []
     private var previousSignature: String
     private var chunkSignature: Substring = ""
-    private var chunkHash: IncrementalDigest?
+    private var chunkHash: StreamingDigest?
     private var trailerText = ""
     private var trailerSignature: Substring?
     public private(set) var trailers: [(name: String, value: String)] = []
@@ -136,7 +136,7 @@ public struct AWSChunkedDecoder {
                 throw S3AuthError.malformedChunks("a signed chunk without chunk-signature")
             }
             chunkSignature = signature
-            chunkHash = IncrementalDigest(.sha256)
+            chunkHash = StreamingDigest(.sha256)
         }
         if size == 0 {
             try endOfChunkData()

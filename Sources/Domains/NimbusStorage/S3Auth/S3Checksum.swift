@@ -21,26 +21,27 @@ public enum S3ChecksumAlgorithm: String, Sendable, Hashable, CaseIterable {
 /// A checksum computed as bytes stream past.
 public struct S3ChecksumComputer {
     public let algorithm: S3ChecksumAlgorithm
-    private var crc: CRC32?
-    private let digest: IncrementalDigest?
+    private var crc32: CRC32?
+    private var crc32c: CRC32C?
+    private let digest: StreamingDigest?
 
     public init(_ algorithm: S3ChecksumAlgorithm) {
         self.algorithm = algorithm
         switch algorithm {
-        case .crc32: crc = CRC32(.ieee); digest = nil
-        case .crc32c: crc = CRC32(.castagnoli); digest = nil
-        case .sha1: crc = nil; digest = IncrementalDigest(.sha1)
-        case .sha256: crc = nil; digest = IncrementalDigest(.sha256)
+        case .crc32: crc32 = CRC32(); digest = nil
+        case .crc32c: crc32c = CRC32C(); digest = nil
+        case .sha1: digest = StreamingDigest(.sha1)
+        case .sha256: digest = StreamingDigest(.sha256)
         }
     }
 
     public mutating func update(_ bytes: ArraySlice<UInt8>) {
-        if crc != nil { crc!.update(bytes) } else { digest?.update(bytes) }
+        if crc32 != nil { crc32!.update(bytes) } else if crc32c != nil { crc32c!.update(bytes) } else { digest?.update(bytes) }
     }
 
     /// The base64 value S3 sends and stores; ends the computation.
     public mutating func finalize() -> String {
-        let raw = crc?.bigEndianBytes ?? digest?.finalize() ?? []
+        let raw = crc32?.bytes ?? crc32c?.bytes ?? digest?.finalize() ?? []
         return Data(raw).base64EncodedString()
     }
 }

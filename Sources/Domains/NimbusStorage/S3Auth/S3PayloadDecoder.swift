@@ -10,7 +10,7 @@ import NimbusPlatform
 public struct S3PayloadDecoder {
     public let mode: S3PayloadMode
     private var chunked: AWSChunkedDecoder?
-    private var sha256: IncrementalDigest?
+    private var sha256: StreamingDigest?
     private var checksum: S3ChecksumComputer?
     /// The value a header declared (nil when it comes in the trailer).
     private let declaredChecksum: String?
@@ -72,7 +72,7 @@ public struct S3PayloadDecoder {
 
         switch mode {
         case .unsigned: break
-        case .sha256: sha256 = IncrementalDigest(.sha256)
+        case .sha256: sha256 = StreamingDigest(.sha256)
         case .chunked(let signing, let trailer): chunked = AWSChunkedDecoder(signing: signing, expectsTrailer: trailer)
         }
     }
