@@ -102,8 +102,8 @@ let package = Package(
         .target(name: "NimbusConsole", path: "Sources/Generated/NimbusConsole", swiftSettings: swiftSettings),
 
         // ── domains ──
-        .target(name: "NimbusIdentity", dependencies: ["NimbusService", "NimbusProto", "NimbusBackground"], path: "Sources/Domains/NimbusIdentity", swiftSettings: swiftSettings),
-        .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusProto", "NimbusContainers", "NimbusBackground"], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
+        .target(name: "NimbusIdentity", dependencies: ["NimbusService", "NimbusProto", "NimbusPostgres", "NimbusBackground"], path: "Sources/Domains/NimbusIdentity", swiftSettings: swiftSettings),
+        .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusProto", "NimbusContainers", "NimbusBackground", metrics], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
         .target(name: "NimbusStorage", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusStorage", swiftSettings: swiftSettings),
         .target(name: "NimbusDatabases", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusDatabases", swiftSettings: swiftSettings),
         .target(name: "NimbusGateway", dependencies: ["NimbusService", "NimbusProto", "NimbusConsole"], path: "Sources/Domains/NimbusGateway", swiftSettings: swiftSettings),
@@ -124,7 +124,7 @@ let package = Package(
         .testTarget(name: "NimbusWireTests", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusTestSupport"], path: "Tests/NimbusWireTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusPostgresTests", dependencies: ["NimbusPostgres", "NimbusEventLoop", "NimbusService", "NimbusTestSupport"], path: "Tests/NimbusPostgresTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusPlatformTests", dependencies: ["NimbusPlatform", "NimbusService", "NimbusTestSupport", log, argumentParser], path: "Tests/NimbusPlatformTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusIdentityTests", dependencies: ["NimbusIdentity", "NimbusTestSupport"], path: "Tests/NimbusIdentityTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusIdentityTests", dependencies: ["NimbusIdentity", "NimbusPostgres", "NimbusTestSupport"], path: "Tests/NimbusIdentityTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusComputeTests", dependencies: ["NimbusCompute", "NimbusContainers", "NimbusTestSupport"], path: "Tests/NimbusComputeTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusBackgroundTests", dependencies: ["NimbusBackground", "NimbusPostgres", "NimbusTestSupport", log], path: "Tests/NimbusBackgroundTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusContainersTests", dependencies: ["NimbusContainers", "NimbusTestSupport"], path: "Tests/NimbusContainersTests", swiftSettings: swiftSettings),

@@ -8,7 +8,7 @@ import Testing
 @Suite("Auth leases: acks, and epoch bumps waiting for leased watchers (PostgreSQL)", .serialized)
 struct AuthLeaseTests {
     func epoch(_ core: IdentityCore) async throws -> Int64 {
-        try await core.query("SELECT epoch FROM identity.auth_epoch WHERE singleton").first!.int64("epoch")
+        try await core.query("SELECT epoch FROM identity.auth_epoch WHERE singleton").first!.decode(Int64.self, column: "epoch")
     }
 
     @Test("an ack of the current epoch is granted; a stale one is refused and renews nothing")

@@ -172,7 +172,7 @@ struct UsersAndAuditTests {
     func uniqueEmail() async throws {
         let env = try await TwoTenants.make()
         defer { Task { await env.close() } }
-        let before = try await env.core.query("SELECT count(*) AS n FROM identity.audit_events")[0].int64("n")
+        let before = try await env.core.query("SELECT count(*) AS n FROM identity.audit_events")[0].decode(Int64.self, column: "n")
         do {
             _ = try await env.core.createUser(env.aliceActor, .init(email: "Alice@Example.COM", name: "Dup", password: "some-password-1",
                                                                     role: "", isPlatformAdmin: false))
@@ -180,7 +180,7 @@ struct UsersAndAuditTests {
         } catch let error as IdentityError {
             #expect(error.code == .alreadyExists)
         }
-        #expect(try await env.core.query("SELECT count(*) AS n FROM identity.audit_events")[0].int64("n") == before)
+        #expect(try await env.core.query("SELECT count(*) AS n FROM identity.audit_events")[0].decode(Int64.self, column: "n") == before)
     }
 
     @Test("VerifyAuditChain passes on a clean log and fails after a row is altered or deleted in SQL")
@@ -229,20 +229,23 @@ struct UsersAndAuditTests {
                 SELECT p.permission FROM identity.role_permissions p JOIN identity.roles r ON r.id = p.role_id
                 WHERE r.name = $1 AND r.tenant_id IS NULL
                 """, role.rawValue)
-            #expect(Set(rows.map { Permission($0.string("permission")) }) == role.permissions, "\(role)")
+            #expect(try Set(rows.map { Permission(try $0.decode(String.self, column: "permission")) }) == role.permissions, "\(role)")
         }
         // Down reverses up completely (the migrator's bookkeeping table is all that stays).
+        _ = try await identityMigrator(env.pool).down(steps: 1)  // 0005: the S3 credentials go, the rest stays
+        let s3 = try await env.core.query("SELECT to_regclass('identity.s3_credentials')::text AS c, to_regclass('identity.worker_leases')::text AS l")
+        #expect(try s3[0].decode(String?.self, column: "c") == nil && s3[0].decode(String?.self, column: "l") != nil)
         _ = try await identityMigrator(env.pool).down(steps: 1)  // 0004: the background-work tables go, the rest stays
         let background = try await env.core.query("SELECT to_regclass('identity.worker_leases')::text AS l, to_regclass('identity.login_failures')::text AS f")
-        #expect(background[0].optionalString("l") == nil && background[0].optionalString("f") != nil)
+        #expect(try background[0].decode(String?.self, column: "l") == nil && background[0].decode(String?.self, column: "f") != nil)
         _ = try await identityMigrator(env.pool).down(steps: 1)  // 0003: the failed-login counters go, the rest stays
         let counters = try await env.core.query("SELECT to_regclass('identity.login_failures')::text AS t, to_regclass('identity.auth_watchers')::text AS w")
-        #expect(counters[0].optionalString("t") == nil && counters[0].optionalString("w") != nil)
+        #expect(try counters[0].decode(String?.self, column: "t") == nil && counters[0].decode(String?.self, column: "w") != nil)
         _ = try await identityMigrator(env.pool).down(steps: 1)  // 0002: the lease table goes, the rest stays
         let watchers = try await env.core.query("SELECT to_regclass('identity.auth_watchers')::text AS t, to_regclass('identity.api_keys')::text AS k")
-        #expect(watchers[0].optionalString("t") == nil && watchers[0].optionalString("k") != nil)
+        #expect(try watchers[0].decode(String?.self, column: "t") == nil && watchers[0].decode(String?.self, column: "k") != nil)
         _ = try await identityMigrator(env.pool).down(steps: 1)
         let left = try await env.core.query("SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'identity' AND c.relname NOT LIKE 'schema_migrations%'")
-        #expect(left[0].int64("n") == 0)
+        #expect(try left[0].decode(Int64.self, column: "n") == 0)
     }
 }

@@ -73,7 +73,7 @@ func makeCore(_ pool: PostgresPool, clock: TestClock? = nil, lease: Duration = .
               throttle: LoginThrottle = LoginThrottle(), epochFeed: Bool = false) throws -> IdentityCore {
     let now: @Sendable () -> Date
     if let clock { now = { clock.now() } } else { now = { Date() } }
-    return IdentityCore(db: PostgresSQLDatabase(pool: pool), signer: testSigner,
+    return IdentityCore(db: pool, signer: testSigner,
                         hasher: try PasswordHasher(parameters: .testing, allowWeak: true),
                         logger: Logger(label: "identity-test"), throttle: throttle, authLease: lease,
                         epochFeed: epochFeed ? try authEpochFeed(pool.configuration, logger: Logger(label: "identity-test")) : nil,

@@ -33,7 +33,7 @@ private func failedLogins(_ env: TwoTenants, tenant: String) async throws -> [Au
 }
 
 private func counterRows(_ env: TwoTenants) async throws -> Int64 {
-    try await env.core.query("SELECT count(*) AS n FROM identity.login_failures")[0].int64("n")
+    try await env.core.query("SELECT count(*) AS n FROM identity.login_failures")[0].decode(Int64.self, column: "n")
 }
 
 @Suite("Login throttle (pure)")
@@ -94,7 +94,7 @@ struct LoginFailureTests {
         #expect(codes.filter { $0 == .unauthenticated }.count == 5)
         #expect(codes.filter { $0 == .resourceExhausted }.count == 15)
         let row = try await env.core.query("SELECT failures FROM identity.login_failures")
-        #expect(row.count == 1 && row.first?.int64("failures") == 20)
+        #expect(try row.count == 1 && row.first?.decode(Int64.self, column: "failures") == 20)
         #expect(await loginCode(replica, "alice@example.com", "alice-password-1") == .resourceExhausted)
         // Every attempt is in the platform chain (no tenant was named), and the chain holds.
         let entries = try await failedLogins(env, tenant: platformAuditTenant)
@@ -200,7 +200,7 @@ struct LoginFailureTests {
             let hits = try await core.query("""
                 SELECT (SELECT count(*) FROM identity.audit_events e WHERE e::text ILIKE '%' || $1 || '%') +
                        (SELECT count(*) FROM identity.login_failures f WHERE f::text ILIKE '%' || $1 || '%') AS n
-                """, secret)[0].int64("n")
+                """, secret)[0].decode(Int64.self, column: "n")
             #expect(hits == 0, "\(secret) found at rest")
         }
     }

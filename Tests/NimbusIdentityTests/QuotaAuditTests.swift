@@ -1,5 +1,6 @@
 import Foundation
 import NimbusPlatform
+import NimbusPostgres
 import NimbusRPCCore
 import Testing
 @testable import NimbusIdentity

@@ -1,5 +1,6 @@
 import Foundation
 import NimbusPlatform
+import NimbusPostgres
 import NimbusProto
 import NimbusRPCCore
 import Testing
@@ -20,7 +21,7 @@ struct TenantIsolationTests {
         let tables = ["users", "tenants", "tenant_members", "roles", "role_permissions", "api_keys", "tenant_quotas",
                       "quota_reservations", "audit_events", "audit_chain_heads"]
         let union = tables.map { "SELECT '\($0)' || t::text AS x FROM identity.\($0) t" }.joined(separator: " UNION ALL ")
-        return try await core.query("SELECT md5(string_agg(x, '|' ORDER BY x)) AS digest FROM (\(union)) rows")[0].string("digest")
+        return try await core.query("SELECT md5(string_agg(x, '|' ORDER BY x)) AS digest FROM (\(union)) rows")[0].decode(String.self, column: "digest")
     }
 
     @Test("tenant B addressing tenant A's resources gets NOT_FOUND for every RPC and changes nothing")

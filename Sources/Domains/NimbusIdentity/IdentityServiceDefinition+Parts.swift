@@ -11,14 +11,15 @@ extension IdentityServiceDefinition {
     /// installation with `NIMBUS_BOOTSTRAP_EMAIL` set — the first admin, whose key is printed once.
     public static func makeParts(_ environment: ServiceEnvironment) async throws -> ServiceParts {
         let pool = try environment.requireDatabase(executableName)
-        let core = IdentityCore(db: PostgresSQLDatabase(pool: pool), signer: try environment.principalSigner(),
+        let core = IdentityCore(db: pool, signer: try environment.principalSigner(),
                                 hasher: try PasswordHasher(parameters: .production), logger: environment.logger,
                                 epochFeed: try authEpochFeed(pool.configuration, logger: environment.logger))
         if let email = environment.environment["NIMBUS_BOOTSTRAP_EMAIL"], !email.isEmpty,
            let result = try await core.bootstrap(email: email, password: nil, tenantSlug: "default", tenantName: "Default") {
             IdentityBootstrap.printResult(result)
         }
-        return ServiceParts(services: IdentityServices.all(core),
+        let s3 = S3CredentialStore(pool: pool, cipher: try S3SecretCipher.fromEnvironment(environment.configSource))
+        return ServiceParts(services: IdentityServices.all(core, s3: s3),
                             background: backgroundWork(core, pool: pool, logger: environment.logger) + [AuthEpochPoller(broadcaster: core.epochBroadcaster)])
     }
 }

@@ -56,7 +56,7 @@ struct IdentityBootstrap: AsyncParsableCommand {
         poolConfiguration.minConnections = 0
         poolConfiguration.maxConnections = 2
         let pool = try PostgresPool(configuration: poolConfiguration, name: "identity-bootstrap", logger: logger)
-        let core = IdentityCore(db: PostgresSQLDatabase(pool: pool), signer: signer,
+        let core = IdentityCore(db: pool, signer: signer,
                                 hasher: try PasswordHasher(parameters: .production), logger: logger)
         do {
             let result = try await core.bootstrap(email: email, password: password, tenantSlug: tenant, tenantName: tenantName ?? tenant)
@@ -89,8 +89,9 @@ struct IdentityBootstrap: AsyncParsableCommand {
 
 /// Every service identity hosts.
 enum IdentityServices {
-    static func all(_ core: IdentityCore) -> [any RPCService] {
-        [UsersHandler(core: core), TenantsHandler(core: core), RolesHandler(core: core), ApiKeysHandler(core: core),
+    static func all(_ core: IdentityCore, s3: S3CredentialStore? = nil) -> [any RPCService] {
+        [UsersHandler(core: core), TenantsHandler(core: core), RolesHandler(core: core), ApiKeysHandler(core: core, s3: s3),
          QuotasHandler(core: core), AuditHandler(core: core), AuthHandler(core: core)]
+            + (s3.map { [S3CredentialsHandler(core: core, store: $0)] } ?? [])
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NimbusPostgres
 import NimbusPlatform
 import NimbusRPCCore
 
@@ -8,19 +9,19 @@ enum AuditWriter {
     /// Appends `draft` and returns the stored entry, or nil when `eventID` is already present
     /// (delivery is at-least-once; the event id makes it idempotent).
     @discardableResult
-    static func append(_ draft: AuditDraft, in tx: any SQLExecutor) async throws -> AuditEntry? {
-        if try await tx.one("SELECT 1 AS x FROM identity.audit_events WHERE event_id = $1", draft.eventID) != nil { return nil }
+    static func append(_ draft: AuditDraft, in tx: PostgresConnection) async throws -> AuditEntry? {
+        if try await tx.query("SELECT 1 AS x FROM identity.audit_events WHERE event_id = $1", draft.eventID).first != nil { return nil }
         // The head row's lock serializes appends per tenant; the first append creates it.
         _ = try await tx.query(
             "INSERT INTO identity.audit_chain_heads (tenant_id, seq, hash) VALUES ($1::uuid, 0, decode($2, 'hex')) ON CONFLICT (tenant_id) DO NOTHING",
             draft.tenantID, SQLText.hex(AuditChain.genesis))
-        guard let head = try await tx.one(
-            "SELECT seq, encode(hash, 'hex') AS hash FROM identity.audit_chain_heads WHERE tenant_id = $1::uuid FOR UPDATE", draft.tenantID),
-            let previous = head.bytes("hash")
+        guard let head = try await tx.query(
+            "SELECT seq, encode(hash, 'hex') AS hash FROM identity.audit_chain_heads WHERE tenant_id = $1::uuid FOR UPDATE", draft.tenantID).first,
+            let previous = try head.hexBytes("hash")
         else { throw IdentityError(.internal, "audit chain head missing") }
 
         var entry = AuditEntry(
-            tenantID: draft.tenantID, seq: head.int64("seq") + 1, eventID: draft.eventID,
+            tenantID: draft.tenantID, seq: (try head.decode(Int64.self, column: "seq")) + 1, eventID: draft.eventID,
             actorUserID: draft.actorUserID, actorKeyID: draft.actorKeyID, action: draft.action,
             resourceType: draft.resourceType, resourceID: draft.resourceID, outcome: draft.outcome,
             requestID: draft.requestID, source: draft.source, occurredAtMicros: draft.occurredAtMicros,
@@ -33,7 +34,7 @@ enum AuditWriter {
             VALUES ($1::uuid, $2::bigint, $3, $4, $5, $6, $7, $8, $9, $10, $11, \(SQLText.timestamp("$12")), $13::jsonb,
                 decode($14, 'hex'), decode($15, 'hex'))
             """,
-            [entry.tenantID, String(entry.seq), entry.eventID, entry.actorUserID, entry.actorKeyID, entry.action,
+            binds: [entry.tenantID, String(entry.seq), entry.eventID, entry.actorUserID, entry.actorKeyID, entry.action,
              entry.resourceType, entry.resourceID, entry.outcome.rawValue, entry.requestID, entry.source,
              String(entry.occurredAtMicros), try metadataJSON(entry.metadata), SQLText.hex(entry.prevHash), SQLText.hex(entry.hash)])
         _ = try await tx.query(
@@ -58,14 +59,14 @@ enum AuditWriter {
         e.metadata::text AS metadata, encode(e.prev_hash, 'hex') AS prev_hash, encode(e.hash, 'hex') AS hash
         """
 
-    static func entry(_ row: SQLRow) -> AuditEntry {
+    static func entry(_ row: PostgresRow) throws -> AuditEntry {
         AuditEntry(
-            tenantID: row.string("tenant_id"), seq: row.int64("seq"), eventID: row.string("event_id"),
-            actorUserID: row.string("actor_user_id"), actorKeyID: row.string("actor_key_id"), action: row.string("action"),
-            resourceType: row.string("resource_type"), resourceID: row.string("resource_id"),
-            outcome: AuditOutcomeValue(rawValue: row.string("outcome")) ?? .failure, requestID: row.string("request_id"),
-            source: row.string("source"), occurredAtMicros: row.int64("occurred_us"),
-            metadata: metadata(fromJSON: row.string("metadata")), prevHash: row.bytes("prev_hash") ?? [],
-            hash: row.bytes("hash") ?? [])
+            tenantID: try row.decode(String.self, column: "tenant_id"), seq: try row.decode(Int64.self, column: "seq"), eventID: try row.decode(String.self, column: "event_id"),
+            actorUserID: try row.decode(String.self, column: "actor_user_id"), actorKeyID: try row.decode(String.self, column: "actor_key_id"), action: try row.decode(String.self, column: "action"),
+            resourceType: try row.decode(String.self, column: "resource_type"), resourceID: try row.decode(String.self, column: "resource_id"),
+            outcome: AuditOutcomeValue(rawValue: try row.decode(String.self, column: "outcome")) ?? .failure, requestID: try row.decode(String.self, column: "request_id"),
+            source: try row.decode(String.self, column: "source"), occurredAtMicros: try row.decode(Int64.self, column: "occurred_us"),
+            metadata: metadata(fromJSON: try row.decode(String.self, column: "metadata")), prevHash: (try row.hexBytes("prev_hash")) ?? [],
+            hash: (try row.hexBytes("hash")) ?? [])
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NimbusPostgres
 import NimbusPlatform
 import NimbusRPCCore
 
@@ -11,30 +12,30 @@ extension IdentityCore {
         if let expiresAt, expiresAt <= now() { throw IdentityError.invalid("expire_time is in the past") }
         let tenantID = actor.tenantID
         return try await transaction { tx in
-            guard let target = try await tx.one("""
+            guard let target = try await tx.query("""
                 SELECT u.is_platform_admin, u.is_active FROM identity.users u JOIN identity.tenant_members m ON m.user_id = u.id
                 WHERE u.id = $1::uuid AND m.tenant_id = $2::uuid
-                """, owner, tenantID)
+                """, owner, tenantID).first
             else { throw IdentityError.notFound("user") }
             // A key carries its user's powers: minting one for a platform admin is for platform admins.
-            if owner != actor.userID && target.bool("is_platform_admin") && !actor.isPlatformAdmin {
+            if try owner != actor.userID && target.decode(Bool.self, column: "is_platform_admin") && !actor.isPlatformAdmin {
                 throw IdentityError(.permissionDenied, "only a platform admin can create keys for a platform admin")
             }
-            if !target.bool("is_active") { throw IdentityError.precondition("the user is deactivated") }
+            if !(try target.decode(Bool.self, column: "is_active")) { throw IdentityError.precondition("the user is deactivated") }
             return try await self.insertApiKey(actor, userID: owner, tenantID: tenantID, name: name, expiresAt: expiresAt, in: tx)
         }
     }
 
     func insertApiKey(_ actor: Actor, userID: String, tenantID: String, name: String, expiresAt: Date?,
-                      in tx: any SQLExecutor) async throws -> (key: ApiKeyRecord, secret: String) {
+                      in tx: PostgresConnection) async throws -> (key: ApiKeyRecord, secret: String) {
         let token = try ApiKeyToken.generate()
         guard let row = try await tx.query("""
             INSERT INTO identity.api_keys AS k (user_id, tenant_id, name, prefix, secret_hash, expires_at)
             VALUES ($1::uuid, $2::uuid, $3, $4, decode($5, 'hex'), CASE WHEN $6::text IS NULL THEN NULL ELSE \(SQLText.timestamp("$6")) END)
             RETURNING \(ApiKeyRecord.columns)
-            """, [userID, tenantID, name, token.prefix, SQLText.hex(token.secretHash), SQLText.micros(expiresAt)]).first
+            """, binds: [userID, tenantID, name, token.prefix, SQLText.hex(token.secretHash), SQLText.micros(expiresAt)]).first
         else { throw IdentityError(.internal, "insert returned nothing") }
-        let key = ApiKeyRecord(row: row)
+        let key = try ApiKeyRecord(row: row)
         var creator = actor
         if creator.userID.isEmpty { creator.principal.userID = userID }
         try await AuditWriter.append(audit(creator, tenant: tenantID, action: "apikey.create", resourceType: "api_key",
@@ -47,7 +48,7 @@ extension IdentityCore {
         if owner == actor.userID { try actor.require(.apiKeyManage) } else { try actor.require(.iamManage) }
         if owner != actor.userID,
            try await db.query("SELECT 1 AS x FROM identity.tenant_members WHERE tenant_id = $1::uuid AND user_id = $2::uuid",
-                              [actor.tenantID, owner]).isEmpty {
+                              binds: [actor.tenantID, owner]).isEmpty {
             throw IdentityError.notFound("user")
         }
         let limit = Validate.pageSize(pageSize)
@@ -57,8 +58,8 @@ extension IdentityCore {
             WHERE k.tenant_id = $1::uuid AND k.user_id = $2::uuid
               AND ($3::text IS NULL OR (k.created_at, k.id) < (\(SQLText.timestamp("$3")), $4::uuid))
             ORDER BY k.created_at DESC, k.id DESC LIMIT $5::int
-            """, [actor.tenantID, owner, after?[0], after?[1], String(limit + 1)])
-        let keys = Array(rows.prefix(limit).map(ApiKeyRecord.init(row:)))
+            """, binds: [actor.tenantID, owner, after?[0], after?[1], String(limit + 1)])
+        let keys = try Array(rows.prefix(limit).map(ApiKeyRecord.init(row:)))
         let next = rows.count > limit ? keys.last.map { PageToken.encode([String(micros($0.createdAt)), $0.id]) } ?? "" : ""
         return (keys, next)
     }
@@ -73,12 +74,12 @@ extension IdentityCore {
         let key = try await transaction { tx in
             let key = try await self.visibleKey(actor, id: id, lock: true, in: tx)
             if key.revokedAt != nil { return key }
-            guard let row = try await tx.one(
-                "UPDATE identity.api_keys k SET revoked_at = now(), version = version + 1 WHERE k.id = $1::uuid RETURNING \(ApiKeyRecord.columns)", id)
+            guard let row = try await tx.query(
+                "UPDATE identity.api_keys k SET revoked_at = now(), version = version + 1 WHERE k.id = $1::uuid RETURNING \(ApiKeyRecord.columns)", id).first
             else { throw IdentityError.notFound("API key") }
             try await AuditWriter.append(self.audit(actor, tenant: key.tenantID, action: "apikey.revoke", resourceType: "api_key",
                                                     resourceID: id, metadata: ["prefix": key.prefix]), in: tx)
-            return ApiKeyRecord(row: row)
+            return try ApiKeyRecord(row: row)
         }
         cache.invalidateAll()
         return key
@@ -99,12 +100,12 @@ extension IdentityCore {
                     previous_valid_until = CASE WHEN $3::text IS NULL THEN NULL ELSE \(SQLText.timestamp("$3")) END,
                     secret_hash = decode($2, 'hex'), version = version + 1
                 WHERE k.id = $1::uuid RETURNING \(ApiKeyRecord.columns)
-                """, [id, SQLText.hex(token.secretHash), SQLText.micros(sunset)]).first
+                """, binds: [id, SQLText.hex(token.secretHash), SQLText.micros(sunset)]).first
             else { throw IdentityError.notFound("API key") }
             try await AuditWriter.append(self.audit(actor, tenant: key.tenantID, action: "apikey.rotate", resourceType: "api_key",
                                                     resourceID: id, metadata: ["prefix": key.prefix,
                                                                                "previous_valid_until": sunset.map { String(self.micros($0)) } ?? ""]), in: tx)
-            return (ApiKeyRecord(row: row), token.text)
+            return try (ApiKeyRecord(row: row), token.text)
         }
         cache.invalidateAll()
         return result
@@ -112,12 +113,12 @@ extension IdentityCore {
 
     /// A key of the actor's tenant that the actor may manage (own keys with apikey:manage,
     /// anyone's with iam:manage); NOT_FOUND otherwise.
-    private func visibleKey(_ actor: Actor, id: String, lock: Bool, in tx: any SQLExecutor) async throws -> ApiKeyRecord {
+    private func visibleKey(_ actor: Actor, id: String, lock: Bool, in tx: PostgresConnection) async throws -> ApiKeyRecord {
         guard let row = try await tx.query(
             "SELECT \(ApiKeyRecord.columns) FROM identity.api_keys k WHERE k.id = $1::uuid AND (k.tenant_id = $2::uuid OR $3::boolean)\(lock ? " FOR UPDATE" : "")",
-            [id, actor.tenantID.isEmpty ? platformAuditTenant : actor.tenantID, SQLText.bool(actor.isPlatformAdmin)]).first
+            binds: [id, actor.tenantID.isEmpty ? platformAuditTenant : actor.tenantID, SQLText.bool(actor.isPlatformAdmin)]).first
         else { throw IdentityError.notFound("API key") }
-        let key = ApiKeyRecord(row: row)
+        let key = try ApiKeyRecord(row: row)
         if key.userID == actor.userID { try actor.require(.apiKeyManage) } else { try actor.require(.iamManage) }
         return key
     }

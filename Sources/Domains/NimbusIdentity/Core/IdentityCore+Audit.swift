@@ -1,4 +1,5 @@
 import Foundation
+import NimbusPostgres
 import NimbusPlatform
 import NimbusRPCCore
 
@@ -26,10 +27,10 @@ extension IdentityCore {
               AND ($7::text IS NULL OR e.occurred_at >= \(SQLText.timestamp("$7")))
               AND ($8::text IS NULL OR e.occurred_at < \(SQLText.timestamp("$8")))
             ORDER BY e.seq DESC LIMIT $9::int
-            """, [actor.tenantID, before.map(String.init), nonEmpty(filter.action), nonEmpty(filter.resourceType),
+            """, binds: [actor.tenantID, before.map(String.init), nonEmpty(filter.action), nonEmpty(filter.resourceType),
                   nonEmpty(filter.resourceID), nonEmpty(filter.actorUserID), SQLText.micros(filter.start), SQLText.micros(filter.end),
                   String(limit + 1)])
-        let events = Array(rows.prefix(limit).map(AuditWriter.entry))
+        let events = try Array(rows.prefix(limit).map(AuditWriter.entry))
         return (events, rows.count > limit ? events.last.map { PageToken.encode([String($0.seq)]) } ?? "" : "")
     }
 
@@ -50,12 +51,12 @@ extension IdentityCore {
         // retry then sees it as a duplicate.
         for attempt in 0..<3 {
             do {
-                return try await db.transaction { tx in
+                return try await db.withTransaction { tx in
                     var appended = 0
                     for draft in batch where try await AuditWriter.append(draft, in: tx) != nil { appended += 1 }
                     return (appended, batch.count - appended)
                 }
-            } catch let failure as SQLFailure where failure.isUniqueViolation && attempt < 2 {
+            } catch let error as PostgresError where error.kind == .uniqueViolation && attempt < 2 {
                 continue
             }
         }
@@ -68,8 +69,8 @@ extension IdentityCore {
         try actor.requireTenant(tenantID, "tenant")
         try actor.require(.auditRead)
         // One snapshot for head and entries: appends committed meanwhile are not half-seen.
-        return try await db.transaction(snapshot: true) { tx in
-            let headRow = try await tx.one("SELECT seq, encode(hash, 'hex') AS hash FROM identity.audit_chain_heads WHERE tenant_id = $1::uuid", tenantID)
+        return try await db.withTransaction(isolation: .repeatableRead, readOnly: true) { tx in
+            let headRow = try await tx.query("SELECT seq, encode(hash, 'hex') AS hash FROM identity.audit_chain_heads WHERE tenant_id = $1::uuid", tenantID).first
             var entries: [AuditEntry] = []
             var after: Int64 = 0
             while true {
@@ -77,11 +78,11 @@ extension IdentityCore {
                     SELECT \(AuditWriter.entryColumns) FROM identity.audit_events e WHERE e.tenant_id = $1::uuid AND e.seq > $2::bigint
                     ORDER BY e.seq LIMIT 5000
                     """, tenantID, String(after))
-                entries += rows.map(AuditWriter.entry)
+                entries += try rows.map(AuditWriter.entry)
                 guard let last = entries.last, rows.count == 5000 else { break }
                 after = last.seq
             }
-            let head = headRow.map { (seq: $0.int64("seq"), hash: $0.bytes("hash") ?? []) }
+            let head = try headRow.map { (seq: (try $0.decode(Int64.self, column: "seq")), hash: (try $0.hexBytes("hash")) ?? []) }
             return AuditChain.verify(entries, head: head)
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import NimbusPostgres
 import Logging
 import NimbusPlatform
 import NimbusRPCCore
@@ -48,17 +49,17 @@ extension IdentityCore {
             JOIN identity.tenant_members m ON m.tenant_id = k.tenant_id AND m.user_id = k.user_id
             JOIN identity.roles r ON r.id = m.role_id
             WHERE k.prefix = $1 AND k.revoked_at IS NULL AND u.is_active
-            """, [prefix]).first,
-            let secretHash = row.bytes("secret_hash")
+            """, binds: [prefix]).first,
+            let secretHash = try row.hexBytes("secret_hash")
         else { return nil }
-        var permissions = Set(row.string("permissions").split(separator: ",").map { Permission(String($0)) })
-        if row.bool("is_platform_admin") { permissions.insert(.platformAdmin) }
-        let principal = Principal(userID: row.string("user_id"), tenantID: row.string("tenant_id"), role: row.string("role"),
-                                  permissions: permissions, keyID: row.string("id"))
-        let entry = CachedKey(keyID: row.string("id"), principal: principal, secretHash: secretHash,
-                              previousSecretHash: row.bytes("previous_hash"), previousValidUntil: row.date("previous_us"),
-                              expiresAt: row.date("expires_us"))
-        return (entry, row.int64("epoch"))
+        var permissions = Set((try row.decode(String.self, column: "permissions")).split(separator: ",").map { Permission(String($0)) })
+        if (try row.decode(Bool.self, column: "is_platform_admin")) { permissions.insert(.platformAdmin) }
+        let principal = Principal(userID: try row.decode(String.self, column: "user_id"), tenantID: try row.decode(String.self, column: "tenant_id"), role: try row.decode(String.self, column: "role"),
+                                  permissions: permissions, keyID: try row.decode(String.self, column: "id"))
+        let entry = CachedKey(keyID: try row.decode(String.self, column: "id"), principal: principal, secretHash: secretHash,
+                              previousSecretHash: try row.hexBytes("previous_hash"), previousValidUntil: try row.micros("previous_us"),
+                              expiresAt: try row.micros("expires_us"))
+        return (entry, (try row.decode(Int64.self, column: "epoch")))
     }
 
     /// Writes the collected last-used times in one statement (called periodically).
@@ -72,7 +73,7 @@ extension IdentityCore {
                 UPDATE identity.api_keys k SET last_used_at = \(SQLText.timestamp("v.us"))
                 FROM unnest($1::uuid[], $2::bigint[]) AS v(id, us)
                 WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < \(SQLText.timestamp("v.us")))
-                """, [SQLText.array(ids), SQLText.array(times)])
+                """, binds: [SQLText.array(ids), SQLText.array(times)])
         } catch {
             logger.warning("could not record API key last use", metadata: ["error": "\(error)", "keys": "\(ids.count)"])
         }
@@ -99,35 +100,35 @@ extension IdentityCore {
         let row = try await query(
             "SELECT \(UserRecord.columns), u.password_hash FROM identity.users u WHERE lower(u.email) = $1", account).first
         // Hash anyway for an unknown email, so timing does not reveal which emails exist.
-        let stored = row?.string("password_hash") ?? decoyHash
+        let stored = (try row?.decode(String.self, column: "password_hash")) ?? decoyHash
         let matches = (try? hasher.verify(password, against: stored)) ?? false
-        guard let row, matches, row.bool("is_active") else {
+        guard let row, matches, (try row.decode(Bool.self, column: "is_active")) else {
             try await recordFailedLogin(account: account, tenantID: tenantID, attempts: count.attempts, requestID: requestID)
             throw IdentityError.badCredentials
         }
-        try await mappingSQLErrors { try await throttle.clear(accountHash, in: db) }
-        let user = UserRecord(row: row)
+        try await mappingSQLErrors { try await db.withConnection { try await throttle.clear(accountHash, in: $0) } }
+        let user = try UserRecord(row: row)
         let wanted = try Validate.optionalUUID(tenantID, "tenant_id")
         let rehash = hasher.needsRehash(stored) ? try hasher.hash(password) : nil
         let lifetime = sessionLifetime
         return try await transaction { tx in
-            guard let membership = try await tx.one("""
+            guard let membership = try await tx.query("""
                 SELECT m.tenant_id::text AS tenant_id FROM identity.tenant_members m WHERE m.user_id = $1::uuid
                 ORDER BY (m.tenant_id = coalesce($2::uuid, $3::uuid)) DESC, m.created_at LIMIT 1
-                """, user.id, wanted, user.defaultTenantID),
-                wanted == nil || membership.string("tenant_id") == wanted
+                """, user.id, wanted, user.defaultTenantID).first,
+                try wanted == nil || membership.decode(String.self, column: "tenant_id") == wanted
             else { throw IdentityError.notFound("tenant") }
-            let tenantID = membership.string("tenant_id")
+            let tenantID = try membership.decode(String.self, column: "tenant_id")
             if let rehash {
                 _ = try await tx.query("UPDATE identity.users SET password_hash = $2 WHERE id = $1::uuid", user.id, rehash)
             }
-            guard let tenantRow = try await tx.one("SELECT \(TenantRecord.columns) FROM identity.tenants t WHERE t.id = $1::uuid", tenantID)
+            guard let tenantRow = try await tx.query("SELECT \(TenantRecord.columns) FROM identity.tenants t WHERE t.id = $1::uuid", tenantID).first
             else { throw IdentityError.notFound("tenant") }
             let actor = Actor(principal: Principal(userID: user.id, tenantID: tenantID, role: "", permissions: []), requestID: requestID)
             let (key, secret) = try await self.insertApiKey(actor, userID: user.id, tenantID: tenantID, name: "session",
                                                             expiresAt: self.now().addingTimeInterval(lifetime), in: tx)
             try await AuditWriter.append(self.audit(actor, tenant: tenantID, action: "auth.login", resourceType: "user", resourceID: user.id), in: tx)
-            return LoginResult(secret: secret, key: key, user: user, tenant: TenantRecord(row: tenantRow))
+            return LoginResult(secret: secret, key: key, user: user, tenant: try TenantRecord(row: tenantRow))
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NimbusPostgres
 import NimbusPlatform
 import NimbusRPCCore
 
@@ -21,14 +22,14 @@ extension IdentityCore {
         let plain = try Validate.password(generated ?? password!)
         let hash = try hasher.hash(plain)
         return try await transaction { tx in
-            _ = try await tx.query("SELECT pg_advisory_xact_lock(hashtext('nimbus-identity-bootstrap'))::text AS x", [])
-            if try await tx.one("SELECT 1 AS x FROM identity.users LIMIT 1") != nil { return nil }
-            guard let row = try await tx.one("""
+            _ = try await tx.query("SELECT pg_advisory_xact_lock(hashtext('nimbus-identity-bootstrap'))::text AS x", binds: [])
+            if try await tx.query("SELECT 1 AS x FROM identity.users LIMIT 1").first != nil { return nil }
+            guard let row = try await tx.query("""
                 INSERT INTO identity.users AS u (email, name, password_hash, is_platform_admin) VALUES ($1, $2, $3, true)
                 RETURNING \(UserRecord.columns)
-                """, email, "Administrator", hash)
+                """, email, "Administrator", hash).first
             else { throw IdentityError(.internal, "insert returned nothing") }
-            var user = UserRecord(row: row)
+            var user = try UserRecord(row: row)
             let actor = Actor(principal: Principal(userID: user.id, tenantID: "", role: "admin", permissions: [.platformAdmin]),
                               requestID: "bootstrap")
             let tenant = try await self.insertTenant(actor, name: name, slug: slug, admin: user.id, in: tx)

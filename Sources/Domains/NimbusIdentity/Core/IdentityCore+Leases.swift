@@ -1,4 +1,5 @@
 import Foundation
+import NimbusPostgres
 import Logging
 import NimbusRPCCore
 
@@ -37,7 +38,7 @@ extension IdentityCore {
             SELECT (SELECT epoch FROM current) AS epoch, EXISTS (SELECT 1 FROM granted) AS granted
             """, watcherID, String(epoch), String(seconds))
         guard let row = rows.first else { throw IdentityError(.internal, "auth epoch missing") }
-        return AckResult(granted: row.bool("granted"), currentEpoch: row.int64("epoch"))
+        return AckResult(granted: try row.decode(Bool.self, column: "granted"), currentEpoch: try row.decode(Int64.self, column: "epoch"))
     }
 
     /// Waits until every watcher with an unexpired lease has acknowledged `epoch` or later.
@@ -51,8 +52,8 @@ extension IdentityCore {
                 let rows = try await db.query("""
                     SELECT count(*) AS behind FROM identity.auth_watchers
                     WHERE lease_expires_at > now() AND acked_epoch < $1::bigint
-                    """, [String(epoch)])
-                if rows.first?.int64("behind") == 0 { return }
+                    """, binds: [String(epoch)])
+                if (try rows.first?.decode(Int64.self, column: "behind")) == 0 { return }
             } catch {
                 logger.warning("could not check auth leases", metadata: ["error": "\(error)"])
             }
@@ -67,6 +68,6 @@ extension IdentityCore {
 
     /// Forgets watchers whose lease ran out long ago (gateways that went away).
     func pruneAuthWatchers() async {
-        _ = try? await db.query("DELETE FROM identity.auth_watchers WHERE lease_expires_at < now() - interval '1 hour'", [])
+        _ = try? await db.query("DELETE FROM identity.auth_watchers WHERE lease_expires_at < now() - interval '1 hour'", binds: [])
     }
 }

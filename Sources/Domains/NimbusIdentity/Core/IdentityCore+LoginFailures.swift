@@ -1,4 +1,5 @@
 import Foundation
+import NimbusPostgres
 import Logging
 import NimbusPlatform
 import NimbusRPCCore
@@ -16,7 +17,7 @@ extension IdentityCore {
     func countLoginAttempt(account: String, accountHash: [UInt8], tenantID: String, requestID: String) async throws -> (LoginThrottle.Count, TimeInterval?) {
         let at = now()
         return try await mappingSQLErrors {
-            try await db.transaction { tx in
+            try await db.withTransaction { tx in
                 let count = try await self.throttle.count(accountHash, now: at, in: tx)
                 guard let wait = self.throttle.retryAfter(count, now: at) else { return (count, nil) }
                 try await self.auditFailedLogin(account: account, tenantID: tenantID, reason: .throttled, attempts: count.attempts,
@@ -29,7 +30,7 @@ extension IdentityCore {
     /// Audits a wrong password, unknown email or inactive user (the attempt was already counted).
     func recordFailedLogin(account: String, tenantID: String, attempts: Int, requestID: String) async throws {
         try await mappingSQLErrors {
-            try await db.transaction { tx in
+            try await db.withTransaction { tx in
                 try await self.auditFailedLogin(account: account, tenantID: tenantID, reason: .badCredentials, attempts: attempts,
                                                 requestID: requestID, in: tx)
             }
@@ -42,19 +43,19 @@ extension IdentityCore {
     /// knows the user (a member of the tenant; any user in the platform chain, which only
     /// platform admins read). One statement for every case, so the paths cost the same.
     private func auditFailedLogin(account: String, tenantID: String, reason: LoginFailureReason, attempts: Int,
-                                  requestID: String, in tx: any SQLExecutor) async throws {
+                                  requestID: String, in tx: PostgresConnection) async throws {
         let wanted = UUID(uuidString: tenantID)?.uuidString.lowercased()
-        guard let row = try await tx.one("""
+        guard let row = try await tx.query("""
             SELECT t.id::text AS tenant_id,
                    (SELECT u.id::text FROM identity.users u WHERE lower(u.email) = $2
                       AND (t.id = $3::uuid OR EXISTS (SELECT 1 FROM identity.tenant_members m WHERE m.tenant_id = t.id AND m.user_id = u.id))
                    ) AS user_id
             FROM (SELECT coalesce((SELECT id FROM identity.tenants WHERE id = $1::uuid), $3::uuid) AS id) t
-            """, wanted, account, platformAuditTenant)
+            """, wanted, account, platformAuditTenant).first
         else { throw IdentityError(.internal, "login audit scope missing") }
         let anonymous = Actor(principal: Principal(userID: "", tenantID: "", role: "", permissions: []), requestID: requestID)
-        var draft = audit(anonymous, tenant: row.string("tenant_id"), action: "auth.login_failed", resourceType: "user",
-                          resourceID: row.string("user_id"), metadata: ["reason": reason.rawValue, "attempts": String(attempts)])
+        var draft = audit(anonymous, tenant: try row.decode(String.self, column: "tenant_id"), action: "auth.login_failed", resourceType: "user",
+                          resourceID: (try row.decode(String?.self, column: "user_id")) ?? "", metadata: ["reason": reason.rawValue, "attempts": String(attempts)])
         draft.outcome = reason == .throttled ? .denied : .failure
         try await AuditWriter.append(draft, in: tx)
     }
@@ -62,7 +63,7 @@ extension IdentityCore {
     /// Deletes failed-login counters whose window has passed (called by the background loop).
     func pruneLoginFailures() async {
         do {
-            try await throttle.prune(now: now(), in: db)
+            try await db.withConnection { try await throttle.prune(now: now(), in: $0) }
         } catch {
             logger.warning("could not prune failed-login counters", metadata: ["error": "\(error)"])
         }

@@ -1,4 +1,5 @@
 import Foundation
+import NimbusPostgres
 import NimbusPlatform
 import NimbusRPCCore
 
@@ -9,12 +10,12 @@ extension IdentityCore {
         q.used_instances, q.used_vcpus, q.used_memory_mb, q.used_storage_gb, q.used_buckets, q.used_databases
         """
 
-    private static func quota(_ row: SQLRow) -> Quota {
-        func amounts(_ p: String) -> QuotaAmounts {
-            QuotaAmounts(instances: row.int64("\(p)_instances"), vcpus: row.int64("\(p)_vcpus"), memoryMB: row.int64("\(p)_memory_mb"),
-                         storageGB: row.int64("\(p)_storage_gb"), buckets: row.int64("\(p)_buckets"), databases: row.int64("\(p)_databases"))
+    private static func quota(_ row: PostgresRow) throws -> Quota {
+        func amounts(_ p: String) throws -> QuotaAmounts {
+            QuotaAmounts(instances: (try row.decode(Int64.self, column: "\(p)_instances")), vcpus: (try row.decode(Int64.self, column: "\(p)_vcpus")), memoryMB: (try row.decode(Int64.self, column: "\(p)_memory_mb")),
+                         storageGB: (try row.decode(Int64.self, column: "\(p)_storage_gb")), buckets: (try row.decode(Int64.self, column: "\(p)_buckets")), databases: (try row.decode(Int64.self, column: "\(p)_databases")))
         }
-        return Quota(tenantID: row.string("tenant_id"), limits: amounts("max"), used: amounts("used"), version: row.int64("version"))
+        return Quota(tenantID: try row.decode(String.self, column: "tenant_id"), limits: try amounts("max"), used: try amounts("used"), version: try row.decode(Int64.self, column: "version"))
     }
 
     /// Internal calls come from services (any tenant, named in the request); a user principal
@@ -30,9 +31,9 @@ extension IdentityCore {
             try actor.requireTenant(tenantID, "tenant")
             try actor.require(.quotaRead)
         }
-        guard let row = try await db.query("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", [tenantID]).first
+        guard let row = try await db.query("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", binds: [tenantID]).first
         else { throw IdentityError.notFound("tenant") }
-        return Self.quota(row)
+        return try Self.quota(row)
     }
 
     func setQuota(_ actor: Actor, tenantID: String, limits: QuotaAmounts) async throws -> Quota {
@@ -47,11 +48,11 @@ extension IdentityCore {
                     max_storage_gb = $5::bigint, max_buckets = $6::bigint, max_databases = $7::bigint,
                     version = version + 1, updated_at = now()
                 WHERE q.tenant_id = $1::uuid RETURNING \(Self.quotaColumns)
-                """, [tenantID] + values).first
+                """, binds: [tenantID] + values).first
             else { throw IdentityError.notFound("tenant") }
             try await AuditWriter.append(self.audit(actor, tenant: tenantID, action: "quota.set", resourceType: "quota", resourceID: tenantID,
                                                     metadata: Dictionary(uniqueKeysWithValues: limits.named.map { ("max_\($0.name)", String($0.value)) })), in: tx)
-            return Self.quota(row)
+            return try Self.quota(row)
         }
     }
 
@@ -88,20 +89,20 @@ extension IdentityCore {
                 SELECT $1::uuid, $2, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::bigint
                 WHERE EXISTS (SELECT 1 FROM identity.tenant_quotas WHERE tenant_id = $1::uuid)
                 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING 1 AS x
-                """, [tenantID, idempotencyKey] + values)
+                """, binds: [tenantID, idempotencyKey] + values)
             if inserted.isEmpty {
-                guard let existing = try await tx.one("""
+                guard let existing = try await tx.query("""
                     SELECT instances, vcpus, memory_mb, storage_gb, buckets, databases FROM identity.quota_reservations
                     WHERE tenant_id = $1::uuid AND idempotency_key = $2
-                    """, tenantID, idempotencyKey)
+                    """, tenantID, idempotencyKey).first
                 else { throw IdentityError.notFound("tenant") }
-                let previous = deltas.named.map { existing.int64($0.name) }
+                let previous = try deltas.named.map { try existing.decode(Int64.self, column: $0.name) }
                 guard previous == deltas.named.map(\.value) else {
                     throw IdentityError(.alreadyExists, "idempotency_key was already used with different amounts")
                 }
-                guard let row = try await tx.one("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", tenantID)
+                guard let row = try await tx.query("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", tenantID).first
                 else { throw IdentityError.notFound("tenant") }
-                return .granted(Self.quota(row), replayed: true)
+                return .granted(try Self.quota(row), replayed: true)
             }
             if let row = try await tx.query("""
                 UPDATE identity.tenant_quotas q SET
@@ -114,14 +115,14 @@ extension IdentityCore {
                   AND used_memory_mb + $4::bigint <= max_memory_mb AND used_storage_gb + $5::bigint <= max_storage_gb
                   AND used_buckets + $6::bigint <= max_buckets AND used_databases + $7::bigint <= max_databases
                 RETURNING \(Self.quotaColumns)
-                """, [tenantID] + values).first {
+                """, binds: [tenantID] + values).first {
                 try await AuditWriter.append(self.quotaAudit(actor, tenant: tenantID, action: "quota.reserve", key: idempotencyKey, amounts: named), in: tx)
-                return .granted(Self.quota(row), replayed: false)
+                return .granted(try Self.quota(row), replayed: false)
             }
             // Over a limit: say which, take the reservation row back and audit the refusal.
-            guard let row = try await tx.one("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", tenantID)
+            guard let row = try await tx.query("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", tenantID).first
             else { throw IdentityError.notFound("tenant") }
-            let over = Self.quota(row).overages(adding: deltas).joined(separator: "; ")
+            let over = try Self.quota(row).overages(adding: deltas).joined(separator: "; ")
             _ = try await tx.query("DELETE FROM identity.quota_reservations WHERE tenant_id = $1::uuid AND idempotency_key = $2", tenantID, idempotencyKey)
             try await AuditWriter.append(self.quotaAudit(actor, tenant: tenantID, action: "quota.reserve", key: idempotencyKey, amounts: named,
                                                          outcome: .denied, extra: ["over": over]), in: tx)
@@ -146,7 +147,7 @@ extension IdentityCore {
                 """, tenantID, idempotencyKey).first
             if let released {
                 let columns = ["instances", "vcpus", "memory_mb", "storage_gb", "buckets", "databases"]
-                let values = columns.map { String(released.int64($0)) }
+                let values = try columns.map { String(try released.decode(Int64.self, column: $0)) }
                 guard let row = try await tx.query("""
                     UPDATE identity.tenant_quotas q SET
                         used_instances = used_instances - $2::bigint, used_vcpus = used_vcpus - $3::bigint,
@@ -154,18 +155,18 @@ extension IdentityCore {
                         used_buckets = used_buckets - $6::bigint, used_databases = used_databases - $7::bigint,
                         version = version + 1, updated_at = now()
                     WHERE q.tenant_id = $1::uuid RETURNING \(Self.quotaColumns)
-                    """, [tenantID] + values).first
+                    """, binds: [tenantID] + values).first
                 else { throw IdentityError.notFound("tenant") }
-                let amounts = columns.map { (name: $0, value: released.int64($0)) }
+                let amounts = try columns.map { (name: $0, value: try released.decode(Int64.self, column: $0)) }
                 try await AuditWriter.append(self.quotaAudit(actor, tenant: tenantID, action: "quota.release", key: idempotencyKey, amounts: amounts), in: tx)
-                return (Self.quota(row), true)
+                return try (Self.quota(row), true)
             }
-            guard try await tx.one("SELECT 1 AS x FROM identity.quota_reservations WHERE tenant_id = $1::uuid AND idempotency_key = $2",
-                                   tenantID, idempotencyKey) != nil
+            guard try await tx.query("SELECT 1 AS x FROM identity.quota_reservations WHERE tenant_id = $1::uuid AND idempotency_key = $2",
+                                   tenantID, idempotencyKey).first != nil
             else { throw IdentityError.notFound("reservation") }
-            guard let row = try await tx.one("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", tenantID)
+            guard let row = try await tx.query("SELECT \(Self.quotaColumns) FROM identity.tenant_quotas q WHERE q.tenant_id = $1::uuid", tenantID).first
             else { throw IdentityError.notFound("tenant") }
-            return (Self.quota(row), false)
+            return try (Self.quota(row), false)
         }
     }
 }

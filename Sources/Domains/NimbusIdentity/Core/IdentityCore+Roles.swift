@@ -1,4 +1,5 @@
 import Foundation
+import NimbusPostgres
 import NimbusPlatform
 import NimbusRPCCore
 
@@ -7,17 +8,17 @@ extension IdentityCore {
         let rows = try await db.query("""
             SELECT \(RoleRecord.columns) FROM identity.roles r WHERE r.tenant_id IS NULL OR r.tenant_id = $1::uuid
             ORDER BY r.tenant_id NULLS FIRST, r.name
-            """, [actor.tenantID.isEmpty ? platformAuditTenant : actor.tenantID])
-        return rows.map(RoleRecord.init(row:))
+            """, binds: [actor.tenantID.isEmpty ? platformAuditTenant : actor.tenantID])
+        return try rows.map(RoleRecord.init(row:))
     }
 
     func getRole(_ actor: Actor, id: String) async throws -> RoleRecord {
         let id = try Validate.uuid(id, "id")
         guard let row = try await db.query(
             "SELECT \(RoleRecord.columns) FROM identity.roles r WHERE r.id = $1::uuid AND (r.tenant_id IS NULL OR r.tenant_id = $2::uuid)",
-            [id, actor.tenantID.isEmpty ? platformAuditTenant : actor.tenantID]).first
+            binds: [id, actor.tenantID.isEmpty ? platformAuditTenant : actor.tenantID]).first
         else { throw IdentityError.notFound("role") }
-        return RoleRecord(row: row)
+        return try RoleRecord(row: row)
     }
 
     /// Permissions a custom role may hold: well-formed and known (no platform or service ones).
@@ -33,11 +34,11 @@ extension IdentityCore {
         let permissions = try validatedPermissions(permissions)
         guard description.count <= 1000 else { throw IdentityError.invalid("descriptions are at most 1000 characters") }
         return try await transaction { tx in
-            guard let row = try await tx.one(
+            guard let row = try await tx.query(
                 "INSERT INTO identity.roles (tenant_id, name, description) VALUES ($1::uuid, $2, $3) RETURNING id::text AS id",
-                actor.tenantID, name, description)
+                actor.tenantID, name, description).first
             else { throw IdentityError(.internal, "insert returned nothing") }
-            let id = row.string("id")
+            let id = try row.decode(String.self, column: "id")
             _ = try await tx.query("INSERT INTO identity.role_permissions (role_id, permission) SELECT $1::uuid, unnest($2::text[])",
                                    id, SQLText.array(permissions))
             try await AuditWriter.append(self.audit(actor, tenant: actor.tenantID, action: "role.create", resourceType: "role",
@@ -76,20 +77,20 @@ extension IdentityCore {
         cache.invalidateAll()
     }
 
-    private func role(id: String, in tx: any SQLExecutor) async throws -> RoleRecord {
-        guard let row = try await tx.one("SELECT \(RoleRecord.columns) FROM identity.roles r WHERE r.id = $1::uuid", id) else {
+    private func role(id: String, in tx: PostgresConnection) async throws -> RoleRecord {
+        guard let row = try await tx.query("SELECT \(RoleRecord.columns) FROM identity.roles r WHERE r.id = $1::uuid", id).first else {
             throw IdentityError.notFound("role")
         }
-        return RoleRecord(row: row)
+        return try RoleRecord(row: row)
     }
 
     /// A custom role of the actor's tenant, locked; built-in roles are read-only.
-    private func lockTenantRole(_ actor: Actor, id: String, in tx: any SQLExecutor) async throws -> RoleRecord {
-        guard let row = try await tx.one(
+    private func lockTenantRole(_ actor: Actor, id: String, in tx: PostgresConnection) async throws -> RoleRecord {
+        guard let row = try await tx.query(
             "SELECT \(RoleRecord.columns) FROM identity.roles r WHERE r.id = $1::uuid AND (r.tenant_id IS NULL OR r.tenant_id = $2::uuid) FOR UPDATE",
-            id, actor.tenantID)
+            id, actor.tenantID).first
         else { throw IdentityError.notFound("role") }
-        let role = RoleRecord(row: row)
+        let role = try RoleRecord(row: row)
         if role.builtin { throw IdentityError.precondition("built-in roles cannot be changed") }
         return role
     }

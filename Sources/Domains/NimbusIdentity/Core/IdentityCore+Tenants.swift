@@ -1,4 +1,5 @@
 import Foundation
+import NimbusPostgres
 import NimbusPlatform
 import NimbusRPCCore
 
@@ -15,10 +16,10 @@ extension IdentityCore {
         }
     }
 
-    func insertTenant(_ actor: Actor, name: String, slug: String, admin userID: String, in tx: any SQLExecutor) async throws -> TenantRecord {
-        guard let row = try await tx.one("INSERT INTO identity.tenants AS t (name, slug) VALUES ($1, $2) RETURNING \(TenantRecord.columns)", name, slug)
+    func insertTenant(_ actor: Actor, name: String, slug: String, admin userID: String, in tx: PostgresConnection) async throws -> TenantRecord {
+        guard let row = try await tx.query("INSERT INTO identity.tenants AS t (name, slug) VALUES ($1, $2) RETURNING \(TenantRecord.columns)", name, slug).first
         else { throw IdentityError(.internal, "insert returned nothing") }
-        let tenant = TenantRecord(row: row)
+        let tenant = try TenantRecord(row: row)
         let adminRole = try await roleID(named: BuiltInRole.admin.rawValue, tenant: tenant.id, in: tx)
         _ = try await tx.query("INSERT INTO identity.tenant_members (tenant_id, user_id, role_id) VALUES ($1::uuid, $2::uuid, $3::uuid)",
                                tenant.id, userID, adminRole)
@@ -41,9 +42,9 @@ extension IdentityCore {
         guard let row = try await db.query("""
             SELECT \(TenantRecord.columns) FROM identity.tenants t WHERE t.id = $1::uuid
               AND ($3::boolean OR EXISTS (SELECT 1 FROM identity.tenant_members m WHERE m.tenant_id = t.id AND m.user_id = $2::uuid))
-            """, [id, actor.userID.isEmpty ? platformAuditTenant : actor.userID, SQLText.bool(actor.isPlatformAdmin)]).first
+            """, binds: [id, actor.userID.isEmpty ? platformAuditTenant : actor.userID, SQLText.bool(actor.isPlatformAdmin)]).first
         else { throw IdentityError.notFound("tenant") }
-        return TenantRecord(row: row)
+        return try TenantRecord(row: row)
     }
 
     func listTenants(_ actor: Actor, pageSize: Int32, pageToken: String) async throws -> (tenants: [TenantRecord], next: String) {
@@ -52,8 +53,8 @@ extension IdentityCore {
         let rows = try await db.query("""
             SELECT \(TenantRecord.columns) FROM identity.tenants t JOIN identity.tenant_members m ON m.tenant_id = t.id AND m.user_id = $1::uuid
             WHERE ($2::text IS NULL OR t.slug > $2::text) ORDER BY t.slug LIMIT $3::int
-            """, [actor.userID.isEmpty ? platformAuditTenant : actor.userID, after?[0], String(limit + 1)])
-        let tenants = Array(rows.prefix(limit).map(TenantRecord.init(row:)))
+            """, binds: [actor.userID.isEmpty ? platformAuditTenant : actor.userID, after?[0], String(limit + 1)])
+        let tenants = try Array(rows.prefix(limit).map(TenantRecord.init(row:)))
         return (tenants, rows.count > limit ? tenants.last.map { PageToken.encode([$0.slug]) } ?? "" : "")
     }
 
@@ -65,12 +66,12 @@ extension IdentityCore {
         try actor.require(.tenantManage)
         if force && !actor.isPlatformAdmin { throw IdentityError(.permissionDenied, "only a platform admin can force a tenant deletion") }
         try await transaction { tx in
-            guard try await tx.one("SELECT 1 AS x FROM identity.tenants WHERE id = $1::uuid FOR UPDATE", id) != nil else {
+            guard try await tx.query("SELECT 1 AS x FROM identity.tenants WHERE id = $1::uuid FOR UPDATE", id).first != nil else {
                 throw IdentityError.notFound("tenant")
             }
-            if let q = try await tx.one("SELECT * FROM identity.tenant_quotas WHERE tenant_id = $1::uuid FOR UPDATE", id) {
-                let inUse = ["instances", "vcpus", "memory_mb", "storage_gb", "buckets", "databases"]
-                    .filter { q.int64("used_\($0)") > 0 }.map { "\($0)=\(q.int64("used_\($0)"))" }
+            if let q = try await tx.query("SELECT * FROM identity.tenant_quotas WHERE tenant_id = $1::uuid FOR UPDATE", id).first {
+                let inUse = try ["instances", "vcpus", "memory_mb", "storage_gb", "buckets", "databases"]
+                    .filter { (try q.decode(Int64.self, column: "used_\($0)")) > 0 }.map { "\($0)=\((try q.decode(Int64.self, column: "used_\($0)")))" }
                 if !inUse.isEmpty && !force {
                     throw IdentityError.precondition("the tenant still owns resources (\(inUse.joined(separator: ", "))); delete them first")
                 }
@@ -88,7 +89,7 @@ extension IdentityCore {
         try actor.requireTenant(tenantID, "tenant")
         try actor.require(.iamManage)
         return try await transaction { tx in
-            guard try await tx.one("SELECT 1 AS x FROM identity.users WHERE id = $1::uuid", userID) != nil else { throw IdentityError.notFound("user") }
+            guard try await tx.query("SELECT 1 AS x FROM identity.users WHERE id = $1::uuid", userID).first != nil else { throw IdentityError.notFound("user") }
             let roleID = try await self.roleID(named: role, tenant: tenantID, in: tx)
             _ = try await tx.query("INSERT INTO identity.tenant_members (tenant_id, user_id, role_id) VALUES ($1::uuid, $2::uuid, $3::uuid)",
                                    tenantID, userID, roleID)
@@ -142,43 +143,43 @@ extension IdentityCore {
             SELECT \(MemberRecord.columns) FROM identity.tenant_members m JOIN identity.users u ON u.id = m.user_id JOIN identity.roles r ON r.id = m.role_id
             WHERE m.tenant_id = $1::uuid AND ($2::text IS NULL OR (lower(u.email), u.id) > ($2::text, $3::uuid))
             ORDER BY lower(u.email), u.id LIMIT $4::int
-            """, [tenantID, after?[0], after?[1], String(limit + 1)])
-        let members = Array(rows.prefix(limit).map(MemberRecord.init(row:)))
+            """, binds: [tenantID, after?[0], after?[1], String(limit + 1)])
+        let members = try Array(rows.prefix(limit).map(MemberRecord.init(row:)))
         return (members, rows.count > limit ? members.last.map { PageToken.encode([$0.email.lowercased(), $0.userID]) } ?? "" : "")
     }
 
     func setDefaultTenant(_ actor: Actor, tenantID: String) async throws -> UserRecord {
         let tenantID = try Validate.uuid(tenantID, "tenant_id")
         return try await transaction { tx in
-            guard try await tx.one("SELECT 1 AS x FROM identity.tenant_members WHERE tenant_id = $1::uuid AND user_id = $2::uuid", tenantID, actor.userID) != nil
+            guard try await tx.query("SELECT 1 AS x FROM identity.tenant_members WHERE tenant_id = $1::uuid AND user_id = $2::uuid", tenantID, actor.userID).first != nil
             else { throw IdentityError.notFound("tenant") }
-            guard let row = try await tx.one("""
+            guard let row = try await tx.query("""
                 UPDATE identity.users u SET default_tenant_id = $2::uuid, version = version + 1, updated_at = now()
                 WHERE u.id = $1::uuid RETURNING \(UserRecord.columns)
-                """, actor.userID, tenantID)
+                """, actor.userID, tenantID).first
             else { throw IdentityError.notFound("user") }
             try await AuditWriter.append(self.audit(actor, tenant: tenantID, action: "user.set_default_tenant", resourceType: "user", resourceID: actor.userID), in: tx)
-            return UserRecord(row: row)
+            return try UserRecord(row: row)
         }
     }
 
-    func member(tenantID: String, userID: String, in tx: any SQLExecutor) async throws -> MemberRecord {
-        guard let row = try await tx.one("""
+    func member(tenantID: String, userID: String, in tx: PostgresConnection) async throws -> MemberRecord {
+        guard let row = try await tx.query("""
             SELECT \(MemberRecord.columns) FROM identity.tenant_members m JOIN identity.users u ON u.id = m.user_id JOIN identity.roles r ON r.id = m.role_id
             WHERE m.tenant_id = $1::uuid AND m.user_id = $2::uuid
-            """, tenantID, userID)
+            """, tenantID, userID).first
         else { throw IdentityError.notFound("member") }
-        return MemberRecord(row: row)
+        return try MemberRecord(row: row)
     }
 
     /// A tenant keeps at least one admin: refuses a change that would remove the last one.
-    private func keepAnAdmin(tenantID: String, changing userID: String, newRoleID: String?, in tx: any SQLExecutor) async throws {
+    private func keepAnAdmin(tenantID: String, changing userID: String, newRoleID: String?, in tx: PostgresConnection) async throws {
         let adminRole = try await roleID(named: BuiltInRole.admin.rawValue, tenant: tenantID, in: tx)
         if newRoleID == adminRole { return }
         let rows = try await tx.query(
             "SELECT user_id::text AS user_id FROM identity.tenant_members WHERE tenant_id = $1::uuid AND role_id = $2::uuid FOR UPDATE",
             tenantID, adminRole)
-        if rows.count == 1, rows[0].string("user_id") == userID {
+        if rows.count == 1, try rows[0].decode(String.self, column: "user_id") == userID {
             throw IdentityError.precondition("a tenant needs at least one admin")
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import NimbusPostgres
 import NimbusPlatform
 import NimbusRPCCore
 
@@ -33,12 +34,12 @@ extension IdentityCore {
         let tenantID = actor.tenantID
         return try await transaction { tx in
             let roleID = try await self.roleID(named: input.role, tenant: tenantID, in: tx)
-            guard let row = try await tx.one("""
+            guard let row = try await tx.query("""
                 INSERT INTO identity.users AS u (email, name, password_hash, is_platform_admin, default_tenant_id)
                 VALUES ($1, $2, $3, $4::boolean, $5::uuid) RETURNING \(UserRecord.columns)
-                """, email, name, hash, SQLText.bool(input.isPlatformAdmin), tenantID)
+                """, email, name, hash, SQLText.bool(input.isPlatformAdmin), tenantID).first
             else { throw IdentityError(.internal, "insert returned nothing") }
-            let user = UserRecord(row: row)
+            let user = try UserRecord(row: row)
             _ = try await tx.query("INSERT INTO identity.tenant_members (tenant_id, user_id, role_id) VALUES ($1::uuid, $2::uuid, $3::uuid)",
                                    tenantID, user.id, roleID)
             try await AuditWriter.append(self.audit(actor, tenant: tenantID, action: "user.create", resourceType: "user",
@@ -51,9 +52,9 @@ extension IdentityCore {
         let id = try Validate.uuid(id, "id")
         if id != actor.userID { try actor.require(.iamRead) }
         guard let row = try await db.query("SELECT \(UserRecord.columns) FROM identity.users u WHERE u.id = $1::uuid AND \(Self.visible(2, 3, 4))",
-                                           [id] + visibility(actor)).first
+                                           binds: [id] + visibility(actor)).first
         else { throw IdentityError.notFound("user") }
-        return UserRecord(row: row)
+        return try UserRecord(row: row)
     }
 
     /// Members of the actor's tenant, by email.
@@ -65,8 +66,8 @@ extension IdentityCore {
             SELECT \(UserRecord.columns) FROM identity.users u JOIN identity.tenant_members m ON m.user_id = u.id AND m.tenant_id = $1::uuid
             WHERE ($2::text IS NULL OR (lower(u.email), u.id) > ($2::text, $3::uuid))
             ORDER BY lower(u.email), u.id LIMIT $4::int
-            """, [actor.tenantID, after?[0], after?[1], String(limit + 1)])
-        let users = rows.prefix(limit).map(UserRecord.init(row:))
+            """, binds: [actor.tenantID, after?[0], after?[1], String(limit + 1)])
+        let users = try rows.prefix(limit).map(UserRecord.init(row:))
         let next = rows.count > limit ? users.last.map { PageToken.encode([$0.email.lowercased(), $0.id]) } ?? "" : ""
         return (Array(users), next)
     }
@@ -94,7 +95,7 @@ extension IdentityCore {
                 throw IdentityError(.permissionDenied, "only a platform admin can change another platform admin")
             }
             if let defaultTenant,
-               try await tx.one("SELECT 1 AS x FROM identity.tenant_members WHERE tenant_id = $1::uuid AND user_id = $2::uuid", defaultTenant, id) == nil {
+               try await tx.query("SELECT 1 AS x FROM identity.tenant_members WHERE tenant_id = $1::uuid AND user_id = $2::uuid", defaultTenant, id).first == nil {
                 throw IdentityError.notFound("tenant")
             }
             guard target.version == version else {
@@ -105,7 +106,7 @@ extension IdentityCore {
                     default_tenant_id = coalesce($5::uuid, default_tenant_id), version = version + 1, updated_at = now()
                 WHERE u.id = $1::uuid AND u.version = $6::bigint AND \(Self.visible(7, 8, 9))
                 RETURNING \(UserRecord.columns)
-                """, [id, name, email, hash, defaultTenant, String(version)] + params).first
+                """, binds: [id, name, email, hash, defaultTenant, String(version)] + params).first
             else { throw IdentityError(.aborted, "the user was changed concurrently; re-read and retry") }
             var changed = [String]()
             if name != nil { changed.append("name") }
@@ -114,7 +115,7 @@ extension IdentityCore {
             if defaultTenant != nil { changed.append("default_tenant_id") }
             try await AuditWriter.append(self.audit(actor, tenant: actor.tenantID, action: "user.update", resourceType: "user",
                                                     resourceID: id, metadata: ["fields": changed.joined(separator: ",")]), in: tx)
-            return UserRecord(row: row)
+            return try UserRecord(row: row)
         }
     }
 
@@ -130,14 +131,14 @@ extension IdentityCore {
             if version != 0 && target.version != version {
                 throw IdentityError(.aborted, "the user was changed concurrently; re-read and retry")
             }
-            guard let row = try await tx.one("""
+            guard let row = try await tx.query("""
                 UPDATE identity.users u SET is_active = false, version = version + 1, updated_at = now()
                 WHERE u.id = $1::uuid RETURNING \(UserRecord.columns)
-                """, id)
+                """, id).first
             else { throw IdentityError.notFound("user") }
             try await AuditWriter.append(self.audit(actor, tenant: actor.tenantID, action: "user.deactivate", resourceType: "user", resourceID: id), in: tx)
             self.cache.invalidateAll()
-            return UserRecord(row: row)
+            return try UserRecord(row: row)
         }
     }
 
@@ -152,7 +153,7 @@ extension IdentityCore {
                 throw IdentityError(.permissionDenied, "only a platform admin can delete a platform admin")
             }
             if !actor.isPlatformAdmin,
-               try await tx.one("SELECT 1 AS x FROM identity.tenant_members WHERE user_id = $1::uuid AND tenant_id <> $2::uuid", id, actor.tenantID) != nil {
+               try await tx.query("SELECT 1 AS x FROM identity.tenant_members WHERE user_id = $1::uuid AND tenant_id <> $2::uuid", id, actor.tenantID).first != nil {
                 throw IdentityError.precondition("the user belongs to other tenants; remove the membership instead")
             }
             _ = try await tx.query("DELETE FROM identity.users WHERE id = $1::uuid", id)
@@ -163,11 +164,11 @@ extension IdentityCore {
     }
 
     /// The user row, locked, if the actor may see it; NOT_FOUND otherwise.
-    func lockVisibleUser(_ actor: Actor, id: String, in tx: any SQLExecutor) async throws -> UserRecord {
+    func lockVisibleUser(_ actor: Actor, id: String, in tx: PostgresConnection) async throws -> UserRecord {
         guard let row = try await tx.query(
             "SELECT \(UserRecord.columns) FROM identity.users u WHERE u.id = $1::uuid AND \(Self.visible(2, 3, 4)) FOR UPDATE OF u",
-            [id] + visibility(actor)).first
+            binds: [id] + visibility(actor)).first
         else { throw IdentityError.notFound("user") }
-        return UserRecord(row: row)
+        return try UserRecord(row: row)
     }
 }

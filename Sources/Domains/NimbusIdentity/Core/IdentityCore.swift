@@ -1,4 +1,5 @@
 import Foundation
+import NimbusPostgres
 import Logging
 import NimbusPlatform
 import NimbusRPCCore
@@ -7,7 +8,7 @@ import NimbusRPCCore
 /// validation), every SQL statement and every audit entry. The RPC handlers only translate
 /// messages to and from these calls.
 final class IdentityCore: Sendable {
-    let db: any SQLDatabase
+    let db: PostgresPool
     let signer: PrincipalSigner
     let hasher: PasswordHasher
     let cache: AuthCache
@@ -27,7 +28,7 @@ final class IdentityCore: Sendable {
     /// Feeds `WatchAuthEpoch` streams.
     let epochBroadcaster: AuthEpochBroadcaster
 
-    init(db: any SQLDatabase, signer: PrincipalSigner, hasher: PasswordHasher, logger: Logger,
+    init(db: PostgresPool, signer: PrincipalSigner, hasher: PasswordHasher, logger: Logger,
          throttle: LoginThrottle = LoginThrottle(), sessionLifetime: TimeInterval = 12 * 3600,
          authLease: Duration = .seconds(3), epochFeed: AuthEpochFeed? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         self.db = db
@@ -40,10 +41,10 @@ final class IdentityCore: Sendable {
         self.sessionLifetime = sessionLifetime
         self.now = now
         let readEpoch: @Sendable () async throws -> Int64 = { [db] in
-            guard let row = try await db.query("SELECT epoch FROM identity.auth_epoch WHERE singleton", []).first else {
+            guard let row = try await db.query("SELECT epoch FROM identity.auth_epoch WHERE singleton", binds: []).first else {
                 throw IdentityError(.internal, "auth epoch missing")
             }
-            return row.int64("epoch")
+            return (try row.decode(Int64.self, column: "epoch"))
         }
         self.epochs = EpochReader(read: readEpoch)
         self.authLease = authLease
@@ -54,20 +55,20 @@ final class IdentityCore: Sendable {
     /// A transaction whose constraint violations surface as domain errors. When it bumped the
     /// auth epoch (the trigger notes the new value in a transaction-local setting), it returns
     /// only once every gateway holding an auth lease has acknowledged the new epoch.
-    func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let (result, bumped) = try await mappingSQLErrors {
-            try await db.transaction { tx -> (T, Int64?) in
+            try await db.withTransaction { tx -> (T, Int64?) in
                 let result = try await body(tx)
-                let row = try await tx.one("SELECT current_setting('nimbus.auth_epoch_bumped', true) AS epoch")
-                return (result, row?.optionalString("epoch").flatMap { Int64($0) })
+                let row = try await tx.query("SELECT current_setting('nimbus.auth_epoch_bumped', true) AS epoch").first
+                return (result, (try row?.decode(String?.self, column: "epoch")).flatMap { Int64($0) })
             }
         }
         if let bumped { await awaitLeases(epoch: bumped) }
         return result
     }
 
-    func query(_ sql: String, _ parameters: String?...) async throws -> [SQLRow] {
-        try await mappingSQLErrors { try await db.query(sql, parameters) }
+    func query(_ sql: String, _ parameters: String?...) async throws -> PostgresRows {
+        try await mappingSQLErrors { try await db.query(sql, binds: parameters.map { $0 as any PostgresEncodable }) }
     }
 
     /// An identity-produced audit draft for `actor` in `tenantID`.
@@ -81,12 +82,12 @@ final class IdentityCore: Sendable {
     }
 
     /// Resolves a role name for `tenantID`: a built-in role or one of the tenant's custom roles.
-    func roleID(named name: String, tenant tenantID: String, in tx: any SQLExecutor) async throws -> String {
+    func roleID(named name: String, tenant tenantID: String, in tx: PostgresConnection) async throws -> String {
         let name = name.isEmpty ? BuiltInRole.viewer.rawValue : name
-        guard let row = try await tx.one(
-            "SELECT id::text AS id FROM identity.roles WHERE name = $1 AND (tenant_id IS NULL OR tenant_id = $2::uuid)", name, tenantID)
+        guard let row = try await tx.query(
+            "SELECT id::text AS id FROM identity.roles WHERE name = $1 AND (tenant_id IS NULL OR tenant_id = $2::uuid)", name, tenantID).first
         else { throw IdentityError.notFound("role '\(name)'") }
-        return row.string("id")
+        return (try row.decode(String.self, column: "id"))
     }
 
     func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down)) }

@@ -1,4 +1,5 @@
 import Foundation
+import NimbusPostgres
 import NimbusPlatform
 
 /// Rows as the domain sees them (never a password hash or key secret).
@@ -18,16 +19,16 @@ struct UserRecord: Sendable, Hashable {
         u.version, \(SQLText.micros(column: "u.created_at", as: "created_us")), \(SQLText.micros(column: "u.updated_at", as: "updated_us"))
         """
 
-    init(row: SQLRow) {
-        id = row.string("id")
-        email = row.string("email")
-        name = row.string("name")
-        isActive = row.bool("is_active")
-        isPlatformAdmin = row.bool("is_platform_admin")
-        defaultTenantID = row.optionalString("default_tenant_id")
-        version = row.int64("version")
-        createdAt = row.date("created_us") ?? Date(timeIntervalSince1970: 0)
-        updatedAt = row.date("updated_us") ?? Date(timeIntervalSince1970: 0)
+    init(row: PostgresRow) throws {
+        id = try row.decode(String.self, column: "id")
+        email = try row.decode(String.self, column: "email")
+        name = try row.decode(String.self, column: "name")
+        isActive = try row.decode(Bool.self, column: "is_active")
+        isPlatformAdmin = try row.decode(Bool.self, column: "is_platform_admin")
+        defaultTenantID = try row.decode(String?.self, column: "default_tenant_id")
+        version = try row.decode(Int64.self, column: "version")
+        createdAt = (try row.micros("created_us")) ?? Date(timeIntervalSince1970: 0)
+        updatedAt = (try row.micros("updated_us")) ?? Date(timeIntervalSince1970: 0)
     }
 }
 
@@ -40,12 +41,12 @@ struct TenantRecord: Sendable, Hashable {
 
     static let columns = "t.id::text AS id, t.name, t.slug, t.version, \(SQLText.micros(column: "t.created_at", as: "created_us"))"
 
-    init(row: SQLRow) {
-        id = row.string("id")
-        name = row.string("name")
-        slug = row.string("slug")
-        version = row.int64("version")
-        createdAt = row.date("created_us") ?? Date(timeIntervalSince1970: 0)
+    init(row: PostgresRow) throws {
+        id = try row.decode(String.self, column: "id")
+        name = try row.decode(String.self, column: "name")
+        slug = try row.decode(String.self, column: "slug")
+        version = try row.decode(Int64.self, column: "version")
+        createdAt = (try row.micros("created_us")) ?? Date(timeIntervalSince1970: 0)
     }
 }
 
@@ -61,12 +62,12 @@ struct MemberRecord: Sendable, Hashable {
         \(SQLText.micros(column: "m.created_at", as: "created_us"))
         """
 
-    init(row: SQLRow) {
-        tenantID = row.string("tenant_id")
-        userID = row.string("user_id")
-        email = row.string("email")
-        role = row.string("role")
-        createdAt = row.date("created_us") ?? Date(timeIntervalSince1970: 0)
+    init(row: PostgresRow) throws {
+        tenantID = try row.decode(String.self, column: "tenant_id")
+        userID = try row.decode(String.self, column: "user_id")
+        email = try row.decode(String.self, column: "email")
+        role = try row.decode(String.self, column: "role")
+        createdAt = (try row.micros("created_us")) ?? Date(timeIntervalSince1970: 0)
     }
 }
 
@@ -83,12 +84,12 @@ struct RoleRecord: Sendable, Hashable {
         (SELECT coalesce(string_agg(p.permission, ',' ORDER BY p.permission), '') FROM identity.role_permissions p WHERE p.role_id = r.id) AS permissions
         """
 
-    init(row: SQLRow) {
-        id = row.string("id")
-        tenantID = row.optionalString("tenant_id")
-        name = row.string("name")
-        description = row.string("description")
-        permissions = row.string("permissions").split(separator: ",").map(String.init)
+    init(row: PostgresRow) throws {
+        id = try row.decode(String.self, column: "id")
+        tenantID = try row.decode(String?.self, column: "tenant_id")
+        name = try row.decode(String.self, column: "name")
+        description = try row.decode(String.self, column: "description")
+        permissions = (try row.decode(String.self, column: "permissions")).split(separator: ",").map(String.init)
     }
 }
 
@@ -111,17 +112,17 @@ struct ApiKeyRecord: Sendable, Hashable {
         \(SQLText.micros(column: "k.previous_valid_until", as: "previous_us"))
         """
 
-    init(row: SQLRow) {
-        id = row.string("id")
-        userID = row.string("user_id")
-        tenantID = row.string("tenant_id")
-        name = row.string("name")
-        prefix = row.string("prefix")
-        createdAt = row.date("created_us") ?? Date(timeIntervalSince1970: 0)
-        expiresAt = row.date("expires_us")
-        revokedAt = row.date("revoked_us")
-        lastUsedAt = row.date("last_used_us")
-        previousValidUntil = row.date("previous_us")
+    init(row: PostgresRow) throws {
+        id = try row.decode(String.self, column: "id")
+        userID = try row.decode(String.self, column: "user_id")
+        tenantID = try row.decode(String.self, column: "tenant_id")
+        name = try row.decode(String.self, column: "name")
+        prefix = try row.decode(String.self, column: "prefix")
+        createdAt = (try row.micros("created_us")) ?? Date(timeIntervalSince1970: 0)
+        expiresAt = try row.micros("expires_us")
+        revokedAt = try row.micros("revoked_us")
+        lastUsedAt = try row.micros("last_used_us")
+        previousValidUntil = try row.micros("previous_us")
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NimbusPostgres
 import NimbusPlatform
 import NimbusRPCCore
 
@@ -34,19 +35,19 @@ struct LoginThrottle: Sendable {
 
     /// Counts one attempt in a single statement (no read-modify-write race between replicas):
     /// a new row, or one more in the open window, or a fresh window when the old one passed.
-    func count(_ accountHash: [UInt8], now: Date, in db: any SQLExecutor) async throws -> Count {
+    func count(_ accountHash: [UInt8], now: Date, in db: PostgresConnection) async throws -> Count {
         let at = SQLText.timestamp("$2")
         let expired = "f.window_start <= \(at) - $3::bigint * interval '1 microsecond'"
-        guard let row = try await db.one("""
+        guard let row = try await db.query("""
             INSERT INTO identity.login_failures AS f (account_hash, failures, window_start) VALUES (decode($1, 'hex'), 1, \(at))
             ON CONFLICT (account_hash) DO UPDATE SET
                 failures = CASE WHEN \(expired) THEN 1 ELSE least(f.failures + 1, 1000000) END,
                 window_start = CASE WHEN \(expired) THEN \(at) ELSE f.window_start END
             RETURNING f.failures, \(SQLText.micros(column: "f.window_start", as: "start_us"))
-            """, SQLText.hex(accountHash), SQLText.micros(now) as String, String(Int64(window * 1_000_000))),
-            let start = row.date("start_us")
+            """, SQLText.hex(accountHash), SQLText.micros(now) as String, String(Int64(window * 1_000_000))).first,
+            let start = try row.micros("start_us")
         else { throw IdentityError(.internal, "login throttle counter missing") }
-        return Count(attempts: Int(row.int64("failures")), windowStart: start)
+        return Count(attempts: Int(try row.decode(Int64.self, column: "failures")), windowStart: start)
     }
 
     /// Seconds to wait when `count` is over the limit, or nil when the attempt may proceed.
@@ -58,12 +59,12 @@ struct LoginThrottle: Sendable {
         return min(window, max(1, left))
     }
 
-    func clear(_ accountHash: [UInt8], in db: any SQLExecutor) async throws {
+    func clear(_ accountHash: [UInt8], in db: PostgresConnection) async throws {
         _ = try await db.query("DELETE FROM identity.login_failures WHERE account_hash = decode($1, 'hex')", SQLText.hex(accountHash))
     }
 
     /// Deletes counters whose window has passed (they already count as empty).
-    func prune(now: Date, in db: any SQLExecutor) async throws {
+    func prune(now: Date, in db: PostgresConnection) async throws {
         _ = try await db.query("DELETE FROM identity.login_failures WHERE window_start <= \(SQLText.timestamp("$1"))",
                                SQLText.micros(now.addingTimeInterval(-window)) as String)
     }

@@ -1,3 +1,4 @@
+import NimbusPostgres
 import NimbusRPCCore
 
 /// A domain failure of identity, with the gRPC status it ends an RPC with. Messages are safe
@@ -21,27 +22,28 @@ struct IdentityError: Error, Sendable, CustomStringConvertible, RPCErrorConverti
     static let badCredentials = IdentityError(.unauthenticated, "invalid credentials")
 }
 
-extension SQLFailure {
-    /// Maps a constraint violation to the domain error a caller should see; anything
-    /// unexpected stays INTERNAL (the SQL text goes to logs only, via `cause`).
-    var domainError: (any Error)? {
-        switch (sqlState, constraint) {
-        case ("23505", "users_email_unique"?): return IdentityError(.alreadyExists, "a user with this email already exists")
-        case ("23505", "tenants_slug_unique"?): return IdentityError(.alreadyExists, "a tenant with this slug already exists")
-        case ("23505", "tenant_members_pkey"?): return IdentityError(.alreadyExists, "the user is already a member")
-        case ("23505", "roles_tenant_name_unique"?): return IdentityError(.alreadyExists, "a role with this name already exists")
-        case ("23514", "roles_custom_not_builtin_name"?): return IdentityError.invalid("admin, developer and viewer are built-in role names")
-        case ("23514", "roles_name_format"?): return IdentityError.invalid("role names are 1–63 lowercase letters, digits, '_' or '-'")
-        case ("23514", "tenants_slug_format"?): return IdentityError.invalid("slugs are lowercase letters, digits and '-', 1–63 characters")
-        case ("23514", "tenants_name_length"?): return IdentityError.invalid("tenant names are 1–200 characters")
-        case ("23514", "users_email_format"?): return IdentityError.invalid("not a valid email address")
-        case ("23514", "users_name_length"?): return IdentityError.invalid("names are 1–200 characters")
-        case ("23514", "api_keys_name_length"?): return IdentityError.invalid("key names are 1–200 characters")
+extension IdentityError {
+    /// Constraint violations by name → what the caller did wrong. Anything else stays a
+    /// `PostgresError`, which maps itself to a status (NimbusService's PostgresError+RPC:
+    /// conflicts, unavailable database, INTERNAL with the SQL text in logs only).
+    static func mapping(_ error: PostgresError) -> any Error {
+        switch (error.sqlState, error.constraint) {
+        case ("23505", "users_email_unique"?): IdentityError(.alreadyExists, "a user with this email already exists")
+        case ("23505", "tenants_slug_unique"?): IdentityError(.alreadyExists, "a tenant with this slug already exists")
+        case ("23505", "tenant_members_pkey"?): IdentityError(.alreadyExists, "the user is already a member")
+        case ("23505", "roles_tenant_name_unique"?): IdentityError(.alreadyExists, "a role with this name already exists")
+        case ("23514", "roles_custom_not_builtin_name"?): IdentityError.invalid("admin, developer and viewer are built-in role names")
+        case ("23514", "roles_name_format"?): IdentityError.invalid("role names are 1–63 lowercase letters, digits, '_' or '-'")
+        case ("23514", "tenants_slug_format"?): IdentityError.invalid("slugs are lowercase letters, digits and '-', 1–63 characters")
+        case ("23514", "tenants_name_length"?): IdentityError.invalid("tenant names are 1–200 characters")
+        case ("23514", "users_email_format"?): IdentityError.invalid("not a valid email address")
+        case ("23514", "users_name_length"?): IdentityError.invalid("names are 1–200 characters")
+        case ("23514", "api_keys_name_length"?): IdentityError.invalid("key names are 1–200 characters")
         case ("23514", let c?) where c.hasPrefix("tenant_quotas_") && c.hasSuffix("_within"):
-            return IdentityError.precondition("a limit would fall below current usage (\(c.dropFirst(14).dropLast(7)))")
-        case ("23503", "tenant_members_role_fkey"?): return IdentityError.precondition("the role is still assigned to members")
-        case ("40001", _), ("40P01", _): return IdentityError(.aborted, "concurrent update, retry")
-        default: return nil
+            IdentityError.precondition("a limit would fall below current usage (\(c.dropFirst(14).dropLast(7)))")
+        case ("23503", "tenant_members_role_fkey"?): IdentityError.precondition("the role is still assigned to members")
+        case ("40001", _), ("40P01", _): IdentityError(.aborted, "concurrent update, retry")
+        default: error
         }
     }
 }
@@ -50,7 +52,7 @@ extension SQLFailure {
 func mappingSQLErrors<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
-    } catch let failure as SQLFailure {
-        throw failure.domainError ?? failure
+    } catch let error as PostgresError {
+        throw IdentityError.mapping(error)
     }
 }

@@ -1,66 +1,26 @@
 import Foundation
+import NimbusPostgres
 
-/// The SQL surface the identity repositories use, in libpq's text format: every parameter
-/// and result value is text (nil is NULL) and the SQL casts (`$1::uuid`, `decode($2,'hex')`).
-/// Keeping to text makes the queries independent of the driver's type mapping; the adapter
-/// over NimbusPostgres implements it.
-protocol SQLExecutor: Sendable {
-    func query(_ sql: String, _ parameters: [String?]) async throws -> [SQLRow]
-}
+// Identity's statements go through NimbusPostgres like every other domain's: typed rows
+// (`row.decode(T.self, column:)`), `PostgresConnection` inside transactions, `PostgresError`
+// mapped to domain errors by constraint name (IdentityError.swift) and otherwise by the one
+// SQLSTATE → RPC mapping (NimbusService's PostgresError+RPC). Two conventions remain, both
+// for exactness: instants cross as microseconds since 1970 (the audit chain hashes them, and a
+// Double `Date` would not round-trip), and byte strings as hex text.
 
-protocol SQLDatabase: SQLExecutor {
-    /// Runs `body` in one transaction: commit when it returns, rollback when it throws (the
-    /// error is rethrown). READ COMMITTED, or a read-only REPEATABLE READ `snapshot`.
-    func transaction<T: Sendable>(snapshot: Bool, _ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T
-}
+extension PostgresRow {
+    /// A column selected with `SQLText.micros(column:as:)`; nil when NULL.
+    func micros(_ column: String) throws -> Date? {
+        try decode(Int64?.self, column: column).map { Date(timeIntervalSince1970: Double($0) / 1_000_000) }
+    }
 
-extension SQLDatabase {
-    func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
-        try await transaction(snapshot: false, body)
+    /// A column selected as `encode(x, 'hex')`; nil when NULL.
+    func hexBytes(_ column: String) throws -> [UInt8]? {
+        try decode(String?.self, column: column).flatMap(SQLText.bytes(hex:))
     }
 }
 
-extension SQLExecutor {
-    func query(_ sql: String, _ parameters: String?...) async throws -> [SQLRow] {
-        try await query(sql, parameters)
-    }
-    func one(_ sql: String, _ parameters: String?...) async throws -> SQLRow? {
-        try await query(sql, parameters).first
-    }
-}
-
-/// A failed statement as the repositories need to see it: SQLSTATE and constraint name.
-struct SQLFailure: Error, Sendable, CustomStringConvertible {
-    var sqlState: String
-    var constraint: String?
-    var message: String
-
-    var description: String { "SQLSTATE \(sqlState)\(constraint.map { " (\($0))" } ?? ""): \(message)" }
-    var isUniqueViolation: Bool { sqlState == "23505" }
-    var isForeignKeyViolation: Bool { sqlState == "23503" }
-    var isCheckViolation: Bool { sqlState == "23514" }
-    var isSerializationFailure: Bool { sqlState == "40001" || sqlState == "40P01" }
-}
-
-/// One result row: column name → text value.
-struct SQLRow: Sendable {
-    var values: [String: String?]
-
-    init(_ values: [String: String?]) { self.values = values }
-
-    func string(_ column: String) -> String { (values[column] ?? nil) ?? "" }
-    func optionalString(_ column: String) -> String? { values[column] ?? nil }
-    func int64(_ column: String) -> Int64 { Int64(string(column)) ?? 0 }
-    func bool(_ column: String) -> Bool { string(column) == "t" || string(column) == "true" }
-    /// A column selected as `encode(x, 'hex')`.
-    func bytes(_ column: String) -> [UInt8]? { optionalString(column).flatMap(SQLText.bytes(hex:)) }
-    /// A column selected as microseconds since 1970 (`SQLText.micros("col")`).
-    func date(_ column: String) -> Date? {
-        optionalString(column).flatMap(Int64.init).map { Date(timeIntervalSince1970: Double($0) / 1_000_000) }
-    }
-}
-
-/// Text conversions for parameters and the SQL fragments that pair with them.
+/// Parameter text and the SQL fragments that pair with it.
 enum SQLText {
     static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
