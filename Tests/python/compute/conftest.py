@@ -201,6 +201,11 @@ def platform(postgres, podman, stubs, tmp_path_factory):
         platform.postgres, platform.compute_env, platform.identity_env = postgres, compute_env, identity_env
         platform.compute_address, platform.identity_address = compute_address, identity_address
         platform.compute_log = logs / "nimbus-compute.log"
+        # The shared tenant's quota is out of every test's way (instances of earlier tests may
+        # still be terminating); tests about quotas use tenants of their own (new_tenant).
+        platform.quotas.SetQuota(platform.ipb.SetQuotaRequest(tenant_id=platform.tenant_id, limits=platform.ipb.QuotaResources(
+            instances=1000, vcpus=1000, memory_mb=1_000_000, storage_gb=1000, buckets=1000, databases=1000)),
+            metadata=platform.admin(), timeout=30)
         yield platform
     finally:
         stop_binary(compute, compute_log)
@@ -208,18 +213,3 @@ def platform(postgres, podman, stubs, tmp_path_factory):
         stop_binary(identity, identity_log)
         print((logs / "nimbus-compute.log").read_text()[-4000:])
 
-
-@pytest.fixture(autouse=True)
-def own_tenant(request):
-    """Every test launches in a tenant of its own (`platform.as_tenant()` signs for it): no test
-    depends on another's quota use, instances or names, whatever order they run in."""
-    if "platform" not in request.fixturenames:
-        yield None
-        return
-    platform = request.getfixturevalue("platform")
-    shared = platform.tenant_id
-    platform.tenant_id = platform.new_tenant("test")
-    try:
-        yield platform.tenant_id
-    finally:
-        platform.tenant_id = shared
