@@ -4,6 +4,7 @@ import NimbusGRPC
 import NimbusHTTP
 import NimbusPlatform
 import NimbusService
+import ServiceLifecycle
 
 public enum StorageServiceDefinition: ServiceDefinition {
     public static let executableName = "nimbus-storage"
@@ -39,7 +40,11 @@ public enum StorageServiceDefinition: ServiceDefinition {
         let identity = try GRPCChannel(endpoints: identityEndpoints.map { "\($0.host):\($0.port)" }.joined(separator: ","))
         let core = StorageCore(db: db, blobs: blobs, quota: IdentityStorageQuota(transport: identity, signer: signer),
                                logger: environment.logger, grace: .seconds(grace))
-        let s3 = S3Handler(core: core, auth: SigV4Authenticator(keys: IdentitySigningKeys(transport: identity, signer: signer), verifier: signer),
+        // Signing keys from identity, reused only under its auth lease (a revoked key fails on
+        // its next request); see S3Auth/README.md.
+        let watcher = AuthEpochWatcher(transport: identity, logger: environment.logger, holder: "storage") { signer.sign(.service("nimbus-storage")) }
+        let keys = LeasedSigningKeys(upstream: IdentitySigningKeys(transport: identity, signer: signer), lease: watcher)
+        let s3 = S3Handler(core: core, auth: SigV4Authenticator(keys: keys, verifier: signer),
                            settings: S3Handler.Settings(baseDomains: domains), logger: environment.logger)
         environment.logger.info("object storage", metadata: ["storage.data_dir": "\(dataDir)", "s3.domains": "\(domains)"])
         return ServiceParts(
@@ -47,7 +52,17 @@ public enum StorageServiceDefinition: ServiceDefinition {
             background: [
                 StorageJanitor(core: core).worker(interval: .seconds(interval)),
                 AuditRelay.make(pool: db, transport: identity, signer: signer, logger: environment.logger),
+                AuthLeaseService(watcher: watcher),
             ],
             readinessChecks: [{ FileSystem.exists(dataDir + "/blobs") }])
+    }
+}
+
+/// Keeps the auth epoch watch (and with it storage's auth lease) running.
+struct AuthLeaseService: Service {
+    let watcher: AuthEpochWatcher
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await watcher.run() }
     }
 }

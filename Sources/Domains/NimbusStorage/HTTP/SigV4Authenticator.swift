@@ -82,35 +82,3 @@ enum PayloadDecodingSource {
         init(decoder: S3PayloadDecoder) { self.decoder = decoder }
     }
 }
-
-/// Signing keys from identity's `S3Credentials.GetSigningKey`, asked on every request (no
-/// cache: a revoked key fails on its next request by construction).
-public struct IdentitySigningKeys: S3SigningKeyProvider {
-    let client: IdentityV1.S3CredentialsClient
-    let signer: PrincipalSigner
-
-    public init(transport: any RPCClientTransport, signer: PrincipalSigner) {
-        client = IdentityV1.S3CredentialsClient(transport: transport)
-        self.signer = signer
-    }
-
-    public func signingKey(accessKeyID: String, date: String, region: String) async throws -> S3SigningKeyGrant {
-        var request = IdentityV1.GetSigningKeyRequest()
-        request.accessKeyId = accessKeyID
-        request.date = date
-        request.region = region
-        request.service = "s3"
-        let response: IdentityV1.GetSigningKeyResponse
-        do {
-            response = try await client.getSigningKey(request, options: .acting(as: .service("nimbus-storage"), signer: signer, timeout: .seconds(5)))
-        } catch {
-            let rpc = RPCError(mapping: error)
-            if rpc.code == .unauthenticated || rpc.code == .notFound || rpc.code == .permissionDenied { throw S3AuthError.invalidAccessKey() }
-            throw error
-        }
-        guard let p = response.principal else { throw S3AuthError.invalidAccessKey() }
-        let principal = Principal(userID: p.userId, tenantID: p.tenantId, role: p.role,
-                                  permissions: Set(p.permissions.map { Permission(rawValue: $0) }), keyID: p.keyId)
-        return S3SigningKeyGrant(signingKey: Array(response.signingKey), caller: S3Caller(principal: principal, accessKeyID: accessKeyID))
-    }
-}
