@@ -110,6 +110,7 @@ final class HTTP1ServerConnection: ConnectionCodec, HTTPRequestBodySource, @unch
             inFlight = nil
             var response = HTTPResponse.text(error.status, "\(error.reason)\n")
             response.headers.add("x-nimbus-error", "malformed-request")
+            response.headers.add("x-request-id", RequestIdentity.newRequestID())
             pending.append(contentsOf: response.serialized(keepAlive: false))
         }
         closeAfterOutput()
