@@ -52,8 +52,11 @@ public struct HTTPOperationalEndpoints: Sendable {
             case "/healthz", "/readyz", "/metrics":
                 return HTTPStreamingResponse(await operational(HTTPRequest(head: head)))
             default:
-                if let fallback { return await fallback(head, body) }
-                return .text(404, "not found\n")
+                var response = if let fallback { await fallback(head, body) } else { HTTPStreamingResponse.text(404, "not found\n") }
+                if response.headers["x-request-id"] == nil {
+                    response.headers.add("x-request-id", RequestIdentity.requestID(answering: HTTPRequest(head: head)))
+                }
+                return response
             }
         }
     }
