@@ -1,6 +1,9 @@
 import Foundation
+import NimbusHTTP
+import NimbusProtoJSON
 import NimbusRPCCore
 import Synchronization
+import NimbusService
 import Testing
 @testable import NimbusGateway
 

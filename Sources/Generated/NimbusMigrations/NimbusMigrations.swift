@@ -6,6 +6,13 @@ public struct MigrationFile: Sendable {
     public let name: String
     public let up: String
     public let down: String?
+
+    public init(version: Int, name: String, up: String, down: String?) {
+        self.version = version
+        self.name = name
+        self.up = up
+        self.down = down
+    }
 }
 
 public enum EmbeddedMigrations {
@@ -686,39 +693,6 @@ CREATE TABLE identity.s3_credentials (
 """#,
                 down: #"""
 DROP TABLE IF EXISTS identity.s3_credentials;
-"""#),
-        ],
-        "testing": [
-            MigrationFile(
-                version: 1, name: "widgets",
-                up: #"""
--- Used only by the NimbusPostgres tests: exercises the embedded path of the migrator.
-CREATE TABLE widgets (
-    id         uuid        NOT NULL DEFAULT gen_random_uuid(),
-    name       text        NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT widgets_pkey PRIMARY KEY (id),
-    CONSTRAINT widgets_name_unique UNIQUE (name),
-    CONSTRAINT widgets_name_length CHECK (char_length(name) BETWEEN 1 AND 100)
-);
-"""#,
-                down: #"""
-DROP TABLE widgets;
-"""#),
-            MigrationFile(
-                version: 2, name: "parts",
-                up: ##"""
-CREATE TABLE parts (
-    id        bigint GENERATED ALWAYS AS IDENTITY,
-    widget_id uuid   NOT NULL,
-    label     text   NOT NULL DEFAULT '"""#',
-    CONSTRAINT parts_pkey PRIMARY KEY (id),
-    CONSTRAINT parts_widget_fk FOREIGN KEY (widget_id) REFERENCES widgets (id)
-);
-CREATE INDEX parts_widget_idx ON parts (widget_id);
-"""##,
-                down: #"""
-DROP TABLE parts;
 """#),
         ],
     ]

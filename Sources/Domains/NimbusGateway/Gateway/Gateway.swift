@@ -1,4 +1,6 @@
 import Logging
+import NimbusHTTP
+import NimbusProtoJSON
 import NimbusRPCCore
 
 /// The gateway's core, independent of sockets: the REST face (`handleHTTP`) and the gRPC
@@ -66,7 +68,7 @@ public final class Gateway: Sendable {
         var router = try HTTPRouter(descriptors: descriptors, services: exposed)
         router.removeRoutes { configuration.internalMethods.contains($0.rpcMethod.path) }
         self.router = router
-        rest = RESTTranscoder(descriptors: descriptors, options: .init(emitDefaultValues: configuration.emitDefaultValues))
+        rest = RESTTranscoder(descriptors: descriptors, options: .init(emitDefaultValues: configuration.emitDefaultValues, emitEmptyCollections: true))
         let generator = OpenAPIGenerator(
             descriptors: descriptors, router: router,
             info: .init(version: version, description: "The Nimbus public API. Authenticate with an API key: Authorization: Bearer <key>."),
@@ -151,11 +153,5 @@ public final class Gateway: Sendable {
             throw RPCError(.unimplemented, "service \(service) is not served by this gateway")
         }
         return transport
-    }
-}
-
-extension HTTPRouter {
-    mutating func removeRoutes(where predicate: (RESTRoute) -> Bool) {
-        routes.removeAll(where: predicate)
     }
 }

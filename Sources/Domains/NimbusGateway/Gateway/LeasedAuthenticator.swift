@@ -1,6 +1,8 @@
 import Foundation
 import Metrics
+import NimbusHTTP
 import NimbusPlatform
+import NimbusService
 import NimbusRPCCore
 import Synchronization
 

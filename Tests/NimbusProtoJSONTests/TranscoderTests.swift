@@ -1,5 +1,6 @@
 import Testing
-@testable import NimbusGateway
+@testable import NimbusProtoJSON
+import NimbusTestSupport
 
 @Suite struct TranscoderTests {
     let transcoder = Fixtures.transcoder
@@ -45,6 +46,20 @@ import Testing
     @Test func omitsDefaultsButKeepsPresence() throws {
         let out = try roundTrip(#"{"name":"","cpuMillis":0,"state":"STATE_UNSPECIFIED","priority":0,"zone":"","ports":[],"labels":{},"isPublic":false}"#)
         #expect(out == (try JSONValue.parse(#"{"zone":"","priority":0}"#)))
+    }
+
+    @Test func emitsEmptyCollectionsWithoutOtherDefaults() throws {
+        let lists = ProtoJSONTranscoder(descriptors: Fixtures.descriptors, options: .init(emitEmptyCollections: true))
+        let instance = try lists.json(fromProtobuf: [], messageType: Fixtures.instance)
+        #expect(instance["ports"] == .array([]))
+        #expect(instance["tags"] == .array([]))
+        #expect(instance["numbers"] == .array([]))
+        #expect(instance["labels"] == .object([:]))
+        #expect(instance["portByNumber"] == .object([:]))
+        #expect(instance["memoryBytes"] == nil && instance["state"] == nil && instance["name"] == nil)
+        let full = try lists.json(fromProtobuf: try Fixtures.transcoder.protobuf(
+            fromJSON: try JSONValue.parse(#"{"tags":["a"]}"#), messageType: Fixtures.instance), messageType: Fixtures.instance)
+        #expect(full["tags"] == .array([.string("a")]))
     }
 
     @Test func emitsDefaultsWhenAsked() throws {
