@@ -1,4 +1,5 @@
 import NimbusPlatform
+import NimbusService
 
 /// The gateway's own settings, from `NIMBUS_GATEWAY_*` variables (defaults in parentheses):
 ///
