@@ -21,15 +21,15 @@ USER_PASSWORD, VIEWER_PASSWORD = suite_support.secret("a long enough password", 
 HOSTILE = '<img src=x onerror="window.__pwned=1"><b id="injected">bold</b>'
 
 
-def wait(driver, timeout=20):
+def wait(driver, timeout=40):
     return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,))
 
 
-def visible(driver, css, timeout=20):
+def visible(driver, css, timeout=40):
     return wait(driver, timeout).until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
 
 
-def text_appears(driver, css, text, timeout=20):
+def text_appears(driver, css, text, timeout=40):
     wait(driver, timeout).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
     return driver.find_element(By.CSS_SELECTOR, css)
 
