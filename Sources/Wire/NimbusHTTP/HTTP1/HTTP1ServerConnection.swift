@@ -36,6 +36,7 @@ final class HTTP1ServerConnection: ConnectionCodec, @unchecked Sendable {
         } catch {
             var response = HTTPResponse.text(error.status, "\(error.reason)\n")
             response.headers.add("x-nimbus-error", "malformed-request")
+            response.headers.add("x-request-id", RequestIdentity.newRequestID())
             pending.append(contentsOf: response.serialized(keepAlive: false))
             closing = true
             connection.scheduleFlush()
