@@ -49,6 +49,21 @@ struct PrincipalSignerTests {
         #expect(PrincipalSigner.unverifiedExpiry(of: [1, 0, 0]) == nil)
     }
 
+    @Test("a bound earlier than the lifetime caps the expiry; a later one changes nothing")
+    func notAfter() throws {
+        let clock = ManualClock()
+        let signer = try PrincipalSigner(key: key, now: clock.now)
+        let sunset = clock.now().addingTimeInterval(7)
+        let capped = signer.sign(alice, notAfter: sunset)
+        #expect(PrincipalSigner.unverifiedExpiry(of: capped) == sunset)
+        #expect(try signer.verify(capped) == alice)
+        let full = signer.sign(alice, notAfter: .distantFuture)
+        #expect(PrincipalSigner.unverifiedExpiry(of: full) == PrincipalSigner.unverifiedExpiry(of: signer.sign(alice)))
+        clock.advance(13)  // past the sunset and the verifier's clock-skew allowance
+        #expect(throws: PrincipalError.self) { try signer.verify(capped) }
+        #expect(try signer.verify(full) == alice)
+    }
+
     @Test("any altered byte fails the signature", arguments: [0, 1, 5, 9, 12, 20, -1])
     func tampered(position: Int) throws {
         let clock = ManualClock()

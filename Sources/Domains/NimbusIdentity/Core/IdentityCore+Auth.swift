@@ -10,22 +10,29 @@ extension IdentityCore {
     /// rotation or membership change bumps the epoch in its own transaction, so the next call
     /// after it commits reloads from the database.
     func authenticate(apiKey: String) async throws -> Principal {
+        try await authenticateBounded(apiKey: apiKey).principal
+    }
+
+    /// As `authenticate`, with the instant until which this secret keeps opening the key (its
+    /// expiry, or a rotated secret's sunset): what is built from the answer — the signed
+    /// principal a gateway caches and forwards — must not outlive it.
+    func authenticateBounded(apiKey: String) async throws -> (principal: Principal, validUntil: Date) {
         guard let token = ApiKeyToken(parsing: apiKey) else { throw IdentityError(.unauthenticated, "invalid API key") }
         let hash = token.secretHash
         let epoch = try await currentEpoch()
         let now = self.now()
         if let cached = cache.lookup(prefix: token.prefix, epoch: epoch) {
-            guard cached.accepts(hash, now: now) else { throw IdentityError(.unauthenticated, "invalid API key") }
+            guard let until = cached.acceptedUntil(hash, now: now) else { throw IdentityError(.unauthenticated, "invalid API key") }
             lastUsed.record(keyID: cached.keyID, at: now)
-            return cached.principal
+            return (cached.principal, until)
         }
         guard let (entry, loadedEpoch) = try await loadKey(prefix: token.prefix) else {
             throw IdentityError(.unauthenticated, "invalid API key")
         }
         cache.store(prefix: token.prefix, entry, epoch: loadedEpoch)
-        guard entry.accepts(hash, now: now) else { throw IdentityError(.unauthenticated, "invalid API key") }
+        guard let until = entry.acceptedUntil(hash, now: now) else { throw IdentityError(.unauthenticated, "invalid API key") }
         lastUsed.record(keyID: entry.keyID, at: now)
-        return entry.principal
+        return (entry.principal, until)
     }
 
     /// The epoch as of a read that started after this call began (batched across callers).

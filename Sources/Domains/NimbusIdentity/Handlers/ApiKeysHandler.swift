@@ -101,10 +101,13 @@ struct AuthHandler: IdentityV1.AuthService {
     }
 
     /// For the gateway (a service principal): the key's principal, plus it signed for forwarding.
+    /// The signature expires no later than the secret stops opening the key (expiry, rotation
+    /// sunset): gateways cache the answer for the signature's life, and a sunset passing bumps
+    /// no epoch that would make them drop it.
     func authenticate(_ request: IdentityV1.AuthenticateRequest, context: ServerContext) async throws -> IdentityV1.AuthenticateResponse {
         _ = try context.principal(core.signer, requiring: .serviceInternal)
-        let principal = try await core.authenticate(apiKey: request.apiKey)
-        return .init(principal: .init(principal), signedPrincipal: Data(core.signer.sign(principal)))
+        let (principal, validUntil) = try await core.authenticateBounded(apiKey: request.apiKey)
+        return .init(principal: .init(principal), signedPrincipal: Data(core.signer.sign(principal, notAfter: validUntil)))
     }
 
     /// For gateways: the current epoch at once, then every change and a heartbeat (see

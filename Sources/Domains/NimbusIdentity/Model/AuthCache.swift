@@ -13,14 +13,23 @@ struct CachedKey: Sendable {
 
     /// Whether `hash` opens this key at `now`: the current secret until expiry, the previous
     /// one only until its sunset. Compared in constant time; both are always compared.
-    func accepts(_ hash: [UInt8], now: Date) -> Bool {
-        if let expiresAt, now >= expiresAt { return false }
+    func accepts(_ hash: [UInt8], now: Date) -> Bool { acceptedUntil(hash, now: now) != nil }
+
+    /// Until when `hash` keeps opening this key (the key's expiry, or for the previous secret
+    /// also its sunset; `.distantFuture` when neither bounds it), or nil when it does not open
+    /// it at `now`. Callers cap what they hand out (a signed principal, a cache entry) at this
+    /// instant, since a sunset or an expiry passing bumps no auth epoch.
+    func acceptedUntil(_ hash: [UInt8], now: Date) -> Date? {
+        if let expiresAt, now >= expiresAt { return nil }
+        let keyEnd = expiresAt ?? .distantFuture
         let current = ConstantTime.equals(secretHash, hash)
         var previous = false
         if let previousSecretHash, let previousValidUntil {
             previous = ConstantTime.equals(previousSecretHash, hash) && now < previousValidUntil
         }
-        return current || previous
+        if current { return keyEnd }
+        if previous, let previousValidUntil { return min(keyEnd, previousValidUntil) }
+        return nil
     }
 }
 

@@ -70,6 +70,13 @@ public struct PrincipalSigner: Sendable {
         return sign(principal, expiresAtMilliseconds: expiresAt)
     }
 
+    /// A signed token for `principal`, valid for `lifetime` from now but not past `notAfter`
+    /// (what it was derived from stops being valid then, e.g. a rotated API key's sunset).
+    public func sign(_ principal: Principal, notAfter: Date) -> [UInt8] {
+        let full = Self.milliseconds(now()) + Self.milliseconds(lifetime)
+        return sign(principal, expiresAtMilliseconds: UInt64(max(0, min(full, Self.milliseconds(notAfter)))))
+    }
+
     func sign(_ principal: Principal, expiresAtMilliseconds expiresAt: UInt64) -> [UInt8] {
         let encoded = principal.canonicalEncoding()
         var token: [UInt8] = [1]
