@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // Nimbus — a self-hosted cloud platform. The target list mirrors the layers of
-// ARCHITECTURE.md §2: C → generated → wire/data/platform → domains → executables.
+// docs/ARCHITECTURE.md §2: C → generated → runtime → wire/data/platform → domains → executables.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -62,6 +62,10 @@ let package = Package(
         .target(name: "NimbusProtoC", dependencies: ["CProtobufC"], path: "Sources/Generated/NimbusProtoC"),
         .target(name: "NimbusProto", dependencies: ["NimbusProtoC", "NimbusProtoRuntime", "NimbusRPCCore", "CProtobufC"],
                 path: "Sources/Generated/NimbusProto", swiftSettings: swiftSettings),
+        // The test protos (Protos/nimbus/testing): linked by tests and tools only, never by a service or the CLI.
+        .target(name: "NimbusTestingProtoC", dependencies: ["CProtobufC", "NimbusProtoC"], path: "Sources/Generated/NimbusTestingProtoC"),
+        .target(name: "NimbusTestingProto", dependencies: ["NimbusTestingProtoC", "NimbusProtoC", "NimbusProto", "NimbusProtoRuntime", "NimbusRPCCore", "CProtobufC"],
+                path: "Sources/Generated/NimbusTestingProto", swiftSettings: swiftSettings),
         .target(name: "ProtocPluginC", dependencies: ["CProtobufC"], path: "Sources/Generated/ProtocPluginC"),
         .executableTarget(name: "protoc-gen-nimbus-swift", dependencies: ["ProtocPluginC", "CProtobufC"],
                           path: "Sources/Tools/protoc-gen-nimbus-swift", swiftSettings: swiftSettings),
@@ -82,7 +86,7 @@ let package = Package(
         .target(name: "NimbusProtoJSON", dependencies: ["NimbusRPCCore"],
                 path: "Sources/Wire/NimbusProtoJSON", swiftSettings: swiftSettings),
 
-        .executableTarget(name: "nimbus-echo-server", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusPlatform", "NimbusProto", log], path: "Sources/Tools/nimbus-echo-server", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
+        .executableTarget(name: "nimbus-echo-server", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusPlatform", "NimbusProto", "NimbusTestingProto", log], path: "Sources/Tools/nimbus-echo-server", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
         // ── data: libpq pool, rows, transactions, errors, migrator ──
         .executableTarget(name: "nimbus-pg-bench", dependencies: ["NimbusPostgres", "NimbusEventLoop"], path: "Sources/Tools/nimbus-pg-bench", swiftSettings: swiftSettings),
         .target(name: "NimbusPostgres", dependencies: ["NimbusEventLoop", "CLibPQ", "CNimbusShims", "COpenSSL", log, metrics, coreMetrics],
@@ -126,9 +130,9 @@ let package = Package(
         // ── test support and tests (mirroring Sources/) ──
         .target(name: "NimbusTestSupport", dependencies: ["NimbusPostgres", "NimbusPlatform", "NimbusProtoJSON", "NimbusContainers", log],
                 path: "Tests/Support/NimbusTestSupport", exclude: ["ProtoFixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusProtoTests", dependencies: ["NimbusProto", "NimbusProtoRuntime", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusProtoTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusProtoTests", dependencies: ["NimbusProto", "NimbusTestingProto", "NimbusProtoRuntime", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusProtoTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusEventLoopTests", dependencies: ["NimbusEventLoop", "NimbusHTTP"], path: "Tests/NimbusEventLoopTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusWireTests", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusProto", "CNimbusShims", "NimbusTestSupport"], path: "Tests/NimbusWireTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusWireTests", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusProto", "NimbusTestingProto", "CNimbusShims", "NimbusTestSupport"], path: "Tests/NimbusWireTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusPostgresTests", dependencies: ["NimbusPostgres", "NimbusEventLoop", "NimbusService", "NimbusMigrations", "NimbusTestingMigrations", "NimbusRPCCore", "NimbusTestSupport", log, argumentParser], path: "Tests/NimbusPostgresTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusPlatformTests", dependencies: ["NimbusPlatform", "NimbusService", "NimbusPostgres", "NimbusRPCCore", "NimbusTestSupport", log, argumentParser], path: "Tests/NimbusPlatformTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusIdentityTests", dependencies: ["NimbusIdentity", "NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusProto", "NimbusRPCCore", "NimbusTestSupport", log], path: "Tests/NimbusIdentityTests", swiftSettings: swiftSettings),

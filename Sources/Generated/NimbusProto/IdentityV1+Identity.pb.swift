@@ -6,7 +6,7 @@ import FoundationEssentials
 import Foundation
 #endif
 internal import CProtobufC
-internal import NimbusProtoC
+package import NimbusProtoC
 import NimbusProtoRuntime
 import NimbusRPCCore
 
@@ -1430,7 +1430,7 @@ extension IdentityV1.User: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__User>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__User>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -1445,7 +1445,7 @@ extension IdentityV1.User: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__User> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__User> {
         let c = arena.allocate(Nimbus__Identity__V1__User.self)
         nimbus__identity__v1__user__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1477,7 +1477,7 @@ extension IdentityV1.CreateUserRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateUserRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateUserRequest>) throws {
         self.init()
         let m = message.pointee
         self.email = try ProtoRuntime.string(m.email, in: Self.protoMessageName)
@@ -1488,7 +1488,7 @@ extension IdentityV1.CreateUserRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateUserRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateUserRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__CreateUserRequest.self)
         nimbus__identity__v1__create_user_request__init(c)
         c.pointee.email = arena.string(self.email)
@@ -1516,14 +1516,14 @@ extension IdentityV1.GetUserRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetUserRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetUserRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetUserRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetUserRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__GetUserRequest.self)
         nimbus__identity__v1__get_user_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1547,7 +1547,7 @@ extension IdentityV1.ListUsersRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListUsersRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListUsersRequest>) throws {
         self.init()
         let m = message.pointee
         self.pageSize = m.page_size
@@ -1555,7 +1555,7 @@ extension IdentityV1.ListUsersRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListUsersRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListUsersRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListUsersRequest.self)
         nimbus__identity__v1__list_users_request__init(c)
         c.pointee.page_size = self.pageSize
@@ -1580,7 +1580,7 @@ extension IdentityV1.ListUsersResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListUsersResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListUsersResponse>) throws {
         self.init()
         let m = message.pointee
         self.users = try ProtoRuntime.array(m.users, m.n_users).map { try IdentityV1.User(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
@@ -1588,7 +1588,7 @@ extension IdentityV1.ListUsersResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListUsersResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListUsersResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListUsersResponse.self)
         nimbus__identity__v1__list_users_response__init(c)
         c.pointee.n_users = self.users.count
@@ -1614,7 +1614,7 @@ extension IdentityV1.UpdateUserRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__UpdateUserRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__UpdateUserRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -1626,7 +1626,7 @@ extension IdentityV1.UpdateUserRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__UpdateUserRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__UpdateUserRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__UpdateUserRequest.self)
         nimbus__identity__v1__update_user_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1655,7 +1655,7 @@ extension IdentityV1.DeactivateUserRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeactivateUserRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeactivateUserRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -1663,7 +1663,7 @@ extension IdentityV1.DeactivateUserRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeactivateUserRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeactivateUserRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__DeactivateUserRequest.self)
         nimbus__identity__v1__deactivate_user_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1688,14 +1688,14 @@ extension IdentityV1.DeleteUserRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteUserRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteUserRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteUserRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteUserRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__DeleteUserRequest.self)
         nimbus__identity__v1__delete_user_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1719,12 +1719,12 @@ extension IdentityV1.DeleteUserResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteUserResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteUserResponse>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteUserResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteUserResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__DeleteUserResponse.self)
         nimbus__identity__v1__delete_user_response__init(c)
         return c
@@ -1747,7 +1747,7 @@ extension IdentityV1.Tenant: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Tenant>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Tenant>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -1758,7 +1758,7 @@ extension IdentityV1.Tenant: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Tenant> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Tenant> {
         let c = arena.allocate(Nimbus__Identity__V1__Tenant.self)
         nimbus__identity__v1__tenant__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1786,7 +1786,7 @@ extension IdentityV1.CreateTenantRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateTenantRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateTenantRequest>) throws {
         self.init()
         let m = message.pointee
         self.name = try ProtoRuntime.string(m.name, in: Self.protoMessageName)
@@ -1794,7 +1794,7 @@ extension IdentityV1.CreateTenantRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateTenantRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateTenantRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__CreateTenantRequest.self)
         nimbus__identity__v1__create_tenant_request__init(c)
         c.pointee.name = arena.string(self.name)
@@ -1819,14 +1819,14 @@ extension IdentityV1.GetTenantRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetTenantRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetTenantRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetTenantRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetTenantRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__GetTenantRequest.self)
         nimbus__identity__v1__get_tenant_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1850,7 +1850,7 @@ extension IdentityV1.ListTenantsRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListTenantsRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListTenantsRequest>) throws {
         self.init()
         let m = message.pointee
         self.pageSize = m.page_size
@@ -1858,7 +1858,7 @@ extension IdentityV1.ListTenantsRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListTenantsRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListTenantsRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListTenantsRequest.self)
         nimbus__identity__v1__list_tenants_request__init(c)
         c.pointee.page_size = self.pageSize
@@ -1883,7 +1883,7 @@ extension IdentityV1.ListTenantsResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListTenantsResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListTenantsResponse>) throws {
         self.init()
         let m = message.pointee
         self.tenants = try ProtoRuntime.array(m.tenants, m.n_tenants).map { try IdentityV1.Tenant(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
@@ -1891,7 +1891,7 @@ extension IdentityV1.ListTenantsResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListTenantsResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListTenantsResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListTenantsResponse.self)
         nimbus__identity__v1__list_tenants_response__init(c)
         c.pointee.n_tenants = self.tenants.count
@@ -1917,7 +1917,7 @@ extension IdentityV1.DeleteTenantRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteTenantRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteTenantRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -1925,7 +1925,7 @@ extension IdentityV1.DeleteTenantRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteTenantRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteTenantRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__DeleteTenantRequest.self)
         nimbus__identity__v1__delete_tenant_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1950,12 +1950,12 @@ extension IdentityV1.DeleteTenantResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteTenantResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteTenantResponse>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteTenantResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteTenantResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__DeleteTenantResponse.self)
         nimbus__identity__v1__delete_tenant_response__init(c)
         return c
@@ -1978,7 +1978,7 @@ extension IdentityV1.Member: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Member>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Member>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -1989,7 +1989,7 @@ extension IdentityV1.Member: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Member> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Member> {
         let c = arena.allocate(Nimbus__Identity__V1__Member.self)
         nimbus__identity__v1__member__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -2017,7 +2017,7 @@ extension IdentityV1.AddMemberRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AddMemberRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AddMemberRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -2026,7 +2026,7 @@ extension IdentityV1.AddMemberRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AddMemberRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AddMemberRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__AddMemberRequest.self)
         nimbus__identity__v1__add_member_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -2052,7 +2052,7 @@ extension IdentityV1.UpdateMemberRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__UpdateMemberRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__UpdateMemberRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -2061,7 +2061,7 @@ extension IdentityV1.UpdateMemberRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__UpdateMemberRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__UpdateMemberRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__UpdateMemberRequest.self)
         nimbus__identity__v1__update_member_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -2087,7 +2087,7 @@ extension IdentityV1.RemoveMemberRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__RemoveMemberRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__RemoveMemberRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -2095,7 +2095,7 @@ extension IdentityV1.RemoveMemberRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RemoveMemberRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RemoveMemberRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__RemoveMemberRequest.self)
         nimbus__identity__v1__remove_member_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -2120,12 +2120,12 @@ extension IdentityV1.RemoveMemberResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__RemoveMemberResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__RemoveMemberResponse>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RemoveMemberResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RemoveMemberResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__RemoveMemberResponse.self)
         nimbus__identity__v1__remove_member_response__init(c)
         return c
@@ -2148,7 +2148,7 @@ extension IdentityV1.ListMembersRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListMembersRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListMembersRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -2157,7 +2157,7 @@ extension IdentityV1.ListMembersRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListMembersRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListMembersRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListMembersRequest.self)
         nimbus__identity__v1__list_members_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -2183,7 +2183,7 @@ extension IdentityV1.ListMembersResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListMembersResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListMembersResponse>) throws {
         self.init()
         let m = message.pointee
         self.members = try ProtoRuntime.array(m.members, m.n_members).map { try IdentityV1.Member(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
@@ -2191,7 +2191,7 @@ extension IdentityV1.ListMembersResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListMembersResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListMembersResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListMembersResponse.self)
         nimbus__identity__v1__list_members_response__init(c)
         c.pointee.n_members = self.members.count
@@ -2217,14 +2217,14 @@ extension IdentityV1.SetDefaultTenantRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__SetDefaultTenantRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__SetDefaultTenantRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__SetDefaultTenantRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__SetDefaultTenantRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__SetDefaultTenantRequest.self)
         nimbus__identity__v1__set_default_tenant_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -2248,7 +2248,7 @@ extension IdentityV1.Role: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Role>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Role>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -2260,7 +2260,7 @@ extension IdentityV1.Role: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Role> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Role> {
         let c = arena.allocate(Nimbus__Identity__V1__Role.self)
         nimbus__identity__v1__role__init(c)
         c.pointee.id = arena.string(self.id)
@@ -2290,12 +2290,12 @@ extension IdentityV1.ListRolesRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListRolesRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListRolesRequest>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListRolesRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListRolesRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListRolesRequest.self)
         nimbus__identity__v1__list_roles_request__init(c)
         return c
@@ -2318,14 +2318,14 @@ extension IdentityV1.ListRolesResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListRolesResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListRolesResponse>) throws {
         self.init()
         let m = message.pointee
         self.roles = try ProtoRuntime.array(m.roles, m.n_roles).map { try IdentityV1.Role(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListRolesResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListRolesResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListRolesResponse.self)
         nimbus__identity__v1__list_roles_response__init(c)
         c.pointee.n_roles = self.roles.count
@@ -2350,14 +2350,14 @@ extension IdentityV1.GetRoleRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetRoleRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetRoleRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetRoleRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetRoleRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__GetRoleRequest.self)
         nimbus__identity__v1__get_role_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -2381,7 +2381,7 @@ extension IdentityV1.CreateRoleRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateRoleRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateRoleRequest>) throws {
         self.init()
         let m = message.pointee
         self.name = try ProtoRuntime.string(m.name, in: Self.protoMessageName)
@@ -2390,7 +2390,7 @@ extension IdentityV1.CreateRoleRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateRoleRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateRoleRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__CreateRoleRequest.self)
         nimbus__identity__v1__create_role_request__init(c)
         c.pointee.name = arena.string(self.name)
@@ -2417,7 +2417,7 @@ extension IdentityV1.UpdateRoleRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__UpdateRoleRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__UpdateRoleRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -2426,7 +2426,7 @@ extension IdentityV1.UpdateRoleRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__UpdateRoleRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__UpdateRoleRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__UpdateRoleRequest.self)
         nimbus__identity__v1__update_role_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -2453,14 +2453,14 @@ extension IdentityV1.DeleteRoleRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteRoleRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteRoleRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteRoleRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteRoleRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__DeleteRoleRequest.self)
         nimbus__identity__v1__delete_role_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -2484,12 +2484,12 @@ extension IdentityV1.DeleteRoleResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteRoleResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteRoleResponse>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteRoleResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteRoleResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__DeleteRoleResponse.self)
         nimbus__identity__v1__delete_role_response__init(c)
         return c
@@ -2512,12 +2512,12 @@ extension IdentityV1.ListPermissionsRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListPermissionsRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListPermissionsRequest>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListPermissionsRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListPermissionsRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListPermissionsRequest.self)
         nimbus__identity__v1__list_permissions_request__init(c)
         return c
@@ -2540,14 +2540,14 @@ extension IdentityV1.ListPermissionsResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListPermissionsResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListPermissionsResponse>) throws {
         self.init()
         let m = message.pointee
         self.permissions = try ProtoRuntime.array(m.permissions, m.n_permissions).map { try ProtoRuntime.string($0, in: Self.protoMessageName) }
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListPermissionsResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListPermissionsResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListPermissionsResponse.self)
         nimbus__identity__v1__list_permissions_response__init(c)
         c.pointee.n_permissions = self.permissions.count
@@ -2572,7 +2572,7 @@ extension IdentityV1.ApiKey: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ApiKey>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ApiKey>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -2588,7 +2588,7 @@ extension IdentityV1.ApiKey: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ApiKey> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ApiKey> {
         let c = arena.allocate(Nimbus__Identity__V1__ApiKey.self)
         nimbus__identity__v1__api_key__init(c)
         c.pointee.id = arena.string(self.id)
@@ -2621,7 +2621,7 @@ extension IdentityV1.CreateApiKeyRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateApiKeyRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateApiKeyRequest>) throws {
         self.init()
         let m = message.pointee
         self.name = try ProtoRuntime.string(m.name, in: Self.protoMessageName)
@@ -2631,7 +2631,7 @@ extension IdentityV1.CreateApiKeyRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateApiKeyRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateApiKeyRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__CreateApiKeyRequest.self)
         nimbus__identity__v1__create_api_key_request__init(c)
         c.pointee.name = arena.string(self.name)
@@ -2658,7 +2658,7 @@ extension IdentityV1.CreateApiKeyResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateApiKeyResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateApiKeyResponse>) throws {
         self.init()
         let m = message.pointee
         if let p = m.key { self.key = try IdentityV1.ApiKey(cMessage: p) }
@@ -2667,7 +2667,7 @@ extension IdentityV1.CreateApiKeyResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateApiKeyResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateApiKeyResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__CreateApiKeyResponse.self)
         nimbus__identity__v1__create_api_key_response__init(c)
         if let v = self.key { c.pointee.key = v.cMessage(in: arena) }
@@ -2693,7 +2693,7 @@ extension IdentityV1.S3AccessKey: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__S3AccessKey>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__S3AccessKey>) throws {
         self.init()
         let m = message.pointee
         self.accessKeyId = try ProtoRuntime.string(m.access_key_id, in: Self.protoMessageName)
@@ -2701,7 +2701,7 @@ extension IdentityV1.S3AccessKey: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__S3AccessKey> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__S3AccessKey> {
         let c = arena.allocate(Nimbus__Identity__V1__S3AccessKey.self)
         nimbus__identity__v1__s3_access_key__init(c)
         c.pointee.access_key_id = arena.string(self.accessKeyId)
@@ -2726,7 +2726,7 @@ extension IdentityV1.ListApiKeysRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListApiKeysRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListApiKeysRequest>) throws {
         self.init()
         let m = message.pointee
         self.userId = try ProtoRuntime.string(m.user_id, in: Self.protoMessageName)
@@ -2735,7 +2735,7 @@ extension IdentityV1.ListApiKeysRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListApiKeysRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListApiKeysRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListApiKeysRequest.self)
         nimbus__identity__v1__list_api_keys_request__init(c)
         c.pointee.user_id = arena.string(self.userId)
@@ -2761,7 +2761,7 @@ extension IdentityV1.ListApiKeysResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListApiKeysResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListApiKeysResponse>) throws {
         self.init()
         let m = message.pointee
         self.keys = try ProtoRuntime.array(m.keys, m.n_keys).map { try IdentityV1.ApiKey(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
@@ -2769,7 +2769,7 @@ extension IdentityV1.ListApiKeysResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListApiKeysResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListApiKeysResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListApiKeysResponse.self)
         nimbus__identity__v1__list_api_keys_response__init(c)
         c.pointee.n_keys = self.keys.count
@@ -2795,14 +2795,14 @@ extension IdentityV1.GetApiKeyRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetApiKeyRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetApiKeyRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetApiKeyRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetApiKeyRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__GetApiKeyRequest.self)
         nimbus__identity__v1__get_api_key_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -2826,14 +2826,14 @@ extension IdentityV1.RevokeApiKeyRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__RevokeApiKeyRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__RevokeApiKeyRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RevokeApiKeyRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RevokeApiKeyRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__RevokeApiKeyRequest.self)
         nimbus__identity__v1__revoke_api_key_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -2857,7 +2857,7 @@ extension IdentityV1.RotateApiKeyRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__RotateApiKeyRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__RotateApiKeyRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -2865,7 +2865,7 @@ extension IdentityV1.RotateApiKeyRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RotateApiKeyRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RotateApiKeyRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__RotateApiKeyRequest.self)
         nimbus__identity__v1__rotate_api_key_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -2890,7 +2890,7 @@ extension IdentityV1.GetSigningKeyRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetSigningKeyRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetSigningKeyRequest>) throws {
         self.init()
         let m = message.pointee
         self.accessKeyId = try ProtoRuntime.string(m.access_key_id, in: Self.protoMessageName)
@@ -2900,7 +2900,7 @@ extension IdentityV1.GetSigningKeyRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetSigningKeyRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetSigningKeyRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__GetSigningKeyRequest.self)
         nimbus__identity__v1__get_signing_key_request__init(c)
         c.pointee.access_key_id = arena.string(self.accessKeyId)
@@ -2927,7 +2927,7 @@ extension IdentityV1.GetSigningKeyResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetSigningKeyResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetSigningKeyResponse>) throws {
         self.init()
         let m = message.pointee
         self.signingKey = ProtoRuntime.data(m.signing_key)
@@ -2935,7 +2935,7 @@ extension IdentityV1.GetSigningKeyResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetSigningKeyResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetSigningKeyResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__GetSigningKeyResponse.self)
         nimbus__identity__v1__get_signing_key_response__init(c)
         c.pointee.signing_key = arena.binary(self.signingKey)
@@ -2960,7 +2960,7 @@ extension IdentityV1.QuotaResources: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__QuotaResources>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__QuotaResources>) throws {
         self.init()
         let m = message.pointee
         self.instances = m.instances
@@ -2972,7 +2972,7 @@ extension IdentityV1.QuotaResources: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__QuotaResources> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__QuotaResources> {
         let c = arena.allocate(Nimbus__Identity__V1__QuotaResources.self)
         nimbus__identity__v1__quota_resources__init(c)
         c.pointee.instances = self.instances
@@ -3001,7 +3001,7 @@ extension IdentityV1.Quota: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Quota>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Quota>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -3011,7 +3011,7 @@ extension IdentityV1.Quota: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Quota> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Quota> {
         let c = arena.allocate(Nimbus__Identity__V1__Quota.self)
         nimbus__identity__v1__quota__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -3038,14 +3038,14 @@ extension IdentityV1.GetQuotaRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetQuotaRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetQuotaRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetQuotaRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetQuotaRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__GetQuotaRequest.self)
         nimbus__identity__v1__get_quota_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -3069,7 +3069,7 @@ extension IdentityV1.SetQuotaRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__SetQuotaRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__SetQuotaRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -3077,7 +3077,7 @@ extension IdentityV1.SetQuotaRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__SetQuotaRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__SetQuotaRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__SetQuotaRequest.self)
         nimbus__identity__v1__set_quota_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -3102,7 +3102,7 @@ extension IdentityV1.ReserveQuotaRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ReserveQuotaRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ReserveQuotaRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -3111,7 +3111,7 @@ extension IdentityV1.ReserveQuotaRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReserveQuotaRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReserveQuotaRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ReserveQuotaRequest.self)
         nimbus__identity__v1__reserve_quota_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -3137,7 +3137,7 @@ extension IdentityV1.ReserveQuotaResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ReserveQuotaResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ReserveQuotaResponse>) throws {
         self.init()
         let m = message.pointee
         if let p = m.quota { self.quota = try IdentityV1.Quota(cMessage: p) }
@@ -3145,7 +3145,7 @@ extension IdentityV1.ReserveQuotaResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReserveQuotaResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReserveQuotaResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ReserveQuotaResponse.self)
         nimbus__identity__v1__reserve_quota_response__init(c)
         if let v = self.quota { c.pointee.quota = v.cMessage(in: arena) }
@@ -3170,7 +3170,7 @@ extension IdentityV1.ReleaseQuotaRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ReleaseQuotaRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ReleaseQuotaRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -3178,7 +3178,7 @@ extension IdentityV1.ReleaseQuotaRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReleaseQuotaRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReleaseQuotaRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ReleaseQuotaRequest.self)
         nimbus__identity__v1__release_quota_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -3203,7 +3203,7 @@ extension IdentityV1.ReleaseQuotaResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ReleaseQuotaResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ReleaseQuotaResponse>) throws {
         self.init()
         let m = message.pointee
         if let p = m.quota { self.quota = try IdentityV1.Quota(cMessage: p) }
@@ -3211,7 +3211,7 @@ extension IdentityV1.ReleaseQuotaResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReleaseQuotaResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReleaseQuotaResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ReleaseQuotaResponse.self)
         nimbus__identity__v1__release_quota_response__init(c)
         if let v = self.quota { c.pointee.quota = v.cMessage(in: arena) }
@@ -3236,7 +3236,7 @@ extension IdentityV1.AuditMetadataEntry: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuditMetadataEntry>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuditMetadataEntry>) throws {
         self.init()
         let m = message.pointee
         self.key = try ProtoRuntime.string(m.key, in: Self.protoMessageName)
@@ -3244,7 +3244,7 @@ extension IdentityV1.AuditMetadataEntry: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuditMetadataEntry> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuditMetadataEntry> {
         let c = arena.allocate(Nimbus__Identity__V1__AuditMetadataEntry.self)
         nimbus__identity__v1__audit_metadata_entry__init(c)
         c.pointee.key = arena.string(self.key)
@@ -3269,7 +3269,7 @@ extension IdentityV1.AuditEvent: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuditEvent>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuditEvent>) throws {
         self.init()
         let m = message.pointee
         self.eventId = try ProtoRuntime.string(m.event_id, in: Self.protoMessageName)
@@ -3290,7 +3290,7 @@ extension IdentityV1.AuditEvent: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuditEvent> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuditEvent> {
         let c = arena.allocate(Nimbus__Identity__V1__AuditEvent.self)
         nimbus__identity__v1__audit_event__init(c)
         c.pointee.event_id = arena.string(self.eventId)
@@ -3329,7 +3329,7 @@ extension IdentityV1.ListAuditEventsRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListAuditEventsRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListAuditEventsRequest>) throws {
         self.init()
         let m = message.pointee
         self.pageSize = m.page_size
@@ -3343,7 +3343,7 @@ extension IdentityV1.ListAuditEventsRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListAuditEventsRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListAuditEventsRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListAuditEventsRequest.self)
         nimbus__identity__v1__list_audit_events_request__init(c)
         c.pointee.page_size = self.pageSize
@@ -3374,7 +3374,7 @@ extension IdentityV1.ListAuditEventsResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListAuditEventsResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListAuditEventsResponse>) throws {
         self.init()
         let m = message.pointee
         self.events = try ProtoRuntime.array(m.events, m.n_events).map { try IdentityV1.AuditEvent(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
@@ -3382,7 +3382,7 @@ extension IdentityV1.ListAuditEventsResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListAuditEventsResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListAuditEventsResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListAuditEventsResponse.self)
         nimbus__identity__v1__list_audit_events_response__init(c)
         c.pointee.n_events = self.events.count
@@ -3408,14 +3408,14 @@ extension IdentityV1.AppendAuditEventsRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AppendAuditEventsRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AppendAuditEventsRequest>) throws {
         self.init()
         let m = message.pointee
         self.events = try ProtoRuntime.array(m.events, m.n_events).map { try IdentityV1.AuditEvent(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AppendAuditEventsRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AppendAuditEventsRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__AppendAuditEventsRequest.self)
         nimbus__identity__v1__append_audit_events_request__init(c)
         c.pointee.n_events = self.events.count
@@ -3440,7 +3440,7 @@ extension IdentityV1.AppendAuditEventsResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AppendAuditEventsResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AppendAuditEventsResponse>) throws {
         self.init()
         let m = message.pointee
         self.appended = m.appended
@@ -3448,7 +3448,7 @@ extension IdentityV1.AppendAuditEventsResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AppendAuditEventsResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AppendAuditEventsResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__AppendAuditEventsResponse.self)
         nimbus__identity__v1__append_audit_events_response__init(c)
         c.pointee.appended = self.appended
@@ -3473,14 +3473,14 @@ extension IdentityV1.VerifyAuditChainRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__VerifyAuditChainRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__VerifyAuditChainRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__VerifyAuditChainRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__VerifyAuditChainRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__VerifyAuditChainRequest.self)
         nimbus__identity__v1__verify_audit_chain_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -3504,7 +3504,7 @@ extension IdentityV1.VerifyAuditChainResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__VerifyAuditChainResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__VerifyAuditChainResponse>) throws {
         self.init()
         let m = message.pointee
         self.ok = (m.ok != 0)
@@ -3514,7 +3514,7 @@ extension IdentityV1.VerifyAuditChainResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__VerifyAuditChainResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__VerifyAuditChainResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__VerifyAuditChainResponse.self)
         nimbus__identity__v1__verify_audit_chain_response__init(c)
         c.pointee.ok = (self.ok ? Int32(1) : Int32(0))
@@ -3541,7 +3541,7 @@ extension IdentityV1.Principal: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Principal>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Principal>) throws {
         self.init()
         let m = message.pointee
         self.userId = try ProtoRuntime.string(m.user_id, in: Self.protoMessageName)
@@ -3552,7 +3552,7 @@ extension IdentityV1.Principal: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Principal> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Principal> {
         let c = arena.allocate(Nimbus__Identity__V1__Principal.self)
         nimbus__identity__v1__principal__init(c)
         c.pointee.user_id = arena.string(self.userId)
@@ -3581,7 +3581,7 @@ extension IdentityV1.LoginRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__LoginRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__LoginRequest>) throws {
         self.init()
         let m = message.pointee
         self.email = try ProtoRuntime.string(m.email, in: Self.protoMessageName)
@@ -3590,7 +3590,7 @@ extension IdentityV1.LoginRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__LoginRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__LoginRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__LoginRequest.self)
         nimbus__identity__v1__login_request__init(c)
         c.pointee.email = arena.string(self.email)
@@ -3616,7 +3616,7 @@ extension IdentityV1.LoginResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__LoginResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__LoginResponse>) throws {
         self.init()
         let m = message.pointee
         self.secret = try ProtoRuntime.string(m.secret, in: Self.protoMessageName)
@@ -3626,7 +3626,7 @@ extension IdentityV1.LoginResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__LoginResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__LoginResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__LoginResponse.self)
         nimbus__identity__v1__login_response__init(c)
         c.pointee.secret = arena.string(self.secret)
@@ -3653,14 +3653,14 @@ extension IdentityV1.AuthenticateRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuthenticateRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuthenticateRequest>) throws {
         self.init()
         let m = message.pointee
         self.apiKey = try ProtoRuntime.string(m.api_key, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuthenticateRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuthenticateRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__AuthenticateRequest.self)
         nimbus__identity__v1__authenticate_request__init(c)
         c.pointee.api_key = arena.string(self.apiKey)
@@ -3684,7 +3684,7 @@ extension IdentityV1.AuthenticateResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuthenticateResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuthenticateResponse>) throws {
         self.init()
         let m = message.pointee
         if let p = m.principal { self.principal = try IdentityV1.Principal(cMessage: p) }
@@ -3692,7 +3692,7 @@ extension IdentityV1.AuthenticateResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuthenticateResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuthenticateResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__AuthenticateResponse.self)
         nimbus__identity__v1__authenticate_response__init(c)
         if let v = self.principal { c.pointee.principal = v.cMessage(in: arena) }
@@ -3717,14 +3717,14 @@ extension IdentityV1.WatchAuthEpochRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__WatchAuthEpochRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__WatchAuthEpochRequest>) throws {
         self.init()
         let m = message.pointee
         self.watcherId = try ProtoRuntime.string(m.watcher_id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__WatchAuthEpochRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__WatchAuthEpochRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__WatchAuthEpochRequest.self)
         nimbus__identity__v1__watch_auth_epoch_request__init(c)
         c.pointee.watcher_id = arena.string(self.watcherId)
@@ -3748,7 +3748,7 @@ extension IdentityV1.AuthEpochEvent: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuthEpochEvent>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuthEpochEvent>) throws {
         self.init()
         let m = message.pointee
         self.epoch = m.epoch
@@ -3756,7 +3756,7 @@ extension IdentityV1.AuthEpochEvent: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuthEpochEvent> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuthEpochEvent> {
         let c = arena.allocate(Nimbus__Identity__V1__AuthEpochEvent.self)
         nimbus__identity__v1__auth_epoch_event__init(c)
         c.pointee.epoch = self.epoch
@@ -3781,7 +3781,7 @@ extension IdentityV1.AckAuthEpochRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AckAuthEpochRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AckAuthEpochRequest>) throws {
         self.init()
         let m = message.pointee
         self.watcherId = try ProtoRuntime.string(m.watcher_id, in: Self.protoMessageName)
@@ -3789,7 +3789,7 @@ extension IdentityV1.AckAuthEpochRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AckAuthEpochRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AckAuthEpochRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__AckAuthEpochRequest.self)
         nimbus__identity__v1__ack_auth_epoch_request__init(c)
         c.pointee.watcher_id = arena.string(self.watcherId)
@@ -3814,7 +3814,7 @@ extension IdentityV1.AckAuthEpochResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AckAuthEpochResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AckAuthEpochResponse>) throws {
         self.init()
         let m = message.pointee
         self.granted = (m.granted != 0)
@@ -3823,7 +3823,7 @@ extension IdentityV1.AckAuthEpochResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AckAuthEpochResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AckAuthEpochResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__AckAuthEpochResponse.self)
         nimbus__identity__v1__ack_auth_epoch_response__init(c)
         c.pointee.granted = (self.granted ? Int32(1) : Int32(0))
@@ -3849,12 +3849,12 @@ extension IdentityV1.WhoAmIRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__WhoAmIRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__WhoAmIRequest>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__WhoAmIRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__WhoAmIRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__WhoAmIRequest.self)
         nimbus__identity__v1__who_am_irequest__init(c)
         return c
@@ -3877,7 +3877,7 @@ extension IdentityV1.WhoAmIResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__WhoAmIResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__WhoAmIResponse>) throws {
         self.init()
         let m = message.pointee
         if let p = m.principal { self.principal = try IdentityV1.Principal(cMessage: p) }
@@ -3886,7 +3886,7 @@ extension IdentityV1.WhoAmIResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__WhoAmIResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__WhoAmIResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__WhoAmIResponse.self)
         nimbus__identity__v1__who_am_iresponse__init(c)
         if let v = self.principal { c.pointee.principal = v.cMessage(in: arena) }
