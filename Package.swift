@@ -114,7 +114,7 @@ let package = Package(
         // ── domains ──
         .target(name: "NimbusIdentity", dependencies: ["NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusRPCCore", "NimbusProto", "NimbusBackground", log, lifecycle, argumentParser], path: "Sources/Domains/NimbusIdentity", swiftSettings: swiftSettings),
         .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusGRPC", "NimbusRPCCore", "NimbusProto", "NimbusContainers", "NimbusBackground", log, metrics, lifecycle], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
-        .target(name: "NimbusStorage", dependencies: ["NimbusService", "NimbusPlatform", "NimbusProto", "NimbusRPCCore", metrics], path: "Sources/Domains/NimbusStorage", swiftSettings: swiftSettings),
+        .target(name: "NimbusStorage", dependencies: ["NimbusService", "NimbusProto", "NimbusHTTP", "NimbusGRPC", "NimbusRPCCore", "NimbusPostgres", "NimbusPlatform", "NimbusBackground", log, metrics, lifecycle], path: "Sources/Domains/NimbusStorage", swiftSettings: swiftSettings),
         .target(name: "NimbusDatabases", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusDatabases", swiftSettings: swiftSettings),
         .target(name: "NimbusGateway", dependencies: ["NimbusService", "NimbusProtoJSON", "NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusProto", "NimbusConsole", log, metrics, lifecycle], path: "Sources/Domains/NimbusGateway", swiftSettings: swiftSettings),
 
