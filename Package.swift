@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(name: "NimbusComputeTests", dependencies: ["NimbusCompute", "NimbusContainers", "NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusRPCCore", "NimbusTestSupport", log], path: "Tests/NimbusComputeTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusBackgroundTests", dependencies: ["NimbusBackground", "NimbusPostgres", "NimbusTestSupport", log], path: "Tests/NimbusBackgroundTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusContainersTests", dependencies: ["NimbusContainers", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusContainersTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusStorageTests", dependencies: ["NimbusStorage", "NimbusService", "NimbusPlatform", "NimbusTestSupport"], path: "Tests/NimbusStorageTests", exclude: ["S3Auth/make_botocore_fixtures.py"], swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusStorageTests", dependencies: ["NimbusStorage", "NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusHTTP", "NimbusTestSupport", log], path: "Tests/NimbusStorageTests", exclude: ["S3Auth/make_botocore_fixtures.py"], swiftSettings: swiftSettings),
         .testTarget(name: "NimbusProtoJSONTests", dependencies: ["NimbusProtoJSON", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusProtoJSONTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusGatewayTests", dependencies: ["NimbusGateway", "NimbusService", "NimbusConsole", "NimbusProtoJSON", "NimbusGRPC", "NimbusHTTP", "NimbusPlatform", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusGatewayTests", swiftSettings: swiftSettings),
     ]
