@@ -101,6 +101,7 @@ for svc in identity compute storage database; do
   extra=()  # compute alone holds the key that seals instance environments, identity the one for S3 secrets
   [ "$svc" = compute ] && extra=("NIMBUS_COMPUTE_KEK=$(key_secret compute-kek)")
   [ "$svc" = identity ] && extra=("NIMBUS_IDENTITY_KEK=$(key_secret identity-kek)")
+  [ "$svc" = storage ] && extra=("NIMBUS_STORAGE_DATA_DIR=$run/storage")  # object bytes
   start "nimbus-$svc" "${port_of[$svc]}" \
     "DATABASE_URL=postgresql://$schema:$(secret "db-$schema")@127.0.0.1:$PGPORT/postgres" "${extra[@]}"
 done
