@@ -21,15 +21,15 @@ USER_PASSWORD, VIEWER_PASSWORD = suite_support.secret("a long enough password", 
 HOSTILE = '<img src=x onerror="window.__pwned=1"><b id="injected">bold</b>'
 
 
-def wait(driver, timeout=20):
+def wait(driver, timeout=40):
     return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,))
 
 
-def visible(driver, css, timeout=20):
+def visible(driver, css, timeout=40):
     return wait(driver, timeout).until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
 
 
-def text_appears(driver, css, text, timeout=20):
+def text_appears(driver, css, text, timeout=40):
     wait(driver, timeout).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
     return driver.find_element(By.CSS_SELECTOR, css)
 
@@ -185,6 +185,14 @@ def test_admin_creates_a_user_and_a_key_launches_watches_and_terminates(browser,
     text_appears(driver, "#launch-status", "is running", timeout=10)
     assert "127.0.0.1:" in instance_row(driver, name).text  # the published port
     photograph(driver, screenshots, "instances")
+    # The same list on a phone.
+    driver.set_window_size(390, 844)
+    go(driver, gateway, "#/overview")
+    go(driver, gateway, "#/instances")
+    visible(driver, f'#instance-list tr[data-name="{name}"]')
+    assert not driver.find_element(By.CSS_SELECTOR, "main details").get_attribute("open")  # the form folds away
+    photograph(driver, screenshots, "instances-phone")
+    driver.set_window_size(1280, 900)
 
     # Its page: logs that follow, charts from the stats RPC.
     instance_row(driver, name).find_element(By.CSS_SELECTOR, "a").click()
@@ -209,12 +217,6 @@ def test_admin_creates_a_user_and_a_key_launches_watches_and_terminates(browser,
     driver.find_element(By.ID, "verify-chain").click()
     text_appears(driver, "#verify-result", "The chain verifies")
     photograph(driver, screenshots, "audit")
-
-    # The same console on a phone.
-    driver.set_window_size(390, 844)
-    go(driver, gateway, "#/instances")
-    visible(driver, "#instance-list")
-    photograph(driver, screenshots, "instances-phone")
 
     assert_not_injected(driver)
     assert_only_the_gateway(driver, gateway)
