@@ -42,4 +42,22 @@ public struct HTTPOperationalEndpoints: Sendable {
             return .text(404, "not found\n")
         }
     }
+
+    /// The same endpoints in front of a streaming handler: they answer without reading the
+    /// body; everything else streams to `fallback` (404 if nil).
+    public func streamingHandler(fallback: HTTPStreamingHandler?) -> HTTPStreamingHandler {
+        let operational = handler(fallback: nil)
+        return { head, body in
+            switch head.path {
+            case "/healthz", "/readyz", "/metrics":
+                return HTTPStreamingResponse(await operational(HTTPRequest(head: head)))
+            default:
+                var response = if let fallback { await fallback(head, body) } else { HTTPStreamingResponse.text(404, "not found\n") }
+                if response.headers["x-request-id"] == nil {
+                    response.headers.add("x-request-id", RequestIdentity.requestID(answering: HTTPRequest(head: head)))
+                }
+                return response
+            }
+        }
+    }
 }
