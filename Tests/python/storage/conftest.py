@@ -144,6 +144,7 @@ def platform(postgres, log_dir, tmp_path_factory):
         platform.gateway = Process("nimbus-gateway", ["nimbus-gateway", "serve"],
                                    base_env(NIMBUS_IDENTITY_ENDPOINTS=platform.identity.address,
                                             NIMBUS_STORAGE_ENDPOINTS=platform.storage.address,
+                                            NIMBUS_GATEWAY_STORAGE_HTTP=platform.storage.address,
                                             NIMBUS_GATEWAY_KEY_RATE="0", NIMBUS_GATEWAY_IP_RATE="0"), log_dir)
         started.append(platform.gateway)
         yield platform

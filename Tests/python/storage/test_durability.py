@@ -37,13 +37,15 @@ def test_kill_during_put_keeps_the_old_object_and_the_janitor_reclaims_the_rest(
     old = os.urandom(100_000)
     s3.put_object(Bucket="crash-put", Key="k", Body=old)
     # A presigned PUT sent by hand: most of the body, then the process dies under it.
-    url = s3.generate_presigned_url("put_object", Params={"Bucket": "crash-put", "Key": "k"}, ExpiresIn=300)
+    signer = client(platform, s3key, signature_version="s3v4")
+    url = signer.generate_presigned_url("put_object", Params={"Bucket": "crash-put", "Key": "k"}, ExpiresIn=300)
     path = url.split(platform.storage.address, 1)[1]
     size = 6 << 20
     with socket.create_connection((platform.storage.address.split(":")[0], platform.storage.port)) as sock:
         sock.sendall(f"PUT {path} HTTP/1.1\r\nHost: {platform.storage.address}\r\nContent-Length: {size}\r\n\r\n".encode())
         sock.sendall(os.urandom(size - 4096))
-        time.sleep(0.5)
+        # The bytes are being written: a temporary file exists when the process dies.
+        assert wait_for(lambda: temp_files(platform.data_dir) != [], timeout=10), "the put streams to a temporary file"
         platform.storage.kill()
     platform.storage.start()
     c = client(platform, s3key)
@@ -65,7 +67,8 @@ def test_kill_during_complete_leaves_old_or_new_never_partial(platform, s3key, s
         whole += data
         etag = s3.upload_part(Bucket="crash-mpu", Key="big", UploadId=upload, PartNumber=number, Body=data)["ETag"]
         parts.append({"PartNumber": number, "ETag": etag})
-    url = s3.generate_presigned_url("complete_multipart_upload", Params={"Bucket": "crash-mpu", "Key": "big", "UploadId": upload},
+    signer = client(platform, s3key, signature_version="s3v4")
+    url = signer.generate_presigned_url("complete_multipart_upload", Params={"Bucket": "crash-mpu", "Key": "big", "UploadId": upload},
                                     ExpiresIn=300)
     body = "<CompleteMultipartUpload>" + "".join(
         f"<Part><PartNumber>{p['PartNumber']}</PartNumber><ETag>{p['ETag']}</ETag></Part>" for p in parts) + "</CompleteMultipartUpload>"

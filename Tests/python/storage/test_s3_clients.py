@@ -150,3 +150,20 @@ def test_revoked_key_fails_on_its_next_request(platform):
     with pytest.raises(ClientError) as refused:
         c.list_buckets()
     assert status(refused) == 403
+
+
+def test_through_the_gateway_a_100_mib_multipart_upload_and_download_match(platform, s3key):
+    from boto3.s3.transfer import TransferConfig
+    s3 = client(platform, s3key, endpoint=platform.gateway.url)
+    s3.create_bucket(Bucket="via-gateway")
+    data = os.urandom(100 << 20)
+    import io
+    config = TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=8 << 20, max_concurrency=4)
+    s3.upload_fileobj(io.BytesIO(data), "via-gateway", "big.bin", Config=config, ExtraArgs={"ChecksumAlgorithm": "CRC32"})
+    head = s3.head_object(Bucket="via-gateway", Key="big.bin")
+    assert head["ContentLength"] == len(data) and head["ETag"].endswith('-13"')
+    out = io.BytesIO()
+    s3.download_fileobj("via-gateway", "big.bin", out, Config=config)
+    assert hashlib.sha256(out.getvalue()).digest() == hashlib.sha256(data).digest()
+    part = s3.get_object(Bucket="via-gateway", Key="big.bin", PartNumber=13)
+    assert part["Body"].read() == data[12 * (8 << 20):] and part["PartsCount"] == 13
