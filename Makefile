@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
+# Every target declares each module it imports (Package.swift tells the truth); CI fails otherwise.
+IMPORT_CHECK := --explicit-target-dependency-import-check error
 PYTHON := .venv/bin/python
 BIN := .build/debug
 
@@ -11,7 +13,7 @@ deps:
 	@scripts/install-deps.sh
 
 build: deps
-	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build $(IMPORT_CHECK) $(SWIFT_BUILD_FLAGS)
 
 release: deps
 	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS)
@@ -37,7 +39,7 @@ test: deps check-generated build test-swift test-python fuzz
 
 ## Python-backed Swift suites are required here (no venv is a failure), and no Swift test may skip.
 test-swift:
-	NIMBUS_REQUIRE_PYTHON=1 $(SWIFT) test $(SWIFT_BUILD_FLAGS) --no-parallel 2>&1 | tee .build/swift-test.log; status=$${PIPESTATUS[0]}; \
+	NIMBUS_REQUIRE_PYTHON=1 $(SWIFT) test $(IMPORT_CHECK) $(SWIFT_BUILD_FLAGS) --no-parallel 2>&1 | tee .build/swift-test.log; status=$${PIPESTATUS[0]}; \
 	  if grep -E '(Test|Suite) .* skipped' .build/swift-test.log; then echo "test-swift: the tests above skipped" >&2; exit 1; fi; exit $$status
 
 ## Random order (pytest-randomly; SEED=n repeats one); a skip not in Tests/python/allowed_skips.txt fails.

@@ -18,6 +18,7 @@ let serverLinkerSettings: [LinkerSetting] = [.linkedLibrary("mimalloc", .when(pl
 
 let log = Target.Dependency.product(name: "Logging", package: "swift-log")
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let coreMetrics = Target.Dependency.product(name: "CoreMetrics", package: "swift-metrics")
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let unixSignals = Target.Dependency.product(name: "UnixSignals", package: "swift-service-lifecycle")
@@ -78,19 +79,22 @@ let package = Package(
         // HTTP/1.1 through libcurl's multi-socket interface on an event loop (the container engine's API).
         .target(name: "NimbusCurl", dependencies: ["NimbusEventLoop", "CCurl"],
                 path: "Sources/Wire/NimbusCurl", swiftSettings: swiftSettings),
-        .target(name: "NimbusGRPC", dependencies: ["NimbusHTTP", "NimbusRPCCore", "NimbusProto", "CZlib", "CNimbusShims", log, metrics],
+        .target(name: "NimbusGRPC", dependencies: ["NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusProto", "CZlib", "CNimbusShims", log, metrics],
                 path: "Sources/Wire/NimbusGRPC", swiftSettings: swiftSettings),
+        // Descriptors, the proto3 JSON mapping, REST transcoding and OpenAPI: Foundation and the RPC core only.
+        .target(name: "NimbusProtoJSON", dependencies: ["NimbusRPCCore"],
+                path: "Sources/Wire/NimbusProtoJSON", swiftSettings: swiftSettings),
 
-        .executableTarget(name: "nimbus-echo-server", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusPlatform", "NimbusProto", log], path: "Sources/Tools/nimbus-echo-server", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
+        .executableTarget(name: "nimbus-echo-server", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusPlatform", "NimbusProto", log], path: "Sources/Tools/nimbus-echo-server", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
         // ── data: libpq pool, rows, transactions, errors, migrator ──
         .executableTarget(name: "nimbus-pg-bench", dependencies: ["NimbusPostgres", "NimbusEventLoop"], path: "Sources/Tools/nimbus-pg-bench", swiftSettings: swiftSettings),
-        .target(name: "NimbusPostgres", dependencies: ["NimbusEventLoop", "CLibPQ", "CNimbusShims", "COpenSSL", log, metrics],
+        .target(name: "NimbusPostgres", dependencies: ["NimbusEventLoop", "CLibPQ", "CNimbusShims", "COpenSSL", log, metrics, coreMetrics],
                 path: "Sources/Data/NimbusPostgres", swiftSettings: swiftSettings),
 
         // ── platform: config, logging, metrics, crypto, principal ──
         .target(name: "NimbusPlatform", dependencies: ["COpenSSL", "CNimbusShims", "CZlib", "NimbusRPCCore", log, metrics, prometheus, lifecycle],
                 path: "Sources/Platform/NimbusPlatform", swiftSettings: swiftSettings),
-        .target(name: "NimbusService", dependencies: ["NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusPostgres", "NimbusMigrations", log, metrics, prometheus, lifecycle, unixSignals, argumentParser],
+        .target(name: "NimbusService", dependencies: ["NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusRPCCore", "NimbusProto", "NimbusPostgres", "NimbusMigrations", log, metrics, prometheus, lifecycle, unixSignals, argumentParser],
                 path: "Sources/Platform/NimbusService", swiftSettings: swiftSettings),
         // Background work on PostgreSQL: outbox relay, leader leases, work claims, periodic workers.
         .target(name: "NimbusBackground", dependencies: ["NimbusPostgres", log, lifecycle],
@@ -101,37 +105,40 @@ let package = Package(
 
         // SQL from Migrations/<service>/ compiled into the binaries (generated; `make migrations`).
         .target(name: "NimbusMigrations", path: "Sources/Generated/NimbusMigrations", swiftSettings: swiftSettings),
+        // Migrations/testing, for the migrator's tests only (never linked into a binary).
+        .target(name: "NimbusTestingMigrations", dependencies: ["NimbusMigrations"], path: "Sources/Generated/NimbusTestingMigrations", swiftSettings: swiftSettings),
         // The web console (Console/) embedded for the gateway to serve (generated; `make console`).
         .target(name: "NimbusConsole", path: "Sources/Generated/NimbusConsole", swiftSettings: swiftSettings),
 
         // ── domains ──
-        .target(name: "NimbusIdentity", dependencies: ["NimbusService", "NimbusProto", "NimbusPostgres", "NimbusBackground"], path: "Sources/Domains/NimbusIdentity", swiftSettings: swiftSettings),
-        .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusProto", "NimbusContainers", "NimbusBackground"], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
-        .target(name: "NimbusStorage", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusStorage", swiftSettings: swiftSettings),
+        .target(name: "NimbusIdentity", dependencies: ["NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusRPCCore", "NimbusProto", "NimbusBackground", log, lifecycle, argumentParser], path: "Sources/Domains/NimbusIdentity", swiftSettings: swiftSettings),
+        .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusGRPC", "NimbusRPCCore", "NimbusProto", "NimbusContainers", "NimbusBackground", log, metrics, lifecycle], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
+        .target(name: "NimbusStorage", dependencies: ["NimbusService", "NimbusPlatform", "NimbusProto"], path: "Sources/Domains/NimbusStorage", swiftSettings: swiftSettings),
         .target(name: "NimbusDatabases", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusDatabases", swiftSettings: swiftSettings),
-        .target(name: "NimbusGateway", dependencies: ["NimbusService", "NimbusProto", "NimbusConsole"], path: "Sources/Domains/NimbusGateway", swiftSettings: swiftSettings),
+        .target(name: "NimbusGateway", dependencies: ["NimbusService", "NimbusProtoJSON", "NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusProto", "NimbusConsole", log, metrics, lifecycle], path: "Sources/Domains/NimbusGateway", swiftSettings: swiftSettings),
 
         // ── executables: a page of wiring each ──
-        .executableTarget(name: "nimbus-identity", dependencies: ["NimbusIdentity"], path: "Sources/Executables/nimbus-identity", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
-        .executableTarget(name: "nimbus-compute", dependencies: ["NimbusCompute"], path: "Sources/Executables/nimbus-compute", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
-        .executableTarget(name: "nimbus-storage", dependencies: ["NimbusStorage"], path: "Sources/Executables/nimbus-storage", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
-        .executableTarget(name: "nimbus-database", dependencies: ["NimbusDatabases"], path: "Sources/Executables/nimbus-database", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
-        .executableTarget(name: "nimbus-gateway", dependencies: ["NimbusGateway"], path: "Sources/Executables/nimbus-gateway", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
-        .executableTarget(name: "nimbus", dependencies: ["NimbusProto", "NimbusGRPC", "NimbusPlatform", "NimbusGateway", argumentParser],
+        .executableTarget(name: "nimbus-identity", dependencies: ["NimbusIdentity", "NimbusService"], path: "Sources/Executables/nimbus-identity", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
+        .executableTarget(name: "nimbus-compute", dependencies: ["NimbusCompute", "NimbusService"], path: "Sources/Executables/nimbus-compute", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
+        .executableTarget(name: "nimbus-storage", dependencies: ["NimbusStorage", "NimbusService"], path: "Sources/Executables/nimbus-storage", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
+        .executableTarget(name: "nimbus-database", dependencies: ["NimbusDatabases", "NimbusService"], path: "Sources/Executables/nimbus-database", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
+        .executableTarget(name: "nimbus-gateway", dependencies: ["NimbusGateway", "NimbusService"], path: "Sources/Executables/nimbus-gateway", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
+        .executableTarget(name: "nimbus", dependencies: ["NimbusProto", "NimbusProtoJSON", "NimbusGRPC", "NimbusHTTP", "NimbusRPCCore", "NimbusPlatform", argumentParser],
                           path: "Sources/Executables/nimbus", swiftSettings: swiftSettings),
 
         // ── test support and tests (mirroring Sources/) ──
-        .target(name: "NimbusTestSupport", dependencies: ["NimbusPostgres", "NimbusPlatform", "NimbusContainers", log],
-                path: "Tests/Support/NimbusTestSupport", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusProtoTests", dependencies: ["NimbusProto", "NimbusTestSupport"], path: "Tests/NimbusProtoTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusWireTests", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusTestSupport"], path: "Tests/NimbusWireTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusPostgresTests", dependencies: ["NimbusPostgres", "NimbusEventLoop", "NimbusService", "NimbusTestSupport"], path: "Tests/NimbusPostgresTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusPlatformTests", dependencies: ["NimbusPlatform", "NimbusService", "NimbusTestSupport", log, argumentParser], path: "Tests/NimbusPlatformTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusIdentityTests", dependencies: ["NimbusIdentity", "NimbusPostgres", "NimbusTestSupport"], path: "Tests/NimbusIdentityTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusComputeTests", dependencies: ["NimbusCompute", "NimbusContainers", "NimbusTestSupport"], path: "Tests/NimbusComputeTests", swiftSettings: swiftSettings),
+        .target(name: "NimbusTestSupport", dependencies: ["NimbusPostgres", "NimbusPlatform", "NimbusProtoJSON", "NimbusContainers", log],
+                path: "Tests/Support/NimbusTestSupport", exclude: ["ProtoFixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusProtoTests", dependencies: ["NimbusProto", "NimbusProtoRuntime", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusProtoTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusWireTests", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusProto", "CNimbusShims", "NimbusTestSupport"], path: "Tests/NimbusWireTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusPostgresTests", dependencies: ["NimbusPostgres", "NimbusEventLoop", "NimbusService", "NimbusMigrations", "NimbusTestingMigrations", "NimbusRPCCore", "NimbusTestSupport", log, argumentParser], path: "Tests/NimbusPostgresTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusPlatformTests", dependencies: ["NimbusPlatform", "NimbusService", "NimbusPostgres", "NimbusRPCCore", "NimbusTestSupport", log, argumentParser], path: "Tests/NimbusPlatformTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusIdentityTests", dependencies: ["NimbusIdentity", "NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusProto", "NimbusRPCCore", "NimbusTestSupport", log], path: "Tests/NimbusIdentityTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusComputeTests", dependencies: ["NimbusCompute", "NimbusContainers", "NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusRPCCore", "NimbusTestSupport", log], path: "Tests/NimbusComputeTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusBackgroundTests", dependencies: ["NimbusBackground", "NimbusPostgres", "NimbusTestSupport", log], path: "Tests/NimbusBackgroundTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusContainersTests", dependencies: ["NimbusContainers", "NimbusTestSupport"], path: "Tests/NimbusContainersTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusStorageTests", dependencies: ["NimbusStorage", "NimbusTestSupport"], path: "Tests/NimbusStorageTests", exclude: ["S3Auth/make_botocore_fixtures.py"], swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusGatewayTests", dependencies: ["NimbusGateway", "NimbusGRPC", "NimbusTestSupport"], path: "Tests/NimbusGatewayTests", exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusContainersTests", dependencies: ["NimbusContainers", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusContainersTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusStorageTests", dependencies: ["NimbusStorage", "NimbusPlatform", "NimbusTestSupport"], path: "Tests/NimbusStorageTests", exclude: ["S3Auth/make_botocore_fixtures.py"], swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusProtoJSONTests", dependencies: ["NimbusProtoJSON", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusProtoJSONTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusGatewayTests", dependencies: ["NimbusGateway", "NimbusConsole", "NimbusProtoJSON", "NimbusGRPC", "NimbusHTTP", "NimbusPlatform", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusGatewayTests", swiftSettings: swiftSettings),
     ]
 )

@@ -48,6 +48,7 @@ if [ -x "$repo/scripts/gen-migrations.sh" ]; then
   echo "check-generated: regenerating migrations in a scratch copy" >&2
   (cd "$copy" && scripts/gen-migrations.sh) >&2
   compare Sources/Generated/NimbusMigrations "make migrations"
+  compare Sources/Generated/NimbusTestingMigrations "make migrations"
 fi
 
 echo "check-generated: regenerating the console in a scratch copy" >&2

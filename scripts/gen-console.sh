@@ -5,7 +5,8 @@
 #
 #   scripts/gen-console.sh [OUTPUT_DIR]   (default Sources/Generated/NimbusConsole)
 #
-# Content types, ETags and headers are the gateway's business (ConsoleSite), not generated.
+# Markdown (Console/README.md) is for people, not served. Content types, ETags and headers are
+# the gateway's business (ConsoleSite), not generated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out_dir=${1:-Sources/Generated/NimbusConsole}
@@ -32,12 +33,11 @@ literal() {
   echo "/// The web console's files, by path under \`/console/\` (\`index.html\`, \`js/app.js\`, …)."
   echo "public enum ConsoleAssets {"
   echo "    public static let files: [(path: String, text: String)] = ["
-  for f in $(cd Console && find . -type f | sed 's|^\./||' | sort); do
+  for f in $(cd Console && find . -type f ! -name '*.md' | sed 's|^\./||' | sort); do
     [[ $f =~ ^[a-z0-9][a-z0-9/_-]*(\.[a-z0-9]+)+$ ]] && [[ $f != *..* ]] \
       || { echo "gen-console: Console/$f: names are lowercase letters, digits, '-', '_' and '/'" >&2; exit 1; }
     case "$f" in
       *.html|*.js|*.css|*.svg|*.txt|*.json) ;;
-      *.md) continue ;;
       *) echo "gen-console: Console/$f: only text files (html, js, css, svg, txt, json) are served" >&2; exit 1 ;;
     esac
     iconv -f UTF-8 -t UTF-8 "Console/$f" >/dev/null 2>&1 || { echo "gen-console: Console/$f is not UTF-8" >&2; exit 1; }

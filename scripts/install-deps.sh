@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 apt_packages=(
   pkg-config libnghttp2-dev libprotobuf-c-dev libpq-dev libssl-dev libcurl4-openssl-dev libmimalloc-dev zlib1g-dev
   protobuf-c-compiler protobuf-compiler libprotoc-dev postgresql postgresql-contrib
-  nghttp2-client nghttp2-server python3-venv podman runc uidmap slirp4netns
+  nghttp2-client nghttp2-server python3-venv podman runc uidmap slirp4netns nftables
   pgbouncer curl busybox-static iptables
   chromium chromium-driver
 )

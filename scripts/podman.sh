@@ -70,21 +70,35 @@ running_pid() {
   echo "$pid"
 }
 
-# VPC isolation that does not depend on netavark's own rules: netavark 1.4 (Debian 12) keeps
-# networks created with isolate=true apart through NETAVARK_ISOLATION_* rules, but any
-# netavark teardown (of this podman or another one on the machine) can drop them. Nimbus names
-# every VPC bridge nv…, and one rule drops traffic routed from one nv bridge to another;
-# traffic inside a network is bridged, not routed, and passes. Idempotent.
-ensure_vpc_isolation() {
-  command -v iptables >/dev/null || return 0
-  local rule=(FORWARD -i nv+ -o nv+ -m physdev ! --physdev-is-bridged
-              -m comment --comment "nimbus: no routing between VPC networks" -j DROP)
-  iptables -C "${rule[@]}" 2>/dev/null || iptables -I "${rule[0]}" 1 "${rule[@]:1}" \
-    || echo "podman.sh: warning: could not add the VPC isolation rule" >&2
+# VPC isolation is nimbus-compute's: it keeps its own nftables table (inet nimbus, see
+# README "VPC isolation"), whose verdicts do not depend on the order of netavark's rules. This
+# script checks the host can carry it, once, and removes the iptables rule older versions of
+# this script inserted (it could sit below netavark's jump and never match).
+# Host requirements (NIMBUS_COMPUTE_FIREWALL=off skips the nftables one):
+#   nf_tables in the kernel and the nft tool (apt-get install nftables), as root / CAP_NET_ADMIN
+#   net.ipv4.ip_forward=1 (netavark sets it too; set here so a refusal is clear)
+# br_netfilter is not needed (if loaded, traffic inside a VPC passes Nimbus's table and stays
+# allowed).
+legacy_rule=(FORWARD -i nv+ -o nv+ -m physdev ! --physdev-is-bridged
+             -m comment --comment "nimbus: no routing between VPC networks" -j DROP)
+
+check_host() {
+  if [ "${NIMBUS_COMPUTE_FIREWALL:-nftables}" != off ]; then
+    command -v nft >/dev/null || [ -x /usr/sbin/nft ] || die "nft is not installed (apt-get install nftables); nimbus-compute keeps VPCs apart with it (or set NIMBUS_COMPUTE_FIREWALL=off)"
+    local nft; nft=$(command -v nft || echo /usr/sbin/nft)
+    "$nft" list tables >/dev/null 2>&1 || die "nftables is not usable here ('nft list tables' failed: no nf_tables in the kernel, or not root / CAP_NET_ADMIN); nimbus-compute needs it for VPC isolation (or set NIMBUS_COMPUTE_FIREWALL=off)"
+  fi
+  if [ "$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null)" != 1 ]; then
+    sysctl -qw net.ipv4.ip_forward=1 2>/dev/null || echo 1 > /proc/sys/net/ipv4/ip_forward 2>/dev/null \
+      || die "net.ipv4.ip_forward is 0 and could not be set (sysctl -w net.ipv4.ip_forward=1 as root); instances cannot reach their gateway without it"
+  fi
+  if command -v iptables >/dev/null; then
+    while iptables -C "${legacy_rule[@]}" 2>/dev/null; do iptables -D "${legacy_rule[@]}" || break; done
+  fi
 }
 
 start() {
-  ensure_vpc_isolation
+  check_host
   command -v podman >/dev/null || die "podman is not installed (apt-get install podman runc)"
   command -v runc >/dev/null || [ -x /usr/sbin/runc ] || die "runc is not installed (apt-get install runc)"
   if running_pid >/dev/null && ping_ok; then

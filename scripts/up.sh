@@ -98,8 +98,9 @@ start() {  # name port [env…]
 say "starting the services"
 for svc in identity compute storage database; do
   schema=${schema_of[$svc]}
-  extra=()  # compute alone holds the key that seals instance environments
+  extra=()  # compute alone holds the key that seals instance environments, identity the one for S3 secrets
   [ "$svc" = compute ] && extra=("NIMBUS_COMPUTE_KEK=$(key_secret compute-kek)")
+  [ "$svc" = identity ] && extra=("NIMBUS_IDENTITY_KEK=$(key_secret identity-kek)")
   start "nimbus-$svc" "${port_of[$svc]}" \
     "DATABASE_URL=postgresql://$schema:$(secret "db-$schema")@127.0.0.1:$PGPORT/postgres" "${extra[@]}"
 done

@@ -68,8 +68,11 @@ function context() {
     main, me, can, toast, showError,  // main: replaced by the page's own box once it loads
     signal: page.controller.signal,
     get active() { return current === page; },
-    /** Runs `fn` now and again `ms` after each run finishes, while the page is in view and until `fn` returns false. */
-    every(ms, fn) {
+    /**
+     * Runs `fn` now (or after `ms` when `later`) and again `ms` after each run finishes, while the
+     * page is in view and until `fn` returns false.
+     */
+    every(ms, fn, { later = false } = {}) {
       const tick = async () => {
         if (current !== page) return;
         let again = true;
@@ -79,7 +82,10 @@ function context() {
         const timer = setTimeout(() => { page.timers.delete(timer); tick(); }, delay);
         page.timers.add(timer);
       };
-      return tick();
+      if (!later) return tick();
+      const timer = setTimeout(() => { page.timers.delete(timer); tick(); }, typeof ms === 'function' ? ms() : ms);
+      page.timers.add(timer);
+      return undefined;
     },
     navigate(hash) { location.hash = hash; },
     /** Reloads who I am (after changing my own tenant, role …). */

@@ -1,3 +1,6 @@
+import NimbusHTTP
+import NimbusProtoJSON
+import NimbusTestSupport
 import Synchronization
 import NimbusRPCCore
 import Testing

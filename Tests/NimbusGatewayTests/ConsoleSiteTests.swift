@@ -1,4 +1,5 @@
 import NimbusConsole
+import NimbusProtoJSON
 import Testing
 @testable import NimbusGateway
 

@@ -1,6 +1,8 @@
 import Foundation
 import NimbusGRPC
+import NimbusProtoJSON
 import NimbusRPCCore
+import NimbusTestSupport
 import Testing
 @testable import NimbusGateway
 

@@ -1,4 +1,6 @@
+import NimbusProtoJSON
 import NimbusRPCCore
+import NimbusTestSupport
 import Synchronization
 import Testing
 @testable import NimbusGateway

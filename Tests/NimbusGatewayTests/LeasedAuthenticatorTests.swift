@@ -1,4 +1,6 @@
 import Foundation
+import NimbusHTTP
+import NimbusProtoJSON
 import NimbusRPCCore
 import Synchronization
 import Testing

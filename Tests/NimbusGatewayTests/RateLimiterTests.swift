@@ -1,3 +1,4 @@
+import NimbusProtoJSON
 import Synchronization
 import Testing
 @testable import NimbusGateway

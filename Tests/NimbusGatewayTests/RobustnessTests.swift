@@ -1,3 +1,5 @@
+import NimbusProtoJSON
+import NimbusTestSupport
 import Testing
 @testable import NimbusGateway
 

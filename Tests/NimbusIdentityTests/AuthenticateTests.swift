@@ -232,6 +232,9 @@ struct UsersAndAuditTests {
             #expect(try Set(rows.map { Permission(try $0.decode(String.self, column: "permission")) }) == role.permissions, "\(role)")
         }
         // Down reverses up completely (the migrator's bookkeeping table is all that stays).
+        _ = try await identityMigrator(env.pool).down(steps: 1)  // 0005: the S3 credentials go, the rest stays
+        let s3 = try await env.core.query("SELECT to_regclass('identity.s3_credentials')::text AS c, to_regclass('identity.worker_leases')::text AS l")
+        #expect(try s3[0].decode(String?.self, column: "c") == nil && s3[0].decode(String?.self, column: "l") != nil)
         _ = try await identityMigrator(env.pool).down(steps: 1)  // 0004: the background-work tables go, the rest stays
         let background = try await env.core.query("SELECT to_regclass('identity.worker_leases')::text AS l, to_regclass('identity.login_failures')::text AS f")
         #expect(try background[0].decode(String?.self, column: "l") == nil && background[0].decode(String?.self, column: "f") != nil)

@@ -13,6 +13,15 @@ private enum TestService: ServiceDefinition {
     static let databaseURLEnvironment = "NIMBUS_TEST_DATABASE_URL"
 }
 
+/// A service without a schema, as the gateway is.
+private enum StatelessService: ServiceDefinition {
+    static let executableName = "nimbus-stateless"
+    static let abstract = "test"
+    static let schema: String? = nil
+    static let defaultPort = 7998
+    static let databaseURLEnvironment = "NIMBUS_STATELESS_DATABASE_URL"
+}
+
 @Suite struct ServiceConfigTests {
     private func resolve(_ arguments: [String], _ environment: [String: String] = [:]) throws -> ServiceConfig {
         try ServiceConfig.resolve(try ServiceOptions.parse(arguments), for: TestService.self, environment: environment)
@@ -40,6 +49,21 @@ private enum TestService: ServiceDefinition {
         ]
         #expect(try resolve([], environment).database?.user == "own")
         #expect(try resolve([], ["DATABASE_URL": "postgres://shared@localhost/nimbus"]).database?.user == "shared")
+    }
+
+    @Test func aServiceWithoutASchemaNeverTakesTheSharedDatabaseURL() throws {
+        let environment = ["DATABASE_URL": "postgres://shared@localhost/nimbus"]
+        let config = try ServiceConfig.resolve(try ServiceOptions.parse([]), for: StatelessService.self, environment: environment)
+        #expect(config.database == nil)
+        // Its own setting is refused rather than ignored, naming where it came from.
+        for (arguments, environment) in [(["--database-url", "postgres://own@localhost/nimbus"], [String: String]()),
+                                         ([], ["NIMBUS_STATELESS_DATABASE_URL": "postgres://own:hunter2@localhost/nimbus"])] {
+            let error = #expect(throws: ConfigError.self) {
+                try ServiceConfig.resolve(try ServiceOptions.parse(arguments), for: StatelessService.self, environment: environment)
+            }
+            #expect(error?.description.contains("holds no database") == true)
+            #expect(error?.description.contains("hunter2") == false)
+        }
     }
 
     @Test(arguments: [

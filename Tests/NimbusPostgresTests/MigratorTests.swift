@@ -5,6 +5,7 @@ import NimbusMigrations
 import NimbusPostgres
 import NimbusService
 import NimbusTestSupport
+import NimbusTestingMigrations
 import Testing
 
 @Suite("Migrator")
@@ -44,7 +45,7 @@ struct MigratorTests {
     func upDownUp() async throws {
         let db = try await TestPostgres.shared.makeDatabase()
         let pool = try db.makePool()
-        let files = try #require(EmbeddedMigrations.all["testing"])
+        let files = try #require(TestingMigrations.all["testing"])
         let migrations = files.map { Migration(version: $0.version, name: $0.name, up: $0.up, down: $0.down) }
         let migrator = try Migrator(pool: pool, schema: "testing", migrations: migrations, logger: Self.logger)
         #expect(try await migrator.up() == [1, 2])
@@ -160,4 +161,5 @@ enum TestingService: ServiceDefinition {
     static let schema: String? = "testing"
     static let defaultPort = 7999
     static let databaseURLEnvironment = "NIMBUS_TESTING_DATABASE_URL"
+    static var migrationFiles: [MigrationFile] { TestingMigrations.all["testing"] ?? [] }
 }

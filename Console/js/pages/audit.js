@@ -45,5 +45,5 @@ export async function render(ctx) {
       list, more));
   await load(true);
   // New events appear without a reload (only the first page, and only when not paging back).
-  ctx.every(5000, async () => { if (events.length <= 50) await load(true); });
+  ctx.every(5000, async () => { if (events.length <= 50) await load(true); }, { later: true });
 }

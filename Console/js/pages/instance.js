@@ -54,7 +54,7 @@ export async function render(ctx, [instanceID]) {
     lineChart({ title: 'Memory', samples: memory, limit: memoryLimitMb, format: (v) => `${v.toFixed(1)} MiB` }));
   drawCharts();
 
-  ctx.every(() => (isTransitional(instance.state) ? 1000 : 4000), reload);
+  ctx.every(() => (isTransitional(instance.state) ? 1000 : 4000), reload, { later: true });
 
   ctx.every(2000, async () => {
     if (instance.state !== 'INSTANCE_STATE_RUNNING') return;

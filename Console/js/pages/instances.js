@@ -72,7 +72,8 @@ export async function render(ctx) {
     ctx.can('instance:launch') ? await launchForm(ctx, refresh) : null,
     section('Your instances', listBox));
   // Quickly while something is on its way, slowly otherwise.
-  ctx.every(() => (instances.some((i) => isTransitional(i.state)) ? 1000 : 5000), refresh);
+  await refresh();
+  ctx.every(() => (instances.some((i) => isTransitional(i.state)) ? 1000 : 5000), refresh, { later: true });
 }
 
 async function launchForm(ctx, refresh) {

@@ -20,9 +20,13 @@ export async function render(ctx) {
   const tile = (label, value, href) => h('a', { class: 'tile', href }, h('span', { class: 'tile-value' }, String(value)), h('span', { class: 'tile-label' }, label));
   const jobs = [];
   if (ctx.can('instance:read')) {
-    jobs.push(all('instances', 'instances').then((instances) => {
-      const running = instances.filter((i) => i.state === 'INSTANCE_STATE_RUNNING').length;
-      return [tile('Instances', instances.length, '#/instances'), tile('Running', running, '#/instances')];
+    jobs.push(Promise.all([all('instances', 'instances'), get('instance-types')]).then(([instances, types]) => {
+      const running = instances.filter((i) => i.state === 'INSTANCE_STATE_RUNNING');
+      // What the running instances cost at their types' list prices.
+      const price = Object.fromEntries((types.instanceTypes || []).map((t) => [t.id, Number(t.pricePerHour || 0)]));
+      const perHour = running.reduce((sum, i) => sum + (price[i.instanceType] || 0), 0);
+      return [tile('Instances', instances.length, '#/instances'), tile('Running', running.length, '#/instances'),
+        tile('Cost per hour, running', perHour.toFixed(4), '#/instances')];
     }));
     jobs.push(all('images', 'images').then((images) => [tile('Images', images.length, '#/images')]));
   }

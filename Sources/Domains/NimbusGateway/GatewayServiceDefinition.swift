@@ -3,6 +3,7 @@ import Logging
 import NimbusGRPC
 import NimbusPlatform
 import NimbusProto
+import NimbusProtoJSON
 import NimbusRPCCore
 import NimbusService
 import ServiceLifecycle

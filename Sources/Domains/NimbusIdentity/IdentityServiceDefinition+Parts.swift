@@ -18,7 +18,8 @@ extension IdentityServiceDefinition {
            let result = try await core.bootstrap(email: email, password: nil, tenantSlug: "default", tenantName: "Default") {
             IdentityBootstrap.printResult(result)
         }
-        return ServiceParts(services: IdentityServices.all(core),
+        let s3 = S3CredentialStore(pool: pool, cipher: try S3SecretCipher.fromEnvironment(environment.configSource))
+        return ServiceParts(services: IdentityServices.all(core, s3: s3),
                             background: backgroundWork(core, pool: pool, logger: environment.logger) + [AuthEpochPoller(broadcaster: core.epochBroadcaster)])
     }
 }

@@ -401,8 +401,11 @@ function context() {
     main, me, can, toast, showError,  // main: replaced by the page's own box once it loads
     signal: page.controller.signal,
     get active() { return current === page; },
-    /** Runs `fn` now and again `ms` after each run finishes, while the page is in view and until `fn` returns false. */
-    every(ms, fn) {
+    /**
+     * Runs `fn` now (or after `ms` when `later`) and again `ms` after each run finishes, while the
+     * page is in view and until `fn` returns false.
+     */
+    every(ms, fn, { later = false } = {}) {
       const tick = async () => {
         if (current !== page) return;
         let again = true;
@@ -412,7 +415,10 @@ function context() {
         const timer = setTimeout(() => { page.timers.delete(timer); tick(); }, delay);
         page.timers.add(timer);
       };
-      return tick();
+      if (!later) return tick();
+      const timer = setTimeout(() => { page.timers.delete(timer); tick(); }, typeof ms === 'function' ? ms() : ms);
+      page.timers.add(timer);
+      return undefined;
     },
     navigate(hash) { location.hash = hash; },
     /** Reloads who I am (after changing my own tenant, role …). */
@@ -786,7 +792,7 @@ export async function render(ctx) {
       list, more));
   await load(true);
   // New events appear without a reload (only the first page, and only when not paging back).
-  ctx.every(5000, async () => { if (events.length <= 50) await load(true); });
+  ctx.every(5000, async () => { if (events.length <= 50) await load(true); }, { later: true });
 }
 
 """#),
@@ -1210,7 +1216,7 @@ export async function render(ctx, [instanceID]) {
     lineChart({ title: 'Memory', samples: memory, limit: memoryLimitMb, format: (v) => `${v.toFixed(1)} MiB` }));
   drawCharts();
 
-  ctx.every(() => (isTransitional(instance.state) ? 1000 : 4000), reload);
+  ctx.every(() => (isTransitional(instance.state) ? 1000 : 4000), reload, { later: true });
 
   ctx.every(2000, async () => {
     if (instance.state !== 'INSTANCE_STATE_RUNNING') return;
@@ -1335,7 +1341,8 @@ export async function render(ctx) {
     ctx.can('instance:launch') ? await launchForm(ctx, refresh) : null,
     section('Your instances', listBox));
   // Quickly while something is on its way, slowly otherwise.
-  ctx.every(() => (instances.some((i) => isTransitional(i.state)) ? 1000 : 5000), refresh);
+  await refresh();
+  ctx.every(() => (instances.some((i) => isTransitional(i.state)) ? 1000 : 5000), refresh, { later: true });
 }
 
 async function launchForm(ctx, refresh) {
@@ -1438,9 +1445,13 @@ export async function render(ctx) {
   const tile = (label, value, href) => h('a', { class: 'tile', href }, h('span', { class: 'tile-value' }, String(value)), h('span', { class: 'tile-label' }, label));
   const jobs = [];
   if (ctx.can('instance:read')) {
-    jobs.push(all('instances', 'instances').then((instances) => {
-      const running = instances.filter((i) => i.state === 'INSTANCE_STATE_RUNNING').length;
-      return [tile('Instances', instances.length, '#/instances'), tile('Running', running, '#/instances')];
+    jobs.push(Promise.all([all('instances', 'instances'), get('instance-types')]).then(([instances, types]) => {
+      const running = instances.filter((i) => i.state === 'INSTANCE_STATE_RUNNING');
+      // What the running instances cost at their types' list prices.
+      const price = Object.fromEntries((types.instanceTypes || []).map((t) => [t.id, Number(t.pricePerHour || 0)]));
+      const perHour = running.reduce((sum, i) => sum + (price[i.instanceType] || 0), 0);
+      return [tile('Instances', instances.length, '#/instances'), tile('Running', running.length, '#/instances'),
+        tile('Cost per hour, running', perHour.toFixed(4), '#/instances')];
     }));
     jobs.push(all('images', 'images').then((images) => [tile('Images', images.length, '#/images')]));
   }

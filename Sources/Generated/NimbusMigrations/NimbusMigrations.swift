@@ -6,6 +6,13 @@ public struct MigrationFile: Sendable {
     public let name: String
     public let up: String
     public let down: String?
+
+    public init(version: Int, name: String, up: String, down: String?) {
+        self.version = version
+        self.name = name
+        self.up = up
+        self.down = down
+    }
 }
 
 public enum EmbeddedMigrations {
@@ -665,38 +672,27 @@ CREATE INDEX outbox_pending ON outbox (topic, next_attempt_at, id) WHERE deliver
 DROP TABLE IF EXISTS outbox;
 DROP TABLE IF EXISTS worker_leases;
 """#),
-        ],
-        "testing": [
             MigrationFile(
-                version: 1, name: "widgets",
+                version: 5, name: "s3_credentials",
                 up: #"""
--- Used only by the NimbusPostgres tests: exercises the embedded path of the migrator.
-CREATE TABLE widgets (
-    id         uuid        NOT NULL DEFAULT gen_random_uuid(),
-    name       text        NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT widgets_pkey PRIMARY KEY (id),
-    CONSTRAINT widgets_name_unique UNIQUE (name),
-    CONSTRAINT widgets_name_length CHECK (char_length(name) BETWEEN 1 AND 100)
+-- S3 credentials: an API key may carry one SigV4 access key. The access key id is public; the
+-- secret is sealed by nimbus-identity (AES-256-GCM envelope under NIMBUS_IDENTITY_KEK, bound to
+-- the access key id) before it reaches this table, so SQL never sees it. Revoking, expiring or
+-- deleting the API key ends the S3 credential with it (GetSigningKey joins through the key).
+CREATE TABLE identity.s3_credentials (
+    access_key_id  text        NOT NULL,
+    api_key_id     uuid        NOT NULL,
+    secret_sealed  bytea       NOT NULL,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT s3_credentials_pkey PRIMARY KEY (access_key_id),
+    CONSTRAINT s3_credentials_api_key_unique UNIQUE (api_key_id),
+    CONSTRAINT s3_credentials_api_key_fkey FOREIGN KEY (api_key_id) REFERENCES identity.api_keys (id) ON DELETE CASCADE,
+    CONSTRAINT s3_credentials_access_key_format CHECK (access_key_id ~ '^NKIA[A-Z2-7]{16}$'),
+    CONSTRAINT s3_credentials_sealed_length CHECK (octet_length(secret_sealed) BETWEEN 64 AND 1024)
 );
 """#,
                 down: #"""
-DROP TABLE widgets;
-"""#),
-            MigrationFile(
-                version: 2, name: "parts",
-                up: ##"""
-CREATE TABLE parts (
-    id        bigint GENERATED ALWAYS AS IDENTITY,
-    widget_id uuid   NOT NULL,
-    label     text   NOT NULL DEFAULT '"""#',
-    CONSTRAINT parts_pkey PRIMARY KEY (id),
-    CONSTRAINT parts_widget_fk FOREIGN KEY (widget_id) REFERENCES widgets (id)
-);
-CREATE INDEX parts_widget_idx ON parts (widget_id);
-"""##,
-                down: #"""
-DROP TABLE parts;
+DROP TABLE IF EXISTS identity.s3_credentials;
 """#),
         ],
     ]

@@ -640,17 +640,21 @@ extension IdentityV1 {
         public var expireTime: Date? = nil
         /// Another member's id needs iam:manage; empty means the caller.
         public var userId: String = ""
+        /// Also mint S3 credentials (an access key id and secret for SigV4) acting as this key.
+        public var s3: Bool = false
 
         public init() {}
 
         public init(
             name: String = "",
             expireTime: Date? = nil,
-            userId: String = ""
+            userId: String = "",
+            s3: Bool = false
         ) {
             self.name = name
             self.expireTime = expireTime
             self.userId = userId
+            self.s3 = s3
         }
     }
 
@@ -663,15 +667,41 @@ extension IdentityV1 {
         private var _key = ProtoBox<IdentityV1.ApiKey?>(nil)
         /// nmb_<prefix>_<secret>: shown once, never retrievable again.
         public var secret: String = ""
+        /// Set when requested: the S3 access key id and its secret, shown once (the secret is kept
+        /// sealed; revoking the API key revokes these too).
+        public var s3: IdentityV1.S3AccessKey? {
+            get { _s3.value }
+            set { _s3 = ProtoBox(newValue) }
+        }
+        private var _s3 = ProtoBox<IdentityV1.S3AccessKey?>(nil)
 
         public init() {}
 
         public init(
             key: IdentityV1.ApiKey? = nil,
-            secret: String = ""
+            secret: String = "",
+            s3: IdentityV1.S3AccessKey? = nil
         ) {
             self.key = key
             self.secret = secret
+            self.s3 = s3
+        }
+    }
+
+    /// `nimbus.identity.v1.S3AccessKey`
+    public struct S3AccessKey: Sendable, Hashable {
+        /// Public, like an AWS access key id (20 characters, NKIA…).
+        public var accessKeyId: String = ""
+        public var secretAccessKey: String = ""
+
+        public init() {}
+
+        public init(
+            accessKeyId: String = "",
+            secretAccessKey: String = ""
+        ) {
+            self.accessKeyId = accessKeyId
+            self.secretAccessKey = secretAccessKey
         }
     }
 
@@ -751,6 +781,52 @@ extension IdentityV1 {
         ) {
             self.id = id
             self.previousValidUntil = previousValidUntil
+        }
+    }
+
+    /// `nimbus.identity.v1.GetSigningKeyRequest`
+    public struct GetSigningKeyRequest: Sendable, Hashable {
+        public var accessKeyId: String = ""
+        /// yyyyMMdd, the credential scope's date.
+        public var date: String = ""
+        public var region: String = ""
+        /// Empty means "s3".
+        public var service: String = ""
+
+        public init() {}
+
+        public init(
+            accessKeyId: String = "",
+            date: String = "",
+            region: String = "",
+            service: String = ""
+        ) {
+            self.accessKeyId = accessKeyId
+            self.date = date
+            self.region = region
+            self.service = service
+        }
+    }
+
+    /// `nimbus.identity.v1.GetSigningKeyResponse`
+    public struct GetSigningKeyResponse: Sendable, Hashable {
+        /// kSigning for (date, region, service): 32 bytes.
+        public var signingKey: Data = Data()
+        /// Whom the access key acts for (its API key's user, tenant, role and permissions).
+        public var principal: IdentityV1.Principal? {
+            get { _principal.value }
+            set { _principal = ProtoBox(newValue) }
+        }
+        private var _principal = ProtoBox<IdentityV1.Principal?>(nil)
+
+        public init() {}
+
+        public init(
+            signingKey: Data = Data(),
+            principal: IdentityV1.Principal? = nil
+        ) {
+            self.signingKey = signingKey
+            self.principal = principal
         }
     }
 
@@ -2551,6 +2627,7 @@ extension IdentityV1.CreateApiKeyRequest: ProtoMessage {
         self.name = try ProtoRuntime.string(m.name, in: Self.protoMessageName)
         if let p = m.expire_time { self.expireTime = try GoogleProtobuf.Timestamp(cMessage: p).date }
         self.userId = try ProtoRuntime.string(m.user_id, in: Self.protoMessageName)
+        self.s3 = (m.s3 != 0)
     }
 
     /// Builds the protobuf-c struct in `arena`.
@@ -2560,6 +2637,7 @@ extension IdentityV1.CreateApiKeyRequest: ProtoMessage {
         c.pointee.name = arena.string(self.name)
         if let v = self.expireTime { c.pointee.expire_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
         c.pointee.user_id = arena.string(self.userId)
+        c.pointee.s3 = (self.s3 ? Int32(1) : Int32(0))
         return c
     }
 }
@@ -2585,6 +2663,7 @@ extension IdentityV1.CreateApiKeyResponse: ProtoMessage {
         let m = message.pointee
         if let p = m.key { self.key = try IdentityV1.ApiKey(cMessage: p) }
         self.secret = try ProtoRuntime.string(m.secret, in: Self.protoMessageName)
+        if let p = m.s3 { self.s3 = try IdentityV1.S3AccessKey(cMessage: p) }
     }
 
     /// Builds the protobuf-c struct in `arena`.
@@ -2593,6 +2672,40 @@ extension IdentityV1.CreateApiKeyResponse: ProtoMessage {
         nimbus__identity__v1__create_api_key_response__init(c)
         if let v = self.key { c.pointee.key = v.cMessage(in: arena) }
         c.pointee.secret = arena.string(self.secret)
+        if let v = self.s3 { c.pointee.s3 = v.cMessage(in: arena) }
+        return c
+    }
+}
+
+extension IdentityV1.S3AccessKey: ProtoMessage {
+    public static let protoMessageName = "nimbus.identity.v1.S3AccessKey"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Nimbus__Identity__V1__S3AccessKey()
+        nimbus__identity__v1__s3_access_key__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Nimbus__Identity__V1__S3AccessKey.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__S3AccessKey>) throws {
+        self.init()
+        let m = message.pointee
+        self.accessKeyId = try ProtoRuntime.string(m.access_key_id, in: Self.protoMessageName)
+        self.secretAccessKey = try ProtoRuntime.string(m.secret_access_key, in: Self.protoMessageName)
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__S3AccessKey> {
+        let c = arena.allocate(Nimbus__Identity__V1__S3AccessKey.self)
+        nimbus__identity__v1__s3_access_key__init(c)
+        c.pointee.access_key_id = arena.string(self.accessKeyId)
+        c.pointee.secret_access_key = arena.string(self.secretAccessKey)
         return c
     }
 }
@@ -2757,6 +2870,76 @@ extension IdentityV1.RotateApiKeyRequest: ProtoMessage {
         nimbus__identity__v1__rotate_api_key_request__init(c)
         c.pointee.id = arena.string(self.id)
         if let v = self.previousValidUntil { c.pointee.previous_valid_until = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        return c
+    }
+}
+
+extension IdentityV1.GetSigningKeyRequest: ProtoMessage {
+    public static let protoMessageName = "nimbus.identity.v1.GetSigningKeyRequest"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Nimbus__Identity__V1__GetSigningKeyRequest()
+        nimbus__identity__v1__get_signing_key_request__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Nimbus__Identity__V1__GetSigningKeyRequest.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetSigningKeyRequest>) throws {
+        self.init()
+        let m = message.pointee
+        self.accessKeyId = try ProtoRuntime.string(m.access_key_id, in: Self.protoMessageName)
+        self.date = try ProtoRuntime.string(m.date, in: Self.protoMessageName)
+        self.region = try ProtoRuntime.string(m.region, in: Self.protoMessageName)
+        self.service = try ProtoRuntime.string(m.service, in: Self.protoMessageName)
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetSigningKeyRequest> {
+        let c = arena.allocate(Nimbus__Identity__V1__GetSigningKeyRequest.self)
+        nimbus__identity__v1__get_signing_key_request__init(c)
+        c.pointee.access_key_id = arena.string(self.accessKeyId)
+        c.pointee.date = arena.string(self.date)
+        c.pointee.region = arena.string(self.region)
+        c.pointee.service = arena.string(self.service)
+        return c
+    }
+}
+
+extension IdentityV1.GetSigningKeyResponse: ProtoMessage {
+    public static let protoMessageName = "nimbus.identity.v1.GetSigningKeyResponse"
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        var probe = Nimbus__Identity__V1__GetSigningKeyResponse()
+        nimbus__identity__v1__get_signing_key_response__init(&probe)
+        self = try ProtoRuntime.unpack(
+            bytes, descriptor: probe.base.descriptor, as: Nimbus__Identity__V1__GetSigningKeyResponse.self, messageName: Self.protoMessageName
+        ) { try Self(cMessage: $0) }
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        ProtoArena.with { arena in ProtoRuntime.pack(cMessage(in: arena)) }
+    }
+
+    /// Reads a protobuf-c struct (owned by the caller).
+    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetSigningKeyResponse>) throws {
+        self.init()
+        let m = message.pointee
+        self.signingKey = ProtoRuntime.data(m.signing_key)
+        if let p = m.principal { self.principal = try IdentityV1.Principal(cMessage: p) }
+    }
+
+    /// Builds the protobuf-c struct in `arena`.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetSigningKeyResponse> {
+        let c = arena.allocate(Nimbus__Identity__V1__GetSigningKeyResponse.self)
+        nimbus__identity__v1__get_signing_key_response__init(c)
+        c.pointee.signing_key = arena.binary(self.signingKey)
+        if let v = self.principal { c.pointee.principal = v.cMessage(in: arena) }
         return c
     }
 }
@@ -4412,6 +4595,70 @@ extension IdentityV1.ApiKeysService {
 }
 
 extension IdentityV1 {
+    /// Method descriptors of `nimbus.identity.v1.S3Credentials`.
+    public enum S3CredentialsMethods {
+        public static let serviceName = "nimbus.identity.v1.S3Credentials"
+        public static let getSigningKey = MethodDescriptor(service: serviceName, method: "GetSigningKey", kind: .unary)
+        public static let all: [MethodDescriptor] = [getSigningKey]
+        /// REST mappings declared with the `google.api.http` option (for the gateway).
+        public static let httpRules: [MethodDescriptor: GoogleApi.HttpRule] = [:]
+        /// The declaring file, then its transitive dependencies.
+        public static var fileDescriptors: [ProtoFileDescriptor] { IdentityV1.IdentityProtoFile.descriptorsWithDependencies }
+    }
+
+    /// Internal (services, e.g. nimbus-storage): SigV4 needs the secret on the verifying side;
+    /// identity keeps it sealed and hands out only the day-scoped derived signing key
+    /// (HMAC chain over date, region, service and "aws4_request"). Service principals only.
+    ///
+    /// Server side of `nimbus.identity.v1.S3Credentials`: implement the typed methods; `methods` wires them up.
+    public protocol S3CredentialsService: RPCService {
+        /// UNAUTHENTICATED for an unknown access key, a revoked or expired API key, an inactive user
+        /// or a lost membership (all alike).
+        func getSigningKey(_ request: IdentityV1.GetSigningKeyRequest, context: ServerContext) async throws -> IdentityV1.GetSigningKeyResponse
+    }
+
+    /// Typed client of `nimbus.identity.v1.S3Credentials` over any transport.
+    public struct S3CredentialsClient: Sendable {
+        public let transport: any RPCClientTransport
+        /// Used by calls that pass no options.
+        public var defaultOptions: CallOptions
+
+        public init(transport: any RPCClientTransport, defaultOptions: CallOptions = CallOptions()) {
+            self.transport = transport
+            self.defaultOptions = defaultOptions
+        }
+
+        /// `GetSigningKey`: one request, one response.
+        public func getSigningKey(_ request: IdentityV1.GetSigningKeyRequest, options: CallOptions? = nil) async throws -> IdentityV1.GetSigningKeyResponse {
+            try await getSigningKeyWithMetadata(request, options: options).message
+        }
+
+        /// `GetSigningKey`, with the response metadata.
+        public func getSigningKeyWithMetadata(_ request: IdentityV1.GetSigningKeyRequest, options: CallOptions? = nil) async throws -> RPCResponse<IdentityV1.GetSigningKeyResponse> {
+            let response = try await transport.unary(IdentityV1.S3CredentialsMethods.getSigningKey, request: request.serializedBytes(), options: options ?? defaultOptions)
+            return RPCResponse(
+                message: try ProtoRPC.decodeResponse(IdentityV1.GetSigningKeyResponse.self, response.message),
+                initialMetadata: response.initialMetadata, trailingMetadata: response.trailingMetadata)
+        }
+    }
+}
+
+extension IdentityV1.S3CredentialsService {
+    public var serviceName: String { IdentityV1.S3CredentialsMethods.serviceName }
+    public var fileDescriptors: [ProtoFileDescriptor] { IdentityV1.S3CredentialsMethods.fileDescriptors }
+
+    @inlinable
+    public var methods: [ServerMethod] {
+        [
+            ServerMethod(IdentityV1.S3CredentialsMethods.getSigningKey, handler: .unary { bytes, context in
+                let request = try ProtoRPC.decodeRequest(IdentityV1.GetSigningKeyRequest.self, bytes)
+                return try await self.getSigningKey(request, context: context).serializedBytes()
+            }),
+        ]
+    }
+}
+
+extension IdentityV1 {
     /// Method descriptors of `nimbus.identity.v1.Quotas`.
     public enum QuotasMethods {
         public static let serviceName = "nimbus.identity.v1.Quotas"
@@ -4835,124 +5082,131 @@ extension IdentityV1 {
                 b2J1Zi5UaW1lc3RhbXBSCmNyZWF0ZVRpbWUSOwoLZXhwaXJlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1w
                 UgpleHBpcmVUaW1lEjsKC3Jldm9rZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIKcmV2b2tlVGltZRJA
                 Cg5sYXN0X3VzZWRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSDGxhc3RVc2VkVGltZRJMChRwcmV2aW91
-                c192YWxpZF91bnRpbBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSEnByZXZpb3VzVmFsaWRVbnRpbCJ/ChNDcmVh
-                dGVBcGlLZXlSZXF1ZXN0EhIKBG5hbWUYASABKAlSBG5hbWUSOwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYu
-                VGltZXN0YW1wUgpleHBpcmVUaW1lEhcKB3VzZXJfaWQYAyABKAlSBnVzZXJJZCJcChRDcmVhdGVBcGlLZXlSZXNwb25zZRIsCgNr
-                ZXkYASABKAsyGi5uaW1idXMuaWRlbnRpdHkudjEuQXBpS2V5UgNrZXkSFgoGc2VjcmV0GAIgASgJUgZzZWNyZXQiaQoSTGlzdEFw
-                aUtleXNSZXF1ZXN0EhcKB3VzZXJfaWQYASABKAlSBnVzZXJJZBIbCglwYWdlX3NpemUYAiABKAVSCHBhZ2VTaXplEh0KCnBhZ2Vf
-                dG9rZW4YAyABKAlSCXBhZ2VUb2tlbiJtChNMaXN0QXBpS2V5c1Jlc3BvbnNlEi4KBGtleXMYASADKAsyGi5uaW1idXMuaWRlbnRp
-                dHkudjEuQXBpS2V5UgRrZXlzEiYKD25leHRfcGFnZV90b2tlbhgCIAEoCVINbmV4dFBhZ2VUb2tlbiIiChBHZXRBcGlLZXlSZXF1
-                ZXN0Eg4KAmlkGAEgASgJUgJpZCIlChNSZXZva2VBcGlLZXlSZXF1ZXN0Eg4KAmlkGAEgASgJUgJpZCJzChNSb3RhdGVBcGlLZXlS
-                ZXF1ZXN0Eg4KAmlkGAEgASgJUgJpZBJMChRwcmV2aW91c192YWxpZF91bnRpbBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1l
-                c3RhbXBSEnByZXZpb3VzVmFsaWRVbnRpbCK4AQoOUXVvdGFSZXNvdXJjZXMSHAoJaW5zdGFuY2VzGAEgASgDUglpbnN0YW5jZXMS
-                FAoFdmNwdXMYAiABKANSBXZjcHVzEhsKCW1lbW9yeV9tYhgDIAEoA1IIbWVtb3J5TWISHQoKc3RvcmFnZV9nYhgEIAEoA1IJc3Rv
-                cmFnZUdiEhgKB2J1Y2tldHMYBSABKANSB2J1Y2tldHMSHAoJZGF0YWJhc2VzGAYgASgDUglkYXRhYmFzZXMisgEKBVF1b3RhEhsK
-                CXRlbmFudF9pZBgBIAEoCVIIdGVuYW50SWQSOgoGbGltaXRzGAIgASgLMiIubmltYnVzLmlkZW50aXR5LnYxLlF1b3RhUmVzb3Vy
-                Y2VzUgZsaW1pdHMSNgoEdXNlZBgDIAEoCzIiLm5pbWJ1cy5pZGVudGl0eS52MS5RdW90YVJlc291cmNlc1IEdXNlZBIYCgd2ZXJz
-                aW9uGAQgASgDUgd2ZXJzaW9uIi4KD0dldFF1b3RhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlSCHRlbmFudElkImoKD1NldFF1
-                b3RhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlSCHRlbmFudElkEjoKBmxpbWl0cxgCIAEoCzIiLm5pbWJ1cy5pZGVudGl0eS52
-                MS5RdW90YVJlc291cmNlc1IGbGltaXRzIpcBChNSZXNlcnZlUXVvdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCVIIdGVuYW50
-                SWQSJwoPaWRlbXBvdGVuY3lfa2V5GAIgASgJUg5pZGVtcG90ZW5jeUtleRI6CgZkZWx0YXMYAyABKAsyIi5uaW1idXMuaWRlbnRp
-                dHkudjEuUXVvdGFSZXNvdXJjZXNSBmRlbHRhcyJjChRSZXNlcnZlUXVvdGFSZXNwb25zZRIvCgVxdW90YRgBIAEoCzIZLm5pbWJ1
-                cy5pZGVudGl0eS52MS5RdW90YVIFcXVvdGESGgoIcmVwbGF5ZWQYAiABKAhSCHJlcGxheWVkIlsKE1JlbGVhc2VRdW90YVJlcXVl
-                c3QSGwoJdGVuYW50X2lkGAEgASgJUgh0ZW5hbnRJZBInCg9pZGVtcG90ZW5jeV9rZXkYAiABKAlSDmlkZW1wb3RlbmN5S2V5ImMK
-                FFJlbGVhc2VRdW90YVJlc3BvbnNlEi8KBXF1b3RhGAEgASgLMhkubmltYnVzLmlkZW50aXR5LnYxLlF1b3RhUgVxdW90YRIaCghy
-                ZWxlYXNlZBgCIAEoCFIIcmVsZWFzZWQiPAoSQXVkaXRNZXRhZGF0YUVudHJ5EhAKA2tleRgBIAEoCVIDa2V5EhQKBXZhbHVlGAIg
-                ASgJUgV2YWx1ZSKdBAoKQXVkaXRFdmVudBIZCghldmVudF9pZBgBIAEoCVIHZXZlbnRJZBIbCgl0ZW5hbnRfaWQYAiABKAlSCHRl
-                bmFudElkEhAKA3NlcRgDIAEoA1IDc2VxEiIKDWFjdG9yX3VzZXJfaWQYBCABKAlSC2FjdG9yVXNlcklkEiAKDGFjdG9yX2tleV9p
-                ZBgFIAEoCVIKYWN0b3JLZXlJZBIWCgZhY3Rpb24YBiABKAlSBmFjdGlvbhIjCg1yZXNvdXJjZV90eXBlGAcgASgJUgxyZXNvdXJj
-                ZVR5cGUSHwoLcmVzb3VyY2VfaWQYCCABKAlSCnJlc291cmNlSWQSOgoHb3V0Y29tZRgJIAEoDjIgLm5pbWJ1cy5pZGVudGl0eS52
-                MS5BdWRpdE91dGNvbWVSB291dGNvbWUSHQoKcmVxdWVzdF9pZBgKIAEoCVIJcmVxdWVzdElkEhYKBnNvdXJjZRgLIAEoCVIGc291
-                cmNlEjkKCm9jY3VyX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUglvY2N1clRpbWUSQgoIbWV0YWRhdGEY
-                DSADKAsyJi5uaW1idXMuaWRlbnRpdHkudjEuQXVkaXRNZXRhZGF0YUVudHJ5UghtZXRhZGF0YRIbCglwcmV2X2hhc2gYDiABKAxS
-                CHByZXZIYXNoEhIKBGhhc2gYDyABKAxSBGhhc2giyAIKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSGwoJcGFnZV9zaXplGAEgASgF
-                UghwYWdlU2l6ZRIdCgpwYWdlX3Rva2VuGAIgASgJUglwYWdlVG9rZW4SFgoGYWN0aW9uGAMgASgJUgZhY3Rpb24SIwoNcmVzb3Vy
-                Y2VfdHlwZRgEIAEoCVIMcmVzb3VyY2VUeXBlEh8KC3Jlc291cmNlX2lkGAUgASgJUgpyZXNvdXJjZUlkEiIKDWFjdG9yX3VzZXJf
-                aWQYBiABKAlSC2FjdG9yVXNlcklkEjkKCnN0YXJ0X3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUglzdGFy
-                dFRpbWUSNQoIZW5kX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUgdlbmRUaW1lInkKF0xpc3RBdWRpdEV2
-                ZW50c1Jlc3BvbnNlEjYKBmV2ZW50cxgBIAMoCzIeLm5pbWJ1cy5pZGVudGl0eS52MS5BdWRpdEV2ZW50UgZldmVudHMSJgoPbmV4
-                dF9wYWdlX3Rva2VuGAIgASgJUg1uZXh0UGFnZVRva2VuIlIKGEFwcGVuZEF1ZGl0RXZlbnRzUmVxdWVzdBI2CgZldmVudHMYASAD
-                KAsyHi5uaW1idXMuaWRlbnRpdHkudjEuQXVkaXRFdmVudFIGZXZlbnRzIlcKGUFwcGVuZEF1ZGl0RXZlbnRzUmVzcG9uc2USGgoI
-                YXBwZW5kZWQYASABKAVSCGFwcGVuZGVkEh4KCmR1cGxpY2F0ZXMYAiABKAVSCmR1cGxpY2F0ZXMiNgoXVmVyaWZ5QXVkaXRDaGFp
-                blJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJUgh0ZW5hbnRJZCKCAQoYVmVyaWZ5QXVkaXRDaGFpblJlc3BvbnNlEg4KAm9rGAEg
-                ASgIUgJvaxIYCgdjaGVja2VkGAIgASgDUgdjaGVja2VkEiIKDWZpcnN0X2JhZF9zZXEYAyABKANSC2ZpcnN0QmFkU2VxEhgKB3By
-                b2JsZW0YBCABKAlSB3Byb2JsZW0ijgEKCVByaW5jaXBhbBIXCgd1c2VyX2lkGAEgASgJUgZ1c2VySWQSGwoJdGVuYW50X2lkGAIg
-                ASgJUgh0ZW5hbnRJZBISCgRyb2xlGAMgASgJUgRyb2xlEiAKC3Blcm1pc3Npb25zGAQgAygJUgtwZXJtaXNzaW9ucxIVCgZrZXlf
-                aWQYBSABKAlSBWtleUlkIl0KDExvZ2luUmVxdWVzdBIUCgVlbWFpbBgBIAEoCVIFZW1haWwSGgoIcGFzc3dvcmQYAiABKAlSCHBh
-                c3N3b3JkEhsKCXRlbmFudF9pZBgDIAEoCVIIdGVuYW50SWQitwEKDUxvZ2luUmVzcG9uc2USFgoGc2VjcmV0GAEgASgJUgZzZWNy
-                ZXQSLAoDa2V5GAIgASgLMhoubmltYnVzLmlkZW50aXR5LnYxLkFwaUtleVIDa2V5EiwKBHVzZXIYAyABKAsyGC5uaW1idXMuaWRl
-                bnRpdHkudjEuVXNlclIEdXNlchIyCgZ0ZW5hbnQYBCABKAsyGi5uaW1idXMuaWRlbnRpdHkudjEuVGVuYW50UgZ0ZW5hbnQiLgoT
-                QXV0aGVudGljYXRlUmVxdWVzdBIXCgdhcGlfa2V5GAEgASgJUgZhcGlLZXkifgoUQXV0aGVudGljYXRlUmVzcG9uc2USOwoJcHJp
-                bmNpcGFsGAEgASgLMh0ubmltYnVzLmlkZW50aXR5LnYxLlByaW5jaXBhbFIJcHJpbmNpcGFsEikKEHNpZ25lZF9wcmluY2lwYWwY
-                AiABKAxSD3NpZ25lZFByaW5jaXBhbCI2ChVXYXRjaEF1dGhFcG9jaFJlcXVlc3QSHQoKd2F0Y2hlcl9pZBgBIAEoCVIJd2F0Y2hl
-                cklkIkEKDkF1dGhFcG9jaEV2ZW50EhQKBWVwb2NoGAEgASgDUgVlcG9jaBIZCghsZWFzZV9tcxgCIAEoA1IHbGVhc2VNcyJKChNB
-                Y2tBdXRoRXBvY2hSZXF1ZXN0Eh0KCndhdGNoZXJfaWQYASABKAlSCXdhdGNoZXJJZBIUCgVlcG9jaBgCIAEoA1IFZXBvY2giYQoU
-                QWNrQXV0aEVwb2NoUmVzcG9uc2USGAoHZ3JhbnRlZBgBIAEoCFIHZ3JhbnRlZBIZCghsZWFzZV9tcxgCIAEoA1IHbGVhc2VNcxIU
-                CgVlcG9jaBgDIAEoA1IFZXBvY2giDwoNV2hvQW1JUmVxdWVzdCKvAQoOV2hvQW1JUmVzcG9uc2USOwoJcHJpbmNpcGFsGAEgASgL
-                Mh0ubmltYnVzLmlkZW50aXR5LnYxLlByaW5jaXBhbFIJcHJpbmNpcGFsEiwKBHVzZXIYAiABKAsyGC5uaW1idXMuaWRlbnRpdHku
-                djEuVXNlclIEdXNlchIyCgZ0ZW5hbnQYAyABKAsyGi5uaW1idXMuaWRlbnRpdHkudjEuVGVuYW50UgZ0ZW5hbnQqfQoMQXVkaXRP
-                dXRjb21lEh0KGUFVRElUX09VVENPTUVfVU5TUEVDSUZJRUQQABIZChVBVURJVF9PVVRDT01FX1NVQ0NFU1MQARIZChVBVURJVF9P
-                VVRDT01FX0ZBSUxVUkUQAhIYChRBVURJVF9PVVRDT01FX0RFTklFRBADMpYFCgVVc2VycxJjCgpDcmVhdGVVc2VyEiUubmltYnVz
-                LmlkZW50aXR5LnYxLkNyZWF0ZVVzZXJSZXF1ZXN0GhgubmltYnVzLmlkZW50aXR5LnYxLlVzZXIiFILT5JMCDiIJL3YxL3VzZXJz
-                OgEqEl8KB0dldFVzZXISIi5uaW1idXMuaWRlbnRpdHkudjEuR2V0VXNlclJlcXVlc3QaGC5uaW1idXMuaWRlbnRpdHkudjEuVXNl
-                ciIWgtPkkwIQEg4vdjEvdXNlcnMve2lkfRJrCglMaXN0VXNlcnMSJC5uaW1idXMuaWRlbnRpdHkudjEuTGlzdFVzZXJzUmVxdWVz
-                dBolLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0VXNlcnNSZXNwb25zZSIRgtPkkwILEgkvdjEvdXNlcnMSaAoKVXBkYXRlVXNlchIl
-                Lm5pbWJ1cy5pZGVudGl0eS52MS5VcGRhdGVVc2VyUmVxdWVzdBoYLm5pbWJ1cy5pZGVudGl0eS52MS5Vc2VyIhmC0+STAhMyDi92
-                MS91c2Vycy97aWR9OgEqEnsKDkRlYWN0aXZhdGVVc2VyEikubmltYnVzLmlkZW50aXR5LnYxLkRlYWN0aXZhdGVVc2VyUmVxdWVz
-                dBoYLm5pbWJ1cy5pZGVudGl0eS52MS5Vc2VyIiSC0+STAh4iGS92MS91c2Vycy97aWR9OmRlYWN0aXZhdGU6ASoScwoKRGVsZXRl
-                VXNlchIlLm5pbWJ1cy5pZGVudGl0eS52MS5EZWxldGVVc2VyUmVxdWVzdBomLm5pbWJ1cy5pZGVudGl0eS52MS5EZWxldGVVc2Vy
-                UmVzcG9uc2UiFoLT5JMCECoOL3YxL3VzZXJzL3tpZH0yhAkKB1RlbmFudHMSawoMQ3JlYXRlVGVuYW50EicubmltYnVzLmlkZW50
-                aXR5LnYxLkNyZWF0ZVRlbmFudFJlcXVlc3QaGi5uaW1idXMuaWRlbnRpdHkudjEuVGVuYW50IhaC0+STAhAiCy92MS90ZW5hbnRz
-                OgEqEmcKCUdldFRlbmFudBIkLm5pbWJ1cy5pZGVudGl0eS52MS5HZXRUZW5hbnRSZXF1ZXN0GhoubmltYnVzLmlkZW50aXR5LnYx
-                LlRlbmFudCIYgtPkkwISEhAvdjEvdGVuYW50cy97aWR9EnMKC0xpc3RUZW5hbnRzEiYubmltYnVzLmlkZW50aXR5LnYxLkxpc3RU
-                ZW5hbnRzUmVxdWVzdBonLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0VGVuYW50c1Jlc3BvbnNlIhOC0+STAg0SCy92MS90ZW5hbnRz
-                EnsKDERlbGV0ZVRlbmFudBInLm5pbWJ1cy5pZGVudGl0eS52MS5EZWxldGVUZW5hbnRSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5
-                LnYxLkRlbGV0ZVRlbmFudFJlc3BvbnNlIhiC0+STAhIqEC92MS90ZW5hbnRzL3tpZH0SeQoJQWRkTWVtYmVyEiQubmltYnVzLmlk
-                ZW50aXR5LnYxLkFkZE1lbWJlclJlcXVlc3QaGi5uaW1idXMuaWRlbnRpdHkudjEuTWVtYmVyIiqC0+STAiQiHy92MS90ZW5hbnRz
-                L3t0ZW5hbnRfaWR9L21lbWJlcnM6ASoSiQEKDFVwZGF0ZU1lbWJlchInLm5pbWJ1cy5pZGVudGl0eS52MS5VcGRhdGVNZW1iZXJS
-                ZXF1ZXN0GhoubmltYnVzLmlkZW50aXR5LnYxLk1lbWJlciI0gtPkkwIuMikvdjEvdGVuYW50cy97dGVuYW50X2lkfS9tZW1iZXJz
-                L3t1c2VyX2lkfToBKhKUAQoMUmVtb3ZlTWVtYmVyEicubmltYnVzLmlkZW50aXR5LnYxLlJlbW92ZU1lbWJlclJlcXVlc3QaKC5u
-                aW1idXMuaWRlbnRpdHkudjEuUmVtb3ZlTWVtYmVyUmVzcG9uc2UiMYLT5JMCKyopL3YxL3RlbmFudHMve3RlbmFudF9pZH0vbWVt
-                YmVycy97dXNlcl9pZH0ShwEKC0xpc3RNZW1iZXJzEiYubmltYnVzLmlkZW50aXR5LnYxLkxpc3RNZW1iZXJzUmVxdWVzdBonLm5p
-                bWJ1cy5pZGVudGl0eS52MS5MaXN0TWVtYmVyc1Jlc3BvbnNlIieC0+STAiESHy92MS90ZW5hbnRzL3t0ZW5hbnRfaWR9L21lbWJl
-                cnMSiAEKEFNldERlZmF1bHRUZW5hbnQSKy5uaW1idXMuaWRlbnRpdHkudjEuU2V0RGVmYXVsdFRlbmFudFJlcXVlc3QaGC5uaW1i
-                dXMuaWRlbnRpdHkudjEuVXNlciItgtPkkwInIiIvdjEvdGVuYW50cy97dGVuYW50X2lkfTpzZXREZWZhdWx0OgEqMp8FCgVSb2xl
-                cxJrCglMaXN0Um9sZXMSJC5uaW1idXMuaWRlbnRpdHkudjEuTGlzdFJvbGVzUmVxdWVzdBolLm5pbWJ1cy5pZGVudGl0eS52MS5M
-                aXN0Um9sZXNSZXNwb25zZSIRgtPkkwILEgkvdjEvcm9sZXMSXwoHR2V0Um9sZRIiLm5pbWJ1cy5pZGVudGl0eS52MS5HZXRSb2xl
-                UmVxdWVzdBoYLm5pbWJ1cy5pZGVudGl0eS52MS5Sb2xlIhaC0+STAhASDi92MS9yb2xlcy97aWR9EmMKCkNyZWF0ZVJvbGUSJS5u
-                aW1idXMuaWRlbnRpdHkudjEuQ3JlYXRlUm9sZVJlcXVlc3QaGC5uaW1idXMuaWRlbnRpdHkudjEuUm9sZSIUgtPkkwIOIgkvdjEv
-                cm9sZXM6ASoSaAoKVXBkYXRlUm9sZRIlLm5pbWJ1cy5pZGVudGl0eS52MS5VcGRhdGVSb2xlUmVxdWVzdBoYLm5pbWJ1cy5pZGVu
-                dGl0eS52MS5Sb2xlIhmC0+STAhMyDi92MS9yb2xlcy97aWR9OgEqEnMKCkRlbGV0ZVJvbGUSJS5uaW1idXMuaWRlbnRpdHkudjEu
-                RGVsZXRlUm9sZVJlcXVlc3QaJi5uaW1idXMuaWRlbnRpdHkudjEuRGVsZXRlUm9sZVJlc3BvbnNlIhaC0+STAhAqDi92MS9yb2xl
-                cy97aWR9EoMBCg9MaXN0UGVybWlzc2lvbnMSKi5uaW1idXMuaWRlbnRpdHkudjEuTGlzdFBlcm1pc3Npb25zUmVxdWVzdBorLm5p
-                bWJ1cy5pZGVudGl0eS52MS5MaXN0UGVybWlzc2lvbnNSZXNwb25zZSIXgtPkkwIREg8vdjEvcGVybWlzc2lvbnMy6AQKB0FwaUtl
-                eXMSegoMQ3JlYXRlQXBpS2V5EicubmltYnVzLmlkZW50aXR5LnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaKC5uaW1idXMuaWRlbnRp
-                dHkudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2UiF4LT5JMCESIML3YxL2FwaS1rZXlzOgEqEnQKC0xpc3RBcGlLZXlzEiYubmltYnVz
-                LmlkZW50aXR5LnYxLkxpc3RBcGlLZXlzUmVxdWVzdBonLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIhSC
-                0+STAg4SDC92MS9hcGkta2V5cxJoCglHZXRBcGlLZXkSJC5uaW1idXMuaWRlbnRpdHkudjEuR2V0QXBpS2V5UmVxdWVzdBoaLm5p
-                bWJ1cy5pZGVudGl0eS52MS5BcGlLZXkiGYLT5JMCExIRL3YxL2FwaS1rZXlzL3tpZH0SeAoMUmV2b2tlQXBpS2V5EicubmltYnVz
-                LmlkZW50aXR5LnYxLlJldm9rZUFwaUtleVJlcXVlc3QaGi5uaW1idXMuaWRlbnRpdHkudjEuQXBpS2V5IiOC0+STAh0iGC92MS9h
-                cGkta2V5cy97aWR9OnJldm9rZToBKhKGAQoMUm90YXRlQXBpS2V5EicubmltYnVzLmlkZW50aXR5LnYxLlJvdGF0ZUFwaUtleVJl
-                cXVlc3QaKC5uaW1idXMuaWRlbnRpdHkudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2UiI4LT5JMCHSIYL3YxL2FwaS1rZXlzL3tpZH06
-                cm90YXRlOgEqMrcDCgZRdW90YXMScQoIR2V0UXVvdGESIy5uaW1idXMuaWRlbnRpdHkudjEuR2V0UXVvdGFSZXF1ZXN0Ghkubmlt
-                YnVzLmlkZW50aXR5LnYxLlF1b3RhIiWC0+STAh8SHS92MS90ZW5hbnRzL3t0ZW5hbnRfaWR9L3F1b3RhEnQKCFNldFF1b3RhEiMu
-                bmltYnVzLmlkZW50aXR5LnYxLlNldFF1b3RhUmVxdWVzdBoZLm5pbWJ1cy5pZGVudGl0eS52MS5RdW90YSIogtPkkwIiGh0vdjEv
-                dGVuYW50cy97dGVuYW50X2lkfS9xdW90YToBKhJhCgxSZXNlcnZlUXVvdGESJy5uaW1idXMuaWRlbnRpdHkudjEuUmVzZXJ2ZVF1
-                b3RhUmVxdWVzdBooLm5pbWJ1cy5pZGVudGl0eS52MS5SZXNlcnZlUXVvdGFSZXNwb25zZRJhCgxSZWxlYXNlUXVvdGESJy5uaW1i
-                dXMuaWRlbnRpdHkudjEuUmVsZWFzZVF1b3RhUmVxdWVzdBooLm5pbWJ1cy5pZGVudGl0eS52MS5SZWxlYXNlUXVvdGFSZXNwb25z
-                ZTKRAwoFQXVkaXQShAEKD0xpc3RBdWRpdEV2ZW50cxIqLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0QXVkaXRFdmVudHNSZXF1ZXN0
-                GisubmltYnVzLmlkZW50aXR5LnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlIhiC0+STAhISEC92MS9hdWRpdC1ldmVudHMScAoR
-                QXBwZW5kQXVkaXRFdmVudHMSLC5uaW1idXMuaWRlbnRpdHkudjEuQXBwZW5kQXVkaXRFdmVudHNSZXF1ZXN0Gi0ubmltYnVzLmlk
-                ZW50aXR5LnYxLkFwcGVuZEF1ZGl0RXZlbnRzUmVzcG9uc2USjgEKEFZlcmlmeUF1ZGl0Q2hhaW4SKy5uaW1idXMuaWRlbnRpdHku
-                djEuVmVyaWZ5QXVkaXRDaGFpblJlcXVlc3QaLC5uaW1idXMuaWRlbnRpdHkudjEuVmVyaWZ5QXVkaXRDaGFpblJlc3BvbnNlIh+C
-                0+STAhkSFy92MS9hdWRpdC1ldmVudHM6dmVyaWZ5MoIECgRBdXRoEmcKBUxvZ2luEiAubmltYnVzLmlkZW50aXR5LnYxLkxvZ2lu
-                UmVxdWVzdBohLm5pbWJ1cy5pZGVudGl0eS52MS5Mb2dpblJlc3BvbnNlIhmC0+STAhMiDi92MS9hdXRoL2xvZ2luOgEqEmEKDEF1
-                dGhlbnRpY2F0ZRInLm5pbWJ1cy5pZGVudGl0eS52MS5BdXRoZW50aWNhdGVSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5LnYxLkF1
-                dGhlbnRpY2F0ZVJlc3BvbnNlEmEKDldhdGNoQXV0aEVwb2NoEikubmltYnVzLmlkZW50aXR5LnYxLldhdGNoQXV0aEVwb2NoUmVx
-                dWVzdBoiLm5pbWJ1cy5pZGVudGl0eS52MS5BdXRoRXBvY2hFdmVudDABEmEKDEFja0F1dGhFcG9jaBInLm5pbWJ1cy5pZGVudGl0
-                eS52MS5BY2tBdXRoRXBvY2hSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5LnYxLkFja0F1dGhFcG9jaFJlc3BvbnNlEmgKBldob0Ft
-                SRIhLm5pbWJ1cy5pZGVudGl0eS52MS5XaG9BbUlSZXF1ZXN0GiIubmltYnVzLmlkZW50aXR5LnYxLldob0FtSVJlc3BvbnNlIheC
-                0+STAhESDy92MS9hdXRoL3dob2FtaWIGcHJvdG8z
+                c192YWxpZF91bnRpbBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSEnByZXZpb3VzVmFsaWRVbnRpbCKPAQoTQ3Jl
+                YXRlQXBpS2V5UmVxdWVzdBISCgRuYW1lGAEgASgJUgRuYW1lEjsKC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVm
+                LlRpbWVzdGFtcFIKZXhwaXJlVGltZRIXCgd1c2VyX2lkGAMgASgJUgZ1c2VySWQSDgoCczMYBCABKAhSAnMzIo0BChRDcmVhdGVB
+                cGlLZXlSZXNwb25zZRIsCgNrZXkYASABKAsyGi5uaW1idXMuaWRlbnRpdHkudjEuQXBpS2V5UgNrZXkSFgoGc2VjcmV0GAIgASgJ
+                UgZzZWNyZXQSLwoCczMYAyABKAsyHy5uaW1idXMuaWRlbnRpdHkudjEuUzNBY2Nlc3NLZXlSAnMzIl0KC1MzQWNjZXNzS2V5EiIK
+                DWFjY2Vzc19rZXlfaWQYASABKAlSC2FjY2Vzc0tleUlkEioKEXNlY3JldF9hY2Nlc3Nfa2V5GAIgASgJUg9zZWNyZXRBY2Nlc3NL
+                ZXkiaQoSTGlzdEFwaUtleXNSZXF1ZXN0EhcKB3VzZXJfaWQYASABKAlSBnVzZXJJZBIbCglwYWdlX3NpemUYAiABKAVSCHBhZ2VT
+                aXplEh0KCnBhZ2VfdG9rZW4YAyABKAlSCXBhZ2VUb2tlbiJtChNMaXN0QXBpS2V5c1Jlc3BvbnNlEi4KBGtleXMYASADKAsyGi5u
+                aW1idXMuaWRlbnRpdHkudjEuQXBpS2V5UgRrZXlzEiYKD25leHRfcGFnZV90b2tlbhgCIAEoCVINbmV4dFBhZ2VUb2tlbiIiChBH
+                ZXRBcGlLZXlSZXF1ZXN0Eg4KAmlkGAEgASgJUgJpZCIlChNSZXZva2VBcGlLZXlSZXF1ZXN0Eg4KAmlkGAEgASgJUgJpZCJzChNS
+                b3RhdGVBcGlLZXlSZXF1ZXN0Eg4KAmlkGAEgASgJUgJpZBJMChRwcmV2aW91c192YWxpZF91bnRpbBgCIAEoCzIaLmdvb2dsZS5w
+                cm90b2J1Zi5UaW1lc3RhbXBSEnByZXZpb3VzVmFsaWRVbnRpbCKAAQoUR2V0U2lnbmluZ0tleVJlcXVlc3QSIgoNYWNjZXNzX2tl
+                eV9pZBgBIAEoCVILYWNjZXNzS2V5SWQSEgoEZGF0ZRgCIAEoCVIEZGF0ZRIWCgZyZWdpb24YAyABKAlSBnJlZ2lvbhIYCgdzZXJ2
+                aWNlGAQgASgJUgdzZXJ2aWNlInUKFUdldFNpZ25pbmdLZXlSZXNwb25zZRIfCgtzaWduaW5nX2tleRgBIAEoDFIKc2lnbmluZ0tl
+                eRI7CglwcmluY2lwYWwYAiABKAsyHS5uaW1idXMuaWRlbnRpdHkudjEuUHJpbmNpcGFsUglwcmluY2lwYWwiuAEKDlF1b3RhUmVz
+                b3VyY2VzEhwKCWluc3RhbmNlcxgBIAEoA1IJaW5zdGFuY2VzEhQKBXZjcHVzGAIgASgDUgV2Y3B1cxIbCgltZW1vcnlfbWIYAyAB
+                KANSCG1lbW9yeU1iEh0KCnN0b3JhZ2VfZ2IYBCABKANSCXN0b3JhZ2VHYhIYCgdidWNrZXRzGAUgASgDUgdidWNrZXRzEhwKCWRh
+                dGFiYXNlcxgGIAEoA1IJZGF0YWJhc2VzIrIBCgVRdW90YRIbCgl0ZW5hbnRfaWQYASABKAlSCHRlbmFudElkEjoKBmxpbWl0cxgC
+                IAEoCzIiLm5pbWJ1cy5pZGVudGl0eS52MS5RdW90YVJlc291cmNlc1IGbGltaXRzEjYKBHVzZWQYAyABKAsyIi5uaW1idXMuaWRl
+                bnRpdHkudjEuUXVvdGFSZXNvdXJjZXNSBHVzZWQSGAoHdmVyc2lvbhgEIAEoA1IHdmVyc2lvbiIuCg9HZXRRdW90YVJlcXVlc3QS
+                GwoJdGVuYW50X2lkGAEgASgJUgh0ZW5hbnRJZCJqCg9TZXRRdW90YVJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJUgh0ZW5hbnRJ
+                ZBI6CgZsaW1pdHMYAiABKAsyIi5uaW1idXMuaWRlbnRpdHkudjEuUXVvdGFSZXNvdXJjZXNSBmxpbWl0cyKXAQoTUmVzZXJ2ZVF1
+                b3RhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlSCHRlbmFudElkEicKD2lkZW1wb3RlbmN5X2tleRgCIAEoCVIOaWRlbXBvdGVu
+                Y3lLZXkSOgoGZGVsdGFzGAMgASgLMiIubmltYnVzLmlkZW50aXR5LnYxLlF1b3RhUmVzb3VyY2VzUgZkZWx0YXMiYwoUUmVzZXJ2
+                ZVF1b3RhUmVzcG9uc2USLwoFcXVvdGEYASABKAsyGS5uaW1idXMuaWRlbnRpdHkudjEuUXVvdGFSBXF1b3RhEhoKCHJlcGxheWVk
+                GAIgASgIUghyZXBsYXllZCJbChNSZWxlYXNlUXVvdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCVIIdGVuYW50SWQSJwoPaWRl
+                bXBvdGVuY3lfa2V5GAIgASgJUg5pZGVtcG90ZW5jeUtleSJjChRSZWxlYXNlUXVvdGFSZXNwb25zZRIvCgVxdW90YRgBIAEoCzIZ
+                Lm5pbWJ1cy5pZGVudGl0eS52MS5RdW90YVIFcXVvdGESGgoIcmVsZWFzZWQYAiABKAhSCHJlbGVhc2VkIjwKEkF1ZGl0TWV0YWRh
+                dGFFbnRyeRIQCgNrZXkYASABKAlSA2tleRIUCgV2YWx1ZRgCIAEoCVIFdmFsdWUinQQKCkF1ZGl0RXZlbnQSGQoIZXZlbnRfaWQY
+                ASABKAlSB2V2ZW50SWQSGwoJdGVuYW50X2lkGAIgASgJUgh0ZW5hbnRJZBIQCgNzZXEYAyABKANSA3NlcRIiCg1hY3Rvcl91c2Vy
+                X2lkGAQgASgJUgthY3RvclVzZXJJZBIgCgxhY3Rvcl9rZXlfaWQYBSABKAlSCmFjdG9yS2V5SWQSFgoGYWN0aW9uGAYgASgJUgZh
+                Y3Rpb24SIwoNcmVzb3VyY2VfdHlwZRgHIAEoCVIMcmVzb3VyY2VUeXBlEh8KC3Jlc291cmNlX2lkGAggASgJUgpyZXNvdXJjZUlk
+                EjoKB291dGNvbWUYCSABKA4yIC5uaW1idXMuaWRlbnRpdHkudjEuQXVkaXRPdXRjb21lUgdvdXRjb21lEh0KCnJlcXVlc3RfaWQY
+                CiABKAlSCXJlcXVlc3RJZBIWCgZzb3VyY2UYCyABKAlSBnNvdXJjZRI5CgpvY2N1cl90aW1lGAwgASgLMhouZ29vZ2xlLnByb3Rv
+                YnVmLlRpbWVzdGFtcFIJb2NjdXJUaW1lEkIKCG1ldGFkYXRhGA0gAygLMiYubmltYnVzLmlkZW50aXR5LnYxLkF1ZGl0TWV0YWRh
+                dGFFbnRyeVIIbWV0YWRhdGESGwoJcHJldl9oYXNoGA4gASgMUghwcmV2SGFzaBISCgRoYXNoGA8gASgMUgRoYXNoIsgCChZMaXN0
+                QXVkaXRFdmVudHNSZXF1ZXN0EhsKCXBhZ2Vfc2l6ZRgBIAEoBVIIcGFnZVNpemUSHQoKcGFnZV90b2tlbhgCIAEoCVIJcGFnZVRv
+                a2VuEhYKBmFjdGlvbhgDIAEoCVIGYWN0aW9uEiMKDXJlc291cmNlX3R5cGUYBCABKAlSDHJlc291cmNlVHlwZRIfCgtyZXNvdXJj
+                ZV9pZBgFIAEoCVIKcmVzb3VyY2VJZBIiCg1hY3Rvcl91c2VyX2lkGAYgASgJUgthY3RvclVzZXJJZBI5CgpzdGFydF90aW1lGAcg
+                ASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIJc3RhcnRUaW1lEjUKCGVuZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3Rv
+                YnVmLlRpbWVzdGFtcFIHZW5kVGltZSJ5ChdMaXN0QXVkaXRFdmVudHNSZXNwb25zZRI2CgZldmVudHMYASADKAsyHi5uaW1idXMu
+                aWRlbnRpdHkudjEuQXVkaXRFdmVudFIGZXZlbnRzEiYKD25leHRfcGFnZV90b2tlbhgCIAEoCVINbmV4dFBhZ2VUb2tlbiJSChhB
+                cHBlbmRBdWRpdEV2ZW50c1JlcXVlc3QSNgoGZXZlbnRzGAEgAygLMh4ubmltYnVzLmlkZW50aXR5LnYxLkF1ZGl0RXZlbnRSBmV2
+                ZW50cyJXChlBcHBlbmRBdWRpdEV2ZW50c1Jlc3BvbnNlEhoKCGFwcGVuZGVkGAEgASgFUghhcHBlbmRlZBIeCgpkdXBsaWNhdGVz
+                GAIgASgFUgpkdXBsaWNhdGVzIjYKF1ZlcmlmeUF1ZGl0Q2hhaW5SZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCVIIdGVuYW50SWQi
+                ggEKGFZlcmlmeUF1ZGl0Q2hhaW5SZXNwb25zZRIOCgJvaxgBIAEoCFICb2sSGAoHY2hlY2tlZBgCIAEoA1IHY2hlY2tlZBIiCg1m
+                aXJzdF9iYWRfc2VxGAMgASgDUgtmaXJzdEJhZFNlcRIYCgdwcm9ibGVtGAQgASgJUgdwcm9ibGVtIo4BCglQcmluY2lwYWwSFwoH
+                dXNlcl9pZBgBIAEoCVIGdXNlcklkEhsKCXRlbmFudF9pZBgCIAEoCVIIdGVuYW50SWQSEgoEcm9sZRgDIAEoCVIEcm9sZRIgCgtw
+                ZXJtaXNzaW9ucxgEIAMoCVILcGVybWlzc2lvbnMSFQoGa2V5X2lkGAUgASgJUgVrZXlJZCJdCgxMb2dpblJlcXVlc3QSFAoFZW1h
+                aWwYASABKAlSBWVtYWlsEhoKCHBhc3N3b3JkGAIgASgJUghwYXNzd29yZBIbCgl0ZW5hbnRfaWQYAyABKAlSCHRlbmFudElkIrcB
+                Cg1Mb2dpblJlc3BvbnNlEhYKBnNlY3JldBgBIAEoCVIGc2VjcmV0EiwKA2tleRgCIAEoCzIaLm5pbWJ1cy5pZGVudGl0eS52MS5B
+                cGlLZXlSA2tleRIsCgR1c2VyGAMgASgLMhgubmltYnVzLmlkZW50aXR5LnYxLlVzZXJSBHVzZXISMgoGdGVuYW50GAQgASgLMhou
+                bmltYnVzLmlkZW50aXR5LnYxLlRlbmFudFIGdGVuYW50Ii4KE0F1dGhlbnRpY2F0ZVJlcXVlc3QSFwoHYXBpX2tleRgBIAEoCVIG
+                YXBpS2V5In4KFEF1dGhlbnRpY2F0ZVJlc3BvbnNlEjsKCXByaW5jaXBhbBgBIAEoCzIdLm5pbWJ1cy5pZGVudGl0eS52MS5Qcmlu
+                Y2lwYWxSCXByaW5jaXBhbBIpChBzaWduZWRfcHJpbmNpcGFsGAIgASgMUg9zaWduZWRQcmluY2lwYWwiNgoVV2F0Y2hBdXRoRXBv
+                Y2hSZXF1ZXN0Eh0KCndhdGNoZXJfaWQYASABKAlSCXdhdGNoZXJJZCJBCg5BdXRoRXBvY2hFdmVudBIUCgVlcG9jaBgBIAEoA1IF
+                ZXBvY2gSGQoIbGVhc2VfbXMYAiABKANSB2xlYXNlTXMiSgoTQWNrQXV0aEVwb2NoUmVxdWVzdBIdCgp3YXRjaGVyX2lkGAEgASgJ
+                Ugl3YXRjaGVySWQSFAoFZXBvY2gYAiABKANSBWVwb2NoImEKFEFja0F1dGhFcG9jaFJlc3BvbnNlEhgKB2dyYW50ZWQYASABKAhS
+                B2dyYW50ZWQSGQoIbGVhc2VfbXMYAiABKANSB2xlYXNlTXMSFAoFZXBvY2gYAyABKANSBWVwb2NoIg8KDVdob0FtSVJlcXVlc3Qi
+                rwEKDldob0FtSVJlc3BvbnNlEjsKCXByaW5jaXBhbBgBIAEoCzIdLm5pbWJ1cy5pZGVudGl0eS52MS5QcmluY2lwYWxSCXByaW5j
+                aXBhbBIsCgR1c2VyGAIgASgLMhgubmltYnVzLmlkZW50aXR5LnYxLlVzZXJSBHVzZXISMgoGdGVuYW50GAMgASgLMhoubmltYnVz
+                LmlkZW50aXR5LnYxLlRlbmFudFIGdGVuYW50Kn0KDEF1ZGl0T3V0Y29tZRIdChlBVURJVF9PVVRDT01FX1VOU1BFQ0lGSUVEEAAS
+                GQoVQVVESVRfT1VUQ09NRV9TVUNDRVNTEAESGQoVQVVESVRfT1VUQ09NRV9GQUlMVVJFEAISGAoUQVVESVRfT1VUQ09NRV9ERU5J
+                RUQQAzKWBQoFVXNlcnMSYwoKQ3JlYXRlVXNlchIlLm5pbWJ1cy5pZGVudGl0eS52MS5DcmVhdGVVc2VyUmVxdWVzdBoYLm5pbWJ1
+                cy5pZGVudGl0eS52MS5Vc2VyIhSC0+STAg4iCS92MS91c2VyczoBKhJfCgdHZXRVc2VyEiIubmltYnVzLmlkZW50aXR5LnYxLkdl
+                dFVzZXJSZXF1ZXN0GhgubmltYnVzLmlkZW50aXR5LnYxLlVzZXIiFoLT5JMCEBIOL3YxL3VzZXJzL3tpZH0SawoJTGlzdFVzZXJz
+                EiQubmltYnVzLmlkZW50aXR5LnYxLkxpc3RVc2Vyc1JlcXVlc3QaJS5uaW1idXMuaWRlbnRpdHkudjEuTGlzdFVzZXJzUmVzcG9u
+                c2UiEYLT5JMCCxIJL3YxL3VzZXJzEmgKClVwZGF0ZVVzZXISJS5uaW1idXMuaWRlbnRpdHkudjEuVXBkYXRlVXNlclJlcXVlc3Qa
+                GC5uaW1idXMuaWRlbnRpdHkudjEuVXNlciIZgtPkkwITMg4vdjEvdXNlcnMve2lkfToBKhJ7Cg5EZWFjdGl2YXRlVXNlchIpLm5p
+                bWJ1cy5pZGVudGl0eS52MS5EZWFjdGl2YXRlVXNlclJlcXVlc3QaGC5uaW1idXMuaWRlbnRpdHkudjEuVXNlciIkgtPkkwIeIhkv
+                djEvdXNlcnMve2lkfTpkZWFjdGl2YXRlOgEqEnMKCkRlbGV0ZVVzZXISJS5uaW1idXMuaWRlbnRpdHkudjEuRGVsZXRlVXNlclJl
+                cXVlc3QaJi5uaW1idXMuaWRlbnRpdHkudjEuRGVsZXRlVXNlclJlc3BvbnNlIhaC0+STAhAqDi92MS91c2Vycy97aWR9MoQJCgdU
+                ZW5hbnRzEmsKDENyZWF0ZVRlbmFudBInLm5pbWJ1cy5pZGVudGl0eS52MS5DcmVhdGVUZW5hbnRSZXF1ZXN0GhoubmltYnVzLmlk
+                ZW50aXR5LnYxLlRlbmFudCIWgtPkkwIQIgsvdjEvdGVuYW50czoBKhJnCglHZXRUZW5hbnQSJC5uaW1idXMuaWRlbnRpdHkudjEu
+                R2V0VGVuYW50UmVxdWVzdBoaLm5pbWJ1cy5pZGVudGl0eS52MS5UZW5hbnQiGILT5JMCEhIQL3YxL3RlbmFudHMve2lkfRJzCgtM
+                aXN0VGVuYW50cxImLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0VGVuYW50c1JlcXVlc3QaJy5uaW1idXMuaWRlbnRpdHkudjEuTGlz
+                dFRlbmFudHNSZXNwb25zZSITgtPkkwINEgsvdjEvdGVuYW50cxJ7CgxEZWxldGVUZW5hbnQSJy5uaW1idXMuaWRlbnRpdHkudjEu
+                RGVsZXRlVGVuYW50UmVxdWVzdBooLm5pbWJ1cy5pZGVudGl0eS52MS5EZWxldGVUZW5hbnRSZXNwb25zZSIYgtPkkwISKhAvdjEv
+                dGVuYW50cy97aWR9EnkKCUFkZE1lbWJlchIkLm5pbWJ1cy5pZGVudGl0eS52MS5BZGRNZW1iZXJSZXF1ZXN0GhoubmltYnVzLmlk
+                ZW50aXR5LnYxLk1lbWJlciIqgtPkkwIkIh8vdjEvdGVuYW50cy97dGVuYW50X2lkfS9tZW1iZXJzOgEqEokBCgxVcGRhdGVNZW1i
+                ZXISJy5uaW1idXMuaWRlbnRpdHkudjEuVXBkYXRlTWVtYmVyUmVxdWVzdBoaLm5pbWJ1cy5pZGVudGl0eS52MS5NZW1iZXIiNILT
+                5JMCLjIpL3YxL3RlbmFudHMve3RlbmFudF9pZH0vbWVtYmVycy97dXNlcl9pZH06ASoSlAEKDFJlbW92ZU1lbWJlchInLm5pbWJ1
+                cy5pZGVudGl0eS52MS5SZW1vdmVNZW1iZXJSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5LnYxLlJlbW92ZU1lbWJlclJlc3BvbnNl
+                IjGC0+STAisqKS92MS90ZW5hbnRzL3t0ZW5hbnRfaWR9L21lbWJlcnMve3VzZXJfaWR9EocBCgtMaXN0TWVtYmVycxImLm5pbWJ1
+                cy5pZGVudGl0eS52MS5MaXN0TWVtYmVyc1JlcXVlc3QaJy5uaW1idXMuaWRlbnRpdHkudjEuTGlzdE1lbWJlcnNSZXNwb25zZSIn
+                gtPkkwIhEh8vdjEvdGVuYW50cy97dGVuYW50X2lkfS9tZW1iZXJzEogBChBTZXREZWZhdWx0VGVuYW50EisubmltYnVzLmlkZW50
+                aXR5LnYxLlNldERlZmF1bHRUZW5hbnRSZXF1ZXN0GhgubmltYnVzLmlkZW50aXR5LnYxLlVzZXIiLYLT5JMCJyIiL3YxL3RlbmFu
+                dHMve3RlbmFudF9pZH06c2V0RGVmYXVsdDoBKjKfBQoFUm9sZXMSawoJTGlzdFJvbGVzEiQubmltYnVzLmlkZW50aXR5LnYxLkxp
+                c3RSb2xlc1JlcXVlc3QaJS5uaW1idXMuaWRlbnRpdHkudjEuTGlzdFJvbGVzUmVzcG9uc2UiEYLT5JMCCxIJL3YxL3JvbGVzEl8K
+                B0dldFJvbGUSIi5uaW1idXMuaWRlbnRpdHkudjEuR2V0Um9sZVJlcXVlc3QaGC5uaW1idXMuaWRlbnRpdHkudjEuUm9sZSIWgtPk
+                kwIQEg4vdjEvcm9sZXMve2lkfRJjCgpDcmVhdGVSb2xlEiUubmltYnVzLmlkZW50aXR5LnYxLkNyZWF0ZVJvbGVSZXF1ZXN0Ghgu
+                bmltYnVzLmlkZW50aXR5LnYxLlJvbGUiFILT5JMCDiIJL3YxL3JvbGVzOgEqEmgKClVwZGF0ZVJvbGUSJS5uaW1idXMuaWRlbnRp
+                dHkudjEuVXBkYXRlUm9sZVJlcXVlc3QaGC5uaW1idXMuaWRlbnRpdHkudjEuUm9sZSIZgtPkkwITMg4vdjEvcm9sZXMve2lkfToB
+                KhJzCgpEZWxldGVSb2xlEiUubmltYnVzLmlkZW50aXR5LnYxLkRlbGV0ZVJvbGVSZXF1ZXN0GiYubmltYnVzLmlkZW50aXR5LnYx
+                LkRlbGV0ZVJvbGVSZXNwb25zZSIWgtPkkwIQKg4vdjEvcm9sZXMve2lkfRKDAQoPTGlzdFBlcm1pc3Npb25zEioubmltYnVzLmlk
+                ZW50aXR5LnYxLkxpc3RQZXJtaXNzaW9uc1JlcXVlc3QaKy5uaW1idXMuaWRlbnRpdHkudjEuTGlzdFBlcm1pc3Npb25zUmVzcG9u
+                c2UiF4LT5JMCERIPL3YxL3Blcm1pc3Npb25zMugECgdBcGlLZXlzEnoKDENyZWF0ZUFwaUtleRInLm5pbWJ1cy5pZGVudGl0eS52
+                MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5LnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlIheC0+STAhEiDC92
+                MS9hcGkta2V5czoBKhJ0CgtMaXN0QXBpS2V5cxImLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0QXBpS2V5c1JlcXVlc3QaJy5uaW1i
+                dXMuaWRlbnRpdHkudjEuTGlzdEFwaUtleXNSZXNwb25zZSIUgtPkkwIOEgwvdjEvYXBpLWtleXMSaAoJR2V0QXBpS2V5EiQubmlt
+                YnVzLmlkZW50aXR5LnYxLkdldEFwaUtleVJlcXVlc3QaGi5uaW1idXMuaWRlbnRpdHkudjEuQXBpS2V5IhmC0+STAhMSES92MS9h
+                cGkta2V5cy97aWR9EngKDFJldm9rZUFwaUtleRInLm5pbWJ1cy5pZGVudGl0eS52MS5SZXZva2VBcGlLZXlSZXF1ZXN0Ghoubmlt
+                YnVzLmlkZW50aXR5LnYxLkFwaUtleSIjgtPkkwIdIhgvdjEvYXBpLWtleXMve2lkfTpyZXZva2U6ASoShgEKDFJvdGF0ZUFwaUtl
+                eRInLm5pbWJ1cy5pZGVudGl0eS52MS5Sb3RhdGVBcGlLZXlSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5LnYxLkNyZWF0ZUFwaUtl
+                eVJlc3BvbnNlIiOC0+STAh0iGC92MS9hcGkta2V5cy97aWR9OnJvdGF0ZToBKjJ1Cg1TM0NyZWRlbnRpYWxzEmQKDUdldFNpZ25p
+                bmdLZXkSKC5uaW1idXMuaWRlbnRpdHkudjEuR2V0U2lnbmluZ0tleVJlcXVlc3QaKS5uaW1idXMuaWRlbnRpdHkudjEuR2V0U2ln
+                bmluZ0tleVJlc3BvbnNlMrcDCgZRdW90YXMScQoIR2V0UXVvdGESIy5uaW1idXMuaWRlbnRpdHkudjEuR2V0UXVvdGFSZXF1ZXN0
+                GhkubmltYnVzLmlkZW50aXR5LnYxLlF1b3RhIiWC0+STAh8SHS92MS90ZW5hbnRzL3t0ZW5hbnRfaWR9L3F1b3RhEnQKCFNldFF1
+                b3RhEiMubmltYnVzLmlkZW50aXR5LnYxLlNldFF1b3RhUmVxdWVzdBoZLm5pbWJ1cy5pZGVudGl0eS52MS5RdW90YSIogtPkkwIi
+                Gh0vdjEvdGVuYW50cy97dGVuYW50X2lkfS9xdW90YToBKhJhCgxSZXNlcnZlUXVvdGESJy5uaW1idXMuaWRlbnRpdHkudjEuUmVz
+                ZXJ2ZVF1b3RhUmVxdWVzdBooLm5pbWJ1cy5pZGVudGl0eS52MS5SZXNlcnZlUXVvdGFSZXNwb25zZRJhCgxSZWxlYXNlUXVvdGES
+                Jy5uaW1idXMuaWRlbnRpdHkudjEuUmVsZWFzZVF1b3RhUmVxdWVzdBooLm5pbWJ1cy5pZGVudGl0eS52MS5SZWxlYXNlUXVvdGFS
+                ZXNwb25zZTKRAwoFQXVkaXQShAEKD0xpc3RBdWRpdEV2ZW50cxIqLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0QXVkaXRFdmVudHNS
+                ZXF1ZXN0GisubmltYnVzLmlkZW50aXR5LnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlIhiC0+STAhISEC92MS9hdWRpdC1ldmVu
+                dHMScAoRQXBwZW5kQXVkaXRFdmVudHMSLC5uaW1idXMuaWRlbnRpdHkudjEuQXBwZW5kQXVkaXRFdmVudHNSZXF1ZXN0Gi0ubmlt
+                YnVzLmlkZW50aXR5LnYxLkFwcGVuZEF1ZGl0RXZlbnRzUmVzcG9uc2USjgEKEFZlcmlmeUF1ZGl0Q2hhaW4SKy5uaW1idXMuaWRl
+                bnRpdHkudjEuVmVyaWZ5QXVkaXRDaGFpblJlcXVlc3QaLC5uaW1idXMuaWRlbnRpdHkudjEuVmVyaWZ5QXVkaXRDaGFpblJlc3Bv
+                bnNlIh+C0+STAhkSFy92MS9hdWRpdC1ldmVudHM6dmVyaWZ5MoIECgRBdXRoEmcKBUxvZ2luEiAubmltYnVzLmlkZW50aXR5LnYx
+                LkxvZ2luUmVxdWVzdBohLm5pbWJ1cy5pZGVudGl0eS52MS5Mb2dpblJlc3BvbnNlIhmC0+STAhMiDi92MS9hdXRoL2xvZ2luOgEq
+                EmEKDEF1dGhlbnRpY2F0ZRInLm5pbWJ1cy5pZGVudGl0eS52MS5BdXRoZW50aWNhdGVSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5
+                LnYxLkF1dGhlbnRpY2F0ZVJlc3BvbnNlEmEKDldhdGNoQXV0aEVwb2NoEikubmltYnVzLmlkZW50aXR5LnYxLldhdGNoQXV0aEVw
+                b2NoUmVxdWVzdBoiLm5pbWJ1cy5pZGVudGl0eS52MS5BdXRoRXBvY2hFdmVudDABEmEKDEFja0F1dGhFcG9jaBInLm5pbWJ1cy5p
+                ZGVudGl0eS52MS5BY2tBdXRoRXBvY2hSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5LnYxLkFja0F1dGhFcG9jaFJlc3BvbnNlEmgK
+                Bldob0FtSRIhLm5pbWJ1cy5pZGVudGl0eS52MS5XaG9BbUlSZXF1ZXN0GiIubmltYnVzLmlkZW50aXR5LnYxLldob0FtSVJlc3Bv
+                bnNlIheC0+STAhESDy92MS9hdXRoL3dob2FtaWIGcHJvdG8z
                 """),
             dependencies: ["google/api/annotations.proto", "google/protobuf/timestamp.proto"],
             symbols: [
@@ -4993,11 +5247,14 @@ extension IdentityV1 {
                 "nimbus.identity.v1.ApiKey",
                 "nimbus.identity.v1.CreateApiKeyRequest",
                 "nimbus.identity.v1.CreateApiKeyResponse",
+                "nimbus.identity.v1.S3AccessKey",
                 "nimbus.identity.v1.ListApiKeysRequest",
                 "nimbus.identity.v1.ListApiKeysResponse",
                 "nimbus.identity.v1.GetApiKeyRequest",
                 "nimbus.identity.v1.RevokeApiKeyRequest",
                 "nimbus.identity.v1.RotateApiKeyRequest",
+                "nimbus.identity.v1.GetSigningKeyRequest",
+                "nimbus.identity.v1.GetSigningKeyResponse",
                 "nimbus.identity.v1.QuotaResources",
                 "nimbus.identity.v1.Quota",
                 "nimbus.identity.v1.GetQuotaRequest",
@@ -5056,6 +5313,8 @@ extension IdentityV1 {
                 "nimbus.identity.v1.ApiKeys.GetApiKey",
                 "nimbus.identity.v1.ApiKeys.RevokeApiKey",
                 "nimbus.identity.v1.ApiKeys.RotateApiKey",
+                "nimbus.identity.v1.S3Credentials",
+                "nimbus.identity.v1.S3Credentials.GetSigningKey",
                 "nimbus.identity.v1.Quotas",
                 "nimbus.identity.v1.Quotas.GetQuota",
                 "nimbus.identity.v1.Quotas.SetQuota",

@@ -9,9 +9,7 @@ import NimbusPostgres
 public enum MigrationRunner {
     /// The embedded migrations of a service: `Migrations/<schema>/` (or the executable's short name).
     public static func migrations<D: ServiceDefinition>(for _: D.Type) -> [Migration] {
-        let short = String(D.executableName.dropFirst("nimbus-".count))
-        let files = D.schema.flatMap { EmbeddedMigrations.all[$0] } ?? EmbeddedMigrations.all[short] ?? []
-        return files.map { Migration(version: $0.version, name: $0.name, up: $0.up, down: $0.down) }
+        D.migrationFiles.map { Migration(version: $0.version, name: $0.name, up: $0.up, down: $0.down) }
     }
 
     /// Called by `serve` after configuration: applies pending migrations when `--auto-migrate`

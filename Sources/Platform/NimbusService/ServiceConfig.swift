@@ -57,7 +57,13 @@ public struct ServiceConfig: Sendable {
         let listen = try HostPort(parsing: listenText, setting: "listen")
 
         var database: PostgresDSN?
-        if let (dsn, origin) = source.value(flag: options.databaseURL, env: D.databaseURLEnvironment, fallbackEnv: ["DATABASE_URL"]) {
+        if D.schema == nil {
+            // A service without a schema (the gateway) never opens a pool: the shared
+            // DATABASE_URL is not for it, and its own setting is a mistake worth saying.
+            if let (_, origin) = source.value(flag: options.databaseURL, env: D.databaseURLEnvironment) {
+                throw ConfigError(setting: "database-url (\(origin))", problem: "\(D.executableName) holds no database; remove the setting")
+            }
+        } else if let (dsn, origin) = source.value(flag: options.databaseURL, env: D.databaseURLEnvironment, fallbackEnv: ["DATABASE_URL"]) {
             do {
                 database = try PostgresDSN(dsn)
             } catch let error as PostgresDSN.Invalid {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import NimbusMigrations
 import NimbusRPCCore
 
 /// What distinguishes one Nimbus service executable from another. Each executable's `main`
@@ -21,6 +22,10 @@ public protocol ServiceDefinition: Sendable {
 
     /// Commands of this service beside the shared `serve`, `migrate` and `db-bootstrap`.
     static var extraSubcommands: [any ParsableCommand.Type] { get }
+
+    /// The SQL `migrate` applies to `schema`: by default `Migrations/<schema>/` (or the
+    /// executable's short name) as embedded in `NimbusMigrations`.
+    static var migrationFiles: [MigrationFile] { get }
 }
 
 extension ServiceDefinition {
@@ -28,4 +33,9 @@ extension ServiceDefinition {
     public static func makeParts(_ environment: ServiceEnvironment) async throws -> ServiceParts { ServiceParts() }
 
     public static var extraSubcommands: [any ParsableCommand.Type] { [] }
+
+    public static var migrationFiles: [MigrationFile] {
+        let short = String(executableName.dropFirst("nimbus-".count))
+        return schema.flatMap { EmbeddedMigrations.all[$0] } ?? EmbeddedMigrations.all[short] ?? []
+    }
 }

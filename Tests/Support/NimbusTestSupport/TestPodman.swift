@@ -75,7 +75,7 @@ public enum Unique {
     }
 
     /// A host bridge name (≤ 15 characters), nv… like the service's VPC bridges (the isolation
-    /// rule of scripts/podman.sh covers nv* bridges).
+    /// table of NimbusCompute/Network covers nv* bridges).
     public static func bridge() -> String {
         "nvt" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
     }

@@ -191,14 +191,18 @@ def platform(postgres, podman, stubs, tmp_path_factory):
     identity_address, identity, identity_log = start_binary("nimbus-identity", [], identity_env, logs)
     compute_env = {**base, "NIMBUS_COMPUTE_DATABASE_URL": suite_support.service_dsn(postgres, "nimbus-compute", "compute"),
                    "NIMBUS_IDENTITY_ENDPOINTS": identity_address,
-                   "NIMBUS_DOCKER_SOCKET": podman.socket, "NIMBUS_COMPUTE_KEK": COMPUTE_KEK}
+                   "NIMBUS_DOCKER_SOCKET": podman.socket, "NIMBUS_COMPUTE_KEK": COMPUTE_KEK,
+                   # A table of this run's own: concurrent runs on the host do not repair each other's.
+                   "NIMBUS_COMPUTE_FIREWALL_TABLE": f"nimbus_test_{os.getpid()}"}
     compute_address, compute, compute_log = start_binary("nimbus-compute", [], compute_env, logs)
     try:
         platform = Platform(stubs, identity_address, compute_address, admin_key, podman)
         platform.postgres, platform.compute_env, platform.identity_env = postgres, compute_env, identity_env
         platform.compute_address, platform.identity_address = compute_address, identity_address
+        platform.compute_log = logs / "nimbus-compute.log"
         yield platform
     finally:
         stop_binary(compute, compute_log)
+        subprocess.run(["nft", "delete", "table", "inet", compute_env["NIMBUS_COMPUTE_FIREWALL_TABLE"]], capture_output=True)
         stop_binary(identity, identity_log)
         print((logs / "nimbus-compute.log").read_text()[-4000:])

@@ -128,6 +128,7 @@ extension ComputeCore {
             _ = try await runtime.inspectNetwork(vpc.networkName)
         } catch let error as ContainerRuntimeError where error.code == .notFound {
             try await createNetwork(for: vpc)
+            await syncFirewallAfterChange()
         }
     }
 

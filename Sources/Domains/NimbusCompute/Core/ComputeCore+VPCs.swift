@@ -44,6 +44,7 @@ extension ComputeCore {
         let vpc = try await engineTransaction { c in
             try await self.insertVPC(c, caller: caller, tenantID: tenantID, name: name, cidr: network)
         }
+        await syncFirewallAfterChange()
         return vpc
     }
 
@@ -85,7 +86,7 @@ extension ComputeCore {
         while true {
             attempts += 1
             do {
-                return try await engineTransaction { c in
+                let vpc = try await engineTransaction { c in
                     _ = try await c.query("SELECT pg_advisory_xact_lock(hashtext('compute.vpcs:default-pool'))")
                     if let row = try await c.query("SELECT \(CatalogStore.vpcColumns) FROM compute.vpcs WHERE tenant_id = $1::uuid AND name = 'default'", tenantID).first {
                         return try CatalogStore.vpc(row)
@@ -100,6 +101,8 @@ extension ComputeCore {
                     }
                     return try await self.insertVPC(c, caller: caller, tenantID: tenantID, name: "default", cidr: candidate, networkLater: true)
                 }
+                await syncFirewallAfterChange()
+                return vpc
             } catch let error as ComputeError where error.code == .failedPrecondition && attempts < 10 {
                 continue  // the host uses that subnet: try another
             }
@@ -145,5 +148,6 @@ extension ComputeCore {
                 // Already gone.
             }
         }
+        await syncFirewallAfterChange()
     }
 }

@@ -22,17 +22,19 @@ public struct ComputeCore: Sendable {
     public let stopTimeout: Duration
     /// This deployment's id (compute.deployment), a label on every container it creates.
     public let deployment: String
+    /// The host's Nimbus packet filter (VPC isolation); nil with NIMBUS_COMPUTE_FIREWALL=off.
+    public let firewall: HostFirewall?
 
     /// Reads the deployment id from the database (migrated), checks that `envCipher` opens the
     /// environments already sealed, seals those written before sealing existed and re-seals
     /// those sealed under a previous key (`NIMBUS_COMPUTE_KEK_PREVIOUS`) with the current one.
     public static func make(db: PostgresPool, runtime: any ContainerRuntime, quota: any QuotaLedger, envCipher: InstanceEnvCipher,
-                            logger: Logger, stopTimeout: Duration = .seconds(10)) async throws -> ComputeCore {
+                            logger: Logger, stopTimeout: Duration = .seconds(10), firewall: HostFirewall? = nil) async throws -> ComputeCore {
         guard let row = try await db.query("SELECT id::text AS id FROM compute.deployment").first else {
             throw ComputeError(.internal, "compute.deployment has no row; is the schema migrated?")
         }
         let core = ComputeCore(db: db, runtime: runtime, quota: quota, envCipher: envCipher, logger: logger, stopTimeout: stopTimeout,
-                               deployment: try row.decode(String.self, column: "id"))
+                               deployment: try row.decode(String.self, column: "id"), firewall: firewall)
         try await core.checkEnvironmentKey()
         try await core.sealPlainEnvironments()
         try await core.resealUnderCurrentKey()
@@ -40,8 +42,9 @@ public struct ComputeCore: Sendable {
     }
 
     public init(db: PostgresPool, runtime: any ContainerRuntime, quota: any QuotaLedger, envCipher: InstanceEnvCipher, logger: Logger,
-                wake: WorkSignal = WorkSignal(), stopTimeout: Duration = .seconds(10), deployment: String) {
+                wake: WorkSignal = WorkSignal(), stopTimeout: Duration = .seconds(10), deployment: String, firewall: HostFirewall? = nil) {
         self.deployment = deployment
+        self.firewall = firewall
         self.db = db
         self.runtime = runtime
         self.quota = quota

@@ -1,5 +1,6 @@
 import NimbusConsole
 import NimbusPlatform
+import NimbusProtoJSON
 import NimbusRPCCore
 
 /// The web console: static files embedded in the binary (`Console/`, generated into

@@ -1,3 +1,4 @@
+import NimbusHTTP
 import NimbusPlatform
 import NimbusRPCCore
 import Synchronization

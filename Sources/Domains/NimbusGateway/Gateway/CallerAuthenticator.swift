@@ -1,3 +1,5 @@
+import NimbusHTTP
+import NimbusProtoJSON
 import NimbusRPCCore
 
 /// Who a request comes from once its API key checked out, and the signed principal that

@@ -1,4 +1,6 @@
 import Logging
+import NimbusHTTP
+import NimbusProtoJSON
 import NimbusRPCCore
 
 /// One upstream service re-served by the gateway: every method forwards, bytes unchanged.

@@ -1,4 +1,6 @@
 import Logging
+import NimbusHTTP
+import NimbusProtoJSON
 import NimbusRPCCore
 
 extension Gateway {

@@ -1,4 +1,6 @@
 import Logging
+import NimbusHTTP
+import NimbusProtoJSON
 import NimbusRPCCore
 
 /// The gateway's core, independent of sockets: the REST face (`handleHTTP`) and the gRPC
@@ -151,11 +153,5 @@ public final class Gateway: Sendable {
             throw RPCError(.unimplemented, "service \(service) is not served by this gateway")
         }
         return transport
-    }
-}
-
-extension HTTPRouter {
-    mutating func removeRoutes(where predicate: (RESTRoute) -> Bool) {
-        routes.removeAll(where: predicate)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import NimbusHTTP
 import NimbusPlatform
 import NimbusRPCCore
 import Synchronization

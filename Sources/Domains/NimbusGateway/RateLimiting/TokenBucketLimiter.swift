@@ -1,4 +1,5 @@
 import NimbusEventLoop
+import NimbusProtoJSON
 import NimbusRPCCore
 import Synchronization
 

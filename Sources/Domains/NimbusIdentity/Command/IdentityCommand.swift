@@ -89,8 +89,9 @@ struct IdentityBootstrap: AsyncParsableCommand {
 
 /// Every service identity hosts.
 enum IdentityServices {
-    static func all(_ core: IdentityCore) -> [any RPCService] {
-        [UsersHandler(core: core), TenantsHandler(core: core), RolesHandler(core: core), ApiKeysHandler(core: core),
+    static func all(_ core: IdentityCore, s3: S3CredentialStore? = nil) -> [any RPCService] {
+        [UsersHandler(core: core), TenantsHandler(core: core), RolesHandler(core: core), ApiKeysHandler(core: core, s3: s3),
          QuotasHandler(core: core), AuditHandler(core: core), AuthHandler(core: core)]
+            + (s3.map { [S3CredentialsHandler(core: core, store: $0)] } ?? [])
     }
 }

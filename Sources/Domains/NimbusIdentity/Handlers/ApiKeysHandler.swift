@@ -5,12 +5,19 @@ import NimbusRPCCore
 
 struct ApiKeysHandler: IdentityV1.ApiKeysService {
     let core: IdentityCore
+    /// Mints S3 credentials when a creation asks for them (`s3: true`).
+    var s3: S3CredentialStore? = nil
     var caller: CallerResolver { CallerResolver(core: core) }
 
     func createApiKey(_ request: IdentityV1.CreateApiKeyRequest, context: ServerContext) async throws -> IdentityV1.CreateApiKeyResponse {
+        if request.s3 {  // refuse before creating anything
+            guard let s3 else { throw S3CredentialStore.notEnabled }
+            _ = try s3.requireAvailable()
+        }
         let created = try await core.createApiKey(try await caller.actor(context), name: request.name, expiresAt: request.expireTime,
                                                   userID: request.userId)
-        return .init(key: .init(created.key), secret: created.secret)
+        guard request.s3, let s3 else { return .init(key: .init(created.key), secret: created.secret) }
+        return .init(key: .init(created.key), secret: created.secret, s3: try await s3.mintOrDiscard(forApiKey: created.key.id))
     }
 
     func listApiKeys(_ request: IdentityV1.ListApiKeysRequest, context: ServerContext) async throws -> IdentityV1.ListApiKeysResponse {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import NimbusGateway
+import NimbusProtoJSON
 import NimbusRPCCore
 
 enum ComputeServices {

@@ -1,5 +1,5 @@
 import ArgumentParser
-import NimbusGateway
+import NimbusProtoJSON
 
 struct RolesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -91,6 +91,10 @@ struct KeysCommand: AsyncParsableCommand {
         if format == .json { return Render.one(response, format: .json) }
         if let key = response["key"] { Render.one(key, format: .table) }
         Terminal.print("secret  \(response["secret"]?.stringValue ?? "-")")
+        if let s3 = response["s3"] {
+            Terminal.print("s3 access key id      \(s3["accessKeyId"]?.stringValue ?? "-")")
+            Terminal.print("s3 secret access key  \(s3["secretAccessKey"]?.stringValue ?? "-")")
+        }
         Terminal.note("The secret is shown only now; store it safely.")
     }
 
@@ -100,10 +104,12 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(help: "A name to recognise the key by.") var name: String
         @Option(help: "Expiry as RFC 3339, e.g. 2030-01-01T00:00:00Z.") var expires: String?
         @Option(help: "Create it for another user (iam:manage).") var user: String?
+        @Flag(help: "Also create S3 credentials (access key id + secret, shown once) acting as this key.") var s3 = false
         func execute(_ api: APIClient) async throws {
             var request: JSONObject = ["name": .string(name)]
             request.set("expire_time", expires)
             request.set("user_id", user)
+            if s3 { request["s3"] = .bool(true) }
             KeysCommand.showCreated(try await api.call(Services.keys, "CreateApiKey", request), format: api.settings.output)
         }
     }

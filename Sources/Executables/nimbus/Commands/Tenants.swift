@@ -1,5 +1,5 @@
 import ArgumentParser
-import NimbusGateway
+import NimbusProtoJSON
 
 struct TenantsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,6 @@
 import Foundation
 import ArgumentParser
-import NimbusGateway
+import NimbusProtoJSON
 
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

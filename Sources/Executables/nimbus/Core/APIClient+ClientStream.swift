@@ -1,4 +1,5 @@
-import NimbusGateway
+import NimbusHTTP
+import NimbusProtoJSON
 import NimbusRPCCore
 
 extension APIClient {

@@ -1,4 +1,5 @@
-import NimbusGateway
+import NimbusHTTP
+import NimbusProtoJSON
 import NimbusRPCCore
 
 /// Calls any RPC the gateway serves with proto3 JSON in and out: requests are built as JSON

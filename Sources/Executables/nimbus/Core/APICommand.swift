@@ -1,5 +1,5 @@
 import ArgumentParser
-import NimbusGateway
+import NimbusProtoJSON
 
 /// A command that calls the gateway: resolves settings, opens the client, reports failures
 /// with the right exit code.

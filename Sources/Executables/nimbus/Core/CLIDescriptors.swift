@@ -1,4 +1,4 @@
-import NimbusGateway
+import NimbusProtoJSON
 import NimbusProto
 import NimbusRPCCore
 

@@ -1,4 +1,4 @@
-import NimbusGateway
+import NimbusProtoJSON
 
 /// One table column: a title and the dotted JSON path of its value.
 struct Column: Sendable {

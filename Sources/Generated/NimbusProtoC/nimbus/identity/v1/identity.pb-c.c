@@ -1672,6 +1672,51 @@ void   nimbus__identity__v1__create_api_key_response__free_unpacked
   assert(message->base.descriptor == &nimbus__identity__v1__create_api_key_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   nimbus__identity__v1__s3_access_key__init
+                     (Nimbus__Identity__V1__S3AccessKey         *message)
+{
+  static const Nimbus__Identity__V1__S3AccessKey init_value = NIMBUS__IDENTITY__V1__S3_ACCESS_KEY__INIT;
+  *message = init_value;
+}
+size_t nimbus__identity__v1__s3_access_key__get_packed_size
+                     (const Nimbus__Identity__V1__S3AccessKey *message)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__s3_access_key__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nimbus__identity__v1__s3_access_key__pack
+                     (const Nimbus__Identity__V1__S3AccessKey *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__s3_access_key__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nimbus__identity__v1__s3_access_key__pack_to_buffer
+                     (const Nimbus__Identity__V1__S3AccessKey *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__s3_access_key__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nimbus__Identity__V1__S3AccessKey *
+       nimbus__identity__v1__s3_access_key__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nimbus__Identity__V1__S3AccessKey *)
+     protobuf_c_message_unpack (&nimbus__identity__v1__s3_access_key__descriptor,
+                                allocator, len, data);
+}
+void   nimbus__identity__v1__s3_access_key__free_unpacked
+                     (Nimbus__Identity__V1__S3AccessKey *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nimbus__identity__v1__s3_access_key__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   nimbus__identity__v1__list_api_keys_request__init
                      (Nimbus__Identity__V1__ListApiKeysRequest         *message)
 {
@@ -1895,6 +1940,96 @@ void   nimbus__identity__v1__rotate_api_key_request__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &nimbus__identity__v1__rotate_api_key_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nimbus__identity__v1__get_signing_key_request__init
+                     (Nimbus__Identity__V1__GetSigningKeyRequest         *message)
+{
+  static const Nimbus__Identity__V1__GetSigningKeyRequest init_value = NIMBUS__IDENTITY__V1__GET_SIGNING_KEY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t nimbus__identity__v1__get_signing_key_request__get_packed_size
+                     (const Nimbus__Identity__V1__GetSigningKeyRequest *message)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__get_signing_key_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nimbus__identity__v1__get_signing_key_request__pack
+                     (const Nimbus__Identity__V1__GetSigningKeyRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__get_signing_key_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nimbus__identity__v1__get_signing_key_request__pack_to_buffer
+                     (const Nimbus__Identity__V1__GetSigningKeyRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__get_signing_key_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nimbus__Identity__V1__GetSigningKeyRequest *
+       nimbus__identity__v1__get_signing_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nimbus__Identity__V1__GetSigningKeyRequest *)
+     protobuf_c_message_unpack (&nimbus__identity__v1__get_signing_key_request__descriptor,
+                                allocator, len, data);
+}
+void   nimbus__identity__v1__get_signing_key_request__free_unpacked
+                     (Nimbus__Identity__V1__GetSigningKeyRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nimbus__identity__v1__get_signing_key_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nimbus__identity__v1__get_signing_key_response__init
+                     (Nimbus__Identity__V1__GetSigningKeyResponse         *message)
+{
+  static const Nimbus__Identity__V1__GetSigningKeyResponse init_value = NIMBUS__IDENTITY__V1__GET_SIGNING_KEY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t nimbus__identity__v1__get_signing_key_response__get_packed_size
+                     (const Nimbus__Identity__V1__GetSigningKeyResponse *message)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__get_signing_key_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nimbus__identity__v1__get_signing_key_response__pack
+                     (const Nimbus__Identity__V1__GetSigningKeyResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__get_signing_key_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nimbus__identity__v1__get_signing_key_response__pack_to_buffer
+                     (const Nimbus__Identity__V1__GetSigningKeyResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nimbus__identity__v1__get_signing_key_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nimbus__Identity__V1__GetSigningKeyResponse *
+       nimbus__identity__v1__get_signing_key_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nimbus__Identity__V1__GetSigningKeyResponse *)
+     protobuf_c_message_unpack (&nimbus__identity__v1__get_signing_key_response__descriptor,
+                                allocator, len, data);
+}
+void   nimbus__identity__v1__get_signing_key_response__free_unpacked
+                     (Nimbus__Identity__V1__GetSigningKeyResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nimbus__identity__v1__get_signing_key_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   nimbus__identity__v1__quota_resources__init
@@ -5076,7 +5211,7 @@ const ProtobufCMessageDescriptor nimbus__identity__v1__api_key__descriptor =
   (ProtobufCMessageInit) nimbus__identity__v1__api_key__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nimbus__identity__v1__create_api_key_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor nimbus__identity__v1__create_api_key_request__field_descriptors[4] =
 {
   {
     "name",
@@ -5114,16 +5249,29 @@ static const ProtobufCFieldDescriptor nimbus__identity__v1__create_api_key_reque
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "s3",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__CreateApiKeyRequest, s3),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nimbus__identity__v1__create_api_key_request__field_indices_by_name[] = {
   1,   /* field[1] = expire_time */
   0,   /* field[0] = name */
+  3,   /* field[3] = s3 */
   2,   /* field[2] = user_id */
 };
 static const ProtobufCIntRange nimbus__identity__v1__create_api_key_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor nimbus__identity__v1__create_api_key_request__descriptor =
 {
@@ -5133,14 +5281,14 @@ const ProtobufCMessageDescriptor nimbus__identity__v1__create_api_key_request__d
   "Nimbus__Identity__V1__CreateApiKeyRequest",
   "nimbus.identity.v1",
   sizeof(Nimbus__Identity__V1__CreateApiKeyRequest),
-  3,
+  4,
   nimbus__identity__v1__create_api_key_request__field_descriptors,
   nimbus__identity__v1__create_api_key_request__field_indices_by_name,
   1,  nimbus__identity__v1__create_api_key_request__number_ranges,
   (ProtobufCMessageInit) nimbus__identity__v1__create_api_key_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nimbus__identity__v1__create_api_key_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor nimbus__identity__v1__create_api_key_response__field_descriptors[3] =
 {
   {
     "key",
@@ -5166,15 +5314,28 @@ static const ProtobufCFieldDescriptor nimbus__identity__v1__create_api_key_respo
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "s3",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__CreateApiKeyResponse, s3),
+    &nimbus__identity__v1__s3_access_key__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nimbus__identity__v1__create_api_key_response__field_indices_by_name[] = {
   0,   /* field[0] = key */
+  2,   /* field[2] = s3 */
   1,   /* field[1] = secret */
 };
 static const ProtobufCIntRange nimbus__identity__v1__create_api_key_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor nimbus__identity__v1__create_api_key_response__descriptor =
 {
@@ -5184,11 +5345,62 @@ const ProtobufCMessageDescriptor nimbus__identity__v1__create_api_key_response__
   "Nimbus__Identity__V1__CreateApiKeyResponse",
   "nimbus.identity.v1",
   sizeof(Nimbus__Identity__V1__CreateApiKeyResponse),
-  2,
+  3,
   nimbus__identity__v1__create_api_key_response__field_descriptors,
   nimbus__identity__v1__create_api_key_response__field_indices_by_name,
   1,  nimbus__identity__v1__create_api_key_response__number_ranges,
   (ProtobufCMessageInit) nimbus__identity__v1__create_api_key_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nimbus__identity__v1__s3_access_key__field_descriptors[2] =
+{
+  {
+    "access_key_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__S3AccessKey, access_key_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "secret_access_key",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__S3AccessKey, secret_access_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nimbus__identity__v1__s3_access_key__field_indices_by_name[] = {
+  0,   /* field[0] = access_key_id */
+  1,   /* field[1] = secret_access_key */
+};
+static const ProtobufCIntRange nimbus__identity__v1__s3_access_key__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor nimbus__identity__v1__s3_access_key__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nimbus.identity.v1.S3AccessKey",
+  "S3AccessKey",
+  "Nimbus__Identity__V1__S3AccessKey",
+  "nimbus.identity.v1",
+  sizeof(Nimbus__Identity__V1__S3AccessKey),
+  2,
+  nimbus__identity__v1__s3_access_key__field_descriptors,
+  nimbus__identity__v1__s3_access_key__field_indices_by_name,
+  1,  nimbus__identity__v1__s3_access_key__number_ranges,
+  (ProtobufCMessageInit) nimbus__identity__v1__s3_access_key__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor nimbus__identity__v1__list_api_keys_request__field_descriptors[3] =
@@ -5431,6 +5643,134 @@ const ProtobufCMessageDescriptor nimbus__identity__v1__rotate_api_key_request__d
   nimbus__identity__v1__rotate_api_key_request__field_indices_by_name,
   1,  nimbus__identity__v1__rotate_api_key_request__number_ranges,
   (ProtobufCMessageInit) nimbus__identity__v1__rotate_api_key_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nimbus__identity__v1__get_signing_key_request__field_descriptors[4] =
+{
+  {
+    "access_key_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__GetSigningKeyRequest, access_key_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "date",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__GetSigningKeyRequest, date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "region",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__GetSigningKeyRequest, region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "service",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__GetSigningKeyRequest, service),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nimbus__identity__v1__get_signing_key_request__field_indices_by_name[] = {
+  0,   /* field[0] = access_key_id */
+  1,   /* field[1] = date */
+  2,   /* field[2] = region */
+  3,   /* field[3] = service */
+};
+static const ProtobufCIntRange nimbus__identity__v1__get_signing_key_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor nimbus__identity__v1__get_signing_key_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nimbus.identity.v1.GetSigningKeyRequest",
+  "GetSigningKeyRequest",
+  "Nimbus__Identity__V1__GetSigningKeyRequest",
+  "nimbus.identity.v1",
+  sizeof(Nimbus__Identity__V1__GetSigningKeyRequest),
+  4,
+  nimbus__identity__v1__get_signing_key_request__field_descriptors,
+  nimbus__identity__v1__get_signing_key_request__field_indices_by_name,
+  1,  nimbus__identity__v1__get_signing_key_request__number_ranges,
+  (ProtobufCMessageInit) nimbus__identity__v1__get_signing_key_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nimbus__identity__v1__get_signing_key_response__field_descriptors[2] =
+{
+  {
+    "signing_key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__GetSigningKeyResponse, signing_key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "principal",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__GetSigningKeyResponse, principal),
+    &nimbus__identity__v1__principal__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nimbus__identity__v1__get_signing_key_response__field_indices_by_name[] = {
+  1,   /* field[1] = principal */
+  0,   /* field[0] = signing_key */
+};
+static const ProtobufCIntRange nimbus__identity__v1__get_signing_key_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor nimbus__identity__v1__get_signing_key_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nimbus.identity.v1.GetSigningKeyResponse",
+  "GetSigningKeyResponse",
+  "Nimbus__Identity__V1__GetSigningKeyResponse",
+  "nimbus.identity.v1",
+  sizeof(Nimbus__Identity__V1__GetSigningKeyResponse),
+  2,
+  nimbus__identity__v1__get_signing_key_response__field_descriptors,
+  nimbus__identity__v1__get_signing_key_response__field_indices_by_name,
+  1,  nimbus__identity__v1__get_signing_key_response__number_ranges,
+  (ProtobufCMessageInit) nimbus__identity__v1__get_signing_key_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor nimbus__identity__v1__quota_resources__field_descriptors[6] =
@@ -7562,6 +7902,39 @@ void nimbus__identity__v1__api_keys__init (Nimbus__Identity__V1__ApiKeys_Service
 {
   protobuf_c_service_generated_init (&service->base,
                                      &nimbus__identity__v1__api_keys__descriptor,
+                                     (ProtobufCServiceDestroy) destroy);
+}
+static const ProtobufCMethodDescriptor nimbus__identity__v1__s3_credentials__method_descriptors[1] =
+{
+  { "GetSigningKey", &nimbus__identity__v1__get_signing_key_request__descriptor, &nimbus__identity__v1__get_signing_key_response__descriptor },
+};
+const unsigned nimbus__identity__v1__s3_credentials__method_indices_by_name[] = {
+  0         /* GetSigningKey */
+};
+const ProtobufCServiceDescriptor nimbus__identity__v1__s3_credentials__descriptor =
+{
+  PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC,
+  "nimbus.identity.v1.S3Credentials",
+  "S3Credentials",
+  "Nimbus__Identity__V1__S3Credentials",
+  "nimbus.identity.v1",
+  1,
+  nimbus__identity__v1__s3_credentials__method_descriptors,
+  nimbus__identity__v1__s3_credentials__method_indices_by_name
+};
+void nimbus__identity__v1__s3_credentials__get_signing_key(ProtobufCService *service,
+                                                           const Nimbus__Identity__V1__GetSigningKeyRequest *input,
+                                                           Nimbus__Identity__V1__GetSigningKeyResponse_Closure closure,
+                                                           void *closure_data)
+{
+  assert(service->descriptor == &nimbus__identity__v1__s3_credentials__descriptor);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void nimbus__identity__v1__s3_credentials__init (Nimbus__Identity__V1__S3Credentials_Service *service,
+                                                 Nimbus__Identity__V1__S3Credentials_ServiceDestroy destroy)
+{
+  protobuf_c_service_generated_init (&service->base,
+                                     &nimbus__identity__v1__s3_credentials__descriptor,
                                      (ProtobufCServiceDestroy) destroy);
 }
 static const ProtobufCMethodDescriptor nimbus__identity__v1__quotas__method_descriptors[4] =

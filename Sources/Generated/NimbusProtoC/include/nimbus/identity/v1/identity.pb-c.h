@@ -54,11 +54,14 @@ typedef struct Nimbus__Identity__V1__ListPermissionsResponse Nimbus__Identity__V
 typedef struct Nimbus__Identity__V1__ApiKey Nimbus__Identity__V1__ApiKey;
 typedef struct Nimbus__Identity__V1__CreateApiKeyRequest Nimbus__Identity__V1__CreateApiKeyRequest;
 typedef struct Nimbus__Identity__V1__CreateApiKeyResponse Nimbus__Identity__V1__CreateApiKeyResponse;
+typedef struct Nimbus__Identity__V1__S3AccessKey Nimbus__Identity__V1__S3AccessKey;
 typedef struct Nimbus__Identity__V1__ListApiKeysRequest Nimbus__Identity__V1__ListApiKeysRequest;
 typedef struct Nimbus__Identity__V1__ListApiKeysResponse Nimbus__Identity__V1__ListApiKeysResponse;
 typedef struct Nimbus__Identity__V1__GetApiKeyRequest Nimbus__Identity__V1__GetApiKeyRequest;
 typedef struct Nimbus__Identity__V1__RevokeApiKeyRequest Nimbus__Identity__V1__RevokeApiKeyRequest;
 typedef struct Nimbus__Identity__V1__RotateApiKeyRequest Nimbus__Identity__V1__RotateApiKeyRequest;
+typedef struct Nimbus__Identity__V1__GetSigningKeyRequest Nimbus__Identity__V1__GetSigningKeyRequest;
+typedef struct Nimbus__Identity__V1__GetSigningKeyResponse Nimbus__Identity__V1__GetSigningKeyResponse;
 typedef struct Nimbus__Identity__V1__QuotaResources Nimbus__Identity__V1__QuotaResources;
 typedef struct Nimbus__Identity__V1__Quota Nimbus__Identity__V1__Quota;
 typedef struct Nimbus__Identity__V1__GetQuotaRequest Nimbus__Identity__V1__GetQuotaRequest;
@@ -543,10 +546,14 @@ struct  Nimbus__Identity__V1__CreateApiKeyRequest
    * Another member's id needs iam:manage; empty means the caller.
    */
   char *user_id;
+  /*
+   * Also mint S3 credentials (an access key id and secret for SigV4) acting as this key.
+   */
+  protobuf_c_boolean s3;
 };
 #define NIMBUS__IDENTITY__V1__CREATE_API_KEY_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nimbus__identity__v1__create_api_key_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Nimbus__Identity__V1__CreateApiKeyResponse
@@ -557,10 +564,29 @@ struct  Nimbus__Identity__V1__CreateApiKeyResponse
    * nmb_<prefix>_<secret>: shown once, never retrievable again.
    */
   char *secret;
+  /*
+   * Set when requested: the S3 access key id and its secret, shown once (the secret is kept
+   * sealed; revoking the API key revokes these too).
+   */
+  Nimbus__Identity__V1__S3AccessKey *s3;
 };
 #define NIMBUS__IDENTITY__V1__CREATE_API_KEY_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nimbus__identity__v1__create_api_key_response__descriptor) \
-    , NULL, (char *)protobuf_c_empty_string }
+    , NULL, (char *)protobuf_c_empty_string, NULL }
+
+
+struct  Nimbus__Identity__V1__S3AccessKey
+{
+  ProtobufCMessage base;
+  /*
+   * Public, like an AWS access key id (20 characters, NKIA…).
+   */
+  char *access_key_id;
+  char *secret_access_key;
+};
+#define NIMBUS__IDENTITY__V1__S3_ACCESS_KEY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nimbus__identity__v1__s3_access_key__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Nimbus__Identity__V1__ListApiKeysRequest
@@ -622,6 +648,42 @@ struct  Nimbus__Identity__V1__RotateApiKeyRequest
 #define NIMBUS__IDENTITY__V1__ROTATE_API_KEY_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nimbus__identity__v1__rotate_api_key_request__descriptor) \
     , (char *)protobuf_c_empty_string, NULL }
+
+
+struct  Nimbus__Identity__V1__GetSigningKeyRequest
+{
+  ProtobufCMessage base;
+  char *access_key_id;
+  /*
+   * yyyyMMdd, the credential scope's date.
+   */
+  char *date;
+  char *region;
+  /*
+   * Empty means "s3".
+   */
+  char *service;
+};
+#define NIMBUS__IDENTITY__V1__GET_SIGNING_KEY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nimbus__identity__v1__get_signing_key_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Nimbus__Identity__V1__GetSigningKeyResponse
+{
+  ProtobufCMessage base;
+  /*
+   * kSigning for (date, region, service): 32 bytes.
+   */
+  ProtobufCBinaryData signing_key;
+  /*
+   * Whom the access key acts for (its API key's user, tenant, role and permissions).
+   */
+  Nimbus__Identity__V1__Principal *principal;
+};
+#define NIMBUS__IDENTITY__V1__GET_SIGNING_KEY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nimbus__identity__v1__get_signing_key_response__descriptor) \
+    , {0,NULL}, NULL }
 
 
 struct  Nimbus__Identity__V1__QuotaResources
@@ -1708,6 +1770,25 @@ Nimbus__Identity__V1__CreateApiKeyResponse *
 void   nimbus__identity__v1__create_api_key_response__free_unpacked
                      (Nimbus__Identity__V1__CreateApiKeyResponse *message,
                       ProtobufCAllocator *allocator);
+/* Nimbus__Identity__V1__S3AccessKey methods */
+void   nimbus__identity__v1__s3_access_key__init
+                     (Nimbus__Identity__V1__S3AccessKey         *message);
+size_t nimbus__identity__v1__s3_access_key__get_packed_size
+                     (const Nimbus__Identity__V1__S3AccessKey   *message);
+size_t nimbus__identity__v1__s3_access_key__pack
+                     (const Nimbus__Identity__V1__S3AccessKey   *message,
+                      uint8_t             *out);
+size_t nimbus__identity__v1__s3_access_key__pack_to_buffer
+                     (const Nimbus__Identity__V1__S3AccessKey   *message,
+                      ProtobufCBuffer     *buffer);
+Nimbus__Identity__V1__S3AccessKey *
+       nimbus__identity__v1__s3_access_key__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nimbus__identity__v1__s3_access_key__free_unpacked
+                     (Nimbus__Identity__V1__S3AccessKey *message,
+                      ProtobufCAllocator *allocator);
 /* Nimbus__Identity__V1__ListApiKeysRequest methods */
 void   nimbus__identity__v1__list_api_keys_request__init
                      (Nimbus__Identity__V1__ListApiKeysRequest         *message);
@@ -1802,6 +1883,44 @@ Nimbus__Identity__V1__RotateApiKeyRequest *
                       const uint8_t       *data);
 void   nimbus__identity__v1__rotate_api_key_request__free_unpacked
                      (Nimbus__Identity__V1__RotateApiKeyRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Nimbus__Identity__V1__GetSigningKeyRequest methods */
+void   nimbus__identity__v1__get_signing_key_request__init
+                     (Nimbus__Identity__V1__GetSigningKeyRequest         *message);
+size_t nimbus__identity__v1__get_signing_key_request__get_packed_size
+                     (const Nimbus__Identity__V1__GetSigningKeyRequest   *message);
+size_t nimbus__identity__v1__get_signing_key_request__pack
+                     (const Nimbus__Identity__V1__GetSigningKeyRequest   *message,
+                      uint8_t             *out);
+size_t nimbus__identity__v1__get_signing_key_request__pack_to_buffer
+                     (const Nimbus__Identity__V1__GetSigningKeyRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Nimbus__Identity__V1__GetSigningKeyRequest *
+       nimbus__identity__v1__get_signing_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nimbus__identity__v1__get_signing_key_request__free_unpacked
+                     (Nimbus__Identity__V1__GetSigningKeyRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Nimbus__Identity__V1__GetSigningKeyResponse methods */
+void   nimbus__identity__v1__get_signing_key_response__init
+                     (Nimbus__Identity__V1__GetSigningKeyResponse         *message);
+size_t nimbus__identity__v1__get_signing_key_response__get_packed_size
+                     (const Nimbus__Identity__V1__GetSigningKeyResponse   *message);
+size_t nimbus__identity__v1__get_signing_key_response__pack
+                     (const Nimbus__Identity__V1__GetSigningKeyResponse   *message,
+                      uint8_t             *out);
+size_t nimbus__identity__v1__get_signing_key_response__pack_to_buffer
+                     (const Nimbus__Identity__V1__GetSigningKeyResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Nimbus__Identity__V1__GetSigningKeyResponse *
+       nimbus__identity__v1__get_signing_key_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nimbus__identity__v1__get_signing_key_response__free_unpacked
+                     (Nimbus__Identity__V1__GetSigningKeyResponse *message,
                       ProtobufCAllocator *allocator);
 /* Nimbus__Identity__V1__QuotaResources methods */
 void   nimbus__identity__v1__quota_resources__init
@@ -2429,6 +2548,9 @@ typedef void (*Nimbus__Identity__V1__CreateApiKeyRequest_Closure)
 typedef void (*Nimbus__Identity__V1__CreateApiKeyResponse_Closure)
                  (const Nimbus__Identity__V1__CreateApiKeyResponse *message,
                   void *closure_data);
+typedef void (*Nimbus__Identity__V1__S3AccessKey_Closure)
+                 (const Nimbus__Identity__V1__S3AccessKey *message,
+                  void *closure_data);
 typedef void (*Nimbus__Identity__V1__ListApiKeysRequest_Closure)
                  (const Nimbus__Identity__V1__ListApiKeysRequest *message,
                   void *closure_data);
@@ -2443,6 +2565,12 @@ typedef void (*Nimbus__Identity__V1__RevokeApiKeyRequest_Closure)
                   void *closure_data);
 typedef void (*Nimbus__Identity__V1__RotateApiKeyRequest_Closure)
                  (const Nimbus__Identity__V1__RotateApiKeyRequest *message,
+                  void *closure_data);
+typedef void (*Nimbus__Identity__V1__GetSigningKeyRequest_Closure)
+                 (const Nimbus__Identity__V1__GetSigningKeyRequest *message,
+                  void *closure_data);
+typedef void (*Nimbus__Identity__V1__GetSigningKeyResponse_Closure)
+                 (const Nimbus__Identity__V1__GetSigningKeyResponse *message,
                   void *closure_data);
 typedef void (*Nimbus__Identity__V1__QuotaResources_Closure)
                  (const Nimbus__Identity__V1__QuotaResources *message,
@@ -2810,6 +2938,27 @@ void nimbus__identity__v1__api_keys__rotate_api_key(ProtobufCService *service,
                                                     const Nimbus__Identity__V1__RotateApiKeyRequest *input,
                                                     Nimbus__Identity__V1__CreateApiKeyResponse_Closure closure,
                                                     void *closure_data);
+typedef struct Nimbus__Identity__V1__S3Credentials_Service Nimbus__Identity__V1__S3Credentials_Service;
+struct Nimbus__Identity__V1__S3Credentials_Service
+{
+  ProtobufCService base;
+  void (*get_signing_key)(Nimbus__Identity__V1__S3Credentials_Service *service,
+                          const Nimbus__Identity__V1__GetSigningKeyRequest *input,
+                          Nimbus__Identity__V1__GetSigningKeyResponse_Closure closure,
+                          void *closure_data);
+};
+typedef void (*Nimbus__Identity__V1__S3Credentials_ServiceDestroy)(Nimbus__Identity__V1__S3Credentials_Service *);
+void nimbus__identity__v1__s3_credentials__init (Nimbus__Identity__V1__S3Credentials_Service *service,
+                                                 Nimbus__Identity__V1__S3Credentials_ServiceDestroy destroy);
+#define NIMBUS__IDENTITY__V1__S3_CREDENTIALS__BASE_INIT \
+    { &nimbus__identity__v1__s3_credentials__descriptor, protobuf_c_service_invoke_internal, NULL }
+#define NIMBUS__IDENTITY__V1__S3_CREDENTIALS__INIT(function_prefix__) \
+    { NIMBUS__IDENTITY__V1__S3_CREDENTIALS__BASE_INIT,\
+      function_prefix__ ## get_signing_key  }
+void nimbus__identity__v1__s3_credentials__get_signing_key(ProtobufCService *service,
+                                                           const Nimbus__Identity__V1__GetSigningKeyRequest *input,
+                                                           Nimbus__Identity__V1__GetSigningKeyResponse_Closure closure,
+                                                           void *closure_data);
 typedef struct Nimbus__Identity__V1__Quotas_Service Nimbus__Identity__V1__Quotas_Service;
 struct Nimbus__Identity__V1__Quotas_Service
 {
@@ -2995,11 +3144,14 @@ extern const ProtobufCMessageDescriptor nimbus__identity__v1__list_permissions_r
 extern const ProtobufCMessageDescriptor nimbus__identity__v1__api_key__descriptor;
 extern const ProtobufCMessageDescriptor nimbus__identity__v1__create_api_key_request__descriptor;
 extern const ProtobufCMessageDescriptor nimbus__identity__v1__create_api_key_response__descriptor;
+extern const ProtobufCMessageDescriptor nimbus__identity__v1__s3_access_key__descriptor;
 extern const ProtobufCMessageDescriptor nimbus__identity__v1__list_api_keys_request__descriptor;
 extern const ProtobufCMessageDescriptor nimbus__identity__v1__list_api_keys_response__descriptor;
 extern const ProtobufCMessageDescriptor nimbus__identity__v1__get_api_key_request__descriptor;
 extern const ProtobufCMessageDescriptor nimbus__identity__v1__revoke_api_key_request__descriptor;
 extern const ProtobufCMessageDescriptor nimbus__identity__v1__rotate_api_key_request__descriptor;
+extern const ProtobufCMessageDescriptor nimbus__identity__v1__get_signing_key_request__descriptor;
+extern const ProtobufCMessageDescriptor nimbus__identity__v1__get_signing_key_response__descriptor;
 extern const ProtobufCMessageDescriptor nimbus__identity__v1__quota_resources__descriptor;
 extern const ProtobufCMessageDescriptor nimbus__identity__v1__quota__descriptor;
 extern const ProtobufCMessageDescriptor nimbus__identity__v1__get_quota_request__descriptor;
@@ -3031,6 +3183,7 @@ extern const ProtobufCServiceDescriptor nimbus__identity__v1__users__descriptor;
 extern const ProtobufCServiceDescriptor nimbus__identity__v1__tenants__descriptor;
 extern const ProtobufCServiceDescriptor nimbus__identity__v1__roles__descriptor;
 extern const ProtobufCServiceDescriptor nimbus__identity__v1__api_keys__descriptor;
+extern const ProtobufCServiceDescriptor nimbus__identity__v1__s3_credentials__descriptor;
 extern const ProtobufCServiceDescriptor nimbus__identity__v1__quotas__descriptor;
 extern const ProtobufCServiceDescriptor nimbus__identity__v1__audit__descriptor;
 extern const ProtobufCServiceDescriptor nimbus__identity__v1__auth__descriptor;

@@ -1,12 +1,12 @@
 import Foundation
-import NimbusGateway
+import NimbusProtoJSON
 
-/// Descriptors for `Fixtures/gatewaytest/v1/instances.proto`, compiled with the real `protoc` at
+/// Descriptors for `ProtoFixtures/gatewaytest/v1/instances.proto`, compiled with the real `protoc` at
 /// test time (with imports and source info), so the tests decode exactly what protoc writes.
-enum Fixtures {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+public enum Fixtures {
+    public static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("ProtoFixtures")
 
-    static let descriptorSetBytes: [UInt8] = {
+    public static let descriptorSetBytes: [UInt8] = {
         let output = FileManager.default.temporaryDirectory
             .appendingPathComponent("nimbus-gateway-fixture-\(getpid()).pb")
         let process = Process()
@@ -26,17 +26,17 @@ enum Fixtures {
         }
     }()
 
-    static let descriptors: DescriptorSet = {
+    public static let descriptors: DescriptorSet = {
         do { return try DescriptorSet(fileDescriptorSet: descriptorSetBytes) } catch {
             fatalError("fixture descriptors do not decode: \(error)")
         }
     }()
 
-    static let transcoder = ProtoJSONTranscoder(descriptors: descriptors)
+    public static let transcoder = ProtoJSONTranscoder(descriptors: descriptors)
 
-    static let instance = "gatewaytest.v1.Instance"
+    public static let instance = "gatewaytest.v1.Instance"
 }
 
 extension JSONValue {
-    static func parse(_ text: String) throws -> JSONValue { try JSONParser.parse(text) }
+    public static func parse(_ text: String) throws -> JSONValue { try JSONParser.parse(text) }
 }

@@ -54,7 +54,7 @@ public struct RequestIdentity: Sendable, Equatable {
 
     /// `version-traceid-parentid-flags` (W3C Trace Context); nil when malformed or all-zero.
     static func parseTraceparent(_ header: String) -> (traceID: String, parentID: String, flags: String)? {
-        let parts = header.trimmingSpaces().split(separator: "-", omittingEmptySubsequences: false)
+        let parts = Substring(header).trimmingSpaceBytes().split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff", isLowerHex(parts[0]),
               parts[1].count == 32, isLowerHex(parts[1]), parts[1].contains(where: { $0 != "0" }),
               parts[2].count == 16, isLowerHex(parts[2]), parts[2].contains(where: { $0 != "0" }),
@@ -106,10 +106,13 @@ enum IDGenerator {
     }
 }
 
-extension String {
-    func trimmingSpaces() -> String {
-        // The common case, nothing to trim, copies nothing.
-        guard utf8.first == 0x20 || utf8.last == 0x20 else { return self }
-        return Substring(self).trimmingSpaces()
+private extension Substring {
+    /// Without leading and trailing spaces, byte-wise (it runs on every request's traceparent).
+    func trimmingSpaceBytes() -> Substring {
+        let bytes = utf8
+        var start = bytes.startIndex, end = bytes.endIndex
+        while start < end, bytes[start] == 0x20 { start = bytes.index(after: start) }
+        while start < end, bytes[bytes.index(before: end)] == 0x20 { end = bytes.index(before: end) }
+        return self[start..<end]
     }
 }

@@ -1,6 +1,7 @@
 import NimbusRPCCore
 import Testing
-@testable import NimbusGateway
+@testable import NimbusProtoJSON
+import NimbusTestSupport
 
 @Suite struct PathTemplateTests {
     @Test func parsesVariablesWildcardsAndVerbs() throws {

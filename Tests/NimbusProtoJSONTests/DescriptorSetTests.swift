@@ -1,5 +1,6 @@
 import Testing
-@testable import NimbusGateway
+@testable import NimbusProtoJSON
+import NimbusTestSupport
 
 @Suite struct DescriptorSetTests {
     let set = Fixtures.descriptors

@@ -1,5 +1,6 @@
 import Testing
-@testable import NimbusGateway
+@testable import NimbusProtoJSON
+import NimbusTestSupport
 
 @Suite struct ProtoWireTests {
     @Test(arguments: [UInt64(0), 1, 127, 128, 300, 16_383, 16_384, UInt64(UInt32.max), UInt64.max])

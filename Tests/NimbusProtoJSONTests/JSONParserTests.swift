@@ -1,5 +1,6 @@
 import Testing
-@testable import NimbusGateway
+@testable import NimbusProtoJSON
+import NimbusTestSupport
 
 @Suite struct JSONParserTests {
     @Test func parsesEveryKindAndKeepsOrder() throws {

@@ -1,6 +1,5 @@
-import NimbusRPCCore
+@testable import NimbusHTTP
 import Testing
-@testable import NimbusGateway
 
 @Suite("Request identity")
 struct RequestIdentityTests {
@@ -23,17 +22,5 @@ struct RequestIdentityTests {
         #expect(identity.traceFlags == "00")
         #expect(identity.spanID != "b7ad6b7169203331" && identity.spanID.utf8.count == 16)
         #expect(identity.traceparent == "00-0af7651916cd43dd8448eb211c80319c-\(identity.spanID)-00")
-    }
-
-    @Test func incomingFieldsTakeTheFirstTextValue() {
-        var metadata = Metadata()
-        metadata.add("authorization", "Bearer one")
-        metadata.add("authorization", "Bearer two")
-        metadata.add("x-request-id", "r")
-        metadata.add("x-api-key-bin", binary: [1])
-        let fields = IncomingFields(metadata)
-        #expect(fields.authorization == "Bearer one")
-        #expect(fields.requestID == "r")
-        #expect(fields.apiKey == nil && fields.traceparent == nil)
     }
 }

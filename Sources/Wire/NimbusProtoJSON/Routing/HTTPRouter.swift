@@ -155,3 +155,10 @@ extension String {
         return out
     }
 }
+
+extension HTTPRouter {
+    /// Drops routes a server must not expose (the gateway's internal methods).
+    public mutating func removeRoutes(where predicate: (RESTRoute) -> Bool) {
+        routes.removeAll(where: predicate)
+    }
+}
