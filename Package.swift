@@ -113,7 +113,7 @@ let package = Package(
         // ── domains ──
         .target(name: "NimbusIdentity", dependencies: ["NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusRPCCore", "NimbusProto", "NimbusBackground", log, lifecycle, argumentParser], path: "Sources/Domains/NimbusIdentity", swiftSettings: swiftSettings),
         .target(name: "NimbusCompute", dependencies: ["NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusGRPC", "NimbusRPCCore", "NimbusProto", "NimbusContainers", "NimbusBackground", log, metrics, lifecycle], path: "Sources/Domains/NimbusCompute", swiftSettings: swiftSettings),
-        .target(name: "NimbusStorage", dependencies: ["NimbusService", "NimbusPlatform", "NimbusProto"], path: "Sources/Domains/NimbusStorage", swiftSettings: swiftSettings),
+        .target(name: "NimbusStorage", dependencies: ["NimbusService", "NimbusProto", "NimbusHTTP", "NimbusGRPC", "NimbusRPCCore", "NimbusPostgres", "NimbusPlatform", "NimbusBackground", log, metrics, lifecycle], path: "Sources/Domains/NimbusStorage", swiftSettings: swiftSettings),
         .target(name: "NimbusDatabases", dependencies: ["NimbusService", "NimbusProto"], path: "Sources/Domains/NimbusDatabases", swiftSettings: swiftSettings),
         .target(name: "NimbusGateway", dependencies: ["NimbusService", "NimbusProtoJSON", "NimbusPlatform", "NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusProto", "NimbusConsole", log, metrics, lifecycle], path: "Sources/Domains/NimbusGateway", swiftSettings: swiftSettings),
 
@@ -130,6 +130,7 @@ let package = Package(
         .target(name: "NimbusTestSupport", dependencies: ["NimbusPostgres", "NimbusPlatform", "NimbusProtoJSON", "NimbusContainers", log],
                 path: "Tests/Support/NimbusTestSupport", exclude: ["ProtoFixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "NimbusProtoTests", dependencies: ["NimbusProto", "NimbusProtoRuntime", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusProtoTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusEventLoopTests", dependencies: ["NimbusEventLoop", "NimbusHTTP"], path: "Tests/NimbusEventLoopTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusWireTests", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusProto", "CNimbusShims", "NimbusTestSupport"], path: "Tests/NimbusWireTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusPostgresTests", dependencies: ["NimbusPostgres", "NimbusEventLoop", "NimbusService", "NimbusMigrations", "NimbusTestingMigrations", "NimbusRPCCore", "NimbusTestSupport", log, argumentParser], path: "Tests/NimbusPostgresTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusPlatformTests", dependencies: ["NimbusPlatform", "NimbusService", "NimbusPostgres", "NimbusRPCCore", "NimbusTestSupport", log, argumentParser], path: "Tests/NimbusPlatformTests", swiftSettings: swiftSettings),
@@ -137,8 +138,8 @@ let package = Package(
         .testTarget(name: "NimbusComputeTests", dependencies: ["NimbusCompute", "NimbusContainers", "NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusRPCCore", "NimbusTestSupport", log], path: "Tests/NimbusComputeTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusBackgroundTests", dependencies: ["NimbusBackground", "NimbusPostgres", "NimbusTestSupport", log], path: "Tests/NimbusBackgroundTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusContainersTests", dependencies: ["NimbusContainers", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusContainersTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusStorageTests", dependencies: ["NimbusStorage", "NimbusPlatform", "NimbusTestSupport"], path: "Tests/NimbusStorageTests", exclude: ["S3Auth/make_botocore_fixtures.py"], swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusStorageTests", dependencies: ["NimbusStorage", "NimbusService", "NimbusPlatform", "NimbusTestSupport"], path: "Tests/NimbusStorageTests", exclude: ["S3Auth/make_botocore_fixtures.py"], swiftSettings: swiftSettings),
         .testTarget(name: "NimbusProtoJSONTests", dependencies: ["NimbusProtoJSON", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusProtoJSONTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusGatewayTests", dependencies: ["NimbusGateway", "NimbusConsole", "NimbusProtoJSON", "NimbusGRPC", "NimbusHTTP", "NimbusPlatform", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusGatewayTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusGatewayTests", dependencies: ["NimbusGateway", "NimbusService", "NimbusConsole", "NimbusProtoJSON", "NimbusGRPC", "NimbusHTTP", "NimbusPlatform", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusGatewayTests", swiftSettings: swiftSettings),
     ]
 )

@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "Tests" / "python"))
 sys.path.insert(0, str(ROOT / "Tests" / "python" / "compute"))
 sys.path.insert(0, str(ROOT / "Benchmarks"))
 import benchlib  # noqa: E402

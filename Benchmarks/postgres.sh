@@ -21,8 +21,9 @@ loops=${3:-2}
 scale=1
 rows=$((scale * 100000))
 
-swift build -c release --product nimbus-pg-bench >/dev/null
-bench=$(swift build -c release --show-bin-path)/nimbus-pg-bench
+BENCH_NAME=postgres.sh
+. Benchmarks/lib.sh
+bench=$(bench_release_bin nimbus-pg-bench 2>/dev/null)/nimbus-pg-bench
 
 dir=$(mktemp -d /tmp/nimbus-pg-bench-XXXXXX)
 trap 'scripts/test-postgres.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
@@ -35,6 +36,8 @@ run_pgbench() {
   local out
   out=$(/usr/bin/time -f 'rusage %U %S %w %c' pgbench -n -S -M prepared -c "$clients" -j 2 -T "$seconds" "$dsn" 2>&1)
   pg=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)
+  # Every transaction must have succeeded (nimbus-pg-bench stops at its first failed query).
+  grep -q '^number of failed transactions: 0 ' <<<"$out" && [ -n "$pg" ] || bench_die "a pgbench round had failed transactions: no ratio"
   pg_cost=$(awk -v tps="$pg" -v s="$seconds" '/^rusage/ { q = tps * s; printf "%.2f µs CPU (%.2f user), %.2f switches", ($2 + $3) * 1e6 / q, $2 * 1e6 / q, ($4 + $5) / q }' <<<"$out")
 }
 # Sets pool (tps) and pool_cost (measured by nimbus-pg-bench over its timed window).

@@ -70,7 +70,8 @@ export function table(caption, headers, rows, empty = 'Nothing here yet.') {
       h('thead', {}, h('tr', {}, headers.map((title) => h('th', { scope: 'col' }, title)))),
       h('tbody', {}, rows.map((row) => {
         const tr = h('tr', row.attrs || {});
-        for (const cell of row.cells || row) tr.append(cell instanceof Node ? h('td', {}, cell) : h('td', {}, cell ?? ''));
+        // data-label: the column's name, shown beside each value when a phone stacks the cells.
+        (row.cells || row).forEach((cell, i) => tr.append(h('td', { 'data-label': headers[i] || undefined }, cell ?? '')));
         return tr;
       }))));
 }

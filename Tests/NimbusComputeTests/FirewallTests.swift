@@ -124,3 +124,72 @@ final class ScriptedNft: NftRunner {
         #expect(try await firewall.sync(model) == .applied, "nothing counted as applied after the failure")
     }
 }
+
+@Suite struct SecurityGroupRulesetTests {
+    static let group = "6f1d2c3b-0000-4000-8000-00000000000a"
+    static let instance = "0b1c2d3e-0000-4000-8000-00000000000b"
+    static let model = FirewallModel(
+        vpcBridges: ["nva"], groups: [SecurityGroupMembers(id: group, addresses: ["10.1.0.3", "10.1.0.2", "10.1.0.3"])],
+        guarded: [GuardedInstance(id: instance, address: "10.1.0.2",
+                                  ingress: [FirewallRule(.tcp, ports: 8080...8080, peer: .group(group)), FirewallRule(.icmp, peer: .cidr("10.9.0.0/16"))],
+                                  egress: [FirewallRule(.all, peer: .cidr("0.0.0.0/0")), FirewallRule(.udp, ports: 53...54, peer: .cidr("10.0.0.0/8"))])])
+
+    @Test func rendersGroupsAsSetsAndInstancesAsChains() throws {
+        let text = try NftablesRuleset.definition(table: "nimbus", model: Self.model)
+        #expect(text.contains("\tset g_6f1d2c3b00004000800000000000000a {\n\t\ttype ipv4_addr\n\t\telements = { 10.1.0.2, 10.1.0.3 }\n\t}\n"))
+        #expect(text.contains("""
+            \t\tmeta nfproto ipv6 iifname { "nva" } drop comment "VPCs are IPv4"
+            \t\tct state established,related accept
+            \t\tct state invalid drop
+            \t\tip saddr vmap { 10.1.0.2 : jump out_0b1c2d3e00004000800000000000000b }
+            \t\tip daddr vmap { 10.1.0.2 : jump in_0b1c2d3e00004000800000000000000b }
+            \t}
+            """))
+        #expect(text.contains("""
+            \tchain out_0b1c2d3e00004000800000000000000b {
+            \t\tmeta nfproto ipv4 return
+            \t\tip daddr 10.0.0.0/8 meta l4proto udp th dport 53-54 return
+            \t\tdrop comment "egress not allowed by the instance's security groups"
+            \t}
+            \tchain in_0b1c2d3e00004000800000000000000b {
+            \t\tiifname != "nv*" ct status dnat accept comment "ports published on the host"
+            \t\tip saddr 10.9.0.0/16 meta l4proto icmp accept
+            \t\tip saddr @g_6f1d2c3b00004000800000000000000a meta l4proto tcp th dport 8080 accept
+            \t\tdrop comment "ingress not allowed by the instance's security groups"
+            \t}
+            """))
+    }
+
+    @Test func equalModelsRenderEqualText() throws {
+        let shuffled = FirewallModel(
+            vpcBridges: ["nva"], groups: [SecurityGroupMembers(id: Self.group.uppercased(), addresses: ["10.1.0.2", "10.1.0.3"])],
+            guarded: [GuardedInstance(id: Self.instance, address: "10.1.0.2",
+                                      ingress: [FirewallRule(.icmp, peer: .cidr("10.9.0.0/16")), FirewallRule(.tcp, ports: 8080...8080, peer: .group(Self.group))],
+                                      egress: [FirewallRule(.udp, ports: 53...54, peer: .cidr("10.0.0.0/8")), FirewallRule(.all, peer: .cidr("0.0.0.0/0"))])])
+        #expect(shuffled == Self.model)
+        #expect(try NftablesRuleset.definition(table: "t", model: shuffled) == NftablesRuleset.definition(table: "t", model: Self.model))
+    }
+
+    @Test func withoutGuardedInstancesNothingButIsolation() throws {
+        let text = try NftablesRuleset.definition(table: "t", model: FirewallModel(vpcBridges: ["nva"]))
+        #expect(!text.contains("ct state") && !text.contains("set g_"))
+    }
+
+    static func guarded(_ rule: FirewallRule, address: String = "10.1.0.2") -> FirewallModel {
+        FirewallModel(vpcBridges: ["nva"], guarded: [GuardedInstance(id: instance, address: address, ingress: [rule], egress: [])])
+    }
+
+    @Test func refusesWhatItCannotRenderSafely() {
+        for model in [
+            Self.guarded(FirewallRule(.tcp, ports: 0...80, peer: .cidr("10.0.0.0/8"))),
+            Self.guarded(FirewallRule(.tcp, ports: 1...70000, peer: .cidr("10.0.0.0/8"))),
+            Self.guarded(FirewallRule(.tcp, peer: .cidr("10.0.0.1/8"))),
+            Self.guarded(FirewallRule(.tcp, peer: .cidr("10.0.0.0/8; flush ruleset"))),
+            Self.guarded(FirewallRule(.tcp, peer: .group(Self.group)), address: "10.1.0.2"),  // group not in the model
+            Self.guarded(FirewallRule(.all, peer: .cidr("0.0.0.0/0")), address: "10.1.0.256"),
+            FirewallModel(vpcBridges: [], guarded: [GuardedInstance(id: "web-1", address: "10.1.0.2", ingress: [], egress: [])]),
+        ] {
+            #expect(throws: FirewallError.self) { try NftablesRuleset.definition(table: "t", model: model) }
+        }
+    }
+}

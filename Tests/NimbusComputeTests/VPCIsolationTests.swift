@@ -80,4 +80,63 @@ import Testing
             }
         }
     }
+
+    /// REACHED or BLOCKED: `command` (exit status) run inside a container.
+    /// `env --default-signal`: the test process runs with signals blocked, and a probe would
+    /// inherit that (nc -w and ping -W time out by SIGALRM). The verdict is the last line.
+    func probe(_ container: String, _ command: String) throws -> String {
+        try Shell.check(["env", "--default-signal", TestPodman.repoRoot + "/scripts/podman.sh", "podman", "exec", container,
+                         "sh", "-c", "if \(command) >/dev/null 2>&1; then echo REACHED; else echo BLOCKED; fi"], environment: podman.environment)
+            .split(separator: "\n").last.map(String.init) ?? ""  // podman may warn on stderr first (syslog)
+    }
+
+    /// Security groups inside one VPC, with real packets: a port opened to a group is reachable
+    /// from its members only, ICMP follows its rule, a revoke cuts new connections at once,
+    /// egress rules restrict what an instance sends.
+    @Test func securityGroupsDecideTrafficInsideAVPC() async throws {
+        try await withNetwork { network in
+            let firewall = HostFirewall(table: "nimbus_sgtest_\(getpid())")
+            do {
+                let server = try await run(["httpd", "-f", "-p", "8080", "-h", "/www"], network: network)
+                let member = try await run(["sleep", "600"], network: network)
+                let outsider = try await run(["sleep", "600"], network: network)
+                func address(_ id: String) async throws -> String { try #require(try await engine.inspectContainer(id).networks[network]?.ipAddress) }
+                let (serverIP, memberIP) = (try await address(server), try await address(member))
+                let http = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 \(serverIP) 8080 | grep -q hello"
+                let ping = "ping -c 1 -W 1 \(serverIP)"
+                let bridge = try bridge(network)
+                let group = UUID().uuidString, serverID = UUID().uuidString, memberID = UUID().uuidString
+                func apply(server ingress: [FirewallRule], member egress: [FirewallRule]? = nil) async throws -> Duration {
+                    var guarded = [GuardedInstance(id: serverID, address: serverIP, ingress: ingress, egress: [FirewallRule(.all, peer: .cidr("0.0.0.0/0"))])]
+                    if let egress { guarded.append(GuardedInstance(id: memberID, address: memberIP, ingress: [], egress: egress)) }
+                    let started = ContinuousClock.now
+                    _ = try await firewall.sync(FirewallModel(vpcBridges: [bridge], groups: [SecurityGroupMembers(id: group, addresses: [memberIP])], guarded: guarded))
+                    return ContinuousClock.now - started
+                }
+                #expect(try probe(outsider, ping) == "REACHED", "without security groups the VPC is open inside")
+
+                _ = try await apply(server: [FirewallRule(.tcp, ports: 8080...8080, peer: .group(group))])
+                #expect(try probe(member, http) == "REACHED")
+                #expect(try probe(outsider, http) == "BLOCKED", "not a member of the group")
+                #expect(try probe(member, ping) == "BLOCKED", "only tcp 8080 is open")
+
+                _ = try await apply(server: [FirewallRule(.tcp, ports: 8080...8080, peer: .group(group)), FirewallRule(.icmp, peer: .group(group))])
+                #expect(try probe(member, ping) == "REACHED")
+                #expect(try probe(outsider, ping) == "BLOCKED")
+
+                let revoke = try await apply(server: [FirewallRule(.icmp, peer: .group(group))])
+                #expect(revoke < .seconds(1))
+                #expect(try probe(member, http) == "BLOCKED", "the revoke applies to the next connection")
+
+                _ = try await apply(server: [FirewallRule(.all, peer: .group(group))], member: [FirewallRule(.tcp, ports: 8080...8080, peer: .cidr(serverIP + "/32"))])
+                #expect(try probe(member, http) == "REACHED")
+                #expect(try probe(member, ping) == "BLOCKED", "the member's egress allows tcp 8080 only")
+                #expect(try probe(member, "ping -c 1 -W 1 \(try await address(outsider))") == "BLOCKED", "nor anything to other instances")
+            } catch {
+                try? await firewall.remove()
+                throw error
+            }
+            try await firewall.remove()
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import NimbusPlatform
+import NimbusService
 import Testing
 @testable import NimbusGateway
 

@@ -3,6 +3,7 @@ import NimbusHTTP
 import NimbusProtoJSON
 import NimbusRPCCore
 import Synchronization
+import NimbusService
 import Testing
 @testable import NimbusGateway
 

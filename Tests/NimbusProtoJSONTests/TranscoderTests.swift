@@ -48,6 +48,20 @@ import NimbusTestSupport
         #expect(out == (try JSONValue.parse(#"{"zone":"","priority":0}"#)))
     }
 
+    @Test func emitsEmptyCollectionsWithoutOtherDefaults() throws {
+        let lists = ProtoJSONTranscoder(descriptors: Fixtures.descriptors, options: .init(emitEmptyCollections: true))
+        let instance = try lists.json(fromProtobuf: [], messageType: Fixtures.instance)
+        #expect(instance["ports"] == .array([]))
+        #expect(instance["tags"] == .array([]))
+        #expect(instance["numbers"] == .array([]))
+        #expect(instance["labels"] == .object([:]))
+        #expect(instance["portByNumber"] == .object([:]))
+        #expect(instance["memoryBytes"] == nil && instance["state"] == nil && instance["name"] == nil)
+        let full = try lists.json(fromProtobuf: try Fixtures.transcoder.protobuf(
+            fromJSON: try JSONValue.parse(#"{"tags":["a"]}"#), messageType: Fixtures.instance), messageType: Fixtures.instance)
+        #expect(full["tags"] == .array([.string("a")]))
+    }
+
     @Test func emitsDefaultsWhenAsked() throws {
         let loud = ProtoJSONTranscoder(descriptors: Fixtures.descriptors, options: .init(emitDefaultValues: true))
         let out = try loud.json(fromProtobuf: [], messageType: "gatewaytest.v1.Port")

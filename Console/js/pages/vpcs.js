@@ -10,7 +10,7 @@ export async function render(ctx) {
   const refresh = async () => {
     const vpcs = await all('vpcs', 'vpcs');
     replace(box, table('VPCs', ['Name', 'CIDR', 'Id', 'Created', ''], vpcs.map((vpc) => ({
-      attrs: { 'data-vpc': vpc.id },
+      attrs: { 'data-vpc': vpc.id, 'data-name': vpc.name },
       cells: [vpc.name, h('code', {}, vpc.cidr), h('code', {}, vpc.id), time(vpc.createTime),
         ctx.can('vpc:manage') ? h('button', {
           type: 'button', class: 'danger small', 'aria-label': `Delete VPC ${vpc.name}`,

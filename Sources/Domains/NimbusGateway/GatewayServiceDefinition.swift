@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NimbusGRPC
+import NimbusHTTP
 import NimbusPlatform
 import NimbusProto
 import NimbusProtoJSON
@@ -75,7 +76,16 @@ public enum GatewayServiceDefinition: ServiceDefinition {
         // it grants). Other upstreams are not required: one family down must not take the
         // whole front door out of rotation — its calls fail with UNAVAILABLE on their own.
         let identityHealth = GrpcHealthV1.HealthClient(transport: identity, defaultOptions: CallOptions(timeout: .seconds(1)))
-        return ServiceParts(services: gateway.proxyServices(fileDescriptors: files), http1: gateway.http1Handler,
+        // S3 passes through to storage's own HTTP port (streamed, never buffered here).
+        let passThrough = try settings.storageHTTP.map { text in
+            do {
+                return UpstreamPassThrough(client: try HTTP1Client(address: try SocketAddress(parsing: text)), logger: environment.logger)
+            } catch {
+                throw ConfigError(setting: "NIMBUS_GATEWAY_STORAGE_HTTP", problem: "'\(text)': \(error)")
+            }
+        }
+        return ServiceParts(services: gateway.proxyServices(fileDescriptors: files),
+                            streaming: gateway.streamingHandler(passThrough: passThrough, recognizer: settings.s3Recognizer),
                             background: watcher.map { [AuthLeaseService(watcher: $0)] } ?? [],
                             readinessChecks: [{ (try? await identityHealth.check(GrpcHealthV1.HealthCheckRequest()))?.status == .serving }])
     }

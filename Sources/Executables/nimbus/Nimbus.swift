@@ -19,6 +19,6 @@ struct Nimbus: AsyncParsableCommand {
             Configure.self, Login.self, WhoAmI.self,
             UsersCommand.self, TenantsCommand.self, MembersCommand.self, RolesCommand.self,
             KeysCommand.self, QuotasCommand.self, AuditCommand.self,
-            InstancesCommand.self, TypesCommand.self, ImagesCommand.self, VPCsCommand.self,
+            InstancesCommand.self, TypesCommand.self, ImagesCommand.self, VPCsCommand.self, ObjectsCommand.self,
         ])
 }

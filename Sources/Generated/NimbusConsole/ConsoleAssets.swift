@@ -141,11 +141,17 @@ meter { width: 100%; height: 1rem; }
 
 @media (max-width: 640px) {
   main { padding: 0.75rem; }
-  .top { padding: 0.5rem 0.75rem; }
+  .top { padding: 0.5rem 0.75rem; position: static; }  /* the screen is too short to keep it */
+  html { scroll-padding-top: 0; }
   .who { margin-left: 0; width: 100%; justify-content: space-between; }
   .facts { grid-template-columns: 1fr; }
   .facts dt { margin-top: 0.4rem; }
-  th, td { padding: 0.4rem; }
+  /* Tables become one card per row: each value beside its column's name. */
+  .table-wrap table, .table-wrap tbody, .table-wrap tr, .table-wrap td { display: block; }
+  .table-wrap thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  .table-wrap tr { border-bottom: 1px solid var(--line); padding: 0.5rem 0; }
+  .table-wrap td { border: none; padding: 0.15rem 0; display: flex; gap: 0.75rem; overflow-wrap: anywhere; }
+  .table-wrap td[data-label]::before { content: attr(data-label); flex: 0 0 6.5rem; color: var(--muted); font-size: 0.85rem; }
 }
 
 """#),
@@ -615,7 +621,8 @@ export function table(caption, headers, rows, empty = 'Nothing here yet.') {
       h('thead', {}, h('tr', {}, headers.map((title) => h('th', { scope: 'col' }, title)))),
       h('tbody', {}, rows.map((row) => {
         const tr = h('tr', row.attrs || {});
-        for (const cell of row.cells || row) tr.append(cell instanceof Node ? h('td', {}, cell) : h('td', {}, cell ?? ''));
+        // data-label: the column's name, shown beside each value when a phone stacks the cells.
+        (row.cells || row).forEach((cell, i) => tr.append(h('td', { 'data-label': headers[i] || undefined }, cell ?? '')));
         return tr;
       }))));
 }
@@ -1509,7 +1516,7 @@ export async function render(ctx) {
   const refresh = async () => {
     const vpcs = await all('vpcs', 'vpcs');
     replace(box, table('VPCs', ['Name', 'CIDR', 'Id', 'Created', ''], vpcs.map((vpc) => ({
-      attrs: { 'data-vpc': vpc.id },
+      attrs: { 'data-vpc': vpc.id, 'data-name': vpc.name },
       cells: [vpc.name, h('code', {}, vpc.cidr), h('code', {}, vpc.id), time(vpc.createTime),
         ctx.can('vpc:manage') ? h('button', {
           type: 'button', class: 'danger small', 'aria-label': `Delete VPC ${vpc.name}`,

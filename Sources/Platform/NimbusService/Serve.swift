@@ -56,7 +56,7 @@ public struct Serve<Definition: ServiceDefinition>: AsyncParsableCommand {
                 return text
             })
         let server = try GRPCServer(
-            configuration: config.serverConfiguration, services: parts.services, http1: parts.http1,
+            configuration: config.serverConfiguration, services: parts.services, http1: parts.http1, streaming: parts.streaming,
             operational: operational, logger: logger)
         // Handlers run as tasks on the server's loops: their queries then use connections of
         // the same loop and never change thread (see Sources/Data/README.md).

@@ -174,7 +174,9 @@ public final class EventLoop: @unchecked Sendable {
     public func modify(_ fd: Int32, events: IOEvents) throws {
         precondition(inEventLoop, "modify called off \(name)")
         var event = epoll_event()
-        event.events = events.rawValue | EPOLLRDHUP.rawValue
+        // Without `.readable` (reads paused for backpressure) a half-close must not wake the
+        // loop over and over (level-triggered): it is seen once reads resume.
+        event.events = events.rawValue | (events.contains(.readable) ? EPOLLRDHUP.rawValue : 0)
         event.data.fd = fd
         _ = try SystemCall.must("epoll_ctl(MOD)") { epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &event) }
     }

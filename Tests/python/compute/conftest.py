@@ -150,6 +150,7 @@ class Platform:
         who = self.irpc.AuthStub(self.identity_channel).WhoAmI(self.ipb.WhoAmIRequest(), metadata=self.admin(), timeout=30)
         self.admin_user_id = who.principal.user_id
         self.tenant_id = who.principal.tenant_id
+        self.home_tenant_id = self.tenant_id  # the admin's own (audit events are read there)
 
     def admin(self):
         return [("authorization", f"Bearer {self.admin_key}")]
@@ -200,9 +201,15 @@ def platform(postgres, podman, stubs, tmp_path_factory):
         platform.postgres, platform.compute_env, platform.identity_env = postgres, compute_env, identity_env
         platform.compute_address, platform.identity_address = compute_address, identity_address
         platform.compute_log = logs / "nimbus-compute.log"
+        # The shared tenant's quota is out of every test's way (instances of earlier tests may
+        # still be terminating); tests about quotas use tenants of their own (new_tenant).
+        platform.quotas.SetQuota(platform.ipb.SetQuotaRequest(tenant_id=platform.tenant_id, limits=platform.ipb.QuotaResources(
+            instances=1000, vcpus=1000, memory_mb=1_000_000, storage_gb=1000, buckets=1000, databases=1000)),
+            metadata=platform.admin(), timeout=30)
         yield platform
     finally:
         stop_binary(compute, compute_log)
         subprocess.run(["nft", "delete", "table", "inet", compute_env["NIMBUS_COMPUTE_FIREWALL_TABLE"]], capture_output=True)
         stop_binary(identity, identity_log)
         print((logs / "nimbus-compute.log").read_text()[-4000:])
+

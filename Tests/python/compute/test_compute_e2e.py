@@ -205,8 +205,10 @@ def test_engine_stopped_readyz_follows_launch_fails_cleanly_and_reads_still_work
 
 def test_mutations_reach_identity_as_audit_events(platform):
     pb, ipb, p = platform.pb, platform.ipb, platform
+    # In the admin's own tenant: that is the audit chain the admin's key reads.
+    caller = p.as_tenant(p.home_tenant_id)
     launched = p.instances.LaunchInstance(pb.LaunchInstanceRequest(name=f"audited-{uuid.uuid4().hex[:6]}", image="busybox",
-                                                                   command=["sleep", "600"]), metadata=p.as_tenant(), timeout=30)
+                                                                   command=["sleep", "600"]), metadata=caller, timeout=30)
     audit = p.irpc.AuditStub(p.identity_channel)
 
     def actions():
@@ -214,5 +216,5 @@ def test_mutations_reach_identity_as_audit_events(platform):
         return {e.action for e in events.events if e.source == "nimbus-compute"}
 
     assert eventually(lambda: "instance.launch" in actions(), timeout=15)
-    p.instances.TerminateInstance(pb.InstanceActionRequest(id=launched.id), metadata=p.as_tenant(), timeout=30)
+    p.instances.TerminateInstance(pb.InstanceActionRequest(id=launched.id), metadata=caller, timeout=30)
     assert eventually(lambda: {"instance.terminate", "instance.terminated"} <= actions(), timeout=20)

@@ -21,15 +21,15 @@ USER_PASSWORD, VIEWER_PASSWORD = suite_support.secret("a long enough password", 
 HOSTILE = '<img src=x onerror="window.__pwned=1"><b id="injected">bold</b>'
 
 
-def wait(driver, timeout=20):
+def wait(driver, timeout=40):
     return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,))
 
 
-def visible(driver, css, timeout=20):
+def visible(driver, css, timeout=40):
     return wait(driver, timeout).until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
 
 
-def text_appears(driver, css, text, timeout=20):
+def text_appears(driver, css, text, timeout=40):
     wait(driver, timeout).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
     return driver.find_element(By.CSS_SELECTOR, css)
 
@@ -185,6 +185,14 @@ def test_admin_creates_a_user_and_a_key_launches_watches_and_terminates(browser,
     text_appears(driver, "#launch-status", "is running", timeout=10)
     assert "127.0.0.1:" in instance_row(driver, name).text  # the published port
     photograph(driver, screenshots, "instances")
+    # The same list on a phone.
+    driver.set_window_size(390, 844)
+    go(driver, gateway, "#/overview")
+    go(driver, gateway, "#/instances")
+    visible(driver, f'#instance-list tr[data-name="{name}"]')
+    assert not driver.find_element(By.CSS_SELECTOR, "main details").get_attribute("open")  # the form folds away
+    photograph(driver, screenshots, "instances-phone")
+    driver.set_window_size(1280, 900)
 
     # Its page: logs that follow, charts from the stats RPC.
     instance_row(driver, name).find_element(By.CSS_SELECTOR, "a").click()
@@ -209,12 +217,6 @@ def test_admin_creates_a_user_and_a_key_launches_watches_and_terminates(browser,
     driver.find_element(By.ID, "verify-chain").click()
     text_appears(driver, "#verify-result", "The chain verifies")
     photograph(driver, screenshots, "audit")
-
-    # The same console on a phone.
-    driver.set_window_size(390, 844)
-    go(driver, gateway, "#/instances")
-    visible(driver, "#instance-list")
-    photograph(driver, screenshots, "instances-phone")
 
     assert_not_injected(driver)
     assert_only_the_gateway(driver, gateway)
@@ -303,3 +305,25 @@ def test_sign_in_errors_are_sentences_and_sign_out_revokes_the_session_key(brows
     driver.find_element(By.ID, "sign-out").click()
     text_appears(driver, "#sign-in-status", "You are signed out.")
     assert requests.get(f"{gateway.url}/v1/auth/whoami", headers=bearer(key)).status_code == 401
+
+
+def test_a_vpc_is_created_and_deleted_from_its_page(browser, gateway, platform, compute):
+    driver = browser
+    sign_in(driver, gateway)
+    go(driver, gateway, "#/vpcs")
+    name = f"net-{uuid.uuid4().hex[:6]}"
+    octet = int(uuid.uuid4().hex[:2], 16) % 200 + 20
+    visible(driver, "#vpc-name").send_keys(name)
+    driver.find_element(By.ID, "vpc-cidr").send_keys(f"10.{octet}.7.0/24")
+    driver.find_element(By.CSS_SELECTOR, "#vpc-form button[type=submit]").click()
+    row = visible(driver, f'#vpc-list tr[data-name="{name}"]', timeout=60)
+    assert f"10.{octet}.7.0/24" in row.text
+    # A bad CIDR is refused with the service's reason, shown next to the form.
+    driver.find_element(By.ID, "vpc-name").send_keys(f"{name}-bad")
+    driver.find_element(By.ID, "vpc-cidr").send_keys("10.0.0.0/8")
+    driver.find_element(By.CSS_SELECTOR, "#vpc-form button[type=submit]").click()
+    text_appears(driver, "#vpc-form .error", "/16 to /28")
+    row.find_element(By.CSS_SELECTOR, "button").click()
+    confirm(driver)
+    wait(driver, 60).until(lambda d: not d.find_elements(By.CSS_SELECTOR, f'#vpc-list tr[data-name="{name}"]'))
+    assert_only_the_gateway(driver, gateway)

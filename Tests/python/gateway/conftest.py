@@ -22,7 +22,9 @@ PRINCIPAL_KEY = "gateway-suite-principal-key-0123456789abcdef"
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "bootstrap-password-1"
 COMPUTE_KEK = "Z2F0ZXdheS1zdWl0ZS1jb21wdXRlLWtlay0wMTIzNDU"
-suite_support.secret(PRINCIPAL_KEY, ADMIN_PASSWORD, COMPUTE_KEK)
+# NIMBUS_IDENTITY_KEK: seals S3 secret access keys at rest (base64url of 32 bytes).
+IDENTITY_KEK = "Z2F0ZXdheS1zdWl0ZS1pZGVudGl0eS1rZWstMDEyMzQ"
+suite_support.secret(PRINCIPAL_KEY, ADMIN_PASSWORD, COMPUTE_KEK, IDENTITY_KEK)
 
 
 def free_port():
@@ -145,7 +147,7 @@ def platform(identity_dsn, compute_dsn, log_dir, podman):
     """Identity (two replicas), compute and a gateway with generous limits. Every piece must
     start: a suite that silently ran without one would pass for what it never checked. Each
     service uses its own database login role, never the superuser."""
-    env = base_env(NIMBUS_IDENTITY_DATABASE_URL=identity_dsn)
+    env = base_env(NIMBUS_IDENTITY_DATABASE_URL=identity_dsn, NIMBUS_IDENTITY_KEK=IDENTITY_KEK)
     boot = subprocess.run([str(BIN / "nimbus-identity"), "bootstrap", "--email", ADMIN_EMAIL,
                            "--password", ADMIN_PASSWORD, "--tenant", "acme"],
                           capture_output=True, text=True, env=env, timeout=120)

@@ -39,6 +39,34 @@ def test_request_ids_are_echoed_or_generated(gateway, platform):
     assert len(generated.headers["x-request-id"]) == 32
 
 
+def test_every_response_carries_a_request_id(gateway, platform):
+    services = [gateway.url] + [f"http://{p.address}" for p in platform.identity + platform.compute]
+    assert len(services) >= 2, "identity runs in this suite: the gateway alone would check less"
+    for base in services:
+        for path, status in [("/healthz", 200), ("/readyz", 200), ("/metrics", 200), ("/no/such/route", 404)]:
+            response = requests.get(f"{base}{path}")
+            assert response.status_code == status, (base, path, response.status_code)
+            assert len(response.headers["x-request-id"]) == 32, (base, path)
+        echoed = requests.get(f"{base}/healthz", headers={"x-request-id": "py-health-1"})
+        assert echoed.headers["x-request-id"] == "py-health-1"
+        assert requests.post(f"{base}/healthz").headers["x-request-id"]
+    assert requests.get(f"{gateway.url}/v1/openapi.json").headers["x-request-id"]
+    assert len(problem(requests.get(f"{gateway.url}/v1/auth/whoami"), 401)["requestId"]) == 32
+
+
+def test_empty_lists_are_arrays(gateway, platform):
+    headers = bearer(platform.admin_key)
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    user = requests.post(f"{gateway.url}/v1/users", headers=headers,
+                         json={"email": email, "name": "Keyless", "password": "a long enough password", "role": "developer"})
+    assert user.status_code == 200, user.text
+    keys = requests.get(f"{gateway.url}/v1/api-keys", params={"user_id": user.json()["id"]}, headers=headers)
+    assert keys.status_code == 200, keys.text
+    assert keys.json()["keys"] == []
+    # Other defaults stay omitted (an empty page token is not printed).
+    assert "nextPageToken" not in keys.json()
+
+
 def test_login_route_makes_a_key(gateway):
     response = requests.post(f"{gateway.url}/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
     assert response.status_code == 200, response.text

@@ -10,6 +10,7 @@
 /// input and output, and stays allowed. Each known bridge gets a `from_` and a `to_` chain
 /// (reached through verdict maps, one lookup per packet) that drop any other `nv*` bridge as
 /// the far end; bridges of other deployments on the host are left to their own tables.
+/// Security groups follow (NftablesRuleset+SecurityGroups.swift).
 public enum NftablesRuleset {
     static let bridgePrefix = "nv"
 
@@ -26,12 +27,14 @@ public enum NftablesRuleset {
         for bridge in model.vpcBridges { try checkName(bridge: bridge) }
         var text = "table inet \(table) {\n"
         text += "\tcomment \"nimbus-compute: VPC isolation; changes here are reverted\"\n"
+        text += try securityGroupSets(model)
         text += "\tchain forward {\n"
         text += "\t\ttype filter hook forward priority filter - 10; policy accept;\n"
         if !model.vpcBridges.isEmpty {
             text += "\t\tiifname vmap { " + model.vpcBridges.map { "\"\($0)\" : jump from_\($0)" }.joined(separator: ", ") + " }\n"
             text += "\t\toifname vmap { " + model.vpcBridges.map { "\"\($0)\" : jump to_\($0)" }.joined(separator: ", ") + " }\n"
         }
+        text += try securityGroupDispatch(model)
         text += "\t}\n"
         for bridge in model.vpcBridges {
             text += "\tchain from_\(bridge) {\n"
@@ -41,6 +44,7 @@ public enum NftablesRuleset {
             text += "\t\tiifname \"\(bridgePrefix)*\" iifname != \"\(bridge)\" drop comment \"no routing between VPC networks\"\n"
             text += "\t}\n"
         }
+        text += try securityGroupChains(model)
         text += "}\n"
         return text
     }

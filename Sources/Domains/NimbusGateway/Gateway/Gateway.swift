@@ -68,7 +68,7 @@ public final class Gateway: Sendable {
         var router = try HTTPRouter(descriptors: descriptors, services: exposed)
         router.removeRoutes { configuration.internalMethods.contains($0.rpcMethod.path) }
         self.router = router
-        rest = RESTTranscoder(descriptors: descriptors, options: .init(emitDefaultValues: configuration.emitDefaultValues))
+        rest = RESTTranscoder(descriptors: descriptors, options: .init(emitDefaultValues: configuration.emitDefaultValues, emitEmptyCollections: true))
         let generator = OpenAPIGenerator(
             descriptors: descriptors, router: router,
             info: .init(version: version, description: "The Nimbus public API. Authenticate with an API key: Authorization: Bearer <key>."),

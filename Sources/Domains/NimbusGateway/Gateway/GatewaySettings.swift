@@ -1,4 +1,5 @@
 import NimbusPlatform
+import NimbusService
 
 /// The gateway's own settings, from `NIMBUS_GATEWAY_*` variables (defaults in parentheses):
 ///
@@ -11,6 +12,9 @@ import NimbusPlatform
 /// | `NIMBUS_GATEWAY_CORS_ORIGINS` | comma-separated allowed origins; empty turns CORS off (empty) |
 /// | `NIMBUS_GATEWAY_EMIT_DEFAULTS` | print unpopulated fields in REST responses (false) |
 /// | `NIMBUS_GATEWAY_AUTH_LEASE` | cache authentications under an auth lease from identity, exact about revocation (true; see `LeasedAuthenticator`) |
+/// | `NIMBUS_GATEWAY_STORAGE_HTTP` | storage's S3 face (`host:port` or `unix:/path`); S3 requests pass through to it streamed (empty: off) |
+/// | `NIMBUS_GATEWAY_S3_DOMAIN` | base domain of virtual-host style S3 (`bucket.<domain>`) (empty: off) |
+/// | `NIMBUS_GATEWAY_S3_ANONYMOUS` | unsigned path-style requests no route claims go to S3 (true) |
 /// | `NIMBUS_GATEWAY_AUTH_CACHE_MS` | instead, cache successful authentications this long, revocations elsewhere lag up to that (0: off, at most 30000; see `CachingAuthenticator`) |
 public struct GatewaySettings: Sendable, Equatable {
     public var keyRate: Double
@@ -23,6 +27,9 @@ public struct GatewaySettings: Sendable, Equatable {
     public var emitDefaults: Bool
     public var authCacheMilliseconds: Int
     public var authLease: Bool
+    public var storageHTTP: String?
+    public var s3BaseDomain: String?
+    public var s3Anonymous: Bool
 
     public static func resolve(_ source: ConfigSource) throws -> GatewaySettings {
         func number(_ variable: String, _ defaultValue: Double, _ range: ClosedRange<Double>) throws -> Double {
@@ -47,12 +54,22 @@ public struct GatewaySettings: Sendable, Equatable {
                                           setting: "NIMBUS_GATEWAY_EMIT_DEFAULTS"),
             authCacheMilliseconds: try source.int(flag: nil, env: "NIMBUS_GATEWAY_AUTH_CACHE_MS", default: 0,
                                                   range: 0...30_000, setting: "NIMBUS_GATEWAY_AUTH_CACHE_MS"),
-            authLease: try source.bool(flag: nil, env: "NIMBUS_GATEWAY_AUTH_LEASE", default: true, setting: "NIMBUS_GATEWAY_AUTH_LEASE"))
+            authLease: try source.bool(flag: nil, env: "NIMBUS_GATEWAY_AUTH_LEASE", default: true, setting: "NIMBUS_GATEWAY_AUTH_LEASE"),
+            storageHTTP: Self.nonEmpty(source.string(flag: nil, env: "NIMBUS_GATEWAY_STORAGE_HTTP", default: "")),
+            s3BaseDomain: Self.nonEmpty(source.string(flag: nil, env: "NIMBUS_GATEWAY_S3_DOMAIN", default: "")),
+            s3Anonymous: try source.bool(flag: nil, env: "NIMBUS_GATEWAY_S3_ANONYMOUS", default: true, setting: "NIMBUS_GATEWAY_S3_ANONYMOUS"))
         for origin in settings.corsOrigins where origin != "*" && !(origin.hasPrefix("http://") || origin.hasPrefix("https://")) {
             throw ConfigError(setting: "NIMBUS_GATEWAY_CORS_ORIGINS", problem: "'\(origin)' is not an origin like https://app.example.com")
         }
         return settings
     }
+
+    private static func nonEmpty(_ text: String) -> String? {
+        let trimmed = text.trimmingSpaces()
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    public var s3Recognizer: S3Recognizer { S3Recognizer(baseDomain: s3BaseDomain, anonymousPathStyle: s3Anonymous) }
 
     public var rateLimits: GatewayRateLimits {
         GatewayRateLimits(

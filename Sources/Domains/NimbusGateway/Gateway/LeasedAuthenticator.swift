@@ -2,6 +2,7 @@ import Foundation
 import Metrics
 import NimbusHTTP
 import NimbusPlatform
+import NimbusService
 import NimbusRPCCore
 import Synchronization
 

@@ -12,7 +12,7 @@ public enum S3PayloadMode: Sendable, CustomStringConvertible {
     /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`; `trailer` when a trailer follows the last chunk.
     case chunked(signing: S3ChunkSigning?, trailer: Bool)
 
-    public static let unsignedPayload = "UNSIGNED-PAYLOAD"
+    public static let unsignedPayload = SigV4.unsignedPayload
     public static let streamingSigned = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
     public static let streamingSignedTrailer = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
     public static let streamingUnsignedTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"

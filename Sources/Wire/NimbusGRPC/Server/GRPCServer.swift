@@ -34,7 +34,10 @@ public final class GRPCServer: Sendable {
     ///   - operational: readiness and metrics behind `/readyz` and `/metrics`; by default
     ///     readiness is the health status of the server ("") and metrics are empty.
     ///   - health: a status provider to share; by default one with every service SERVING.
+    ///   - streaming: serves them with streamed bodies instead (HTTP/1.1; over HTTP/2 the
+    ///     body is buffered up to the HTTP/1.1 limit). Takes precedence over `http1`.
     public init(configuration: GRPCServerConfiguration, services: [any RPCService], http1: HTTP1Handler? = nil,
+                streaming: HTTPStreamingHandler? = nil,
                 operational: HTTPOperationalEndpoints? = nil, health: HealthStatusProvider? = nil,
                 logger: Logger = Logger(label: "nimbus.grpc")) throws {
         self.configuration = configuration
@@ -46,10 +49,18 @@ public final class GRPCServer: Sendable {
         let described = hosted + [GRPCReflectionService(services: []), GRPCReflectionServiceV1Alpha(services: [])]
         let all = hosted + [GRPCReflectionService(services: described), GRPCReflectionServiceV1Alpha(services: described)]
         let endpoints = operational ?? HTTPOperationalEndpoints(readiness: { health.status(for: "") == .serving })
-        let plainHTTP = endpoints.handler(fallback: http1)
-        let router = GRPCRouter(services: all, configuration: configuration, plainHTTP: plainHTTP, logger: logger)
-        http = try HTTPServer(configuration: configuration.httpConfiguration, router: router,
-                              http1: plainHTTP, logger: logger)
+        if let streaming {
+            let plainHTTP = endpoints.streamingHandler(fallback: streaming)
+            let router = GRPCRouter(services: all, configuration: configuration,
+                                    plainHTTP: HTTPStreaming.buffered(plainHTTP), logger: logger)
+            http = try HTTPServer(configuration: configuration.httpConfiguration, router: router,
+                                  streaming: plainHTTP, logger: logger)
+        } else {
+            let plainHTTP = endpoints.handler(fallback: http1)
+            let router = GRPCRouter(services: all, configuration: configuration, plainHTTP: plainHTTP, logger: logger)
+            http = try HTTPServer(configuration: configuration.httpConfiguration, router: router,
+                                  http1: plainHTTP, logger: logger)
+        }
     }
 
     /// The bound port (after `start`).

@@ -116,3 +116,14 @@ private extension Substring {
         return self[start..<end]
     }
 }
+
+extension RequestIdentity {
+    /// The `x-request-id` to answer a request with: its own when sane, else a new one.
+    public static func requestID(answering request: HTTPRequest) -> String {
+        if let id = request.headers["x-request-id"], isAcceptableRequestID(id) { return id }
+        return randomHex(bytes: 16)
+    }
+
+    /// A new request id, for answers to requests that never became one (malformed input).
+    public static func newRequestID() -> String { randomHex(bytes: 16) }
+}

@@ -24,12 +24,13 @@ public struct Socket: Sendable, Hashable {
     /// share the port (the kernel spreads connections across them).
     public static func listen(on address: SocketAddress, backlog: Int32 = 1024, reusePort: Bool = false) throws -> Socket {
         let fd = try SystemCall.must("socket") {
-            Glibc.socket(address.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            Glibc.socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         }
         let socket = Socket(fd: fd)
         do {
+            if let path = address.unixPath { unlink(path) }  // a stale socket file from an earlier run
             try SystemCall.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
-            if reusePort { try SystemCall.setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
+            if reusePort && address.unixPath == nil { try SystemCall.setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
             _ = try address.withSockAddr { addr, len in try SystemCall.must("bind(\(address))") { bind(fd, addr, len) } }
             _ = try SystemCall.must("listen") { Glibc.listen(fd, backlog) }
         } catch {
@@ -43,7 +44,7 @@ public struct Socket: Sendable, Hashable {
     /// writability, then check `pendingError()`.
     public static func connect(to address: SocketAddress) throws -> (socket: Socket, connected: Bool) {
         let fd = try SystemCall.must("socket") {
-            Glibc.socket(address.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            Glibc.socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         }
         let socket = Socket(fd: fd)
         while true {
@@ -86,8 +87,13 @@ public struct Socket: Sendable, Hashable {
         try SystemCall.write(fd, buffer)
     }
 
+    /// TCP_NODELAY; nothing to do on a Unix-domain socket.
     public func setNoDelay() throws {
-        try SystemCall.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+        do {
+            try SystemCall.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+        } catch let error as SocketError where error.errno == EOPNOTSUPP || error.errno == ENOPROTOOPT {
+            return
+        }
     }
 
     /// SO_ERROR: the outcome of a non-blocking connect (0 = connected).

@@ -4,11 +4,40 @@ import NimbusEventLoop
 @preconcurrency import Glibc
 #endif
 
-/// An IPv4 or IPv6 socket address.
+/// An IPv4 or IPv6 socket address, or a Unix-domain socket path (same-host upstreams: no
+/// TCP/IP stack on the way).
 public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     public var port: Int
     let isIPv6: Bool
+    /// Set for a Unix-domain socket (`host` is then the path, `port` 0).
+    public private(set) var unixPath: String?
+
+    /// A Unix-domain socket at `path` (at most 107 bytes).
+    public static func unix(_ path: String) throws -> SocketAddress {
+        guard !path.isEmpty, path.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) else {
+            throw SocketError(call: "unix socket path \(path) (empty or too long)", errno: EINVAL)
+        }
+        var address = SocketAddress(host: path, port: 0, isIPv6: false)
+        address.unixPath = path
+        return address
+    }
+
+    /// `unix:/path` or `host:port` (the last colon splits; `[v6]:port` works too).
+    public init(parsing text: String) throws {
+        if text.hasPrefix("unix:") {
+            self = try .unix(String(text.dropFirst(5)))
+            return
+        }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else {
+            throw SocketError(call: "parse address \(text) (want host:port or unix:/path)", errno: EINVAL)
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        try self.init(host: host, port: port)
+    }
+
+    var family: Int32 { unixPath != nil ? AF_UNIX : isIPv6 ? AF_INET6 : AF_INET }
 
     /// Resolves `host` (an IP literal, `localhost`, or a name via getaddrinfo — which blocks, so
     /// call it before entering a loop, not on one).
@@ -55,10 +84,23 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         self.isIPv6 = isIPv6
     }
 
-    public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var description: String {
+        if let unixPath { return "unix:\(unixPath)" }
+        return isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
 
     /// Calls `body` with this address as a `sockaddr`.
     func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws -> R) rethrows -> R {
+        if let unixPath {
+            var a = sockaddr_un()
+            a.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &a.sun_path) { raw in
+                for (i, byte) in unixPath.utf8.enumerated() where i < raw.count - 1 { raw[i] = byte }
+            }
+            return try withUnsafePointer(to: &a) {
+                try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { try body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+        }
         if isIPv6 {
             var a = sockaddr_in6()
             a.sin6_family = sa_family_t(AF_INET6)
@@ -81,7 +123,10 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     init(storage: sockaddr_storage) {
         var storage = storage
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-        if Int32(storage.ss_family) == AF_INET6 {
+        if Int32(storage.ss_family) == AF_UNIX {
+            // Accepted peers of a Unix socket are unnamed: describe them by the family.
+            self.init(host: "unix", port: 0, isIPv6: false)
+        } else if Int32(storage.ss_family) == AF_INET6 {
             let (host, port) = withUnsafePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p -> (String, Int) in
                     var a = p.pointee.sin6_addr

@@ -20,24 +20,40 @@ public struct HTTP1ParseError: Error, Sendable, Equatable, CustomStringConvertib
     public var description: String { "\(status): \(reason)" }
 }
 
+/// One step of a request as the parser sees it: the head, then body bytes as they arrive
+/// (de-chunked), then the end. A request without a body is `.head` then `.end`.
+public enum HTTP1RequestEvent: Sendable {
+    /// `expectedLength`: Content-Length (0 when there is no body), nil when chunked.
+    case head(HTTPRequestHead, expectedLength: Int?)
+    case body(ArraySlice<UInt8>)
+    case end
+}
+
 /// A small strict incremental HTTP/1.1 request parser (RFC 9112): CRLF line endings only, no
 /// obsolete line folding, token-only methods and header names, one unambiguous body length
-/// (Content-Length or chunked, never both), limits on every size. Feed bytes with `append`,
-/// take complete requests with `next()`; leftover bytes stay for the next pipelined request.
+/// (Content-Length or chunked, never both), limits on every size. Feed bytes with `append`;
+/// take events (head, body pieces, end) with `nextEvent()` — the streaming server does — or
+/// whole buffered requests with `next()`. Leftover bytes stay for the next pipelined request.
+/// `limits.maxBodyBytes` applies to both (the streaming server sets it to `Int.max`).
 public struct HTTP1RequestParser: Sendable {
     public let limits: HTTP1Limits
     private var buffer: [UInt8] = []
     private var start = 0
     private var state = State.head
     private var scanFrom = 0
+    /// Body bytes of the current request announced so far (for the body limit).
+    private var bodyAnnounced = 0
+    /// The request `next()` is assembling.
+    private var assembling: HTTPRequest?
 
     private enum State: Sendable {
         case head
-        case fixedBody(HTTPRequest, remaining: Int)
-        case chunkSize(HTTPRequest)
-        case chunkData(HTTPRequest, remaining: Int)
-        case chunkDataEnd(HTTPRequest)
-        case trailers(HTTPRequest, bytes: Int)
+        case fixedBody(remaining: Int)
+        case chunkSize
+        case chunkData(remaining: Int)
+        case chunkDataEnd
+        case trailers(bytes: Int)
+        case end
         case failed(HTTP1ParseError)
     }
 
@@ -55,12 +71,35 @@ public struct HTTP1RequestParser: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
-    /// Bytes received and not yet part of a returned request.
+    /// Bytes received and not yet returned in an event.
     public var bufferedByteCount: Int { buffer.count - start }
+
+    /// Whether the parser is between requests (the next event would be a head).
+    public var isAtRequestBoundary: Bool {
+        if case .head = state { return true }
+        return false
+    }
 
     /// The next complete request, or nil when more bytes are needed. After an error the
     /// parser keeps failing (the connection must be closed after the error response).
     public mutating func next() throws(HTTP1ParseError) -> HTTPRequest? {
+        while let event = try nextEvent() {
+            switch event {
+            case .head(let head, _):
+                assembling = HTTPRequest(head: head)
+            case .body(let bytes):
+                assembling!.body.append(contentsOf: bytes)
+            case .end:
+                defer { assembling = nil }
+                return assembling
+            }
+        }
+        return nil
+    }
+
+    /// The next event, or nil when more bytes are needed. A `.body` slice is valid until the
+    /// next mutating call. Errors are sticky, as for `next()`.
+    public mutating func nextEvent() throws(HTTP1ParseError) -> HTTP1RequestEvent? {
         if case .failed(let error) = state { throw error }
         do {
             return try step()
@@ -70,59 +109,65 @@ public struct HTTP1RequestParser: Sendable {
         }
     }
 
-    private mutating func step() throws(HTTP1ParseError) -> HTTPRequest? {
+    private mutating func step() throws(HTTP1ParseError) -> HTTP1RequestEvent? {
         while true {
             switch state {
             case .failed(let error):
                 throw error
+            case .end:
+                state = .head
+                return .end
             case .head:
-                guard let request = try parseHead() else { return nil }
-                switch try bodyFraming(request) {
-                case .none: return request
-                case .fixed(let length): state = .fixedBody(request, remaining: length)
-                case .chunked: state = .chunkSize(request)
+                guard let head = try parseHead() else { return nil }
+                bodyAnnounced = 0
+                switch try bodyFraming(head) {
+                case .none:
+                    state = .end
+                    return .head(head, expectedLength: 0)
+                case .fixed(let length):
+                    state = .fixedBody(remaining: length)
+                    return .head(head, expectedLength: length)
+                case .chunked:
+                    state = .chunkSize
+                    return .head(head, expectedLength: nil)
                 }
-            case .fixedBody(var request, let remaining):
+            case .fixedBody(let remaining):
                 let n = min(remaining, buffer.count - start)
-                request.body.append(contentsOf: buffer[start..<start + n])
+                guard n > 0 else { return nil }
+                let piece = buffer[start..<start + n]
                 start += n
-                if n == remaining {
-                    state = .head
-                    return request
-                }
-                state = .fixedBody(request, remaining: remaining - n)
-                return nil
-            case .chunkSize(let request):
+                state = n == remaining ? .end : .fixedBody(remaining: remaining - n)
+                return .body(piece)
+            case .chunkSize:
                 guard let line = try takeLine(limit: 1024, what: "chunk size line") else { return nil }
                 let size = try parseChunkSize(line)
-                if request.body.count + size > limits.maxBodyBytes {
+                if size > limits.maxBodyBytes - bodyAnnounced {
                     throw HTTP1ParseError(413, "request body exceeds \(limits.maxBodyBytes) bytes")
                 }
-                state = size == 0 ? .trailers(request, bytes: 0) : .chunkData(request, remaining: size)
-            case .chunkData(var request, let remaining):
+                bodyAnnounced += size
+                state = size == 0 ? .trailers(bytes: 0) : .chunkData(remaining: size)
+            case .chunkData(let remaining):
                 let n = min(remaining, buffer.count - start)
-                request.body.append(contentsOf: buffer[start..<start + n])
+                guard n > 0 else { return nil }
+                let piece = buffer[start..<start + n]
                 start += n
-                if n < remaining {
-                    state = .chunkData(request, remaining: remaining - n)
-                    return nil
-                }
-                state = .chunkDataEnd(request)
-            case .chunkDataEnd(let request):
+                state = n == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - n)
+                return .body(piece)
+            case .chunkDataEnd:
                 guard buffer.count - start >= 2 else { return nil }
                 guard buffer[start] == 13 && buffer[start + 1] == 10 else {
                     throw HTTP1ParseError(400, "chunk data not followed by CRLF")
                 }
                 start += 2
-                state = .chunkSize(request)
-            case .trailers(let request, let bytes):
+                state = .chunkSize
+            case .trailers(let bytes):
                 guard let line = try takeLine(limit: limits.maxHeaderBytes - bytes, what: "trailer section") else { return nil }
                 if line.isEmpty {
                     state = .head
-                    return request
+                    return .end
                 }
                 _ = try parseHeaderLine(line)  // validated, then dropped
-                state = .trailers(request, bytes: bytes + line.count + 2)
+                state = .trailers(bytes: bytes + line.count + 2)
             }
         }
     }
@@ -158,7 +203,7 @@ public struct HTTP1RequestParser: Sendable {
     }
 
     /// Parses request line and headers once the blank line has arrived.
-    private mutating func parseHead() throws(HTTP1ParseError) -> HTTPRequest? {
+    private mutating func parseHead() throws(HTTP1ParseError) -> HTTPRequestHead? {
         // Tolerate (only) empty lines before a request, as RFC 9112 §2.2 allows.
         while buffer.count - start >= 2 && buffer[start] == 13 && buffer[start + 1] == 10 { start += 2 }
         // Find the end of the head without consuming, so a partial head costs one scan.
@@ -202,7 +247,7 @@ public struct HTTP1RequestParser: Sendable {
         if version == .http1_1 && headers.values("host").count != 1 {
             throw HTTP1ParseError(400, "HTTP/1.1 request needs exactly one Host header")
         }
-        return HTTPRequest(method: method, target: target, version: version, headers: headers)
+        return HTTPRequestHead(method: method, target: target, version: version, headers: headers)
     }
 
     private func parseRequestLine(_ line: ArraySlice<UInt8>) throws(HTTP1ParseError) -> (String, String, HTTPVersion) {
@@ -246,7 +291,7 @@ public struct HTTP1RequestParser: Sendable {
 
     private enum BodyFraming { case none, fixed(Int), chunked }
 
-    private func bodyFraming(_ request: HTTPRequest) throws(HTTP1ParseError) -> BodyFraming {
+    private func bodyFraming(_ request: HTTPRequestHead) throws(HTTP1ParseError) -> BodyFraming {
         let encodings = request.headers.values("transfer-encoding")
         let lengths = request.headers.values("content-length")
         if !encodings.isEmpty {

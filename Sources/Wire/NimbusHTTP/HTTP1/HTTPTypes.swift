@@ -42,6 +42,52 @@ public struct HTTPVersion: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "HTTP/\(major).\(minor)" }
 }
 
+/// A request's line and header fields, before (or without) its body.
+public struct HTTPRequestHead: Sendable {
+    public var method: String
+    /// The request-target as sent, e.g. `/bucket/key?uploads`.
+    public var target: String
+    public var version: HTTPVersion
+    public var headers: HTTPHeaders
+    /// The remote address, e.g. `127.0.0.1:53412` (empty when parsed offline).
+    public var peer: String
+
+    public init(method: String, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = [:], peer: String = "") {
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        self.peer = peer
+    }
+
+    /// The target's path, without the query.
+    public var path: Substring { HTTPTarget.path(of: target) }
+    /// The raw query string after `?`, if any.
+    public var query: Substring? { HTTPTarget.query(of: target) }
+    /// Whether the client wants the connection kept open after this request.
+    public var keepAlive: Bool { HTTPTarget.keepAlive(version: version, connection: headers["connection"]) }
+    /// `Expect: 100-continue`: the client waits for a 100 before sending the body.
+    public var expectsContinue: Bool { headers["expect"]?.lowercased() == "100-continue" }
+}
+
+enum HTTPTarget {
+    static func path(of target: String) -> Substring {
+        if let q = target.firstIndex(of: "?") { return target[..<q] }
+        return target[...]
+    }
+
+    static func query(of target: String) -> Substring? {
+        guard let q = target.firstIndex(of: "?") else { return nil }
+        return target[target.index(after: q)...]
+    }
+
+    static func keepAlive(version: HTTPVersion, connection: String?) -> Bool {
+        let connection = connection?.lowercased() ?? ""
+        if version == .http1_0 { return connection.contains("keep-alive") }
+        return !connection.contains("close")
+    }
+}
+
 /// A complete HTTP/1.1 request (body fully read, de-chunked).
 public struct HTTPRequest: Sendable {
     public var method: String
@@ -63,24 +109,20 @@ public struct HTTPRequest: Sendable {
         self.peer = peer
     }
 
+    public init(head: HTTPRequestHead, body: [UInt8] = []) {
+        self.init(method: head.method, target: head.target, version: head.version, headers: head.headers, body: body, peer: head.peer)
+    }
+
+    public var head: HTTPRequestHead {
+        HTTPRequestHead(method: method, target: target, version: version, headers: headers, peer: peer)
+    }
+
     /// The target's path, without the query.
-    public var path: Substring {
-        if let q = target.firstIndex(of: "?") { return target[..<q] }
-        return target[...]
-    }
-
+    public var path: Substring { HTTPTarget.path(of: target) }
     /// The raw query string after `?`, if any.
-    public var query: Substring? {
-        guard let q = target.firstIndex(of: "?") else { return nil }
-        return target[target.index(after: q)...]
-    }
-
+    public var query: Substring? { HTTPTarget.query(of: target) }
     /// Whether the client wants the connection kept open after this request.
-    public var keepAlive: Bool {
-        let connection = headers["connection"]?.lowercased() ?? ""
-        if version == .http1_0 { return connection.contains("keep-alive") }
-        return !connection.contains("close")
-    }
+    public var keepAlive: Bool { HTTPTarget.keepAlive(version: version, connection: headers["connection"]) }
 }
 
 public struct HTTPResponse: Sendable {
@@ -104,6 +146,7 @@ public struct HTTPResponse: Sendable {
 
     public static func reasonPhrase(_ status: Int) -> String {
         switch status {
+        case 100: "Continue"
         case 200: "OK"
         case 201: "Created"
         case 202: "Accepted"
@@ -114,6 +157,7 @@ public struct HTTPResponse: Sendable {
         case 400: "Bad Request"
         case 401: "Unauthorized"
         case 403: "Forbidden"
+        case 206: "Partial Content"
         case 404: "Not Found"
         case 405: "Method Not Allowed"
         case 408: "Request Timeout"
@@ -123,6 +167,8 @@ public struct HTTPResponse: Sendable {
         case 413: "Content Too Large"
         case 414: "URI Too Long"
         case 415: "Unsupported Media Type"
+        case 416: "Range Not Satisfiable"
+        case 417: "Expectation Failed"
         case 422: "Unprocessable Content"
         case 429: "Too Many Requests"
         case 431: "Request Header Fields Too Large"

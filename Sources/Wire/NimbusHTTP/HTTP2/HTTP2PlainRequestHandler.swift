@@ -29,7 +29,9 @@ public final class HTTP2PlainRequestHandler: HTTP2ServerStream, @unchecked Senda
         if body.count + bytes.count > maxBodyBytes {
             refused = true
             body = []
-            respond(HTTPResponse.text(413, "request body exceeds \(maxBodyBytes) bytes\n"), headRequest: false)
+            var response = HTTPResponse.text(413, "request body exceeds \(maxBodyBytes) bytes\n")
+            response.headers.add("x-request-id", RequestIdentity.newRequestID())
+            respond(response, headRequest: false)
             return
         }
         body.append(contentsOf: bytes)

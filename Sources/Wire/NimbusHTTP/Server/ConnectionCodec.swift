@@ -2,6 +2,9 @@
 /// `ServerConnection` owns the socket, TLS and write coalescing; a codec owns the protocol.
 protocol ConnectionCodec: AnyObject {
     func receive(_ bytes: UnsafeRawBufferPointer) throws
+    /// False while the codec holds enough unread input (backpressure): the connection stops
+    /// reading until told by `ServerConnection.readInterestChanged()`.
+    var wantsRead: Bool { get }
     /// Appends pending output to `buffer` (bounded; called again while `hasMoreOutput`).
     func produceOutput(into buffer: inout OutboundBuffer) throws
     var hasMoreOutput: Bool { get }
@@ -12,4 +15,8 @@ protocol ConnectionCodec: AnyObject {
     func beginGracefulShutdown()
     /// The connection is gone: cancel whatever is in flight.
     func connectionClosed()
+}
+
+extension ConnectionCodec {
+    var wantsRead: Bool { true }
 }

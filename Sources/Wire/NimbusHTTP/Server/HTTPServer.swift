@@ -16,6 +16,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var tls: TLSContext.ServerConfiguration?
     public var http2 = HTTP2Settings()
     public var http1 = HTTP1Limits()
+    /// Also accept on this Unix-domain socket (same-host clients skip TCP/IP; the file is
+    /// replaced on start and removed on shutdown).
+    public var unixSocketPath: String?
 
     public init(host: String = "127.0.0.1", port: Int = 0, threads: Int = 1) {
         self.host = host
@@ -29,7 +32,7 @@ public struct HTTPServerConfiguration: Sendable {
 public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     let router: any HTTP2RequestRouter
-    let http1Handler: HTTP1Handler
+    let http1Handler: HTTPStreamingHandler
     let logger: Logger
     let tlsContext: TLSContext?
     private let group: EventLoopGroup
@@ -37,11 +40,20 @@ public final class HTTPServer: Sendable {
     private let boundPort = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
 
-    public init(configuration: HTTPServerConfiguration, router: any HTTP2RequestRouter, http1: @escaping HTTP1Handler,
+    /// HTTP/1.1 requests go to a buffered handler (bodies up to `configuration.http1.maxBodyBytes`).
+    public convenience init(configuration: HTTPServerConfiguration, router: any HTTP2RequestRouter, http1: @escaping HTTP1Handler,
+                            logger: Logger = Logger(label: "nimbus.http")) throws {
+        try self.init(configuration: configuration, router: router,
+                      streaming: HTTPStreaming.handler(buffered: http1, maxBodyBytes: configuration.http1.maxBodyBytes),
+                      logger: logger)
+    }
+
+    /// HTTP/1.1 requests go to a streaming handler (bodies of any length, streamed both ways).
+    public init(configuration: HTTPServerConfiguration, router: any HTTP2RequestRouter, streaming: @escaping HTTPStreamingHandler,
                 logger: Logger = Logger(label: "nimbus.http")) throws {
         self.configuration = configuration
         self.router = router
-        self.http1Handler = http1
+        self.http1Handler = streaming
         self.logger = logger
         self.tlsContext = try configuration.tls.map { try TLSContext.server($0) }
         self.group = try EventLoopGroup(threads: configuration.threads, name: "nimbus-server")
@@ -72,6 +84,10 @@ public final class HTTPServer: Sendable {
         for (state, listener) in zip(states, listeners) {
             try await state.loop.submit { try state.startListening(listener) }
         }
+        if let path = configuration.unixSocketPath {
+            let listener = try Socket.listen(on: try .unix(path))
+            try await states[0].loop.submit { try self.states[0].startListening(listener) }
+        }
         logger.info("listening", metadata: [
             "server.address": "\(configuration.host):\(port)", "server.threads": "\(states.count)",
             "server.tls": "\(configuration.tls != nil)",
@@ -91,6 +107,7 @@ public final class HTTPServer: Sendable {
             try? await Task.sleep(for: .milliseconds(10))
         }
         for state in states { _ = try? await state.loop.submit { state.closeAll() } }
+        if let path = configuration.unixSocketPath { unlink(path) }
         group.shutdown()
         logger.info("stopped", metadata: ["server.port": "\(port)"])
     }
@@ -101,7 +118,7 @@ final class ServerLoopState: EventLoopIOHandler, @unchecked Sendable {
     let loop: EventLoop
     let logger: Logger
     unowned(unsafe) var server: HTTPServer!
-    private var listener: Socket?
+    private var listeners: [Socket] = []
     private var connections: [ObjectIdentifier: ServerConnection] = [:]
     /// One read buffer shared by all connections of this loop.
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
@@ -116,12 +133,15 @@ final class ServerLoopState: EventLoopIOHandler, @unchecked Sendable {
     var connectionCount: Int { connections.count }
 
     func startListening(_ socket: Socket) throws {
-        listener = socket
+        listeners.append(socket)
         try loop.register(socket.fd, events: .readable, handler: self)
     }
 
     func handleIO(readable: Bool, writable: Bool, hangup: Bool) {
-        guard let listener else { return }
+        for listener in listeners { acceptAll(listener) }
+    }
+
+    private func acceptAll(_ listener: Socket) {
         while true {
             let accepted: (socket: Socket, peer: SocketAddress)?
             do {
@@ -157,11 +177,11 @@ final class ServerLoopState: EventLoopIOHandler, @unchecked Sendable {
     }
 
     func beginShutdown() {
-        if let listener {
+        for listener in listeners {
             loop.deregister(listener.fd)
             listener.close()
-            self.listener = nil
         }
+        listeners = []
         for connection in Array(connections.values) { connection.beginGracefulShutdown() }
     }
 

@@ -18,6 +18,8 @@ final class ServerConnection: EventLoopIOHandler, EventLoopFlushable {
     @exclusivity(unchecked) private var outbound = OutboundBuffer()
     @exclusivity(unchecked) private var flushScheduled = false
     @exclusivity(unchecked) private var writeArmed = false
+    /// Reads paused for backpressure (the codec does not want input now).
+    @exclusivity(unchecked) private var readPaused = false
     @exclusivity(unchecked) private(set) var isClosed = false
     @exclusivity(unchecked) private var shutdownRequested = false
 
@@ -47,6 +49,10 @@ final class ServerConnection: EventLoopIOHandler, EventLoopFlushable {
             return
         }
         if writable { scheduleFlush() }
+        if readPaused {
+            if hangup { close() }  // the peer is gone; nothing more will be read or written
+            return
+        }
         if readable { readAvailable() }
     }
 
@@ -73,6 +79,10 @@ final class ServerConnection: EventLoopIOHandler, EventLoopFlushable {
         let buffer = owner.readBuffer
         do {
             while !isClosed {
+                if let codec, !codec.wantsRead {
+                    setReadPaused(true)
+                    return
+                }
                 switch try stream.read(into: buffer) {
                 case .bytes(let n):
                     try deliver(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
@@ -147,7 +157,31 @@ final class ServerConnection: EventLoopIOHandler, EventLoopFlushable {
     private func setWriteInterest(_ on: Bool) {
         guard on != writeArmed, !isClosed else { return }
         writeArmed = on
-        try? loop.modify(stream.socket.fd, events: on ? [.readable, .writable] : .readable)
+        updateInterest()
+    }
+
+    private func setReadPaused(_ paused: Bool) {
+        guard paused != readPaused, !isClosed else { return }
+        readPaused = paused
+        updateInterest()
+    }
+
+    private func updateInterest() {
+        var events: IOEvents = readPaused ? [] : .readable
+        if writeArmed { events.insert(.writable) }
+        try? loop.modify(stream.socket.fd, events: events)
+    }
+
+    /// The codec's `wantsRead` changed: resume (or pause) reading. Resuming reads at once,
+    /// since TLS may hold decrypted bytes the socket's readiness will not announce.
+    func readInterestChanged() {
+        guard !isClosed, let codec else { return }
+        if codec.wantsRead && readPaused {
+            setReadPaused(false)
+            loop.executeInLoop { [self] in if !isClosed && !readPaused { readAvailable() } }
+        } else if !codec.wantsRead && !readPaused {
+            setReadPaused(true)
+        }
     }
 
     // MARK: lifecycle

@@ -17,10 +17,14 @@ public struct ProtoJSONTranscoder: Sendable {
     public struct Options: Sendable {
         /// Print fields without presence even when they hold their default (0, "", false, []).
         public var emitDefaultValues: Bool
+        /// Print empty repeated fields as `[]` and empty maps as `{}` (implied by
+        /// `emitDefaultValues`), so a client reads a list without a special case for "absent".
+        public var emitEmptyCollections: Bool
         /// Bound on message nesting in either direction.
         public var maxDepth: Int
-        public init(emitDefaultValues: Bool = false, maxDepth: Int = 64) {
+        public init(emitDefaultValues: Bool = false, emitEmptyCollections: Bool = false, maxDepth: Int = 64) {
             self.emitDefaultValues = emitDefaultValues
+            self.emitEmptyCollections = emitEmptyCollections
             self.maxDepth = maxDepth
         }
     }

@@ -95,7 +95,7 @@ struct ProtoToJSON {
             case .map(let members)?:
                 object.members.append(.init(key: field.jsonName, value: .object(JSONObject(members))))
             case nil:
-                guard options.emitDefaultValues, !hasPresence else { continue }
+                guard options.emitDefaultValues || (options.emitEmptyCollections && field.isRepeated), !hasPresence else { continue }
                 if mapEntry(field) != nil {
                     object.members.append(.init(key: field.jsonName, value: .object(JSONObject())))
                 } else if field.isRepeated {

@@ -1,8 +1,9 @@
 import Foundation
-import NimbusPlatform
 
 /// AWS Signature Version 4 as S3 uses it: the pieces every mode shares (signing key, scope,
-/// string to sign, hex, timestamps). Pure functions, no I/O.
+/// string to sign, canonical request, hex, timestamps). Pure functions, no I/O. Here (not in the
+/// storage domain) so the CLI can presign URLs without linking a service; verification of whole
+/// requests and bodies lives in NimbusStorage/S3Auth.
 /// Reference: "Authenticating Requests (AWS Signature Version 4)" in the S3 API reference.
 public enum SigV4 {
     public static let algorithm = "AWS4-HMAC-SHA256"
@@ -10,6 +11,7 @@ public enum SigV4 {
     public static let terminator = "aws4_request"
     /// hex(SHA-256("")): the hash of an empty payload, and of every chunk's empty "headers".
     public static let emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    public static let unsignedPayload = "UNSIGNED-PAYLOAD"
     /// Presigned URLs live at most a week (S3's limit).
     public static let maximumExpiry = 604_800
 
@@ -48,7 +50,7 @@ public enum SigV4 {
 
     /// Whether `provided` (hex as the client sent it) equals `expected`, without an early exit
     /// on the first differing byte.
-    static func signaturesMatch(_ provided: Substring, _ expected: String) -> Bool {
+    public static func signaturesMatch(_ provided: Substring, _ expected: String) -> Bool {
         ConstantTime.equals(Array(provided.lowercased().utf8), Array(expected.utf8))
     }
 

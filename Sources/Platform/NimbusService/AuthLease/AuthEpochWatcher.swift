@@ -1,21 +1,24 @@
 import Foundation
 import Logging
 import Metrics
-import NimbusProtoJSON
+import NimbusPlatform
+import NimbusProto
 import NimbusRPCCore
 import Synchronization
 
-/// The gateway's side of identity's auth leases (see `LeasedAuthenticator`): keeps one
-/// `WatchAuthEpoch` stream open, acknowledges every epoch it hears (`AckAuthEpoch`), and says
-/// which epoch cached answers must carry to be usable right now — none unless the stream is up,
-/// the latest epoch heard is the one acknowledged, and the lease from that ack still runs.
+/// A cache holder's side of identity's auth leases (the gateway's `LeasedAuthenticator`,
+/// storage's S3 signing keys): keeps one `WatchAuthEpoch` stream open, acknowledges every
+/// epoch it hears (`AckAuthEpoch`), and says which epoch cached answers must carry to be
+/// usable right now — none unless the stream is up, the latest epoch heard is the one
+/// acknowledged, and the lease from that ack still runs. Identity makes every change that bumps
+/// the epoch (revocation, rotation, deactivation, membership and role changes) wait until each
+/// live lease holder has acknowledged it, so an answer cached under an older epoch is never
+/// used after such a change answered. One mechanism, in NimbusService, for every holder.
 ///
 /// The local lease clock starts *before* the ack is sent and ends a margin short of the lease
 /// identity granted; identity starts its own clock when it records the ack, later. So the
 /// gateway always stops trusting its cache before identity stops waiting for it.
 public final class AuthEpochWatcher: Sendable {
-    public static let watchMethod = MethodDescriptor(service: "nimbus.identity.v1.Auth", method: "WatchAuthEpoch", kind: .serverStreaming)
-    public static let ackMethod = MethodDescriptor(service: "nimbus.identity.v1.Auth", method: "AckAuthEpoch", kind: .unary)
 
     struct State {
         /// The newest epoch heard from identity (stream or ack answer).
@@ -32,18 +35,21 @@ public final class AuthEpochWatcher: Sendable {
     public let watcherID: String
     private let state = Mutex(State())
     /// 1 while a lease is held (as of the last ack or stream change), else 0.
-    private let leaseGauge = Gauge(label: "nimbus_gateway_auth_lease")
+    private let leaseGauge: Gauge
 
-    public init(transport: any RPCClientTransport, logger: Logger = Logger(label: "nimbus.gateway.auth-lease"),
+    /// `holder` names the kind of process in its watcher id (`gateway`, `storage`); the gauge
+    /// `nimbus_<holder>_auth_lease` says whether it holds a lease.
+    public init(transport: any RPCClientTransport, logger: Logger = Logger(label: "nimbus.gateway.auth-lease"), holder: String = "gateway",
                 servicePrincipal: @escaping @Sendable () -> [UInt8]) {
         self.transport = transport
         self.servicePrincipal = servicePrincipal
         self.logger = logger
-        watcherID = "gateway-" + UUID().uuidString.lowercased()
+        watcherID = "\(holder)-" + UUID().uuidString.lowercased()
+        leaseGauge = Gauge(label: "nimbus_\(holder)_auth_lease")
     }
 
     /// The epoch a cached answer must have been learned under to be used at `now`, or nil.
-    func usableEpoch(at now: ContinuousClock.Instant) -> Int64? {
+    public func usableEpoch(at now: ContinuousClock.Instant) -> Int64? {
         state.withLock { state in
             guard state.streaming, state.acked == state.seen, let ends = state.leaseEnds, now < ends else { return nil }
             return state.acked
@@ -51,9 +57,9 @@ public final class AuthEpochWatcher: Sendable {
     }
 
     /// The newest epoch heard: an Authenticate sent after this read reflects at least it.
-    var latestSeen: Int64 { state.withLock { $0.seen } }
+    public var latestSeen: Int64 { state.withLock { $0.seen } }
 
-    var isLeaseValid: Bool { usableEpoch(at: .now) != nil }
+    public var isLeaseValid: Bool { usableEpoch(at: .now) != nil }
 
     /// Watches until cancelled, reconnecting with a short backoff; while the stream is down
     /// no cached answer is usable.
@@ -81,49 +87,41 @@ public final class AuthEpochWatcher: Sendable {
 
     private func metadata() -> Metadata {
         var metadata = Metadata()
-        metadata.add(IdentityAuthenticator.principalMetadataKey, binary: servicePrincipal())
+        metadata.add(PrincipalSigner.metadataKey, binary: servicePrincipal())
         return metadata
     }
 
     private func watchOnce() async throws {
-        var request = ProtoWriter()  // WatchAuthEpochRequest { string watcher_id = 1; }
-        request.writeTag(1, .lengthDelimited)
-        request.writeLengthDelimited(Array(watcherID.utf8))
-        let bytes = request.bytes
-        try await transport.streaming(Self.watchMethod, options: CallOptions(metadata: metadata()), requests: { writer in
-            try await writer.write(bytes)
-        }, responses: { [self] stream in
-            for try await message in stream {
-                let event = try Self.decodeEvent(message)
+        var request = IdentityV1.WatchAuthEpochRequest()
+        request.watcherId = watcherID
+        try await IdentityV1.AuthClient(transport: transport).watchAuthEpoch(request, options: CallOptions(metadata: metadata())) { [self] stream in
+            for try await event in stream {
                 state.withLock { state in
                     state.streaming = true
                     state.seen = max(state.seen, event.epoch)
                 }
                 await ack(event.epoch)
             }
-        })
+        }
     }
 
     /// Acknowledges `epoch`; a granted ack (re)starts the local lease from before it was sent.
     func ack(_ epoch: Int64) async {
         guard epoch >= state.withLock({ $0.seen }) else { return }  // an older event still queued
         let started = ContinuousClock.now
-        var request = ProtoWriter()  // AckAuthEpochRequest { string watcher_id = 1; int64 epoch = 2; }
-        request.writeTag(1, .lengthDelimited)
-        request.writeLengthDelimited(Array(watcherID.utf8))
-        request.writeTag(2, .varint)
-        request.writeVarint(UInt64(bitPattern: epoch))
+        var request = IdentityV1.AckAuthEpochRequest()
+        request.watcherId = watcherID
+        request.epoch = epoch
         do {
-            let response = try await transport.unary(Self.ackMethod, request: request.bytes,
-                                                     options: CallOptions(metadata: metadata(), timeout: .seconds(1)))
-            let answer = try Self.decodeAck(response.message)
+            let answer = try await IdentityV1.AuthClient(transport: transport)
+                .ackAuthEpoch(request, options: CallOptions(metadata: metadata(), timeout: .seconds(1)))
             let granted = state.withLock { state -> Bool in
-                state.seen = max(state.seen, answer.currentEpoch)
-                guard answer.granted, answer.leaseMilliseconds > 0 else {
+                state.seen = max(state.seen, answer.epoch)
+                guard answer.granted, answer.leaseMs > 0 else {
                     state.leaseEnds = nil
                     return false
                 }
-                let lease = Duration.milliseconds(answer.leaseMilliseconds)
+                let lease = Duration.milliseconds(answer.leaseMs)
                 let margin = max(lease / 10, .milliseconds(100))
                 guard epoch >= state.acked, lease > margin else { return false }
                 state.acked = epoch
@@ -136,31 +134,14 @@ public final class AuthEpochWatcher: Sendable {
             logger.debug("auth epoch ack failed", metadata: ["error": "\(error)"])
         }
     }
-
-    static func decodeEvent(_ bytes: [UInt8]) throws -> (epoch: Int64, leaseMilliseconds: Int64) {
-        var epoch: Int64 = 0, lease: Int64 = 0
-        var reader = ProtoReader(bytes)
-        while let (field, wireType) = try reader.readTag() {
-            switch (field, wireType) {
-            case (1, .varint): epoch = Int64(bitPattern: try reader.readVarint())
-            case (2, .varint): lease = Int64(bitPattern: try reader.readVarint())
-            default: try reader.skip(wireType, field: field)
-            }
-        }
-        return (epoch, lease)
-    }
-
-    static func decodeAck(_ bytes: [UInt8]) throws -> (granted: Bool, leaseMilliseconds: Int64, currentEpoch: Int64) {
-        var granted = false, lease: Int64 = 0, epoch: Int64 = 0
-        var reader = ProtoReader(bytes)
-        while let (field, wireType) = try reader.readTag() {
-            switch (field, wireType) {
-            case (1, .varint): granted = try reader.readVarint() != 0
-            case (2, .varint): lease = Int64(bitPattern: try reader.readVarint())
-            case (3, .varint): epoch = Int64(bitPattern: try reader.readVarint())
-            default: try reader.skip(wireType, field: field)
-            }
-        }
-        return (granted, lease, epoch)
-    }
 }
+
+/// What a cache needs of an auth lease: the epoch its entries must carry to be usable now
+/// (nil: use none), and the newest epoch heard (read before asking identity, stored with the
+/// answer). `AuthEpochWatcher` is the real one; tests drive a fixed one.
+public protocol AuthLeaseView: Sendable {
+    func usableEpoch(at now: ContinuousClock.Instant) -> Int64?
+    var latestSeen: Int64 { get }
+}
+
+extension AuthEpochWatcher: AuthLeaseView {}

@@ -33,7 +33,7 @@ public struct SigV4Signer: Sendable, CustomStringConvertible {
         if let query, !query.isEmpty { parameters.insert(query, at: 0) }
         let unsigned = parameters.joined(separator: "&")
         let request = SigV4.Request(method: method, path: path, query: unsigned, headers: [("host", host)])
-        let canonical = SigV4.canonicalRequest(request, signedHeaders: ["host"], payloadHash: S3PayloadMode.unsignedPayload)!
+        let canonical = SigV4.canonicalRequest(request, signedHeaders: ["host"], payloadHash: SigV4.unsignedPayload)!
         let key = SigV4.signingKey(secret: secret, date: scope.date, region: region)
         let signature = SigV4.signature(signingKey: key, stringToSign: SigV4.stringToSign(timestamp: timestamp, scope: scope, canonicalRequest: canonical))
         return "\(unsigned)&X-Amz-Signature=\(signature)"

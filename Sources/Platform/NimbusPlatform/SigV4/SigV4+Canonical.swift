@@ -114,7 +114,7 @@ extension SigV4 {
     /// `name:value\n` for each signed header (lower-case, in the order given, which the client
     /// sorted): values trimmed, inner runs of spaces collapsed, repeated fields joined by `,`.
     /// Nil when a signed header is absent (the signature cannot match then).
-    static func canonicalHeaders(_ headers: [(name: String, value: String)], signed: [Substring]) -> String? {
+    public static func canonicalHeaders(_ headers: [(name: String, value: String)], signed: [Substring]) -> String? {
         var out = ""
         for name in signed {
             let values = headers.filter { $0.name.caseInsensitiveEquals(name) }.map { trimAndCollapse($0.value) }
@@ -140,7 +140,7 @@ extension SigV4 {
     }
 
     /// method \n canonical URI \n canonical query \n canonical headers \n signed headers \n payload hash.
-    static func canonicalRequest(_ request: Request, signedHeaders: [Substring], payloadHash: String,
+    public static func canonicalRequest(_ request: Request, signedHeaders: [Substring], payloadHash: String,
                                  excludingQuery: String? = nil) -> String? {
         guard let headers = canonicalHeaders(request.headers, signed: signedHeaders) else { return nil }
         return [request.method, canonicalURI(request.path), canonicalQuery(request.query, excluding: excludingQuery),
@@ -150,7 +150,7 @@ extension SigV4 {
 
 extension StringProtocol {
     /// ASCII case-insensitive equality (header names are ASCII).
-    func caseInsensitiveEquals(_ other: some StringProtocol) -> Bool {
+    public func caseInsensitiveEquals(_ other: some StringProtocol) -> Bool {
         let a = utf8, b = other.utf8
         guard a.count == b.count else { return false }
         return zip(a, b).allSatisfy { x, y in x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7a) }

@@ -1,0 +1,9 @@
+DROP TABLE IF EXISTS worker_leases;
+DROP TABLE IF EXISTS outbox;
+DROP TABLE IF EXISTS quota_grants;
+DROP TABLE IF EXISTS tenant_usage;
+DROP TABLE IF EXISTS blob_tombstones;
+DROP TABLE IF EXISTS multipart_parts;
+DROP TABLE IF EXISTS multipart_uploads;
+DROP TABLE IF EXISTS objects;
+DROP TABLE IF EXISTS buckets;
