@@ -165,6 +165,8 @@ def platform(identity_dsn, compute_dsn, log_dir, podman):
             platform.identity.append(replica)
         compute_env = base_env(NIMBUS_COMPUTE_DATABASE_URL=compute_dsn, NIMBUS_DOCKER_SOCKET=podman,
                                NIMBUS_COMPUTE_KEK=COMPUTE_KEK,
+                               # VPC isolation table of this run's own (concurrent runs on the host).
+                               NIMBUS_COMPUTE_FIREWALL_TABLE=f"nimbus_gw_{os.getpid()}",
                                NIMBUS_IDENTITY_ENDPOINTS=",".join(r.address for r in platform.identity))
         replica = Process("nimbus-compute", ["nimbus-compute", "serve"], compute_env, log_dir)
         started.append(replica)

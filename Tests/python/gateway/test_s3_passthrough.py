@@ -256,3 +256,29 @@ def test_slow_upstream_slows_the_sender(gateway, upstream):
     assert growth < 32 << 20, f"gateway RSS grew by {growth >> 20} MiB"
     upstream.delay = 0.0
     upstream.read_size = 1 << 20
+
+
+def curl_exchange(port, path, *args, http="--http1.1"):
+    """(status, content-type, body) as curl sees them over the given protocol."""
+    result = subprocess.run(["curl", "-s", http, "-o", "-", "-w", "\n%{http_code}|%{content_type}|%{http_version}",
+                             "-H", "x-request-id: same-request-id", *args, f"http://127.0.0.1:{port}{path}"],
+                            capture_output=True, text=True, timeout=20)
+    body, _, tail = result.stdout.rpartition("\n")
+    status, content_type, version = tail.split("|")
+    return int(status), content_type, body, version
+
+
+@pytest.mark.parametrize("path, args", [
+    ("/v1/openapi.json", []),
+    ("/v1/instances", []),                                   # no key: a problem
+    ("/v1/instances", ["-X", "POST", "-H", "content-type: application/json", "-d", "{not json"]),
+    ("/v1/nope", []),
+    ("/healthz", []),
+])
+def test_rest_over_h2c_answers_like_rest_over_http1(gateway, path, args):
+    """Non-gRPC HTTP/2 requests reach the REST face (they answered 405 once)."""
+    over_h1 = curl_exchange(gateway.port, path, *args)
+    over_h2 = curl_exchange(gateway.port, path, *args, http="--http2-prior-knowledge")
+    assert over_h1[3] == "1.1" and over_h2[3] == "2"
+    assert over_h2[:3] == over_h1[:3]
+    assert over_h1[0] != 405
