@@ -105,7 +105,7 @@ for svc in identity compute storage database; do
   start "nimbus-$svc" "${port_of[$svc]}" \
     "DATABASE_URL=postgresql://$schema:$(secret "db-$schema")@127.0.0.1:$PGPORT/postgres" "${extra[@]}"
 done
-start nimbus-gateway "$GATEWAY_PORT"
+start nimbus-gateway "$GATEWAY_PORT" NIMBUS_GATEWAY_STORAGE_HTTP=127.0.0.1:7003  # S3 through the one endpoint
 
 # ── the first admin ──
 if [ ! -f "$run/admin-bootstrapped" ]; then
