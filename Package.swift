@@ -80,6 +80,9 @@ let package = Package(
                 path: "Sources/Wire/NimbusProtoRuntime", swiftSettings: swiftSettings),
         .target(name: "NimbusHTTP", dependencies: ["NimbusEventLoop", "CNGHTTP2", "COpenSSL", "CNimbusShims", log, metrics],
                 path: "Sources/Wire/NimbusHTTP", swiftSettings: swiftSettings),
+        // HTTP/1.1 through libcurl's multi-socket interface on an event loop (the container engine's API).
+        .target(name: "NimbusCurl", dependencies: ["NimbusEventLoop", "CCurl"],
+                path: "Sources/Wire/NimbusCurl", swiftSettings: swiftSettings),
         .target(name: "NimbusGRPC", dependencies: ["NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusProto", "CZlib", "CNimbusShims", log, metrics],
                 path: "Sources/Wire/NimbusGRPC", swiftSettings: swiftSettings),
         // Descriptors, the proto3 JSON mapping, REST transcoding and OpenAPI: Foundation and the RPC core only.
@@ -101,7 +104,7 @@ let package = Package(
         .target(name: "NimbusBackground", dependencies: ["NimbusPostgres", log, lifecycle],
                 path: "Sources/Platform/NimbusBackground", swiftSettings: swiftSettings),
         // The container engine (Docker Engine API) that compute's instances and managed databases run on.
-        .target(name: "NimbusContainers", dependencies: ["NimbusRPCCore", "CCurl"],
+        .target(name: "NimbusContainers", dependencies: ["NimbusRPCCore", "NimbusCurl"],
                 path: "Sources/Platform/NimbusContainers", swiftSettings: swiftSettings),
 
         // SQL from Migrations/<service>/ compiled into the binaries (generated; `make migrations`).
