@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // Nimbus — a self-hosted cloud platform. The target list mirrors the layers of
-// ARCHITECTURE.md §2: C → generated → wire/data/platform → domains → executables.
+// docs/ARCHITECTURE.md §2: C → generated → runtime → wire/data/platform → domains → executables.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -62,6 +62,10 @@ let package = Package(
         .target(name: "NimbusProtoC", dependencies: ["CProtobufC"], path: "Sources/Generated/NimbusProtoC"),
         .target(name: "NimbusProto", dependencies: ["NimbusProtoC", "NimbusProtoRuntime", "NimbusRPCCore", "CProtobufC"],
                 path: "Sources/Generated/NimbusProto", swiftSettings: swiftSettings),
+        // The test protos (Protos/nimbus/testing): linked by tests and tools only, never by a service or the CLI.
+        .target(name: "NimbusTestingProtoC", dependencies: ["CProtobufC", "NimbusProtoC"], path: "Sources/Generated/NimbusTestingProtoC"),
+        .target(name: "NimbusTestingProto", dependencies: ["NimbusTestingProtoC", "NimbusProtoC", "NimbusProto", "NimbusProtoRuntime", "NimbusRPCCore", "CProtobufC"],
+                path: "Sources/Generated/NimbusTestingProto", swiftSettings: swiftSettings),
         .target(name: "ProtocPluginC", dependencies: ["CProtobufC"], path: "Sources/Generated/ProtocPluginC"),
         .executableTarget(name: "protoc-gen-nimbus-swift", dependencies: ["ProtocPluginC", "CProtobufC"],
                           path: "Sources/Tools/protoc-gen-nimbus-swift", swiftSettings: swiftSettings),
@@ -76,13 +80,16 @@ let package = Package(
                 path: "Sources/Wire/NimbusProtoRuntime", swiftSettings: swiftSettings),
         .target(name: "NimbusHTTP", dependencies: ["NimbusEventLoop", "CNGHTTP2", "COpenSSL", "CNimbusShims", log, metrics],
                 path: "Sources/Wire/NimbusHTTP", swiftSettings: swiftSettings),
+        // HTTP/1.1 through libcurl's multi-socket interface on an event loop (the container engine's API).
+        .target(name: "NimbusCurl", dependencies: ["NimbusEventLoop", "CCurl"],
+                path: "Sources/Wire/NimbusCurl", swiftSettings: swiftSettings),
         .target(name: "NimbusGRPC", dependencies: ["NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusProto", "CZlib", "CNimbusShims", log, metrics],
                 path: "Sources/Wire/NimbusGRPC", swiftSettings: swiftSettings),
         // Descriptors, the proto3 JSON mapping, REST transcoding and OpenAPI: Foundation and the RPC core only.
         .target(name: "NimbusProtoJSON", dependencies: ["NimbusRPCCore"],
                 path: "Sources/Wire/NimbusProtoJSON", swiftSettings: swiftSettings),
 
-        .executableTarget(name: "nimbus-echo-server", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusPlatform", "NimbusProto", log], path: "Sources/Tools/nimbus-echo-server", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
+        .executableTarget(name: "nimbus-echo-server", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusPlatform", "NimbusProto", "NimbusTestingProto", log], path: "Sources/Tools/nimbus-echo-server", swiftSettings: swiftSettings, linkerSettings: serverLinkerSettings),
         // ── data: libpq pool, rows, transactions, errors, migrator ──
         .executableTarget(name: "nimbus-pg-bench", dependencies: ["NimbusPostgres", "NimbusEventLoop"], path: "Sources/Tools/nimbus-pg-bench", swiftSettings: swiftSettings),
         .target(name: "NimbusPostgres", dependencies: ["NimbusEventLoop", "CLibPQ", "CNimbusShims", "COpenSSL", log, metrics, coreMetrics],
@@ -97,7 +104,7 @@ let package = Package(
         .target(name: "NimbusBackground", dependencies: ["NimbusPostgres", log, lifecycle],
                 path: "Sources/Platform/NimbusBackground", swiftSettings: swiftSettings),
         // The container engine (Docker Engine API) that compute's instances and managed databases run on.
-        .target(name: "NimbusContainers", dependencies: ["NimbusRPCCore", "CCurl"],
+        .target(name: "NimbusContainers", dependencies: ["NimbusRPCCore", "NimbusCurl"],
                 path: "Sources/Platform/NimbusContainers", swiftSettings: swiftSettings),
 
         // SQL from Migrations/<service>/ compiled into the binaries (generated; `make migrations`).
@@ -126,16 +133,16 @@ let package = Package(
         // ── test support and tests (mirroring Sources/) ──
         .target(name: "NimbusTestSupport", dependencies: ["NimbusPostgres", "NimbusPlatform", "NimbusProtoJSON", "NimbusContainers", log],
                 path: "Tests/Support/NimbusTestSupport", exclude: ["ProtoFixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusProtoTests", dependencies: ["NimbusProto", "NimbusProtoRuntime", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusProtoTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusProtoTests", dependencies: ["NimbusProto", "NimbusTestingProto", "NimbusProtoRuntime", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusProtoTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusEventLoopTests", dependencies: ["NimbusEventLoop", "NimbusHTTP"], path: "Tests/NimbusEventLoopTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusWireTests", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusProto", "CNimbusShims", "NimbusTestSupport"], path: "Tests/NimbusWireTests", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusWireTests", dependencies: ["NimbusGRPC", "NimbusHTTP", "NimbusEventLoop", "NimbusRPCCore", "NimbusProto", "NimbusTestingProto", "CNimbusShims", "NimbusTestSupport"], path: "Tests/NimbusWireTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusPostgresTests", dependencies: ["NimbusPostgres", "NimbusEventLoop", "NimbusService", "NimbusMigrations", "NimbusTestingMigrations", "NimbusRPCCore", "NimbusTestSupport", log, argumentParser], path: "Tests/NimbusPostgresTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusPlatformTests", dependencies: ["NimbusPlatform", "NimbusService", "NimbusPostgres", "NimbusRPCCore", "NimbusTestSupport", log, argumentParser], path: "Tests/NimbusPlatformTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusIdentityTests", dependencies: ["NimbusIdentity", "NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusProto", "NimbusRPCCore", "NimbusTestSupport", log], path: "Tests/NimbusIdentityTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusComputeTests", dependencies: ["NimbusCompute", "NimbusContainers", "NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusRPCCore", "NimbusTestSupport", log], path: "Tests/NimbusComputeTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusBackgroundTests", dependencies: ["NimbusBackground", "NimbusPostgres", "NimbusTestSupport", log], path: "Tests/NimbusBackgroundTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusContainersTests", dependencies: ["NimbusContainers", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusContainersTests", swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusStorageTests", dependencies: ["NimbusStorage", "NimbusService", "NimbusPlatform", "NimbusTestSupport"], path: "Tests/NimbusStorageTests", exclude: ["S3Auth/make_botocore_fixtures.py"], swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusStorageTests", dependencies: ["NimbusStorage", "NimbusService", "NimbusPlatform", "NimbusPostgres", "NimbusHTTP", "NimbusTestSupport", log], path: "Tests/NimbusStorageTests", exclude: ["S3Auth/make_botocore_fixtures.py"], swiftSettings: swiftSettings),
         .testTarget(name: "NimbusProtoJSONTests", dependencies: ["NimbusProtoJSON", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusProtoJSONTests", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusGatewayTests", dependencies: ["NimbusGateway", "NimbusService", "NimbusConsole", "NimbusProtoJSON", "NimbusGRPC", "NimbusHTTP", "NimbusPlatform", "NimbusRPCCore", "NimbusTestSupport"], path: "Tests/NimbusGatewayTests", swiftSettings: swiftSettings),
     ]

@@ -40,7 +40,8 @@ compare() {
 
 echo "check-generated: regenerating protos in a scratch copy" >&2
 (cd "$copy" && NIMBUS_PLUGIN="$plugin" scripts/gen-protos.sh) >&2
-for dir in Sources/Generated/ProtocPluginC Sources/Generated/NimbusProtoC Sources/Generated/NimbusProto; do
+for dir in Sources/Generated/ProtocPluginC Sources/Generated/NimbusProtoC Sources/Generated/NimbusProto \
+           Sources/Generated/NimbusTestingProtoC Sources/Generated/NimbusTestingProto; do
   compare "$dir" "make protos"
 done
 

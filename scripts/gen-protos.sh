@@ -5,6 +5,9 @@
 #   Sources/Generated/NimbusProtoC   protoc-c output of Protos/**/*.proto and the well-known
 #                                    types they import (from the system protobuf include dir)
 #   Sources/Generated/NimbusProto    Swift types and service stubs (protoc-gen-nimbus-swift)
+#   Sources/Generated/NimbusTestingProtoC, NimbusTestingProto
+#                                    the same for Protos/nimbus/testing (test-only protos: linked
+#                                    by tests and tools, never by a service or the CLI)
 # Output is deterministic: sorted file lists, no timestamps, no absolute paths.
 #
 # Environment: PROTOBUF_INCLUDE (default /usr/include) is where google/protobuf/*.proto live;
@@ -80,10 +83,18 @@ fi
 
 # ── 3. The files to generate: Protos/**/*.proto plus the well-known types they import ──
 protos_dir="$out/Protos"
-mapfile -t own < <(cd "$protos_dir" && find . -name '*.proto' | sed 's|^\./||' | LC_ALL=C sort)
+mapfile -t own < <(cd "$protos_dir" && find . -name '*.proto' ! -path './nimbus/testing/*' | sed 's|^\./||' | LC_ALL=C sort)
+mapfile -t testing < <(cd "$protos_dir" && find . -name '*.proto' -path './nimbus/testing/*' | sed 's|^\./||' | LC_ALL=C sort)
 [ ${#own[@]} -gt 0 ] || die "no .proto files under Protos/"
 declare -A seen=()
 queue=("${own[@]}")
+# What the test protos import from outside nimbus/testing (well-known types, google.api) is
+# generated with the production set, so both targets share one copy of it.
+for f in "${testing[@]}"; do
+  while read -r dep; do
+    case "$dep" in nimbus/testing/*) ;; *) queue+=("$dep") ;; esac
+  done < <(sed -n 's/^[[:space:]]*import[[:space:]]\+\(public[[:space:]]\+\|weak[[:space:]]\+\)\?"\([^"]*\)".*/\2/p' "$protos_dir/$f")
+done
 while [ ${#queue[@]} -gt 0 ]; do
   f=${queue[0]}; queue=("${queue[@]:1}")
   [ -n "${seen[$f]:-}" ] && continue
@@ -114,6 +125,21 @@ swift_target="$out/Sources/Generated/NimbusProto"
 rm -rf "$swift_target"
 mkdir -p "$swift_target"
 cp "$tmp/swift/"*.swift "$swift_target/"
+
+# ── 5. The test protos, over the production set's C and Swift targets ──
+testing_swift="$out/Sources/Generated/NimbusTestingProto"
+if [ ${#testing[@]} -gt 0 ]; then
+  mkdir -p "$tmp/testing-c" "$tmp/testing-swift"
+  (cd "$protos_dir" && protoc -I . -I "$wkt_include" --c_out="$tmp/testing-c" "${testing[@]}") ||
+    die "protoc-c failed on the test protos"
+  (cd "$protos_dir" && protoc -I . -I "$wkt_include" \
+    --plugin=protoc-gen-nimbus-swift="$plugin" --nimbus-swift_opt=c_module=NimbusTestingProtoC \
+    --nimbus-swift_out="$tmp/testing-swift" "${testing[@]}") || die "protoc-gen-nimbus-swift failed on the test protos"
+  install_c_target "$tmp/testing-c" "$out/Sources/Generated/NimbusTestingProtoC" NimbusTestingProtoC
+  rm -rf "$testing_swift"
+  mkdir -p "$testing_swift"
+  cp "$tmp/testing-swift/"*.swift "$testing_swift/"
+fi
 
 echo "gen-protos: ${#all[@]} proto files -> NimbusProtoC ($(find "$out/Sources/Generated/NimbusProtoC" -name '*.c' | wc -l) C files)," \
      "NimbusProto ($(ls "$swift_target" | wc -l) Swift files)"

@@ -101,10 +101,11 @@ for svc in identity compute storage database; do
   extra=()  # compute alone holds the key that seals instance environments, identity the one for S3 secrets
   [ "$svc" = compute ] && extra=("NIMBUS_COMPUTE_KEK=$(key_secret compute-kek)")
   [ "$svc" = identity ] && extra=("NIMBUS_IDENTITY_KEK=$(key_secret identity-kek)")
+  [ "$svc" = storage ] && extra=("NIMBUS_STORAGE_DATA_DIR=$run/storage")  # object bytes
   start "nimbus-$svc" "${port_of[$svc]}" \
     "DATABASE_URL=postgresql://$schema:$(secret "db-$schema")@127.0.0.1:$PGPORT/postgres" "${extra[@]}"
 done
-start nimbus-gateway "$GATEWAY_PORT"
+start nimbus-gateway "$GATEWAY_PORT" NIMBUS_GATEWAY_STORAGE_HTTP=127.0.0.1:7003  # S3 through the one endpoint
 
 # ── the first admin ──
 if [ ! -f "$run/admin-bootstrapped" ]; then

@@ -126,6 +126,36 @@ import Testing
         }
     }
 
+    /// Transfers run on an event loop: twenty followed log streams open at once add no
+    /// threads (a thread per transfer would add twenty), and all of them keep delivering.
+    @Test func followedStreamsShareTheLoopInsteadOfAThreadEach() async throws {
+        try await withNetwork { network in
+            let id = try await run(["sh", "-c", "while true; do echo tick; sleep 0.2; done"], network: network)
+            try await engine.ping()  // the client's loop thread exists before the count
+            func threads() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0 }
+            let before = threads()
+            let streams = 20
+            let engine = self.engine
+            let (received, during) = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<streams {
+                    group.addTask {
+                        var lines = 0
+                        for try await chunk in engine.logs(id, options: LogOptions(follow: true, tail: 0)) {
+                            lines += String(decoding: chunk.data, as: UTF8.self).split(separator: "\n").count
+                            if lines >= 3 { break }
+                        }
+                        return 1
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                let during = threads()
+                return (try await group.reduce(0, +), during)
+            }
+            #expect(received == streams)
+            #expect(during - before < 5, "threads before \(before), with \(streams) streams open \(during)")
+        }
+    }
+
     @Test func showsAContainerKilledBehindItsBackAsExited() async throws {
         try await withNetwork { network in
             let id = try await run(["sleep", "300"], network: network)

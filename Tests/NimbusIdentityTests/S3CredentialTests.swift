@@ -60,6 +60,9 @@ struct S3CredentialTests {
         let dump = try await env.pool.query("SELECT t::text AS t FROM identity.s3_credentials t", binds: [])
         #expect(try dump.allSatisfy { !(try $0.decode(String.self, column: "t")).contains(pair.secret.reveal()) })
 
+        let plain = try await env.core.createApiKey(env.aliceActor, name: "plain", expiresAt: nil, userID: "")
+        #expect(try await store.accessKeyIDs(forApiKeys: [created.key.id, plain.key.id]) == [created.key.id: pair.accessKeyID])
+
         let grant = try await store.signingKey(caller: storage, accessKeyID: pair.accessKeyID, date: today(), region: "us-east-1", service: "s3")
         #expect(grant.signingKey == SigV4SigningKey.derive(secret: pair.secret, date: today(), region: "us-east-1", service: "s3"))
         #expect(grant.principal.userID == env.alice.id && grant.principal.tenantID == env.tenantA.id)

@@ -1,6 +1,7 @@
 import Foundation
 import NimbusProto
 import NimbusRPCCore
+import NimbusTestingProto
 import Testing
 
 /// Encodings checked against the protobuf wire format by hand, one field kind at a time.

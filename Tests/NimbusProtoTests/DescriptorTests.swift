@@ -1,5 +1,6 @@
 import NimbusProto
 import NimbusRPCCore
+import NimbusTestingProto
 import Testing
 
 /// The embedded descriptors decode with the generated descriptor.proto types (proto2), which is

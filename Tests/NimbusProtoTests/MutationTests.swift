@@ -1,5 +1,6 @@
 import NimbusProto
 import NimbusRPCCore
+import NimbusTestingProto
 import Testing
 
 /// Mutated encodings (bit flips, truncations, inserted bytes) of every round-trip case: decoding

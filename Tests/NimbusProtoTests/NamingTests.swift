@@ -1,6 +1,7 @@
 import Foundation
 import NimbusProto
 import NimbusRPCCore
+import NimbusTestingProto
 import Testing
 
 /// naming.proto: keyword field names, aliases, unusual maps, two services in one file.

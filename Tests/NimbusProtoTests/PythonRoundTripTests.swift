@@ -1,6 +1,7 @@
 import Foundation
 import NimbusProto
 import NimbusRPCCore
+import NimbusTestingProto
 import Testing
 
 /// Swift encodes, Python's protobuf (from PyPI, in .venv) decodes and compares with its own

@@ -1,5 +1,6 @@
 import Foundation
 import NimbusProto
+import NimbusTestingProto
 
 /// Named `Everything` values shared with Tests/python/roundtrip/check.py, which builds the
 /// same values with Python's protobuf: keep both lists in step. `Date` holds seconds since 2001

@@ -1,6 +1,7 @@
 import Foundation
 import NimbusProto
 import NimbusRPCCore
+import NimbusTestingProto
 import Testing
 
 /// An Echo implementation written the way domain code writes services: plain Swift values only.

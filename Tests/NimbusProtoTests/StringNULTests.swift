@@ -2,6 +2,7 @@ import Foundation
 import NimbusProto
 import NimbusProtoRuntime
 import NimbusRPCCore
+import NimbusTestingProto
 import Testing
 
 /// protobuf-c reads strings as C strings, so U+0000 inside one would cut it short: decoding

@@ -2,6 +2,7 @@ import Foundation
 import NimbusGRPC
 import NimbusProto
 import NimbusRPCCore
+import NimbusTestingProto
 import Testing
 
 typealias EchoRequest = TestingV1.EchoRequest

@@ -3,6 +3,7 @@ import NimbusGRPC
 import NimbusHTTP
 import NimbusProto
 import NimbusRPCCore
+import NimbusTestingProto
 import Testing
 
 /// A small Echo service for the Nimbus server in this process.

@@ -2,6 +2,7 @@ import Foundation
 import NimbusGRPC
 import NimbusProto
 import NimbusRPCCore
+import NimbusTestingProto
 import Testing
 
 /// Peers that restart, die or refuse: reconnect with backoff, retry elsewhere, mutual TLS.

@@ -3,6 +3,7 @@ import NimbusEventLoop
 import NimbusGRPC
 import NimbusProto
 import NimbusRPCCore
+import NimbusTestingProto
 import Synchronization
 import Testing
 

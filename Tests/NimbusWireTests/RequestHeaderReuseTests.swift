@@ -1,6 +1,7 @@
 import NimbusGRPC
 import NimbusProto
 import NimbusRPCCore
+import NimbusTestingProto
 import Testing
 
 /// Says back the request's metadata as `key=value` lines, in order (binary values as bytes).

@@ -32,3 +32,17 @@ static inline CURLcode CNimbusCurl_setopt_xferinfo_function(CURL *handle,
 static inline CURLcode CNimbusCurl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }
+
+/* The multi interface (transfers driven by the caller's event loop): curl_multi_setopt is
+ * variadic too. */
+static inline CURLMcode CNimbusCurl_multi_setopt_socket_function(CURLM *multi,
+        int (*callback)(CURL *, curl_socket_t, int, void *, void *)) {
+    return curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, callback);
+}
+static inline CURLMcode CNimbusCurl_multi_setopt_timer_function(CURLM *multi,
+        int (*callback)(CURLM *, long, void *)) {
+    return curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, callback);
+}
+static inline CURLMcode CNimbusCurl_multi_setopt_pointer(CURLM *multi, CURLMoption option, void *value) {
+    return curl_multi_setopt(multi, option, value);
+}

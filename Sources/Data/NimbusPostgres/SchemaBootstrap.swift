@@ -1,6 +1,6 @@
 import Logging
 
-/// Schema ownership (ARCHITECTURE.md §4): with an admin DSN, makes `role` a login role that owns
+/// Schema ownership (docs/ARCHITECTURE.md §5): with an admin DSN, makes `role` a login role that owns
 /// `schema`, with no rights granted on other schemas and the schema closed to PUBLIC. Idempotent;
 /// re-running sets the password again, so it also rotates it.
 ///

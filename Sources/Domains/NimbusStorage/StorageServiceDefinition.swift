@@ -48,7 +48,7 @@ public enum StorageServiceDefinition: ServiceDefinition {
                            settings: S3Handler.Settings(baseDomains: domains), logger: environment.logger)
         environment.logger.info("object storage", metadata: ["storage.data_dir": "\(dataDir)", "s3.domains": "\(domains)"])
         return ServiceParts(
-            http1: s3.http1Handler(),
+            streaming: s3.streamingHandler(),
             background: [
                 StorageJanitor(core: core).worker(interval: .seconds(interval)),
                 AuditRelay.make(pool: db, transport: identity, signer: signer, logger: environment.logger),

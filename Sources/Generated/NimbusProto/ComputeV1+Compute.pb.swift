@@ -6,7 +6,7 @@ import FoundationEssentials
 import Foundation
 #endif
 internal import CProtobufC
-internal import NimbusProtoC
+package import NimbusProtoC
 import NimbusProtoRuntime
 import NimbusRPCCore
 
@@ -727,7 +727,7 @@ extension ComputeV1.PortMapping: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__PortMapping>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__PortMapping>) throws {
         self.init()
         let m = message.pointee
         self.containerPort = m.container_port
@@ -737,7 +737,7 @@ extension ComputeV1.PortMapping: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__PortMapping> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__PortMapping> {
         let c = arena.allocate(Nimbus__Compute__V1__PortMapping.self)
         nimbus__compute__v1__port_mapping__init(c)
         c.pointee.container_port = self.containerPort
@@ -764,7 +764,7 @@ extension ComputeV1.Instance: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__Instance>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__Instance>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -798,7 +798,7 @@ extension ComputeV1.Instance: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__Instance> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__Instance> {
         let c = arena.allocate(Nimbus__Compute__V1__Instance.self)
         nimbus__compute__v1__instance__init(c)
         c.pointee.id = arena.string(self.id)
@@ -860,7 +860,7 @@ extension ComputeV1.LaunchInstanceRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__LaunchInstanceRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__LaunchInstanceRequest>) throws {
         self.init()
         let m = message.pointee
         self.name = try ProtoRuntime.string(m.name, in: Self.protoMessageName)
@@ -881,7 +881,7 @@ extension ComputeV1.LaunchInstanceRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__LaunchInstanceRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__LaunchInstanceRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__LaunchInstanceRequest.self)
         nimbus__compute__v1__launch_instance_request__init(c)
         c.pointee.name = arena.string(self.name)
@@ -929,14 +929,14 @@ extension ComputeV1.GetInstanceRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__GetInstanceRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__GetInstanceRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__GetInstanceRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__GetInstanceRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__GetInstanceRequest.self)
         nimbus__compute__v1__get_instance_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -960,7 +960,7 @@ extension ComputeV1.ListInstancesRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ListInstancesRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ListInstancesRequest>) throws {
         self.init()
         let m = message.pointee
         self.pageSize = m.page_size
@@ -976,7 +976,7 @@ extension ComputeV1.ListInstancesRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListInstancesRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListInstancesRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__ListInstancesRequest.self)
         nimbus__compute__v1__list_instances_request__init(c)
         c.pointee.page_size = self.pageSize
@@ -1013,7 +1013,7 @@ extension ComputeV1.ListInstancesResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ListInstancesResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ListInstancesResponse>) throws {
         self.init()
         let m = message.pointee
         self.instances = try ProtoRuntime.array(m.instances, m.n_instances).map { try ComputeV1.Instance(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
@@ -1021,7 +1021,7 @@ extension ComputeV1.ListInstancesResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListInstancesResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListInstancesResponse> {
         let c = arena.allocate(Nimbus__Compute__V1__ListInstancesResponse.self)
         nimbus__compute__v1__list_instances_response__init(c)
         c.pointee.n_instances = self.instances.count
@@ -1047,7 +1047,7 @@ extension ComputeV1.InstanceActionRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__InstanceActionRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__InstanceActionRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -1055,7 +1055,7 @@ extension ComputeV1.InstanceActionRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__InstanceActionRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__InstanceActionRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__InstanceActionRequest.self)
         nimbus__compute__v1__instance_action_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1080,7 +1080,7 @@ extension ComputeV1.StreamInstanceLogsRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__StreamInstanceLogsRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__StreamInstanceLogsRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -1089,7 +1089,7 @@ extension ComputeV1.StreamInstanceLogsRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__StreamInstanceLogsRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__StreamInstanceLogsRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__StreamInstanceLogsRequest.self)
         nimbus__compute__v1__stream_instance_logs_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1115,7 +1115,7 @@ extension ComputeV1.LogChunk: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__LogChunk>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__LogChunk>) throws {
         self.init()
         let m = message.pointee
         self.stream = ComputeV1.LogStream(rawValue: Int32(truncatingIfNeeded: m.stream.rawValue))
@@ -1123,7 +1123,7 @@ extension ComputeV1.LogChunk: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__LogChunk> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__LogChunk> {
         let c = arena.allocate(Nimbus__Compute__V1__LogChunk.self)
         nimbus__compute__v1__log_chunk__init(c)
         c.pointee.stream = Nimbus__Compute__V1__LogStream(rawValue: .init(truncatingIfNeeded: self.stream.rawValue))
@@ -1148,14 +1148,14 @@ extension ComputeV1.GetInstanceStatsRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__GetInstanceStatsRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__GetInstanceStatsRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__GetInstanceStatsRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__GetInstanceStatsRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__GetInstanceStatsRequest.self)
         nimbus__compute__v1__get_instance_stats_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1179,7 +1179,7 @@ extension ComputeV1.InstanceStats: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__InstanceStats>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__InstanceStats>) throws {
         self.init()
         let m = message.pointee
         self.instanceId = try ProtoRuntime.string(m.instance_id, in: Self.protoMessageName)
@@ -1194,7 +1194,7 @@ extension ComputeV1.InstanceStats: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__InstanceStats> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__InstanceStats> {
         let c = arena.allocate(Nimbus__Compute__V1__InstanceStats.self)
         nimbus__compute__v1__instance_stats__init(c)
         c.pointee.instance_id = arena.string(self.instanceId)
@@ -1226,7 +1226,7 @@ extension ComputeV1.InstanceType: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__InstanceType>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__InstanceType>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -1240,7 +1240,7 @@ extension ComputeV1.InstanceType: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__InstanceType> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__InstanceType> {
         let c = arena.allocate(Nimbus__Compute__V1__InstanceType.self)
         nimbus__compute__v1__instance_type__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1271,12 +1271,12 @@ extension ComputeV1.ListInstanceTypesRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ListInstanceTypesRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ListInstanceTypesRequest>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListInstanceTypesRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListInstanceTypesRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__ListInstanceTypesRequest.self)
         nimbus__compute__v1__list_instance_types_request__init(c)
         return c
@@ -1299,14 +1299,14 @@ extension ComputeV1.ListInstanceTypesResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ListInstanceTypesResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ListInstanceTypesResponse>) throws {
         self.init()
         let m = message.pointee
         self.instanceTypes = try ProtoRuntime.array(m.instance_types, m.n_instance_types).map { try ComputeV1.InstanceType(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListInstanceTypesResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListInstanceTypesResponse> {
         let c = arena.allocate(Nimbus__Compute__V1__ListInstanceTypesResponse.self)
         nimbus__compute__v1__list_instance_types_response__init(c)
         c.pointee.n_instance_types = self.instanceTypes.count
@@ -1331,14 +1331,14 @@ extension ComputeV1.GetInstanceTypeRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__GetInstanceTypeRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__GetInstanceTypeRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__GetInstanceTypeRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__GetInstanceTypeRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__GetInstanceTypeRequest.self)
         nimbus__compute__v1__get_instance_type_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1362,7 +1362,7 @@ extension ComputeV1.Image: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__Image>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__Image>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -1374,7 +1374,7 @@ extension ComputeV1.Image: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__Image> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__Image> {
         let c = arena.allocate(Nimbus__Compute__V1__Image.self)
         nimbus__compute__v1__image__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1403,7 +1403,7 @@ extension ComputeV1.ImportImageMetadata: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ImportImageMetadata>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ImportImageMetadata>) throws {
         self.init()
         let m = message.pointee
         self.name = try ProtoRuntime.string(m.name, in: Self.protoMessageName)
@@ -1411,7 +1411,7 @@ extension ComputeV1.ImportImageMetadata: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ImportImageMetadata> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ImportImageMetadata> {
         let c = arena.allocate(Nimbus__Compute__V1__ImportImageMetadata.self)
         nimbus__compute__v1__import_image_metadata__init(c)
         c.pointee.name = arena.string(self.name)
@@ -1436,7 +1436,7 @@ extension ComputeV1.ImportImageRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ImportImageRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ImportImageRequest>) throws {
         self.init()
         let m = message.pointee
         switch m.part_case.rawValue {
@@ -1447,7 +1447,7 @@ extension ComputeV1.ImportImageRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ImportImageRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ImportImageRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__ImportImageRequest.self)
         nimbus__compute__v1__import_image_request__init(c)
         switch self.part {
@@ -1479,7 +1479,7 @@ extension ComputeV1.ListImagesRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ListImagesRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ListImagesRequest>) throws {
         self.init()
         let m = message.pointee
         self.pageSize = m.page_size
@@ -1487,7 +1487,7 @@ extension ComputeV1.ListImagesRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListImagesRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListImagesRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__ListImagesRequest.self)
         nimbus__compute__v1__list_images_request__init(c)
         c.pointee.page_size = self.pageSize
@@ -1512,7 +1512,7 @@ extension ComputeV1.ListImagesResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ListImagesResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ListImagesResponse>) throws {
         self.init()
         let m = message.pointee
         self.images = try ProtoRuntime.array(m.images, m.n_images).map { try ComputeV1.Image(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
@@ -1520,7 +1520,7 @@ extension ComputeV1.ListImagesResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListImagesResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListImagesResponse> {
         let c = arena.allocate(Nimbus__Compute__V1__ListImagesResponse.self)
         nimbus__compute__v1__list_images_response__init(c)
         c.pointee.n_images = self.images.count
@@ -1546,14 +1546,14 @@ extension ComputeV1.GetImageRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__GetImageRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__GetImageRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__GetImageRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__GetImageRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__GetImageRequest.self)
         nimbus__compute__v1__get_image_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1577,14 +1577,14 @@ extension ComputeV1.DeleteImageRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__DeleteImageRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__DeleteImageRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__DeleteImageRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__DeleteImageRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__DeleteImageRequest.self)
         nimbus__compute__v1__delete_image_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1608,12 +1608,12 @@ extension ComputeV1.DeleteImageResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__DeleteImageResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__DeleteImageResponse>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__DeleteImageResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__DeleteImageResponse> {
         let c = arena.allocate(Nimbus__Compute__V1__DeleteImageResponse.self)
         nimbus__compute__v1__delete_image_response__init(c)
         return c
@@ -1636,7 +1636,7 @@ extension ComputeV1.Vpc: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__Vpc>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__Vpc>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -1648,7 +1648,7 @@ extension ComputeV1.Vpc: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__Vpc> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__Vpc> {
         let c = arena.allocate(Nimbus__Compute__V1__Vpc.self)
         nimbus__compute__v1__vpc__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1677,7 +1677,7 @@ extension ComputeV1.CreateVpcRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__CreateVpcRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__CreateVpcRequest>) throws {
         self.init()
         let m = message.pointee
         self.name = try ProtoRuntime.string(m.name, in: Self.protoMessageName)
@@ -1685,7 +1685,7 @@ extension ComputeV1.CreateVpcRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__CreateVpcRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__CreateVpcRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__CreateVpcRequest.self)
         nimbus__compute__v1__create_vpc_request__init(c)
         c.pointee.name = arena.string(self.name)
@@ -1710,14 +1710,14 @@ extension ComputeV1.GetVpcRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__GetVpcRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__GetVpcRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__GetVpcRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__GetVpcRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__GetVpcRequest.self)
         nimbus__compute__v1__get_vpc_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1741,7 +1741,7 @@ extension ComputeV1.ListVpcsRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ListVpcsRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ListVpcsRequest>) throws {
         self.init()
         let m = message.pointee
         self.pageSize = m.page_size
@@ -1749,7 +1749,7 @@ extension ComputeV1.ListVpcsRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListVpcsRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListVpcsRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__ListVpcsRequest.self)
         nimbus__compute__v1__list_vpcs_request__init(c)
         c.pointee.page_size = self.pageSize
@@ -1774,7 +1774,7 @@ extension ComputeV1.ListVpcsResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ListVpcsResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__ListVpcsResponse>) throws {
         self.init()
         let m = message.pointee
         self.vpcs = try ProtoRuntime.array(m.vpcs, m.n_vpcs).map { try ComputeV1.Vpc(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
@@ -1782,7 +1782,7 @@ extension ComputeV1.ListVpcsResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListVpcsResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__ListVpcsResponse> {
         let c = arena.allocate(Nimbus__Compute__V1__ListVpcsResponse.self)
         nimbus__compute__v1__list_vpcs_response__init(c)
         c.pointee.n_vpcs = self.vpcs.count
@@ -1808,14 +1808,14 @@ extension ComputeV1.DeleteVpcRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__DeleteVpcRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__DeleteVpcRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__DeleteVpcRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__DeleteVpcRequest> {
         let c = arena.allocate(Nimbus__Compute__V1__DeleteVpcRequest.self)
         nimbus__compute__v1__delete_vpc_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1839,12 +1839,12 @@ extension ComputeV1.DeleteVpcResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Compute__V1__DeleteVpcResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Compute__V1__DeleteVpcResponse>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__DeleteVpcResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Compute__V1__DeleteVpcResponse> {
         let c = arena.allocate(Nimbus__Compute__V1__DeleteVpcResponse.self)
         nimbus__compute__v1__delete_vpc_response__init(c)
         return c

@@ -6,7 +6,7 @@ import FoundationEssentials
 import Foundation
 #endif
 internal import CProtobufC
-internal import NimbusProtoC
+package import NimbusProtoC
 import NimbusProtoRuntime
 import NimbusRPCCore
 
@@ -99,7 +99,7 @@ extension GoogleApi.Http: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Api__Http>) throws {
+    package init(cMessage message: UnsafePointer<Google__Api__Http>) throws {
         self.init()
         let m = message.pointee
         self.rules = try ProtoRuntime.array(m.rules, m.n_rules).map { try GoogleApi.HttpRule(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
@@ -107,7 +107,7 @@ extension GoogleApi.Http: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Api__Http> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Api__Http> {
         let c = arena.allocate(Google__Api__Http.self)
         google__api__http__init(c)
         c.pointee.n_rules = self.rules.count
@@ -133,7 +133,7 @@ extension GoogleApi.HttpRule: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Api__HttpRule>) throws {
+    package init(cMessage message: UnsafePointer<Google__Api__HttpRule>) throws {
         self.init()
         let m = message.pointee
         self.selector = try ProtoRuntime.string(m.selector, in: Self.protoMessageName)
@@ -152,7 +152,7 @@ extension GoogleApi.HttpRule: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Api__HttpRule> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Api__HttpRule> {
         let c = arena.allocate(Google__Api__HttpRule.self)
         google__api__http_rule__init(c)
         c.pointee.selector = arena.string(self.selector)
@@ -201,7 +201,7 @@ extension GoogleApi.CustomHttpPattern: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Api__CustomHttpPattern>) throws {
+    package init(cMessage message: UnsafePointer<Google__Api__CustomHttpPattern>) throws {
         self.init()
         let m = message.pointee
         self.kind = try ProtoRuntime.string(m.kind, in: Self.protoMessageName)
@@ -209,7 +209,7 @@ extension GoogleApi.CustomHttpPattern: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Api__CustomHttpPattern> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Api__CustomHttpPattern> {
         let c = arena.allocate(Google__Api__CustomHttpPattern.self)
         google__api__custom_http_pattern__init(c)
         c.pointee.kind = arena.string(self.kind)

@@ -6,7 +6,7 @@ import FoundationEssentials
 import Foundation
 #endif
 internal import CProtobufC
-internal import NimbusProtoC
+package import NimbusProtoC
 import NimbusProtoRuntime
 import NimbusRPCCore
 
@@ -1424,14 +1424,14 @@ extension GoogleProtobuf.FileDescriptorSet: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__FileDescriptorSet>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__FileDescriptorSet>) throws {
         self.init()
         let m = message.pointee
         self.file = try ProtoRuntime.array(m.file, m.n_file).map { try GoogleProtobuf.FileDescriptorProto(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FileDescriptorSet> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FileDescriptorSet> {
         let c = arena.allocate(Google__Protobuf__FileDescriptorSet.self)
         google__protobuf__file_descriptor_set__init(c)
         c.pointee.n_file = self.file.count
@@ -1456,7 +1456,7 @@ extension GoogleProtobuf.FileDescriptorProto: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__FileDescriptorProto>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__FileDescriptorProto>) throws {
         self.init()
         let m = message.pointee
         if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
@@ -1474,7 +1474,7 @@ extension GoogleProtobuf.FileDescriptorProto: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FileDescriptorProto> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FileDescriptorProto> {
         let c = arena.allocate(Google__Protobuf__FileDescriptorProto.self)
         google__protobuf__file_descriptor_proto__init(c)
         if let v = self.name { c.pointee.name = arena.string(v) }
@@ -1516,7 +1516,7 @@ extension GoogleProtobuf.DescriptorProto: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__DescriptorProto>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__DescriptorProto>) throws {
         self.init()
         let m = message.pointee
         if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
@@ -1532,7 +1532,7 @@ extension GoogleProtobuf.DescriptorProto: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__DescriptorProto> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__DescriptorProto> {
         let c = arena.allocate(Google__Protobuf__DescriptorProto.self)
         google__protobuf__descriptor_proto__init(c)
         if let v = self.name { c.pointee.name = arena.string(v) }
@@ -1573,7 +1573,7 @@ extension GoogleProtobuf.DescriptorProto.ExtensionRange: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__DescriptorProto__ExtensionRange>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__DescriptorProto__ExtensionRange>) throws {
         self.init()
         let m = message.pointee
         if m.has_start != 0 { self.start = m.start }
@@ -1582,7 +1582,7 @@ extension GoogleProtobuf.DescriptorProto.ExtensionRange: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__DescriptorProto__ExtensionRange> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__DescriptorProto__ExtensionRange> {
         let c = arena.allocate(Google__Protobuf__DescriptorProto__ExtensionRange.self)
         google__protobuf__descriptor_proto__extension_range__init(c)
         if let v = self.start { c.pointee.has_start = 1; c.pointee.start = v }
@@ -1608,7 +1608,7 @@ extension GoogleProtobuf.DescriptorProto.ReservedRange: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__DescriptorProto__ReservedRange>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__DescriptorProto__ReservedRange>) throws {
         self.init()
         let m = message.pointee
         if m.has_start != 0 { self.start = m.start }
@@ -1616,7 +1616,7 @@ extension GoogleProtobuf.DescriptorProto.ReservedRange: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__DescriptorProto__ReservedRange> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__DescriptorProto__ReservedRange> {
         let c = arena.allocate(Google__Protobuf__DescriptorProto__ReservedRange.self)
         google__protobuf__descriptor_proto__reserved_range__init(c)
         if let v = self.start { c.pointee.has_start = 1; c.pointee.start = v }
@@ -1641,14 +1641,14 @@ extension GoogleProtobuf.ExtensionRangeOptions: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__ExtensionRangeOptions>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__ExtensionRangeOptions>) throws {
         self.init()
         let m = message.pointee
         self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__ExtensionRangeOptions> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__ExtensionRangeOptions> {
         let c = arena.allocate(Google__Protobuf__ExtensionRangeOptions.self)
         google__protobuf__extension_range_options__init(c)
         c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
@@ -1673,7 +1673,7 @@ extension GoogleProtobuf.FieldDescriptorProto: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__FieldDescriptorProto>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__FieldDescriptorProto>) throws {
         self.init()
         let m = message.pointee
         if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
@@ -1690,7 +1690,7 @@ extension GoogleProtobuf.FieldDescriptorProto: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FieldDescriptorProto> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FieldDescriptorProto> {
         let c = arena.allocate(Google__Protobuf__FieldDescriptorProto.self)
         google__protobuf__field_descriptor_proto__init(c)
         if let v = self.name { c.pointee.name = arena.string(v) }
@@ -1724,7 +1724,7 @@ extension GoogleProtobuf.OneofDescriptorProto: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__OneofDescriptorProto>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__OneofDescriptorProto>) throws {
         self.init()
         let m = message.pointee
         if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
@@ -1732,7 +1732,7 @@ extension GoogleProtobuf.OneofDescriptorProto: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__OneofDescriptorProto> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__OneofDescriptorProto> {
         let c = arena.allocate(Google__Protobuf__OneofDescriptorProto.self)
         google__protobuf__oneof_descriptor_proto__init(c)
         if let v = self.name { c.pointee.name = arena.string(v) }
@@ -1757,7 +1757,7 @@ extension GoogleProtobuf.EnumDescriptorProto: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__EnumDescriptorProto>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__EnumDescriptorProto>) throws {
         self.init()
         let m = message.pointee
         if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
@@ -1768,7 +1768,7 @@ extension GoogleProtobuf.EnumDescriptorProto: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumDescriptorProto> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumDescriptorProto> {
         let c = arena.allocate(Google__Protobuf__EnumDescriptorProto.self)
         google__protobuf__enum_descriptor_proto__init(c)
         if let v = self.name { c.pointee.name = arena.string(v) }
@@ -1799,7 +1799,7 @@ extension GoogleProtobuf.EnumDescriptorProto.EnumReservedRange: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__EnumDescriptorProto__EnumReservedRange>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__EnumDescriptorProto__EnumReservedRange>) throws {
         self.init()
         let m = message.pointee
         if m.has_start != 0 { self.start = m.start }
@@ -1807,7 +1807,7 @@ extension GoogleProtobuf.EnumDescriptorProto.EnumReservedRange: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumDescriptorProto__EnumReservedRange> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumDescriptorProto__EnumReservedRange> {
         let c = arena.allocate(Google__Protobuf__EnumDescriptorProto__EnumReservedRange.self)
         google__protobuf__enum_descriptor_proto__enum_reserved_range__init(c)
         if let v = self.start { c.pointee.has_start = 1; c.pointee.start = v }
@@ -1832,7 +1832,7 @@ extension GoogleProtobuf.EnumValueDescriptorProto: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__EnumValueDescriptorProto>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__EnumValueDescriptorProto>) throws {
         self.init()
         let m = message.pointee
         if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
@@ -1841,7 +1841,7 @@ extension GoogleProtobuf.EnumValueDescriptorProto: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumValueDescriptorProto> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumValueDescriptorProto> {
         let c = arena.allocate(Google__Protobuf__EnumValueDescriptorProto.self)
         google__protobuf__enum_value_descriptor_proto__init(c)
         if let v = self.name { c.pointee.name = arena.string(v) }
@@ -1867,7 +1867,7 @@ extension GoogleProtobuf.ServiceDescriptorProto: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__ServiceDescriptorProto>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__ServiceDescriptorProto>) throws {
         self.init()
         let m = message.pointee
         if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
@@ -1876,7 +1876,7 @@ extension GoogleProtobuf.ServiceDescriptorProto: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__ServiceDescriptorProto> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__ServiceDescriptorProto> {
         let c = arena.allocate(Google__Protobuf__ServiceDescriptorProto.self)
         google__protobuf__service_descriptor_proto__init(c)
         if let v = self.name { c.pointee.name = arena.string(v) }
@@ -1903,7 +1903,7 @@ extension GoogleProtobuf.MethodDescriptorProto: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__MethodDescriptorProto>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__MethodDescriptorProto>) throws {
         self.init()
         let m = message.pointee
         if let p = m.name { self.name = try ProtoRuntime.string(p, in: Self.protoMessageName) }
@@ -1915,7 +1915,7 @@ extension GoogleProtobuf.MethodDescriptorProto: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__MethodDescriptorProto> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__MethodDescriptorProto> {
         let c = arena.allocate(Google__Protobuf__MethodDescriptorProto.self)
         google__protobuf__method_descriptor_proto__init(c)
         if let v = self.name { c.pointee.name = arena.string(v) }
@@ -1944,7 +1944,7 @@ extension GoogleProtobuf.FileOptions: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__FileOptions>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__FileOptions>) throws {
         self.init()
         let m = message.pointee
         if let p = m.java_package { self.javaPackage = try ProtoRuntime.string(p, in: Self.protoMessageName) }
@@ -1971,7 +1971,7 @@ extension GoogleProtobuf.FileOptions: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FileOptions> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FileOptions> {
         let c = arena.allocate(Google__Protobuf__FileOptions.self)
         google__protobuf__file_options__init(c)
         if let v = self.javaPackage { c.pointee.java_package = arena.string(v) }
@@ -2016,7 +2016,7 @@ extension GoogleProtobuf.MessageOptions: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__MessageOptions>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__MessageOptions>) throws {
         self.init()
         let m = message.pointee
         if m.has_message_set_wire_format != 0 { self.messageSetWireFormat = (m.message_set_wire_format != 0) }
@@ -2027,7 +2027,7 @@ extension GoogleProtobuf.MessageOptions: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__MessageOptions> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__MessageOptions> {
         let c = arena.allocate(Google__Protobuf__MessageOptions.self)
         google__protobuf__message_options__init(c)
         if let v = self.messageSetWireFormat { c.pointee.has_message_set_wire_format = 1; c.pointee.message_set_wire_format = (v ? Int32(1) : Int32(0)) }
@@ -2056,7 +2056,7 @@ extension GoogleProtobuf.FieldOptions: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__FieldOptions>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__FieldOptions>) throws {
         self.init()
         let m = message.pointee
         if m.has_ctype != 0 { self.ctype = GoogleProtobuf.FieldOptions.CType(rawValue: Int32(truncatingIfNeeded: m.ctype.rawValue)) }
@@ -2070,7 +2070,7 @@ extension GoogleProtobuf.FieldOptions: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FieldOptions> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__FieldOptions> {
         let c = arena.allocate(Google__Protobuf__FieldOptions.self)
         google__protobuf__field_options__init(c)
         if let v = self.ctype { c.pointee.has_ctype = 1; c.pointee.ctype = Google__Protobuf__FieldOptions__CType(rawValue: .init(truncatingIfNeeded: v.rawValue)) }
@@ -2102,14 +2102,14 @@ extension GoogleProtobuf.OneofOptions: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__OneofOptions>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__OneofOptions>) throws {
         self.init()
         let m = message.pointee
         self.uninterpretedOption = try ProtoRuntime.array(m.uninterpreted_option, m.n_uninterpreted_option).map { try GoogleProtobuf.UninterpretedOption(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__OneofOptions> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__OneofOptions> {
         let c = arena.allocate(Google__Protobuf__OneofOptions.self)
         google__protobuf__oneof_options__init(c)
         c.pointee.n_uninterpreted_option = self.uninterpretedOption.count
@@ -2134,7 +2134,7 @@ extension GoogleProtobuf.EnumOptions: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__EnumOptions>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__EnumOptions>) throws {
         self.init()
         let m = message.pointee
         if m.has_allow_alias != 0 { self.allowAlias = (m.allow_alias != 0) }
@@ -2143,7 +2143,7 @@ extension GoogleProtobuf.EnumOptions: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumOptions> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumOptions> {
         let c = arena.allocate(Google__Protobuf__EnumOptions.self)
         google__protobuf__enum_options__init(c)
         if let v = self.allowAlias { c.pointee.has_allow_alias = 1; c.pointee.allow_alias = (v ? Int32(1) : Int32(0)) }
@@ -2170,7 +2170,7 @@ extension GoogleProtobuf.EnumValueOptions: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__EnumValueOptions>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__EnumValueOptions>) throws {
         self.init()
         let m = message.pointee
         if m.has_deprecated != 0 { self.deprecated = (m.deprecated != 0) }
@@ -2178,7 +2178,7 @@ extension GoogleProtobuf.EnumValueOptions: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumValueOptions> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__EnumValueOptions> {
         let c = arena.allocate(Google__Protobuf__EnumValueOptions.self)
         google__protobuf__enum_value_options__init(c)
         if let v = self.deprecated { c.pointee.has_deprecated = 1; c.pointee.deprecated = (v ? Int32(1) : Int32(0)) }
@@ -2204,7 +2204,7 @@ extension GoogleProtobuf.ServiceOptions: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__ServiceOptions>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__ServiceOptions>) throws {
         self.init()
         let m = message.pointee
         if m.has_deprecated != 0 { self.deprecated = (m.deprecated != 0) }
@@ -2212,7 +2212,7 @@ extension GoogleProtobuf.ServiceOptions: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__ServiceOptions> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__ServiceOptions> {
         let c = arena.allocate(Google__Protobuf__ServiceOptions.self)
         google__protobuf__service_options__init(c)
         if let v = self.deprecated { c.pointee.has_deprecated = 1; c.pointee.deprecated = (v ? Int32(1) : Int32(0)) }
@@ -2238,7 +2238,7 @@ extension GoogleProtobuf.MethodOptions: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__MethodOptions>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__MethodOptions>) throws {
         self.init()
         let m = message.pointee
         if m.has_deprecated != 0 { self.deprecated = (m.deprecated != 0) }
@@ -2247,7 +2247,7 @@ extension GoogleProtobuf.MethodOptions: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__MethodOptions> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__MethodOptions> {
         let c = arena.allocate(Google__Protobuf__MethodOptions.self)
         google__protobuf__method_options__init(c)
         if let v = self.deprecated { c.pointee.has_deprecated = 1; c.pointee.deprecated = (v ? Int32(1) : Int32(0)) }
@@ -2274,7 +2274,7 @@ extension GoogleProtobuf.UninterpretedOption: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__UninterpretedOption>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__UninterpretedOption>) throws {
         self.init()
         let m = message.pointee
         self.name = try ProtoRuntime.array(m.name, m.n_name).map { try GoogleProtobuf.UninterpretedOption.NamePart(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
@@ -2287,7 +2287,7 @@ extension GoogleProtobuf.UninterpretedOption: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__UninterpretedOption> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__UninterpretedOption> {
         let c = arena.allocate(Google__Protobuf__UninterpretedOption.self)
         google__protobuf__uninterpreted_option__init(c)
         c.pointee.n_name = self.name.count
@@ -2318,7 +2318,7 @@ extension GoogleProtobuf.UninterpretedOption.NamePart: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__UninterpretedOption__NamePart>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__UninterpretedOption__NamePart>) throws {
         self.init()
         let m = message.pointee
         self.namePart = try ProtoRuntime.string(m.name_part, in: Self.protoMessageName)
@@ -2326,7 +2326,7 @@ extension GoogleProtobuf.UninterpretedOption.NamePart: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__UninterpretedOption__NamePart> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__UninterpretedOption__NamePart> {
         let c = arena.allocate(Google__Protobuf__UninterpretedOption__NamePart.self)
         google__protobuf__uninterpreted_option__name_part__init(c)
         c.pointee.name_part = arena.string(self.namePart)
@@ -2351,14 +2351,14 @@ extension GoogleProtobuf.SourceCodeInfo: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__SourceCodeInfo>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__SourceCodeInfo>) throws {
         self.init()
         let m = message.pointee
         self.location = try ProtoRuntime.array(m.location, m.n_location).map { try GoogleProtobuf.SourceCodeInfo.Location(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__SourceCodeInfo> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__SourceCodeInfo> {
         let c = arena.allocate(Google__Protobuf__SourceCodeInfo.self)
         google__protobuf__source_code_info__init(c)
         c.pointee.n_location = self.location.count
@@ -2383,7 +2383,7 @@ extension GoogleProtobuf.SourceCodeInfo.Location: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__SourceCodeInfo__Location>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__SourceCodeInfo__Location>) throws {
         self.init()
         let m = message.pointee
         self.path = Array(ProtoRuntime.array(m.path, m.n_path))
@@ -2394,7 +2394,7 @@ extension GoogleProtobuf.SourceCodeInfo.Location: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__SourceCodeInfo__Location> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__SourceCodeInfo__Location> {
         let c = arena.allocate(Google__Protobuf__SourceCodeInfo__Location.self)
         google__protobuf__source_code_info__location__init(c)
         c.pointee.n_path = self.path.count
@@ -2425,14 +2425,14 @@ extension GoogleProtobuf.GeneratedCodeInfo: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__GeneratedCodeInfo>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__GeneratedCodeInfo>) throws {
         self.init()
         let m = message.pointee
         self.annotation = try ProtoRuntime.array(m.annotation, m.n_annotation).map { try GoogleProtobuf.GeneratedCodeInfo.Annotation(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__GeneratedCodeInfo> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__GeneratedCodeInfo> {
         let c = arena.allocate(Google__Protobuf__GeneratedCodeInfo.self)
         google__protobuf__generated_code_info__init(c)
         c.pointee.n_annotation = self.annotation.count
@@ -2457,7 +2457,7 @@ extension GoogleProtobuf.GeneratedCodeInfo.Annotation: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__GeneratedCodeInfo__Annotation>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__GeneratedCodeInfo__Annotation>) throws {
         self.init()
         let m = message.pointee
         self.path = Array(ProtoRuntime.array(m.path, m.n_path))
@@ -2467,7 +2467,7 @@ extension GoogleProtobuf.GeneratedCodeInfo.Annotation: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__GeneratedCodeInfo__Annotation> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__GeneratedCodeInfo__Annotation> {
         let c = arena.allocate(Google__Protobuf__GeneratedCodeInfo__Annotation.self)
         google__protobuf__generated_code_info__annotation__init(c)
         c.pointee.n_path = self.path.count

@@ -6,7 +6,7 @@ import FoundationEssentials
 import Foundation
 #endif
 internal import CProtobufC
-internal import NimbusProtoC
+package import NimbusProtoC
 import NimbusProtoRuntime
 import NimbusRPCCore
 
@@ -41,12 +41,12 @@ extension GoogleProtobuf.Empty: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__Empty>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__Empty>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__Empty> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__Empty> {
         let c = arena.allocate(Google__Protobuf__Empty.self)
         google__protobuf__empty__init(c)
         return c

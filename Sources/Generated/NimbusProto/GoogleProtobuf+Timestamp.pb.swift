@@ -6,7 +6,7 @@ import FoundationEssentials
 import Foundation
 #endif
 internal import CProtobufC
-internal import NimbusProtoC
+package import NimbusProtoC
 import NimbusProtoRuntime
 import NimbusRPCCore
 
@@ -143,7 +143,7 @@ extension GoogleProtobuf.Timestamp: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Google__Protobuf__Timestamp>) throws {
+    package init(cMessage message: UnsafePointer<Google__Protobuf__Timestamp>) throws {
         self.init()
         let m = message.pointee
         self.seconds = m.seconds
@@ -151,7 +151,7 @@ extension GoogleProtobuf.Timestamp: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__Timestamp> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Google__Protobuf__Timestamp> {
         let c = arena.allocate(Google__Protobuf__Timestamp.self)
         google__protobuf__timestamp__init(c)
         c.pointee.seconds = self.seconds

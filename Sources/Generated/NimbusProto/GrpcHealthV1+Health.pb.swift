@@ -6,7 +6,7 @@ import FoundationEssentials
 import Foundation
 #endif
 internal import CProtobufC
-internal import NimbusProtoC
+package import NimbusProtoC
 import NimbusProtoRuntime
 import NimbusRPCCore
 
@@ -107,14 +107,14 @@ extension GrpcHealthV1.HealthCheckRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Health__V1__HealthCheckRequest>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Health__V1__HealthCheckRequest>) throws {
         self.init()
         let m = message.pointee
         self.service = try ProtoRuntime.string(m.service, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthCheckRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthCheckRequest> {
         let c = arena.allocate(Grpc__Health__V1__HealthCheckRequest.self)
         grpc__health__v1__health_check_request__init(c)
         c.pointee.service = arena.string(self.service)
@@ -138,14 +138,14 @@ extension GrpcHealthV1.HealthCheckResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Health__V1__HealthCheckResponse>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Health__V1__HealthCheckResponse>) throws {
         self.init()
         let m = message.pointee
         self.status = GrpcHealthV1.HealthCheckResponse.ServingStatus(rawValue: Int32(truncatingIfNeeded: m.status.rawValue))
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthCheckResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthCheckResponse> {
         let c = arena.allocate(Grpc__Health__V1__HealthCheckResponse.self)
         grpc__health__v1__health_check_response__init(c)
         c.pointee.status = Grpc__Health__V1__HealthCheckResponse__ServingStatus(rawValue: .init(truncatingIfNeeded: self.status.rawValue))
@@ -169,12 +169,12 @@ extension GrpcHealthV1.HealthListRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Health__V1__HealthListRequest>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Health__V1__HealthListRequest>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthListRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthListRequest> {
         let c = arena.allocate(Grpc__Health__V1__HealthListRequest.self)
         grpc__health__v1__health_list_request__init(c)
         return c
@@ -197,7 +197,7 @@ extension GrpcHealthV1.HealthListResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Health__V1__HealthListResponse>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Health__V1__HealthListResponse>) throws {
         self.init()
         let m = message.pointee
         for entry in ProtoRuntime.array(m.statuses, m.n_statuses) {
@@ -207,7 +207,7 @@ extension GrpcHealthV1.HealthListResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthListResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthListResponse> {
         let c = arena.allocate(Grpc__Health__V1__HealthListResponse.self)
         grpc__health__v1__health_list_response__init(c)
         c.pointee.n_statuses = self.statuses.count

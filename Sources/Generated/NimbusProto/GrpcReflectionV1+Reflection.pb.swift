@@ -6,7 +6,7 @@ import FoundationEssentials
 import Foundation
 #endif
 internal import CProtobufC
-internal import NimbusProtoC
+package import NimbusProtoC
 import NimbusProtoRuntime
 import NimbusRPCCore
 
@@ -179,7 +179,7 @@ extension GrpcReflectionV1.ServerReflectionRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Reflection__V1__ServerReflectionRequest>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Reflection__V1__ServerReflectionRequest>) throws {
         self.init()
         let m = message.pointee
         self.host = try ProtoRuntime.string(m.host, in: Self.protoMessageName)
@@ -194,7 +194,7 @@ extension GrpcReflectionV1.ServerReflectionRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ServerReflectionRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ServerReflectionRequest> {
         let c = arena.allocate(Grpc__Reflection__V1__ServerReflectionRequest.self)
         grpc__reflection__v1__server_reflection_request__init(c)
         c.pointee.host = arena.string(self.host)
@@ -236,7 +236,7 @@ extension GrpcReflectionV1.ExtensionRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Reflection__V1__ExtensionRequest>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Reflection__V1__ExtensionRequest>) throws {
         self.init()
         let m = message.pointee
         self.containingType = try ProtoRuntime.string(m.containing_type, in: Self.protoMessageName)
@@ -244,7 +244,7 @@ extension GrpcReflectionV1.ExtensionRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ExtensionRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ExtensionRequest> {
         let c = arena.allocate(Grpc__Reflection__V1__ExtensionRequest.self)
         grpc__reflection__v1__extension_request__init(c)
         c.pointee.containing_type = arena.string(self.containingType)
@@ -269,7 +269,7 @@ extension GrpcReflectionV1.ServerReflectionResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Reflection__V1__ServerReflectionResponse>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Reflection__V1__ServerReflectionResponse>) throws {
         self.init()
         let m = message.pointee
         self.validHost = try ProtoRuntime.string(m.valid_host, in: Self.protoMessageName)
@@ -284,7 +284,7 @@ extension GrpcReflectionV1.ServerReflectionResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ServerReflectionResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ServerReflectionResponse> {
         let c = arena.allocate(Grpc__Reflection__V1__ServerReflectionResponse.self)
         grpc__reflection__v1__server_reflection_response__init(c)
         c.pointee.valid_host = arena.string(self.validHost)
@@ -324,14 +324,14 @@ extension GrpcReflectionV1.FileDescriptorResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Reflection__V1__FileDescriptorResponse>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Reflection__V1__FileDescriptorResponse>) throws {
         self.init()
         let m = message.pointee
         self.fileDescriptorProto = ProtoRuntime.array(m.file_descriptor_proto, m.n_file_descriptor_proto).map { ProtoRuntime.data($0) }
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__FileDescriptorResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__FileDescriptorResponse> {
         let c = arena.allocate(Grpc__Reflection__V1__FileDescriptorResponse.self)
         grpc__reflection__v1__file_descriptor_response__init(c)
         c.pointee.n_file_descriptor_proto = self.fileDescriptorProto.count
@@ -356,7 +356,7 @@ extension GrpcReflectionV1.ExtensionNumberResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Reflection__V1__ExtensionNumberResponse>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Reflection__V1__ExtensionNumberResponse>) throws {
         self.init()
         let m = message.pointee
         self.baseTypeName = try ProtoRuntime.string(m.base_type_name, in: Self.protoMessageName)
@@ -364,7 +364,7 @@ extension GrpcReflectionV1.ExtensionNumberResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ExtensionNumberResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ExtensionNumberResponse> {
         let c = arena.allocate(Grpc__Reflection__V1__ExtensionNumberResponse.self)
         grpc__reflection__v1__extension_number_response__init(c)
         c.pointee.base_type_name = arena.string(self.baseTypeName)
@@ -390,14 +390,14 @@ extension GrpcReflectionV1.ListServiceResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Reflection__V1__ListServiceResponse>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Reflection__V1__ListServiceResponse>) throws {
         self.init()
         let m = message.pointee
         self.service = try ProtoRuntime.array(m.service, m.n_service).map { try GrpcReflectionV1.ServiceResponse(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ListServiceResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ListServiceResponse> {
         let c = arena.allocate(Grpc__Reflection__V1__ListServiceResponse.self)
         grpc__reflection__v1__list_service_response__init(c)
         c.pointee.n_service = self.service.count
@@ -422,14 +422,14 @@ extension GrpcReflectionV1.ServiceResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Reflection__V1__ServiceResponse>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Reflection__V1__ServiceResponse>) throws {
         self.init()
         let m = message.pointee
         self.name = try ProtoRuntime.string(m.name, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ServiceResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ServiceResponse> {
         let c = arena.allocate(Grpc__Reflection__V1__ServiceResponse.self)
         grpc__reflection__v1__service_response__init(c)
         c.pointee.name = arena.string(self.name)
@@ -453,7 +453,7 @@ extension GrpcReflectionV1.ErrorResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Reflection__V1__ErrorResponse>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Reflection__V1__ErrorResponse>) throws {
         self.init()
         let m = message.pointee
         self.errorCode = m.error_code
@@ -461,7 +461,7 @@ extension GrpcReflectionV1.ErrorResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ErrorResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ErrorResponse> {
         let c = arena.allocate(Grpc__Reflection__V1__ErrorResponse.self)
         grpc__reflection__v1__error_response__init(c)
         c.pointee.error_code = self.errorCode

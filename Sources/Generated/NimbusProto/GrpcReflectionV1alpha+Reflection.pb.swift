@@ -6,7 +6,7 @@ import FoundationEssentials
 import Foundation
 #endif
 internal import CProtobufC
-internal import NimbusProtoC
+package import NimbusProtoC
 import NimbusProtoRuntime
 import NimbusRPCCore
 
@@ -179,7 +179,7 @@ extension GrpcReflectionV1alpha.ServerReflectionRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Reflection__V1alpha__ServerReflectionRequest>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Reflection__V1alpha__ServerReflectionRequest>) throws {
         self.init()
         let m = message.pointee
         self.host = try ProtoRuntime.string(m.host, in: Self.protoMessageName)
@@ -194,7 +194,7 @@ extension GrpcReflectionV1alpha.ServerReflectionRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ServerReflectionRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ServerReflectionRequest> {
         let c = arena.allocate(Grpc__Reflection__V1alpha__ServerReflectionRequest.self)
         grpc__reflection__v1alpha__server_reflection_request__init(c)
         c.pointee.host = arena.string(self.host)
@@ -236,7 +236,7 @@ extension GrpcReflectionV1alpha.ExtensionRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Reflection__V1alpha__ExtensionRequest>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Reflection__V1alpha__ExtensionRequest>) throws {
         self.init()
         let m = message.pointee
         self.containingType = try ProtoRuntime.string(m.containing_type, in: Self.protoMessageName)
@@ -244,7 +244,7 @@ extension GrpcReflectionV1alpha.ExtensionRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ExtensionRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ExtensionRequest> {
         let c = arena.allocate(Grpc__Reflection__V1alpha__ExtensionRequest.self)
         grpc__reflection__v1alpha__extension_request__init(c)
         c.pointee.containing_type = arena.string(self.containingType)
@@ -269,7 +269,7 @@ extension GrpcReflectionV1alpha.ServerReflectionResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Reflection__V1alpha__ServerReflectionResponse>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Reflection__V1alpha__ServerReflectionResponse>) throws {
         self.init()
         let m = message.pointee
         self.validHost = try ProtoRuntime.string(m.valid_host, in: Self.protoMessageName)
@@ -284,7 +284,7 @@ extension GrpcReflectionV1alpha.ServerReflectionResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ServerReflectionResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ServerReflectionResponse> {
         let c = arena.allocate(Grpc__Reflection__V1alpha__ServerReflectionResponse.self)
         grpc__reflection__v1alpha__server_reflection_response__init(c)
         c.pointee.valid_host = arena.string(self.validHost)
@@ -324,14 +324,14 @@ extension GrpcReflectionV1alpha.FileDescriptorResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Reflection__V1alpha__FileDescriptorResponse>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Reflection__V1alpha__FileDescriptorResponse>) throws {
         self.init()
         let m = message.pointee
         self.fileDescriptorProto = ProtoRuntime.array(m.file_descriptor_proto, m.n_file_descriptor_proto).map { ProtoRuntime.data($0) }
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__FileDescriptorResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__FileDescriptorResponse> {
         let c = arena.allocate(Grpc__Reflection__V1alpha__FileDescriptorResponse.self)
         grpc__reflection__v1alpha__file_descriptor_response__init(c)
         c.pointee.n_file_descriptor_proto = self.fileDescriptorProto.count
@@ -356,7 +356,7 @@ extension GrpcReflectionV1alpha.ExtensionNumberResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Reflection__V1alpha__ExtensionNumberResponse>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Reflection__V1alpha__ExtensionNumberResponse>) throws {
         self.init()
         let m = message.pointee
         self.baseTypeName = try ProtoRuntime.string(m.base_type_name, in: Self.protoMessageName)
@@ -364,7 +364,7 @@ extension GrpcReflectionV1alpha.ExtensionNumberResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ExtensionNumberResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ExtensionNumberResponse> {
         let c = arena.allocate(Grpc__Reflection__V1alpha__ExtensionNumberResponse.self)
         grpc__reflection__v1alpha__extension_number_response__init(c)
         c.pointee.base_type_name = arena.string(self.baseTypeName)
@@ -390,14 +390,14 @@ extension GrpcReflectionV1alpha.ListServiceResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Reflection__V1alpha__ListServiceResponse>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Reflection__V1alpha__ListServiceResponse>) throws {
         self.init()
         let m = message.pointee
         self.service = try ProtoRuntime.array(m.service, m.n_service).map { try GrpcReflectionV1alpha.ServiceResponse(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ListServiceResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ListServiceResponse> {
         let c = arena.allocate(Grpc__Reflection__V1alpha__ListServiceResponse.self)
         grpc__reflection__v1alpha__list_service_response__init(c)
         c.pointee.n_service = self.service.count
@@ -422,14 +422,14 @@ extension GrpcReflectionV1alpha.ServiceResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Reflection__V1alpha__ServiceResponse>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Reflection__V1alpha__ServiceResponse>) throws {
         self.init()
         let m = message.pointee
         self.name = try ProtoRuntime.string(m.name, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ServiceResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ServiceResponse> {
         let c = arena.allocate(Grpc__Reflection__V1alpha__ServiceResponse.self)
         grpc__reflection__v1alpha__service_response__init(c)
         c.pointee.name = arena.string(self.name)
@@ -453,7 +453,7 @@ extension GrpcReflectionV1alpha.ErrorResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Grpc__Reflection__V1alpha__ErrorResponse>) throws {
+    package init(cMessage message: UnsafePointer<Grpc__Reflection__V1alpha__ErrorResponse>) throws {
         self.init()
         let m = message.pointee
         self.errorCode = m.error_code
@@ -461,7 +461,7 @@ extension GrpcReflectionV1alpha.ErrorResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ErrorResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ErrorResponse> {
         let c = arena.allocate(Grpc__Reflection__V1alpha__ErrorResponse.self)
         grpc__reflection__v1alpha__error_response__init(c)
         c.pointee.error_code = self.errorCode

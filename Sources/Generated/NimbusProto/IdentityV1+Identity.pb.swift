@@ -6,7 +6,7 @@ import FoundationEssentials
 import Foundation
 #endif
 internal import CProtobufC
-internal import NimbusProtoC
+package import NimbusProtoC
 import NimbusProtoRuntime
 import NimbusRPCCore
 
@@ -605,6 +605,8 @@ extension IdentityV1 {
         public var lastUsedTime: Date? = nil
         /// Set after a rotation while the previous secret still works.
         public var previousValidUntil: Date? = nil
+        /// The S3 access key id acting as this key (created with s3 = true); empty when none.
+        public var s3AccessKeyId: String = ""
 
         public init() {}
 
@@ -618,7 +620,8 @@ extension IdentityV1 {
             expireTime: Date? = nil,
             revokeTime: Date? = nil,
             lastUsedTime: Date? = nil,
-            previousValidUntil: Date? = nil
+            previousValidUntil: Date? = nil,
+            s3AccessKeyId: String = ""
         ) {
             self.id = id
             self.userId = userId
@@ -630,6 +633,7 @@ extension IdentityV1 {
             self.revokeTime = revokeTime
             self.lastUsedTime = lastUsedTime
             self.previousValidUntil = previousValidUntil
+            self.s3AccessKeyId = s3AccessKeyId
         }
     }
 
@@ -1430,7 +1434,7 @@ extension IdentityV1.User: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__User>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__User>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -1445,7 +1449,7 @@ extension IdentityV1.User: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__User> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__User> {
         let c = arena.allocate(Nimbus__Identity__V1__User.self)
         nimbus__identity__v1__user__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1477,7 +1481,7 @@ extension IdentityV1.CreateUserRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateUserRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateUserRequest>) throws {
         self.init()
         let m = message.pointee
         self.email = try ProtoRuntime.string(m.email, in: Self.protoMessageName)
@@ -1488,7 +1492,7 @@ extension IdentityV1.CreateUserRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateUserRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateUserRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__CreateUserRequest.self)
         nimbus__identity__v1__create_user_request__init(c)
         c.pointee.email = arena.string(self.email)
@@ -1516,14 +1520,14 @@ extension IdentityV1.GetUserRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetUserRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetUserRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetUserRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetUserRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__GetUserRequest.self)
         nimbus__identity__v1__get_user_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1547,7 +1551,7 @@ extension IdentityV1.ListUsersRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListUsersRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListUsersRequest>) throws {
         self.init()
         let m = message.pointee
         self.pageSize = m.page_size
@@ -1555,7 +1559,7 @@ extension IdentityV1.ListUsersRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListUsersRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListUsersRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListUsersRequest.self)
         nimbus__identity__v1__list_users_request__init(c)
         c.pointee.page_size = self.pageSize
@@ -1580,7 +1584,7 @@ extension IdentityV1.ListUsersResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListUsersResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListUsersResponse>) throws {
         self.init()
         let m = message.pointee
         self.users = try ProtoRuntime.array(m.users, m.n_users).map { try IdentityV1.User(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
@@ -1588,7 +1592,7 @@ extension IdentityV1.ListUsersResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListUsersResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListUsersResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListUsersResponse.self)
         nimbus__identity__v1__list_users_response__init(c)
         c.pointee.n_users = self.users.count
@@ -1614,7 +1618,7 @@ extension IdentityV1.UpdateUserRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__UpdateUserRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__UpdateUserRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -1626,7 +1630,7 @@ extension IdentityV1.UpdateUserRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__UpdateUserRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__UpdateUserRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__UpdateUserRequest.self)
         nimbus__identity__v1__update_user_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1655,7 +1659,7 @@ extension IdentityV1.DeactivateUserRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeactivateUserRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeactivateUserRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -1663,7 +1667,7 @@ extension IdentityV1.DeactivateUserRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeactivateUserRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeactivateUserRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__DeactivateUserRequest.self)
         nimbus__identity__v1__deactivate_user_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1688,14 +1692,14 @@ extension IdentityV1.DeleteUserRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteUserRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteUserRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteUserRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteUserRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__DeleteUserRequest.self)
         nimbus__identity__v1__delete_user_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1719,12 +1723,12 @@ extension IdentityV1.DeleteUserResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteUserResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteUserResponse>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteUserResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteUserResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__DeleteUserResponse.self)
         nimbus__identity__v1__delete_user_response__init(c)
         return c
@@ -1747,7 +1751,7 @@ extension IdentityV1.Tenant: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Tenant>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Tenant>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -1758,7 +1762,7 @@ extension IdentityV1.Tenant: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Tenant> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Tenant> {
         let c = arena.allocate(Nimbus__Identity__V1__Tenant.self)
         nimbus__identity__v1__tenant__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1786,7 +1790,7 @@ extension IdentityV1.CreateTenantRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateTenantRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateTenantRequest>) throws {
         self.init()
         let m = message.pointee
         self.name = try ProtoRuntime.string(m.name, in: Self.protoMessageName)
@@ -1794,7 +1798,7 @@ extension IdentityV1.CreateTenantRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateTenantRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateTenantRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__CreateTenantRequest.self)
         nimbus__identity__v1__create_tenant_request__init(c)
         c.pointee.name = arena.string(self.name)
@@ -1819,14 +1823,14 @@ extension IdentityV1.GetTenantRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetTenantRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetTenantRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetTenantRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetTenantRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__GetTenantRequest.self)
         nimbus__identity__v1__get_tenant_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1850,7 +1854,7 @@ extension IdentityV1.ListTenantsRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListTenantsRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListTenantsRequest>) throws {
         self.init()
         let m = message.pointee
         self.pageSize = m.page_size
@@ -1858,7 +1862,7 @@ extension IdentityV1.ListTenantsRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListTenantsRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListTenantsRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListTenantsRequest.self)
         nimbus__identity__v1__list_tenants_request__init(c)
         c.pointee.page_size = self.pageSize
@@ -1883,7 +1887,7 @@ extension IdentityV1.ListTenantsResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListTenantsResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListTenantsResponse>) throws {
         self.init()
         let m = message.pointee
         self.tenants = try ProtoRuntime.array(m.tenants, m.n_tenants).map { try IdentityV1.Tenant(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
@@ -1891,7 +1895,7 @@ extension IdentityV1.ListTenantsResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListTenantsResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListTenantsResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListTenantsResponse.self)
         nimbus__identity__v1__list_tenants_response__init(c)
         c.pointee.n_tenants = self.tenants.count
@@ -1917,7 +1921,7 @@ extension IdentityV1.DeleteTenantRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteTenantRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteTenantRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -1925,7 +1929,7 @@ extension IdentityV1.DeleteTenantRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteTenantRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteTenantRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__DeleteTenantRequest.self)
         nimbus__identity__v1__delete_tenant_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -1950,12 +1954,12 @@ extension IdentityV1.DeleteTenantResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteTenantResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteTenantResponse>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteTenantResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteTenantResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__DeleteTenantResponse.self)
         nimbus__identity__v1__delete_tenant_response__init(c)
         return c
@@ -1978,7 +1982,7 @@ extension IdentityV1.Member: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Member>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Member>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -1989,7 +1993,7 @@ extension IdentityV1.Member: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Member> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Member> {
         let c = arena.allocate(Nimbus__Identity__V1__Member.self)
         nimbus__identity__v1__member__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -2017,7 +2021,7 @@ extension IdentityV1.AddMemberRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AddMemberRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AddMemberRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -2026,7 +2030,7 @@ extension IdentityV1.AddMemberRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AddMemberRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AddMemberRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__AddMemberRequest.self)
         nimbus__identity__v1__add_member_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -2052,7 +2056,7 @@ extension IdentityV1.UpdateMemberRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__UpdateMemberRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__UpdateMemberRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -2061,7 +2065,7 @@ extension IdentityV1.UpdateMemberRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__UpdateMemberRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__UpdateMemberRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__UpdateMemberRequest.self)
         nimbus__identity__v1__update_member_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -2087,7 +2091,7 @@ extension IdentityV1.RemoveMemberRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__RemoveMemberRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__RemoveMemberRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -2095,7 +2099,7 @@ extension IdentityV1.RemoveMemberRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RemoveMemberRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RemoveMemberRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__RemoveMemberRequest.self)
         nimbus__identity__v1__remove_member_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -2120,12 +2124,12 @@ extension IdentityV1.RemoveMemberResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__RemoveMemberResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__RemoveMemberResponse>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RemoveMemberResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RemoveMemberResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__RemoveMemberResponse.self)
         nimbus__identity__v1__remove_member_response__init(c)
         return c
@@ -2148,7 +2152,7 @@ extension IdentityV1.ListMembersRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListMembersRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListMembersRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -2157,7 +2161,7 @@ extension IdentityV1.ListMembersRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListMembersRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListMembersRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListMembersRequest.self)
         nimbus__identity__v1__list_members_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -2183,7 +2187,7 @@ extension IdentityV1.ListMembersResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListMembersResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListMembersResponse>) throws {
         self.init()
         let m = message.pointee
         self.members = try ProtoRuntime.array(m.members, m.n_members).map { try IdentityV1.Member(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
@@ -2191,7 +2195,7 @@ extension IdentityV1.ListMembersResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListMembersResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListMembersResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListMembersResponse.self)
         nimbus__identity__v1__list_members_response__init(c)
         c.pointee.n_members = self.members.count
@@ -2217,14 +2221,14 @@ extension IdentityV1.SetDefaultTenantRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__SetDefaultTenantRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__SetDefaultTenantRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__SetDefaultTenantRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__SetDefaultTenantRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__SetDefaultTenantRequest.self)
         nimbus__identity__v1__set_default_tenant_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -2248,7 +2252,7 @@ extension IdentityV1.Role: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Role>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Role>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -2260,7 +2264,7 @@ extension IdentityV1.Role: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Role> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Role> {
         let c = arena.allocate(Nimbus__Identity__V1__Role.self)
         nimbus__identity__v1__role__init(c)
         c.pointee.id = arena.string(self.id)
@@ -2290,12 +2294,12 @@ extension IdentityV1.ListRolesRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListRolesRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListRolesRequest>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListRolesRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListRolesRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListRolesRequest.self)
         nimbus__identity__v1__list_roles_request__init(c)
         return c
@@ -2318,14 +2322,14 @@ extension IdentityV1.ListRolesResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListRolesResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListRolesResponse>) throws {
         self.init()
         let m = message.pointee
         self.roles = try ProtoRuntime.array(m.roles, m.n_roles).map { try IdentityV1.Role(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListRolesResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListRolesResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListRolesResponse.self)
         nimbus__identity__v1__list_roles_response__init(c)
         c.pointee.n_roles = self.roles.count
@@ -2350,14 +2354,14 @@ extension IdentityV1.GetRoleRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetRoleRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetRoleRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetRoleRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetRoleRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__GetRoleRequest.self)
         nimbus__identity__v1__get_role_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -2381,7 +2385,7 @@ extension IdentityV1.CreateRoleRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateRoleRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateRoleRequest>) throws {
         self.init()
         let m = message.pointee
         self.name = try ProtoRuntime.string(m.name, in: Self.protoMessageName)
@@ -2390,7 +2394,7 @@ extension IdentityV1.CreateRoleRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateRoleRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateRoleRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__CreateRoleRequest.self)
         nimbus__identity__v1__create_role_request__init(c)
         c.pointee.name = arena.string(self.name)
@@ -2417,7 +2421,7 @@ extension IdentityV1.UpdateRoleRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__UpdateRoleRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__UpdateRoleRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -2426,7 +2430,7 @@ extension IdentityV1.UpdateRoleRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__UpdateRoleRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__UpdateRoleRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__UpdateRoleRequest.self)
         nimbus__identity__v1__update_role_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -2453,14 +2457,14 @@ extension IdentityV1.DeleteRoleRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteRoleRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteRoleRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteRoleRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteRoleRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__DeleteRoleRequest.self)
         nimbus__identity__v1__delete_role_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -2484,12 +2488,12 @@ extension IdentityV1.DeleteRoleResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteRoleResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__DeleteRoleResponse>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteRoleResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__DeleteRoleResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__DeleteRoleResponse.self)
         nimbus__identity__v1__delete_role_response__init(c)
         return c
@@ -2512,12 +2516,12 @@ extension IdentityV1.ListPermissionsRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListPermissionsRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListPermissionsRequest>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListPermissionsRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListPermissionsRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListPermissionsRequest.self)
         nimbus__identity__v1__list_permissions_request__init(c)
         return c
@@ -2540,14 +2544,14 @@ extension IdentityV1.ListPermissionsResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListPermissionsResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListPermissionsResponse>) throws {
         self.init()
         let m = message.pointee
         self.permissions = try ProtoRuntime.array(m.permissions, m.n_permissions).map { try ProtoRuntime.string($0, in: Self.protoMessageName) }
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListPermissionsResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListPermissionsResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListPermissionsResponse.self)
         nimbus__identity__v1__list_permissions_response__init(c)
         c.pointee.n_permissions = self.permissions.count
@@ -2572,7 +2576,7 @@ extension IdentityV1.ApiKey: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ApiKey>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ApiKey>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -2585,10 +2589,11 @@ extension IdentityV1.ApiKey: ProtoMessage {
         if let p = m.revoke_time { self.revokeTime = try GoogleProtobuf.Timestamp(cMessage: p).date }
         if let p = m.last_used_time { self.lastUsedTime = try GoogleProtobuf.Timestamp(cMessage: p).date }
         if let p = m.previous_valid_until { self.previousValidUntil = try GoogleProtobuf.Timestamp(cMessage: p).date }
+        self.s3AccessKeyId = try ProtoRuntime.string(m.s3_access_key_id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ApiKey> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ApiKey> {
         let c = arena.allocate(Nimbus__Identity__V1__ApiKey.self)
         nimbus__identity__v1__api_key__init(c)
         c.pointee.id = arena.string(self.id)
@@ -2601,6 +2606,7 @@ extension IdentityV1.ApiKey: ProtoMessage {
         if let v = self.revokeTime { c.pointee.revoke_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
         if let v = self.lastUsedTime { c.pointee.last_used_time = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
         if let v = self.previousValidUntil { c.pointee.previous_valid_until = GoogleProtobuf.Timestamp(date: v).cMessage(in: arena) }
+        c.pointee.s3_access_key_id = arena.string(self.s3AccessKeyId)
         return c
     }
 }
@@ -2621,7 +2627,7 @@ extension IdentityV1.CreateApiKeyRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateApiKeyRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateApiKeyRequest>) throws {
         self.init()
         let m = message.pointee
         self.name = try ProtoRuntime.string(m.name, in: Self.protoMessageName)
@@ -2631,7 +2637,7 @@ extension IdentityV1.CreateApiKeyRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateApiKeyRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateApiKeyRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__CreateApiKeyRequest.self)
         nimbus__identity__v1__create_api_key_request__init(c)
         c.pointee.name = arena.string(self.name)
@@ -2658,7 +2664,7 @@ extension IdentityV1.CreateApiKeyResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateApiKeyResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__CreateApiKeyResponse>) throws {
         self.init()
         let m = message.pointee
         if let p = m.key { self.key = try IdentityV1.ApiKey(cMessage: p) }
@@ -2667,7 +2673,7 @@ extension IdentityV1.CreateApiKeyResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateApiKeyResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__CreateApiKeyResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__CreateApiKeyResponse.self)
         nimbus__identity__v1__create_api_key_response__init(c)
         if let v = self.key { c.pointee.key = v.cMessage(in: arena) }
@@ -2693,7 +2699,7 @@ extension IdentityV1.S3AccessKey: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__S3AccessKey>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__S3AccessKey>) throws {
         self.init()
         let m = message.pointee
         self.accessKeyId = try ProtoRuntime.string(m.access_key_id, in: Self.protoMessageName)
@@ -2701,7 +2707,7 @@ extension IdentityV1.S3AccessKey: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__S3AccessKey> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__S3AccessKey> {
         let c = arena.allocate(Nimbus__Identity__V1__S3AccessKey.self)
         nimbus__identity__v1__s3_access_key__init(c)
         c.pointee.access_key_id = arena.string(self.accessKeyId)
@@ -2726,7 +2732,7 @@ extension IdentityV1.ListApiKeysRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListApiKeysRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListApiKeysRequest>) throws {
         self.init()
         let m = message.pointee
         self.userId = try ProtoRuntime.string(m.user_id, in: Self.protoMessageName)
@@ -2735,7 +2741,7 @@ extension IdentityV1.ListApiKeysRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListApiKeysRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListApiKeysRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListApiKeysRequest.self)
         nimbus__identity__v1__list_api_keys_request__init(c)
         c.pointee.user_id = arena.string(self.userId)
@@ -2761,7 +2767,7 @@ extension IdentityV1.ListApiKeysResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListApiKeysResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListApiKeysResponse>) throws {
         self.init()
         let m = message.pointee
         self.keys = try ProtoRuntime.array(m.keys, m.n_keys).map { try IdentityV1.ApiKey(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
@@ -2769,7 +2775,7 @@ extension IdentityV1.ListApiKeysResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListApiKeysResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListApiKeysResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListApiKeysResponse.self)
         nimbus__identity__v1__list_api_keys_response__init(c)
         c.pointee.n_keys = self.keys.count
@@ -2795,14 +2801,14 @@ extension IdentityV1.GetApiKeyRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetApiKeyRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetApiKeyRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetApiKeyRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetApiKeyRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__GetApiKeyRequest.self)
         nimbus__identity__v1__get_api_key_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -2826,14 +2832,14 @@ extension IdentityV1.RevokeApiKeyRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__RevokeApiKeyRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__RevokeApiKeyRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RevokeApiKeyRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RevokeApiKeyRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__RevokeApiKeyRequest.self)
         nimbus__identity__v1__revoke_api_key_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -2857,7 +2863,7 @@ extension IdentityV1.RotateApiKeyRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__RotateApiKeyRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__RotateApiKeyRequest>) throws {
         self.init()
         let m = message.pointee
         self.id = try ProtoRuntime.string(m.id, in: Self.protoMessageName)
@@ -2865,7 +2871,7 @@ extension IdentityV1.RotateApiKeyRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RotateApiKeyRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__RotateApiKeyRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__RotateApiKeyRequest.self)
         nimbus__identity__v1__rotate_api_key_request__init(c)
         c.pointee.id = arena.string(self.id)
@@ -2890,7 +2896,7 @@ extension IdentityV1.GetSigningKeyRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetSigningKeyRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetSigningKeyRequest>) throws {
         self.init()
         let m = message.pointee
         self.accessKeyId = try ProtoRuntime.string(m.access_key_id, in: Self.protoMessageName)
@@ -2900,7 +2906,7 @@ extension IdentityV1.GetSigningKeyRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetSigningKeyRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetSigningKeyRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__GetSigningKeyRequest.self)
         nimbus__identity__v1__get_signing_key_request__init(c)
         c.pointee.access_key_id = arena.string(self.accessKeyId)
@@ -2927,7 +2933,7 @@ extension IdentityV1.GetSigningKeyResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetSigningKeyResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetSigningKeyResponse>) throws {
         self.init()
         let m = message.pointee
         self.signingKey = ProtoRuntime.data(m.signing_key)
@@ -2935,7 +2941,7 @@ extension IdentityV1.GetSigningKeyResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetSigningKeyResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetSigningKeyResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__GetSigningKeyResponse.self)
         nimbus__identity__v1__get_signing_key_response__init(c)
         c.pointee.signing_key = arena.binary(self.signingKey)
@@ -2960,7 +2966,7 @@ extension IdentityV1.QuotaResources: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__QuotaResources>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__QuotaResources>) throws {
         self.init()
         let m = message.pointee
         self.instances = m.instances
@@ -2972,7 +2978,7 @@ extension IdentityV1.QuotaResources: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__QuotaResources> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__QuotaResources> {
         let c = arena.allocate(Nimbus__Identity__V1__QuotaResources.self)
         nimbus__identity__v1__quota_resources__init(c)
         c.pointee.instances = self.instances
@@ -3001,7 +3007,7 @@ extension IdentityV1.Quota: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Quota>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Quota>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -3011,7 +3017,7 @@ extension IdentityV1.Quota: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Quota> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Quota> {
         let c = arena.allocate(Nimbus__Identity__V1__Quota.self)
         nimbus__identity__v1__quota__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -3038,14 +3044,14 @@ extension IdentityV1.GetQuotaRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetQuotaRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__GetQuotaRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetQuotaRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__GetQuotaRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__GetQuotaRequest.self)
         nimbus__identity__v1__get_quota_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -3069,7 +3075,7 @@ extension IdentityV1.SetQuotaRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__SetQuotaRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__SetQuotaRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -3077,7 +3083,7 @@ extension IdentityV1.SetQuotaRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__SetQuotaRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__SetQuotaRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__SetQuotaRequest.self)
         nimbus__identity__v1__set_quota_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -3102,7 +3108,7 @@ extension IdentityV1.ReserveQuotaRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ReserveQuotaRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ReserveQuotaRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -3111,7 +3117,7 @@ extension IdentityV1.ReserveQuotaRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReserveQuotaRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReserveQuotaRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ReserveQuotaRequest.self)
         nimbus__identity__v1__reserve_quota_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -3137,7 +3143,7 @@ extension IdentityV1.ReserveQuotaResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ReserveQuotaResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ReserveQuotaResponse>) throws {
         self.init()
         let m = message.pointee
         if let p = m.quota { self.quota = try IdentityV1.Quota(cMessage: p) }
@@ -3145,7 +3151,7 @@ extension IdentityV1.ReserveQuotaResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReserveQuotaResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReserveQuotaResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ReserveQuotaResponse.self)
         nimbus__identity__v1__reserve_quota_response__init(c)
         if let v = self.quota { c.pointee.quota = v.cMessage(in: arena) }
@@ -3170,7 +3176,7 @@ extension IdentityV1.ReleaseQuotaRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ReleaseQuotaRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ReleaseQuotaRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
@@ -3178,7 +3184,7 @@ extension IdentityV1.ReleaseQuotaRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReleaseQuotaRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReleaseQuotaRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ReleaseQuotaRequest.self)
         nimbus__identity__v1__release_quota_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -3203,7 +3209,7 @@ extension IdentityV1.ReleaseQuotaResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ReleaseQuotaResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ReleaseQuotaResponse>) throws {
         self.init()
         let m = message.pointee
         if let p = m.quota { self.quota = try IdentityV1.Quota(cMessage: p) }
@@ -3211,7 +3217,7 @@ extension IdentityV1.ReleaseQuotaResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReleaseQuotaResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ReleaseQuotaResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ReleaseQuotaResponse.self)
         nimbus__identity__v1__release_quota_response__init(c)
         if let v = self.quota { c.pointee.quota = v.cMessage(in: arena) }
@@ -3236,7 +3242,7 @@ extension IdentityV1.AuditMetadataEntry: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuditMetadataEntry>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuditMetadataEntry>) throws {
         self.init()
         let m = message.pointee
         self.key = try ProtoRuntime.string(m.key, in: Self.protoMessageName)
@@ -3244,7 +3250,7 @@ extension IdentityV1.AuditMetadataEntry: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuditMetadataEntry> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuditMetadataEntry> {
         let c = arena.allocate(Nimbus__Identity__V1__AuditMetadataEntry.self)
         nimbus__identity__v1__audit_metadata_entry__init(c)
         c.pointee.key = arena.string(self.key)
@@ -3269,7 +3275,7 @@ extension IdentityV1.AuditEvent: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuditEvent>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuditEvent>) throws {
         self.init()
         let m = message.pointee
         self.eventId = try ProtoRuntime.string(m.event_id, in: Self.protoMessageName)
@@ -3290,7 +3296,7 @@ extension IdentityV1.AuditEvent: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuditEvent> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuditEvent> {
         let c = arena.allocate(Nimbus__Identity__V1__AuditEvent.self)
         nimbus__identity__v1__audit_event__init(c)
         c.pointee.event_id = arena.string(self.eventId)
@@ -3329,7 +3335,7 @@ extension IdentityV1.ListAuditEventsRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListAuditEventsRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListAuditEventsRequest>) throws {
         self.init()
         let m = message.pointee
         self.pageSize = m.page_size
@@ -3343,7 +3349,7 @@ extension IdentityV1.ListAuditEventsRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListAuditEventsRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListAuditEventsRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__ListAuditEventsRequest.self)
         nimbus__identity__v1__list_audit_events_request__init(c)
         c.pointee.page_size = self.pageSize
@@ -3374,7 +3380,7 @@ extension IdentityV1.ListAuditEventsResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListAuditEventsResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__ListAuditEventsResponse>) throws {
         self.init()
         let m = message.pointee
         self.events = try ProtoRuntime.array(m.events, m.n_events).map { try IdentityV1.AuditEvent(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
@@ -3382,7 +3388,7 @@ extension IdentityV1.ListAuditEventsResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListAuditEventsResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__ListAuditEventsResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__ListAuditEventsResponse.self)
         nimbus__identity__v1__list_audit_events_response__init(c)
         c.pointee.n_events = self.events.count
@@ -3408,14 +3414,14 @@ extension IdentityV1.AppendAuditEventsRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AppendAuditEventsRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AppendAuditEventsRequest>) throws {
         self.init()
         let m = message.pointee
         self.events = try ProtoRuntime.array(m.events, m.n_events).map { try IdentityV1.AuditEvent(cMessage: try ProtoRuntime.unwrap($0, in: Self.protoMessageName)) }
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AppendAuditEventsRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AppendAuditEventsRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__AppendAuditEventsRequest.self)
         nimbus__identity__v1__append_audit_events_request__init(c)
         c.pointee.n_events = self.events.count
@@ -3440,7 +3446,7 @@ extension IdentityV1.AppendAuditEventsResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AppendAuditEventsResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AppendAuditEventsResponse>) throws {
         self.init()
         let m = message.pointee
         self.appended = m.appended
@@ -3448,7 +3454,7 @@ extension IdentityV1.AppendAuditEventsResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AppendAuditEventsResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AppendAuditEventsResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__AppendAuditEventsResponse.self)
         nimbus__identity__v1__append_audit_events_response__init(c)
         c.pointee.appended = self.appended
@@ -3473,14 +3479,14 @@ extension IdentityV1.VerifyAuditChainRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__VerifyAuditChainRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__VerifyAuditChainRequest>) throws {
         self.init()
         let m = message.pointee
         self.tenantId = try ProtoRuntime.string(m.tenant_id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__VerifyAuditChainRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__VerifyAuditChainRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__VerifyAuditChainRequest.self)
         nimbus__identity__v1__verify_audit_chain_request__init(c)
         c.pointee.tenant_id = arena.string(self.tenantId)
@@ -3504,7 +3510,7 @@ extension IdentityV1.VerifyAuditChainResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__VerifyAuditChainResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__VerifyAuditChainResponse>) throws {
         self.init()
         let m = message.pointee
         self.ok = (m.ok != 0)
@@ -3514,7 +3520,7 @@ extension IdentityV1.VerifyAuditChainResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__VerifyAuditChainResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__VerifyAuditChainResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__VerifyAuditChainResponse.self)
         nimbus__identity__v1__verify_audit_chain_response__init(c)
         c.pointee.ok = (self.ok ? Int32(1) : Int32(0))
@@ -3541,7 +3547,7 @@ extension IdentityV1.Principal: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Principal>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__Principal>) throws {
         self.init()
         let m = message.pointee
         self.userId = try ProtoRuntime.string(m.user_id, in: Self.protoMessageName)
@@ -3552,7 +3558,7 @@ extension IdentityV1.Principal: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Principal> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__Principal> {
         let c = arena.allocate(Nimbus__Identity__V1__Principal.self)
         nimbus__identity__v1__principal__init(c)
         c.pointee.user_id = arena.string(self.userId)
@@ -3581,7 +3587,7 @@ extension IdentityV1.LoginRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__LoginRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__LoginRequest>) throws {
         self.init()
         let m = message.pointee
         self.email = try ProtoRuntime.string(m.email, in: Self.protoMessageName)
@@ -3590,7 +3596,7 @@ extension IdentityV1.LoginRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__LoginRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__LoginRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__LoginRequest.self)
         nimbus__identity__v1__login_request__init(c)
         c.pointee.email = arena.string(self.email)
@@ -3616,7 +3622,7 @@ extension IdentityV1.LoginResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__LoginResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__LoginResponse>) throws {
         self.init()
         let m = message.pointee
         self.secret = try ProtoRuntime.string(m.secret, in: Self.protoMessageName)
@@ -3626,7 +3632,7 @@ extension IdentityV1.LoginResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__LoginResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__LoginResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__LoginResponse.self)
         nimbus__identity__v1__login_response__init(c)
         c.pointee.secret = arena.string(self.secret)
@@ -3653,14 +3659,14 @@ extension IdentityV1.AuthenticateRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuthenticateRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuthenticateRequest>) throws {
         self.init()
         let m = message.pointee
         self.apiKey = try ProtoRuntime.string(m.api_key, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuthenticateRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuthenticateRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__AuthenticateRequest.self)
         nimbus__identity__v1__authenticate_request__init(c)
         c.pointee.api_key = arena.string(self.apiKey)
@@ -3684,7 +3690,7 @@ extension IdentityV1.AuthenticateResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuthenticateResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuthenticateResponse>) throws {
         self.init()
         let m = message.pointee
         if let p = m.principal { self.principal = try IdentityV1.Principal(cMessage: p) }
@@ -3692,7 +3698,7 @@ extension IdentityV1.AuthenticateResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuthenticateResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuthenticateResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__AuthenticateResponse.self)
         nimbus__identity__v1__authenticate_response__init(c)
         if let v = self.principal { c.pointee.principal = v.cMessage(in: arena) }
@@ -3717,14 +3723,14 @@ extension IdentityV1.WatchAuthEpochRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__WatchAuthEpochRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__WatchAuthEpochRequest>) throws {
         self.init()
         let m = message.pointee
         self.watcherId = try ProtoRuntime.string(m.watcher_id, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__WatchAuthEpochRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__WatchAuthEpochRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__WatchAuthEpochRequest.self)
         nimbus__identity__v1__watch_auth_epoch_request__init(c)
         c.pointee.watcher_id = arena.string(self.watcherId)
@@ -3748,7 +3754,7 @@ extension IdentityV1.AuthEpochEvent: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuthEpochEvent>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AuthEpochEvent>) throws {
         self.init()
         let m = message.pointee
         self.epoch = m.epoch
@@ -3756,7 +3762,7 @@ extension IdentityV1.AuthEpochEvent: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuthEpochEvent> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AuthEpochEvent> {
         let c = arena.allocate(Nimbus__Identity__V1__AuthEpochEvent.self)
         nimbus__identity__v1__auth_epoch_event__init(c)
         c.pointee.epoch = self.epoch
@@ -3781,7 +3787,7 @@ extension IdentityV1.AckAuthEpochRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AckAuthEpochRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AckAuthEpochRequest>) throws {
         self.init()
         let m = message.pointee
         self.watcherId = try ProtoRuntime.string(m.watcher_id, in: Self.protoMessageName)
@@ -3789,7 +3795,7 @@ extension IdentityV1.AckAuthEpochRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AckAuthEpochRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AckAuthEpochRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__AckAuthEpochRequest.self)
         nimbus__identity__v1__ack_auth_epoch_request__init(c)
         c.pointee.watcher_id = arena.string(self.watcherId)
@@ -3814,7 +3820,7 @@ extension IdentityV1.AckAuthEpochResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AckAuthEpochResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__AckAuthEpochResponse>) throws {
         self.init()
         let m = message.pointee
         self.granted = (m.granted != 0)
@@ -3823,7 +3829,7 @@ extension IdentityV1.AckAuthEpochResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AckAuthEpochResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__AckAuthEpochResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__AckAuthEpochResponse.self)
         nimbus__identity__v1__ack_auth_epoch_response__init(c)
         c.pointee.granted = (self.granted ? Int32(1) : Int32(0))
@@ -3849,12 +3855,12 @@ extension IdentityV1.WhoAmIRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__WhoAmIRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__WhoAmIRequest>) throws {
         self.init()
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__WhoAmIRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__WhoAmIRequest> {
         let c = arena.allocate(Nimbus__Identity__V1__WhoAmIRequest.self)
         nimbus__identity__v1__who_am_irequest__init(c)
         return c
@@ -3877,7 +3883,7 @@ extension IdentityV1.WhoAmIResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Identity__V1__WhoAmIResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Identity__V1__WhoAmIResponse>) throws {
         self.init()
         let m = message.pointee
         if let p = m.principal { self.principal = try IdentityV1.Principal(cMessage: p) }
@@ -3886,7 +3892,7 @@ extension IdentityV1.WhoAmIResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__WhoAmIResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Identity__V1__WhoAmIResponse> {
         let c = arena.allocate(Nimbus__Identity__V1__WhoAmIResponse.self)
         nimbus__identity__v1__who_am_iresponse__init(c)
         if let v = self.principal { c.pointee.principal = v.cMessage(in: arena) }
@@ -5076,137 +5082,138 @@ extension IdentityV1 {
                 cHRpb24SIAoLcGVybWlzc2lvbnMYAyADKAlSC3Blcm1pc3Npb25zImcKEVVwZGF0ZVJvbGVSZXF1ZXN0Eg4KAmlkGAEgASgJUgJp
                 ZBIgCgtkZXNjcmlwdGlvbhgCIAEoCVILZGVzY3JpcHRpb24SIAoLcGVybWlzc2lvbnMYAyADKAlSC3Blcm1pc3Npb25zIiMKEURl
                 bGV0ZVJvbGVSZXF1ZXN0Eg4KAmlkGAEgASgJUgJpZCIUChJEZWxldGVSb2xlUmVzcG9uc2UiGAoWTGlzdFBlcm1pc3Npb25zUmVx
-                dWVzdCI7ChdMaXN0UGVybWlzc2lvbnNSZXNwb25zZRIgCgtwZXJtaXNzaW9ucxgBIAMoCVILcGVybWlzc2lvbnMiwQMKBkFwaUtl
+                dWVzdCI7ChdMaXN0UGVybWlzc2lvbnNSZXNwb25zZRIgCgtwZXJtaXNzaW9ucxgBIAMoCVILcGVybWlzc2lvbnMi6gMKBkFwaUtl
                 eRIOCgJpZBgBIAEoCVICaWQSFwoHdXNlcl9pZBgCIAEoCVIGdXNlcklkEhsKCXRlbmFudF9pZBgDIAEoCVIIdGVuYW50SWQSEgoE
                 bmFtZRgEIAEoCVIEbmFtZRIWCgZwcmVmaXgYBSABKAlSBnByZWZpeBI7CgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90
                 b2J1Zi5UaW1lc3RhbXBSCmNyZWF0ZVRpbWUSOwoLZXhwaXJlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1w
                 UgpleHBpcmVUaW1lEjsKC3Jldm9rZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIKcmV2b2tlVGltZRJA
                 Cg5sYXN0X3VzZWRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSDGxhc3RVc2VkVGltZRJMChRwcmV2aW91
-                c192YWxpZF91bnRpbBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSEnByZXZpb3VzVmFsaWRVbnRpbCKPAQoTQ3Jl
-                YXRlQXBpS2V5UmVxdWVzdBISCgRuYW1lGAEgASgJUgRuYW1lEjsKC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVm
-                LlRpbWVzdGFtcFIKZXhwaXJlVGltZRIXCgd1c2VyX2lkGAMgASgJUgZ1c2VySWQSDgoCczMYBCABKAhSAnMzIo0BChRDcmVhdGVB
-                cGlLZXlSZXNwb25zZRIsCgNrZXkYASABKAsyGi5uaW1idXMuaWRlbnRpdHkudjEuQXBpS2V5UgNrZXkSFgoGc2VjcmV0GAIgASgJ
-                UgZzZWNyZXQSLwoCczMYAyABKAsyHy5uaW1idXMuaWRlbnRpdHkudjEuUzNBY2Nlc3NLZXlSAnMzIl0KC1MzQWNjZXNzS2V5EiIK
-                DWFjY2Vzc19rZXlfaWQYASABKAlSC2FjY2Vzc0tleUlkEioKEXNlY3JldF9hY2Nlc3Nfa2V5GAIgASgJUg9zZWNyZXRBY2Nlc3NL
-                ZXkiaQoSTGlzdEFwaUtleXNSZXF1ZXN0EhcKB3VzZXJfaWQYASABKAlSBnVzZXJJZBIbCglwYWdlX3NpemUYAiABKAVSCHBhZ2VT
-                aXplEh0KCnBhZ2VfdG9rZW4YAyABKAlSCXBhZ2VUb2tlbiJtChNMaXN0QXBpS2V5c1Jlc3BvbnNlEi4KBGtleXMYASADKAsyGi5u
-                aW1idXMuaWRlbnRpdHkudjEuQXBpS2V5UgRrZXlzEiYKD25leHRfcGFnZV90b2tlbhgCIAEoCVINbmV4dFBhZ2VUb2tlbiIiChBH
-                ZXRBcGlLZXlSZXF1ZXN0Eg4KAmlkGAEgASgJUgJpZCIlChNSZXZva2VBcGlLZXlSZXF1ZXN0Eg4KAmlkGAEgASgJUgJpZCJzChNS
-                b3RhdGVBcGlLZXlSZXF1ZXN0Eg4KAmlkGAEgASgJUgJpZBJMChRwcmV2aW91c192YWxpZF91bnRpbBgCIAEoCzIaLmdvb2dsZS5w
-                cm90b2J1Zi5UaW1lc3RhbXBSEnByZXZpb3VzVmFsaWRVbnRpbCKAAQoUR2V0U2lnbmluZ0tleVJlcXVlc3QSIgoNYWNjZXNzX2tl
-                eV9pZBgBIAEoCVILYWNjZXNzS2V5SWQSEgoEZGF0ZRgCIAEoCVIEZGF0ZRIWCgZyZWdpb24YAyABKAlSBnJlZ2lvbhIYCgdzZXJ2
-                aWNlGAQgASgJUgdzZXJ2aWNlInUKFUdldFNpZ25pbmdLZXlSZXNwb25zZRIfCgtzaWduaW5nX2tleRgBIAEoDFIKc2lnbmluZ0tl
-                eRI7CglwcmluY2lwYWwYAiABKAsyHS5uaW1idXMuaWRlbnRpdHkudjEuUHJpbmNpcGFsUglwcmluY2lwYWwiuAEKDlF1b3RhUmVz
-                b3VyY2VzEhwKCWluc3RhbmNlcxgBIAEoA1IJaW5zdGFuY2VzEhQKBXZjcHVzGAIgASgDUgV2Y3B1cxIbCgltZW1vcnlfbWIYAyAB
-                KANSCG1lbW9yeU1iEh0KCnN0b3JhZ2VfZ2IYBCABKANSCXN0b3JhZ2VHYhIYCgdidWNrZXRzGAUgASgDUgdidWNrZXRzEhwKCWRh
-                dGFiYXNlcxgGIAEoA1IJZGF0YWJhc2VzIrIBCgVRdW90YRIbCgl0ZW5hbnRfaWQYASABKAlSCHRlbmFudElkEjoKBmxpbWl0cxgC
-                IAEoCzIiLm5pbWJ1cy5pZGVudGl0eS52MS5RdW90YVJlc291cmNlc1IGbGltaXRzEjYKBHVzZWQYAyABKAsyIi5uaW1idXMuaWRl
-                bnRpdHkudjEuUXVvdGFSZXNvdXJjZXNSBHVzZWQSGAoHdmVyc2lvbhgEIAEoA1IHdmVyc2lvbiIuCg9HZXRRdW90YVJlcXVlc3QS
-                GwoJdGVuYW50X2lkGAEgASgJUgh0ZW5hbnRJZCJqCg9TZXRRdW90YVJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJUgh0ZW5hbnRJ
-                ZBI6CgZsaW1pdHMYAiABKAsyIi5uaW1idXMuaWRlbnRpdHkudjEuUXVvdGFSZXNvdXJjZXNSBmxpbWl0cyKXAQoTUmVzZXJ2ZVF1
-                b3RhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlSCHRlbmFudElkEicKD2lkZW1wb3RlbmN5X2tleRgCIAEoCVIOaWRlbXBvdGVu
-                Y3lLZXkSOgoGZGVsdGFzGAMgASgLMiIubmltYnVzLmlkZW50aXR5LnYxLlF1b3RhUmVzb3VyY2VzUgZkZWx0YXMiYwoUUmVzZXJ2
-                ZVF1b3RhUmVzcG9uc2USLwoFcXVvdGEYASABKAsyGS5uaW1idXMuaWRlbnRpdHkudjEuUXVvdGFSBXF1b3RhEhoKCHJlcGxheWVk
-                GAIgASgIUghyZXBsYXllZCJbChNSZWxlYXNlUXVvdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCVIIdGVuYW50SWQSJwoPaWRl
-                bXBvdGVuY3lfa2V5GAIgASgJUg5pZGVtcG90ZW5jeUtleSJjChRSZWxlYXNlUXVvdGFSZXNwb25zZRIvCgVxdW90YRgBIAEoCzIZ
-                Lm5pbWJ1cy5pZGVudGl0eS52MS5RdW90YVIFcXVvdGESGgoIcmVsZWFzZWQYAiABKAhSCHJlbGVhc2VkIjwKEkF1ZGl0TWV0YWRh
-                dGFFbnRyeRIQCgNrZXkYASABKAlSA2tleRIUCgV2YWx1ZRgCIAEoCVIFdmFsdWUinQQKCkF1ZGl0RXZlbnQSGQoIZXZlbnRfaWQY
-                ASABKAlSB2V2ZW50SWQSGwoJdGVuYW50X2lkGAIgASgJUgh0ZW5hbnRJZBIQCgNzZXEYAyABKANSA3NlcRIiCg1hY3Rvcl91c2Vy
-                X2lkGAQgASgJUgthY3RvclVzZXJJZBIgCgxhY3Rvcl9rZXlfaWQYBSABKAlSCmFjdG9yS2V5SWQSFgoGYWN0aW9uGAYgASgJUgZh
-                Y3Rpb24SIwoNcmVzb3VyY2VfdHlwZRgHIAEoCVIMcmVzb3VyY2VUeXBlEh8KC3Jlc291cmNlX2lkGAggASgJUgpyZXNvdXJjZUlk
-                EjoKB291dGNvbWUYCSABKA4yIC5uaW1idXMuaWRlbnRpdHkudjEuQXVkaXRPdXRjb21lUgdvdXRjb21lEh0KCnJlcXVlc3RfaWQY
-                CiABKAlSCXJlcXVlc3RJZBIWCgZzb3VyY2UYCyABKAlSBnNvdXJjZRI5CgpvY2N1cl90aW1lGAwgASgLMhouZ29vZ2xlLnByb3Rv
-                YnVmLlRpbWVzdGFtcFIJb2NjdXJUaW1lEkIKCG1ldGFkYXRhGA0gAygLMiYubmltYnVzLmlkZW50aXR5LnYxLkF1ZGl0TWV0YWRh
-                dGFFbnRyeVIIbWV0YWRhdGESGwoJcHJldl9oYXNoGA4gASgMUghwcmV2SGFzaBISCgRoYXNoGA8gASgMUgRoYXNoIsgCChZMaXN0
-                QXVkaXRFdmVudHNSZXF1ZXN0EhsKCXBhZ2Vfc2l6ZRgBIAEoBVIIcGFnZVNpemUSHQoKcGFnZV90b2tlbhgCIAEoCVIJcGFnZVRv
-                a2VuEhYKBmFjdGlvbhgDIAEoCVIGYWN0aW9uEiMKDXJlc291cmNlX3R5cGUYBCABKAlSDHJlc291cmNlVHlwZRIfCgtyZXNvdXJj
-                ZV9pZBgFIAEoCVIKcmVzb3VyY2VJZBIiCg1hY3Rvcl91c2VyX2lkGAYgASgJUgthY3RvclVzZXJJZBI5CgpzdGFydF90aW1lGAcg
-                ASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIJc3RhcnRUaW1lEjUKCGVuZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3Rv
-                YnVmLlRpbWVzdGFtcFIHZW5kVGltZSJ5ChdMaXN0QXVkaXRFdmVudHNSZXNwb25zZRI2CgZldmVudHMYASADKAsyHi5uaW1idXMu
-                aWRlbnRpdHkudjEuQXVkaXRFdmVudFIGZXZlbnRzEiYKD25leHRfcGFnZV90b2tlbhgCIAEoCVINbmV4dFBhZ2VUb2tlbiJSChhB
-                cHBlbmRBdWRpdEV2ZW50c1JlcXVlc3QSNgoGZXZlbnRzGAEgAygLMh4ubmltYnVzLmlkZW50aXR5LnYxLkF1ZGl0RXZlbnRSBmV2
-                ZW50cyJXChlBcHBlbmRBdWRpdEV2ZW50c1Jlc3BvbnNlEhoKCGFwcGVuZGVkGAEgASgFUghhcHBlbmRlZBIeCgpkdXBsaWNhdGVz
-                GAIgASgFUgpkdXBsaWNhdGVzIjYKF1ZlcmlmeUF1ZGl0Q2hhaW5SZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCVIIdGVuYW50SWQi
-                ggEKGFZlcmlmeUF1ZGl0Q2hhaW5SZXNwb25zZRIOCgJvaxgBIAEoCFICb2sSGAoHY2hlY2tlZBgCIAEoA1IHY2hlY2tlZBIiCg1m
-                aXJzdF9iYWRfc2VxGAMgASgDUgtmaXJzdEJhZFNlcRIYCgdwcm9ibGVtGAQgASgJUgdwcm9ibGVtIo4BCglQcmluY2lwYWwSFwoH
-                dXNlcl9pZBgBIAEoCVIGdXNlcklkEhsKCXRlbmFudF9pZBgCIAEoCVIIdGVuYW50SWQSEgoEcm9sZRgDIAEoCVIEcm9sZRIgCgtw
-                ZXJtaXNzaW9ucxgEIAMoCVILcGVybWlzc2lvbnMSFQoGa2V5X2lkGAUgASgJUgVrZXlJZCJdCgxMb2dpblJlcXVlc3QSFAoFZW1h
-                aWwYASABKAlSBWVtYWlsEhoKCHBhc3N3b3JkGAIgASgJUghwYXNzd29yZBIbCgl0ZW5hbnRfaWQYAyABKAlSCHRlbmFudElkIrcB
-                Cg1Mb2dpblJlc3BvbnNlEhYKBnNlY3JldBgBIAEoCVIGc2VjcmV0EiwKA2tleRgCIAEoCzIaLm5pbWJ1cy5pZGVudGl0eS52MS5B
-                cGlLZXlSA2tleRIsCgR1c2VyGAMgASgLMhgubmltYnVzLmlkZW50aXR5LnYxLlVzZXJSBHVzZXISMgoGdGVuYW50GAQgASgLMhou
-                bmltYnVzLmlkZW50aXR5LnYxLlRlbmFudFIGdGVuYW50Ii4KE0F1dGhlbnRpY2F0ZVJlcXVlc3QSFwoHYXBpX2tleRgBIAEoCVIG
-                YXBpS2V5In4KFEF1dGhlbnRpY2F0ZVJlc3BvbnNlEjsKCXByaW5jaXBhbBgBIAEoCzIdLm5pbWJ1cy5pZGVudGl0eS52MS5Qcmlu
-                Y2lwYWxSCXByaW5jaXBhbBIpChBzaWduZWRfcHJpbmNpcGFsGAIgASgMUg9zaWduZWRQcmluY2lwYWwiNgoVV2F0Y2hBdXRoRXBv
-                Y2hSZXF1ZXN0Eh0KCndhdGNoZXJfaWQYASABKAlSCXdhdGNoZXJJZCJBCg5BdXRoRXBvY2hFdmVudBIUCgVlcG9jaBgBIAEoA1IF
-                ZXBvY2gSGQoIbGVhc2VfbXMYAiABKANSB2xlYXNlTXMiSgoTQWNrQXV0aEVwb2NoUmVxdWVzdBIdCgp3YXRjaGVyX2lkGAEgASgJ
-                Ugl3YXRjaGVySWQSFAoFZXBvY2gYAiABKANSBWVwb2NoImEKFEFja0F1dGhFcG9jaFJlc3BvbnNlEhgKB2dyYW50ZWQYASABKAhS
-                B2dyYW50ZWQSGQoIbGVhc2VfbXMYAiABKANSB2xlYXNlTXMSFAoFZXBvY2gYAyABKANSBWVwb2NoIg8KDVdob0FtSVJlcXVlc3Qi
-                rwEKDldob0FtSVJlc3BvbnNlEjsKCXByaW5jaXBhbBgBIAEoCzIdLm5pbWJ1cy5pZGVudGl0eS52MS5QcmluY2lwYWxSCXByaW5j
-                aXBhbBIsCgR1c2VyGAIgASgLMhgubmltYnVzLmlkZW50aXR5LnYxLlVzZXJSBHVzZXISMgoGdGVuYW50GAMgASgLMhoubmltYnVz
-                LmlkZW50aXR5LnYxLlRlbmFudFIGdGVuYW50Kn0KDEF1ZGl0T3V0Y29tZRIdChlBVURJVF9PVVRDT01FX1VOU1BFQ0lGSUVEEAAS
-                GQoVQVVESVRfT1VUQ09NRV9TVUNDRVNTEAESGQoVQVVESVRfT1VUQ09NRV9GQUlMVVJFEAISGAoUQVVESVRfT1VUQ09NRV9ERU5J
-                RUQQAzKWBQoFVXNlcnMSYwoKQ3JlYXRlVXNlchIlLm5pbWJ1cy5pZGVudGl0eS52MS5DcmVhdGVVc2VyUmVxdWVzdBoYLm5pbWJ1
-                cy5pZGVudGl0eS52MS5Vc2VyIhSC0+STAg4iCS92MS91c2VyczoBKhJfCgdHZXRVc2VyEiIubmltYnVzLmlkZW50aXR5LnYxLkdl
-                dFVzZXJSZXF1ZXN0GhgubmltYnVzLmlkZW50aXR5LnYxLlVzZXIiFoLT5JMCEBIOL3YxL3VzZXJzL3tpZH0SawoJTGlzdFVzZXJz
-                EiQubmltYnVzLmlkZW50aXR5LnYxLkxpc3RVc2Vyc1JlcXVlc3QaJS5uaW1idXMuaWRlbnRpdHkudjEuTGlzdFVzZXJzUmVzcG9u
-                c2UiEYLT5JMCCxIJL3YxL3VzZXJzEmgKClVwZGF0ZVVzZXISJS5uaW1idXMuaWRlbnRpdHkudjEuVXBkYXRlVXNlclJlcXVlc3Qa
-                GC5uaW1idXMuaWRlbnRpdHkudjEuVXNlciIZgtPkkwITMg4vdjEvdXNlcnMve2lkfToBKhJ7Cg5EZWFjdGl2YXRlVXNlchIpLm5p
-                bWJ1cy5pZGVudGl0eS52MS5EZWFjdGl2YXRlVXNlclJlcXVlc3QaGC5uaW1idXMuaWRlbnRpdHkudjEuVXNlciIkgtPkkwIeIhkv
-                djEvdXNlcnMve2lkfTpkZWFjdGl2YXRlOgEqEnMKCkRlbGV0ZVVzZXISJS5uaW1idXMuaWRlbnRpdHkudjEuRGVsZXRlVXNlclJl
-                cXVlc3QaJi5uaW1idXMuaWRlbnRpdHkudjEuRGVsZXRlVXNlclJlc3BvbnNlIhaC0+STAhAqDi92MS91c2Vycy97aWR9MoQJCgdU
-                ZW5hbnRzEmsKDENyZWF0ZVRlbmFudBInLm5pbWJ1cy5pZGVudGl0eS52MS5DcmVhdGVUZW5hbnRSZXF1ZXN0GhoubmltYnVzLmlk
-                ZW50aXR5LnYxLlRlbmFudCIWgtPkkwIQIgsvdjEvdGVuYW50czoBKhJnCglHZXRUZW5hbnQSJC5uaW1idXMuaWRlbnRpdHkudjEu
-                R2V0VGVuYW50UmVxdWVzdBoaLm5pbWJ1cy5pZGVudGl0eS52MS5UZW5hbnQiGILT5JMCEhIQL3YxL3RlbmFudHMve2lkfRJzCgtM
-                aXN0VGVuYW50cxImLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0VGVuYW50c1JlcXVlc3QaJy5uaW1idXMuaWRlbnRpdHkudjEuTGlz
-                dFRlbmFudHNSZXNwb25zZSITgtPkkwINEgsvdjEvdGVuYW50cxJ7CgxEZWxldGVUZW5hbnQSJy5uaW1idXMuaWRlbnRpdHkudjEu
-                RGVsZXRlVGVuYW50UmVxdWVzdBooLm5pbWJ1cy5pZGVudGl0eS52MS5EZWxldGVUZW5hbnRSZXNwb25zZSIYgtPkkwISKhAvdjEv
-                dGVuYW50cy97aWR9EnkKCUFkZE1lbWJlchIkLm5pbWJ1cy5pZGVudGl0eS52MS5BZGRNZW1iZXJSZXF1ZXN0GhoubmltYnVzLmlk
-                ZW50aXR5LnYxLk1lbWJlciIqgtPkkwIkIh8vdjEvdGVuYW50cy97dGVuYW50X2lkfS9tZW1iZXJzOgEqEokBCgxVcGRhdGVNZW1i
-                ZXISJy5uaW1idXMuaWRlbnRpdHkudjEuVXBkYXRlTWVtYmVyUmVxdWVzdBoaLm5pbWJ1cy5pZGVudGl0eS52MS5NZW1iZXIiNILT
-                5JMCLjIpL3YxL3RlbmFudHMve3RlbmFudF9pZH0vbWVtYmVycy97dXNlcl9pZH06ASoSlAEKDFJlbW92ZU1lbWJlchInLm5pbWJ1
-                cy5pZGVudGl0eS52MS5SZW1vdmVNZW1iZXJSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5LnYxLlJlbW92ZU1lbWJlclJlc3BvbnNl
-                IjGC0+STAisqKS92MS90ZW5hbnRzL3t0ZW5hbnRfaWR9L21lbWJlcnMve3VzZXJfaWR9EocBCgtMaXN0TWVtYmVycxImLm5pbWJ1
-                cy5pZGVudGl0eS52MS5MaXN0TWVtYmVyc1JlcXVlc3QaJy5uaW1idXMuaWRlbnRpdHkudjEuTGlzdE1lbWJlcnNSZXNwb25zZSIn
-                gtPkkwIhEh8vdjEvdGVuYW50cy97dGVuYW50X2lkfS9tZW1iZXJzEogBChBTZXREZWZhdWx0VGVuYW50EisubmltYnVzLmlkZW50
-                aXR5LnYxLlNldERlZmF1bHRUZW5hbnRSZXF1ZXN0GhgubmltYnVzLmlkZW50aXR5LnYxLlVzZXIiLYLT5JMCJyIiL3YxL3RlbmFu
-                dHMve3RlbmFudF9pZH06c2V0RGVmYXVsdDoBKjKfBQoFUm9sZXMSawoJTGlzdFJvbGVzEiQubmltYnVzLmlkZW50aXR5LnYxLkxp
-                c3RSb2xlc1JlcXVlc3QaJS5uaW1idXMuaWRlbnRpdHkudjEuTGlzdFJvbGVzUmVzcG9uc2UiEYLT5JMCCxIJL3YxL3JvbGVzEl8K
-                B0dldFJvbGUSIi5uaW1idXMuaWRlbnRpdHkudjEuR2V0Um9sZVJlcXVlc3QaGC5uaW1idXMuaWRlbnRpdHkudjEuUm9sZSIWgtPk
-                kwIQEg4vdjEvcm9sZXMve2lkfRJjCgpDcmVhdGVSb2xlEiUubmltYnVzLmlkZW50aXR5LnYxLkNyZWF0ZVJvbGVSZXF1ZXN0Ghgu
-                bmltYnVzLmlkZW50aXR5LnYxLlJvbGUiFILT5JMCDiIJL3YxL3JvbGVzOgEqEmgKClVwZGF0ZVJvbGUSJS5uaW1idXMuaWRlbnRp
-                dHkudjEuVXBkYXRlUm9sZVJlcXVlc3QaGC5uaW1idXMuaWRlbnRpdHkudjEuUm9sZSIZgtPkkwITMg4vdjEvcm9sZXMve2lkfToB
-                KhJzCgpEZWxldGVSb2xlEiUubmltYnVzLmlkZW50aXR5LnYxLkRlbGV0ZVJvbGVSZXF1ZXN0GiYubmltYnVzLmlkZW50aXR5LnYx
-                LkRlbGV0ZVJvbGVSZXNwb25zZSIWgtPkkwIQKg4vdjEvcm9sZXMve2lkfRKDAQoPTGlzdFBlcm1pc3Npb25zEioubmltYnVzLmlk
-                ZW50aXR5LnYxLkxpc3RQZXJtaXNzaW9uc1JlcXVlc3QaKy5uaW1idXMuaWRlbnRpdHkudjEuTGlzdFBlcm1pc3Npb25zUmVzcG9u
-                c2UiF4LT5JMCERIPL3YxL3Blcm1pc3Npb25zMugECgdBcGlLZXlzEnoKDENyZWF0ZUFwaUtleRInLm5pbWJ1cy5pZGVudGl0eS52
-                MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5LnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlIheC0+STAhEiDC92
-                MS9hcGkta2V5czoBKhJ0CgtMaXN0QXBpS2V5cxImLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0QXBpS2V5c1JlcXVlc3QaJy5uaW1i
-                dXMuaWRlbnRpdHkudjEuTGlzdEFwaUtleXNSZXNwb25zZSIUgtPkkwIOEgwvdjEvYXBpLWtleXMSaAoJR2V0QXBpS2V5EiQubmlt
-                YnVzLmlkZW50aXR5LnYxLkdldEFwaUtleVJlcXVlc3QaGi5uaW1idXMuaWRlbnRpdHkudjEuQXBpS2V5IhmC0+STAhMSES92MS9h
-                cGkta2V5cy97aWR9EngKDFJldm9rZUFwaUtleRInLm5pbWJ1cy5pZGVudGl0eS52MS5SZXZva2VBcGlLZXlSZXF1ZXN0Ghoubmlt
-                YnVzLmlkZW50aXR5LnYxLkFwaUtleSIjgtPkkwIdIhgvdjEvYXBpLWtleXMve2lkfTpyZXZva2U6ASoShgEKDFJvdGF0ZUFwaUtl
-                eRInLm5pbWJ1cy5pZGVudGl0eS52MS5Sb3RhdGVBcGlLZXlSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5LnYxLkNyZWF0ZUFwaUtl
-                eVJlc3BvbnNlIiOC0+STAh0iGC92MS9hcGkta2V5cy97aWR9OnJvdGF0ZToBKjJ1Cg1TM0NyZWRlbnRpYWxzEmQKDUdldFNpZ25p
-                bmdLZXkSKC5uaW1idXMuaWRlbnRpdHkudjEuR2V0U2lnbmluZ0tleVJlcXVlc3QaKS5uaW1idXMuaWRlbnRpdHkudjEuR2V0U2ln
-                bmluZ0tleVJlc3BvbnNlMrcDCgZRdW90YXMScQoIR2V0UXVvdGESIy5uaW1idXMuaWRlbnRpdHkudjEuR2V0UXVvdGFSZXF1ZXN0
-                GhkubmltYnVzLmlkZW50aXR5LnYxLlF1b3RhIiWC0+STAh8SHS92MS90ZW5hbnRzL3t0ZW5hbnRfaWR9L3F1b3RhEnQKCFNldFF1
-                b3RhEiMubmltYnVzLmlkZW50aXR5LnYxLlNldFF1b3RhUmVxdWVzdBoZLm5pbWJ1cy5pZGVudGl0eS52MS5RdW90YSIogtPkkwIi
-                Gh0vdjEvdGVuYW50cy97dGVuYW50X2lkfS9xdW90YToBKhJhCgxSZXNlcnZlUXVvdGESJy5uaW1idXMuaWRlbnRpdHkudjEuUmVz
-                ZXJ2ZVF1b3RhUmVxdWVzdBooLm5pbWJ1cy5pZGVudGl0eS52MS5SZXNlcnZlUXVvdGFSZXNwb25zZRJhCgxSZWxlYXNlUXVvdGES
-                Jy5uaW1idXMuaWRlbnRpdHkudjEuUmVsZWFzZVF1b3RhUmVxdWVzdBooLm5pbWJ1cy5pZGVudGl0eS52MS5SZWxlYXNlUXVvdGFS
-                ZXNwb25zZTKRAwoFQXVkaXQShAEKD0xpc3RBdWRpdEV2ZW50cxIqLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0QXVkaXRFdmVudHNS
-                ZXF1ZXN0GisubmltYnVzLmlkZW50aXR5LnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlIhiC0+STAhISEC92MS9hdWRpdC1ldmVu
-                dHMScAoRQXBwZW5kQXVkaXRFdmVudHMSLC5uaW1idXMuaWRlbnRpdHkudjEuQXBwZW5kQXVkaXRFdmVudHNSZXF1ZXN0Gi0ubmlt
-                YnVzLmlkZW50aXR5LnYxLkFwcGVuZEF1ZGl0RXZlbnRzUmVzcG9uc2USjgEKEFZlcmlmeUF1ZGl0Q2hhaW4SKy5uaW1idXMuaWRl
-                bnRpdHkudjEuVmVyaWZ5QXVkaXRDaGFpblJlcXVlc3QaLC5uaW1idXMuaWRlbnRpdHkudjEuVmVyaWZ5QXVkaXRDaGFpblJlc3Bv
-                bnNlIh+C0+STAhkSFy92MS9hdWRpdC1ldmVudHM6dmVyaWZ5MoIECgRBdXRoEmcKBUxvZ2luEiAubmltYnVzLmlkZW50aXR5LnYx
-                LkxvZ2luUmVxdWVzdBohLm5pbWJ1cy5pZGVudGl0eS52MS5Mb2dpblJlc3BvbnNlIhmC0+STAhMiDi92MS9hdXRoL2xvZ2luOgEq
-                EmEKDEF1dGhlbnRpY2F0ZRInLm5pbWJ1cy5pZGVudGl0eS52MS5BdXRoZW50aWNhdGVSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5
-                LnYxLkF1dGhlbnRpY2F0ZVJlc3BvbnNlEmEKDldhdGNoQXV0aEVwb2NoEikubmltYnVzLmlkZW50aXR5LnYxLldhdGNoQXV0aEVw
-                b2NoUmVxdWVzdBoiLm5pbWJ1cy5pZGVudGl0eS52MS5BdXRoRXBvY2hFdmVudDABEmEKDEFja0F1dGhFcG9jaBInLm5pbWJ1cy5p
-                ZGVudGl0eS52MS5BY2tBdXRoRXBvY2hSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5LnYxLkFja0F1dGhFcG9jaFJlc3BvbnNlEmgK
-                Bldob0FtSRIhLm5pbWJ1cy5pZGVudGl0eS52MS5XaG9BbUlSZXF1ZXN0GiIubmltYnVzLmlkZW50aXR5LnYxLldob0FtSVJlc3Bv
-                bnNlIheC0+STAhESDy92MS9hdXRoL3dob2FtaWIGcHJvdG8z
+                c192YWxpZF91bnRpbBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSEnByZXZpb3VzVmFsaWRVbnRpbBInChBzM19h
+                Y2Nlc3Nfa2V5X2lkGAsgASgJUg1zM0FjY2Vzc0tleUlkIo8BChNDcmVhdGVBcGlLZXlSZXF1ZXN0EhIKBG5hbWUYASABKAlSBG5h
+                bWUSOwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUgpleHBpcmVUaW1lEhcKB3VzZXJfaWQY
+                AyABKAlSBnVzZXJJZBIOCgJzMxgEIAEoCFICczMijQEKFENyZWF0ZUFwaUtleVJlc3BvbnNlEiwKA2tleRgBIAEoCzIaLm5pbWJ1
+                cy5pZGVudGl0eS52MS5BcGlLZXlSA2tleRIWCgZzZWNyZXQYAiABKAlSBnNlY3JldBIvCgJzMxgDIAEoCzIfLm5pbWJ1cy5pZGVu
+                dGl0eS52MS5TM0FjY2Vzc0tleVICczMiXQoLUzNBY2Nlc3NLZXkSIgoNYWNjZXNzX2tleV9pZBgBIAEoCVILYWNjZXNzS2V5SWQS
+                KgoRc2VjcmV0X2FjY2Vzc19rZXkYAiABKAlSD3NlY3JldEFjY2Vzc0tleSJpChJMaXN0QXBpS2V5c1JlcXVlc3QSFwoHdXNlcl9p
+                ZBgBIAEoCVIGdXNlcklkEhsKCXBhZ2Vfc2l6ZRgCIAEoBVIIcGFnZVNpemUSHQoKcGFnZV90b2tlbhgDIAEoCVIJcGFnZVRva2Vu
+                Im0KE0xpc3RBcGlLZXlzUmVzcG9uc2USLgoEa2V5cxgBIAMoCzIaLm5pbWJ1cy5pZGVudGl0eS52MS5BcGlLZXlSBGtleXMSJgoP
+                bmV4dF9wYWdlX3Rva2VuGAIgASgJUg1uZXh0UGFnZVRva2VuIiIKEEdldEFwaUtleVJlcXVlc3QSDgoCaWQYASABKAlSAmlkIiUK
+                E1Jldm9rZUFwaUtleVJlcXVlc3QSDgoCaWQYASABKAlSAmlkInMKE1JvdGF0ZUFwaUtleVJlcXVlc3QSDgoCaWQYASABKAlSAmlk
+                EkwKFHByZXZpb3VzX3ZhbGlkX3VudGlsGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIScHJldmlvdXNWYWxpZFVu
+                dGlsIoABChRHZXRTaWduaW5nS2V5UmVxdWVzdBIiCg1hY2Nlc3Nfa2V5X2lkGAEgASgJUgthY2Nlc3NLZXlJZBISCgRkYXRlGAIg
+                ASgJUgRkYXRlEhYKBnJlZ2lvbhgDIAEoCVIGcmVnaW9uEhgKB3NlcnZpY2UYBCABKAlSB3NlcnZpY2UidQoVR2V0U2lnbmluZ0tl
+                eVJlc3BvbnNlEh8KC3NpZ25pbmdfa2V5GAEgASgMUgpzaWduaW5nS2V5EjsKCXByaW5jaXBhbBgCIAEoCzIdLm5pbWJ1cy5pZGVu
+                dGl0eS52MS5QcmluY2lwYWxSCXByaW5jaXBhbCK4AQoOUXVvdGFSZXNvdXJjZXMSHAoJaW5zdGFuY2VzGAEgASgDUglpbnN0YW5j
+                ZXMSFAoFdmNwdXMYAiABKANSBXZjcHVzEhsKCW1lbW9yeV9tYhgDIAEoA1IIbWVtb3J5TWISHQoKc3RvcmFnZV9nYhgEIAEoA1IJ
+                c3RvcmFnZUdiEhgKB2J1Y2tldHMYBSABKANSB2J1Y2tldHMSHAoJZGF0YWJhc2VzGAYgASgDUglkYXRhYmFzZXMisgEKBVF1b3Rh
+                EhsKCXRlbmFudF9pZBgBIAEoCVIIdGVuYW50SWQSOgoGbGltaXRzGAIgASgLMiIubmltYnVzLmlkZW50aXR5LnYxLlF1b3RhUmVz
+                b3VyY2VzUgZsaW1pdHMSNgoEdXNlZBgDIAEoCzIiLm5pbWJ1cy5pZGVudGl0eS52MS5RdW90YVJlc291cmNlc1IEdXNlZBIYCgd2
+                ZXJzaW9uGAQgASgDUgd2ZXJzaW9uIi4KD0dldFF1b3RhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlSCHRlbmFudElkImoKD1Nl
+                dFF1b3RhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlSCHRlbmFudElkEjoKBmxpbWl0cxgCIAEoCzIiLm5pbWJ1cy5pZGVudGl0
+                eS52MS5RdW90YVJlc291cmNlc1IGbGltaXRzIpcBChNSZXNlcnZlUXVvdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCVIIdGVu
+                YW50SWQSJwoPaWRlbXBvdGVuY3lfa2V5GAIgASgJUg5pZGVtcG90ZW5jeUtleRI6CgZkZWx0YXMYAyABKAsyIi5uaW1idXMuaWRl
+                bnRpdHkudjEuUXVvdGFSZXNvdXJjZXNSBmRlbHRhcyJjChRSZXNlcnZlUXVvdGFSZXNwb25zZRIvCgVxdW90YRgBIAEoCzIZLm5p
+                bWJ1cy5pZGVudGl0eS52MS5RdW90YVIFcXVvdGESGgoIcmVwbGF5ZWQYAiABKAhSCHJlcGxheWVkIlsKE1JlbGVhc2VRdW90YVJl
+                cXVlc3QSGwoJdGVuYW50X2lkGAEgASgJUgh0ZW5hbnRJZBInCg9pZGVtcG90ZW5jeV9rZXkYAiABKAlSDmlkZW1wb3RlbmN5S2V5
+                ImMKFFJlbGVhc2VRdW90YVJlc3BvbnNlEi8KBXF1b3RhGAEgASgLMhkubmltYnVzLmlkZW50aXR5LnYxLlF1b3RhUgVxdW90YRIa
+                CghyZWxlYXNlZBgCIAEoCFIIcmVsZWFzZWQiPAoSQXVkaXRNZXRhZGF0YUVudHJ5EhAKA2tleRgBIAEoCVIDa2V5EhQKBXZhbHVl
+                GAIgASgJUgV2YWx1ZSKdBAoKQXVkaXRFdmVudBIZCghldmVudF9pZBgBIAEoCVIHZXZlbnRJZBIbCgl0ZW5hbnRfaWQYAiABKAlS
+                CHRlbmFudElkEhAKA3NlcRgDIAEoA1IDc2VxEiIKDWFjdG9yX3VzZXJfaWQYBCABKAlSC2FjdG9yVXNlcklkEiAKDGFjdG9yX2tl
+                eV9pZBgFIAEoCVIKYWN0b3JLZXlJZBIWCgZhY3Rpb24YBiABKAlSBmFjdGlvbhIjCg1yZXNvdXJjZV90eXBlGAcgASgJUgxyZXNv
+                dXJjZVR5cGUSHwoLcmVzb3VyY2VfaWQYCCABKAlSCnJlc291cmNlSWQSOgoHb3V0Y29tZRgJIAEoDjIgLm5pbWJ1cy5pZGVudGl0
+                eS52MS5BdWRpdE91dGNvbWVSB291dGNvbWUSHQoKcmVxdWVzdF9pZBgKIAEoCVIJcmVxdWVzdElkEhYKBnNvdXJjZRgLIAEoCVIG
+                c291cmNlEjkKCm9jY3VyX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUglvY2N1clRpbWUSQgoIbWV0YWRh
+                dGEYDSADKAsyJi5uaW1idXMuaWRlbnRpdHkudjEuQXVkaXRNZXRhZGF0YUVudHJ5UghtZXRhZGF0YRIbCglwcmV2X2hhc2gYDiAB
+                KAxSCHByZXZIYXNoEhIKBGhhc2gYDyABKAxSBGhhc2giyAIKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSGwoJcGFnZV9zaXplGAEg
+                ASgFUghwYWdlU2l6ZRIdCgpwYWdlX3Rva2VuGAIgASgJUglwYWdlVG9rZW4SFgoGYWN0aW9uGAMgASgJUgZhY3Rpb24SIwoNcmVz
+                b3VyY2VfdHlwZRgEIAEoCVIMcmVzb3VyY2VUeXBlEh8KC3Jlc291cmNlX2lkGAUgASgJUgpyZXNvdXJjZUlkEiIKDWFjdG9yX3Vz
+                ZXJfaWQYBiABKAlSC2FjdG9yVXNlcklkEjkKCnN0YXJ0X3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUglz
+                dGFydFRpbWUSNQoIZW5kX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUgdlbmRUaW1lInkKF0xpc3RBdWRp
+                dEV2ZW50c1Jlc3BvbnNlEjYKBmV2ZW50cxgBIAMoCzIeLm5pbWJ1cy5pZGVudGl0eS52MS5BdWRpdEV2ZW50UgZldmVudHMSJgoP
+                bmV4dF9wYWdlX3Rva2VuGAIgASgJUg1uZXh0UGFnZVRva2VuIlIKGEFwcGVuZEF1ZGl0RXZlbnRzUmVxdWVzdBI2CgZldmVudHMY
+                ASADKAsyHi5uaW1idXMuaWRlbnRpdHkudjEuQXVkaXRFdmVudFIGZXZlbnRzIlcKGUFwcGVuZEF1ZGl0RXZlbnRzUmVzcG9uc2US
+                GgoIYXBwZW5kZWQYASABKAVSCGFwcGVuZGVkEh4KCmR1cGxpY2F0ZXMYAiABKAVSCmR1cGxpY2F0ZXMiNgoXVmVyaWZ5QXVkaXRD
+                aGFpblJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJUgh0ZW5hbnRJZCKCAQoYVmVyaWZ5QXVkaXRDaGFpblJlc3BvbnNlEg4KAm9r
+                GAEgASgIUgJvaxIYCgdjaGVja2VkGAIgASgDUgdjaGVja2VkEiIKDWZpcnN0X2JhZF9zZXEYAyABKANSC2ZpcnN0QmFkU2VxEhgK
+                B3Byb2JsZW0YBCABKAlSB3Byb2JsZW0ijgEKCVByaW5jaXBhbBIXCgd1c2VyX2lkGAEgASgJUgZ1c2VySWQSGwoJdGVuYW50X2lk
+                GAIgASgJUgh0ZW5hbnRJZBISCgRyb2xlGAMgASgJUgRyb2xlEiAKC3Blcm1pc3Npb25zGAQgAygJUgtwZXJtaXNzaW9ucxIVCgZr
+                ZXlfaWQYBSABKAlSBWtleUlkIl0KDExvZ2luUmVxdWVzdBIUCgVlbWFpbBgBIAEoCVIFZW1haWwSGgoIcGFzc3dvcmQYAiABKAlS
+                CHBhc3N3b3JkEhsKCXRlbmFudF9pZBgDIAEoCVIIdGVuYW50SWQitwEKDUxvZ2luUmVzcG9uc2USFgoGc2VjcmV0GAEgASgJUgZz
+                ZWNyZXQSLAoDa2V5GAIgASgLMhoubmltYnVzLmlkZW50aXR5LnYxLkFwaUtleVIDa2V5EiwKBHVzZXIYAyABKAsyGC5uaW1idXMu
+                aWRlbnRpdHkudjEuVXNlclIEdXNlchIyCgZ0ZW5hbnQYBCABKAsyGi5uaW1idXMuaWRlbnRpdHkudjEuVGVuYW50UgZ0ZW5hbnQi
+                LgoTQXV0aGVudGljYXRlUmVxdWVzdBIXCgdhcGlfa2V5GAEgASgJUgZhcGlLZXkifgoUQXV0aGVudGljYXRlUmVzcG9uc2USOwoJ
+                cHJpbmNpcGFsGAEgASgLMh0ubmltYnVzLmlkZW50aXR5LnYxLlByaW5jaXBhbFIJcHJpbmNpcGFsEikKEHNpZ25lZF9wcmluY2lw
+                YWwYAiABKAxSD3NpZ25lZFByaW5jaXBhbCI2ChVXYXRjaEF1dGhFcG9jaFJlcXVlc3QSHQoKd2F0Y2hlcl9pZBgBIAEoCVIJd2F0
+                Y2hlcklkIkEKDkF1dGhFcG9jaEV2ZW50EhQKBWVwb2NoGAEgASgDUgVlcG9jaBIZCghsZWFzZV9tcxgCIAEoA1IHbGVhc2VNcyJK
+                ChNBY2tBdXRoRXBvY2hSZXF1ZXN0Eh0KCndhdGNoZXJfaWQYASABKAlSCXdhdGNoZXJJZBIUCgVlcG9jaBgCIAEoA1IFZXBvY2gi
+                YQoUQWNrQXV0aEVwb2NoUmVzcG9uc2USGAoHZ3JhbnRlZBgBIAEoCFIHZ3JhbnRlZBIZCghsZWFzZV9tcxgCIAEoA1IHbGVhc2VN
+                cxIUCgVlcG9jaBgDIAEoA1IFZXBvY2giDwoNV2hvQW1JUmVxdWVzdCKvAQoOV2hvQW1JUmVzcG9uc2USOwoJcHJpbmNpcGFsGAEg
+                ASgLMh0ubmltYnVzLmlkZW50aXR5LnYxLlByaW5jaXBhbFIJcHJpbmNpcGFsEiwKBHVzZXIYAiABKAsyGC5uaW1idXMuaWRlbnRp
+                dHkudjEuVXNlclIEdXNlchIyCgZ0ZW5hbnQYAyABKAsyGi5uaW1idXMuaWRlbnRpdHkudjEuVGVuYW50UgZ0ZW5hbnQqfQoMQXVk
+                aXRPdXRjb21lEh0KGUFVRElUX09VVENPTUVfVU5TUEVDSUZJRUQQABIZChVBVURJVF9PVVRDT01FX1NVQ0NFU1MQARIZChVBVURJ
+                VF9PVVRDT01FX0ZBSUxVUkUQAhIYChRBVURJVF9PVVRDT01FX0RFTklFRBADMpYFCgVVc2VycxJjCgpDcmVhdGVVc2VyEiUubmlt
+                YnVzLmlkZW50aXR5LnYxLkNyZWF0ZVVzZXJSZXF1ZXN0GhgubmltYnVzLmlkZW50aXR5LnYxLlVzZXIiFILT5JMCDiIJL3YxL3Vz
+                ZXJzOgEqEl8KB0dldFVzZXISIi5uaW1idXMuaWRlbnRpdHkudjEuR2V0VXNlclJlcXVlc3QaGC5uaW1idXMuaWRlbnRpdHkudjEu
+                VXNlciIWgtPkkwIQEg4vdjEvdXNlcnMve2lkfRJrCglMaXN0VXNlcnMSJC5uaW1idXMuaWRlbnRpdHkudjEuTGlzdFVzZXJzUmVx
+                dWVzdBolLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0VXNlcnNSZXNwb25zZSIRgtPkkwILEgkvdjEvdXNlcnMSaAoKVXBkYXRlVXNl
+                chIlLm5pbWJ1cy5pZGVudGl0eS52MS5VcGRhdGVVc2VyUmVxdWVzdBoYLm5pbWJ1cy5pZGVudGl0eS52MS5Vc2VyIhmC0+STAhMy
+                Di92MS91c2Vycy97aWR9OgEqEnsKDkRlYWN0aXZhdGVVc2VyEikubmltYnVzLmlkZW50aXR5LnYxLkRlYWN0aXZhdGVVc2VyUmVx
+                dWVzdBoYLm5pbWJ1cy5pZGVudGl0eS52MS5Vc2VyIiSC0+STAh4iGS92MS91c2Vycy97aWR9OmRlYWN0aXZhdGU6ASoScwoKRGVs
+                ZXRlVXNlchIlLm5pbWJ1cy5pZGVudGl0eS52MS5EZWxldGVVc2VyUmVxdWVzdBomLm5pbWJ1cy5pZGVudGl0eS52MS5EZWxldGVV
+                c2VyUmVzcG9uc2UiFoLT5JMCECoOL3YxL3VzZXJzL3tpZH0yhAkKB1RlbmFudHMSawoMQ3JlYXRlVGVuYW50EicubmltYnVzLmlk
+                ZW50aXR5LnYxLkNyZWF0ZVRlbmFudFJlcXVlc3QaGi5uaW1idXMuaWRlbnRpdHkudjEuVGVuYW50IhaC0+STAhAiCy92MS90ZW5h
+                bnRzOgEqEmcKCUdldFRlbmFudBIkLm5pbWJ1cy5pZGVudGl0eS52MS5HZXRUZW5hbnRSZXF1ZXN0GhoubmltYnVzLmlkZW50aXR5
+                LnYxLlRlbmFudCIYgtPkkwISEhAvdjEvdGVuYW50cy97aWR9EnMKC0xpc3RUZW5hbnRzEiYubmltYnVzLmlkZW50aXR5LnYxLkxp
+                c3RUZW5hbnRzUmVxdWVzdBonLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0VGVuYW50c1Jlc3BvbnNlIhOC0+STAg0SCy92MS90ZW5h
+                bnRzEnsKDERlbGV0ZVRlbmFudBInLm5pbWJ1cy5pZGVudGl0eS52MS5EZWxldGVUZW5hbnRSZXF1ZXN0GigubmltYnVzLmlkZW50
+                aXR5LnYxLkRlbGV0ZVRlbmFudFJlc3BvbnNlIhiC0+STAhIqEC92MS90ZW5hbnRzL3tpZH0SeQoJQWRkTWVtYmVyEiQubmltYnVz
+                LmlkZW50aXR5LnYxLkFkZE1lbWJlclJlcXVlc3QaGi5uaW1idXMuaWRlbnRpdHkudjEuTWVtYmVyIiqC0+STAiQiHy92MS90ZW5h
+                bnRzL3t0ZW5hbnRfaWR9L21lbWJlcnM6ASoSiQEKDFVwZGF0ZU1lbWJlchInLm5pbWJ1cy5pZGVudGl0eS52MS5VcGRhdGVNZW1i
+                ZXJSZXF1ZXN0GhoubmltYnVzLmlkZW50aXR5LnYxLk1lbWJlciI0gtPkkwIuMikvdjEvdGVuYW50cy97dGVuYW50X2lkfS9tZW1i
+                ZXJzL3t1c2VyX2lkfToBKhKUAQoMUmVtb3ZlTWVtYmVyEicubmltYnVzLmlkZW50aXR5LnYxLlJlbW92ZU1lbWJlclJlcXVlc3Qa
+                KC5uaW1idXMuaWRlbnRpdHkudjEuUmVtb3ZlTWVtYmVyUmVzcG9uc2UiMYLT5JMCKyopL3YxL3RlbmFudHMve3RlbmFudF9pZH0v
+                bWVtYmVycy97dXNlcl9pZH0ShwEKC0xpc3RNZW1iZXJzEiYubmltYnVzLmlkZW50aXR5LnYxLkxpc3RNZW1iZXJzUmVxdWVzdBon
+                Lm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0TWVtYmVyc1Jlc3BvbnNlIieC0+STAiESHy92MS90ZW5hbnRzL3t0ZW5hbnRfaWR9L21l
+                bWJlcnMSiAEKEFNldERlZmF1bHRUZW5hbnQSKy5uaW1idXMuaWRlbnRpdHkudjEuU2V0RGVmYXVsdFRlbmFudFJlcXVlc3QaGC5u
+                aW1idXMuaWRlbnRpdHkudjEuVXNlciItgtPkkwInIiIvdjEvdGVuYW50cy97dGVuYW50X2lkfTpzZXREZWZhdWx0OgEqMp8FCgVS
+                b2xlcxJrCglMaXN0Um9sZXMSJC5uaW1idXMuaWRlbnRpdHkudjEuTGlzdFJvbGVzUmVxdWVzdBolLm5pbWJ1cy5pZGVudGl0eS52
+                MS5MaXN0Um9sZXNSZXNwb25zZSIRgtPkkwILEgkvdjEvcm9sZXMSXwoHR2V0Um9sZRIiLm5pbWJ1cy5pZGVudGl0eS52MS5HZXRS
+                b2xlUmVxdWVzdBoYLm5pbWJ1cy5pZGVudGl0eS52MS5Sb2xlIhaC0+STAhASDi92MS9yb2xlcy97aWR9EmMKCkNyZWF0ZVJvbGUS
+                JS5uaW1idXMuaWRlbnRpdHkudjEuQ3JlYXRlUm9sZVJlcXVlc3QaGC5uaW1idXMuaWRlbnRpdHkudjEuUm9sZSIUgtPkkwIOIgkv
+                djEvcm9sZXM6ASoSaAoKVXBkYXRlUm9sZRIlLm5pbWJ1cy5pZGVudGl0eS52MS5VcGRhdGVSb2xlUmVxdWVzdBoYLm5pbWJ1cy5p
+                ZGVudGl0eS52MS5Sb2xlIhmC0+STAhMyDi92MS9yb2xlcy97aWR9OgEqEnMKCkRlbGV0ZVJvbGUSJS5uaW1idXMuaWRlbnRpdHku
+                djEuRGVsZXRlUm9sZVJlcXVlc3QaJi5uaW1idXMuaWRlbnRpdHkudjEuRGVsZXRlUm9sZVJlc3BvbnNlIhaC0+STAhAqDi92MS9y
+                b2xlcy97aWR9EoMBCg9MaXN0UGVybWlzc2lvbnMSKi5uaW1idXMuaWRlbnRpdHkudjEuTGlzdFBlcm1pc3Npb25zUmVxdWVzdBor
+                Lm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0UGVybWlzc2lvbnNSZXNwb25zZSIXgtPkkwIREg8vdjEvcGVybWlzc2lvbnMy6AQKB0Fw
+                aUtleXMSegoMQ3JlYXRlQXBpS2V5EicubmltYnVzLmlkZW50aXR5LnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaKC5uaW1idXMuaWRl
+                bnRpdHkudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2UiF4LT5JMCESIML3YxL2FwaS1rZXlzOgEqEnQKC0xpc3RBcGlLZXlzEiYubmlt
+                YnVzLmlkZW50aXR5LnYxLkxpc3RBcGlLZXlzUmVxdWVzdBonLm5pbWJ1cy5pZGVudGl0eS52MS5MaXN0QXBpS2V5c1Jlc3BvbnNl
+                IhSC0+STAg4SDC92MS9hcGkta2V5cxJoCglHZXRBcGlLZXkSJC5uaW1idXMuaWRlbnRpdHkudjEuR2V0QXBpS2V5UmVxdWVzdBoa
+                Lm5pbWJ1cy5pZGVudGl0eS52MS5BcGlLZXkiGYLT5JMCExIRL3YxL2FwaS1rZXlzL3tpZH0SeAoMUmV2b2tlQXBpS2V5Eicubmlt
+                YnVzLmlkZW50aXR5LnYxLlJldm9rZUFwaUtleVJlcXVlc3QaGi5uaW1idXMuaWRlbnRpdHkudjEuQXBpS2V5IiOC0+STAh0iGC92
+                MS9hcGkta2V5cy97aWR9OnJldm9rZToBKhKGAQoMUm90YXRlQXBpS2V5EicubmltYnVzLmlkZW50aXR5LnYxLlJvdGF0ZUFwaUtl
+                eVJlcXVlc3QaKC5uaW1idXMuaWRlbnRpdHkudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2UiI4LT5JMCHSIYL3YxL2FwaS1rZXlzL3tp
+                ZH06cm90YXRlOgEqMnUKDVMzQ3JlZGVudGlhbHMSZAoNR2V0U2lnbmluZ0tleRIoLm5pbWJ1cy5pZGVudGl0eS52MS5HZXRTaWdu
+                aW5nS2V5UmVxdWVzdBopLm5pbWJ1cy5pZGVudGl0eS52MS5HZXRTaWduaW5nS2V5UmVzcG9uc2UytwMKBlF1b3RhcxJxCghHZXRR
+                dW90YRIjLm5pbWJ1cy5pZGVudGl0eS52MS5HZXRRdW90YVJlcXVlc3QaGS5uaW1idXMuaWRlbnRpdHkudjEuUXVvdGEiJYLT5JMC
+                HxIdL3YxL3RlbmFudHMve3RlbmFudF9pZH0vcXVvdGESdAoIU2V0UXVvdGESIy5uaW1idXMuaWRlbnRpdHkudjEuU2V0UXVvdGFS
+                ZXF1ZXN0GhkubmltYnVzLmlkZW50aXR5LnYxLlF1b3RhIiiC0+STAiIaHS92MS90ZW5hbnRzL3t0ZW5hbnRfaWR9L3F1b3RhOgEq
+                EmEKDFJlc2VydmVRdW90YRInLm5pbWJ1cy5pZGVudGl0eS52MS5SZXNlcnZlUXVvdGFSZXF1ZXN0GigubmltYnVzLmlkZW50aXR5
+                LnYxLlJlc2VydmVRdW90YVJlc3BvbnNlEmEKDFJlbGVhc2VRdW90YRInLm5pbWJ1cy5pZGVudGl0eS52MS5SZWxlYXNlUXVvdGFS
+                ZXF1ZXN0GigubmltYnVzLmlkZW50aXR5LnYxLlJlbGVhc2VRdW90YVJlc3BvbnNlMpEDCgVBdWRpdBKEAQoPTGlzdEF1ZGl0RXZl
+                bnRzEioubmltYnVzLmlkZW50aXR5LnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaKy5uaW1idXMuaWRlbnRpdHkudjEuTGlzdEF1
+                ZGl0RXZlbnRzUmVzcG9uc2UiGILT5JMCEhIQL3YxL2F1ZGl0LWV2ZW50cxJwChFBcHBlbmRBdWRpdEV2ZW50cxIsLm5pbWJ1cy5p
+                ZGVudGl0eS52MS5BcHBlbmRBdWRpdEV2ZW50c1JlcXVlc3QaLS5uaW1idXMuaWRlbnRpdHkudjEuQXBwZW5kQXVkaXRFdmVudHNS
+                ZXNwb25zZRKOAQoQVmVyaWZ5QXVkaXRDaGFpbhIrLm5pbWJ1cy5pZGVudGl0eS52MS5WZXJpZnlBdWRpdENoYWluUmVxdWVzdBos
+                Lm5pbWJ1cy5pZGVudGl0eS52MS5WZXJpZnlBdWRpdENoYWluUmVzcG9uc2UiH4LT5JMCGRIXL3YxL2F1ZGl0LWV2ZW50czp2ZXJp
+                ZnkyggQKBEF1dGgSZwoFTG9naW4SIC5uaW1idXMuaWRlbnRpdHkudjEuTG9naW5SZXF1ZXN0GiEubmltYnVzLmlkZW50aXR5LnYx
+                LkxvZ2luUmVzcG9uc2UiGYLT5JMCEyIOL3YxL2F1dGgvbG9naW46ASoSYQoMQXV0aGVudGljYXRlEicubmltYnVzLmlkZW50aXR5
+                LnYxLkF1dGhlbnRpY2F0ZVJlcXVlc3QaKC5uaW1idXMuaWRlbnRpdHkudjEuQXV0aGVudGljYXRlUmVzcG9uc2USYQoOV2F0Y2hB
+                dXRoRXBvY2gSKS5uaW1idXMuaWRlbnRpdHkudjEuV2F0Y2hBdXRoRXBvY2hSZXF1ZXN0GiIubmltYnVzLmlkZW50aXR5LnYxLkF1
+                dGhFcG9jaEV2ZW50MAESYQoMQWNrQXV0aEVwb2NoEicubmltYnVzLmlkZW50aXR5LnYxLkFja0F1dGhFcG9jaFJlcXVlc3QaKC5u
+                aW1idXMuaWRlbnRpdHkudjEuQWNrQXV0aEVwb2NoUmVzcG9uc2USaAoGV2hvQW1JEiEubmltYnVzLmlkZW50aXR5LnYxLldob0Ft
+                SVJlcXVlc3QaIi5uaW1idXMuaWRlbnRpdHkudjEuV2hvQW1JUmVzcG9uc2UiF4LT5JMCERIPL3YxL2F1dGgvd2hvYW1pYgZwcm90
+                bzM=
                 """),
             dependencies: ["google/api/annotations.proto", "google/protobuf/timestamp.proto"],
             symbols: [

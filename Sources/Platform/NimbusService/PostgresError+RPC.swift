@@ -2,7 +2,7 @@ import NimbusPostgres
 import NimbusRPCCore
 
 /// The fallback status for a database error that a repository did not turn into a domain error
-/// (ARCHITECTURE.md §4). Messages name the constraint at most, never row values or SQL.
+/// (docs/ARCHITECTURE.md §5). Messages name the constraint at most, never row values or SQL.
 extension PostgresError: RPCErrorConvertible {
     public var rpcError: RPCError {
         let what = constraint.map { " (\($0))" } ?? ""

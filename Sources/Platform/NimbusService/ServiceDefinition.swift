@@ -11,7 +11,7 @@ public protocol ServiceDefinition: Sendable {
     static var abstract: String { get }
     /// The PostgreSQL schema the service owns (`identity`, `compute`, …), or nil for none.
     static var schema: String? { get }
-    /// The default `--listen` port (ARCHITECTURE.md §3).
+    /// The default `--listen` port (docs/ARCHITECTURE.md §1).
     static var defaultPort: Int { get }
     /// The environment variable that overrides `DATABASE_URL` for this service alone.
     static var databaseURLEnvironment: String { get }

@@ -1,6 +1,7 @@
 import Foundation
 import NimbusProto
 import NimbusRPCCore
+import NimbusTestingProto
 import Synchronization
 
 /// `nimbus.testing.v1.Echo` for the interop suite: echoes text and payload, fails on request

@@ -5,8 +5,11 @@ struct Generator {
     let files: [String: FileModel]
     let toGenerate: [String]
     let registry: TypeRegistry
+    /// The C target holding the protoc-c output of the files generated here (`c_module=` option).
+    let cModule: String
 
-    init(files: [FileModel], toGenerate: [String]) throws {
+    init(files: [FileModel], toGenerate: [String], cModule: String = "NimbusProtoC") throws {
+        self.cModule = cModule
         self.files = Dictionary(files.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.toGenerate = toGenerate.sorted()
         self.registry = TypeRegistry(files: files)
@@ -67,7 +70,16 @@ struct Generator {
         w.line("import Foundation")
         w.line("#endif")
         w.line("internal import CProtobufC")
-        w.line("internal import NimbusProtoC")
+        // Message bridges are `package`: generated targets of one package read each other's
+        // messages (the test protos' target bridges the well-known types of NimbusProto).
+        let bridges = file.messages.isEmpty ? "internal" : "package"
+        if cModule == "NimbusProtoC" {
+            w.line("\(bridges) import NimbusProtoC")
+        } else {
+            w.line("internal import NimbusProtoC")
+            w.line("\(bridges) import \(cModule)")
+            w.line("import NimbusProto")
+        }
         w.line("import NimbusProtoRuntime")
         w.line("import NimbusRPCCore")
 
@@ -136,7 +148,8 @@ struct Generator {
         func visit(_ name: String) throws {
             guard seen.insert(name).inserted else { return }
             guard let f = files[name] else { throw GeneratorError("\(file.name): dependency \(name) missing") }
-            guard toGenerate.contains(name) else {
+            // A run for another C target (the test protos) builds on NimbusProto's files.
+            guard toGenerate.contains(name) || cModule != "NimbusProtoC" else {
                 throw GeneratorError("\(file.name): dependency \(name) is not generated too (pass it to protoc)")
             }
             order.append(f)

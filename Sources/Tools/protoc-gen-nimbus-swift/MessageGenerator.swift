@@ -188,14 +188,14 @@ struct MessageGenerator {
             }
             w.line()
             w.line("/// Reads a protobuf-c struct (owned by the caller).")
-            try w.block("init(cMessage message: UnsafePointer<\(cType)>) throws") { w in
+            try w.block("package init(cMessage message: UnsafePointer<\(cType)>) throws") { w in
                 w.line("self.init()")
                 if !members.isEmpty { w.line("let m = message.pointee") }
                 for member in members { try emitDecode(member, into: &w) }
             }
             w.line()
             w.line("/// Builds the protobuf-c struct in `arena`.")
-            try w.block("func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<\(cType)>") { w in
+            try w.block("package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<\(cType)>") { w in
                 w.line("let c = arena.allocate(\(cType).self)")
                 w.line("\(cLower)__init(c)")
                 for member in members { try emitEncode(member, into: &w) }

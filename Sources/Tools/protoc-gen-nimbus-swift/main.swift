@@ -74,12 +74,18 @@ guard let request = input.withUnsafeBufferPointer({
     _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     exit(1)
 }
+// Options: `c_module=<target>` names the C target of this run's protoc-c output.
+let parameter = request.pointee.parameter.map { String(cString: $0) } ?? ""
+var cModule = "NimbusProtoC"
+for option in parameter.split(separator: ",") where option.hasPrefix("c_module=") {
+    cModule = String(option.dropFirst("c_module=".count))
+}
 let toGenerate = (0..<request.pointee.n_file_to_generate).map { String(cString: request.pointee.file_to_generate[$0]!) }
 let files = (0..<request.pointee.n_proto_file).map { FileModel(request.pointee.proto_file[$0]!) }
 google__protobuf__compiler__code_generator_request__free_unpacked(request, nil)
 
 do {
-    let generator = try Generator(files: files, toGenerate: toGenerate)
+    let generator = try Generator(files: files, toGenerate: toGenerate, cModule: cModule)
     writeStandardOutput(packResponse(files: try generator.generate(), error: nil))
 } catch {
     writeStandardOutput(packResponse(files: [], error: "\(error)"))

@@ -24,8 +24,10 @@ def test_s3_credentials_are_shown_once(gateway, platform):
     # Never again: not in Get, not in List.
     shown = requests.get(f"{gateway.url}/v1/api-keys/{body['key']['id']}", headers=bearer(platform.admin_key))
     assert shown.status_code == 200 and s3["secretAccessKey"] not in shown.text
+    assert shown.json()["s3AccessKeyId"] == s3["accessKeyId"] == body["key"]["s3AccessKeyId"]
     listed = requests.get(f"{gateway.url}/v1/api-keys", headers=bearer(platform.admin_key))
     assert listed.status_code == 200 and s3["secretAccessKey"] not in listed.text
+    assert {k["id"]: k.get("s3AccessKeyId") for k in listed.json()["keys"]}[body["key"]["id"]] == s3["accessKeyId"]
     # Each key gets its own pair.
     other = create(gateway, platform.admin_key, s3=True).json()["s3"]
     suite_support.secret(other["secretAccessKey"])
@@ -36,4 +38,4 @@ def test_without_s3_no_credentials_are_minted(gateway, platform):
     response = create(gateway, platform.admin_key)
     assert response.status_code == 200, response.text
     suite_support.secret(response.json()["secret"])
-    assert "s3" not in response.json()
+    assert "s3" not in response.json() and not response.json()["key"].get("s3AccessKeyId")

@@ -164,10 +164,13 @@ extension ComputeCore {
     /// reflected, orphaned labelled containers removed. Returns the number of changes.
     @discardableResult
     public func reconcile() async throws -> Int {
+        // Instances before containers: a launch that settles between the two reads is then not
+        // seen at all (next round), instead of seen RUNNING without its brand-new container.
+        let settled = try await read { try await InstanceStore.settled($0) }
         let containers = try await runtime.listContainers(labels: [.equals(ComputeLabels.deployment, deployment)], all: true)
         let byID = Dictionary(containers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var changes = 0
-        for instance in try await read({ try await InstanceStore.settled($0) }) {
+        for instance in settled {
             guard let containerID = instance.containerID else { continue }
             let observation: ContainerObservation
             if let container = byID[containerID] {

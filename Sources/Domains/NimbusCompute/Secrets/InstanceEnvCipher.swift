@@ -5,7 +5,7 @@ import NimbusRPCCore
 /// Seals an instance's environment (users keep passwords and tokens there) before it reaches
 /// compute.instances.env_sealed, and opens it for the engine and for callers allowed to see it.
 ///
-/// One envelope per map (one data key, ARCHITECTURE.md §5): the JSON object with sorted keys,
+/// One envelope per map (one data key, docs/ARCHITECTURE.md §6): the JSON object with sorted keys,
 /// sealed with the associated data `nimbus-compute:instance:<id>:env`, so a ciphertext copied
 /// into another instance's row does not open there.
 ///

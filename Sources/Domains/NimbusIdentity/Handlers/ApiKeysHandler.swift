@@ -17,17 +17,31 @@ struct ApiKeysHandler: IdentityV1.ApiKeysService {
         let created = try await core.createApiKey(try await caller.actor(context), name: request.name, expiresAt: request.expireTime,
                                                   userID: request.userId)
         guard request.s3, let s3 else { return .init(key: .init(created.key), secret: created.secret) }
-        return .init(key: .init(created.key), secret: created.secret, s3: try await s3.mintOrDiscard(forApiKey: created.key.id))
+        let pair = try await s3.mintOrDiscard(forApiKey: created.key.id)
+        var key = IdentityV1.ApiKey(created.key)
+        key.s3AccessKeyId = pair.accessKeyId
+        return .init(key: key, secret: created.secret, s3: pair)
+    }
+
+    /// Keys as returned, with the S3 access key id of those that have one (one query per page).
+    private func withS3(_ keys: [IdentityV1.ApiKey]) async throws -> [IdentityV1.ApiKey] {
+        guard let s3, !keys.isEmpty else { return keys }
+        let ids = try await s3.accessKeyIDs(forApiKeys: keys.map(\.id))
+        return keys.map { key in
+            var key = key
+            key.s3AccessKeyId = ids[key.id] ?? ""
+            return key
+        }
     }
 
     func listApiKeys(_ request: IdentityV1.ListApiKeysRequest, context: ServerContext) async throws -> IdentityV1.ListApiKeysResponse {
         let page = try await core.listApiKeys(try await caller.actor(context), userID: request.userId, pageSize: request.pageSize,
                                               pageToken: request.pageToken)
-        return .init(keys: page.keys.map(IdentityV1.ApiKey.init), nextPageToken: page.next)
+        return .init(keys: try await withS3(page.keys.map(IdentityV1.ApiKey.init)), nextPageToken: page.next)
     }
 
     func getApiKey(_ request: IdentityV1.GetApiKeyRequest, context: ServerContext) async throws -> IdentityV1.ApiKey {
-        .init(try await core.getApiKey(try await caller.actor(context), id: request.id))
+        try await withS3([.init(try await core.getApiKey(try await caller.actor(context), id: request.id))])[0]
     }
 
     func revokeApiKey(_ request: IdentityV1.RevokeApiKeyRequest, context: ServerContext) async throws -> IdentityV1.ApiKey {

@@ -54,10 +54,14 @@ struct S3CredentialStore: Sendable {
         _ = try? await pool.query("DELETE FROM identity.api_keys WHERE id = $1::uuid", binds: [apiKeyID])
     }
 
-    /// The access key id of an API key, if it has one.
-    func accessKeyID(forApiKey apiKeyID: String) async throws -> String? {
-        try await pool.query("SELECT access_key_id FROM identity.s3_credentials WHERE api_key_id = $1::uuid", binds: [apiKeyID])
-            .first?.decode(String.self, column: "access_key_id")
+    /// The access key ids of those API keys that have one, by API key id.
+    func accessKeyIDs(forApiKeys apiKeyIDs: [String]) async throws -> [String: String] {
+        let rows = try await pool.query("""
+            SELECT api_key_id::text AS key, access_key_id FROM identity.s3_credentials WHERE api_key_id = ANY($1::uuid[])
+            """, binds: [apiKeyIDs])
+        var out: [String: String] = [:]
+        for row in rows { out[try row.decode(String.self, column: "key")] = try row.decode(String.self, column: "access_key_id") }
+        return out
     }
 
     struct Grant: Sendable, CustomStringConvertible {

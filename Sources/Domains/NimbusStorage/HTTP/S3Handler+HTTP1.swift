@@ -2,8 +2,8 @@ import NimbusHTTP
 import Synchronization
 
 extension S3Handler {
-    /// The S3 face over the buffered HTTP/1.1 handler (bodies up to the server's HTTP/1.1
-    /// body limit), until the server streams request and response bodies.
+    /// The S3 face over a buffered HTTP/1.1 handler (bodies up to the server's HTTP/1.1 body
+    /// limit): for hosts without the streaming face; the service uses `streamingHandler()`.
     public func http1Handler() -> HTTP1Handler {
         { request in
             let head = S3RequestHead(method: request.method, target: request.target, headers: request.headers, peer: request.peer)

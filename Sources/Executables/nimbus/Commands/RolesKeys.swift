@@ -84,7 +84,7 @@ struct KeysCommand: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Get.self, Revoke.self, Rotate.self])
 
     static let columns = [Column("ID", "id"), Column("NAME", "name"), Column("PREFIX", "prefix"), Column("USER", "userId"),
-                          Column("EXPIRES", "expireTime"), Column("REVOKED", "revokeTime"), Column("LAST USED", "lastUsedTime")]
+                          Column("EXPIRES", "expireTime"), Column("REVOKED", "revokeTime"), Column("LAST USED", "lastUsedTime"), Column("S3 ACCESS KEY", "s3AccessKeyId")]
 
     /// The secret is shown once: in table mode on its own line with a warning.
     static func showCreated(_ response: JSONValue, format: OutputFormat) {

@@ -15,5 +15,3 @@
 #include "grpc/reflection/v1alpha/reflection.pb-c.h"
 #include "nimbus/compute/v1/compute.pb-c.h"
 #include "nimbus/identity/v1/identity.pb-c.h"
-#include "nimbus/testing/v1/echo.pb-c.h"
-#include "nimbus/testing/v1/naming.pb-c.h"

@@ -181,7 +181,7 @@ extension DockerEngineRuntime {
     }
 }
 
-/// The demultiplexer is only used from the transfer thread; the lock makes that checkable.
+/// The demultiplexer is only used from the transfer's loop thread; the lock makes that checkable.
 private final class LockedDemultiplexer: Sendable {
     private let state = Mutex(DockerLogDemultiplexer())
     func feed(_ data: Data) throws -> [LogChunk] {

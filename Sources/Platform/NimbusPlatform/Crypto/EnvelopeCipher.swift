@@ -1,4 +1,4 @@
-/// Envelope encryption for secrets at rest (ARCHITECTURE.md §5): every secret gets its own
+/// Envelope encryption for secrets at rest (docs/ARCHITECTURE.md §6): every secret gets its own
 /// random data key; the data key is sealed under the key-encryption key (KEK) from config and
 /// stored beside the ciphertext. Rotating the KEK rewraps data keys without touching data.
 ///

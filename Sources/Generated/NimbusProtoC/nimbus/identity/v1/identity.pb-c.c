@@ -5056,7 +5056,7 @@ const ProtobufCMessageDescriptor nimbus__identity__v1__list_permissions_response
   (ProtobufCMessageInit) nimbus__identity__v1__list_permissions_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nimbus__identity__v1__api_key__field_descriptors[10] =
+static const ProtobufCFieldDescriptor nimbus__identity__v1__api_key__field_descriptors[11] =
 {
   {
     "id",
@@ -5178,6 +5178,18 @@ static const ProtobufCFieldDescriptor nimbus__identity__v1__api_key__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "s3_access_key_id",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nimbus__Identity__V1__ApiKey, s3_access_key_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nimbus__identity__v1__api_key__field_indices_by_name[] = {
   5,   /* field[5] = create_time */
@@ -5188,13 +5200,14 @@ static const unsigned nimbus__identity__v1__api_key__field_indices_by_name[] = {
   4,   /* field[4] = prefix */
   9,   /* field[9] = previous_valid_until */
   7,   /* field[7] = revoke_time */
+  10,   /* field[10] = s3_access_key_id */
   2,   /* field[2] = tenant_id */
   1,   /* field[1] = user_id */
 };
 static const ProtobufCIntRange nimbus__identity__v1__api_key__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor nimbus__identity__v1__api_key__descriptor =
 {
@@ -5204,7 +5217,7 @@ const ProtobufCMessageDescriptor nimbus__identity__v1__api_key__descriptor =
   "Nimbus__Identity__V1__ApiKey",
   "nimbus.identity.v1",
   sizeof(Nimbus__Identity__V1__ApiKey),
-  10,
+  11,
   nimbus__identity__v1__api_key__field_descriptors,
   nimbus__identity__v1__api_key__field_indices_by_name,
   1,  nimbus__identity__v1__api_key__number_ranges,

@@ -528,10 +528,14 @@ struct  Nimbus__Identity__V1__ApiKey
    * Set after a rotation while the previous secret still works.
    */
   Google__Protobuf__Timestamp *previous_valid_until;
+  /*
+   * The S3 access key id acting as this key (created with s3 = true); empty when none.
+   */
+  char *s3_access_key_id;
 };
 #define NIMBUS__IDENTITY__V1__API_KEY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nimbus__identity__v1__api_key__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, NULL, NULL, NULL, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, NULL, NULL, NULL, NULL, (char *)protobuf_c_empty_string }
 
 
 struct  Nimbus__Identity__V1__CreateApiKeyRequest

@@ -7,6 +7,8 @@ import Foundation
 #endif
 internal import CProtobufC
 internal import NimbusProtoC
+package import NimbusTestingProtoC
+import NimbusProto
 import NimbusProtoRuntime
 import NimbusRPCCore
 
@@ -303,7 +305,7 @@ extension TestingV1.EchoRequest: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Testing__V1__EchoRequest>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Testing__V1__EchoRequest>) throws {
         self.init()
         let m = message.pointee
         self.text = try ProtoRuntime.string(m.text, in: Self.protoMessageName)
@@ -315,7 +317,7 @@ extension TestingV1.EchoRequest: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__EchoRequest> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__EchoRequest> {
         let c = arena.allocate(Nimbus__Testing__V1__EchoRequest.self)
         nimbus__testing__v1__echo_request__init(c)
         c.pointee.text = arena.string(self.text)
@@ -344,7 +346,7 @@ extension TestingV1.EchoResponse: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Testing__V1__EchoResponse>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Testing__V1__EchoResponse>) throws {
         self.init()
         let m = message.pointee
         self.text = try ProtoRuntime.string(m.text, in: Self.protoMessageName)
@@ -353,7 +355,7 @@ extension TestingV1.EchoResponse: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__EchoResponse> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__EchoResponse> {
         let c = arena.allocate(Nimbus__Testing__V1__EchoResponse.self)
         nimbus__testing__v1__echo_response__init(c)
         c.pointee.text = arena.string(self.text)
@@ -379,7 +381,7 @@ extension TestingV1.Everything: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Testing__V1__Everything>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Testing__V1__Everything>) throws {
         self.init()
         let m = message.pointee
         self.fInt32 = m.f_int32
@@ -434,7 +436,7 @@ extension TestingV1.Everything: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__Everything> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__Everything> {
         let c = arena.allocate(Nimbus__Testing__V1__Everything.self)
         nimbus__testing__v1__everything__init(c)
         c.pointee.f_int32 = self.fInt32
@@ -536,7 +538,7 @@ extension TestingV1.Everything.Nested: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Testing__V1__Everything__Nested>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Testing__V1__Everything__Nested>) throws {
         self.init()
         let m = message.pointee
         self.name = try ProtoRuntime.string(m.name, in: Self.protoMessageName)
@@ -546,7 +548,7 @@ extension TestingV1.Everything.Nested: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__Everything__Nested> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__Everything__Nested> {
         let c = arena.allocate(Nimbus__Testing__V1__Everything__Nested.self)
         nimbus__testing__v1__everything__nested__init(c)
         c.pointee.name = arena.string(self.name)

@@ -7,6 +7,8 @@ import Foundation
 #endif
 internal import CProtobufC
 internal import NimbusProtoC
+package import NimbusTestingProtoC
+import NimbusProto
 import NimbusProtoRuntime
 import NimbusRPCCore
 
@@ -193,7 +195,7 @@ extension TestingV1.Keywords: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Testing__V1__Keywords>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Testing__V1__Keywords>) throws {
         self.init()
         let m = message.pointee
         self.`default` = try ProtoRuntime.string(m.default_, in: Self.protoMessageName)
@@ -224,7 +226,7 @@ extension TestingV1.Keywords: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__Keywords> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__Keywords> {
         let c = arena.allocate(Nimbus__Testing__V1__Keywords.self)
         nimbus__testing__v1__keywords__init(c)
         c.pointee.default_ = arena.string(self.`default`)
@@ -285,14 +287,14 @@ extension TestingV1.Keywords.TypeMessage: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Testing__V1__Keywords__Type>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Testing__V1__Keywords__Type>) throws {
         self.init()
         let m = message.pointee
         self.kind = try ProtoRuntime.string(m.kind, in: Self.protoMessageName)
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__Keywords__Type> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__Keywords__Type> {
         let c = arena.allocate(Nimbus__Testing__V1__Keywords__Type.self)
         nimbus__testing__v1__keywords__type__init(c)
         c.pointee.kind = arena.string(self.kind)
@@ -316,7 +318,7 @@ extension TestingV1.Shape: ProtoMessage {
     }
 
     /// Reads a protobuf-c struct (owned by the caller).
-    init(cMessage message: UnsafePointer<Nimbus__Testing__V1__Shape>) throws {
+    package init(cMessage message: UnsafePointer<Nimbus__Testing__V1__Shape>) throws {
         self.init()
         let m = message.pointee
         switch m.kind_case.rawValue {
@@ -327,7 +329,7 @@ extension TestingV1.Shape: ProtoMessage {
     }
 
     /// Builds the protobuf-c struct in `arena`.
-    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__Shape> {
+    package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Nimbus__Testing__V1__Shape> {
         let c = arena.allocate(Nimbus__Testing__V1__Shape.self)
         nimbus__testing__v1__shape__init(c)
         switch self.kind {
