@@ -11,8 +11,8 @@ OUT=.build/fuzz
 declare -A SOURCES=(
   [HTTP1Parser]="Sources/Wire/NimbusHTTP/HTTP1/HTTP1RequestParser.swift Sources/Wire/NimbusHTTP/HTTP1/HTTPTypes.swift"
   [GRPCDeframer]="Sources/Wire/NimbusGRPC/Wire/GRPCFraming.swift Sources/Wire/NimbusGRPC/Wire/GRPCCompression.swift"
-  [GatewayJSON]="Sources/Domains/NimbusGateway/JSON/JSONValue.swift Sources/Domains/NimbusGateway/JSON/JSONParser.swift Sources/Domains/NimbusGateway/JSON/JSONWriter.swift"
-  [GatewayProtoWire]="Sources/Domains/NimbusGateway/Protobuf/ProtoWire.swift"
+  [GatewayJSON]="Sources/Wire/NimbusProtoJSON/JSON/JSONValue.swift Sources/Wire/NimbusProtoJSON/JSON/JSONParser.swift Sources/Wire/NimbusProtoJSON/JSON/JSONWriter.swift"
+  [GatewayProtoWire]="Sources/Wire/NimbusProtoJSON/Protobuf/ProtoWire.swift"
 )
 # C modules a target's sources import (module map directory, library).
 declare -A CFLAGS=(
